@@ -1,0 +1,24 @@
+package io.ionllama.cli;
+
+import io.ionllama.backend.Backends;
+import io.ionllama.backend.cpu.SimdSupport;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+
+/** {@code ionllama devices}: what this JVM can run the model on. */
+@Command(name = "devices", mixinStandardHelpOptions = true,
+        description = "List the backends and devices this JVM can use.")
+final class DevicesCommand implements Callable<Integer> {
+
+    @Override
+    public Integer call() {
+        System.out.printf("cpu      %d hardware thread(s); %s%n", Backends.defaultThreads(), SimdSupport.describe());
+        String why = Backends.tornadoUnavailableReason();
+        if (why != null) {
+            System.out.println("tornado  unavailable: " + why);
+        } else {
+            System.out.println("tornado  available");
+        }
+        return 0;
+    }
+}

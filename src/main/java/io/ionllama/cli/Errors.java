@@ -1,0 +1,43 @@
+package io.ionllama.cli;
+
+import io.ionllama.backend.Backends;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import picocli.CommandLine;
+
+/**
+ * Turns failures into one line on standard error. Expected problems (bad input, a missing file,
+ * an unavailable backend) carry their own message; anything else is a bug and says so, with the
+ * stack trace only when IONLLAMA_DEBUG is set.
+ */
+final class Errors {
+    private Errors() {}
+
+    /** A user-facing failure: its message is the whole story. */
+    static final class UserError extends RuntimeException {
+        UserError(String message) {
+            super(message);
+        }
+    }
+
+    static int handle(Exception e, CommandLine cmd, CommandLine.ParseResult parsed) {
+        String line;
+        if (e instanceof UserError || e instanceof Backends.UnavailableException || e instanceof IllegalArgumentException) {
+            line = e.getMessage();
+        } else if (e instanceof IOException || e instanceof UncheckedIOException) {
+            line = "I/O error: " + e.getMessage();
+        } else {
+            line = "internal error: " + e;
+        }
+        cmd.getErr().println("ionllama: " + line);
+        if (System.getenv("IONLLAMA_DEBUG") != null) {
+            e.printStackTrace(cmd.getErr());
+        }
+        return e instanceof UserError || e instanceof Backends.UnavailableException || e instanceof IllegalArgumentException ? 2 : 1;
+    }
+
+    static int handleOom(OutOfMemoryError e) {
+        System.err.println("ionllama: out of memory (" + e.getMessage() + "); use a smaller --size/--batch-size or raise the heap with JAVA_OPTS=-Xmx...");
+        return 3;
+    }
+}

@@ -1,0 +1,36 @@
+package io.ionllama.cli;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/**
+ * The {@code ionllama} command. Subcommands do the work; this class only wires them and turns
+ * expected failures into one line on standard error and a non-zero exit.
+ */
+@Command(name = "ionllama",
+        mixinStandardHelpOptions = true,
+        versionProvider = Version.class,
+        description = "Tokenizer-free byte-level language model (ionLlama v12) on the JVM: CPU kernels and TornadoVM TaskGraphs from one kernel library.",
+        subcommands = {DevicesCommand.class, CommandLine.HelpCommand.class})
+public final class Main implements Runnable {
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(System.out);
+    }
+
+    public static void main(String[] args) {
+        System.exit(run(args));
+    }
+
+    /** Runs the CLI and returns its exit code (tests call this instead of {@link #main}). */
+    public static int run(String... args) {
+        CommandLine cli = new CommandLine(new Main());
+        cli.setExecutionExceptionHandler(Errors::handle);
+        cli.getHelpSectionMap();
+        return cli.execute(args);
+    }
+}
