@@ -36,6 +36,13 @@ final class Errors {
         return e instanceof UserError || e instanceof Backends.UnavailableException || e instanceof IllegalArgumentException ? 2 : 1;
     }
 
+    /** A bad flag or value: one line naming it, and where to look. */
+    static int handleBadArguments(CommandLine.ParameterException e, String[] args) {
+        CommandLine cmd = e.getCommandLine();
+        cmd.getErr().println("ionllama: " + e.getMessage() + " (see '" + cmd.getCommandSpec().qualifiedName() + " --help')");
+        return 2;
+    }
+
     static int handleOom(OutOfMemoryError e) {
         System.err.println("ionllama: out of memory (" + e.getMessage() + "); use a smaller --size/--batch-size or raise the heap with JAVA_OPTS=-Xmx...");
         return 3;

@@ -11,7 +11,7 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         versionProvider = Version.class,
         description = "Tokenizer-free byte-level language model (ionLlama v12) on the JVM: CPU kernels and TornadoVM TaskGraphs from one kernel library.",
-        subcommands = {DevicesCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {InfoCommand.class, DevicesCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
     @CommandLine.Spec
@@ -23,14 +23,20 @@ public final class Main implements Runnable {
     }
 
     public static void main(String[] args) {
-        System.exit(run(args));
+        int code;
+        try {
+            code = run(args);
+        } catch (OutOfMemoryError e) {
+            code = Errors.handleOom(e);
+        }
+        System.exit(code);
     }
 
     /** Runs the CLI and returns its exit code (tests call this instead of {@link #main}). */
     public static int run(String... args) {
         CommandLine cli = new CommandLine(new Main());
         cli.setExecutionExceptionHandler(Errors::handle);
-        cli.getHelpSectionMap();
+        cli.setParameterExceptionHandler(Errors::handleBadArguments);
         return cli.execute(args);
     }
 }

@@ -1,0 +1,79 @@
+package io.ionllama.cli;
+
+import io.ionllama.model.Architecture;
+import io.ionllama.model.MemoryEstimate;
+import io.ionllama.model.ModelConfig;
+import io.ionllama.model.ParamLayout;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** {@code ionllama info}: the tensors of a model and the memory a training step needs, without allocating it. */
+@Command(name = "info", mixinStandardHelpOptions = true, showDefaultValues = true,
+        description = "Print a model's tensors, parameter count and the memory a training step needs (nothing is allocated).")
+final class InfoCommand implements Callable<Integer> {
+
+    @Mixin
+    ModelOptions model = new ModelOptions();
+
+    @Option(names = "--batch-size", defaultValue = "8", description = "Sequences per step, for the memory estimate.")
+    int batchSize;
+
+    @Option(names = "--seq-len", defaultValue = "1024", description = "Bytes per sequence, for the memory estimate.")
+    int seqLen;
+
+    @Option(names = "--tensors", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "List every tensor (--no-tensors: totals only).")
+    boolean listTensors;
+
+    @Override
+    public Integer call() {
+        ModelConfig c = model.config();
+        ParamLayout layout = Architecture.layout(c);
+        System.out.println("ionLlama v12 " + c.size());
+        StringBuilder dims = new StringBuilder();
+        for (Map.Entry<String, String> e : c.toMap().entrySet()) {
+            dims.append(dims.isEmpty() ? "  " : " ").append(e.getKey()).append('=').append(e.getValue());
+        }
+        System.out.println(dims);
+        if (listTensors) {
+            System.out.printf("%n  %-28s %-20s %14s%n", "tensor", "shape", "params");
+            for (ParamLayout.Tensor t : layout.tensors()) {
+                System.out.printf("  %-28s %-20s %,14d%n", t.name(), t.shapeString(), t.size());
+            }
+        }
+        System.out.printf("%n  total parameters   %,d (%s nominal %s)%n", layout.total(),
+                c.size(), human(ModelConfig.nominalParams(c.size())));
+        MemoryEstimate m = MemoryEstimate.of(c, layout, batchSize, seqLen);
+        System.out.printf("  training step      %s (parameters, gradients, AdamW moments %s; activations %s) at batch %d x %d bytes%n",
+                bytes(m.total()), bytes(m.optimizerState()), bytes(m.activations()), batchSize, seqLen);
+        long heap = Runtime.getRuntime().maxMemory();
+        if (!layout.fitsInOneArray()) {
+            System.out.println("  does not fit: more than 2^31 parameters cannot live in one Java array");
+        } else if (m.total() > heap) {
+            System.out.printf("  does not fit in this JVM's heap (%s): raise -Xmx or choose a smaller size/batch%n", bytes(heap));
+        } else {
+            System.out.printf("  fits in this JVM's heap (%s)%n", bytes(heap));
+        }
+        return 0;
+    }
+
+    static String human(long n) {
+        if (n >= 1_000_000_000L) {
+            return String.format("%.1fB", n / 1e9);
+        }
+        if (n >= 1_000_000L) {
+            return String.format("%.0fM", n / 1e6);
+        }
+        return String.format("%,d", n);
+    }
+
+    static String bytes(long b) {
+        if (b >= 1L << 30) {
+            return String.format("%.2f GiB", b / (double) (1L << 30));
+        }
+        return String.format("%.1f MiB", b / (double) (1L << 20));
+    }
+}

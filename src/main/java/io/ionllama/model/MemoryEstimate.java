@@ -1,0 +1,28 @@
+package io.ionllama.model;
+
+/**
+ * Bytes a training step holds: parameters, gradients and two AdamW moments (4 floats per
+ * parameter), plus the activations saved for the backward pass. The activation count follows the
+ * buffers the forward pass keeps per byte (local layers, entropy model, head) and per patch
+ * (global blocks, attention probabilities over w + log2 P slots).
+ */
+public record MemoryEstimate(long optimizerState, long activations) {
+
+    public long total() {
+        return optimizerState + activations;
+    }
+
+    public static MemoryEstimate of(ModelConfig c, ParamLayout layout, int batch, int seqLen) {
+        long state = 4L * Float.BYTES * layout.total();
+        long positions = (long) batch * seqLen;
+        long patches = (long) Math.ceil(positions / (double) c.targetPatch());
+        long localLayers = c.nEnc() + c.nDec();
+        long perByte = localLayers * (14L * c.dLocal() + 3L * c.localMlp())
+                + c.nEntropy() * (14L * c.dEntropy() + 6L * c.dEntropy())
+                + 2L * ModelConfig.VOCAB * 2 + 6L * c.dLocal() + 2L * c.dEntropy();
+        int slots = c.window() + 32 - Integer.numberOfLeadingZeros(Math.max(1, seqLen));
+        long perPatch = c.layers() * (12L * c.dModel() + 3L * c.globalMlp() + (long) c.heads() * slots) + 4L * c.dModel();
+        long floats = positions * perByte + patches * perPatch;
+        return new MemoryEstimate(state, floats * Float.BYTES);
+    }
+}
