@@ -2,6 +2,7 @@ package io.ionllama.backend;
 
 import io.ionllama.backend.cpu.CpuBackend;
 import java.lang.reflect.InvocationTargetException;
+import java.util.List;
 
 /**
  * Picks a backend by name: {@code cpu}, {@code tornado} or {@code auto}.
@@ -26,32 +27,58 @@ public final class Backends {
         return Runtime.getRuntime().availableProcessors();
     }
 
+    static final String NOT_BUILT =
+            "this ionllama.jar was built without the TornadoVM backend (build it with TORNADOVM_HOME set, or mvn -Ptornado package)";
+    static final String NO_RUNTIME =
+            "no TornadoVM runtime in this JVM; run under TornadoVM: `tornado -jar target/ionllama.jar ...`, or scripts/ionllama with TORNADOVM_HOME set";
+
     /**
-     * Why the TornadoVM backend cannot run in this JVM, or {@code null} when it can.
+     * Why the TornadoVM backend cannot run in this JVM (one line), or {@code null} when it can.
+     * Never throws.
      */
     public static String tornadoUnavailableReason() {
         Class<?> cls;
         try {
             cls = Class.forName(TORNADO_CLASS);
-        } catch (ClassNotFoundException | LinkageError e) {
-            return "this ionllama.jar was built without the TornadoVM backend (build with TORNADOVM_HOME set or -Ptornado)";
+        } catch (ClassNotFoundException e) {
+            return NOT_BUILT;
+        } catch (LinkageError e) {
+            // The class is in the jar but cannot link: TornadoVM's API is missing from this JVM.
+            return NO_RUNTIME;
         }
         try {
-            Object reason = cls.getMethod("unavailableReason").invoke(null);
-            return (String) reason;
+            return (String) cls.getMethod("unavailableReason").invoke(null);
         } catch (InvocationTargetException e) {
-            Throwable cause = e.getCause();
-            return "no TornadoVM runtime in this JVM (" + cause.getClass().getSimpleName()
-                    + "); run under TornadoVM: `tornado -jar target/ionllama.jar ...` or scripts/ionllama with TORNADOVM_HOME set";
+            return NO_RUNTIME + " (" + e.getCause().getClass().getSimpleName() + ")";
         } catch (ReflectiveOperationException | LinkageError e) {
-            return "no TornadoVM runtime in this JVM; run under TornadoVM: `tornado -jar target/ionllama.jar ...` or scripts/ionllama with TORNADOVM_HOME set";
+            return NO_RUNTIME;
+        }
+    }
+
+    /**
+     * One line per TornadoVM device (numbered as {@code --device N} counts them), or an empty list
+     * when the TornadoVM backend is unavailable.
+     */
+    @SuppressWarnings("unchecked")
+    public static List<String> tornadoDevices() {
+        if (tornadoUnavailableReason() != null) {
+            return List.of();
+        }
+        try {
+            return (List<String>) Class.forName(TORNADO_CLASS).getMethod("deviceLines").invoke(null);
+        } catch (InvocationTargetException e) {
+            return List.of("tornado  devices could not be listed: " + e.getCause());
+        } catch (ReflectiveOperationException | LinkageError e) {
+            return List.of("tornado  devices could not be listed: " + e);
         }
     }
 
     /**
      * Opens a backend. {@code auto} picks TornadoVM when it is usable, else the CPU.
      *
-     * @param device TornadoVM device index (ignored by the CPU backend)
+     * @param threads CPU threads (for the TornadoVM backend: those of the ops it runs on the CPU)
+     * @param device  TornadoVM device, numbered as {@code ionllama devices} lists them; negative:
+     *                {@code -Dionllama.device}, else TornadoVM's default device (ignored by the CPU backend)
      */
     public static Backend open(String kind, int threads, int device) {
         return switch (kind) {
@@ -61,16 +88,32 @@ public final class Backends {
                 if (why != null) {
                     throw new UnavailableException("--backend tornado: " + why);
                 }
-                yield openTornado(device);
+                yield openTornado(device, threads);
             }
-            case "auto" -> tornadoUnavailableReason() == null ? openTornado(device) : new CpuBackend(threads);
+            case "auto" -> tornadoUnavailableReason() == null ? openTornado(device, threads) : new CpuBackend(threads);
             default -> throw new UnavailableException("unknown backend '" + kind + "' (expected auto, cpu or tornado)");
         };
     }
 
-    private static Backend openTornado(int device) {
+    /**
+     * Like {@link #open}, and when {@code auto} falls back to the CPU, prints one line saying why
+     * on {@code notes} (commands pass {@code System.err}).
+     */
+    public static Backend open(String kind, int threads, int device, java.io.PrintStream notes) {
+        if ("auto".equals(kind)) {
+            String why = tornadoUnavailableReason();
+            if (why != null) {
+                notes.println("ionllama: using the cpu backend (tornado: " + why + ")");
+                return new CpuBackend(threads);
+            }
+        }
+        return open(kind, threads, device);
+    }
+
+    private static Backend openTornado(int device, int threads) {
         try {
-            return (Backend) Class.forName(TORNADO_CLASS).getConstructor(int.class).newInstance(device);
+            // The CPU backend inside runs the ops that have no device version yet.
+            return (Backend) Class.forName(TORNADO_CLASS).getConstructor(int.class, int.class).newInstance(device, threads);
         } catch (InvocationTargetException e) {
             throw new UnavailableException("--backend tornado: " + e.getCause().getMessage());
         } catch (ReflectiveOperationException e) {

@@ -5,7 +5,10 @@ import io.ionllama.backend.cpu.SimdSupport;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 
-/** {@code ionllama devices}: what this JVM can run the model on. */
+/**
+ * {@code ionllama devices}: what this JVM can run the model on. Under TornadoVM it lists every
+ * TornadoVM device with the number {@code --device N} / {@code -Dionllama.device=N} select it by.
+ */
 @Command(name = "devices", mixinStandardHelpOptions = true,
         description = "List the backends and devices this JVM can use.")
 final class DevicesCommand implements Callable<Integer> {
@@ -18,6 +21,9 @@ final class DevicesCommand implements Callable<Integer> {
             System.out.println("tornado  unavailable: " + why);
         } else {
             System.out.println("tornado  available");
+            for (String line : Backends.tornadoDevices()) {
+                System.out.println(line);
+            }
         }
         return 0;
     }

@@ -1,0 +1,225 @@
+package io.ionllama.backend.tornado;
+
+import io.ionllama.backend.Backends;
+import io.ionllama.backend.ForwardingBackend;
+import io.ionllama.backend.cpu.CpuBackend;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The TornadoVM backend: runs the kernel library's units as TaskGraphs on a TornadoVM device (a
+ * GPU through PTX or OpenCL, or a CPU through OpenCL/PoCL, which is how it is tested).
+ *
+ * <p><b>What runs on the device now:</b>
+ * <ul>
+ *   <li>{@link #matmulForward} ({@link MatmulKernels#forward}, or {@link MatmulKernels#forwardTiled}
+ *       when {@code -Dionllama.tornado.tile=T} is set),</li>
+ *   <li>{@link #matmulBackwardInput} ({@link MatmulKernels#backwardInput}),</li>
+ *   <li>{@link #matmulBackwardWeight} ({@link MatmulKernels#backwardWeight} and
+ *       {@link MatmulKernels#backwardBias}).</li>
+ * </ul>
+ * <b>Every other op runs on an internal {@link CpuBackend}</b>, inherited from
+ * {@link ForwardingBackend}: an op gets a device version by overriding it here.
+ *
+ * <p>Per-op transfers, for now: each call copies its inputs to the device and its results back
+ * (see {@link MatmulGraphs}), because {@link io.ionllama.backend.Backend} is called with host
+ * {@code float[]} slices. The whole-step TaskGraphs that keep weights, activations and gradients
+ * resident on the device come in a later issue; until then this backend is correct but pays a
+ * transfer per op, so it is for testing and for large matmuls rather than for speed.
+ *
+ * <p>This class is loaded by {@link Backends} through reflection and must load (and answer
+ * {@link #unavailableReason()}) in a JVM without TornadoVM, so it names no TornadoVM type itself:
+ * everything that does lives in the package's other classes, loaded on first use.
+ */
+public final class TornadoBackend extends ForwardingBackend {
+
+    /** {@code -Dionllama.tornado.profile=true}: collect device kernel times in {@link #stats()}. */
+    public static final String PROFILE_PROPERTY = "ionllama.tornado.profile";
+    /** {@code -Dionllama.tornado.tile=T}: matmul forward through the tiled local-memory kernel with T x T work-groups. */
+    public static final String TILE_PROPERTY = "ionllama.tornado.tile";
+
+    private static volatile String cachedReason;
+    private static volatile boolean probed;
+
+    private final CpuBackend cpu;
+    private final TornadoSession session;
+    private final MatmulGraphs matmul;
+    private final int tile;
+
+    /**
+     * Opens the backend on device {@code device} (the numbering of {@code ionllama devices});
+     * a negative value takes {@code -Dionllama.device}, else TornadoVM's default device. Ops that
+     * do not run on the device use a CPU backend with as many threads as the machine has.
+     */
+    public TornadoBackend(int device) {
+        this(device, Backends.defaultThreads(), Boolean.getBoolean(PROFILE_PROPERTY), Integer.getInteger(TILE_PROPERTY, 0));
+    }
+
+    public TornadoBackend(int device, int cpuThreads) {
+        this(device, cpuThreads, Boolean.getBoolean(PROFILE_PROPERTY), Integer.getInteger(TILE_PROPERTY, 0));
+    }
+
+    /**
+     * @param profile collect the device's kernel and transfer times per op ({@link #stats()})
+     * @param tile    0: matmul forward with one thread per output cell; T in 1..32: the tiled kernel with T x T work-groups
+     */
+    public TornadoBackend(int device, int cpuThreads, boolean profile, int tile) {
+        this(new CpuBackend(cpuThreads), device, profile, tile);
+    }
+
+    private TornadoBackend(CpuBackend cpu, int device, boolean profile, int tile) {
+        super(cpu);
+        String why = unavailableReason();
+        if (why != null) {
+            cpu.close();
+            throw new IllegalStateException(why);
+        }
+        if (tile < 0 || tile > MatmulKernels.MAX_TILE) {
+            cpu.close();
+            throw new IllegalArgumentException("tile " + tile + " out of range 0.." + MatmulKernels.MAX_TILE);
+        }
+        this.cpu = cpu;
+        try {
+            this.session = new TornadoSession(TornadoDevices.select(device), profile);
+        } catch (RuntimeException e) {
+            cpu.close();
+            throw e;
+        }
+        if (tile > 0) {
+            long maxGroup = session.device().maxWorkGroupThreads();
+            if (maxGroup > 0 && (long) tile * tile > maxGroup) {
+                cpu.close();
+                throw new IllegalArgumentException("tile " + tile + " needs " + tile * tile + " threads per work-group; "
+                        + deviceName() + " allows " + maxGroup);
+            }
+        }
+        this.tile = tile;
+        this.matmul = new MatmulGraphs(session);
+    }
+
+    /**
+     * Null when this JVM runs TornadoVM and it sees a device; otherwise why not, in one line.
+     * Never throws: without TornadoVM's classes (a plain {@code java -jar}) it says so.
+     */
+    public static String unavailableReason() {
+        if (probed) {
+            return cachedReason;
+        }
+        synchronized (TornadoBackend.class) {
+            if (!probed) {
+                cachedReason = probe();
+                probed = true;
+            }
+            return cachedReason;
+        }
+    }
+
+    private static String probe() {
+        String launch = "run under TornadoVM: `tornado -jar target/ionllama.jar ...`, or scripts/ionllama with TORNADOVM_HOME set";
+        try {
+            Class.forName("uk.ac.manchester.tornado.api.TornadoExecutionPlan", false, TornadoBackend.class.getClassLoader());
+        } catch (ClassNotFoundException | LinkageError e) {
+            return "no TornadoVM runtime in this JVM; " + launch;
+        }
+        if (System.getProperty("tornado.load.runtime.implementation") == null) {
+            // TornadoVM's argfile sets this; without it the API is present but its runtime is not.
+            return "this JVM was not started through TornadoVM (its API is here, its runtime is not); " + launch;
+        }
+        try {
+            return TornadoSession.probe();
+        } catch (LinkageError | RuntimeException e) {
+            String msg = e.getMessage() == null ? "" : ": " + e.getMessage().lines().findFirst().orElse("").strip();
+            return "TornadoVM's runtime did not start (" + e.getClass().getSimpleName() + msg + "); " + launch;
+        }
+    }
+
+    /**
+     * One line per TornadoVM device, numbered as {@code --device N} counts them, for
+     * {@code ionllama devices}; empty when TornadoVM is unavailable.
+     */
+    public static List<String> deviceLines() {
+        if (unavailableReason() != null) {
+            return List.of();
+        }
+        return TornadoDevices.lines();
+    }
+
+    @Override
+    public String name() {
+        return "tornado";
+    }
+
+    @Override
+    public String describe() {
+        TornadoDevices.Entry d = session.device();
+        return "tornado backend on device " + d.index() + " (" + d.backendName() + " " + d.backend() + ":" + d.device()
+                + ", " + deviceName() + "); matmul on the device"
+                + (tile > 0 ? " (tiled " + tile + "x" + tile + ")" : "")
+                + ", other ops on the cpu (" + cpu.threads() + " thread(s))";
+    }
+
+    /** The device's name as its driver reports it. */
+    public String deviceName() {
+        return session.device().name();
+    }
+
+    /** Counters per device op (graphs built, executions, kernel time when profiling), by op name. */
+    public Map<String, OpStats> stats() {
+        return java.util.Collections.unmodifiableMap(session.allStats());
+    }
+
+    /** The counters of one op ({@code "matmulForward"}, ...), zero when it has not run. */
+    public OpStats stats(String op) {
+        return session.stats(op);
+    }
+
+    @Override
+    public void close() {
+        try {
+            matmul.close();
+        } finally {
+            cpu.close();
+        }
+    }
+
+    // ---------------------------------------------------------------- matmul (on the device)
+
+    @Override
+    public void matmulForward(float[] y, int yOff, float[] x, int xOff, float[] w, int wOff,
+                              float[] b, int bOff, int rows, int in, int out) {
+        if (rows <= 0 || in <= 0 || out <= 0) {
+            cpu.matmulForward(y, yOff, x, xOff, w, wOff, b, bOff, rows, in, out);
+            return;
+        }
+        matmul.forward(y, yOff, x, xOff, w, wOff, b, bOff, rows, in, out, tile);
+    }
+
+    /** The tiled local-memory matmul forward with {@code tile x tile} work-groups, whatever {@code -Dionllama.tornado.tile} says. */
+    public void matmulForwardTiled(float[] y, int yOff, float[] x, int xOff, float[] w, int wOff,
+                                   float[] b, int bOff, int rows, int in, int out, int tile) {
+        if (tile < 1 || tile > MatmulKernels.MAX_TILE) {
+            throw new IllegalArgumentException("tile " + tile + " out of range 1.." + MatmulKernels.MAX_TILE);
+        }
+        matmul.forward(y, yOff, x, xOff, w, wOff, b, bOff, rows, in, out, tile);
+    }
+
+    @Override
+    public void matmulBackwardInput(float[] dx, int dxOff, float[] dy, int dyOff, float[] w, int wOff,
+                                    int rows, int in, int out) {
+        if (rows <= 0 || in <= 0 || out <= 0) {
+            cpu.matmulBackwardInput(dx, dxOff, dy, dyOff, w, wOff, rows, in, out);
+            return;
+        }
+        matmul.backwardInput(dx, dxOff, dy, dyOff, w, wOff, rows, in, out);
+    }
+
+    @Override
+    public void matmulBackwardWeight(float[] dw, int dwOff, float[] db, int dbOff, float[] dy, int dyOff,
+                                     float[] x, int xOff, int rows, int in, int out) {
+        if (rows <= 0 || in <= 0 || out <= 0) {
+            cpu.matmulBackwardWeight(dw, dwOff, db, dbOff, dy, dyOff, x, xOff, rows, in, out);
+            return;
+        }
+        matmul.backwardWeight(dw, dwOff, db, dbOff, dy, dyOff, x, xOff, rows, in, out);
+    }
+}

@@ -1,0 +1,52 @@
+package io.ionllama.backend.tornado;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * What every device op of one {@link TornadoBackend} shares: the chosen device, whether the
+ * TornadoVM profiler is on, the per-op counters and the names given to TaskGraphs.
+ *
+ * <p>Every TaskGraph gets a name of its own ({@code op_shape_serial}): TornadoVM keys compiled
+ * code and worker grids by "graph.task", and the scalars compiled into a kernel differ per shape.
+ */
+final class TornadoSession {
+
+    private final TornadoDevices.Entry device;
+    private final boolean profile;
+    private final Map<String, OpStats> stats = new LinkedHashMap<>();
+    private int serial;
+
+    TornadoSession(TornadoDevices.Entry device, boolean profile) {
+        this.device = device;
+        this.profile = profile;
+    }
+
+    TornadoDevices.Entry device() {
+        return device;
+    }
+
+    boolean profile() {
+        return profile;
+    }
+
+    OpStats stats(String op) {
+        return stats.computeIfAbsent(op, k -> new OpStats());
+    }
+
+    Map<String, OpStats> allStats() {
+        return stats;
+    }
+
+    String graphName(String op, String shape) {
+        return op + "_" + shape + "_" + (serial++);
+    }
+
+    /** Null when TornadoVM's runtime starts and sees a device; else why not, in one line. */
+    static String probe() {
+        if (TornadoDevices.all().isEmpty()) {
+            return "TornadoVM runs but found no device (check the OpenCL/CUDA driver: tornado --devices)";
+        }
+        return null;
+    }
+}
