@@ -26,6 +26,24 @@ public interface Backend extends AutoCloseable {
     @Override
     void close();
 
+    // ---------------------------------------------------------------- glue (kernels.Elementwise, kernels.IntegralGate)
+
+    /** dst[0..n) = src[0..n). */
+    void copy(float[] dst, int dstOff, float[] src, int srcOff, int n);
+
+    /** dst[0..n) += src[0..n) (residual connections and their backward). */
+    void accumulate(float[] dst, int dstOff, float[] src, int srcOff, int n);
+
+    /** dst[0..n) = value (zeroing gradient buffers). */
+    void fill(float[] dst, int dstOff, float value, int n);
+
+    /** a[rows, C] = exp(-softplus(z) * exp(lambda[c])): the IntegralLNN decay. */
+    void integralGateForward(float[] a, int aOff, float[] z, int zOff, float[] lambda, int lambdaOff, int rows, int C);
+
+    /** dz += da * da/dz; dLambda[c] += sum over rows of da * da/dlambda (rows in order). */
+    void integralGateBackward(float[] dz, int dzOff, float[] dLambda, int dLambdaOff, float[] da, int daOff,
+                              float[] a, int aOff, float[] z, int zOff, float[] lambda, int lambdaOff, int rows, int C);
+
     // ---------------------------------------------------------------- matmul (kernels.Matmul)
 
     /** y[N,out] = x[N,in] . W[out,in]^T + b. */

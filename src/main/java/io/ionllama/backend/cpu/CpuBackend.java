@@ -1,6 +1,8 @@
 package io.ionllama.backend.cpu;
 
 import io.ionllama.backend.Backend;
+import io.ionllama.kernels.Elementwise;
+import io.ionllama.kernels.IntegralGate;
 import io.ionllama.kernels.Matmul;
 
 /**
@@ -40,6 +42,105 @@ public final class CpuBackend implements Backend {
     @Override
     public void close() {
         pool.close();
+    }
+
+    // ---------------------------------------------------------------- glue
+    //
+    // Element ranges split evenly; below GLUE_GRAIN elements the dispatch would cost more than the
+    // work, so small ones run on the caller's thread (same result: elementwise ops do not reduce).
+
+    private static final int GLUE_GRAIN = 1 << 14;
+
+    private final class CopyTask implements WorkerPool.RangeTask {
+        float[] dst, src;
+        int dstOff, srcOff, mode; // 0 copy, 1 accumulate
+        float value;
+
+        @Override
+        public void run(int from, int to) {
+            switch (mode) {
+                case 0 -> Elementwise.copyRange(dst, dstOff, src, srcOff, from, to);
+                case 1 -> Elementwise.accumulateRange(dst, dstOff, src, srcOff, from, to);
+                default -> Elementwise.fillRange(dst, dstOff, value, from, to);
+            }
+        }
+    }
+
+    private final class GateForwardTask implements WorkerPool.RangeTask {
+        float[] a, z, lambda;
+        int aOff, zOff, lOff, C;
+
+        @Override
+        public void run(int from, int to) {
+            for (int n = from; n < to; n++) {
+                IntegralGate.forwardRow(a, aOff, z, zOff, lambda, lOff, C, n);
+            }
+        }
+    }
+
+    private final class GateBackwardTask implements WorkerPool.RangeTask {
+        float[] dz, dLambda, da, a, z, lambda;
+        int dzOff, dlOff, daOff, aOff, zOff, lOff, rows, C;
+        boolean lambdaPass;
+
+        @Override
+        public void run(int from, int to) {
+            for (int u = from; u < to; u++) {
+                if (lambdaPass) {
+                    IntegralGate.backwardLambdaCell(dLambda, dlOff, da, daOff, a, aOff, z, zOff, lambda, lOff, rows, C, u);
+                } else {
+                    IntegralGate.backwardInputRow(dz, dzOff, da, daOff, a, aOff, z, zOff, lambda, lOff, C, u);
+                }
+            }
+        }
+    }
+
+    private final CopyTask copyTask = new CopyTask();
+    private final GateForwardTask gateForward = new GateForwardTask();
+    private final GateBackwardTask gateBackward = new GateBackwardTask();
+
+    private void elementwise(int mode, float[] dst, int dstOff, float[] src, int srcOff, float value, int n) {
+        CopyTask t = copyTask;
+        t.mode = mode; t.dst = dst; t.dstOff = dstOff; t.src = src; t.srcOff = srcOff; t.value = value;
+        if (n < GLUE_GRAIN) {
+            t.run(0, n);
+        } else {
+            pool.parallelFor(n, t);
+        }
+    }
+
+    @Override
+    public void copy(float[] dst, int dstOff, float[] src, int srcOff, int n) {
+        elementwise(0, dst, dstOff, src, srcOff, 0f, n);
+    }
+
+    @Override
+    public void accumulate(float[] dst, int dstOff, float[] src, int srcOff, int n) {
+        elementwise(1, dst, dstOff, src, srcOff, 0f, n);
+    }
+
+    @Override
+    public void fill(float[] dst, int dstOff, float value, int n) {
+        elementwise(2, dst, dstOff, null, 0, value, n);
+    }
+
+    @Override
+    public void integralGateForward(float[] a, int aOff, float[] z, int zOff, float[] lambda, int lambdaOff, int rows, int C) {
+        GateForwardTask t = gateForward;
+        t.a = a; t.aOff = aOff; t.z = z; t.zOff = zOff; t.lambda = lambda; t.lOff = lambdaOff; t.C = C;
+        pool.parallelFor(rows, t);
+    }
+
+    @Override
+    public void integralGateBackward(float[] dz, int dzOff, float[] dLambda, int dLambdaOff, float[] da, int daOff,
+                                     float[] a, int aOff, float[] z, int zOff, float[] lambda, int lambdaOff, int rows, int C) {
+        GateBackwardTask t = gateBackward;
+        t.dz = dz; t.dzOff = dzOff; t.dLambda = dLambda; t.dlOff = dLambdaOff; t.da = da; t.daOff = daOff;
+        t.a = a; t.aOff = aOff; t.z = z; t.zOff = zOff; t.lambda = lambda; t.lOff = lambdaOff; t.rows = rows; t.C = C;
+        t.lambdaPass = false;
+        pool.parallelFor(rows, t);
+        t.lambdaPass = true;
+        pool.parallelFor(C, t);
     }
 
     // ---------------------------------------------------------------- matmul
