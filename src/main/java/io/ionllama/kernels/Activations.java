@@ -19,9 +19,10 @@ package io.ionllama.kernels;
  * {@code [from, to)} of elements (the CPU's unit, a loop over the cell). Elements are
  * independent, so any split gives the same bits.
  *
- * <p>Numerics: sigmoid never evaluates {@code e^x} for large positive x (no overflow to inf);
- * softplus returns x for x > 20 (where log(1 + e^x) == x in float) and e^x for x < -15 (where
- * {@code 1 + e^x} would round to 1 and lose the small positive value).
+ * <p>Numerics (float arithmetic around the Math calls): sigmoid never evaluates
+ * {@code e^x} for large positive x (no overflow to inf); softplus is max(x, 0) + log1p(e^-|x|)
+ * with a float log1p that keeps the tiny positive values of very negative x, and returns x for
+ * x > 20 (where log(1 + e^x) == x in float).
  */
 public final class Activations {
     private Activations() {}
@@ -34,7 +35,7 @@ public final class Activations {
 
     public static float sigmoid(float x) {
         if (x >= 0f) {
-            return (float) (1.0 / (1.0 + Math.exp(-x)));
+            return 1f / (1f + (float) Math.exp(-x));
         }
         float e = (float) Math.exp(x);
         return e / (1f + e);
@@ -64,12 +65,21 @@ public final class Activations {
         if (x > 20f) {
             return x;
         }
-        if (x < -15f) {
-            return (float) Math.exp(x);
-        }
         // max(x, 0) + log(1 + e^-|x|): the exponent is never positive.
         float m = x > 0f ? x : 0f;
-        return m + (float) Math.log(1.0 + Math.exp(-Math.abs(x)));
+        return m + log1p((float) Math.exp(-Math.abs(x)));
+    }
+
+    /**
+     * log(1 + e) for e >= 0, accurate in float for tiny e, where {@code log(1f + e)} rounds the sum
+     * to 1 and returns 0 (Goldberg's trick: u - 1 is exact, and log(u) / (u - 1) varies slowly).
+     */
+    public static float log1p(float e) {
+        float u = 1f + e;
+        if (u == 1f) {
+            return e;
+        }
+        return (float) Math.log(u) * (e / (u - 1f));
     }
 
     public static float softplusGrad(float x) {

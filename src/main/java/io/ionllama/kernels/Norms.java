@@ -47,7 +47,7 @@ public final class Norms {
             float v = x[xr + c];
             ss += v * v;
         }
-        float r = (float) (1.0 / Math.sqrt(ss / C + eps));
+        float r = 1f / (float) Math.sqrt(ss / C + eps);
         rstd[rstdOff + n] = r;
         for (int c = 0; c < C; c++) {
             out[ro + c] = x[xr + c] * r * w[wOff + c];
@@ -104,7 +104,7 @@ public final class Norms {
             float d = x[xr + c] - m;
             v += d * d;
         }
-        float r = (float) (1.0 / Math.sqrt(v / C + eps));
+        float r = 1f / (float) Math.sqrt(v / C + eps);
         mean[meanOff + n] = m;
         rstd[rstdOff + n] = r;
         for (int c = 0; c < C; c++) {

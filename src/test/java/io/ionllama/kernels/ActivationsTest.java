@@ -71,7 +71,7 @@ class ActivationsTest {
         }
     }
 
-    static final float[] EXTREMES = {-100f, -30f, -16f, -15.5f, -14.5f, -5f, -1e-3f, 0f, 1e-3f, 5f, 19.5f, 20.5f, 30f, 100f};
+    static final float[] EXTREMES = {-100f, -30f, -16f, -15.5f, -14.5f, -12f, -10f, -5f, -1e-3f, 0f, 1e-3f, 5f, 19.5f, 20.5f, 30f, 100f};
 
     private static float[] inputs(long seed, int off) {
         SplittableRandom rnd = new SplittableRandom(seed);
