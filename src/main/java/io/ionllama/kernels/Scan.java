@@ -63,6 +63,29 @@ public final class Scan {
         }
     }
 
+    /**
+     * Channels [c0, c1) of one sequence, step by step with the channels innermost: the CPU's form
+     * (contiguous rows, vectorizable). Each channel gets exactly {@link #forwardChannel}'s bits.
+     */
+    public static void forwardBlock(float[] h, float[] a, float[] u, int off, int T, int C, int c0, int c1) {
+        if (T <= 0) {
+            return;
+        }
+        for (int c = c0; c < c1; c++) {
+            int x = off + c;
+            float at = a[x];
+            h[x] = at * 0f + (1f - at) * u[x];
+        }
+        for (int t = 1; t < T; t++) {
+            int row = off + t * C;
+            for (int c = c0; c < c1; c++) {
+                int x = row + c;
+                float at = a[x];
+                h[x] = at * h[x - C] + (1f - at) * u[x];
+            }
+        }
+    }
+
     /** Phase 1, one (sequence, chunk, channel): the chunk's composed map (prod a, state from 0). */
     public static void chunkSummary(float[] carryA, float[] carryB, float[] a, float[] u,
                                     int off, int carryOff, int T, int C, int L, int chunk, int c) {
@@ -119,6 +142,30 @@ public final class Scan {
             da[x] += g * (prev - u[x]);
             du[x] += g * (1f - at);
             carry = at * g;
+        }
+    }
+
+    /**
+     * Channels [c0, c1) of one sequence, steps outermost (the CPU's form); {@code carry} is scratch
+     * holding a[t+1] g[t+1] per channel at carry[carryOff + c]. Each channel gets exactly
+     * {@link #backwardChannel}'s bits.
+     */
+    public static void backwardBlock(float[] da, float[] du, float[] dh, float[] h, float[] a, float[] u,
+                                     float[] carry, int carryOff, int off, int T, int C, int c0, int c1) {
+        for (int c = c0; c < c1; c++) {
+            carry[carryOff + c] = 0f;
+        }
+        for (int t = T - 1; t >= 0; t--) {
+            int row = off + t * C;
+            for (int c = c0; c < c1; c++) {
+                int x = row + c;
+                float at = a[x];
+                float g = dh[x] + carry[carryOff + c];
+                float prev = t > 0 ? h[x - C] : 0f;
+                da[x] += g * (prev - u[x]);
+                du[x] += g * (1f - at);
+                carry[carryOff + c] = at * g;
+            }
         }
     }
 
