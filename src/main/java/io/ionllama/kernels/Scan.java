@@ -15,7 +15,9 @@ package io.ionllama.kernels;
  *
  * Three ways to run it, all with the same per-step arithmetic {@code a*s + (1-a)*u}:
  * <ul>
- *   <li>sequential: {@link #forwardChannel} / {@link #backwardChannel}, one unit per (b, c);</li>
+ *   <li>sequential: {@link #forwardChannel} / {@link #backwardChannel}, one unit per (b, c);
+ *       {@link #forwardBlock} / {@link #backwardBlock} step a block of channels together (the
+ *       CPU's form: contiguous rows) with exactly the same bits per channel;</li>
  *   <li>chunked (the associative scan, for many threads or a GPU): a step is the affine map
  *       s -> a s + (1-a) u, and maps compose as (a1,b1) then (a2,b2) = (a1 a2, a2 b1 + b2).
  *       With chunks of L steps (nChunks = ceil(T/L), carries [B, nChunks, C] at carryOff = b*nChunks*C):
