@@ -15,7 +15,9 @@ package io.ionllama.kernels;
  *
  * Three ways to run it, all with the same per-step arithmetic {@code a*s + (1-a)*u}:
  * <ul>
- *   <li>sequential: {@link #forwardChannel} / {@link #backwardChannel}, one unit per (b, c);</li>
+ *   <li>sequential: {@link #forwardChannel} / {@link #backwardChannel}, one unit per (b, c);
+ *       {@link #forwardBlock} / {@link #backwardBlock} step a block of channels together (the
+ *       CPU's form: contiguous rows) with exactly the same bits per channel;</li>
  *   <li>chunked (the associative scan, for many threads or a GPU): a step is the affine map
  *       s -> a s + (1-a) u, and maps compose as (a1,b1) then (a2,b2) = (a1 a2, a2 b1 + b2).
  *       With chunks of L steps (nChunks = ceil(T/L), carries [B, nChunks, C] at carryOff = b*nChunks*C):
@@ -60,6 +62,29 @@ public final class Scan {
             float at = a[x];
             s = at * s + (1f - at) * u[x];
             h[x] = s;
+        }
+    }
+
+    /**
+     * Channels [c0, c1) of one sequence, step by step with the channels innermost: the CPU's form
+     * (contiguous rows, vectorizable). Each channel gets exactly {@link #forwardChannel}'s bits.
+     */
+    public static void forwardBlock(float[] h, float[] a, float[] u, int off, int T, int C, int c0, int c1) {
+        if (T <= 0) {
+            return;
+        }
+        for (int c = c0; c < c1; c++) {
+            int x = off + c;
+            float at = a[x];
+            h[x] = at * 0f + (1f - at) * u[x];
+        }
+        for (int t = 1; t < T; t++) {
+            int row = off + t * C;
+            for (int c = c0; c < c1; c++) {
+                int x = row + c;
+                float at = a[x];
+                h[x] = at * h[x - C] + (1f - at) * u[x];
+            }
         }
     }
 
@@ -119,6 +144,30 @@ public final class Scan {
             da[x] += g * (prev - u[x]);
             du[x] += g * (1f - at);
             carry = at * g;
+        }
+    }
+
+    /**
+     * Channels [c0, c1) of one sequence, steps outermost (the CPU's form); {@code carry} is scratch
+     * holding a[t+1] g[t+1] per channel at carry[carryOff + c]. Each channel gets exactly
+     * {@link #backwardChannel}'s bits.
+     */
+    public static void backwardBlock(float[] da, float[] du, float[] dh, float[] h, float[] a, float[] u,
+                                     float[] carry, int carryOff, int off, int T, int C, int c0, int c1) {
+        for (int c = c0; c < c1; c++) {
+            carry[carryOff + c] = 0f;
+        }
+        for (int t = T - 1; t >= 0; t--) {
+            int row = off + t * C;
+            for (int c = c0; c < c1; c++) {
+                int x = row + c;
+                float at = a[x];
+                float g = dh[x] + carry[carryOff + c];
+                float prev = t > 0 ? h[x - C] : 0f;
+                da[x] += g * (prev - u[x]);
+                du[x] += g * (1f - at);
+                carry[carryOff + c] = at * g;
+            }
         }
     }
 

@@ -239,6 +239,27 @@ class ScanTest {
         }
     }
 
+    @ParameterizedTest
+    @ValueSource(ints = {1, 63, 64, 65, 150})
+    void backendBlocksGiveTheChannelUnitsBits(int C) {
+        // The CPU steps blocks of channels together; the per-channel units (the GPU's) must agree.
+        Case c = Case.random(new SplittableRandom(C), 2, 37, C, 0.01, 0.99);
+        float[] h = new float[c.off + c.n()], da = new float[c.off + c.n()], du = new float[c.off + c.n()];
+        for (int b = 0; b < c.B; b++) {
+            for (int ch = 0; ch < C; ch++) {
+                Scan.forwardChannel(h, c.a, c.u, c.off + b * c.T * C, c.T, C, ch);
+                Scan.backwardChannel(da, du, c.dh(), h, c.a, c.u, c.off + b * c.T * C, c.T, C, ch);
+            }
+        }
+        try (CpuBackend cpu = new CpuBackend(2)) {
+            float[] hb = c.forward(cpu, 0);
+            float[][] g = c.backward(cpu, hb, 0, 0f);
+            assertThat(hb).isEqualTo(h);
+            assertThat(g[0]).isEqualTo(da);
+            assertThat(g[1]).isEqualTo(du);
+        }
+    }
+
     @Test
     void generationStepEqualsTheFullScanBitForBit() {
         Case c = Case.random(new SplittableRandom(60), 1, 97, 13, 0.01, 0.999);
@@ -257,7 +278,7 @@ class ScanTest {
     @ParameterizedTest
     @ValueSource(ints = {2, 3, 5})
     void resultsAreBitIdenticalForAnyThreadCount(int threads) {
-        Case c = Case.random(new SplittableRandom(70), 3, 67, 11, 0.01, 0.99);
+        Case c = Case.random(new SplittableRandom(70), 3, 67, 150, 0.01, 0.99);
         float[][] one = runAll(1, c), many = runAll(threads, c);
         for (int k = 0; k < one.length; k++) {
             assertThat(many[k]).as("output %d", k).isEqualTo(one[k]);

@@ -769,6 +769,18 @@ public final class CpuBackend implements Backend {
         int outOff, attOff, qOff, kOff, vOff, dqOff, dkOff, dvOff, doutOff;
         int P, heads, headDim, window, slots;
 
+        /**
+         * Dense units cost O(i): ranges of consecutive positions would hand one thread all the long
+         * rows, so the dense order interleaves short and long ones (0, P-1, 1, P-2, ...). Units
+         * write disjoint outputs, so the order changes no result.
+         */
+        int position(int r) {
+            if (window >= 0) {
+                return r;
+            }
+            return (r & 1) == 0 ? r >> 1 : P - 1 - (r >> 1);
+        }
+
         void set(float[] out, int outOff, float[] att, int attOff, float[] q, int qOff, float[] k, int kOff,
                  float[] v, int vOff, int P, int heads, int headDim, int window, int slots) {
             this.out = out; this.outOff = outOff; this.att = att; this.attOff = attOff;
@@ -781,7 +793,7 @@ public final class CpuBackend implements Backend {
         @Override
         public void run(int from, int to) {
             for (int unit = from; unit < to; unit++) {
-                int h = unit % heads, i = (unit / heads) % P, b = unit / (heads * P);
+                int h = unit % heads, i = position(unit / heads % P), b = unit / (heads * P);
                 if (window < 0) {
                     Attention.denseForward(out, outOff, att, attOff, q, qOff, k, kOff, v, vOff,
                             P, heads, headDim, b, i, h);
@@ -797,7 +809,7 @@ public final class CpuBackend implements Backend {
         @Override
         public void run(int from, int to) {
             for (int unit = from; unit < to; unit++) {
-                int h = unit % heads, i = (unit / heads) % P, b = unit / (heads * P);
+                int h = unit % heads, i = position(unit / heads % P), b = unit / (heads * P);
                 if (window < 0) {
                     Attention.denseBackwardQuery(dq, dqOff, dout, doutOff, k, kOff, v, vOff, out, outOff,
                             att, attOff, P, heads, headDim, b, i, h);
@@ -813,7 +825,7 @@ public final class CpuBackend implements Backend {
         @Override
         public void run(int from, int to) {
             for (int unit = from; unit < to; unit++) {
-                int h = unit % heads, j = (unit / heads) % P, b = unit / (heads * P);
+                int h = unit % heads, j = position(unit / heads % P), b = unit / (heads * P);
                 if (window < 0) {
                     Attention.denseBackwardKey(dk, dkOff, dv, dvOff, dout, doutOff, q, qOff, v, vOff,
                             out, outOff, att, attOff, P, heads, headDim, b, j, h);
@@ -913,9 +925,11 @@ public final class CpuBackend implements Backend {
 
     // ---------------------------------------------------------------- IntegralLNN scan
     //
-    // scanForward/scanBackward run one sequential unit per (b, c): on a CPU with few cores B*C
-    // channels already outnumber threads, and the sequential form does the least arithmetic. The
-    // chunked methods run the three phases of the associative scan (units (b, chunk, c), then
+    // scanForward/scanBackward run the sequential recurrence per (b, c), grouped into blocks of
+    // SCAN_BLOCK channels stepped together (Scan.forwardBlock/backwardBlock: contiguous rows
+    // instead of a stride-C walk per channel, same bits as Scan.forwardChannel). On a CPU with few
+    // cores B*C channels already outnumber threads, and the sequential form does the least
+    // arithmetic. The chunked methods run the three phases of the associative scan (units (b, chunk, c), then
     // (b, c), then (b, chunk, c)), the form a GPU uses; they are here so it is tested through a
     // backend too.
 
@@ -924,14 +938,20 @@ public final class CpuBackend implements Backend {
         static final int SUMMARY = 2, CARRY = 3, APPLY = 4;
         static final int BACK_SUMMARY = 5, BACK_CARRY = 6, BACK_APPLY = 7;
         float[] h, a, u, da, du, dh, carryA, carryB;
-        int op, off, T, C, L, nChunks;
+        int op, off, T, C, L, nChunks, blocks;
 
         @Override
         public void run(int from, int to) {
             for (int unit = from; unit < to; unit++) {
                 switch (op) {
-                    case FORWARD -> Scan.forwardChannel(h, a, u, off + unit / C * T * C, T, C, unit % C);
-                    case BACKWARD -> Scan.backwardChannel(da, du, dh, h, a, u, off + unit / C * T * C, T, C, unit % C);
+                    case FORWARD, BACKWARD -> {
+                        int b = unit / blocks, c0 = (unit % blocks) * SCAN_BLOCK, c1 = Math.min(C, c0 + SCAN_BLOCK);
+                        if (op == FORWARD) {
+                            Scan.forwardBlock(h, a, u, off + b * T * C, T, C, c0, c1);
+                        } else {
+                            Scan.backwardBlock(da, du, dh, h, a, u, scanCarry, b * C, off + b * T * C, T, C, c0, c1);
+                        }
+                    }
                     case CARRY -> Scan.chunkCarry(carryA, carryB, unit / C * nChunks * C, nChunks, C, unit % C);
                     case BACK_CARRY -> Scan.chunkBackwardCarry(carryA, carryB, unit / C * nChunks * C, nChunks, C, unit % C);
                     default -> {
@@ -956,14 +976,20 @@ public final class CpuBackend implements Backend {
         }
     }
 
+    /** Channels one sequential scan unit steps together: a few cache lines per row. */
+    private static final int SCAN_BLOCK = 64;
+
     private final ScanTask scan = new ScanTask();
+    /** Per-channel backward carries, [B, C]; grown when a call needs more, never per call. */
+    private float[] scanCarry = new float[0];
 
     @Override
     public void scanForward(float[] h, float[] a, float[] u, int off, int B, int T, int C) {
         ScanTask t = scan;
         t.set(h, a, u, off, T, C);
         t.op = ScanTask.FORWARD;
-        pool.parallelFor(B * C, t);
+        t.blocks = (C + SCAN_BLOCK - 1) / SCAN_BLOCK;
+        pool.parallelFor(B * t.blocks, t);
     }
 
     @Override
@@ -988,7 +1014,11 @@ public final class CpuBackend implements Backend {
         t.set(h, a, u, off, T, C);
         t.da = da; t.du = du; t.dh = dh;
         t.op = ScanTask.BACKWARD;
-        pool.parallelFor(B * C, t);
+        t.blocks = (C + SCAN_BLOCK - 1) / SCAN_BLOCK;
+        if (scanCarry.length < B * C) {
+            scanCarry = new float[B * C];
+        }
+        pool.parallelFor(B * t.blocks, t);
     }
 
     @Override
