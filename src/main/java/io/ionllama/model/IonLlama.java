@@ -177,6 +177,20 @@ public final class IonLlama {
         return out;
     }
 
+    /**
+     * The objective of the last forward pass, summed in double: mean main loss plus mean entropy
+     * loss (what {@link #backward} differentiates). Gradient checks difference this.
+     */
+    public double objective() {
+        double main = 0, ent = 0;
+        for (int i = 0; i < N; i++) {
+            main += losses[i];
+            ent += eLosses[i];
+        }
+        double valid = stats[Losses.STAT_VALID];
+        return valid == 0 ? 0 : (main + ent) / valid;
+    }
+
     /** Logits of the last forward pass, [B·T, 256] (a live view: copy before the next forward). */
     public float[] logits() {
         return logits;
