@@ -26,6 +26,24 @@ public interface Backend extends AutoCloseable {
     @Override
     void close();
 
+    // ---------------------------------------------------------------- glue (kernels.Elementwise, kernels.IntegralGate)
+
+    /** dst[0..n) = src[0..n). */
+    void copy(float[] dst, int dstOff, float[] src, int srcOff, int n);
+
+    /** dst[0..n) += src[0..n) (residual connections and their backward). */
+    void accumulate(float[] dst, int dstOff, float[] src, int srcOff, int n);
+
+    /** dst[0..n) = value (zeroing gradient buffers). */
+    void fill(float[] dst, int dstOff, float value, int n);
+
+    /** a[rows, C] = exp(-softplus(z) * exp(lambda[c])): the IntegralLNN decay. */
+    void integralGateForward(float[] a, int aOff, float[] z, int zOff, float[] lambda, int lambdaOff, int rows, int C);
+
+    /** dz += da * da/dz; dLambda[c] += sum over rows of da * da/dlambda (rows in order). */
+    void integralGateBackward(float[] dz, int dzOff, float[] dLambda, int dLambdaOff, float[] da, int daOff,
+                              float[] a, int aOff, float[] z, int zOff, float[] lambda, int lambdaOff, int rows, int C);
+
     // ---------------------------------------------------------------- matmul (kernels.Matmul)
 
     /** y[N,out] = x[N,in] . W[out,in]^T + b. */
@@ -42,9 +60,195 @@ public interface Backend extends AutoCloseable {
 
     // ---------------------------------------------------------------- norms and activations
 
+    /**
+     * RMSNorm over rows ({@code kernels.Norms}): out[N,C] = x * rstd[n] * w, with
+     * rstd[n] = 1/sqrt(mean(x[n,:]^2) + eps) written to {@code rstd[N]} for the backward.
+     * Callers without a learned weight pass ones.
+     */
+    void rmsNormForward(float[] out, int outOff, float[] rstd, int rstdOff, float[] x, int xOff,
+                        float[] w, int wOff, int rows, int C, float eps);
+
+    /**
+     * RMSNorm backward: dx[N,C] += ..., and dw[C] += sum_n dy * x * rstd when {@code dw} is not
+     * null (null: the weight is not trained). {@code rstd} is the forward's.
+     */
+    void rmsNormBackward(float[] dx, int dxOff, float[] dw, int dwOff, float[] dy, int dyOff,
+                         float[] x, int xOff, float[] w, int wOff, float[] rstd, int rstdOff,
+                         int rows, int C);
+
+    /**
+     * LayerNorm over rows: out = (x - mean[n]) * rstd[n] * w + b; {@code mean[N]} and
+     * {@code rstd[N]} are written for the backward. A null {@code b} means no bias.
+     */
+    void layerNormForward(float[] out, int outOff, float[] mean, int meanOff, float[] rstd, int rstdOff,
+                          float[] x, int xOff, float[] w, int wOff, float[] b, int bOff,
+                          int rows, int C, float eps);
+
+    /**
+     * LayerNorm backward: dx += ..., dw += sum_n dy * xhat when {@code dw} is not null,
+     * db += sum_n dy when {@code db} is not null.
+     */
+    void layerNormBackward(float[] dx, int dxOff, float[] dw, int dwOff, float[] db, int dbOff,
+                           float[] dy, int dyOff, float[] x, int xOff, float[] w, int wOff,
+                           float[] mean, int meanOff, float[] rstd, int rstdOff, int rows, int C);
+
+    /** out[i] = silu(x[i]) = x * sigmoid(x), for i in [0, n) ({@code kernels.Activations}). */
+    void siluForward(float[] out, int outOff, float[] x, int xOff, int n);
+
+    /** dx[i] += dy[i] * silu'(x[i]). */
+    void siluBackward(float[] dx, int dxOff, float[] dy, int dyOff, float[] x, int xOff, int n);
+
+    /** out[i] = gelu(x[i]), GPT-2's tanh approximation. */
+    void geluForward(float[] out, int outOff, float[] x, int xOff, int n);
+
+    /** dx[i] += dy[i] * gelu'(x[i]). */
+    void geluBackward(float[] dx, int dxOff, float[] dy, int dyOff, float[] x, int xOff, int n);
+
+    /** out[i] = log(1 + e^x[i]), numerically stable at both ends. */
+    void softplusForward(float[] out, int outOff, float[] x, int xOff, int n);
+
+    /** dx[i] += dy[i] * sigmoid(x[i]). */
+    void softplusBackward(float[] dx, int dxOff, float[] dy, int dyOff, float[] x, int xOff, int n);
+
+    /** out[i] = silu(a[i]) * b[i]. */
+    void swigluForward(float[] out, int outOff, float[] a, int aOff, float[] b, int bOff, int n);
+
+    /** da[i] += dy[i] * b[i] * silu'(a[i]);  db[i] += dy[i] * silu(a[i]). */
+    void swigluBackward(float[] da, int daOff, float[] db, int dbOff, float[] dy, int dyOff,
+                        float[] a, int aOff, float[] b, int bOff, int n);
+
     // ---------------------------------------------------------------- losses and embeddings
 
+    /** probs[N,V] = row softmax of logits[N,V] ({@code kernels.Losses}). */
+    void softmaxForward(float[] probs, int probsOff, float[] logits, int logitsOff, int rows, int V);
+
+    /** dx[n,:] += p * (dy - dot(dy, p)) per row, with {@code probs} the forward's output. */
+    void softmaxBackward(float[] dx, int dxOff, float[] dy, int dyOff, float[] probs, int probsOff,
+                         int rows, int V);
+
+    /**
+     * Cross-entropy per row: probs[N,V] = softmax(logits) and losses[n] = -log p[n, targets[n]]
+     * in nats; a negative target marks an ignored row (loss 0).
+     */
+    void crossEntropyForward(float[] losses, int lossesOff, float[] probs, int probsOff,
+                             float[] logits, int logitsOff, int[] targets, int targetsOff, int rows, int V);
+
+    /**
+     * dlogits[n,v] += (probs[n,v] - [v == target[n]]) * dloss[dlossOff + n * dlossStride];
+     * ignored rows get nothing. Stride 1: a per-row scale; stride 0: one scale for every row —
+     * for the mean over valid rows pass {@code stats, statsOff + Losses.STAT_INV_VALID, 0} from
+     * {@link #lossStats}.
+     */
+    void crossEntropyBackward(float[] dlogits, int dlogitsOff, float[] probs, int probsOff,
+                              int[] targets, int targetsOff, float[] dloss, int dlossOff, int dlossStride,
+                              int rows, int V);
+
+    /** entropy[n] = -sum_v p log p (nats) of softmax(logits[n,:]); no gradient. */
+    void entropy(float[] entropy, int entropyOff, float[] logits, int logitsOff, int rows, int V);
+
+    /** argmax[n] = first index of the largest logit of row n. */
+    void argmax(int[] argmax, int argmaxOff, float[] logits, int logitsOff, int rows, int V);
+
+    /**
+     * Writes {@code Losses.STATS} floats at {@code statsOff}: loss sum and count over valid rows,
+     * mean loss, 1/count (the mean's dloss) and, when {@code argmax} is not null, the number of
+     * valid rows predicted correctly. Summed in row order.
+     */
+    void lossStats(float[] stats, int statsOff, float[] losses, int lossesOff, int[] argmax, int argmaxOff,
+                   int[] targets, int targetsOff, int rows);
+
+    /**
+     * out[t,:] = E[bytes[t], :] for t in [0, rows), E[256, D] ({@code kernels.Embeddings});
+     * bytes are ints 0..255.
+     */
+    void byteEmbeddingForward(float[] out, int outOff, float[] emb, int embOff, int[] bytes, int bytesOff,
+                              int rows, int D);
+
+    /** dE[bytes[t], :] += dout[t, :], deterministic (channels split over threads, t in order). */
+    void byteEmbeddingBackward(float[] dEmb, int dEmbOff, float[] dout, int doutOff, int[] bytes, int bytesOff,
+                               int rows, int D);
+
+    /**
+     * Hashed n-gram rows: idx[t, k] = k*buckets + bucket of the ns[k] bytes ending at t
+     * (idx is [rows, ns.length]); {@code rows} is a whole number of sequences of {@code T} bytes
+     * and windows never cross a sequence start.
+     */
+    void ngramIndex(int[] idx, int idxOff, int[] bytes, int bytesOff, int[] ns, int buckets, int T, int rows);
+
+    /** out[t,:] += sum_k tables[idx[t,k], :], tables stacked [numN, buckets, D]. */
+    void ngramEmbeddingForward(float[] out, int outOff, float[] tables, int tablesOff, int[] idx, int idxOff,
+                               int numN, int rows, int D);
+
+    /** dtables[idx[t,k], :] += dout[t, :], deterministic (channels split, t and k in order). */
+    void ngramEmbeddingBackward(float[] dTables, int dTablesOff, float[] dout, int doutOff, int[] idx, int idxOff,
+                                int numN, int rows, int D);
+
     // ---------------------------------------------------------------- attention and RoPE
+    //
+    // Layouts (kernels.Rope, kernels.Attention): q, k, v, out are [B*P, C] with C = heads*headDim,
+    // row b*P+i = position i of sequence b, head-major. Probabilities are saved for the backward:
+    // dense att [B, heads, P, P], dilated att [B, heads, P, slots].
+
+    /**
+     * y = RoPE(x) on rows of [rows, heads*headDim]; row n has position pos0 + n % P (interleaved
+     * pairs, theta_j = base^(-2j/headDim)). y may be x (in place).
+     */
+    void ropeForward(float[] y, int yOff, float[] x, int xOff, int rows, int P, int pos0,
+                     int heads, int headDim, float base);
+
+    /** dx += RoPE^T(dy) (rotation by -angle); dx must not alias dy. */
+    void ropeBackward(float[] dx, int dxOff, float[] dy, int dyOff, int rows, int P, int pos0,
+                      int heads, int headDim, float base);
+
+    /** Dense causal attention, query i reads keys 0..i; writes out and att [B, heads, P, P]. */
+    void attentionDenseForward(float[] out, int outOff, float[] att, int attOff,
+                               float[] q, int qOff, float[] k, int kOff, float[] v, int vOff,
+                               int B, int P, int heads, int headDim);
+
+    /** dq, dk, dv += gradients of dense attention, from dout, the saved out and att. */
+    void attentionDenseBackward(float[] dq, int dqOff, float[] dk, int dkOff, float[] dv, int dvOff,
+                                float[] dout, int doutOff, float[] q, int qOff, float[] k, int kOff,
+                                float[] v, int vOff, float[] out, int outOff, float[] att, int attOff,
+                                int B, int P, int heads, int headDim);
+
+    /**
+     * Sparse dilated causal attention: query i reads keys i - Attention.dilatedOffset(s, window)
+     * for the slots s < slots whose offset is <= i; writes out and att [B, heads, P, slots].
+     * {@code slots} >= Attention.dilatedSlots(window, P).
+     */
+    void attentionDilatedForward(float[] out, int outOff, float[] att, int attOff,
+                                 float[] q, int qOff, float[] k, int kOff, float[] v, int vOff,
+                                 int B, int P, int heads, int headDim, int window, int slots);
+
+    /** dq, dk, dv += gradients of dilated attention (dk, dv as a gather over reading queries). */
+    void attentionDilatedBackward(float[] dq, int dqOff, float[] dk, int dkOff, float[] dv, int dvOff,
+                                  float[] dout, int doutOff, float[] q, int qOff, float[] k, int kOff,
+                                  float[] v, int vOff, float[] out, int outOff, float[] att, int attOff,
+                                  int B, int P, int heads, int headDim, int window, int slots);
 
     // ---------------------------------------------------------------- IntegralLNN scan
+    //
+    // kernels.Scan: h[t] = a[t] h[t-1] + (1 - a[t]) u[t], h[-1] = 0, per channel, over B
+    // sequences of T steps; a, u, h (and da, du, dh) are [B, T, C] at the same offset.
+
+    /** h = scan(a, u), one sequential unit per (sequence, channel). */
+    void scanForward(float[] h, float[] a, float[] u, int off, int B, int T, int C);
+
+    /**
+     * The same through the three-phase chunked scan with chunks of {@code chunk} steps;
+     * carryA and carryB are scratch of at least B * Scan.chunkCount(T, chunk) * C floats.
+     */
+    void scanForwardChunked(float[] h, float[] a, float[] u, int off, int B, int T, int C, int chunk,
+                            float[] carryA, float[] carryB);
+
+    /** da, du += gradients of the scan given dh and the saved h. */
+    void scanBackward(float[] da, float[] du, float[] dh, float[] h, float[] a, float[] u,
+                      int off, int B, int T, int C);
+
+    /** The same through the chunked reverse scan (scratch as for scanForwardChunked). */
+    void scanBackwardChunked(float[] da, float[] du, float[] dh, float[] h, float[] a, float[] u,
+                             int off, int B, int T, int C, int chunk, float[] carryA, float[] carryB);
+
+    /** One generation step in place over n channels: h = a h + (1 - a) u. */
+    void scanStep(float[] h, int hOff, float[] a, int aOff, float[] u, int uOff, int n);
 }

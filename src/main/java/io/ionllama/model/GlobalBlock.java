@@ -1,0 +1,197 @@
+package io.ionllama.model;
+
+import io.ionllama.backend.Backend;
+import io.ionllama.kernels.Attention;
+
+/**
+ * One pre-norm transformer block over the patches of a batch (DESIGN.md section 1):
+ *
+ * <pre>
+ *   x ─► RMSNorm ─► q,k,v = W n ─► RoPE(q,k) on the patch index ─► attention ─► W_o ─(+x)─► x2
+ *   x2 ─► RMSNorm ─► SwiGLU MLP ─(+x2)─► out
+ * </pre>
+ *
+ * Rows are the patches of all sequences, packed without padding: sequence b owns rows
+ * {@code [start[b], start[b] + count[b])}. Matmuls and norms run over all rows at once; RoPE and
+ * attention run per sequence, since each has its own patch count. Attention is the causal sparse
+ * dilated pattern (window w plus i - 2^m) or, as an ablation, dense.
+ */
+final class GlobalBlock {
+    static final float EPS = 1e-5f;
+    static final float ROPE_BASE = 10000f;
+
+    final int d, hidden, heads, headDim, window;
+    final boolean dense;
+    final int norm1, wq, wk, wv, wo, norm2, wGate, wUp, wDown;
+
+    private int cap, attCap;
+    float[] x, n1, rstd1, q, k, v, qr, kr, o, x2, n2, rstd2, g1, u1, s, att;
+    int[] attOff; // per sequence, into att
+
+    GlobalBlock(ParamLayout layout, String prefix, ModelConfig c, boolean dense) {
+        d = c.dModel();
+        hidden = c.globalMlp();
+        heads = c.heads();
+        headDim = c.headDim();
+        window = c.window();
+        this.dense = dense;
+        norm1 = layout.get(prefix + ".norm1").off();
+        wq = layout.get(prefix + ".wq").off();
+        wk = layout.get(prefix + ".wk").off();
+        wv = layout.get(prefix + ".wv").off();
+        wo = layout.get(prefix + ".wo").off();
+        norm2 = layout.get(prefix + ".norm2").off();
+        wGate = layout.get(prefix + ".mlp.w_gate").off();
+        wUp = layout.get(prefix + ".mlp.w_up").off();
+        wDown = layout.get(prefix + ".mlp.w_down").off();
+    }
+
+    /** Slots of the dilated pattern needed for sequences of up to {@code maxP} patches. */
+    int slots(int maxP) {
+        return Attention.dilatedSlots(window, Math.max(1, maxP));
+    }
+
+    private void ensure(int rows, int[] count, int B) {
+        if (rows > cap) {
+            cap = Math.max(rows, cap + cap / 4);
+            int rd = cap * d, rh = cap * hidden;
+            x = new float[rd]; n1 = new float[rd]; rstd1 = new float[cap]; q = new float[rd]; k = new float[rd];
+            v = new float[rd]; qr = new float[rd]; kr = new float[rd]; o = new float[rd]; x2 = new float[rd];
+            n2 = new float[rd]; rstd2 = new float[cap]; g1 = new float[rh]; u1 = new float[rh]; s = new float[rh];
+        }
+        if (attOff == null || attOff.length < B + 1) {
+            attOff = new int[B + 1];
+        }
+        long need = 0;
+        for (int b = 0; b < B; b++) {
+            attOff[b] = Math.toIntExact(need);
+            need += (long) heads * count[b] * (dense ? count[b] : slots(count[b]));
+        }
+        attOff[B] = Math.toIntExact(need);
+        if (need > attCap) {
+            attCap = Math.toIntExact(Math.max(need, attCap + attCap / 4));
+            att = new float[attCap];
+        }
+    }
+
+    static final class Scratch {
+        int cap;
+        final int d, hidden;
+        float[] dn1, dq, dk, dv, dqr, dkr, dO, dx2, dn2, dg1, du1, ds;
+
+        Scratch(int d, int hidden) {
+            this.d = d;
+            this.hidden = hidden;
+        }
+
+        void ensure(int rows) {
+            if (rows <= cap) {
+                return;
+            }
+            cap = Math.max(rows, cap + cap / 4);
+            int rd = cap * d, rh = cap * hidden;
+            dn1 = new float[rd]; dq = new float[rd]; dk = new float[rd]; dv = new float[rd]; dqr = new float[rd];
+            dkr = new float[rd]; dO = new float[rd]; dx2 = new float[rd]; dn2 = new float[rd];
+            dg1 = new float[rh]; du1 = new float[rh]; ds = new float[rh];
+        }
+    }
+
+    void forward(Backend be, float[] p, float[] in, int inOff, float[] out, int outOff,
+                 int rows, int B, int[] start, int[] count) {
+        ensure(rows, count, B);
+        int rd = rows * d;
+        be.copy(x, 0, in, inOff, rd);
+        be.rmsNormForward(n1, 0, rstd1, 0, x, 0, p, norm1, rows, d, EPS);
+        be.matmulForward(q, 0, n1, 0, p, wq, null, 0, rows, d, d);
+        be.matmulForward(k, 0, n1, 0, p, wk, null, 0, rows, d, d);
+        be.matmulForward(v, 0, n1, 0, p, wv, null, 0, rows, d, d);
+        for (int b = 0; b < B; b++) {
+            int P = count[b], off = start[b] * d;
+            if (P == 0) {
+                continue;
+            }
+            be.ropeForward(qr, off, q, off, P, P, 0, heads, headDim, ROPE_BASE);
+            be.ropeForward(kr, off, k, off, P, P, 0, heads, headDim, ROPE_BASE);
+            if (dense) {
+                be.attentionDenseForward(o, off, att, attOff[b], qr, off, kr, off, v, off, 1, P, heads, headDim);
+            } else {
+                be.attentionDilatedForward(o, off, att, attOff[b], qr, off, kr, off, v, off, 1, P, heads, headDim,
+                        window, slots(P));
+            }
+        }
+        be.matmulForward(x2, 0, o, 0, p, wo, null, 0, rows, d, d);
+        be.accumulate(x2, 0, x, 0, rd);
+        be.rmsNormForward(n2, 0, rstd2, 0, x2, 0, p, norm2, rows, d, EPS);
+        be.matmulForward(g1, 0, n2, 0, p, wGate, null, 0, rows, d, hidden);
+        be.matmulForward(u1, 0, n2, 0, p, wUp, null, 0, rows, d, hidden);
+        be.swigluForward(s, 0, g1, 0, u1, 0, rows * hidden);
+        be.matmulForward(out, outOff, s, 0, p, wDown, null, 0, rows, hidden, d);
+        be.accumulate(out, outOff, x2, 0, rd);
+    }
+
+    void backward(Backend be, float[] p, float[] gr, float[] dOut, int dOutOff, float[] dIn, int dInOff,
+                  int rows, int B, int[] start, int[] count, Scratch sc) {
+        sc.ensure(rows);
+        int rd = rows * d, rh = rows * hidden;
+        be.copy(sc.dx2, 0, dOut, dOutOff, rd);
+        be.fill(sc.ds, 0, 0f, rh);
+        be.matmulBackwardInput(sc.ds, 0, dOut, dOutOff, p, wDown, rows, hidden, d);
+        be.matmulBackwardWeight(gr, wDown, null, 0, dOut, dOutOff, s, 0, rows, hidden, d);
+        be.fill(sc.dg1, 0, 0f, rh);
+        be.fill(sc.du1, 0, 0f, rh);
+        be.swigluBackward(sc.dg1, 0, sc.du1, 0, sc.ds, 0, g1, 0, u1, 0, rh);
+        be.fill(sc.dn2, 0, 0f, rd);
+        be.matmulBackwardInput(sc.dn2, 0, sc.dg1, 0, p, wGate, rows, d, hidden);
+        be.matmulBackwardWeight(gr, wGate, null, 0, sc.dg1, 0, n2, 0, rows, d, hidden);
+        be.matmulBackwardInput(sc.dn2, 0, sc.du1, 0, p, wUp, rows, d, hidden);
+        be.matmulBackwardWeight(gr, wUp, null, 0, sc.du1, 0, n2, 0, rows, d, hidden);
+        be.rmsNormBackward(sc.dx2, 0, gr, norm2, sc.dn2, 0, x2, 0, p, norm2, rstd2, 0, rows, d);
+        // x2 = x + W_o o
+        be.accumulate(dIn, dInOff, sc.dx2, 0, rd);
+        be.fill(sc.dO, 0, 0f, rd);
+        be.matmulBackwardInput(sc.dO, 0, sc.dx2, 0, p, wo, rows, d, d);
+        be.matmulBackwardWeight(gr, wo, null, 0, sc.dx2, 0, o, 0, rows, d, d);
+        be.fill(sc.dqr, 0, 0f, rd);
+        be.fill(sc.dkr, 0, 0f, rd);
+        be.fill(sc.dv, 0, 0f, rd);
+        be.fill(sc.dq, 0, 0f, rd);
+        be.fill(sc.dk, 0, 0f, rd);
+        for (int b = 0; b < B; b++) {
+            int P = count[b], off = start[b] * d;
+            if (P == 0) {
+                continue;
+            }
+            if (dense) {
+                be.attentionDenseBackward(sc.dqr, off, sc.dkr, off, sc.dv, off, sc.dO, off, qr, off, kr, off, v, off,
+                        o, off, att, attOff[b], 1, P, heads, headDim);
+            } else {
+                be.attentionDilatedBackward(sc.dqr, off, sc.dkr, off, sc.dv, off, sc.dO, off, qr, off, kr, off, v, off,
+                        o, off, att, attOff[b], 1, P, heads, headDim, window, slots(P));
+            }
+            be.ropeBackward(sc.dq, off, sc.dqr, off, P, P, 0, heads, headDim, ROPE_BASE);
+            be.ropeBackward(sc.dk, off, sc.dkr, off, P, P, 0, heads, headDim, ROPE_BASE);
+        }
+        be.fill(sc.dn1, 0, 0f, rd);
+        be.matmulBackwardInput(sc.dn1, 0, sc.dq, 0, p, wq, rows, d, d);
+        be.matmulBackwardWeight(gr, wq, null, 0, sc.dq, 0, n1, 0, rows, d, d);
+        be.matmulBackwardInput(sc.dn1, 0, sc.dk, 0, p, wk, rows, d, d);
+        be.matmulBackwardWeight(gr, wk, null, 0, sc.dk, 0, n1, 0, rows, d, d);
+        be.matmulBackwardInput(sc.dn1, 0, sc.dv, 0, p, wv, rows, d, d);
+        be.matmulBackwardWeight(gr, wv, null, 0, sc.dv, 0, n1, 0, rows, d, d);
+        be.rmsNormBackward(dIn, dInOff, gr, norm1, sc.dn1, 0, x, 0, p, norm1, rstd1, 0, rows, d);
+    }
+
+    void init(float[] p, java.util.SplittableRandom rnd, int residualLayers) {
+        Init.fill(p, norm1, d, 1f);
+        Init.fill(p, norm2, d, 1f);
+        float std = (float) (1 / Math.sqrt(d));
+        float out = (float) (std / Math.sqrt(2.0 * residualLayers));
+        Init.normal(p, wq, d * d, std, rnd);
+        Init.normal(p, wk, d * d, std, rnd);
+        Init.normal(p, wv, d * d, std, rnd);
+        Init.normal(p, wo, d * d, out, rnd);
+        Init.normal(p, wGate, hidden * d, std, rnd);
+        Init.normal(p, wUp, hidden * d, std, rnd);
+        Init.normal(p, wDown, d * hidden, (float) (out * Math.sqrt((double) d / hidden)), rnd);
+    }
+}

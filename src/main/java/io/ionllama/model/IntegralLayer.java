@@ -1,0 +1,171 @@
+package io.ionllama.model;
+
+import io.ionllama.backend.Backend;
+
+/**
+ * One IntegralLNN layer over B sequences of T bytes, width d (DESIGN.md section 1):
+ *
+ * <pre>
+ *   x ──► RMSNorm ──► n ─┬─► W_Δ n + b_Δ ─► z ─► a = exp(-softplus(z)·e^λ) ─┐
+ *                        ├─► W_u n ───────────► u ──────────────────────────┴─► scan: h = a⊙h + (1-a)⊙u
+ *                        └─► W_g n ─► g                                          │
+ *                                     └──► m = silu(g) ⊙ RMSNorm(h) ◄────────────┘
+ *   y   = x + W_o m
+ *   out = y + W_down (silu(W_gate n2) ⊙ W_up n2),   n2 = RMSNorm(y)
+ * </pre>
+ *
+ * The layer keeps the activations its backward needs; backward scratch is shared by every layer
+ * of the same width ({@link Scratch}), since backward passes run one layer at a time. All math is
+ * backend calls: this class only says which op follows which.
+ */
+final class IntegralLayer {
+    static final float EPS = 1e-5f;
+
+    final int d, hidden;
+    // parameter offsets
+    final int norm1, wDelta, bDelta, lambda, wU, wG, normH, wO, norm2, wGate, wUp, wDown;
+
+    // saved activations, [rows, d] unless noted
+    private int cap;
+    float[] x, n, rstd1, z, a, u, h, hn, rstdH, g, m, y, n2, rstd2, g1, u1, s; // g1, u1, s: [rows, hidden]
+
+    IntegralLayer(ParamLayout layout, String prefix, int d, int hidden) {
+        this.d = d;
+        this.hidden = hidden;
+        norm1 = layout.get(prefix + ".norm1").off();
+        wDelta = layout.get(prefix + ".w_delta").off();
+        bDelta = layout.get(prefix + ".b_delta").off();
+        lambda = layout.get(prefix + ".lambda").off();
+        wU = layout.get(prefix + ".w_u").off();
+        wG = layout.get(prefix + ".w_g").off();
+        normH = layout.get(prefix + ".norm_h").off();
+        wO = layout.get(prefix + ".w_o").off();
+        norm2 = layout.get(prefix + ".norm2").off();
+        wGate = layout.get(prefix + ".mlp.w_gate").off();
+        wUp = layout.get(prefix + ".mlp.w_up").off();
+        wDown = layout.get(prefix + ".mlp.w_down").off();
+    }
+
+    private void ensure(int rows) {
+        if (rows <= cap) {
+            return;
+        }
+        cap = rows;
+        int rd = rows * d, rh = rows * hidden;
+        x = new float[rd]; n = new float[rd]; rstd1 = new float[rows]; z = new float[rd]; a = new float[rd];
+        u = new float[rd]; h = new float[rd]; hn = new float[rd]; rstdH = new float[rows]; g = new float[rd];
+        m = new float[rd]; y = new float[rd]; n2 = new float[rd]; rstd2 = new float[rows];
+        g1 = new float[rh]; u1 = new float[rh]; s = new float[rh];
+    }
+
+    /** Backward scratch shared by layers of one width. */
+    static final class Scratch {
+        final int d, hidden;
+        int cap;
+        float[] dn, dz, da, du, dh, dhn, dg, dm, dy, dn2, dg1, du1, ds;
+
+        Scratch(int d, int hidden) {
+            this.d = d;
+            this.hidden = hidden;
+        }
+
+        void ensure(int rows) {
+            if (rows <= cap) {
+                return;
+            }
+            cap = rows;
+            int rd = rows * d, rh = rows * hidden;
+            dn = new float[rd]; dz = new float[rd]; da = new float[rd]; du = new float[rd]; dh = new float[rd];
+            dhn = new float[rd]; dg = new float[rd]; dm = new float[rd]; dy = new float[rd]; dn2 = new float[rd];
+            dg1 = new float[rh]; du1 = new float[rh]; ds = new float[rh];
+        }
+    }
+
+    /** out[rows, d] = layer(in); keeps what backward needs. {@code out} may not alias {@code in}. */
+    void forward(Backend be, float[] p, float[] in, int inOff, float[] out, int outOff, int B, int T) {
+        int rows = B * T, rd = rows * d;
+        ensure(rows);
+        be.copy(x, 0, in, inOff, rd);
+        be.rmsNormForward(n, 0, rstd1, 0, x, 0, p, norm1, rows, d, EPS);
+        be.matmulForward(z, 0, n, 0, p, wDelta, p, bDelta, rows, d, d);
+        be.integralGateForward(a, 0, z, 0, p, lambda, rows, d);
+        be.matmulForward(u, 0, n, 0, p, wU, null, 0, rows, d, d);
+        be.scanForward(h, a, u, 0, B, T, d);
+        be.rmsNormForward(hn, 0, rstdH, 0, h, 0, p, normH, rows, d, EPS);
+        be.matmulForward(g, 0, n, 0, p, wG, null, 0, rows, d, d);
+        be.swigluForward(m, 0, g, 0, hn, 0, rd);
+        be.matmulForward(y, 0, m, 0, p, wO, null, 0, rows, d, d);
+        be.accumulate(y, 0, x, 0, rd);
+        be.rmsNormForward(n2, 0, rstd2, 0, y, 0, p, norm2, rows, d, EPS);
+        be.matmulForward(g1, 0, n2, 0, p, wGate, null, 0, rows, d, hidden);
+        be.matmulForward(u1, 0, n2, 0, p, wUp, null, 0, rows, d, hidden);
+        be.swigluForward(s, 0, g1, 0, u1, 0, rows * hidden);
+        be.matmulForward(out, outOff, s, 0, p, wDown, null, 0, rows, hidden, d);
+        be.accumulate(out, outOff, y, 0, rd);
+    }
+
+    /** dIn[rows, d] += d(layer)/d(in) · dOut; parameter gradients accumulate into {@code gr}. */
+    void backward(Backend be, float[] p, float[] gr, float[] dOut, int dOutOff, float[] dIn, int dInOff,
+                  int B, int T, Scratch sc) {
+        int rows = B * T, rd = rows * d, rh = rows * hidden;
+        sc.ensure(rows);
+        // out = y + W_down s
+        be.copy(sc.dy, 0, dOut, dOutOff, rd);
+        be.fill(sc.ds, 0, 0f, rh);
+        be.matmulBackwardInput(sc.ds, 0, dOut, dOutOff, p, wDown, rows, hidden, d);
+        be.matmulBackwardWeight(gr, wDown, null, 0, dOut, dOutOff, s, 0, rows, hidden, d);
+        be.fill(sc.dg1, 0, 0f, rh);
+        be.fill(sc.du1, 0, 0f, rh);
+        be.swigluBackward(sc.dg1, 0, sc.du1, 0, sc.ds, 0, g1, 0, u1, 0, rh);
+        be.fill(sc.dn2, 0, 0f, rd);
+        be.matmulBackwardInput(sc.dn2, 0, sc.dg1, 0, p, wGate, rows, d, hidden);
+        be.matmulBackwardWeight(gr, wGate, null, 0, sc.dg1, 0, n2, 0, rows, d, hidden);
+        be.matmulBackwardInput(sc.dn2, 0, sc.du1, 0, p, wUp, rows, d, hidden);
+        be.matmulBackwardWeight(gr, wUp, null, 0, sc.du1, 0, n2, 0, rows, d, hidden);
+        be.rmsNormBackward(sc.dy, 0, gr, norm2, sc.dn2, 0, y, 0, p, norm2, rstd2, 0, rows, d);
+        // y = x + W_o m
+        be.accumulate(dIn, dInOff, sc.dy, 0, rd);
+        be.fill(sc.dm, 0, 0f, rd);
+        be.matmulBackwardInput(sc.dm, 0, sc.dy, 0, p, wO, rows, d, d);
+        be.matmulBackwardWeight(gr, wO, null, 0, sc.dy, 0, m, 0, rows, d, d);
+        be.fill(sc.dg, 0, 0f, rd);
+        be.fill(sc.dhn, 0, 0f, rd);
+        be.swigluBackward(sc.dg, 0, sc.dhn, 0, sc.dm, 0, g, 0, hn, 0, rd);
+        be.fill(sc.dn, 0, 0f, rd);
+        be.matmulBackwardInput(sc.dn, 0, sc.dg, 0, p, wG, rows, d, d);
+        be.matmulBackwardWeight(gr, wG, null, 0, sc.dg, 0, n, 0, rows, d, d);
+        be.fill(sc.dh, 0, 0f, rd);
+        be.rmsNormBackward(sc.dh, 0, gr, normH, sc.dhn, 0, h, 0, p, normH, rstdH, 0, rows, d);
+        be.fill(sc.da, 0, 0f, rd);
+        be.fill(sc.du, 0, 0f, rd);
+        be.scanBackward(sc.da, sc.du, sc.dh, h, a, u, 0, B, T, d);
+        be.matmulBackwardInput(sc.dn, 0, sc.du, 0, p, wU, rows, d, d);
+        be.matmulBackwardWeight(gr, wU, null, 0, sc.du, 0, n, 0, rows, d, d);
+        be.fill(sc.dz, 0, 0f, rd);
+        be.integralGateBackward(sc.dz, 0, gr, lambda, sc.da, 0, a, 0, z, 0, p, lambda, rows, d);
+        be.matmulBackwardInput(sc.dn, 0, sc.dz, 0, p, wDelta, rows, d, d);
+        be.matmulBackwardWeight(gr, wDelta, gr, bDelta, sc.dz, 0, n, 0, rows, d, d);
+        be.rmsNormBackward(dIn, dInOff, gr, norm1, sc.dn, 0, x, 0, p, norm1, rstd1, 0, rows, d);
+    }
+
+    /** Initial values: norms 1, softplus(b_Δ) = 1, τ log-uniform over 1..256, matrices scaled by fan-in. */
+    void init(float[] p, java.util.SplittableRandom rnd, int residualLayers) {
+        Init.fill(p, norm1, d, 1f);
+        Init.fill(p, normH, d, 1f);
+        Init.fill(p, norm2, d, 1f);
+        Init.fill(p, bDelta, d, (float) Math.log(Math.E - 1));
+        for (int c = 0; c < d; c++) {
+            double tau = Math.exp(rnd.nextDouble() * Math.log(256));
+            p[lambda + c] = (float) -Math.log(tau);
+        }
+        float std = (float) (1 / Math.sqrt(d));
+        float out = (float) (std / Math.sqrt(2.0 * residualLayers));
+        Init.normal(p, wDelta, d * d, std, rnd);
+        Init.normal(p, wU, d * d, std, rnd);
+        Init.normal(p, wG, d * d, std, rnd);
+        Init.normal(p, wO, d * d, out, rnd);
+        Init.normal(p, wGate, hidden * d, std, rnd);
+        Init.normal(p, wUp, hidden * d, std, rnd);
+        Init.normal(p, wDown, d * hidden, (float) (out * Math.sqrt((double) d / hidden)), rnd);
+    }
+}

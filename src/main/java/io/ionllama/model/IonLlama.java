@@ -1,0 +1,409 @@
+package io.ionllama.model;
+
+import io.ionllama.backend.Backend;
+import io.ionllama.kernels.Losses;
+import java.util.SplittableRandom;
+
+/**
+ * The ionLlama v12 model: forward pass with loss, hand-written backward, parameters and gradients
+ * in one array each ({@link ParamLayout}).
+ *
+ * <pre>
+ *  bytes x [B·T] ──┬──► entropy model ─► logits_e ─► CE (own loss) ; hNext = H(logits_e) ─► Patcher ─► ends, π
+ *                  │
+ *                  └──► E[x] + Σ_n ngram_n(x) ─► encoder (IntegralLNN × nEnc) ─► yEnc [B·T, dL]
+ *                                                     │ gather rows at patch ends
+ *                                                     ▼
+ *                             W_p ─► global blocks (sparse dilated attention) ─► RMSNorm ─► G [R, dM]
+ *                                                     │  Gin = [start ; G],  Gup = Gin · W_upᵀ
+ *                                                     ▼
+ *                  z = yEnc + Gup[π(t)]  ─► decoder (IntegralLNN × nDec) ─► RMSNorm ─► head ─► logits [B·T, 256]
+ * </pre>
+ *
+ * π(t) is 0 (the learned start vector) until the first patch of t's sequence has closed, then 1 +
+ * the row of the last patch that closed at or before t. Every quantity at position t depends
+ * only on bytes ≤ t, boundaries included, so the model is strictly causal. The entropy model
+ * receives no gradient from the main loss: its parameters are trained by its own cross-entropy.
+ *
+ * <p>Rows of the global transformer are the closed patches of all sequences, packed without
+ * padding (sequence b owns rows start[b] .. start[b]+count[b]); an unfinished last patch is not a
+ * row, since no byte of the sequence can read it yet.
+ */
+public final class IonLlama {
+    static final float EPS = 1e-5f;
+
+    public final ModelConfig config;
+    public final ParamLayout layout;
+    public final Patcher patcher;
+    public final boolean denseAttention;
+    public final float[] params;
+    public final float[] grads;
+    private final Backend be;
+
+    private final IntegralLayer[] entropyLayers, encoder, decoder;
+    private final GlobalBlock[] global;
+    private final IntegralLayer.Scratch entropyScratch, localScratch;
+    private final GlobalBlock.Scratch globalScratch;
+    private final int[] ngramOrders;
+    private final int eEmbed, eNorm, eHead, embByte, embNgram, encProj, gNorm, decStart, decUp, decNorm, head;
+
+    /** Result of a forward pass. */
+    public record Output(float loss, float entropyLoss, long patches, long bytes, int correct) {
+        public double bpb() {
+            return loss / Math.log(2);
+        }
+
+        public double bytesPerPatch() {
+            return patches == 0 ? 0 : (double) bytes / patches;
+        }
+
+        public double accuracy() {
+            return bytes == 0 ? 0 : (double) correct / bytes;
+        }
+    }
+
+    // ---- per-step state (grow-only buffers) ----
+    private int B, T, N, R, capN, capR;
+    private int[] x, targets, ngramIdx, ends, endRows, pi, seqStart, seqCount, argmax;
+    private float[] eIn, eOut, eNormed, eRstd, eLogits, eProbs, eLosses, hNext, stats, eStats;
+    private float[] emb, encOut, bufA, bufB, pv, gin, gout, gNormed, gRstd, gup, z, decOut, decNormed, decRstd,
+            logits, probs, losses;
+    private float[] dLocalA, dLocalB, dEncOut, dPv, dGin, dGup, dGlobalA, dGlobalB, dLogits, dDecNormed, dEmb;
+    private int[] forcedEnds;
+    private int warmupFixed;
+
+    public IonLlama(ModelConfig config, Backend backend, Patcher patcher, boolean denseAttention) {
+        this.config = config.validate();
+        this.layout = Architecture.layout(config);
+        if (!layout.fitsInOneArray()) {
+            throw new IllegalArgumentException("model has " + layout.total() + " parameters: more than one Java array holds");
+        }
+        this.patcher = patcher;
+        this.denseAttention = denseAttention;
+        this.be = backend;
+        this.params = new float[(int) layout.total()];
+        this.grads = new float[(int) layout.total()];
+        this.ngramOrders = config.ngrams().clone();
+        int dE = config.dEntropy(), dL = config.dLocal();
+        entropyLayers = new IntegralLayer[config.nEntropy()];
+        for (int i = 0; i < entropyLayers.length; i++) {
+            entropyLayers[i] = new IntegralLayer(layout, "entropy." + i, dE, 2 * dE);
+        }
+        encoder = new IntegralLayer[config.nEnc()];
+        for (int i = 0; i < encoder.length; i++) {
+            encoder[i] = new IntegralLayer(layout, "enc." + i, dL, config.localMlp());
+        }
+        decoder = new IntegralLayer[config.nDec()];
+        for (int i = 0; i < decoder.length; i++) {
+            decoder[i] = new IntegralLayer(layout, "dec." + i, dL, config.localMlp());
+        }
+        global = new GlobalBlock[config.layers()];
+        for (int i = 0; i < global.length; i++) {
+            global[i] = new GlobalBlock(layout, "global." + i, config, denseAttention);
+        }
+        entropyScratch = new IntegralLayer.Scratch(dE, 2 * dE);
+        localScratch = new IntegralLayer.Scratch(dL, config.localMlp());
+        globalScratch = new GlobalBlock.Scratch(config.dModel(), config.globalMlp());
+        eEmbed = layout.get("entropy.embed").off();
+        eNorm = layout.get("entropy.norm").off();
+        eHead = layout.get("entropy.head").off();
+        embByte = layout.get("embed.byte").off();
+        embNgram = ngramOrders.length > 0 ? layout.get("embed.ngram").off() : -1;
+        encProj = layout.get("enc.proj").off();
+        gNorm = layout.get("global.norm").off();
+        decStart = layout.get("dec.start").off();
+        decUp = layout.get("dec.up").off();
+        decNorm = layout.get("dec.norm").off();
+        head = layout.get("head").off();
+    }
+
+    public Backend backend() {
+        return be;
+    }
+
+    /** Deterministic initialisation from {@code seed}. */
+    public void init(long seed) {
+        SplittableRandom rnd = new SplittableRandom(seed);
+        int dE = config.dEntropy(), dL = config.dLocal(), dM = config.dModel();
+        Init.normal(params, eEmbed, 256 * dE, 1f, rnd);
+        for (IntegralLayer l : entropyLayers) {
+            l.init(params, rnd, Math.max(1, entropyLayers.length));
+        }
+        Init.fill(params, eNorm, dE, 1f);
+        Init.normal(params, eHead, 256 * dE, (float) (1 / Math.sqrt(dE)), rnd);
+        Init.normal(params, embByte, 256 * dL, 1f, rnd);
+        if (embNgram >= 0) {
+            Init.normal(params, embNgram, ngramOrders.length * config.buckets() * dL, 0.5f, rnd);
+        }
+        int localLayers = Math.max(1, encoder.length + decoder.length);
+        for (IntegralLayer l : encoder) {
+            l.init(params, rnd, localLayers);
+        }
+        Init.normal(params, encProj, dM * dL, (float) (1 / Math.sqrt(dL)), rnd);
+        for (GlobalBlock g : global) {
+            g.init(params, rnd, Math.max(1, global.length));
+        }
+        Init.fill(params, gNorm, dM, 1f);
+        Init.normal(params, decStart, dM, 1f, rnd);
+        Init.normal(params, decUp, dL * dM, (float) (1 / Math.sqrt(dM)), rnd);
+        for (IntegralLayer l : decoder) {
+            l.init(params, rnd, localLayers);
+        }
+        Init.fill(params, decNorm, dL, 1f);
+        Init.normal(params, head, 256 * dL, (float) (1 / Math.sqrt(dL)), rnd);
+    }
+
+    /** Fixed patches of this length replace entropy patching (the entropy warm-up); 0 turns it off. */
+    public void setWarmupFixed(int length) {
+        this.warmupFixed = length;
+    }
+
+    /** Holds patch boundaries fixed (gradient checks); null returns to the patcher. */
+    public void forceBoundaries(int[] ends) {
+        this.forcedEnds = ends == null ? null : ends.clone();
+    }
+
+    /** The boundary flags of the last forward pass, [B·T]. */
+    public int[] lastBoundaries() {
+        int[] out = new int[N];
+        System.arraycopy(ends, 0, out, 0, N);
+        return out;
+    }
+
+    /** The entropy model's hNext of the last forward pass, [B·T]. */
+    public float[] lastEntropies() {
+        float[] out = new float[N];
+        System.arraycopy(hNext, 0, out, 0, N);
+        return out;
+    }
+
+    /**
+     * The objective of the last forward pass, summed in double: mean main loss plus mean entropy
+     * loss (what {@link #backward} differentiates). Gradient checks difference this.
+     */
+    public double objective() {
+        double main = 0, ent = 0;
+        for (int i = 0; i < N; i++) {
+            main += losses[i];
+            ent += eLosses[i];
+        }
+        double valid = stats[Losses.STAT_VALID];
+        return valid == 0 ? 0 : (main + ent) / valid;
+    }
+
+    /** Logits of the last forward pass, [B·T, 256] (a live view: copy before the next forward). */
+    public float[] logits() {
+        return logits;
+    }
+
+    private void ensure(int B, int T) {
+        this.B = B;
+        this.T = T;
+        this.N = B * T;
+        if (N <= capN) {
+            return;
+        }
+        capN = N;
+        int dE = config.dEntropy(), dL = config.dLocal();
+        x = new int[N]; targets = new int[N]; ngramIdx = new int[N * Math.max(1, ngramOrders.length)];
+        ends = new int[N]; endRows = new int[N]; pi = new int[N]; argmax = new int[N];
+        seqStart = new int[B + 1]; seqCount = new int[B + 1];
+        eIn = new float[N * dE]; eOut = new float[N * dE]; eNormed = new float[N * dE]; eRstd = new float[N];
+        eLogits = new float[N * 256]; eProbs = new float[N * 256]; eLosses = new float[N]; hNext = new float[N];
+        stats = new float[Losses.STATS]; eStats = new float[Losses.STATS];
+        emb = new float[N * dL]; encOut = new float[N * dL]; bufA = new float[N * Math.max(dL, dE)];
+        bufB = new float[N * Math.max(dL, dE)];
+        z = new float[N * dL]; decOut = new float[N * dL]; decNormed = new float[N * dL]; decRstd = new float[N];
+        logits = new float[N * 256]; probs = new float[N * 256]; losses = new float[N];
+        dLocalA = new float[N * Math.max(dL, dE)]; dLocalB = new float[N * Math.max(dL, dE)];
+        dEncOut = new float[N * dL]; dLogits = new float[N * 256]; dDecNormed = new float[N * dL];
+        dEmb = new float[N * dL];
+    }
+
+    private void ensurePatches(int R) {
+        this.R = R;
+        if (R + 1 <= capR) {
+            return;
+        }
+        capR = Math.max(R + 1, capR + capR / 4);
+        int dL = config.dLocal(), dM = config.dModel();
+        pv = new float[capR * dL]; gin = new float[capR * dM]; gout = new float[capR * dM];
+        gNormed = new float[capR * dM]; gRstd = new float[capR]; gup = new float[capR * dL];
+        dPv = new float[capR * dL]; dGin = new float[capR * dM]; dGup = new float[capR * dL];
+        dGlobalA = new float[capR * dM]; dGlobalB = new float[capR * dM];
+    }
+
+    /**
+     * Forward pass over {@code B} sequences of {@code T} bytes: {@code bytes[b*T + t]} predicts
+     * {@code targets[b*T + t]} (usually the next byte; negative targets are ignored).
+     */
+    public Output forward(int[] bytes, int[] tgt, int B, int T) {
+        ensure(B, T);
+        System.arraycopy(bytes, 0, x, 0, N);
+        System.arraycopy(tgt, 0, targets, 0, N);
+        int dE = config.dEntropy(), dL = config.dLocal(), dM = config.dModel();
+
+        // ---- entropy model (its own small byte LM) ----
+        be.byteEmbeddingForward(eIn, 0, params, eEmbed, x, 0, N, dE);
+        runLayers(entropyLayers, eIn, eOut, B, T, dE);
+        be.rmsNormForward(eNormed, 0, eRstd, 0, eOut, 0, params, eNorm, N, dE, EPS);
+        be.matmulForward(eLogits, 0, eNormed, 0, params, eHead, null, 0, N, dE, 256);
+        be.crossEntropyForward(eLosses, 0, eProbs, 0, eLogits, 0, targets, 0, N, 256);
+        be.lossStats(eStats, 0, eLosses, 0, argmax, 0, targets, 0, N);
+        be.entropy(hNext, 0, eLogits, 0, N, 256);
+
+        // ---- patches ----
+        if (forcedEnds != null) {
+            System.arraycopy(forcedEnds, 0, ends, 0, N);
+        } else {
+            patcher.boundaries(x, hNext, B, T, warmupFixed, ends);
+        }
+        int r = 0;
+        for (int b = 0; b < B; b++) {
+            seqStart[b] = r;
+            int last = 0;
+            for (int t = 0; t < T; t++) {
+                int i = b * T + t;
+                if (ends[i] != 0) {
+                    endRows[r++] = i;
+                    last = r; // 1 + this patch's row
+                }
+                pi[i] = last;
+            }
+            seqCount[b] = r - seqStart[b];
+        }
+        seqStart[B] = r;
+        ensurePatches(r);
+
+        // ---- byte embeddings and encoder ----
+        be.byteEmbeddingForward(emb, 0, params, embByte, x, 0, N, dL);
+        if (embNgram >= 0) {
+            be.ngramIndex(ngramIdx, 0, x, 0, ngramOrders, config.buckets(), T, N);
+            be.ngramEmbeddingForward(emb, 0, params, embNgram, ngramIdx, 0, ngramOrders.length, N, dL);
+        }
+        runLayers(encoder, emb, encOut, B, T, dL);
+
+        // ---- global transformer over closed patches ----
+        be.copy(gin, 0, params, decStart, dM);
+        if (R > 0) {
+            be.byteEmbeddingForward(pv, 0, encOut, 0, endRows, 0, R, dL);
+            be.matmulForward(dGlobalA, 0, pv, 0, params, encProj, null, 0, R, dL, dM);
+            float[] gx = dGlobalA, gy = gout;
+            for (GlobalBlock blk : global) {
+                blk.forward(be, params, gx, 0, gy, 0, R, B, seqStart, seqCount);
+                float[] tmp = gx;
+                gx = gy;
+                gy = tmp;
+            }
+            if (gx != gout) {
+                be.copy(gout, 0, gx, 0, R * dM);
+            }
+            be.rmsNormForward(gin, dM, gRstd, 0, gout, 0, params, gNorm, R, dM, EPS);
+        }
+        be.matmulForward(gup, 0, gin, 0, params, decUp, null, 0, R + 1, dM, dL);
+
+        // ---- decoder ----
+        be.byteEmbeddingForward(z, 0, gup, 0, pi, 0, N, dL);
+        be.accumulate(z, 0, encOut, 0, N * dL);
+        runLayers(decoder, z, decOut, B, T, dL);
+        be.rmsNormForward(decNormed, 0, decRstd, 0, decOut, 0, params, decNorm, N, dL, EPS);
+        be.matmulForward(logits, 0, decNormed, 0, params, head, null, 0, N, dL, 256);
+        be.crossEntropyForward(losses, 0, probs, 0, logits, 0, targets, 0, N, 256);
+        be.argmax(argmax, 0, logits, 0, N, 256);
+        be.lossStats(stats, 0, losses, 0, argmax, 0, targets, 0, N);
+        return new Output(stats[Losses.STAT_MEAN_LOSS], eStats[Losses.STAT_MEAN_LOSS], R, (long) (int) stats[Losses.STAT_VALID],
+                (int) stats[Losses.STAT_CORRECT]);
+    }
+
+    /** Runs a stack of layers, ping-ponging between two scratch buffers; the result lands in {@code out}. */
+    private void runLayers(IntegralLayer[] layers, float[] in, float[] out, int B, int T, int d) {
+        float[] cur = in;
+        for (IntegralLayer layer : layers) {
+            float[] next = cur == bufA ? bufB : bufA;
+            layer.forward(be, params, cur, 0, next, 0, B, T);
+            cur = next;
+        }
+        be.copy(out, 0, cur, 0, B * T * d);
+    }
+
+    /**
+     * Accumulates d(loss + entropyLoss)/d(params) into {@link #grads} for the last forward pass,
+     * each loss a mean over the valid positions, scaled by {@code scale} (1/accumulation steps).
+     */
+    public void backward(float scale) {
+        int dE = config.dEntropy(), dL = config.dLocal(), dM = config.dModel();
+        stats[Losses.STAT_INV_VALID] *= scale;
+        eStats[Losses.STAT_INV_VALID] *= scale;
+
+        // ---- head and decoder ----
+        be.fill(dLogits, 0, 0f, N * 256);
+        be.crossEntropyBackward(dLogits, 0, probs, 0, targets, 0, stats, Losses.STAT_INV_VALID, 0, N, 256);
+        be.fill(dDecNormed, 0, 0f, N * dL);
+        be.matmulBackwardInput(dDecNormed, 0, dLogits, 0, params, head, N, dL, 256);
+        be.matmulBackwardWeight(grads, head, null, 0, dLogits, 0, decNormed, 0, N, dL, 256);
+        be.fill(dLocalA, 0, 0f, N * dL);
+        be.rmsNormBackward(dLocalA, 0, grads, decNorm, dDecNormed, 0, decOut, 0, params, decNorm, decRstd, 0, N, dL);
+        float[] dz = backLayers(decoder, dLocalA, localScratch, B, T, dL);
+
+        // ---- z = encOut + Gup[π] ----
+        be.copy(dEncOut, 0, dz, 0, N * dL);
+        be.fill(dGup, 0, 0f, (R + 1) * dL);
+        be.byteEmbeddingBackward(dGup, 0, dz, 0, pi, 0, N, dL);
+        be.fill(dGin, 0, 0f, (R + 1) * dM);
+        be.matmulBackwardInput(dGin, 0, dGup, 0, params, decUp, R + 1, dM, dL);
+        be.matmulBackwardWeight(grads, decUp, null, 0, dGup, 0, gin, 0, R + 1, dM, dL);
+        be.accumulate(grads, decStart, dGin, 0, dM);
+        if (R > 0) {
+            be.fill(dGlobalA, 0, 0f, R * dM);
+            be.rmsNormBackward(dGlobalA, 0, grads, gNorm, dGin, dM, gout, 0, params, gNorm, gRstd, 0, R, dM);
+            float[] dcur = dGlobalA, dnext = dGlobalB;
+            for (int i = global.length - 1; i >= 0; i--) {
+                be.fill(dnext, 0, 0f, R * dM);
+                global[i].backward(be, params, grads, dcur, 0, dnext, 0, R, B, seqStart, seqCount, globalScratch);
+                float[] tmp = dcur;
+                dcur = dnext;
+                dnext = tmp;
+            }
+            be.fill(dPv, 0, 0f, R * dL);
+            be.matmulBackwardInput(dPv, 0, dcur, 0, params, encProj, R, dL, dM);
+            be.matmulBackwardWeight(grads, encProj, null, 0, dcur, 0, pv, 0, R, dL, dM);
+            be.byteEmbeddingBackward(dEncOut, 0, dPv, 0, endRows, 0, R, dL);
+        }
+
+        // ---- encoder and embeddings ----
+        float[] dEmbIn = backLayers(encoder, dEncOut, localScratch, B, T, dL);
+        be.byteEmbeddingBackward(grads, embByte, dEmbIn, 0, x, 0, N, dL);
+        if (embNgram >= 0) {
+            be.ngramEmbeddingBackward(grads, embNgram, dEmbIn, 0, ngramIdx, 0, ngramOrders.length, N, dL);
+        }
+
+        // ---- entropy model: its own loss only ----
+        be.fill(dLogits, 0, 0f, N * 256);
+        be.crossEntropyBackward(dLogits, 0, eProbs, 0, targets, 0, eStats, Losses.STAT_INV_VALID, 0, N, 256);
+        be.fill(dLocalB, 0, 0f, N * dE);
+        be.matmulBackwardInput(dLocalB, 0, dLogits, 0, params, eHead, N, dE, 256);
+        be.matmulBackwardWeight(grads, eHead, null, 0, dLogits, 0, eNormed, 0, N, dE, 256);
+        be.fill(dLocalA, 0, 0f, N * dE);
+        be.rmsNormBackward(dLocalA, 0, grads, eNorm, dLocalB, 0, eOut, 0, params, eNorm, eRstd, 0, N, dE);
+        float[] deIn = backLayers(entropyLayers, dLocalA, entropyScratch, B, T, dE);
+        be.byteEmbeddingBackward(grads, eEmbed, deIn, 0, x, 0, N, dE);
+
+        stats[Losses.STAT_INV_VALID] /= scale;
+        eStats[Losses.STAT_INV_VALID] /= scale;
+    }
+
+    /**
+     * Backward through a stack, top layer first. {@code dTop} holds d(loss)/d(stack output); the
+     * returned buffer holds d(loss)/d(stack input).
+     */
+    private float[] backLayers(IntegralLayer[] layers, float[] dTop, IntegralLayer.Scratch sc, int B, int T, int d) {
+        float[] dcur = dTop;
+        for (int i = layers.length - 1; i >= 0; i--) {
+            float[] dnext = dcur == dLocalA ? dLocalB : dLocalA;
+            be.fill(dnext, 0, 0f, N * d);
+            layers[i].backward(be, params, grads, dcur, 0, dnext, 0, B, T, sc);
+            dcur = dnext;
+        }
+        return dcur;
+    }
+}

@@ -1,0 +1,165 @@
+package io.ionllama.model;
+
+import java.util.Arrays;
+import java.util.Locale;
+
+/**
+ * Decides where patches end, causally: whether byte t closes its patch depends only on bytes ≤ t
+ * (DESIGN.md section 1, "Timing"). {@code hNext[t]} is the entropy model's uncertainty about byte
+ * t+1, computed from bytes ≤ t.
+ *
+ * <pre>
+ *   entropy     t ends a patch when hNext[t] > θ
+ *   monotonic   t ends a patch when hNext[t] - hNext[t-1] > θ   (an entropy rise)
+ *   fixed:N     every N bytes
+ *   space       after every byte that is not a letter or digit (SpaceByte-style); bytes ≥ 128
+ *               count as letters, so UTF-8 sequences stay whole
+ *   all modes   a patch never exceeds maxPatch bytes
+ * </pre>
+ *
+ * <p>θ is calibrated while training so the mean patch length meets the target: each batch's
+ * entropy quantile sets θ for the next batch, and the quantile level is corrected from the
+ * boundary rate actually measured (the maxPatch cap adds boundaries the quantile does not see).
+ * Both adapt within a few steps, so the mean patch length does not lag a fast-improving entropy
+ * model. Frozen for evaluation and generation; stored in checkpoints.
+ */
+public final class Patcher {
+
+    public enum Mode { ENTROPY, MONOTONIC, FIXED, SPACE }
+
+    public final Mode mode;
+    public final int fixedLength;
+    public final int maxPatch;
+    public final float target;
+
+    /** The threshold θ and the quantile level it is drawn at (fraction of positions above θ). */
+    public float theta;
+    public double level;
+    private boolean calibrated;
+
+    public Patcher(Mode mode, int fixedLength, int maxPatch, float target) {
+        this.mode = mode;
+        this.fixedLength = fixedLength;
+        this.maxPatch = maxPatch;
+        this.target = target;
+        this.level = 1.0 / target;
+        this.theta = mode == Mode.MONOTONIC ? 0.5f : 2.0f;
+    }
+
+    /** Parses {@code entropy}, {@code monotonic}, {@code space} or {@code fixed:N}. */
+    public static Patcher parse(String spec, int maxPatch, float target) {
+        String s = spec.toLowerCase(Locale.ROOT).strip();
+        if (s.startsWith("fixed:")) {
+            int n;
+            try {
+                n = Integer.parseInt(s.substring(6));
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException("--patcher fixed:N needs a number, got '" + spec + "'");
+            }
+            if (n < 1 || n > maxPatch) {
+                throw new IllegalArgumentException("--patcher fixed:N needs 1 <= N <= max-patch (" + maxPatch + ")");
+            }
+            return new Patcher(Mode.FIXED, n, maxPatch, target);
+        }
+        return switch (s) {
+            case "entropy" -> new Patcher(Mode.ENTROPY, 0, maxPatch, target);
+            case "monotonic" -> new Patcher(Mode.MONOTONIC, 0, maxPatch, target);
+            case "space" -> new Patcher(Mode.SPACE, 0, maxPatch, target);
+            default -> throw new IllegalArgumentException("unknown patcher '" + spec + "' (expected entropy, monotonic, space or fixed:N)");
+        };
+    }
+
+    public String spec() {
+        return mode == Mode.FIXED ? "fixed:" + fixedLength : mode.name().toLowerCase(Locale.ROOT);
+    }
+
+    /** Whether this patcher reads the entropy model. */
+    public boolean usesEntropy() {
+        return mode == Mode.ENTROPY || mode == Mode.MONOTONIC;
+    }
+
+    /**
+     * Fills {@code ends[b*T + t]} with 1 where byte t of sequence b closes a patch. With
+     * {@code warmupFixed} > 0 the entropy rules are replaced by fixed patches of that length.
+     */
+    public void boundaries(int[] bytes, float[] hNext, int B, int T, int warmupFixed, int[] ends) {
+        for (int b = 0; b < B; b++) {
+            int len = 0;
+            for (int t = 0; t < T; t++) {
+                int i = b * T + t;
+                len++;
+                boolean end = len >= maxPatch || rule(bytes, hNext, b * T, t, warmupFixed, len);
+                ends[i] = end ? 1 : 0;
+                if (end) {
+                    len = 0;
+                }
+            }
+        }
+    }
+
+    /** The same decision for one new byte while generating: {@code len} bytes are in the open patch. */
+    public boolean endsAt(int byteValue, float hNextT, float hNextPrev, boolean hasPrev, int len) {
+        if (len >= maxPatch) {
+            return true;
+        }
+        return switch (mode) {
+            case ENTROPY -> hNextT > theta;
+            case MONOTONIC -> hasPrev && hNextT - hNextPrev > theta;
+            case FIXED -> len >= fixedLength;
+            case SPACE -> !isWordByte(byteValue);
+        };
+    }
+
+    private boolean rule(int[] bytes, float[] hNext, int seqStart, int t, int warmupFixed, int len) {
+        if (warmupFixed > 0 && usesEntropy()) {
+            return len >= warmupFixed;
+        }
+        int i = seqStart + t;
+        return endsAt(bytes[i], usesEntropy() ? hNext[i] : 0f, t > 0 && usesEntropy() ? hNext[i - 1] : 0f, t > 0, len);
+    }
+
+    static boolean isWordByte(int b) {
+        return (b >= '0' && b <= '9') || (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') || b >= 128;
+    }
+
+    /**
+     * Moves θ toward the value that gives the target mean patch length, from this batch's
+     * entropies and the boundary rate it measured ({@code patches} closed over {@code bytes}).
+     */
+    public void calibrate(float[] hNext, int B, int T, long patches, long bytes) {
+        if (!usesEntropy()) {
+            return;
+        }
+        int n = B * T;
+        float[] score = new float[mode == Mode.MONOTONIC ? n - B : n];
+        int k = 0;
+        for (int b = 0; b < B; b++) {
+            for (int t = 0; t < T; t++) {
+                int i = b * T + t;
+                if (mode == Mode.ENTROPY) {
+                    score[k++] = hNext[i];
+                } else if (t > 0) {
+                    score[k++] = hNext[i] - hNext[i - 1];
+                }
+            }
+        }
+        Arrays.sort(score, 0, k);
+        if (calibrated && patches > 0) {
+            double measured = (double) bytes / patches;
+            // Too many boundaries (short patches) → fewer positions above θ, and vice versa.
+            level *= Math.pow(measured / target, 0.7);
+            level = Math.min(0.95, Math.max(1e-3, level));
+        }
+        int idx = (int) Math.min(k - 1, Math.max(0, Math.round((1 - level) * (k - 1))));
+        float q = score[idx];
+        theta = calibrated ? 0.5f * theta + 0.5f * q : q;
+        calibrated = true;
+    }
+
+    /** Restores a stored threshold (a checkpoint's). */
+    public void restore(float theta, double level) {
+        this.theta = theta;
+        this.level = level;
+        this.calibrated = true;
+    }
+}

@@ -1,0 +1,148 @@
+package io.ionllama.model;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.ionllama.backend.cpu.CpuBackend;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Whole-model gradient check: for every parameter tensor, sampled entries of the hand-written
+ * backward against central differences of the objective, with patch boundaries held fixed.
+ *
+ * <p>The model computes in float, so the difference quotient uses a larger step (1e-2) and the
+ * objective is summed in double from per-row losses; each kernel's own backward is checked
+ * against a true double-precision reference in its kernel test. Tolerance: |a - n| <= 2e-3 +
+ * 5e-2 · max(|a|, |n|) per entry, and a directional derivative per tensor within 2%.
+ */
+class ModelGradientTest {
+
+    static CpuBackend cpu;
+
+    @BeforeAll
+    static void open() {
+        cpu = new CpuBackend(2);
+    }
+
+    @AfterAll
+    static void close() {
+        cpu.close();
+    }
+
+    static ModelConfig small() {
+        return new ModelConfig("nano", 16, 16, 2, 2, 1, 1, 8, 1, new int[] {3, 4}, 13, 24, 24, 2, 6, 3f).validate();
+    }
+
+    static IonLlama model(ModelConfig c, String patcher, boolean dense) {
+        IonLlama m = new IonLlama(c, cpu, Patcher.parse(patcher, c.maxPatch(), c.targetPatch()), dense);
+        m.init(7);
+        return m;
+    }
+
+    static int[][] batch(int B, int T, long seed) {
+        SplittableRandom r = new SplittableRandom(seed);
+        String text = "the cat sat on the mat. 12 + 34 = 46. spell dog: d-o-g. ";
+        int[] x = new int[B * T], y = new int[B * T];
+        for (int b = 0; b < B; b++) {
+            int off = r.nextInt(text.length());
+            for (int t = 0; t < T; t++) {
+                x[b * T + t] = text.charAt((off + t) % text.length());
+                y[b * T + t] = text.charAt((off + t + 1) % text.length());
+            }
+        }
+        return new int[][] {x, y};
+    }
+
+    @Test
+    void initialLossIsNearUniform() {
+        IonLlama m = model(small(), "entropy", false);
+        int[][] xy = batch(2, 24, 1);
+        IonLlama.Output o = m.forward(xy[0], xy[1], 2, 24);
+        assertThat(o.loss()).isBetween(4.5f, 7.0f);
+        assertThat(o.entropyLoss()).isBetween(4.5f, 7.0f);
+        assertThat(o.patches()).isPositive();
+    }
+
+    @Test
+    void backwardMatchesFiniteDifferencesForEveryTensor() {
+        checkAll(model(small(), "fixed:3", false), 3, 11, 101);
+    }
+
+    @Test
+    void backwardMatchesFiniteDifferencesWithDenseAttentionAndEntropyPatches() {
+        IonLlama m = model(small(), "entropy", true);
+        checkAll(m, 2, 17, 202);
+    }
+
+    private void checkAll(IonLlama m, int B, int T, long seed) {
+        int[][] xy = batch(B, T, seed);
+        m.forward(xy[0], xy[1], B, T);
+        m.forceBoundaries(m.lastBoundaries());
+        java.util.Arrays.fill(m.grads, 0f);
+        m.forward(xy[0], xy[1], B, T);
+        m.backward(1f);
+        float[] g = m.grads.clone();
+        SplittableRandom r = new SplittableRandom(seed);
+        List<String> failures = new ArrayList<>();
+        for (ParamLayout.Tensor t : m.layout.tensors()) {
+            // Sampled entries.
+            int samples = (int) Math.min(t.size(), 6);
+            for (int k = 0; k < samples; k++) {
+                int i = t.off() + r.nextInt((int) t.size());
+                double num = numeric(m, xy, B, T, i);
+                double ana = g[i];
+                if (Math.abs(ana - num) > 2e-3 + 5e-2 * Math.max(Math.abs(ana), Math.abs(num))) {
+                    failures.add(String.format("%s[%d]: analytic %.6g numeric %.6g", t.name(), i - t.off(), ana, num));
+                }
+            }
+            // Directional derivative along a random direction over the whole tensor.
+            double[] v = new double[(int) t.size()];
+            double dot = 0;
+            for (int j = 0; j < v.length; j++) {
+                v[j] = r.nextDouble() * 2 - 1;
+                dot += v[j] * g[t.off() + j];
+            }
+            double dirNum = directional(m, xy, B, T, t.off(), v);
+            if (Math.abs(dot - dirNum) > 1e-3 + 2e-2 * Math.max(Math.abs(dot), Math.abs(dirNum))) {
+                failures.add(String.format("%s: directional analytic %.6g numeric %.6g", t.name(), dot, dirNum));
+            }
+        }
+        assertThat(failures).isEmpty();
+    }
+
+    static final double H = 1e-2;
+
+    static double numeric(IonLlama m, int[][] xy, int B, int T, int i) {
+        float keep = m.params[i];
+        m.params[i] = (float) (keep + H);
+        m.forward(xy[0], xy[1], B, T);
+        double up = m.objective();
+        m.params[i] = (float) (keep - H);
+        m.forward(xy[0], xy[1], B, T);
+        double down = m.objective();
+        m.params[i] = keep;
+        return (up - down) / (2 * H);
+    }
+
+    static double directional(IonLlama m, int[][] xy, int B, int T, int off, double[] v) {
+        float[] keep = new float[v.length];
+        System.arraycopy(m.params, off, keep, 0, v.length);
+        double h = 1e-3;
+        for (int j = 0; j < v.length; j++) {
+            m.params[off + j] = (float) (keep[j] + h * v[j]);
+        }
+        m.forward(xy[0], xy[1], B, T);
+        double up = m.objective();
+        for (int j = 0; j < v.length; j++) {
+            m.params[off + j] = (float) (keep[j] - h * v[j]);
+        }
+        m.forward(xy[0], xy[1], B, T);
+        double down = m.objective();
+        System.arraycopy(keep, 0, m.params, off, v.length);
+        return (up - down) / (2 * h);
+    }
+}
