@@ -31,11 +31,41 @@ public class ForwardingBackend implements Backend {
         delegate.close();
     }
 
+    // ---------------------------------------------------------------- glue (kernels.Elementwise, kernels.IntegralGate)
+
+    @Override
+    public void copy(float[] dst, int dstOff, float[] src, int srcOff, int n) {
+        delegate.copy(dst, dstOff, src, srcOff, n);
+    }
+
+    @Override
+    public void accumulate(float[] dst, int dstOff, float[] src, int srcOff, int n) {
+        delegate.accumulate(dst, dstOff, src, srcOff, n);
+    }
+
+    @Override
+    public void fill(float[] dst, int dstOff, float value, int n) {
+        delegate.fill(dst, dstOff, value, n);
+    }
+
+    @Override
+    public void integralGateForward(float[] a, int aOff, float[] z, int zOff, float[] lambda, int lambdaOff,
+                                    int rows, int C) {
+        delegate.integralGateForward(a, aOff, z, zOff, lambda, lambdaOff, rows, C);
+    }
+
+    @Override
+    public void integralGateBackward(float[] dz, int dzOff, float[] dLambda, int dLambdaOff, float[] da,
+                                     int daOff, float[] a, int aOff, float[] z, int zOff, float[] lambda,
+                                     int lambdaOff, int rows, int C) {
+        delegate.integralGateBackward(dz, dzOff, dLambda, dLambdaOff, da, daOff, a, aOff, z, zOff, lambda, lambdaOff, rows, C);
+    }
+
     // ---------------------------------------------------------------- matmul (kernels.Matmul)
 
     @Override
-    public void matmulForward(float[] y, int yOff, float[] x, int xOff, float[] w, int wOff,
-                              float[] b, int bOff, int rows, int in, int out) {
+    public void matmulForward(float[] y, int yOff, float[] x, int xOff, float[] w, int wOff, float[] b,
+                              int bOff, int rows, int in, int out) {
         delegate.matmulForward(y, yOff, x, xOff, w, wOff, b, bOff, rows, in, out);
     }
 
@@ -53,9 +83,219 @@ public class ForwardingBackend implements Backend {
 
     // ---------------------------------------------------------------- norms and activations
 
+    @Override
+    public void rmsNormForward(float[] out, int outOff, float[] rstd, int rstdOff, float[] x, int xOff,
+                               float[] w, int wOff, int rows, int C, float eps) {
+        delegate.rmsNormForward(out, outOff, rstd, rstdOff, x, xOff, w, wOff, rows, C, eps);
+    }
+
+    @Override
+    public void rmsNormBackward(float[] dx, int dxOff, float[] dw, int dwOff, float[] dy, int dyOff,
+                                float[] x, int xOff, float[] w, int wOff, float[] rstd, int rstdOff, int rows,
+                                int C) {
+        delegate.rmsNormBackward(dx, dxOff, dw, dwOff, dy, dyOff, x, xOff, w, wOff, rstd, rstdOff, rows, C);
+    }
+
+    @Override
+    public void layerNormForward(float[] out, int outOff, float[] mean, int meanOff, float[] rstd,
+                                 int rstdOff, float[] x, int xOff, float[] w, int wOff, float[] b, int bOff,
+                                 int rows, int C, float eps) {
+        delegate.layerNormForward(out, outOff, mean, meanOff, rstd, rstdOff, x, xOff, w, wOff, b, bOff, rows, C, eps);
+    }
+
+    @Override
+    public void layerNormBackward(float[] dx, int dxOff, float[] dw, int dwOff, float[] db, int dbOff,
+                                  float[] dy, int dyOff, float[] x, int xOff, float[] w, int wOff,
+                                  float[] mean, int meanOff, float[] rstd, int rstdOff, int rows, int C) {
+        delegate.layerNormBackward(dx, dxOff, dw, dwOff, db, dbOff, dy, dyOff, x, xOff, w, wOff, mean, meanOff, rstd, rstdOff, rows, C);
+    }
+
+    @Override
+    public void siluForward(float[] out, int outOff, float[] x, int xOff, int n) {
+        delegate.siluForward(out, outOff, x, xOff, n);
+    }
+
+    @Override
+    public void siluBackward(float[] dx, int dxOff, float[] dy, int dyOff, float[] x, int xOff, int n) {
+        delegate.siluBackward(dx, dxOff, dy, dyOff, x, xOff, n);
+    }
+
+    @Override
+    public void geluForward(float[] out, int outOff, float[] x, int xOff, int n) {
+        delegate.geluForward(out, outOff, x, xOff, n);
+    }
+
+    @Override
+    public void geluBackward(float[] dx, int dxOff, float[] dy, int dyOff, float[] x, int xOff, int n) {
+        delegate.geluBackward(dx, dxOff, dy, dyOff, x, xOff, n);
+    }
+
+    @Override
+    public void softplusForward(float[] out, int outOff, float[] x, int xOff, int n) {
+        delegate.softplusForward(out, outOff, x, xOff, n);
+    }
+
+    @Override
+    public void softplusBackward(float[] dx, int dxOff, float[] dy, int dyOff, float[] x, int xOff, int n) {
+        delegate.softplusBackward(dx, dxOff, dy, dyOff, x, xOff, n);
+    }
+
+    @Override
+    public void swigluForward(float[] out, int outOff, float[] a, int aOff, float[] b, int bOff, int n) {
+        delegate.swigluForward(out, outOff, a, aOff, b, bOff, n);
+    }
+
+    @Override
+    public void swigluBackward(float[] da, int daOff, float[] db, int dbOff, float[] dy, int dyOff, float[] a,
+                               int aOff, float[] b, int bOff, int n) {
+        delegate.swigluBackward(da, daOff, db, dbOff, dy, dyOff, a, aOff, b, bOff, n);
+    }
+
     // ---------------------------------------------------------------- losses and embeddings
+
+    @Override
+    public void softmaxForward(float[] probs, int probsOff, float[] logits, int logitsOff, int rows, int V) {
+        delegate.softmaxForward(probs, probsOff, logits, logitsOff, rows, V);
+    }
+
+    @Override
+    public void softmaxBackward(float[] dx, int dxOff, float[] dy, int dyOff, float[] probs, int probsOff,
+                                int rows, int V) {
+        delegate.softmaxBackward(dx, dxOff, dy, dyOff, probs, probsOff, rows, V);
+    }
+
+    @Override
+    public void crossEntropyForward(float[] losses, int lossesOff, float[] probs, int probsOff,
+                                    float[] logits, int logitsOff, int[] targets, int targetsOff, int rows,
+                                    int V) {
+        delegate.crossEntropyForward(losses, lossesOff, probs, probsOff, logits, logitsOff, targets, targetsOff, rows, V);
+    }
+
+    @Override
+    public void crossEntropyBackward(float[] dlogits, int dlogitsOff, float[] probs, int probsOff,
+                                     int[] targets, int targetsOff, float[] dloss, int dlossOff,
+                                     int dlossStride, int rows, int V) {
+        delegate.crossEntropyBackward(dlogits, dlogitsOff, probs, probsOff, targets, targetsOff, dloss, dlossOff, dlossStride, rows, V);
+    }
+
+    @Override
+    public void entropy(float[] entropy, int entropyOff, float[] logits, int logitsOff, int rows, int V) {
+        delegate.entropy(entropy, entropyOff, logits, logitsOff, rows, V);
+    }
+
+    @Override
+    public void argmax(int[] argmax, int argmaxOff, float[] logits, int logitsOff, int rows, int V) {
+        delegate.argmax(argmax, argmaxOff, logits, logitsOff, rows, V);
+    }
+
+    @Override
+    public void lossStats(float[] stats, int statsOff, float[] losses, int lossesOff, int[] argmax,
+                          int argmaxOff, int[] targets, int targetsOff, int rows) {
+        delegate.lossStats(stats, statsOff, losses, lossesOff, argmax, argmaxOff, targets, targetsOff, rows);
+    }
+
+    @Override
+    public void byteEmbeddingForward(float[] out, int outOff, float[] emb, int embOff, int[] bytes,
+                                     int bytesOff, int rows, int D) {
+        delegate.byteEmbeddingForward(out, outOff, emb, embOff, bytes, bytesOff, rows, D);
+    }
+
+    @Override
+    public void byteEmbeddingBackward(float[] dEmb, int dEmbOff, float[] dout, int doutOff, int[] bytes,
+                                      int bytesOff, int rows, int D) {
+        delegate.byteEmbeddingBackward(dEmb, dEmbOff, dout, doutOff, bytes, bytesOff, rows, D);
+    }
+
+    @Override
+    public void ngramIndex(int[] idx, int idxOff, int[] bytes, int bytesOff, int[] ns, int buckets, int T,
+                           int rows) {
+        delegate.ngramIndex(idx, idxOff, bytes, bytesOff, ns, buckets, T, rows);
+    }
+
+    @Override
+    public void ngramEmbeddingForward(float[] out, int outOff, float[] tables, int tablesOff, int[] idx,
+                                      int idxOff, int numN, int rows, int D) {
+        delegate.ngramEmbeddingForward(out, outOff, tables, tablesOff, idx, idxOff, numN, rows, D);
+    }
+
+    @Override
+    public void ngramEmbeddingBackward(float[] dTables, int dTablesOff, float[] dout, int doutOff, int[] idx,
+                                       int idxOff, int numN, int rows, int D) {
+        delegate.ngramEmbeddingBackward(dTables, dTablesOff, dout, doutOff, idx, idxOff, numN, rows, D);
+    }
 
     // ---------------------------------------------------------------- attention and RoPE
 
+    @Override
+    public void ropeForward(float[] y, int yOff, float[] x, int xOff, int rows, int P, int pos0, int heads,
+                            int headDim, float base) {
+        delegate.ropeForward(y, yOff, x, xOff, rows, P, pos0, heads, headDim, base);
+    }
+
+    @Override
+    public void ropeBackward(float[] dx, int dxOff, float[] dy, int dyOff, int rows, int P, int pos0,
+                             int heads, int headDim, float base) {
+        delegate.ropeBackward(dx, dxOff, dy, dyOff, rows, P, pos0, heads, headDim, base);
+    }
+
+    @Override
+    public void attentionDenseForward(float[] out, int outOff, float[] att, int attOff, float[] q, int qOff,
+                                      float[] k, int kOff, float[] v, int vOff, int B, int P, int heads,
+                                      int headDim) {
+        delegate.attentionDenseForward(out, outOff, att, attOff, q, qOff, k, kOff, v, vOff, B, P, heads, headDim);
+    }
+
+    @Override
+    public void attentionDenseBackward(float[] dq, int dqOff, float[] dk, int dkOff, float[] dv, int dvOff,
+                                       float[] dout, int doutOff, float[] q, int qOff, float[] k, int kOff,
+                                       float[] v, int vOff, float[] out, int outOff, float[] att, int attOff,
+                                       int B, int P, int heads, int headDim) {
+        delegate.attentionDenseBackward(dq, dqOff, dk, dkOff, dv, dvOff, dout, doutOff, q, qOff, k, kOff, v, vOff, out, outOff, att, attOff, B, P, heads, headDim);
+    }
+
+    @Override
+    public void attentionDilatedForward(float[] out, int outOff, float[] att, int attOff, float[] q, int qOff,
+                                        float[] k, int kOff, float[] v, int vOff, int B, int P, int heads,
+                                        int headDim, int window, int slots) {
+        delegate.attentionDilatedForward(out, outOff, att, attOff, q, qOff, k, kOff, v, vOff, B, P, heads, headDim, window, slots);
+    }
+
+    @Override
+    public void attentionDilatedBackward(float[] dq, int dqOff, float[] dk, int dkOff, float[] dv, int dvOff,
+                                         float[] dout, int doutOff, float[] q, int qOff, float[] k, int kOff,
+                                         float[] v, int vOff, float[] out, int outOff, float[] att,
+                                         int attOff, int B, int P, int heads, int headDim, int window,
+                                         int slots) {
+        delegate.attentionDilatedBackward(dq, dqOff, dk, dkOff, dv, dvOff, dout, doutOff, q, qOff, k, kOff, v, vOff, out, outOff, att, attOff, B, P, heads, headDim, window, slots);
+    }
+
     // ---------------------------------------------------------------- IntegralLNN scan
+
+    @Override
+    public void scanForward(float[] h, float[] a, float[] u, int off, int B, int T, int C) {
+        delegate.scanForward(h, a, u, off, B, T, C);
+    }
+
+    @Override
+    public void scanForwardChunked(float[] h, float[] a, float[] u, int off, int B, int T, int C, int chunk,
+                                   float[] carryA, float[] carryB) {
+        delegate.scanForwardChunked(h, a, u, off, B, T, C, chunk, carryA, carryB);
+    }
+
+    @Override
+    public void scanBackward(float[] da, float[] du, float[] dh, float[] h, float[] a, float[] u, int off,
+                             int B, int T, int C) {
+        delegate.scanBackward(da, du, dh, h, a, u, off, B, T, C);
+    }
+
+    @Override
+    public void scanBackwardChunked(float[] da, float[] du, float[] dh, float[] h, float[] a, float[] u,
+                                    int off, int B, int T, int C, int chunk, float[] carryA, float[] carryB) {
+        delegate.scanBackwardChunked(da, du, dh, h, a, u, off, B, T, C, chunk, carryA, carryB);
+    }
+
+    @Override
+    public void scanStep(float[] h, int hOff, float[] a, int aOff, float[] u, int uOff, int n) {
+        delegate.scanStep(h, hOff, a, aOff, u, uOff, n);
+    }
 }

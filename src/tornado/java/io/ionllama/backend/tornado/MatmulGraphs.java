@@ -14,27 +14,19 @@ import uk.ac.manchester.tornado.api.enums.DataTransferMode;
  *
  * <p>Per-op transfers: the {@link io.ionllama.backend.Backend} interface hands over
  * {@code float[]} slices (array + offset), while a TaskGraph is bound to the array objects it was
- * built with. So each graph owns staging arrays: a call copies its input slices into them
- * ({@code System.arraycopy}), the graph transfers them to the device, runs, and transfers the
- * result back, and the call copies it out into the caller's slice. Accumulated gradients
- * (dx, dW, db) travel both ways. The whole-step graphs that keep weights and activations
- * resident on the device come in a later issue; this class is the first, simple shape of it.
+ * built with. So each graph owns staging arrays ({@link StagedGraph}): a call copies its input
+ * slices into them, the graph transfers them to the device, runs, and transfers the result back,
+ * and the call copies it out into the caller's slice. Accumulated gradients (dx, dW, db) travel
+ * both ways. The whole-step graphs that keep weights and activations resident on the device come
+ * in a later issue.
  *
  * <p>Cache key and sizes (TORNADOVM.md, pitfall 3): {@code in}, {@code out} and the bias flag are
  * compiled into the kernels, so they select the graph. The row count changes from call to call:
- * a graph is built for a row capacity (a power of two, at least {@link #MIN_ROWS}); a call with
- * up to that many rows writes its count into the graph's {@code params} array (transferred on
- * every execution) and sets the worker grid's global size for that count; the kernels mask rows
- * past it. Only a call with more rows than the capacity builds (and compiles) a bigger graph.
+ * it is written into the graph's {@code params} (transferred on every execution) and the worker
+ * grid's global size is set for it before each execution; the kernels mask the rest. Only a call
+ * with more rows than the graph's capacity builds a bigger graph.
  */
 final class MatmulGraphs implements AutoCloseable {
-
-    /** Smallest row capacity a graph is built for. */
-    static final int MIN_ROWS = 64;
-    /** Work-group shape of the cell kernels: 16 threads along the fast dimension, 4 along the other. */
-    static final int LOCAL_X = 16;
-    static final int LOCAL_Y = 4;
-    static final int LOCAL_1D = 64;
 
     static final String FORWARD = "matmulForward";
     static final String FORWARD_TILED = "matmulForwardTiled";
@@ -43,7 +35,6 @@ final class MatmulGraphs implements AutoCloseable {
 
     private final TornadoSession session;
     private final List<Forward> forwards = new ArrayList<>();
-    private final List<Forward> tiled = new ArrayList<>();
     private final List<BackwardInput> backwardInputs = new ArrayList<>();
     private final List<BackwardWeight> backwardWeights = new ArrayList<>();
 
@@ -53,40 +44,39 @@ final class MatmulGraphs implements AutoCloseable {
 
     // ---------------------------------------------------------------- forward (cell kernel or tiled)
 
-    /** y = x W^T + b through the per-cell kernel ({@code tile == 0}) or the tiled one. */
+    /** y = x W^T + b through the per-cell kernel ({@code tile == 0}) or the tiled one with tile x tile work-groups. */
     void forward(float[] y, int yOff, float[] x, int xOff, float[] w, int wOff, float[] b, int bOff,
                  int rows, int in, int out, int tile) {
         int hasBias = b == null ? 0 : 1;
-        List<Forward> cache = tile == 0 ? forwards : tiled;
+        boolean tiled = tile != 0;
         Forward g = null;
-        for (Forward f : cache) {
-            if (f.in == in && f.out == out && f.hasBias == hasBias) {
+        for (Forward f : forwards) {
+            if (f.in == in && f.out == out && f.hasBias == hasBias && f.tiled == tiled) {
                 g = f;
                 break;
             }
         }
         if (g == null) {
-            g = new Forward(in, out, hasBias, tile != 0);
-            cache.add(g);
+            g = new Forward(in, out, hasBias, tiled);
+            forwards.add(g);
         }
         g.run(y, yOff, x, xOff, w, wOff, b, bOff, rows, tile);
     }
 
-    private final class Forward {
+    private final class Forward extends StagedGraph {
         final int in, out, hasBias;
-        final boolean tiledKernel;
+        final boolean tiled;
         final int[] params = new int[1];
         final float[] w, b;
-        int capacity;
         float[] x, y;
         WorkerGrid2D grid;
-        DeviceGraph graph;
 
-        Forward(int in, int out, int hasBias, boolean tiledKernel) {
+        Forward(int in, int out, int hasBias, boolean tiled) {
+            super(MatmulGraphs.this.session, tiled ? FORWARD_TILED : FORWARD);
             this.in = in;
             this.out = out;
             this.hasBias = hasBias;
-            this.tiledKernel = tiledKernel;
+            this.tiled = tiled;
             this.w = new float[out * in];
             this.b = new float[hasBias == 1 ? out : 1];
         }
@@ -99,7 +89,7 @@ final class MatmulGraphs implements AutoCloseable {
                 System.arraycopy(b, bOff, this.b, 0, out);
             }
             params[MatmulKernels.ROWS] = rows;
-            if (tiledKernel) {
+            if (tiled) {
                 grid.setGlobalWork(roundUp(out, tile), roundUp(rows, tile), 1);
                 grid.setLocalWork(tile, tile, 1);
             } else {
@@ -110,29 +100,22 @@ final class MatmulGraphs implements AutoCloseable {
             System.arraycopy(this.y, 0, y, yOff, rows * out);
         }
 
-        private void ensureCapacity(int rows) {
-            if (graph != null && rows <= capacity) {
-                return;
-            }
-            if (graph != null) {
-                graph.close();
-            }
-            capacity = capacityFor(rows);
+        @Override
+        DeviceGraph build(int capacity) {
             x = new float[capacity * in];
             y = new float[capacity * out];
-            String op = tiledKernel ? FORWARD_TILED : FORWARD;
-            String task = tiledKernel ? "tiled" : "cells";
             String name = session.graphName(op, in + "x" + out + (hasBias == 1 ? "b" : ""));
+            String task = tiled ? "tiled" : "cells";
             TaskGraph tg = new TaskGraph(name)
                     .transferToDevice(DataTransferMode.EVERY_EXECUTION, params, x, w, b);
-            if (tiledKernel) {
+            if (tiled) {
                 tg.task(task, MatmulKernels::forwardTiled, new KernelContext(), y, x, w, b, params, hasBias, in, out);
             } else {
                 tg.task(task, MatmulKernels::forward, new KernelContext(), y, x, w, b, params, hasBias, in, out);
             }
             tg.transferToHost(DataTransferMode.EVERY_EXECUTION, y);
             grid = new WorkerGrid2D(roundUp(out, LOCAL_X), roundUp(capacity, LOCAL_Y));
-            graph = new DeviceGraph(tg, new GridScheduler(name + "." + task, grid), session, session.stats(op));
+            return new DeviceGraph(tg, new GridScheduler(name + "." + task, grid), session, session.stats(op));
         }
     }
 
@@ -153,16 +136,15 @@ final class MatmulGraphs implements AutoCloseable {
         g.run(dx, dxOff, dy, dyOff, w, wOff, rows);
     }
 
-    private final class BackwardInput {
+    private final class BackwardInput extends StagedGraph {
         final int in, out;
         final int[] params = new int[1];
         final float[] w;
-        int capacity;
         float[] dx, dy;
         WorkerGrid2D grid;
-        DeviceGraph graph;
 
         BackwardInput(int in, int out) {
+            super(MatmulGraphs.this.session, BACKWARD_INPUT);
             this.in = in;
             this.out = out;
             this.w = new float[out * in];
@@ -180,23 +162,17 @@ final class MatmulGraphs implements AutoCloseable {
             System.arraycopy(this.dx, 0, dx, dxOff, rows * in);
         }
 
-        private void ensureCapacity(int rows) {
-            if (graph != null && rows <= capacity) {
-                return;
-            }
-            if (graph != null) {
-                graph.close();
-            }
-            capacity = capacityFor(rows);
+        @Override
+        DeviceGraph build(int capacity) {
             dx = new float[capacity * in];
             dy = new float[capacity * out];
-            String name = session.graphName(BACKWARD_INPUT, in + "x" + out);
+            String name = session.graphName(op, in + "x" + out);
             TaskGraph tg = new TaskGraph(name)
                     .transferToDevice(DataTransferMode.EVERY_EXECUTION, params, dx, dy, w)
                     .task("cells", MatmulKernels::backwardInput, new KernelContext(), dx, dy, w, params, in, out)
                     .transferToHost(DataTransferMode.EVERY_EXECUTION, dx);
             grid = new WorkerGrid2D(roundUp(in, LOCAL_X), roundUp(capacity, LOCAL_Y));
-            graph = new DeviceGraph(tg, new GridScheduler(name + ".cells", grid), session, session.stats(BACKWARD_INPUT));
+            return new DeviceGraph(tg, new GridScheduler(name + ".cells", grid), session, session.stats(op));
         }
     }
 
@@ -219,15 +195,14 @@ final class MatmulGraphs implements AutoCloseable {
         g.run(dw, dwOff, db, dbOff, dy, dyOff, x, xOff, rows);
     }
 
-    private final class BackwardWeight {
+    private final class BackwardWeight extends StagedGraph {
         final int in, out, hasBias;
         final int[] params = new int[1];
         final float[] dw, db;
-        int capacity;
         float[] dy, x;
-        DeviceGraph graph;
 
         BackwardWeight(int in, int out, int hasBias) {
+            super(MatmulGraphs.this.session, BACKWARD_WEIGHT);
             this.in = in;
             this.out = out;
             this.hasBias = hasBias;
@@ -253,17 +228,11 @@ final class MatmulGraphs implements AutoCloseable {
             }
         }
 
-        private void ensureCapacity(int rows) {
-            if (graph != null && rows <= capacity) {
-                return;
-            }
-            if (graph != null) {
-                graph.close();
-            }
-            capacity = capacityFor(rows);
+        @Override
+        DeviceGraph build(int capacity) {
             dy = new float[capacity * out];
             x = new float[capacity * in];
-            String name = session.graphName(BACKWARD_WEIGHT, in + "x" + out + (hasBias == 1 ? "b" : ""));
+            String name = session.graphName(op, in + "x" + out + (hasBias == 1 ? "b" : ""));
             TaskGraph tg = new TaskGraph(name);
             WorkerGrid2D weightGrid = new WorkerGrid2D(roundUp(in, LOCAL_X), roundUp(out, LOCAL_Y));
             weightGrid.setLocalWork(LOCAL_X, LOCAL_Y, 1);
@@ -281,45 +250,18 @@ final class MatmulGraphs implements AutoCloseable {
                 tg.task("weight", MatmulKernels::backwardWeight, new KernelContext(), dw, dy, x, params, in, out);
                 tg.transferToHost(DataTransferMode.EVERY_EXECUTION, dw);
             }
-            graph = new DeviceGraph(tg, grids, session, session.stats(BACKWARD_WEIGHT));
+            return new DeviceGraph(tg, grids, session, session.stats(op));
         }
     }
-
-    // ---------------------------------------------------------------- shared
 
     static int roundUp(int n, int multiple) {
-        return (n + multiple - 1) / multiple * multiple;
-    }
-
-    static int capacityFor(int rows) {
-        int c = MIN_ROWS;
-        while (c < rows) {
-            c <<= 1;
-        }
-        return c;
+        return StagedGraph.roundUp(n, multiple);
     }
 
     @Override
     public void close() {
-        for (Forward f : forwards) {
-            if (f.graph != null) {
-                f.graph.close();
-            }
-        }
-        for (Forward f : tiled) {
-            if (f.graph != null) {
-                f.graph.close();
-            }
-        }
-        for (BackwardInput f : backwardInputs) {
-            if (f.graph != null) {
-                f.graph.close();
-            }
-        }
-        for (BackwardWeight f : backwardWeights) {
-            if (f.graph != null) {
-                f.graph.close();
-            }
-        }
+        forwards.forEach(StagedGraph::close);
+        backwardInputs.forEach(StagedGraph::close);
+        backwardWeights.forEach(StagedGraph::close);
     }
 }

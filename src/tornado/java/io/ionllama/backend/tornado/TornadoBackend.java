@@ -16,7 +16,11 @@ import java.util.Map;
  *       when {@code -Dionllama.tornado.tile=T} is set),</li>
  *   <li>{@link #matmulBackwardInput} ({@link MatmulKernels#backwardInput}),</li>
  *   <li>{@link #matmulBackwardWeight} ({@link MatmulKernels#backwardWeight} and
- *       {@link MatmulKernels#backwardBias}).</li>
+ *       {@link MatmulKernels#backwardBias}),</li>
+ *   <li>{@link #rmsNormForward} and {@link #rmsNormBackward} ({@link NormKernels}),</li>
+ *   <li>{@link #scanForward}, {@link #scanForwardChunked}, {@link #scanBackward} and
+ *       {@link #scanBackwardChunked}: the three-phase chunked scan ({@link ScanKernels}), also
+ *       for the "sequential" methods, whose results it matches to rounding.</li>
  * </ul>
  * <b>Every other op runs on an internal {@link CpuBackend}</b>, inherited from
  * {@link ForwardingBackend}: an op gets a device version by overriding it here.
@@ -44,6 +48,8 @@ public final class TornadoBackend extends ForwardingBackend {
     private final CpuBackend cpu;
     private final TornadoSession session;
     private final MatmulGraphs matmul;
+    private final NormGraphs norms;
+    private final ScanGraphs scan;
     private final int tile;
 
     /**
@@ -95,6 +101,8 @@ public final class TornadoBackend extends ForwardingBackend {
         }
         this.tile = tile;
         this.matmul = new MatmulGraphs(session);
+        this.norms = new NormGraphs(session);
+        this.scan = new ScanGraphs(session);
     }
 
     /**
@@ -153,7 +161,7 @@ public final class TornadoBackend extends ForwardingBackend {
     public String describe() {
         TornadoDevices.Entry d = session.device();
         return "tornado backend on device " + d.index() + " (" + d.backendName() + " " + d.backend() + ":" + d.device()
-                + ", " + deviceName() + "); matmul on the device"
+                + ", " + deviceName() + "); matmul, rmsnorm and scan on the device"
                 + (tile > 0 ? " (tiled " + tile + "x" + tile + ")" : "")
                 + ", other ops on the cpu (" + cpu.threads() + " thread(s))";
     }
@@ -177,6 +185,8 @@ public final class TornadoBackend extends ForwardingBackend {
     public void close() {
         try {
             matmul.close();
+            norms.close();
+            scan.close();
         } finally {
             cpu.close();
         }
@@ -221,5 +231,71 @@ public final class TornadoBackend extends ForwardingBackend {
             return;
         }
         matmul.backwardWeight(dw, dwOff, db, dbOff, dy, dyOff, x, xOff, rows, in, out);
+    }
+
+    // ---------------------------------------------------------------- RMSNorm (on the device)
+
+    @Override
+    public void rmsNormForward(float[] out, int outOff, float[] rstd, int rstdOff, float[] x, int xOff,
+                               float[] w, int wOff, int rows, int C, float eps) {
+        if (rows <= 0 || C <= 0) {
+            cpu.rmsNormForward(out, outOff, rstd, rstdOff, x, xOff, w, wOff, rows, C, eps);
+            return;
+        }
+        norms.rmsForward(out, outOff, rstd, rstdOff, x, xOff, w, wOff, rows, C, eps);
+    }
+
+    @Override
+    public void rmsNormBackward(float[] dx, int dxOff, float[] dw, int dwOff, float[] dy, int dyOff,
+                                float[] x, int xOff, float[] w, int wOff, float[] rstd, int rstdOff,
+                                int rows, int C) {
+        if (rows <= 0 || C <= 0) {
+            cpu.rmsNormBackward(dx, dxOff, dw, dwOff, dy, dyOff, x, xOff, w, wOff, rstd, rstdOff, rows, C);
+            return;
+        }
+        norms.rmsBackward(dx, dxOff, dw, dwOff, dy, dyOff, x, xOff, w, wOff, rstd, rstdOff, rows, C);
+    }
+
+    // ---------------------------------------------------------------- IntegralLNN scan (on the device)
+    //
+    // Always the chunked three-phase scan: on a device the sequential form would leave a thread
+    // walking T steps per channel. scanForward/scanBackward pick the chunk length
+    // (ScanGraphs.defaultChunk, about sqrt(T)) and agree with the CPU's sequential scan to rounding.
+    // The chunked methods take the caller's chunk length; their carry arrays are the CPU's scratch
+    // and stay untouched here, the carries living on the device.
+
+    @Override
+    public void scanForward(float[] h, float[] a, float[] u, int off, int B, int T, int C) {
+        scanForwardChunked(h, a, u, off, B, T, C, ScanGraphs.defaultChunk(T), null, null);
+    }
+
+    @Override
+    public void scanForwardChunked(float[] h, float[] a, float[] u, int off, int B, int T, int C, int chunk,
+                                   float[] carryA, float[] carryB) {
+        if (chunk < 1) {
+            throw new IllegalArgumentException("scan chunk length must be >= 1, got " + chunk);
+        }
+        if (B <= 0 || T <= 0 || C <= 0) {
+            return;
+        }
+        scan.forward(h, a, u, off, B, T, C, chunk);
+    }
+
+    @Override
+    public void scanBackward(float[] da, float[] du, float[] dh, float[] h, float[] a, float[] u,
+                             int off, int B, int T, int C) {
+        scanBackwardChunked(da, du, dh, h, a, u, off, B, T, C, ScanGraphs.defaultChunk(T), null, null);
+    }
+
+    @Override
+    public void scanBackwardChunked(float[] da, float[] du, float[] dh, float[] h, float[] a, float[] u,
+                                    int off, int B, int T, int C, int chunk, float[] carryA, float[] carryB) {
+        if (chunk < 1) {
+            throw new IllegalArgumentException("scan chunk length must be >= 1, got " + chunk);
+        }
+        if (B <= 0 || T <= 0 || C <= 0) {
+            return;
+        }
+        scan.backward(da, du, dh, h, a, u, off, B, T, C, chunk);
     }
 }

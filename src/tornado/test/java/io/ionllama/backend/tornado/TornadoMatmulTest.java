@@ -1,5 +1,6 @@
 package io.ionllama.backend.tornado;
 
+import static io.ionllama.backend.tornado.DeviceChecks.abs;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.ionllama.backend.cpu.CpuBackend;
@@ -18,11 +19,9 @@ import org.junit.jupiter.params.provider.ValueSource;
  * The matmul TaskGraphs on a TornadoVM device (PoCL's OpenCL CPU device here) against the CPU
  * backend, which runs the same units in Java.
  *
- * <p>Tolerance (TORNADOVM.md, pitfall 9): the device compiles {@code acc += a*b} to {@code fma},
- * so the two agree only up to rounding. Each element is held to
- * {@code |device - cpu| <= 1e-5 * scale}, where {@code scale} is the same op run on the CPU over
- * the absolute values of its inputs (the sum of |terms|, the standard bound on a float sum's
- * rounding error). Everything outside the written slice must be untouched (bit-equal).
+ * <p>Tolerance ({@link DeviceChecks}): each element is held to {@code |device - cpu| <= 1e-5 * scale},
+ * where {@code scale} is the same op run on the CPU over the absolute values of its inputs (the
+ * sum of |terms|); everything outside the written slice must be untouched (bit-equal).
  *
  * <p>Every test runs with {@code -Dtornado.recover.bailout=False} (the pom's argLine), so a task
  * TornadoVM cannot compile fails instead of quietly running as Java; {@link #ranOnTheDevice()}
@@ -35,7 +34,7 @@ class TornadoMatmulTest {
     static TornadoBackend device;
     static CpuBackend cpu;
 
-    static final String WHY = TornadoBackend.unavailableReason();
+    static final String WHY = DeviceChecks.WHY;
 
     @BeforeAll
     static void open() {
@@ -51,7 +50,7 @@ class TornadoMatmulTest {
     /** Per test, so that each one is reported as skipped (with the reason) where TornadoVM is absent. */
     @BeforeEach
     void needsTornado() {
-        Assumptions.assumeTrue(WHY == null, "TornadoVM runtime not present: run scripts/test with TORNADOVM_HOME set (" + WHY + ")");
+        Assumptions.assumeTrue(WHY == null, DeviceChecks.SKIP + " (" + WHY + ")");
     }
 
     @AfterAll
@@ -87,28 +86,8 @@ class TornadoMatmulTest {
         }
     }
 
-    static float[] abs(float[] a) {
-        float[] c = a.clone();
-        for (int i = 0; i < c.length; i++) {
-            c[i] = Math.abs(c[i]);
-        }
-        return c;
-    }
-
-    /** Device vs CPU inside [off, off+len) up to RTOL * scale; bit-equal outside it. */
     static void assertMatchesCpu(String what, float[] dev, float[] ref, float[] scale, int off, int len) {
-        assertThat(dev).hasSameSizeAs(ref);
-        for (int i = 0; i < dev.length; i++) {
-            if (i < off || i >= off + len) {
-                assertThat(dev[i]).as("%s[%d] lies outside the slice [%d, %d) and must be untouched", what, i, off, off + len)
-                        .isEqualTo(ref[i]);
-            } else {
-                double allowed = RTOL * scale[i] + Float.MIN_NORMAL;
-                assertThat((double) Math.abs(dev[i] - ref[i]))
-                        .as("%s[%d]: device %.9g vs cpu %.9g (allowed %.3g)", what, i - off, dev[i], ref[i], allowed)
-                        .isLessThanOrEqualTo(allowed);
-            }
-        }
+        DeviceChecks.assertMatchesCpu(what, dev, ref, scale, RTOL, off, len);
     }
 
     static void checkForward(Problem p, boolean bias) {
@@ -237,19 +216,13 @@ class TornadoMatmulTest {
      */
     @Test
     void ranOnTheDevice() {
-        assertThat(System.getProperty("tornado.recover.bailout")).as("tests must run with -Dtornado.recover.bailout=False")
-                .isEqualToIgnoringCase("false");
         Problem p = Problem.random(77, 9, 12, 7);
         checkForward(p, true);
         checkBackwardInput(p);
         checkBackwardWeight(p, true);
         device.matmulForwardTiled(p.y0.clone(), p.yo, p.x, p.xo, p.w, p.wo, p.b, p.bo, p.rows, p.in, p.out, 4);
-        for (String op : new String[] {MatmulGraphs.FORWARD, MatmulGraphs.BACKWARD_INPUT, MatmulGraphs.BACKWARD_WEIGHT,
-                MatmulGraphs.FORWARD_TILED}) {
-            OpStats s = device.stats(op);
-            assertThat(s.executions()).as("%s executions", op).isPositive();
-            assertThat(s.kernelNanos()).as("%s device kernel time", op).isPositive();
-        }
+        DeviceChecks.assertRanOnDevice(device, MatmulGraphs.FORWARD, MatmulGraphs.BACKWARD_INPUT,
+                MatmulGraphs.BACKWARD_WEIGHT, MatmulGraphs.FORWARD_TILED);
         assertThat(device.deviceName()).isNotBlank();
     }
 }

@@ -1,0 +1,173 @@
+package io.ionllama.backend.tornado;
+
+import java.util.ArrayList;
+import java.util.List;
+import uk.ac.manchester.tornado.api.GridScheduler;
+import uk.ac.manchester.tornado.api.KernelContext;
+import uk.ac.manchester.tornado.api.TaskGraph;
+import uk.ac.manchester.tornado.api.WorkerGrid1D;
+import uk.ac.manchester.tornado.api.enums.DataTransferMode;
+
+/**
+ * RMSNorm's TaskGraphs, cached per (C, eps) for the forward and per (C, trained weight or not)
+ * for the backward; the row count is per execution (see {@link StagedGraph}). Per-op transfers,
+ * as for {@link MatmulGraphs}.
+ */
+final class NormGraphs implements AutoCloseable {
+
+    static final String RMS_FORWARD = "rmsNormForward";
+    static final String RMS_BACKWARD = "rmsNormBackward";
+
+    private final TornadoSession session;
+    private final List<RmsForward> forwards = new ArrayList<>();
+    private final List<RmsBackward> backwards = new ArrayList<>();
+
+    NormGraphs(TornadoSession session) {
+        this.session = session;
+    }
+
+    void rmsForward(float[] out, int outOff, float[] rstd, int rstdOff, float[] x, int xOff, float[] w, int wOff,
+                    int rows, int C, float eps) {
+        RmsForward g = null;
+        for (RmsForward f : forwards) {
+            if (f.C == C && Float.floatToIntBits(f.eps) == Float.floatToIntBits(eps)) {
+                g = f;
+                break;
+            }
+        }
+        if (g == null) {
+            g = new RmsForward(C, eps);
+            forwards.add(g);
+        }
+        g.run(out, outOff, rstd, rstdOff, x, xOff, w, wOff, rows);
+    }
+
+    void rmsBackward(float[] dx, int dxOff, float[] dw, int dwOff, float[] dy, int dyOff, float[] x, int xOff,
+                     float[] w, int wOff, float[] rstd, int rstdOff, int rows, int C) {
+        boolean weight = dw != null;
+        RmsBackward g = null;
+        for (RmsBackward f : backwards) {
+            if (f.C == C && f.weight == weight) {
+                g = f;
+                break;
+            }
+        }
+        if (g == null) {
+            g = new RmsBackward(C, weight);
+            backwards.add(g);
+        }
+        g.run(dx, dxOff, dw, dwOff, dy, dyOff, x, xOff, w, wOff, rstd, rstdOff, rows);
+    }
+
+    private final class RmsForward extends StagedGraph {
+        final int C;
+        final float eps;
+        final int[] params = new int[1];
+        final float[] w;
+        float[] out, rstd, x;
+        WorkerGrid1D grid;
+
+        RmsForward(int C, float eps) {
+            super(NormGraphs.this.session, RMS_FORWARD);
+            this.C = C;
+            this.eps = eps;
+            this.w = new float[C];
+        }
+
+        void run(float[] out, int outOff, float[] rstd, int rstdOff, float[] x, int xOff, float[] w, int wOff, int rows) {
+            ensureCapacity(rows);
+            System.arraycopy(x, xOff, this.x, 0, rows * C);
+            System.arraycopy(w, wOff, this.w, 0, C);
+            params[NormKernels.ROWS] = rows;
+            grid.setGlobalWork(roundUp(rows, LOCAL_1D), 1, 1);
+            grid.setLocalWork(LOCAL_1D, 1, 1);
+            graph.execute();
+            System.arraycopy(this.out, 0, out, outOff, rows * C);
+            System.arraycopy(this.rstd, 0, rstd, rstdOff, rows);
+        }
+
+        @Override
+        DeviceGraph build(int capacity) {
+            out = new float[capacity * C];
+            rstd = new float[capacity];
+            x = new float[capacity * C];
+            String name = session.graphName(op, "C" + C);
+            TaskGraph tg = new TaskGraph(name)
+                    .transferToDevice(DataTransferMode.EVERY_EXECUTION, params, x, w)
+                    .task("rows", NormKernels::rmsForward, new KernelContext(), out, rstd, x, w, params, C, eps)
+                    .transferToHost(DataTransferMode.EVERY_EXECUTION, out, rstd);
+            grid = new WorkerGrid1D(roundUp(capacity, LOCAL_1D));
+            return new DeviceGraph(tg, new GridScheduler(name + ".rows", grid), session, session.stats(op));
+        }
+    }
+
+    private final class RmsBackward extends StagedGraph {
+        final int C;
+        final boolean weight;
+        final int[] params = new int[1];
+        final float[] w, dw;
+        float[] dx, dy, x, rstd;
+        WorkerGrid1D rowGrid;
+
+        RmsBackward(int C, boolean weight) {
+            super(NormGraphs.this.session, RMS_BACKWARD);
+            this.C = C;
+            this.weight = weight;
+            this.w = new float[C];
+            this.dw = new float[weight ? C : 1];
+        }
+
+        void run(float[] dx, int dxOff, float[] dw, int dwOff, float[] dy, int dyOff, float[] x, int xOff,
+                 float[] w, int wOff, float[] rstd, int rstdOff, int rows) {
+            ensureCapacity(rows);
+            System.arraycopy(dx, dxOff, this.dx, 0, rows * C);
+            System.arraycopy(dy, dyOff, this.dy, 0, rows * C);
+            System.arraycopy(x, xOff, this.x, 0, rows * C);
+            System.arraycopy(w, wOff, this.w, 0, C);
+            System.arraycopy(rstd, rstdOff, this.rstd, 0, rows);
+            if (weight) {
+                System.arraycopy(dw, dwOff, this.dw, 0, C);
+            }
+            params[NormKernels.ROWS] = rows;
+            rowGrid.setGlobalWork(roundUp(rows, LOCAL_1D), 1, 1);
+            rowGrid.setLocalWork(LOCAL_1D, 1, 1);
+            graph.execute();
+            System.arraycopy(this.dx, 0, dx, dxOff, rows * C);
+            if (weight) {
+                System.arraycopy(this.dw, 0, dw, dwOff, C);
+            }
+        }
+
+        @Override
+        DeviceGraph build(int capacity) {
+            dx = new float[capacity * C];
+            dy = new float[capacity * C];
+            x = new float[capacity * C];
+            rstd = new float[capacity];
+            String name = session.graphName(op, "C" + C + (weight ? "w" : ""));
+            TaskGraph tg = new TaskGraph(name);
+            rowGrid = new WorkerGrid1D(roundUp(capacity, LOCAL_1D));
+            GridScheduler grids = new GridScheduler(name + ".input", rowGrid);
+            if (weight) {
+                tg.transferToDevice(DataTransferMode.EVERY_EXECUTION, params, dx, dw, dy, x, w, rstd);
+                tg.task("input", NormKernels::rmsBackwardInput, new KernelContext(), dx, dy, x, w, rstd, params, C);
+                tg.task("weight", NormKernels::rmsBackwardWeight, new KernelContext(), dw, dy, x, rstd, params, C);
+                tg.transferToHost(DataTransferMode.EVERY_EXECUTION, dx, dw);
+                WorkerGrid1D channelGrid = new WorkerGrid1D(roundUp(C, LOCAL_1D));
+                channelGrid.setLocalWork(LOCAL_1D, 1, 1);
+                grids.addWorkerGrid(name + ".weight", channelGrid);
+            } else {
+                tg.transferToDevice(DataTransferMode.EVERY_EXECUTION, params, dx, dy, x, w, rstd);
+                tg.task("input", NormKernels::rmsBackwardInput, new KernelContext(), dx, dy, x, w, rstd, params, C);
+                tg.transferToHost(DataTransferMode.EVERY_EXECUTION, dx);
+            }
+            return new DeviceGraph(tg, grids, session, session.stats(op));
+        }
+    }
+
+    @Override
+    public void close() {
+        forwards.forEach(StagedGraph::close);
+        backwards.forEach(StagedGraph::close);
+    }
+}

@@ -1,0 +1,196 @@
+package io.ionllama.backend.tornado;
+
+import io.ionllama.kernels.Scan;
+import java.util.ArrayList;
+import java.util.List;
+import uk.ac.manchester.tornado.api.GridScheduler;
+import uk.ac.manchester.tornado.api.KernelContext;
+import uk.ac.manchester.tornado.api.TaskGraph;
+import uk.ac.manchester.tornado.api.WorkerGrid1D;
+import uk.ac.manchester.tornado.api.enums.DataTransferMode;
+
+/**
+ * The IntegralLNN scan's TaskGraphs (forward and backward), each the three chunked phases of
+ * {@link ScanKernels} as three tasks, cached per channel count C. B, T and the chunk length are
+ * per execution, the staging capacity counts B*T rows of C floats. The carries live only on the
+ * device (transferred once, at the first execution, then overwritten by phase 1 every time).
+ * Per-op transfers, as for {@link MatmulGraphs}.
+ */
+final class ScanGraphs implements AutoCloseable {
+
+    static final String FORWARD = "scanForward";
+    static final String BACKWARD = "scanBackward";
+
+    private final TornadoSession session;
+    private final List<Forward> forwards = new ArrayList<>();
+    private final List<Backward> backwards = new ArrayList<>();
+
+    ScanGraphs(TornadoSession session) {
+        this.session = session;
+    }
+
+    /**
+     * The chunk length the device uses when the caller leaves it open: about sqrt(T), which
+     * balances the sequential work per thread in the chunk phases (L steps) against the carry
+     * phase (T/L chunks).
+     */
+    static int defaultChunk(int T) {
+        int L = (int) Math.ceil(Math.sqrt(T));
+        return Math.max(1, L);
+    }
+
+    void forward(float[] h, float[] a, float[] u, int off, int B, int T, int C, int chunk) {
+        Forward g = null;
+        for (Forward f : forwards) {
+            if (f.C == C) {
+                g = f;
+                break;
+            }
+        }
+        if (g == null) {
+            g = new Forward(C);
+            forwards.add(g);
+        }
+        g.run(h, a, u, off, B, T, chunk);
+    }
+
+    void backward(float[] da, float[] du, float[] dh, float[] h, float[] a, float[] u, int off, int B, int T, int C,
+                  int chunk) {
+        Backward g = null;
+        for (Backward f : backwards) {
+            if (f.C == C) {
+                g = f;
+                break;
+            }
+        }
+        if (g == null) {
+            g = new Backward(C);
+            backwards.add(g);
+        }
+        g.run(da, du, dh, h, a, u, off, B, T, chunk);
+    }
+
+    /** Writes B, T, the chunk length and count into params and sizes the three phases' grids. */
+    static void setSizes(int[] params, WorkerGrid1D chunkGrid, WorkerGrid1D carryGrid, int B, int T, int C, int chunk) {
+        int nChunks = Scan.chunkCount(T, chunk);
+        params[ScanKernels.B] = B;
+        params[ScanKernels.T] = T;
+        params[ScanKernels.CHUNK] = chunk;
+        params[ScanKernels.CHUNKS] = nChunks;
+        chunkGrid.setGlobalWork(StagedGraph.roundUp(B * nChunks * C, StagedGraph.LOCAL_1D), 1, 1);
+        chunkGrid.setLocalWork(StagedGraph.LOCAL_1D, 1, 1);
+        carryGrid.setGlobalWork(StagedGraph.roundUp(B * C, StagedGraph.LOCAL_1D), 1, 1);
+        carryGrid.setLocalWork(StagedGraph.LOCAL_1D, 1, 1);
+    }
+
+    private final class Forward extends StagedGraph {
+        final int C;
+        final int[] params = new int[4];
+        float[] h, a, u, carryA, carryB;
+        WorkerGrid1D summaryGrid, carryGrid, applyGrid;
+
+        Forward(int C) {
+            super(ScanGraphs.this.session, FORWARD);
+            this.C = C;
+        }
+
+        void run(float[] h, float[] a, float[] u, int off, int B, int T, int chunk) {
+            ensureCapacity(B * T);
+            int n = B * T * C;
+            System.arraycopy(a, off, this.a, 0, n);
+            System.arraycopy(u, off, this.u, 0, n);
+            setSizes(params, summaryGrid, carryGrid, B, T, C, chunk);
+            applyGrid.setGlobalWork(summaryGrid.getGlobalWork()[0], 1, 1);
+            applyGrid.setLocalWork(LOCAL_1D, 1, 1);
+            graph.execute();
+            System.arraycopy(this.h, 0, h, off, n);
+        }
+
+        @Override
+        DeviceGraph build(int capacity) {
+            h = new float[capacity * C];
+            a = new float[capacity * C];
+            u = new float[capacity * C];
+            // At most one chunk per step: the carries never need more than B*T*C floats.
+            carryA = new float[capacity * C];
+            carryB = new float[capacity * C];
+            String name = session.graphName(op, "C" + C);
+            TaskGraph tg = new TaskGraph(name)
+                    .transferToDevice(DataTransferMode.FIRST_EXECUTION, carryA, carryB)
+                    .transferToDevice(DataTransferMode.EVERY_EXECUTION, params, a, u)
+                    .task("summary", ScanKernels::summary, new KernelContext(), carryA, carryB, a, u, params, C)
+                    .task("carry", ScanKernels::carry, new KernelContext(), carryA, carryB, params, C)
+                    .task("apply", ScanKernels::apply, new KernelContext(), h, a, u, carryB, params, C)
+                    .transferToHost(DataTransferMode.EVERY_EXECUTION, h);
+            summaryGrid = new WorkerGrid1D(roundUp(capacity * C, LOCAL_1D));
+            carryGrid = new WorkerGrid1D(roundUp(capacity * C, LOCAL_1D));
+            applyGrid = new WorkerGrid1D(roundUp(capacity * C, LOCAL_1D));
+            GridScheduler grids = new GridScheduler(name + ".summary", summaryGrid);
+            grids.addWorkerGrid(name + ".carry", carryGrid);
+            grids.addWorkerGrid(name + ".apply", applyGrid);
+            return new DeviceGraph(tg, grids, session, session.stats(op));
+        }
+    }
+
+    private final class Backward extends StagedGraph {
+        final int C;
+        final int[] params = new int[4];
+        float[] da, du, dh, h, a, u, carryA, carryB;
+        WorkerGrid1D summaryGrid, carryGrid, applyGrid;
+
+        Backward(int C) {
+            super(ScanGraphs.this.session, BACKWARD);
+            this.C = C;
+        }
+
+        void run(float[] da, float[] du, float[] dh, float[] h, float[] a, float[] u, int off, int B, int T, int chunk) {
+            ensureCapacity(B * T);
+            int n = B * T * C;
+            System.arraycopy(da, off, this.da, 0, n);
+            System.arraycopy(du, off, this.du, 0, n);
+            System.arraycopy(dh, off, this.dh, 0, n);
+            System.arraycopy(h, off, this.h, 0, n);
+            System.arraycopy(a, off, this.a, 0, n);
+            System.arraycopy(u, off, this.u, 0, n);
+            setSizes(params, summaryGrid, carryGrid, B, T, C, chunk);
+            applyGrid.setGlobalWork(summaryGrid.getGlobalWork()[0], 1, 1);
+            applyGrid.setLocalWork(LOCAL_1D, 1, 1);
+            graph.execute();
+            System.arraycopy(this.da, 0, da, off, n);
+            System.arraycopy(this.du, 0, du, off, n);
+        }
+
+        @Override
+        DeviceGraph build(int capacity) {
+            da = new float[capacity * C];
+            du = new float[capacity * C];
+            dh = new float[capacity * C];
+            h = new float[capacity * C];
+            a = new float[capacity * C];
+            u = new float[capacity * C];
+            carryA = new float[capacity * C];
+            carryB = new float[capacity * C];
+            String name = session.graphName(op, "C" + C);
+            TaskGraph tg = new TaskGraph(name)
+                    .transferToDevice(DataTransferMode.FIRST_EXECUTION, carryA, carryB)
+                    .transferToDevice(DataTransferMode.EVERY_EXECUTION, params, da, du, dh, h, a, u)
+                    .task("summary", ScanKernels::backwardSummary, new KernelContext(), carryA, carryB, dh, a, params, C)
+                    .task("carry", ScanKernels::backwardCarry, new KernelContext(), carryA, carryB, params, C)
+                    .task("apply", ScanKernels::backwardApply, new KernelContext(), da, du, dh, h, a, u, carryB, params, C)
+                    .transferToHost(DataTransferMode.EVERY_EXECUTION, da, du);
+            summaryGrid = new WorkerGrid1D(roundUp(capacity * C, LOCAL_1D));
+            carryGrid = new WorkerGrid1D(roundUp(capacity * C, LOCAL_1D));
+            applyGrid = new WorkerGrid1D(roundUp(capacity * C, LOCAL_1D));
+            GridScheduler grids = new GridScheduler(name + ".summary", summaryGrid);
+            grids.addWorkerGrid(name + ".carry", carryGrid);
+            grids.addWorkerGrid(name + ".apply", applyGrid);
+            return new DeviceGraph(tg, grids, session, session.stats(op));
+        }
+    }
+
+    @Override
+    public void close() {
+        forwards.forEach(StagedGraph::close);
+        backwards.forEach(StagedGraph::close);
+    }
+}

@@ -1,0 +1,57 @@
+package io.ionllama.backend.tornado;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Shared by the TornadoVM tests: whether TornadoVM is here, and the device-vs-CPU comparison.
+ *
+ * <p>Tolerance (TORNADOVM.md, pitfall 9): the device compiles {@code acc += a*b} to {@code fma}
+ * and its {@code sqrt} and division may differ from Java's in the last bit, so device and CPU
+ * agree only up to rounding. Each test states a per-element bound
+ * {@code |device - cpu| <= rtol * scale[i]}, where {@code scale} is the size of what was summed
+ * (usually the same op run on the absolute values of its inputs: the standard bound on a float
+ * sum's rounding error). Everything outside the written slice must be untouched, bit for bit.
+ */
+final class DeviceChecks {
+    private DeviceChecks() {}
+
+    /** Null when TornadoVM runs here with a device; else why not. */
+    static final String WHY = TornadoBackend.unavailableReason();
+
+    static final String SKIP = "TornadoVM runtime not present: run scripts/test with TORNADOVM_HOME set";
+
+    static float[] abs(float[] a) {
+        float[] c = a.clone();
+        for (int i = 0; i < c.length; i++) {
+            c[i] = Math.abs(c[i]);
+        }
+        return c;
+    }
+
+    /** Device vs CPU inside [off, off+len) up to {@code rtol * scale[i]}; bit-equal outside it. */
+    static void assertMatchesCpu(String what, float[] dev, float[] ref, float[] scale, double rtol, int off, int len) {
+        assertThat(dev).hasSameSizeAs(ref);
+        for (int i = 0; i < dev.length; i++) {
+            if (i < off || i >= off + len) {
+                assertThat(dev[i]).as("%s[%d] lies outside the slice [%d, %d) and must be untouched", what, i, off, off + len)
+                        .isEqualTo(ref[i]);
+            } else {
+                double allowed = rtol * scale[i] + Float.MIN_NORMAL;
+                assertThat((double) Math.abs(dev[i] - ref[i]))
+                        .as("%s[%d]: device %.9g vs cpu %.9g (allowed %.3g)", what, i - off, dev[i], ref[i], allowed)
+                        .isLessThanOrEqualTo(allowed);
+            }
+        }
+    }
+
+    /** Every op listed ran on the device: executed, and the device's own event timer measured its kernels. */
+    static void assertRanOnDevice(TornadoBackend device, String... ops) {
+        assertThat(System.getProperty("tornado.recover.bailout")).as("tests must run with -Dtornado.recover.bailout=False")
+                .isEqualToIgnoringCase("false");
+        for (String op : ops) {
+            OpStats s = device.stats(op);
+            assertThat(s.executions()).as("%s executions", op).isPositive();
+            assertThat(s.kernelNanos()).as("%s device kernel time", op).isPositive();
+        }
+    }
+}

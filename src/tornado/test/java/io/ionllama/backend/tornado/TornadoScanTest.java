@@ -1,0 +1,193 @@
+package io.ionllama.backend.tornado;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.ionllama.backend.cpu.CpuBackend;
+import io.ionllama.kernels.Scan;
+import io.ionllama.testing.Tensors;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * The IntegralLNN scan's chunked TaskGraphs on the TornadoVM device against the CPU backend.
+ *
+ * <p>Tolerances ({@link DeviceChecks}): the chunked scan regroups the recurrence (a chunk's
+ * product of a times the incoming state, plus the chunk's own state), so against the CPU's
+ * sequential scan it agrees to rounding, not bits. With a in (0, 1) every h is a convex
+ * combination of the u's, so errors are measured against {@code scale = max|u|} = 1 here, rtol
+ * 1e-5. The gradients sum dh over the steps a carries back: their scale is |da0| (or |du0|) plus
+ * the same backward run on |dh| (G[t] = |dh[t]| + a[t+1] G[t+1]) times |h[t-1]| + |u[t]| (or
+ * 1 - a[t]), rtol 1e-5. Against the CPU's chunked
+ * scan with the same chunk length the arithmetic is the same per unit, up to fma.
+ */
+class TornadoScanTest {
+
+    static final double RTOL = 1e-5;
+
+    static TornadoBackend device;
+    static CpuBackend cpu;
+
+    @BeforeAll
+    static void open() {
+        if (DeviceChecks.WHY != null) {
+            System.out.println("TornadoScanTest: every test skipped: " + DeviceChecks.WHY);
+            return;
+        }
+        device = new TornadoBackend(-1, 2, true, 0);
+        cpu = new CpuBackend(2);
+    }
+
+    @BeforeEach
+    void needsTornado() {
+        Assumptions.assumeTrue(DeviceChecks.WHY == null, DeviceChecks.SKIP + " (" + DeviceChecks.WHY + ")");
+    }
+
+    @AfterAll
+    static void close() {
+        if (device != null) {
+            System.out.println("TornadoScanTest device stats: " + device.stats());
+            device.close();
+            cpu.close();
+        }
+    }
+
+    /** B sequences of T steps of C channels at offset off; a in (0.02, 0.98), u and dh in [-1, 1]. */
+    record Problem(int B, int T, int C, int off, float[] a, float[] u, float[] h0, float[] dh, float[] da0, float[] du0) {
+        static Problem random(long seed, int B, int T, int C) {
+            SplittableRandom r = new SplittableRandom(seed);
+            int off = r.nextInt(8), n = off + B * T * C + 4;
+            return new Problem(B, T, C, off, Tensors.uniform(r, n, 0.02, 0.98), Tensors.uniform(r, n, -1, 1),
+                    Tensors.uniform(r, n, -1, 1), Tensors.uniform(r, n, -1, 1), Tensors.uniform(r, n, -1, 1),
+                    Tensors.uniform(r, n, -1, 1));
+        }
+
+        static Problem random(long seed) {
+            SplittableRandom r = new SplittableRandom(seed * 15485863);
+            // C is compiled into the kernels (one graph per C): random B and T, a fixed C keeps compiles few.
+            return random(seed, 1 + r.nextInt(3), 1 + r.nextInt(120), 13);
+        }
+
+        int n() {
+            return B * T * C;
+        }
+
+        float[] carries(int chunk) {
+            return new float[B * Scan.chunkCount(T, chunk) * C];
+        }
+
+        /** h as the CPU's sequential scan computes it (the backward's input). */
+        float[] h() {
+            float[] h = h0.clone();
+            cpu.scanForward(h, a, u, off, B, T, C);
+            return h;
+        }
+    }
+
+    static float[] constant(int n, float v) {
+        float[] s = new float[n];
+        java.util.Arrays.fill(s, v);
+        return s;
+    }
+
+    /** chunk 0: the backend's own chunk length (scanForward), else scanForwardChunked with it. */
+    static void checkForward(Problem p, int chunk) {
+        float[] hd = p.h0.clone(), hc = p.h0.clone();
+        if (chunk == 0) {
+            device.scanForward(hd, p.a, p.u, p.off, p.B, p.T, p.C);
+            cpu.scanForward(hc, p.a, p.u, p.off, p.B, p.T, p.C);
+        } else {
+            device.scanForwardChunked(hd, p.a, p.u, p.off, p.B, p.T, p.C, chunk, p.carries(chunk), p.carries(chunk));
+            cpu.scanForwardChunked(hc, p.a, p.u, p.off, p.B, p.T, p.C, chunk, p.carries(chunk), p.carries(chunk));
+        }
+        DeviceChecks.assertMatchesCpu("h (chunk " + chunk + ")", hd, hc, constant(hd.length, 1f), RTOL, p.off, p.n());
+    }
+
+    static void checkBackward(Problem p, int chunk) {
+        float[] h = p.h();
+        float[] dad = p.da0.clone(), dac = p.da0.clone(), dud = p.du0.clone(), duc = p.du0.clone();
+        if (chunk == 0) {
+            device.scanBackward(dad, dud, p.dh, h, p.a, p.u, p.off, p.B, p.T, p.C);
+            cpu.scanBackward(dac, duc, p.dh, h, p.a, p.u, p.off, p.B, p.T, p.C);
+        } else {
+            device.scanBackwardChunked(dad, dud, p.dh, h, p.a, p.u, p.off, p.B, p.T, p.C, chunk, p.carries(chunk),
+                    p.carries(chunk));
+            cpu.scanBackwardChunked(dac, duc, p.dh, h, p.a, p.u, p.off, p.B, p.T, p.C, chunk, p.carries(chunk),
+                    p.carries(chunk));
+        }
+        // The sizes of the terms: G[t] = |dh[t]| + a[t+1] G[t+1] bounds |g[t]|, then
+        // |da| <= |da0| + G (|h[t-1]| + |u[t]|) and |du| <= |du0| + G (1 - a[t]).
+        float[] daScale = DeviceChecks.abs(p.da0), duScale = DeviceChecks.abs(p.du0);
+        for (int b = 0; b < p.B; b++) {
+            for (int c = 0; c < p.C; c++) {
+                double carry = 0;
+                for (int t = p.T - 1; t >= 0; t--) {
+                    int x = p.off + (b * p.T + t) * p.C + c;
+                    double g = Math.abs(p.dh[x]) + carry;
+                    double prev = t > 0 ? Math.abs(h[x - p.C]) : 0;
+                    daScale[x] += (float) (g * (prev + Math.abs(p.u[x])));
+                    duScale[x] += (float) (g * (1 - p.a[x]));
+                    carry = p.a[x] * g;
+                }
+            }
+        }
+        DeviceChecks.assertMatchesCpu("da (chunk " + chunk + ")", dad, dac, daScale, RTOL, p.off, p.n());
+        DeviceChecks.assertMatchesCpu("du (chunk " + chunk + ")", dud, duc, duScale, RTOL, p.off, p.n());
+    }
+
+    @ParameterizedTest
+    @ValueSource(longs = {1, 2, 3, 4})
+    void forwardMatchesCpuSequentialScan(long seed) {
+        checkForward(Problem.random(seed), 0);
+    }
+
+    @ParameterizedTest
+    @ValueSource(ints = {1, 3, 16, 200})
+    void chunkedForwardMatchesCpuChunkedScan(int chunk) {
+        checkForward(Problem.random(10 + chunk, 2, 77, 13), chunk);
+    }
+
+    @ParameterizedTest
+    @ValueSource(longs = {5, 6, 7})
+    void backwardAccumulatesLikeCpuSequentialScan(long seed) {
+        checkBackward(Problem.random(seed), 0);
+    }
+
+    @ParameterizedTest
+    @ValueSource(ints = {1, 5, 200})
+    void chunkedBackwardMatchesCpuChunkedScan(int chunk) {
+        checkBackward(Problem.random(20 + chunk, 2, 61, 13), chunk);
+    }
+
+    /**
+     * Pitfall 3: B, T and the chunk length change between executions of one graph (per C); all
+     * of them travel in params, the grids are set per execution.
+     */
+    @Test
+    void sequenceShapeChangesBetweenExecutionsOfOneGraph() {
+        int C = 24;
+        long f0 = device.stats(ScanGraphs.FORWARD).graphsBuilt(), b0 = device.stats(ScanGraphs.BACKWARD).graphsBuilt();
+        long seed = 70;
+        for (int[] bt : new int[][] {{2, 30}, {1, 7}, {4, 16}, {1, 1}, {3, 21}}) {
+            Problem p = Problem.random(seed++, bt[0], bt[1], C);
+            checkForward(p, 0);
+            checkForward(p, 4);
+            checkBackward(p, 0);
+        }
+        assertThat(device.stats(ScanGraphs.FORWARD).graphsBuilt() - f0).isEqualTo(1);
+        assertThat(device.stats(ScanGraphs.BACKWARD).graphsBuilt() - b0).isEqualTo(1);
+    }
+
+    @Test
+    void ranOnTheDevice() {
+        Problem p = Problem.random(99, 1, 9, 5);
+        checkForward(p, 0);
+        checkBackward(p, 0);
+        DeviceChecks.assertRanOnDevice(device, ScanGraphs.FORWARD, ScanGraphs.BACKWARD);
+    }
+}
