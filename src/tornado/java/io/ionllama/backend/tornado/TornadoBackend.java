@@ -136,8 +136,16 @@ public final class TornadoBackend extends ForwardingBackend {
         try {
             return TornadoSession.probe();
         } catch (LinkageError | RuntimeException e) {
-            String msg = e.getMessage() == null ? "" : ": " + e.getMessage().lines().findFirst().orElse("").strip();
-            return "TornadoVM's runtime did not start (" + e.getClass().getSimpleName() + msg + "); " + launch;
+            // Launched through TornadoVM, but its runtime failed to start: usually no OpenCL/CUDA
+            // platform or driver. Name the innermost cause in one line.
+            Throwable root = e;
+            while (root.getCause() != null && root.getCause() != root) {
+                root = root.getCause();
+            }
+            String text = root.getMessage() == null ? "" : root.getMessage().replaceAll("\u001B\\[[0-9;]*m", "");
+            String msg = text.isBlank() ? "" : ": " + text.lines().findFirst().orElse("").strip();
+            return "TornadoVM's runtime failed to start (" + root.getClass().getSimpleName() + msg
+                    + "); check its driver and devices with `tornado --devices`";
         }
     }
 
