@@ -7,9 +7,11 @@ import io.ionllama.kernels.Activations;
 import io.ionllama.kernels.Embeddings;
 import io.ionllama.kernels.Losses;
 import io.ionllama.kernels.Matmul;
+import io.ionllama.kernels.Optim;
 import io.ionllama.kernels.Norms;
 import io.ionllama.kernels.Attention;
 import io.ionllama.kernels.Matmul;
+import io.ionllama.kernels.Optim;
 import io.ionllama.kernels.Rope;
 import io.ionllama.kernels.Scan;
 
@@ -149,6 +151,68 @@ public final class CpuBackend implements Backend {
         pool.parallelFor(rows, t);
         t.lambdaPass = true;
         pool.parallelFor(C, t);
+    }
+
+    // ---------------------------------------------------------------- optimizer
+
+    private final class AdamwTask implements WorkerPool.RangeTask {
+        float[] p, g, m, v;
+        int off;
+        float lr, beta1, beta2, eps, wd, bc1, bc2, gradScale;
+
+        @Override
+        public void run(int from, int to) {
+            Optim.adamwRange(p, g, m, v, off, lr, beta1, beta2, eps, wd, bc1, bc2, gradScale, from, to);
+        }
+    }
+
+    private final class SumSquaresTask implements WorkerPool.RangeTask {
+        double[] partial = new double[0];
+        float[] g;
+        int off, n;
+
+        @Override
+        public void run(int from, int to) {
+            for (int b = from; b < to; b++) {
+                Optim.sumSquaresBlock(partial, g, off, n, b);
+            }
+        }
+    }
+
+    private final AdamwTask adamwTask = new AdamwTask();
+    private final SumSquaresTask sumSquaresTask = new SumSquaresTask();
+
+    @Override
+    public void adamw(float[] p, float[] g, float[] m, float[] v, int off, int n, float lr, float beta1, float beta2,
+                      float eps, float weightDecay, float bc1, float bc2, float gradScale) {
+        AdamwTask t = adamwTask;
+        t.p = p; t.g = g; t.m = m; t.v = v; t.off = off; t.lr = lr; t.beta1 = beta1; t.beta2 = beta2; t.eps = eps;
+        t.wd = weightDecay; t.bc1 = bc1; t.bc2 = bc2; t.gradScale = gradScale;
+        if (n < GLUE_GRAIN) {
+            t.run(0, n);
+        } else {
+            pool.parallelFor(n, t);
+        }
+    }
+
+    @Override
+    public double sumSquares(float[] g, int off, int n) {
+        SumSquaresTask t = sumSquaresTask;
+        int blocks = (n + Optim.BLOCK - 1) / Optim.BLOCK;
+        if (t.partial.length < blocks) {
+            t.partial = new double[blocks];
+        }
+        t.g = g; t.off = off; t.n = n;
+        if (blocks <= 2) {
+            t.run(0, blocks);
+        } else {
+            pool.parallelFor(blocks, t);
+        }
+        double s = 0;
+        for (int b = 0; b < blocks; b++) {
+            s += t.partial[b];
+        }
+        return s;
     }
 
     // ---------------------------------------------------------------- matmul
