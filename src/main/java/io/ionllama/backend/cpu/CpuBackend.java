@@ -26,9 +26,25 @@ import io.ionllama.kernels.Scan;
 public final class CpuBackend implements Backend {
 
     private final WorkerPool pool;
+    /** The Vector API matmul, or null when this JVM lacks the module (then the scalar units run). */
+    private final SimdMatmul simd;
 
     public CpuBackend(int threads) {
+        this(threads, true);
+    }
+
+    /**
+     * @param simd false forces the scalar matmul units even where the Vector API is available
+     *             (tests and benchmarks compare the two)
+     */
+    public CpuBackend(int threads, boolean simd) {
         this.pool = new WorkerPool(threads);
+        // SimdMatmul is referenced only behind this check, so a JVM without jdk.incubator.vector
+        // never loads it.
+        this.simd = simd && SimdSupport.available() ? new SimdMatmul(pool) : null;
+        if (simd) {
+            SimdSupport.noticeOnce();
+        }
     }
 
     public int threads() {
@@ -46,7 +62,13 @@ public final class CpuBackend implements Backend {
 
     @Override
     public String describe() {
-        return "cpu backend, " + pool.threads() + " thread(s)";
+        return "cpu backend, " + pool.threads() + " thread(s), "
+                + (simd != null ? SimdMatmul.describe() : "scalar matmul");
+    }
+
+    /** Whether the matmul runs on the Vector API path. */
+    public boolean simdMatmul() {
+        return simd != null;
     }
 
     @Override
@@ -220,6 +242,10 @@ public final class CpuBackend implements Backend {
     // Each op keeps one reusable task object: setting its fields and handing it to the pool
     // allocates nothing, which a capturing lambda per call would not guarantee. A backend has one
     // caller at a time (the model's step), so reuse is safe.
+    //
+    // With the Vector API, SimdMatmul does the work (blocked GEMM; its packing scratch is grown
+    // once per larger shape, then reused, so the steady state allocates nothing); the scalar unit
+    // tasks below run otherwise and remain the reference SimdMatmul is tested against.
 
     private final class MatmulForwardTask implements WorkerPool.RangeTask {
         float[] y, x, w, b;
@@ -264,6 +290,10 @@ public final class CpuBackend implements Backend {
     @Override
     public void matmulForward(float[] y, int yOff, float[] x, int xOff, float[] w, int wOff,
                               float[] b, int bOff, int rows, int in, int out) {
+        if (simd != null) {
+            simd.forward(y, yOff, x, xOff, w, wOff, b == null ? y : b, bOff, b == null ? 0 : 1, rows, in, out);
+            return;
+        }
         MatmulForwardTask t = matmulForward;
         t.y = y; t.yOff = yOff; t.x = x; t.xOff = xOff; t.w = w; t.wOff = wOff;
         t.b = b == null ? y : b; t.bOff = bOff; t.hasBias = b == null ? 0 : 1;
@@ -274,6 +304,10 @@ public final class CpuBackend implements Backend {
     @Override
     public void matmulBackwardInput(float[] dx, int dxOff, float[] dy, int dyOff, float[] w, int wOff,
                                     int rows, int in, int out) {
+        if (simd != null) {
+            simd.backwardInput(dx, dxOff, dy, dyOff, w, wOff, rows, in, out);
+            return;
+        }
         MatmulBackwardInputTask t = matmulBackwardInput;
         t.dx = dx; t.dxOff = dxOff; t.dy = dy; t.dyOff = dyOff; t.w = w; t.wOff = wOff;
         t.in = in; t.out = out;
@@ -283,6 +317,10 @@ public final class CpuBackend implements Backend {
     @Override
     public void matmulBackwardWeight(float[] dw, int dwOff, float[] db, int dbOff, float[] dy, int dyOff,
                                      float[] x, int xOff, int rows, int in, int out) {
+        if (simd != null) {
+            simd.backwardWeight(dw, dwOff, db == null ? dw : db, dbOff, db == null ? 0 : 1, dy, dyOff, x, xOff, rows, in, out);
+            return;
+        }
         MatmulBackwardWeightTask t = matmulBackwardWeight;
         t.dw = dw; t.dwOff = dwOff; t.db = db == null ? dw : db; t.dbOff = dbOff; t.hasBias = db == null ? 0 : 1;
         t.dy = dy; t.dyOff = dyOff; t.x = x; t.xOff = xOff; t.rows = rows; t.in = in; t.out = out;
