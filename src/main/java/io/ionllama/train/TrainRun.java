@@ -101,7 +101,7 @@ public final class TrainRun {
                     bar.setExtraMessage(String.format(" loss %.3f bpb %.3f %.0f B/s", s.loss(), s.bpb(), rate));
                 }
                 if (trainer.step % opt.logEvery() == 0 || trainer.step == 1) {
-                    Map<String, Object> rec = record("train", s.step(), s.loss(), s.bpb(), s.accuracy(), s.bytesPerPatch());
+                    Map<String, Object> rec = record("train", trainer.step, s.loss(), s.bpb(), s.accuracy(), s.bytesPerPatch());
                     rec.put("entropy_loss", s.entropyLoss());
                     rec.put("lr", (double) s.lr());
                     rec.put("grad_norm", s.gradNorm());
