@@ -32,11 +32,12 @@ import org.openjdk.jmh.infra.BenchmarkParams;
  *
  * Shapes are the model's linear layers at width d (tiny d=256, small d=512): d->d, d->3d, d->4d,
  * 4d->d, d->256, with R = B*T rows. Every product is 2*R*in*out flops; {@link Report} turns the
- * scores (ops/s) into GFLOP/s. The Java forward also adds the bias and dw also sums db: at most
+ * per-call times into GFLOP/s. Sample-time mode keeps every call's time, so the report can give
+ * the median and the best call: on a shared machine the best call is the uncontended speed. The Java forward also adds the bias and dw also sums db: at most
  * 1/in more work, not counted. OpenBLAS gets off-heap buffers, as a C caller would pass.
  */
-@BenchmarkMode(Mode.Throughput)
-@OutputTimeUnit(TimeUnit.SECONDS)
+@BenchmarkMode(Mode.SampleTime)
+@OutputTimeUnit(TimeUnit.MILLISECONDS)
 @State(Scope.Benchmark)
 @Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-Xmx6g", "-Xss4m"})
 @Warmup(iterations = 2, time = 500, timeUnit = TimeUnit.MILLISECONDS)

@@ -44,15 +44,18 @@ final class SimdMatmul {
     static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     static final int VL = S.length();
     /** Rows of a micro tile. */
-    static final int MR = Integer.getInteger("ionllama.mm.mr", 8);
+    static final int MR = 8;
     /** Columns of a micro tile: two vectors. */
     static final int NR = 2 * VL;
-    /** Depth of a packed block (the k range one micro-kernel call covers). */
-    static final int KC = Integer.getInteger("ionllama.mm.kc", 256);
-    /** Rows of a packed A block (a multiple of MR). */
-    static final int MC = Integer.getInteger("ionllama.mm.mc", 128);
-    /** Columns of a packed B block (a multiple of NR). */
-    static final int NC = Integer.getInteger("ionllama.mm.nc", 512);
+    /**
+     * Depth of a packed block (the k range one micro-kernel call covers): an A micro-panel
+     * (MR x KC = 8 KiB) stays in L1 while B panels stream from L2.
+     */
+    static final int KC = 256;
+    /** Rows of a packed A block (a multiple of MR): 128 KiB, in L2 beside the B block. */
+    static final int MC = 128;
+    /** Columns of a packed B block (a multiple of NR): KC x NC = 512 KiB, half of a Zen 4 L2. */
+    static final int NC = 512;
     /** Forward with at most this many rows takes the dot-product path (generation), no packing. */
     static final int DOT_ROWS = 4;
 
