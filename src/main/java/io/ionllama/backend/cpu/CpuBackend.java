@@ -1,16 +1,14 @@
 package io.ionllama.backend.cpu;
 
 import io.ionllama.backend.Backend;
-import io.ionllama.kernels.Elementwise;
-import io.ionllama.kernels.IntegralGate;
 import io.ionllama.kernels.Activations;
+import io.ionllama.kernels.Attention;
+import io.ionllama.kernels.Elementwise;
 import io.ionllama.kernels.Embeddings;
+import io.ionllama.kernels.IntegralGate;
 import io.ionllama.kernels.Losses;
 import io.ionllama.kernels.Matmul;
-import io.ionllama.kernels.Optim;
 import io.ionllama.kernels.Norms;
-import io.ionllama.kernels.Attention;
-import io.ionllama.kernels.Matmul;
 import io.ionllama.kernels.Optim;
 import io.ionllama.kernels.Rope;
 import io.ionllama.kernels.Scan;
