@@ -44,6 +44,15 @@ public interface Backend extends AutoCloseable {
     void integralGateBackward(float[] dz, int dzOff, float[] dLambda, int dLambdaOff, float[] da, int daOff,
                               float[] a, int aOff, float[] z, int zOff, float[] lambda, int lambdaOff, int rows, int C);
 
+    // ---------------------------------------------------------------- optimizer (kernels.Optim)
+
+    /** AdamW over {@code n} elements at {@code off} of p, g, m, v; the gradient is multiplied by gradScale first (clipping). */
+    void adamw(float[] p, float[] g, float[] m, float[] v, int off, int n, float lr, float beta1, float beta2,
+               float eps, float weightDecay, float bc1, float bc2, float gradScale);
+
+    /** Sum of squares of g[off .. off+n), added in a fixed block order (the same for any thread count). */
+    double sumSquares(float[] g, int off, int n);
+
     // ---------------------------------------------------------------- matmul (kernels.Matmul)
 
     /** y[N,out] = x[N,in] . W[out,in]^T + b. */

@@ -22,8 +22,12 @@ final class Errors {
 
     static int handle(Exception e, CommandLine cmd, CommandLine.ParseResult parsed) {
         String line;
-        if (e instanceof UserError || e instanceof Backends.UnavailableException || e instanceof IllegalArgumentException) {
+        if (e instanceof UserError || e instanceof Backends.UnavailableException || e instanceof IllegalArgumentException
+                || e instanceof io.ionllama.data.Corpus.DataException || e instanceof io.ionllama.train.Checkpoint.CheckpointException
+                || e instanceof io.ionllama.train.Trainer.DivergedException) {
             line = e.getMessage();
+        } else if (e instanceof java.nio.file.NoSuchFileException nf) {
+            line = "no such file: " + nf.getMessage();
         } else if (e instanceof IOException || e instanceof UncheckedIOException) {
             line = "I/O error: " + e.getMessage();
         } else {
@@ -33,7 +37,7 @@ final class Errors {
         if (System.getenv("IONLLAMA_DEBUG") != null) {
             e.printStackTrace(cmd.getErr());
         }
-        return e instanceof UserError || e instanceof Backends.UnavailableException || e instanceof IllegalArgumentException ? 2 : 1;
+        return line.startsWith("internal error") || line.startsWith("I/O error") ? 1 : 2;
     }
 
     /** A bad flag or value: one line naming it, and where to look. */

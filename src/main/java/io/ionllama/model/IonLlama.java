@@ -62,6 +62,23 @@ public final class IonLlama {
         }
     }
 
+    /** Stages of a step, for the per-stage time breakdown ({@link #stageNanos}). */
+    public static final String[] STAGES = {"entropy", "encoder", "global", "decoder+head", "backward decoder+head",
+        "backward global", "backward encoder", "backward entropy"};
+    /** Nanoseconds spent per stage since the last {@link #resetTimers}. */
+    public final long[] stageNanos = new long[STAGES.length];
+    private long mark;
+
+    public void resetTimers() {
+        java.util.Arrays.fill(stageNanos, 0);
+    }
+
+    private void lap(int stage) {
+        long now = System.nanoTime();
+        stageNanos[stage] += now - mark;
+        mark = now;
+    }
+
     // ---- per-step state (grow-only buffers) ----
     private int B, T, N, R, capN, capR;
     private int[] x, targets, ngramIdx, ends, endRows, pi, seqStart, seqCount, argmax;
@@ -243,6 +260,7 @@ public final class IonLlama {
         System.arraycopy(tgt, 0, targets, 0, N);
         int dE = config.dEntropy(), dL = config.dLocal(), dM = config.dModel();
 
+        mark = System.nanoTime();
         // ---- entropy model (its own small byte LM) ----
         be.byteEmbeddingForward(eIn, 0, params, eEmbed, x, 0, N, dE);
         runLayers(entropyLayers, eIn, eOut, B, T, dE);
@@ -252,6 +270,7 @@ public final class IonLlama {
         be.lossStats(eStats, 0, eLosses, 0, argmax, 0, targets, 0, N);
         be.entropy(hNext, 0, eLogits, 0, N, 256);
 
+        lap(0);
         // ---- patches ----
         if (forcedEnds != null) {
             System.arraycopy(forcedEnds, 0, ends, 0, N);
@@ -282,6 +301,7 @@ public final class IonLlama {
             be.ngramEmbeddingForward(emb, 0, params, embNgram, ngramIdx, 0, ngramOrders.length, N, dL);
         }
         runLayers(encoder, emb, encOut, B, T, dL);
+        lap(1);
 
         // ---- global transformer over closed patches ----
         be.copy(gin, 0, params, decStart, dM);
@@ -300,6 +320,7 @@ public final class IonLlama {
             }
             be.rmsNormForward(gin, dM, gRstd, 0, gout, 0, params, gNorm, R, dM, EPS);
         }
+        lap(2);
         be.matmulForward(gup, 0, gin, 0, params, decUp, null, 0, R + 1, dM, dL);
 
         // ---- decoder ----
@@ -311,6 +332,7 @@ public final class IonLlama {
         be.crossEntropyForward(losses, 0, probs, 0, logits, 0, targets, 0, N, 256);
         be.argmax(argmax, 0, logits, 0, N, 256);
         be.lossStats(stats, 0, losses, 0, argmax, 0, targets, 0, N);
+        lap(3);
         return new Output(stats[Losses.STAT_MEAN_LOSS], eStats[Losses.STAT_MEAN_LOSS], R, (long) (int) stats[Losses.STAT_VALID],
                 (int) stats[Losses.STAT_CORRECT]);
     }
@@ -332,6 +354,7 @@ public final class IonLlama {
      */
     public void backward(float scale) {
         int dE = config.dEntropy(), dL = config.dLocal(), dM = config.dModel();
+        mark = System.nanoTime();
         stats[Losses.STAT_INV_VALID] *= scale;
         eStats[Losses.STAT_INV_VALID] *= scale;
 
@@ -353,6 +376,7 @@ public final class IonLlama {
         be.matmulBackwardInput(dGin, 0, dGup, 0, params, decUp, R + 1, dM, dL);
         be.matmulBackwardWeight(grads, decUp, null, 0, dGup, 0, gin, 0, R + 1, dM, dL);
         be.accumulate(grads, decStart, dGin, 0, dM);
+        lap(4);
         if (R > 0) {
             be.fill(dGlobalA, 0, 0f, R * dM);
             be.rmsNormBackward(dGlobalA, 0, grads, gNorm, dGin, dM, gout, 0, params, gNorm, gRstd, 0, R, dM);
@@ -369,6 +393,7 @@ public final class IonLlama {
             be.matmulBackwardWeight(grads, encProj, null, 0, dcur, 0, pv, 0, R, dL, dM);
             be.byteEmbeddingBackward(dEncOut, 0, dPv, 0, endRows, 0, R, dL);
         }
+        lap(5);
 
         // ---- encoder and embeddings ----
         float[] dEmbIn = backLayers(encoder, dEncOut, localScratch, B, T, dL);
@@ -377,6 +402,7 @@ public final class IonLlama {
             be.ngramEmbeddingBackward(grads, embNgram, dEmbIn, 0, ngramIdx, 0, ngramOrders.length, N, dL);
         }
 
+        lap(6);
         // ---- entropy model: its own loss only ----
         be.fill(dLogits, 0, 0f, N * 256);
         be.crossEntropyBackward(dLogits, 0, eProbs, 0, targets, 0, eStats, Losses.STAT_INV_VALID, 0, N, 256);
@@ -390,6 +416,7 @@ public final class IonLlama {
 
         stats[Losses.STAT_INV_VALID] /= scale;
         eStats[Losses.STAT_INV_VALID] /= scale;
+        lap(7);
     }
 
     /**

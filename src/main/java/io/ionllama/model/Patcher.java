@@ -157,9 +157,13 @@ public final class Patcher {
     }
 
     /** Restores a stored threshold (a checkpoint's). */
-    public void restore(float theta, double level) {
+    public void restore(float theta, double level, boolean calibrated) {
         this.theta = theta;
         this.level = level;
-        this.calibrated = true;
+        this.calibrated = calibrated;
+    }
+
+    public boolean calibrated() {
+        return calibrated;
     }
 }

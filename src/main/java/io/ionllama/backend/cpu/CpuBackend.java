@@ -1,15 +1,15 @@
 package io.ionllama.backend.cpu;
 
 import io.ionllama.backend.Backend;
-import io.ionllama.kernels.Elementwise;
-import io.ionllama.kernels.IntegralGate;
 import io.ionllama.kernels.Activations;
+import io.ionllama.kernels.Attention;
+import io.ionllama.kernels.Elementwise;
 import io.ionllama.kernels.Embeddings;
+import io.ionllama.kernels.IntegralGate;
 import io.ionllama.kernels.Losses;
 import io.ionllama.kernels.Matmul;
 import io.ionllama.kernels.Norms;
-import io.ionllama.kernels.Attention;
-import io.ionllama.kernels.Matmul;
+import io.ionllama.kernels.Optim;
 import io.ionllama.kernels.Rope;
 import io.ionllama.kernels.Scan;
 
@@ -24,9 +24,25 @@ import io.ionllama.kernels.Scan;
 public final class CpuBackend implements Backend {
 
     private final WorkerPool pool;
+    /** The Vector API matmul, or null when this JVM lacks the module (then the scalar units run). */
+    private final SimdMatmul simd;
 
     public CpuBackend(int threads) {
+        this(threads, true);
+    }
+
+    /**
+     * @param simd false forces the scalar matmul units even where the Vector API is available
+     *             (tests and benchmarks compare the two)
+     */
+    public CpuBackend(int threads, boolean simd) {
         this.pool = new WorkerPool(threads);
+        // SimdMatmul is referenced only behind this check, so a JVM without jdk.incubator.vector
+        // never loads it.
+        this.simd = simd && SimdSupport.available() ? new SimdMatmul(pool) : null;
+        if (simd) {
+            SimdSupport.noticeOnce();
+        }
     }
 
     public int threads() {
@@ -44,7 +60,13 @@ public final class CpuBackend implements Backend {
 
     @Override
     public String describe() {
-        return "cpu backend, " + pool.threads() + " thread(s)";
+        return "cpu backend, " + pool.threads() + " thread(s), "
+                + (simd != null ? SimdMatmul.describe() : "scalar matmul");
+    }
+
+    /** Whether the matmul runs on the Vector API path. */
+    public boolean simdMatmul() {
+        return simd != null;
     }
 
     @Override
@@ -151,11 +173,77 @@ public final class CpuBackend implements Backend {
         pool.parallelFor(C, t);
     }
 
+    // ---------------------------------------------------------------- optimizer
+
+    private final class AdamwTask implements WorkerPool.RangeTask {
+        float[] p, g, m, v;
+        int off;
+        float lr, beta1, beta2, eps, wd, bc1, bc2, gradScale;
+
+        @Override
+        public void run(int from, int to) {
+            Optim.adamwRange(p, g, m, v, off, lr, beta1, beta2, eps, wd, bc1, bc2, gradScale, from, to);
+        }
+    }
+
+    private final class SumSquaresTask implements WorkerPool.RangeTask {
+        double[] partial = new double[0];
+        float[] g;
+        int off, n;
+
+        @Override
+        public void run(int from, int to) {
+            for (int b = from; b < to; b++) {
+                Optim.sumSquaresBlock(partial, g, off, n, b);
+            }
+        }
+    }
+
+    private final AdamwTask adamwTask = new AdamwTask();
+    private final SumSquaresTask sumSquaresTask = new SumSquaresTask();
+
+    @Override
+    public void adamw(float[] p, float[] g, float[] m, float[] v, int off, int n, float lr, float beta1, float beta2,
+                      float eps, float weightDecay, float bc1, float bc2, float gradScale) {
+        AdamwTask t = adamwTask;
+        t.p = p; t.g = g; t.m = m; t.v = v; t.off = off; t.lr = lr; t.beta1 = beta1; t.beta2 = beta2; t.eps = eps;
+        t.wd = weightDecay; t.bc1 = bc1; t.bc2 = bc2; t.gradScale = gradScale;
+        if (n < GLUE_GRAIN) {
+            t.run(0, n);
+        } else {
+            pool.parallelFor(n, t);
+        }
+    }
+
+    @Override
+    public double sumSquares(float[] g, int off, int n) {
+        SumSquaresTask t = sumSquaresTask;
+        int blocks = (n + Optim.BLOCK - 1) / Optim.BLOCK;
+        if (t.partial.length < blocks) {
+            t.partial = new double[blocks];
+        }
+        t.g = g; t.off = off; t.n = n;
+        if (blocks <= 2) {
+            t.run(0, blocks);
+        } else {
+            pool.parallelFor(blocks, t);
+        }
+        double s = 0;
+        for (int b = 0; b < blocks; b++) {
+            s += t.partial[b];
+        }
+        return s;
+    }
+
     // ---------------------------------------------------------------- matmul
     //
     // Each op keeps one reusable task object: setting its fields and handing it to the pool
     // allocates nothing, which a capturing lambda per call would not guarantee. A backend has one
     // caller at a time (the model's step), so reuse is safe.
+    //
+    // With the Vector API, SimdMatmul does the work (blocked GEMM; its packing scratch is grown
+    // once per larger shape, then reused, so the steady state allocates nothing); the scalar unit
+    // tasks below run otherwise and remain the reference SimdMatmul is tested against.
 
     private final class MatmulForwardTask implements WorkerPool.RangeTask {
         float[] y, x, w, b;
@@ -200,6 +288,10 @@ public final class CpuBackend implements Backend {
     @Override
     public void matmulForward(float[] y, int yOff, float[] x, int xOff, float[] w, int wOff,
                               float[] b, int bOff, int rows, int in, int out) {
+        if (simd != null) {
+            simd.forward(y, yOff, x, xOff, w, wOff, b == null ? y : b, bOff, b == null ? 0 : 1, rows, in, out);
+            return;
+        }
         MatmulForwardTask t = matmulForward;
         t.y = y; t.yOff = yOff; t.x = x; t.xOff = xOff; t.w = w; t.wOff = wOff;
         t.b = b == null ? y : b; t.bOff = bOff; t.hasBias = b == null ? 0 : 1;
@@ -210,6 +302,10 @@ public final class CpuBackend implements Backend {
     @Override
     public void matmulBackwardInput(float[] dx, int dxOff, float[] dy, int dyOff, float[] w, int wOff,
                                     int rows, int in, int out) {
+        if (simd != null) {
+            simd.backwardInput(dx, dxOff, dy, dyOff, w, wOff, rows, in, out);
+            return;
+        }
         MatmulBackwardInputTask t = matmulBackwardInput;
         t.dx = dx; t.dxOff = dxOff; t.dy = dy; t.dyOff = dyOff; t.w = w; t.wOff = wOff;
         t.in = in; t.out = out;
@@ -219,6 +315,10 @@ public final class CpuBackend implements Backend {
     @Override
     public void matmulBackwardWeight(float[] dw, int dwOff, float[] db, int dbOff, float[] dy, int dyOff,
                                      float[] x, int xOff, int rows, int in, int out) {
+        if (simd != null) {
+            simd.backwardWeight(dw, dwOff, db == null ? dw : db, dbOff, db == null ? 0 : 1, dy, dyOff, x, xOff, rows, in, out);
+            return;
+        }
         MatmulBackwardWeightTask t = matmulBackwardWeight;
         t.dw = dw; t.dwOff = dwOff; t.db = db == null ? dw : db; t.dbOff = dbOff; t.hasBias = db == null ? 0 : 1;
         t.dy = dy; t.dyOff = dyOff; t.x = x; t.xOff = xOff; t.rows = rows; t.in = in; t.out = out;

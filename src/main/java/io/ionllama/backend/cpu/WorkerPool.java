@@ -48,6 +48,15 @@ public final class WorkerPool implements AutoCloseable {
         return threads;
     }
 
+    /** Ids of the pool's own threads (not the caller's), e.g. for per-thread allocation counters. */
+    public long[] workerThreadIds() {
+        long[] ids = new long[workers.length];
+        for (int k = 0; k < workers.length; k++) {
+            ids[k] = workers[k].threadId();
+        }
+        return ids;
+    }
+
     /** Splits {@code [0, n)} into at most {@code threads} contiguous ranges and waits for all. */
     public void parallelFor(int n, RangeTask body) {
         if (n <= 0) {

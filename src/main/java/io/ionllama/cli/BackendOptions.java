@@ -1,0 +1,29 @@
+package io.ionllama.cli;
+
+import io.ionllama.backend.Backend;
+import io.ionllama.backend.Backends;
+import io.ionllama.backend.cpu.SimdSupport;
+import picocli.CommandLine.Option;
+
+/** {@code --backend}, {@code --device}, {@code --threads}: shared by every command that runs the model. */
+final class BackendOptions {
+
+    @Option(names = "--backend", defaultValue = "auto", description = "auto, cpu or tornado (auto: TornadoVM when running under it with a device, else cpu).")
+    String backend;
+
+    @Option(names = "--device", defaultValue = "0", description = "TornadoVM device index (see 'ionllama devices').")
+    int device;
+
+    @Option(names = "--threads", description = "CPU worker threads (default: available processors).")
+    Integer threads;
+
+    Backend open() {
+        int t = threads != null ? threads : Backends.defaultThreads();
+        if (t < 1) {
+            throw new IllegalArgumentException("--threads must be >= 1");
+        }
+        Backend be = Backends.open(backend, t, device);
+        SimdSupport.noticeOnce();
+        return be;
+    }
+}

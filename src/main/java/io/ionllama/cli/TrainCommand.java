@@ -1,0 +1,273 @@
+package io.ionllama.cli;
+
+import io.ionllama.backend.Backend;
+import io.ionllama.data.Corpus;
+import io.ionllama.model.IonLlama;
+import io.ionllama.model.ModelConfig;
+import io.ionllama.model.ParamLayout;
+import io.ionllama.model.Patcher;
+import io.ionllama.train.Checkpoint;
+import io.ionllama.train.TrainConfig;
+import io.ionllama.train.TrainRun;
+import io.ionllama.train.Trainer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.LocalDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** {@code ionllama train}: trains a model and writes checkpoints, metrics and curves. */
+@Command(name = "train", mixinStandardHelpOptions = true, showDefaultValues = true, sortOptions = false,
+        description = {"Train a model. With no arguments: nano on the embedded corpus, a few minutes on 2 cores.",
+            "Writes latest/best/step_N checkpoints, metrics.jsonl and curves.png to --out."})
+final class TrainCommand implements Callable<Integer> {
+
+    @Option(names = "--model", defaultValue = "ionllama", description = "Architecture: ionllama (the baselines dense, rnn, tokun come later).")
+    String architecture;
+
+    @Mixin
+    ModelOptions model = new ModelOptions();
+
+    @Option(names = "--data", description = "Training bytes: a file or a directory (recursive, sorted); .gz/.xz read transparently. Default: the embedded corpus.")
+    Path data;
+
+    @Option(names = "--val-data", description = "Validation bytes (default: the last 5% of --data).")
+    Path valData;
+
+    @Option(names = "--dataset", description = "A named dataset downloaded once into the cache: tinystories, enwik8, shakespeare.")
+    String dataset;
+
+    @Option(names = "--cache-dir", description = "Where downloads and decompressed data are kept (default: ~/.cache/ionllama or $IONLLAMA_CACHE).")
+    Path cacheDir;
+
+    @Option(names = "--max-steps", defaultValue = "400", description = "Optimizer steps (also the cosine schedule's length).")
+    long maxSteps;
+
+    @Option(names = "--max-time", defaultValue = "0", description = "Stop after this long, e.g. 90s, 15m, 2h (0: no limit).")
+    String maxTime;
+
+    @Option(names = "--batch-size", defaultValue = "8", description = "Sequences per micro-batch.")
+    int batchSize;
+
+    @Option(names = "--seq-len", defaultValue = "256", description = "Bytes per sequence.")
+    int seqLen;
+
+    @Option(names = "--grad-accum", defaultValue = "1", description = "Micro-batches per optimizer step.")
+    int gradAccum;
+
+    @Option(names = "--lr", defaultValue = "3e-3", description = "Peak learning rate.")
+    float lr;
+
+    @Option(names = "--min-lr", defaultValue = "3e-4", description = "Learning rate at the end of the cosine decay.")
+    float minLr;
+
+    @Option(names = "--warmup", defaultValue = "30", description = "Linear learning-rate warm-up steps.")
+    int warmup;
+
+    @Option(names = "--optimizer", defaultValue = "adamw", description = "adamw, or muon (Muon for hidden matrices, AdamW for the rest).")
+    String optimizer;
+
+    @Option(names = "--weight-decay", defaultValue = "0.1", description = "Decoupled weight decay on matrices.")
+    float weightDecay;
+
+    @Option(names = "--clip", defaultValue = "1.0", description = "Global gradient-norm clip (0: off).")
+    float clip;
+
+    @Option(names = "--seed", defaultValue = "1337", description = "Seed for initialisation and data order.")
+    long seed;
+
+    @Option(names = "--patcher", defaultValue = "entropy", description = "entropy, monotonic, space or fixed:N.")
+    String patcher;
+
+    @Option(names = "--entropy-warmup", defaultValue = "60", description = "Steps of fixed patches while the entropy model learns.")
+    int entropyWarmup;
+
+    @Option(names = "--attention", defaultValue = "dilated", description = "dilated (sparse, O(P log P)) or dense (O(P^2) ablation).")
+    String attention;
+
+    @Mixin
+    BackendOptions backendOptions = new BackendOptions();
+
+    @Option(names = "--run-name", description = "Name of the run (default: <size>-<date>-<time>).")
+    String runName;
+
+    @Option(names = "--out", description = "Output folder (default: checkpoints/<run-name>).")
+    Path out;
+
+    @Option(names = "--eval-every", defaultValue = "100", description = "Evaluate (and print a sample) every N steps.")
+    int evalEvery;
+
+    @Option(names = "--eval-batches", defaultValue = "4", description = "Validation batches per evaluation.")
+    int evalBatches;
+
+    @Option(names = "--save-every", defaultValue = "200", description = "Write step_N checkpoints every N steps (0: only latest and best).")
+    int saveEvery;
+
+    @Option(names = "--keep", defaultValue = "3", description = "step_N checkpoints to keep.")
+    int keep;
+
+    @Option(names = "--log-every", defaultValue = "10", description = "Log metrics every N steps.")
+    int logEvery;
+
+    @Option(names = "--sample-bytes", defaultValue = "120", description = "Bytes generated at each evaluation (0: none).")
+    int sampleBytes;
+
+    @Option(names = "--resume", arity = "0..1", fallbackValue = "", description = "Continue from a checkpoint file or run folder (its latest); without a value: --out's latest.")
+    String resume;
+
+    @Option(names = "--progress", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "Live progress bar on a terminal (plain log lines otherwise).")
+    boolean progress;
+
+    @Override
+    public Integer call() throws Exception {
+        if (!architecture.equals("ionllama")) {
+            throw new Errors.UserError("--model " + architecture + " is not available yet (only ionllama)");
+        }
+        TrainConfig cfg = new TrainConfig(batchSize, seqLen, gradAccum, lr, minLr, warmup, maxSteps, optimizer, weightDecay,
+                clip, seed, entropyWarmup).validate();
+        long maxSeconds = parseDuration(maxTime);
+        check(evalEvery >= 1, "--eval-every must be >= 1");
+        check(evalBatches >= 1, "--eval-batches must be >= 1");
+        check(saveEvery >= 0 && keep >= 0 && logEvery >= 1, "--save-every, --keep must be >= 0 and --log-every >= 1");
+        check(attention.equals("dilated") || attention.equals("dense"), "--attention must be dilated or dense");
+
+        Path resumeFrom = resumePath();
+        ModelConfig config = model.config();
+        String patcherSpec = patcher;
+        boolean dense = attention.equals("dense");
+        if (resumeFrom != null) {
+            Checkpoint.Meta meta = Checkpoint.readMeta(resumeFrom);
+            config = meta.config();
+            patcherSpec = meta.patcher();
+            dense = meta.dense();
+        }
+        if (runName == null) {
+            runName = out != null ? out.getFileName().toString()
+                    : config.size() + "-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"));
+        }
+        if (out == null) {
+            out = resumeFrom != null ? resumeFrom.toAbsolutePath().getParent() : Path.of("checkpoints", runName);
+        }
+        Path cache = cacheDir != null ? cacheDir : Corpus.defaultCacheDir();
+
+        try (Backend be = backendOptions.open(); Corpus corpus = openCorpus(cache)) {
+            IonLlama m = new IonLlama(config, be, Patcher.parse(patcherSpec, config.maxPatch(), config.targetPatch()), dense);
+            m.init(seed);
+            Trainer trainer = new Trainer(m, corpus.train(), cfg);
+            double best = Double.NaN;
+            long bytesSeen = 0;
+            if (resumeFrom != null) {
+                Checkpoint.Meta meta = Checkpoint.load(resumeFrom, m, trainer);
+                best = meta.bestValidBpb();
+                bytesSeen = meta.bytesSeen();
+                System.out.printf("resuming from %s at step %d%n", resumeFrom, trainer.step);
+            }
+            ParamLayout layout = m.layout;
+            System.out.printf("ionllama train: %s (%,d params), %s, patcher %s, %s attention%n", config.size(), layout.total(),
+                    be.describe(), m.patcher.spec(), dense ? "dense" : "dilated");
+            System.out.printf("data: %s%n", corpus.description());
+            System.out.printf("batch %d x %d bytes x %d accum, lr %.1e -> %.1e, %s, %d steps%s -> %s%n", batchSize, seqLen, gradAccum,
+                    lr, minLr, optimizer, maxSteps, maxSeconds > 0 ? " or " + maxTime : "", out);
+            boolean bar = progress && System.console() != null;
+            TrainRun run = new TrainRun(trainer, corpus, new TrainRun.Options(out, maxSeconds, evalEvery, evalBatches, saveEvery,
+                    keep, logEvery, sampleBytes, bar), System.out, Double.isNaN(best) ? Double.POSITIVE_INFINITY : best, bytesSeen);
+            Thread mainThread = Thread.currentThread();
+            Thread hook = new Thread(() -> {
+                run.requestStop();
+                try {
+                    mainThread.join(60_000);
+                } catch (InterruptedException ignored) {
+                    Thread.currentThread().interrupt();
+                }
+            });
+            Runtime.getRuntime().addShutdownHook(hook);
+            TrainRun.Summary s = run.run();
+            try {
+                Runtime.getRuntime().removeShutdownHook(hook);
+            } catch (IllegalStateException ignored) {
+                // Already shutting down: the hook is waiting for us.
+            }
+            System.out.printf("%s after %d steps in %s: last loss %.4f, best valid BPB %.4f, %.0f bytes/s%s%n",
+                    s.stopped() ? "stopped" : "done", s.steps(), duration(s.seconds()), s.lastLoss(), s.bestValidBpb(),
+                    s.bytesPerSecond(), s.skipped() > 0 ? ", " + s.skipped() + " steps skipped (non-finite)" : "");
+            System.out.println("checkpoint: " + s.checkpoint() + (Files.exists(out.resolve("best.safetensors"))
+                    ? "  (best: " + out.resolve("best.safetensors") + ")" : ""));
+            System.out.println("metrics:    " + s.metrics());
+            System.out.println("plot:       " + s.plot());
+            return 0;
+        }
+    }
+
+    private Corpus openCorpus(Path cache) throws java.io.IOException {
+        if (dataset != null && data != null) {
+            throw new Errors.UserError("give either --data or --dataset, not both");
+        }
+        if (dataset != null) {
+            throw new Errors.UserError("--dataset is not available in this build");
+        }
+        if (data == null) {
+            if (valData != null) {
+                throw new Errors.UserError("--val-data needs --data");
+            }
+            return Corpus.embedded();
+        }
+        return Corpus.open(data, valData, seqLen + 1, cache);
+    }
+
+    private Path resumePath() {
+        if (resume == null) {
+            return null;
+        }
+        Path p;
+        if (resume.isEmpty()) {
+            if (out == null) {
+                throw new Errors.UserError("--resume without a value needs --out (the run folder to continue)");
+            }
+            p = out;
+        } else {
+            p = Path.of(resume);
+        }
+        if (Files.isDirectory(p)) {
+            p = p.resolve("latest.safetensors");
+        }
+        if (!Files.exists(p)) {
+            throw new Errors.UserError("nothing to resume: no checkpoint at " + p);
+        }
+        return p;
+    }
+
+    static long parseDuration(String s) {
+        String v = s.strip().toLowerCase();
+        try {
+            if (v.equals("0")) {
+                return 0;
+            }
+            long mult = 1;
+            if (v.endsWith("h")) {
+                mult = 3600;
+            } else if (v.endsWith("m")) {
+                mult = 60;
+            } else if (!v.endsWith("s")) {
+                return Long.parseLong(v);
+            }
+            return Math.round(Double.parseDouble(v.substring(0, v.length() - 1)) * mult);
+        } catch (NumberFormatException e) {
+            throw new Errors.UserError("--max-time: cannot read '" + s + "' (examples: 90s, 15m, 2h)");
+        }
+    }
+
+    private static void check(boolean ok, String message) {
+        if (!ok) {
+            throw new Errors.UserError(message);
+        }
+    }
+
+    private static String duration(double seconds) {
+        long s = Math.round(seconds);
+        return s >= 3600 ? String.format("%dh%02dm", s / 3600, s % 3600 / 60) : String.format("%dm%02ds", s / 60, s % 60);
+    }
+}

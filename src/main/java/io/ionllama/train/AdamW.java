@@ -1,0 +1,57 @@
+package io.ionllama.train;
+
+import io.ionllama.backend.Backend;
+import io.ionllama.model.ParamLayout;
+
+/**
+ * AdamW with decoupled weight decay on matrices only, bias correction, and global-norm gradient
+ * clipping. Moments share the parameters' layout; the update runs through the backend
+ * ({@link io.ionllama.kernels.Optim#adamwRange}).
+ */
+public final class AdamW {
+    public final float beta1, beta2, eps, weightDecay;
+    public final float[] m, v;
+    /** Updates applied so far (the bias corrections' exponent). */
+    public long t;
+
+    public AdamW(long size, float beta1, float beta2, float eps, float weightDecay) {
+        this.beta1 = beta1;
+        this.beta2 = beta2;
+        this.eps = eps;
+        this.weightDecay = weightDecay;
+        this.m = new float[Math.toIntExact(size)];
+        this.v = new float[Math.toIntExact(size)];
+    }
+
+    public static AdamW defaults(long size, float weightDecay) {
+        return new AdamW(size, 0.9f, 0.95f, 1e-8f, weightDecay);
+    }
+
+    /** The global L2 norm of the gradient, summed tensor by tensor in layout order. */
+    public static double gradNorm(Backend be, ParamLayout layout, float[] g) {
+        double s = 0;
+        for (ParamLayout.Tensor t : layout.tensors()) {
+            s += be.sumSquares(g, t.off(), (int) t.size());
+        }
+        return Math.sqrt(s);
+    }
+
+    /**
+     * One update of {@code tensors} (all of them, or the subset another optimizer leaves to AdamW).
+     * {@code gradScale} multiplies the gradient first (clipping).
+     */
+    public void update(Backend be, Iterable<ParamLayout.Tensor> tensors, float[] p, float[] g, float lr, float gradScale) {
+        t++;
+        float bc1 = (float) (1 - Math.pow(beta1, t));
+        float bc2 = (float) (1 - Math.pow(beta2, t));
+        for (ParamLayout.Tensor ten : tensors) {
+            float wd = ten.kind() == ParamLayout.Kind.MATRIX ? weightDecay : 0f;
+            be.adamw(p, g, m, v, ten.off(), (int) ten.size(), lr, beta1, beta2, eps, wd, bc1, bc2, gradScale);
+        }
+    }
+
+    /** Clip factor for a gradient of norm {@code norm}: 1, or clip/norm when above {@code clip} (clip ≤ 0: off). */
+    public static float clipScale(double norm, float clip) {
+        return clip > 0 && norm > clip ? (float) (clip / norm) : 1f;
+    }
+}

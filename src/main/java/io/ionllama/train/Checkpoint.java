@@ -1,0 +1,213 @@
+package io.ionllama.train;
+
+import io.ionllama.model.IonLlama;
+import io.ionllama.model.ModelConfig;
+import io.ionllama.model.ParamLayout;
+import io.ionllama.model.Patcher;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Checkpoints as safetensors files: every parameter tensor under its layout name, optimizer
+ * moments under {@code adamw.m.}, {@code adamw.v.} and {@code muon.m.} prefixes (omitted in
+ * weights-only files), and metadata with the model and training configuration, the step, the
+ * patch threshold and everything else a resumed run needs. Written atomically by
+ * {@link Safetensors#write}; loading checks the model's dimensions and every tensor's name and
+ * shape and says in one line what does not fit.
+ */
+public final class Checkpoint {
+    private Checkpoint() {}
+
+    public static final String FORMAT = "ionllama-v12-1";
+
+    /** A problem with a checkpoint file: its message is one line for the user. */
+    public static final class CheckpointException extends IOException {
+        public CheckpointException(String message) {
+            super(message);
+        }
+    }
+
+    /** What a checkpoint's metadata says about the run that wrote it. */
+    public record Meta(ModelConfig config, String patcher, boolean dense, float theta, double level, long step,
+                       long bytesSeen, long skippedSteps, double bestValidBpb, Map<String, String> raw) {}
+
+    /** Writes model (and, when {@code trainer} is not null, optimizer) state to {@code path} atomically. */
+    public static void save(Path path, IonLlama model, Trainer trainer, long bytesSeen, double bestValidBpb,
+                            Map<String, String> extra) throws IOException {
+        Map<String, String> meta = new LinkedHashMap<>();
+        meta.put("format", FORMAT);
+        for (Map.Entry<String, String> e : model.config.toMap().entrySet()) {
+            meta.put("model." + e.getKey(), e.getValue());
+        }
+        meta.put("patcher", model.patcher.spec());
+        meta.put("attention", model.denseAttention ? "dense" : "dilated");
+        meta.put("patch.theta", Float.toString(model.patcher.theta));
+        meta.put("patch.level", Double.toString(model.patcher.level));
+        meta.put("patch.calibrated", Boolean.toString(model.patcher.calibrated()));
+        meta.put("bytes_seen", Long.toString(bytesSeen));
+        meta.put("best_valid_bpb", Double.toString(bestValidBpb));
+        if (extra != null) {
+            meta.putAll(extra);
+        }
+        List<Safetensors.Tensor> tensors = new ArrayList<>();
+        for (ParamLayout.Tensor t : model.layout.tensors()) {
+            tensors.add(tensor(t.name(), t, model.params));
+        }
+        if (trainer != null) {
+            meta.put("step", Long.toString(trainer.step));
+            meta.put("skipped_steps", Long.toString(trainer.skippedSteps));
+            meta.put("adamw.t", Long.toString(trainer.adamw().t));
+            TrainConfig c = trainer.cfg;
+            meta.put("train.batch", Integer.toString(c.batch()));
+            meta.put("train.seq_len", Integer.toString(c.seqLen()));
+            meta.put("train.grad_accum", Integer.toString(c.gradAccum()));
+            meta.put("train.lr", Float.toString(c.lr()));
+            meta.put("train.min_lr", Float.toString(c.minLr()));
+            meta.put("train.warmup", Integer.toString(c.warmup()));
+            meta.put("train.max_steps", Long.toString(c.maxSteps()));
+            meta.put("train.optimizer", c.optimizer());
+            meta.put("train.weight_decay", Float.toString(c.weightDecay()));
+            meta.put("train.clip", Float.toString(c.clip()));
+            meta.put("train.seed", Long.toString(c.seed()));
+            meta.put("train.entropy_warmup", Integer.toString(c.entropyWarmup()));
+            for (ParamLayout.Tensor t : model.layout.tensors()) {
+                tensors.add(tensor("adamw.m." + t.name(), t, trainer.adamw().m));
+                tensors.add(tensor("adamw.v." + t.name(), t, trainer.adamw().v));
+            }
+            if (trainer.muon() != null) {
+                for (ParamLayout.Tensor t : trainer.muon().muonTensors()) {
+                    tensors.add(tensor("muon.m." + t.name(), t, trainer.muon().momentum));
+                }
+            }
+        }
+        Safetensors.write(path, meta, tensors);
+    }
+
+    private static Safetensors.Tensor tensor(String name, ParamLayout.Tensor t, float[] data) {
+        long[] shape = new long[t.shape().length];
+        for (int i = 0; i < shape.length; i++) {
+            shape[i] = t.shape()[i];
+        }
+        return new Safetensors.Tensor(name, shape, data, t.off());
+    }
+
+    /** Reads and validates the metadata of {@code path}. */
+    public static Meta readMeta(Path path) throws IOException {
+        Safetensors.Reader r = open(path);
+        return meta(path, r.metadata());
+    }
+
+    static Safetensors.Reader open(Path path) throws IOException {
+        if (!Files.exists(path)) {
+            throw new CheckpointException("no checkpoint at " + path);
+        }
+        try {
+            return Safetensors.open(path);
+        } catch (Safetensors.FormatException e) {
+            throw new CheckpointException(e.getMessage());
+        }
+    }
+
+    private static Meta meta(Path path, Map<String, String> m) throws CheckpointException {
+        if (!FORMAT.equals(m.get("format"))) {
+            throw new CheckpointException(path + " is not an ionllama v12 checkpoint (format '" + m.get("format") + "')");
+        }
+        try {
+            String[] ng = m.get("model.ngrams").isEmpty() ? new String[0] : m.get("model.ngrams").split(",");
+            int[] ngrams = new int[ng.length];
+            for (int i = 0; i < ng.length; i++) {
+                ngrams[i] = Integer.parseInt(ng[i]);
+            }
+            ModelConfig c = new ModelConfig(m.get("model.size"), i(m, "model.d_local"), i(m, "model.d_model"),
+                    i(m, "model.layers"), i(m, "model.heads"), i(m, "model.n_enc"), i(m, "model.n_dec"),
+                    i(m, "model.d_entropy"), i(m, "model.n_entropy"), ngrams, i(m, "model.buckets"),
+                    i(m, "model.local_mlp"), i(m, "model.global_mlp"), i(m, "model.window"), i(m, "model.max_patch"),
+                    Float.parseFloat(m.get("model.target_patch")));
+            return new Meta(c, m.get("patcher"), "dense".equals(m.get("attention")), Float.parseFloat(m.get("patch.theta")),
+                    Double.parseDouble(m.get("patch.level")), Long.parseLong(m.getOrDefault("step", "0")),
+                    Long.parseLong(m.getOrDefault("bytes_seen", "0")), Long.parseLong(m.getOrDefault("skipped_steps", "0")),
+                    Double.parseDouble(m.getOrDefault("best_valid_bpb", "NaN")), m);
+        } catch (RuntimeException e) {
+            throw new CheckpointException(path + ": unreadable checkpoint metadata (" + e.getMessage() + ")");
+        }
+    }
+
+    private static int i(Map<String, String> m, String key) {
+        String v = m.get(key);
+        if (v == null) {
+            throw new IllegalArgumentException("missing " + key);
+        }
+        return Integer.parseInt(v);
+    }
+
+    /**
+     * Loads parameters (and, with a trainer, its optimizer state and step) from {@code path} into
+     * {@code model}, whose configuration must match the file's.
+     */
+    public static Meta load(Path path, IonLlama model, Trainer trainer) throws IOException {
+        Safetensors.Reader r = open(path);
+        Meta meta = meta(path, r.metadata());
+        if (!meta.config().toMap().equals(model.config.toMap())) {
+            throw new CheckpointException(path + " holds a different model (" + describe(meta.config()) + ") than requested ("
+                    + describe(model.config) + ")");
+        }
+        for (ParamLayout.Tensor t : model.layout.tensors()) {
+            read(r, path, t.name(), t, model.params);
+        }
+        model.patcher.restore(meta.theta(), meta.level(), Boolean.parseBoolean(meta.raw().getOrDefault("patch.calibrated", "true")));
+        if (trainer != null) {
+            if (!r.entries().containsKey("adamw.m." + model.layout.tensors().get(0).name())) {
+                throw new CheckpointException(path + " holds weights only, no optimizer state to resume from");
+            }
+            for (ParamLayout.Tensor t : model.layout.tensors()) {
+                read(r, path, "adamw.m." + t.name(), t, trainer.adamw().m);
+                read(r, path, "adamw.v." + t.name(), t, trainer.adamw().v);
+            }
+            if (trainer.muon() != null) {
+                for (ParamLayout.Tensor t : trainer.muon().muonTensors()) {
+                    if (r.entries().containsKey("muon.m." + t.name())) {
+                        read(r, path, "muon.m." + t.name(), t, trainer.muon().momentum);
+                    }
+                }
+            }
+            trainer.step = meta.step();
+            trainer.skippedSteps = meta.skippedSteps();
+            trainer.adamw().t = Long.parseLong(meta.raw().getOrDefault("adamw.t", Long.toString(meta.step())));
+        }
+        return meta;
+    }
+
+    private static void read(Safetensors.Reader r, Path path, String name, ParamLayout.Tensor t, float[] dst) throws IOException {
+        Safetensors.Entry e = r.entries().get(name);
+        if (e == null) {
+            throw new CheckpointException(path + " lacks tensor '" + name + "'");
+        }
+        long[] want = new long[t.shape().length];
+        for (int i = 0; i < want.length; i++) {
+            want[i] = t.shape()[i];
+        }
+        if (!java.util.Arrays.equals(e.shape(), want)) {
+            throw new CheckpointException(path + ": tensor '" + name + "' has shape " + java.util.Arrays.toString(e.shape())
+                    + ", the model expects " + java.util.Arrays.toString(want));
+        }
+        r.readF32(name, dst, t.off());
+    }
+
+    static String describe(ModelConfig c) {
+        return String.format("%s: d_local %d, d_model %d, %d layers, %d heads", c.size(), c.dLocal(), c.dModel(), c.layers(), c.heads());
+    }
+
+    /** Creates the model a checkpoint describes (on {@code backend}) and loads its weights. */
+    public static IonLlama loadModel(Path path, io.ionllama.backend.Backend backend) throws IOException {
+        Meta meta = readMeta(path);
+        IonLlama m = new IonLlama(meta.config(), backend, Patcher.parse(meta.patcher(), meta.config().maxPatch(),
+                meta.config().targetPatch()), meta.dense());
+        load(path, m, null);
+        return m;
+    }
+}

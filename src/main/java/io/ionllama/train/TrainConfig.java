@@ -1,0 +1,56 @@
+package io.ionllama.train;
+
+/**
+ * Everything that shapes a training run besides the model. Stored in checkpoints so a resumed
+ * run continues with the same schedule.
+ *
+ * @param batch         sequences per micro-batch
+ * @param seqLen        bytes per sequence
+ * @param gradAccum     micro-batches per optimizer step
+ * @param lr            peak learning rate
+ * @param minLr         learning rate at the end of the cosine decay
+ * @param warmup        linear warm-up steps
+ * @param maxSteps      optimizer steps (the cosine's length)
+ * @param optimizer     "adamw" or "muon"
+ * @param weightDecay   decoupled weight decay on matrices
+ * @param clip          global gradient-norm clip (0: off)
+ * @param seed          initialisation and data order
+ * @param entropyWarmup steps with fixed patches while the entropy model learns
+ */
+public record TrainConfig(int batch, int seqLen, int gradAccum, float lr, float minLr, int warmup, long maxSteps,
+                          String optimizer, float weightDecay, float clip, long seed, int entropyWarmup) {
+
+    public static TrainConfig defaults() {
+        return new TrainConfig(8, 256, 1, 2e-3f, 2e-4f, 50, 1000, "adamw", 0.1f, 1.0f, 1337, 100);
+    }
+
+    /** Learning rate at optimizer step {@code step} (0-based): linear warm-up, then cosine to minLr. */
+    public float lrAt(long step) {
+        if (step < warmup) {
+            return lr * (step + 1) / Math.max(1, warmup);
+        }
+        double progress = Math.min(1.0, (double) (step - warmup) / Math.max(1, maxSteps - warmup));
+        return (float) (minLr + 0.5 * (lr - minLr) * (1 + Math.cos(Math.PI * progress)));
+    }
+
+    public TrainConfig validate() {
+        check(batch >= 1, "--batch-size must be >= 1");
+        check(seqLen >= 8, "--seq-len must be >= 8");
+        check(gradAccum >= 1, "--grad-accum must be >= 1");
+        check(lr > 0 && Float.isFinite(lr), "--lr must be positive");
+        check(minLr >= 0 && minLr <= lr, "--min-lr must be in [0, lr]");
+        check(warmup >= 0, "--warmup must be >= 0");
+        check(maxSteps >= 1, "--max-steps must be >= 1");
+        check(optimizer.equals("adamw") || optimizer.equals("muon"), "--optimizer must be adamw or muon");
+        check(weightDecay >= 0, "--weight-decay must be >= 0");
+        check(clip >= 0, "--clip must be >= 0");
+        check(entropyWarmup >= 0, "--entropy-warmup must be >= 0");
+        return this;
+    }
+
+    private static void check(boolean ok, String message) {
+        if (!ok) {
+            throw new IllegalArgumentException(message);
+        }
+    }
+}

@@ -1,0 +1,103 @@
+package io.ionllama.train;
+
+import io.ionllama.data.BatchSampler;
+import io.ionllama.data.ByteSource;
+import io.ionllama.model.IonLlama;
+import java.util.Arrays;
+
+/**
+ * One optimizer step at a time: gradient accumulation over micro-batches, entropy-patch warm-up
+ * and threshold calibration, global-norm clipping, the learning-rate schedule, and skipping of
+ * non-finite steps. The batches of step s depend only on (seed, s) ({@link BatchSampler}), so a
+ * run resumed from a checkpoint continues exactly.
+ */
+public final class Trainer {
+
+    /** What one optimizer step did. */
+    public record Step(long step, double loss, double entropyLoss, double bpb, double accuracy, double bytesPerPatch,
+                       float lr, double gradNorm, boolean skipped, long bytes, double seconds) {}
+
+    public final IonLlama model;
+    public final TrainConfig cfg;
+    private final BatchSampler sampler;
+    private final AdamW adamw;
+    private final Muon muon;
+    private final int[] x, y, window;
+    /** Optimizer steps taken (the next step's index). */
+    public long step;
+    /** Steps skipped because the loss or gradients were not finite. */
+    public long skippedSteps;
+    private int consecutiveSkips;
+
+    public Trainer(IonLlama model, ByteSource train, TrainConfig cfg) {
+        this.model = model;
+        this.cfg = cfg.validate();
+        this.sampler = new BatchSampler(train, cfg.seed(), cfg.batch(), cfg.seqLen());
+        this.adamw = AdamW.defaults(model.layout.total(), cfg.weightDecay());
+        this.muon = cfg.optimizer().equals("muon") ? new Muon(model.layout, cfg.weightDecay()) : null;
+        int n = cfg.batch() * cfg.seqLen();
+        this.x = new int[n];
+        this.y = new int[n];
+        this.window = new int[cfg.seqLen() + 1];
+    }
+
+    public AdamW adamw() {
+        return adamw;
+    }
+
+    public Muon muon() {
+        return muon;
+    }
+
+    /** Thrown when training keeps producing non-finite values. */
+    public static final class DivergedException extends RuntimeException {
+        public DivergedException(String message) {
+            super(message);
+        }
+    }
+
+    public Step step() {
+        long t0 = System.nanoTime();
+        boolean warm = step < cfg.entropyWarmup() && model.patcher.usesEntropy();
+        model.setWarmupFixed(warm ? Math.max(1, Math.round(model.patcher.target)) : 0);
+        Arrays.fill(model.grads, 0f);
+        double loss = 0, eloss = 0, correct = 0, bytes = 0, patches = 0;
+        float scale = 1f / cfg.gradAccum();
+        for (int k = 0; k < cfg.gradAccum(); k++) {
+            sampler.fill(step * cfg.gradAccum() + k, x, y, window);
+            IonLlama.Output o = model.forward(x, y, cfg.batch(), cfg.seqLen());
+            model.backward(scale);
+            loss += o.loss() * scale;
+            eloss += o.entropyLoss() * scale;
+            correct += o.correct();
+            bytes += o.bytes();
+            patches += o.patches();
+            if (model.patcher.usesEntropy() && step + 1 >= cfg.entropyWarmup() / 2) {
+                // Calibrate from the second half of the warm-up on, so θ is ready when entropy patching starts.
+                model.patcher.calibrate(model.lastEntropies(), cfg.batch(), cfg.seqLen(), o.patches(), o.bytes());
+            }
+        }
+        double norm = AdamW.gradNorm(model.backend(), model.layout, model.grads);
+        float lr = cfg.lrAt(step);
+        boolean finite = Double.isFinite(loss) && Double.isFinite(norm);
+        if (finite) {
+            float clipScale = AdamW.clipScale(norm, cfg.clip());
+            if (muon != null) {
+                muon.update(model.backend(), model.params, model.grads, lr, clipScale);
+                adamw.update(model.backend(), muon.adamwTensors(), model.params, model.grads, lr, clipScale);
+            } else {
+                adamw.update(model.backend(), model.layout.tensors(), model.params, model.grads, lr, clipScale);
+            }
+            consecutiveSkips = 0;
+        } else {
+            skippedSteps++;
+            if (++consecutiveSkips >= 10) {
+                throw new DivergedException("training diverged: 10 steps in a row had non-finite loss or gradients (lower --lr or --clip)");
+            }
+        }
+        long s = step++;
+        double secs = (System.nanoTime() - t0) / 1e9;
+        return new Step(s, loss, eloss, loss / Math.log(2), bytes == 0 ? 0 : correct / bytes,
+                patches == 0 ? 0 : bytes / patches, lr, norm, !finite, (long) bytes, secs);
+    }
+}

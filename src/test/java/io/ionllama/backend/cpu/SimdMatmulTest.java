@@ -1,0 +1,216 @@
+package io.ionllama.backend.cpu;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import io.ionllama.testing.Tensors;
+import java.lang.management.ManagementFactory;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * The Vector API matmul ({@link SimdMatmul}, through {@link CpuBackend}) against the scalar units of
+ * {@link io.ionllama.kernels.Matmul} (a {@code CpuBackend} with SIMD off), for all three products.
+ *
+ * <p>Tolerance: the two sum in different orders and SIMD uses FMA, so they differ by rounding.
+ * Each element must agree within {@code RTOL = 1e-5} of its magnitude scale
+ * {@code |C0| + |b| + sum_k |A(m,k) B(k,j)|} (the natural bound for a float dot product; plain
+ * relative error is meaningless where the sum cancels to near zero).
+ *
+ * <p>Shapes are awkward on purpose: sizes that are not multiples of the vector length (16), of the
+ * micro tile (8 x 32) or of the blocks (KC 256, MC 128, NC 512), single rows (the dot-product path),
+ * and non-zero offsets everywhere. Gradients start non-zero to check accumulation.
+ */
+class SimdMatmulTest {
+
+    static final double RTOL = 1e-5;
+
+    @BeforeAll
+    static void needsVectorApi() {
+        assumeTrue(SimdSupport.available(), "Vector API not in this JVM: the SIMD matmul is not used, nothing to compare");
+    }
+
+    static int[][] shapes() {
+        return new int[][] {
+            // rows, in, out
+            {1, 1, 1}, {1, 17, 33}, {2, 300, 7}, {4, 16, 32}, {5, 3, 2}, {8, 32, 32}, {9, 33, 31},
+            {13, 1, 40}, {17, 100, 65}, {37, 64, 48}, {31, 300, 70}, {140, 20, 530}, {300, 45, 17},
+            {129, 257, 33}, {64, 512, 16},
+        };
+    }
+
+    /** A problem with every tensor at its own non-zero offset and gradients already non-zero. */
+    record Problem(int rows, int in, int out, int xo, int wo, int bo, int yo,
+                   float[] x, float[] w, float[] b, float[] dy, float[] dx0, float[] dw0, float[] db0) {
+        static Problem random(long seed, int rows, int in, int out) {
+            SplittableRandom rnd = new SplittableRandom(seed);
+            int xo = 1 + rnd.nextInt(7), wo = 1 + rnd.nextInt(7), bo = 1 + rnd.nextInt(7), yo = 1 + rnd.nextInt(7);
+            return new Problem(rows, in, out, xo, wo, bo, yo,
+                    Tensors.uniform(rnd, xo + rows * in + 3, -1, 1),
+                    Tensors.uniform(rnd, wo + out * in + 3, -1, 1),
+                    Tensors.uniform(rnd, bo + out + 3, -1, 1),
+                    Tensors.uniform(rnd, yo + rows * out + 3, -1, 1),
+                    Tensors.uniform(rnd, xo + rows * in + 3, -1, 1),
+                    Tensors.uniform(rnd, wo + out * in + 3, -1, 1),
+                    Tensors.uniform(rnd, bo + out + 3, -1, 1));
+        }
+    }
+
+    /** y, dx, dW, db from one backend. */
+    static float[][] run(CpuBackend cpu, Problem p, boolean bias) {
+        float[] y = new float[p.yo + p.rows * p.out + 3];
+        float[] dx = p.dx0.clone(), dw = p.dw0.clone(), db = p.db0.clone();
+        cpu.matmulForward(y, p.yo, p.x, p.xo, p.w, p.wo, bias ? p.b : null, p.bo, p.rows, p.in, p.out);
+        cpu.matmulBackwardInput(dx, p.xo, p.dy, p.yo, p.w, p.wo, p.rows, p.in, p.out);
+        cpu.matmulBackwardWeight(dw, p.wo, bias ? db : null, p.bo, p.dy, p.yo, p.x, p.xo, p.rows, p.in, p.out);
+        return new float[][] {y, dx, dw, db};
+    }
+
+    /** Magnitude scales per element, in the same layouts as {@link #run}. */
+    static double[][] scales(Problem p, boolean bias) {
+        int rows = p.rows, in = p.in, out = p.out;
+        double[] y = new double[p.yo + rows * out + 3], dx = new double[p.xo + rows * in + 3];
+        double[] dw = new double[p.wo + out * in + 3], db = new double[p.bo + out + 3];
+        for (int n = 0; n < rows; n++) {
+            for (int o = 0; o < out; o++) {
+                double s = bias ? Math.abs(p.b[p.bo + o]) : 0;
+                for (int i = 0; i < in; i++) {
+                    s += Math.abs(p.x[p.xo + n * in + i] * p.w[p.wo + o * in + i]);
+                }
+                y[p.yo + n * out + o] = s;
+            }
+            for (int i = 0; i < in; i++) {
+                double s = Math.abs(p.dx0[p.xo + n * in + i]);
+                for (int o = 0; o < out; o++) {
+                    s += Math.abs(p.dy[p.yo + n * out + o] * p.w[p.wo + o * in + i]);
+                }
+                dx[p.xo + n * in + i] = s;
+            }
+        }
+        for (int o = 0; o < out; o++) {
+            for (int i = 0; i < in; i++) {
+                double s = Math.abs(p.dw0[p.wo + o * in + i]);
+                for (int n = 0; n < rows; n++) {
+                    s += Math.abs(p.dy[p.yo + n * out + o] * p.x[p.xo + n * in + i]);
+                }
+                dw[p.wo + o * in + i] = s;
+            }
+            double s = Math.abs(p.db0[p.bo + o]);
+            for (int n = 0; n < rows; n++) {
+                s += Math.abs(p.dy[p.yo + n * out + o]);
+            }
+            db[p.bo + o] = s;
+        }
+        return new double[][] {y, dx, dw, db};
+    }
+
+    static final String[] NAMES = {"y", "dx", "dW", "db"};
+
+    @ParameterizedTest
+    @MethodSource("shapes")
+    void simdMatchesTheScalarUnits(int[] shape) {
+        for (boolean bias : new boolean[] {true, false}) {
+            Problem p = Problem.random(31L * shape[0] + 7L * shape[1] + shape[2] + (bias ? 1 : 0), shape[0], shape[1], shape[2]);
+            float[][] simd, scalar;
+            try (CpuBackend s = new CpuBackend(2, true); CpuBackend r = new CpuBackend(1, false)) {
+                assertThat(s.simdMatmul()).isTrue();
+                assertThat(r.simdMatmul()).isFalse();
+                simd = run(s, p, bias);
+                scalar = run(r, p, bias);
+            }
+            double[][] scale = scales(p, bias);
+            for (int t = 0; t < 4; t++) {
+                for (int e = 0; e < simd[t].length; e++) {
+                    double allowed = RTOL * scale[t][e];
+                    assertThat((double) Math.abs(simd[t][e] - scalar[t][e]))
+                            .as("%s[%d] shape %dx%dx%d bias %s: simd %.9g vs scalar %.9g", NAMES[t], e,
+                                    p.rows, p.in, p.out, bias, simd[t][e], scalar[t][e])
+                            .isLessThanOrEqualTo(allowed);
+                }
+            }
+        }
+    }
+
+    /** The check above can fail: a SIMD result with one product term dropped is rejected. */
+    @Test
+    void toleranceRejectsAMissingTerm() {
+        Problem p = Problem.random(5, 9, 33, 31);
+        float[][] scalar;
+        try (CpuBackend r = new CpuBackend(1, false)) {
+            scalar = run(r, p, true);
+        }
+        double[][] scale = scales(p, true);
+        // y[0, 0] without its last x*w term, as an off-by-one in the k loop would produce.
+        float wrong = scalar[0][p.yo] - p.x[p.xo + p.in - 1] * p.w[p.wo + p.in - 1];
+        assertThat((double) Math.abs(wrong - scalar[0][p.yo])).isGreaterThan(RTOL * scale[0][p.yo]);
+    }
+
+    @ParameterizedTest
+    @ValueSource(ints = {2, 3, 5})
+    void simdIsBitIdenticalForAnyThreadCount(int threads) {
+        int[][] cases = {{67, 300, 77}, {3, 70, 45}, {300, 40, 530}, {129, 33, 9}};
+        for (int[] c : cases) {
+            Problem p = Problem.random(c[0] + c[1] + c[2], c[0], c[1], c[2]);
+            float[][] one, many;
+            try (CpuBackend a = new CpuBackend(1, true); CpuBackend b = new CpuBackend(threads, true)) {
+                one = run(a, p, true);
+                many = run(b, p, true);
+            }
+            for (int t = 0; t < 4; t++) {
+                assertThat(many[t]).as("%s, %d threads, shape %dx%dx%d", NAMES[t], threads, c[0], c[1], c[2]).isEqualTo(one[t]);
+            }
+        }
+    }
+
+    /**
+     * After warm-up, matmul calls through a 2-thread backend allocate (almost) nothing on the
+     * calling thread or the pool's worker: packing scratch is kept, tasks are reused, vectors are
+     * scalarized by C2. A few rounds absorb a late JIT recompilation.
+     */
+    @Test
+    void steadyStateAllocatesNothing() {
+        com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+        assumeTrue(mx.isThreadAllocatedMemorySupported(), "per-thread allocation counters unsupported");
+        mx.setThreadAllocatedMemoryEnabled(true);
+        Problem big = Problem.random(1, 40, 70, 50), few = Problem.random(2, 2, 70, 50);
+        float[] y = new float[big.yo + big.rows * big.out], dx = big.dx0.clone(), dw = big.dw0.clone(), db = big.db0.clone();
+        float[] y2 = new float[few.yo + few.rows * few.out];
+        try (CpuBackend cpu = new CpuBackend(2, true)) {
+            long[] workers = cpu.pool().workerThreadIds();
+            long[] ids = new long[workers.length + 1];
+            ids[0] = Thread.currentThread().threadId();
+            System.arraycopy(workers, 0, ids, 1, workers.length);
+            Runnable calls = () -> {
+                for (int k = 0; k < 50; k++) {
+                    cpu.matmulForward(y, big.yo, big.x, big.xo, big.w, big.wo, big.b, big.bo, big.rows, big.in, big.out);
+                    cpu.matmulForward(y2, few.yo, few.x, few.xo, few.w, few.wo, few.b, few.bo, few.rows, few.in, few.out);
+                    cpu.matmulBackwardInput(dx, big.xo, big.dy, big.yo, big.w, big.wo, big.rows, big.in, big.out);
+                    cpu.matmulBackwardWeight(dw, big.wo, db, big.bo, big.dy, big.yo, big.x, big.xo, big.rows, big.in, big.out);
+                }
+            };
+            for (int k = 0; k < 60; k++) {
+                calls.run();
+            }
+            long best = Long.MAX_VALUE;
+            for (int round = 0; round < 5 && best > 0; round++) {
+                long before = total(mx, ids);
+                calls.run();
+                best = Math.min(best, total(mx, ids) - before);
+            }
+            // 200 matmul calls: a single boxed vector per call would be kilobytes.
+            assertThat(best).as("bytes allocated by 200 matmul calls (caller + worker)").isLessThan(1024);
+        }
+    }
+
+    private static long total(com.sun.management.ThreadMXBean mx, long[] ids) {
+        long sum = 0;
+        for (long b : mx.getThreadAllocatedBytes(ids)) {
+            sum += b;
+        }
+        return sum;
+    }
+}
