@@ -96,14 +96,17 @@ public final class Backends {
     }
 
     /**
-     * Like {@link #open}, and when {@code auto} falls back to the CPU, prints one line saying why
-     * on {@code notes} (commands pass {@code System.err}).
+     * Like {@link #open}, and when {@code auto} falls back to the CPU although this jar has the
+     * TornadoVM backend, prints one line saying why on {@code notes} (commands pass
+     * {@code System.err}). A jar built without it falls back silently: the CPU is all it has.
      */
     public static Backend open(String kind, int threads, int device, java.io.PrintStream notes) {
         if ("auto".equals(kind)) {
             String why = tornadoUnavailableReason();
             if (why != null) {
-                notes.println("ionllama: using the cpu backend (tornado: " + why + ")");
+                if (!NOT_BUILT.equals(why)) {
+                    notes.println("ionllama: using the cpu backend (tornado: " + why + ")");
+                }
                 return new CpuBackend(threads);
             }
         }

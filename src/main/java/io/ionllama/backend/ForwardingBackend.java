@@ -298,4 +298,17 @@ public class ForwardingBackend implements Backend {
     public void scanStep(float[] h, int hOff, float[] a, int aOff, float[] u, int uOff, int n) {
         delegate.scanStep(h, hOff, a, aOff, u, uOff, n);
     }
+
+    // ---------------------------------------------------------------- optimizer (kernels.Optim)
+
+    @Override
+    public void adamw(float[] p, float[] g, float[] m, float[] v, int off, int n, float lr, float beta1, float beta2,
+                      float eps, float weightDecay, float bc1, float bc2, float gradScale) {
+        delegate.adamw(p, g, m, v, off, n, lr, beta1, beta2, eps, weightDecay, bc1, bc2, gradScale);
+    }
+
+    @Override
+    public double sumSquares(float[] g, int off, int n) {
+        return delegate.sumSquares(g, off, n);
+    }
 }

@@ -11,8 +11,9 @@ final class BackendOptions {
     @Option(names = "--backend", defaultValue = "auto", description = "auto, cpu or tornado (auto: TornadoVM when running under it with a device, else cpu).")
     String backend;
 
-    @Option(names = "--device", defaultValue = "0", description = "TornadoVM device index (see 'ionllama devices').")
-    int device;
+    @Option(names = "--device", description = "TornadoVM device, numbered as 'ionllama devices' lists them "
+            + "(default: -Dionllama.device if set, else TornadoVM's default device).")
+    Integer device;
 
     @Option(names = "--threads", description = "CPU worker threads (default: available processors).")
     Integer threads;
@@ -22,7 +23,11 @@ final class BackendOptions {
         if (t < 1) {
             throw new IllegalArgumentException("--threads must be >= 1");
         }
-        Backend be = Backends.open(backend, t, device);
+        if (device != null && device < 0) {
+            throw new IllegalArgumentException("--device must be >= 0 (see: ionllama devices)");
+        }
+        // -1: the TornadoVM backend takes -Dionllama.device, else TornadoVM's default device.
+        Backend be = Backends.open(backend, t, device != null ? device : -1, System.err);
         SimdSupport.noticeOnce();
         return be;
     }
