@@ -40,12 +40,12 @@ public final class IonLlama {
     public final float[] grads;
     private final Backend be;
 
-    private final IntegralLayer[] entropyLayers, encoder, decoder;
-    private final GlobalBlock[] global;
+    final IntegralLayer[] entropyLayers, encoder, decoder;
+    final GlobalBlock[] global;
     private final IntegralLayer.Scratch entropyScratch, localScratch;
     private final GlobalBlock.Scratch globalScratch;
     private final int[] ngramOrders;
-    private final int eEmbed, eNorm, eHead, embByte, embNgram, encProj, gNorm, decStart, decUp, decNorm, head;
+    final int eEmbed, eNorm, eHead, embByte, embNgram, encProj, gNorm, decStart, decUp, decNorm, head;
 
     /** Result of a forward pass. */
     public record Output(float loss, float entropyLoss, long patches, long bytes, int correct) {
@@ -173,6 +173,14 @@ public final class IonLlama {
     /** Fixed patches of this length replace entropy patching (the entropy warm-up); 0 turns it off. */
     public void setWarmupFixed(int length) {
         this.warmupFixed = length;
+    }
+
+    int[] forcedEndsOrNull() {
+        return forcedEnds;
+    }
+
+    int warmupFixed() {
+        return warmupFixed;
     }
 
     /** Holds patch boundaries fixed (gradient checks); null returns to the patcher. */

@@ -88,7 +88,7 @@ public final class Patcher {
             for (int t = 0; t < T; t++) {
                 int i = b * T + t;
                 len++;
-                boolean end = len >= maxPatch || rule(bytes, hNext, b * T, t, warmupFixed, len);
+                boolean end = rule(bytes, hNext, b * T, t, warmupFixed, len);
                 ends[i] = end ? 1 : 0;
                 if (end) {
                     len = 0;
@@ -97,10 +97,16 @@ public final class Patcher {
         }
     }
 
-    /** The same decision for one new byte while generating: {@code len} bytes are in the open patch. */
-    public boolean endsAt(int byteValue, float hNextT, float hNextPrev, boolean hasPrev, int len) {
+    /**
+     * The decision for one byte: {@code len} bytes are in the open patch, this one included.
+     * {@code warmupFixed} > 0 replaces the entropy rules with fixed patches of that length.
+     */
+    public boolean endsAt(int byteValue, float hNextT, float hNextPrev, boolean hasPrev, int len, int warmupFixed) {
         if (len >= maxPatch) {
             return true;
+        }
+        if (warmupFixed > 0 && usesEntropy()) {
+            return len >= warmupFixed;
         }
         return switch (mode) {
             case ENTROPY -> hNextT > theta;
@@ -111,11 +117,9 @@ public final class Patcher {
     }
 
     private boolean rule(int[] bytes, float[] hNext, int seqStart, int t, int warmupFixed, int len) {
-        if (warmupFixed > 0 && usesEntropy()) {
-            return len >= warmupFixed;
-        }
         int i = seqStart + t;
-        return endsAt(bytes[i], usesEntropy() ? hNext[i] : 0f, t > 0 && usesEntropy() ? hNext[i - 1] : 0f, t > 0, len);
+        return endsAt(bytes[i], usesEntropy() ? hNext[i] : 0f, t > 0 && usesEntropy() ? hNext[i - 1] : 0f, t > 0, len,
+                warmupFixed);
     }
 
     static boolean isWordByte(int b) {
