@@ -183,6 +183,13 @@ public final class IonLlama {
         return warmupFixed;
     }
 
+    private boolean calibrating;
+
+    /** While on (training), each forward pass recalibrates the patch threshold on its own batch. */
+    public void setCalibrating(boolean on) {
+        this.calibrating = on;
+    }
+
     /** Holds patch boundaries fixed (gradient checks); null returns to the patcher. */
     public void forceBoundaries(int[] ends) {
         this.forcedEnds = ends == null ? null : ends.clone();
@@ -280,6 +287,9 @@ public final class IonLlama {
 
         lap(0);
         // ---- patches ----
+        if (calibrating) {
+            patcher.calibrate(hNext, B, T);
+        }
         if (forcedEnds != null) {
             System.arraycopy(forcedEnds, 0, ends, 0, N);
         } else {
@@ -301,6 +311,9 @@ public final class IonLlama {
         }
         seqStart[B] = r;
         ensurePatches(r);
+        if (calibrating && warmupFixed == 0 && forcedEnds == null) {
+            patcher.observe(r, N);
+        }
 
         // ---- byte embeddings and encoder ----
         be.byteEmbeddingForward(emb, 0, params, embByte, x, 0, N, dL);
