@@ -210,6 +210,14 @@ public interface Backend extends AutoCloseable {
                       int heads, int headDim, float base);
 
     /** Dense causal attention, query i reads keys 0..i; writes out and att [B, heads, P, P]. */
+    /**
+     * One new query (generation): out row and probabilities for query {@code i} of a sequence
+     * whose keys and values 0..i sit at rows 0..i of k and v. q and out hold one row each; att
+     * holds {@code heads} rows of {@code slots} (dilated) or {@code i + 1} (dense) floats.
+     */
+    void attentionQuery(boolean dense, float[] out, int outOff, float[] att, float[] q, int qOff,
+                        float[] k, int kOff, float[] v, int vOff, int i, int heads, int headDim, int window, int slots);
+
     void attentionDenseForward(float[] out, int outOff, float[] att, int attOff,
                                float[] q, int qOff, float[] k, int kOff, float[] v, int vOff,
                                int B, int P, int heads, int headDim);

@@ -239,6 +239,13 @@ public class ForwardingBackend implements Backend {
     }
 
     @Override
+    public void attentionQuery(boolean dense, float[] out, int outOff, float[] att, float[] q, int qOff,
+                               float[] k, int kOff, float[] v, int vOff, int i, int heads, int headDim, int window,
+                               int slots) {
+        delegate.attentionQuery(dense, out, outOff, att, q, qOff, k, kOff, v, vOff, i, heads, headDim, window, slots);
+    }
+
+    @Override
     public void attentionDenseForward(float[] out, int outOff, float[] att, int attOff, float[] q, int qOff,
                                       float[] k, int kOff, float[] v, int vOff, int B, int P, int heads,
                                       int headDim) {

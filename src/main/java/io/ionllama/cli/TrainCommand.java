@@ -207,7 +207,8 @@ final class TrainCommand implements Callable<Integer> {
             throw new Errors.UserError("give either --data or --dataset, not both");
         }
         if (dataset != null) {
-            throw new Errors.UserError("--dataset is not available in this build");
+            io.ionllama.data.Datasets.Local local = io.ionllama.data.Datasets.ensure(dataset, cache, System.out);
+            return Corpus.open(local.train(), valData != null ? valData : local.valid(), seqLen + 1, cache);
         }
         if (data == null) {
             if (valData != null) {

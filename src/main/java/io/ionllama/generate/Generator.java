@@ -1,48 +1,100 @@
 package io.ionllama.generate;
 
 import io.ionllama.model.IonLlama;
+import io.ionllama.model.StreamingDecoder;
+import java.util.Arrays;
 import java.util.SplittableRandom;
 import java.util.function.IntPredicate;
 
 /**
- * Generates bytes from a model. This is the reference path: every new byte reruns the model
- * over the context window (the most recent {@code window} bytes), which is what incremental
- * decoding must reproduce.
+ * Generates bytes from a model. The default path is incremental ({@link StreamingDecoder}): each
+ * new byte costs O(1) in the context length. The reference path reruns the full model over the
+ * context window for every byte; it exists to measure the incremental path against.
+ *
+ * <p>When the context reaches {@code window} bytes, the most recent half window is kept: the
+ * decoder is reset and re-primed with those bytes, so generation can run on without bound.
  */
 public final class Generator {
     private final IonLlama model;
     private final int window;
+    private final boolean incremental;
+    private final StreamingDecoder decoder;
 
     public Generator(IonLlama model, int window) {
+        this(model, window, true);
+    }
+
+    public Generator(IonLlama model, int window, boolean incremental) {
+        if (window < 2) {
+            throw new IllegalArgumentException("context window must be at least 2 bytes");
+        }
         this.model = model;
         this.window = window;
+        this.incremental = incremental;
+        this.decoder = incremental ? new StreamingDecoder(model) : null;
     }
 
     /**
      * Appends up to {@code maxNew} sampled bytes to {@code prompt}, handing each to {@code sink}
-     * (which returns false to stop early). Returns how many bytes were generated.
+     * (which returns false to stop). An empty prompt starts from a newline. Returns the bytes made.
      */
     public int generate(int[] prompt, int maxNew, Sampling sampling, long seed, IntPredicate sink) {
         SplittableRandom rnd = new SplittableRandom(seed);
-        int[] ctx = new int[prompt.length + maxNew];
-        System.arraycopy(prompt, 0, ctx, 0, prompt.length);
-        int len = prompt.length;
+        int[] start = prompt.length == 0 ? new int[] {'\n'} : prompt;
+        int[] ctx = Arrays.copyOf(start, start.length + maxNew);
+        int len = start.length;
         float[] scratch = new float[512];
+        float[] logits;
+        int logitsOff;
+        if (incremental) {
+            logits = prime(ctx, Math.max(0, len - window), len);
+            logitsOff = 0;
+        } else {
+            logitsOff = forwardWindow(ctx, len);
+            logits = model.logits();
+        }
         int produced = 0;
-        for (int k = 0; k < maxNew; k++) {
-            int start = Math.max(0, len - window);
-            int T = len - start;
-            int[] x = new int[T], y = new int[T];
-            System.arraycopy(ctx, start, x, 0, T);
-            java.util.Arrays.fill(y, -1);
-            model.forward(x, y, 1, T);
-            int next = sampling.pick(model.logits(), (T - 1) * 256, ctx, len, rnd, scratch);
+        while (produced < maxNew) {
+            int next = sampling.pick(logits, logitsOff, ctx, len, rnd, scratch);
             ctx[len++] = next;
             produced++;
             if (!sink.test(next)) {
                 break;
             }
+            if (produced == maxNew) {
+                break;
+            }
+            if (incremental) {
+                if (decoder.length() >= window) {
+                    logits = prime(ctx, len - window / 2, len);
+                } else {
+                    logits = decoder.feed(next);
+                }
+            } else {
+                logitsOff = forwardWindow(ctx, len);
+                logits = model.logits();
+            }
         }
         return produced;
+    }
+
+    private float[] prime(int[] ctx, int from, int to) {
+        decoder.reset();
+        float[] logits = null;
+        for (int i = from; i < to; i++) {
+            logits = decoder.feed(ctx[i]);
+        }
+        return logits;
+    }
+
+    /** Full forward over the last {@code window} bytes; returns the offset of the last row's logits. */
+    private int forwardWindow(int[] ctx, int len) {
+        int from = Math.max(0, len - window);
+        int T = len - from;
+        int[] x = Arrays.copyOfRange(ctx, from, len);
+        int[] y = new int[T];
+        Arrays.fill(y, -1);
+        model.forward(x, y, 1, T);
+        return (T - 1) * 256;
     }
 }

@@ -181,6 +181,54 @@ final class GlobalBlock {
         be.rmsNormBackward(dIn, dInOff, gr, norm1, sc.dn1, 0, x, 0, p, norm1, rstd1, 0, rows, d);
     }
 
+    /** Keys (after RoPE) and values of the closed patches so far, and one-row buffers, for generation. */
+    static final class Cache {
+        float[] k, v, att;
+        final float[] x, n1, r1, q, kk, qr, o, x2, n2, r2, g1, u1, s;
+        int rows;
+
+        Cache(int d, int hidden, int heads) {
+            k = new float[64 * d]; v = new float[64 * d]; att = new float[heads * 64];
+            x = new float[d]; n1 = new float[d]; r1 = new float[1]; q = new float[d]; kk = new float[d]; qr = new float[d];
+            o = new float[d]; x2 = new float[d]; n2 = new float[d]; r2 = new float[1];
+            g1 = new float[hidden]; u1 = new float[hidden]; s = new float[hidden];
+        }
+    }
+
+    /**
+     * The block for one new patch (row {@code cache.rows}, its patch index): the same ops as
+     * {@link #forward} on one row, attending to the cached keys and values (O(w + log P) reads
+     * with the dilated pattern).
+     */
+    void step(Backend be, float[] p, float[] in, int inOff, float[] out, int outOff, Cache c) {
+        int j = c.rows;
+        if ((j + 1) * d > c.k.length) {
+            c.k = java.util.Arrays.copyOf(c.k, c.k.length * 2);
+            c.v = java.util.Arrays.copyOf(c.v, c.v.length * 2);
+        }
+        int attLen = heads * (dense ? j + 1 : slots(j + 1));
+        if (attLen > c.att.length) {
+            c.att = new float[Math.max(attLen, c.att.length * 2)];
+        }
+        be.copy(c.x, 0, in, inOff, d);
+        be.rmsNormForward(c.n1, 0, c.r1, 0, c.x, 0, p, norm1, 1, d, EPS);
+        be.matmulForward(c.q, 0, c.n1, 0, p, wq, null, 0, 1, d, d);
+        be.matmulForward(c.kk, 0, c.n1, 0, p, wk, null, 0, 1, d, d);
+        be.matmulForward(c.v, j * d, c.n1, 0, p, wv, null, 0, 1, d, d);
+        be.ropeForward(c.qr, 0, c.q, 0, 1, 1, j, heads, headDim, ROPE_BASE);
+        be.ropeForward(c.k, j * d, c.kk, 0, 1, 1, j, heads, headDim, ROPE_BASE);
+        be.attentionQuery(dense, c.o, 0, c.att, c.qr, 0, c.k, 0, c.v, 0, j, heads, headDim, window, slots(j + 1));
+        be.matmulForward(c.x2, 0, c.o, 0, p, wo, null, 0, 1, d, d);
+        be.accumulate(c.x2, 0, c.x, 0, d);
+        be.rmsNormForward(c.n2, 0, c.r2, 0, c.x2, 0, p, norm2, 1, d, EPS);
+        be.matmulForward(c.g1, 0, c.n2, 0, p, wGate, null, 0, 1, d, hidden);
+        be.matmulForward(c.u1, 0, c.n2, 0, p, wUp, null, 0, 1, d, hidden);
+        be.swigluForward(c.s, 0, c.g1, 0, c.u1, 0, hidden);
+        be.matmulForward(out, outOff, c.s, 0, p, wDown, null, 0, 1, hidden, d);
+        be.accumulate(out, outOff, c.x2, 0, d);
+        c.rows = j + 1;
+    }
+
     void init(float[] p, java.util.SplittableRandom rnd, int residualLayers) {
         Init.fill(p, norm1, d, 1f);
         Init.fill(p, norm2, d, 1f);

@@ -148,6 +148,41 @@ final class IntegralLayer {
         be.rmsNormBackward(dIn, dInOff, gr, norm1, sc.dn, 0, x, 0, p, norm1, rstd1, 0, rows, d);
     }
 
+    /** One-row buffers for {@link #step}: generation runs the layer a byte at a time. */
+    static final class StepBuffers {
+        final float[] x, n, r1, z, a, u, hn, rH, g, m, y, n2, r2, g1, u1, s;
+
+        StepBuffers(int d, int hidden) {
+            x = new float[d]; n = new float[d]; r1 = new float[1]; z = new float[d]; a = new float[d]; u = new float[d];
+            hn = new float[d]; rH = new float[1]; g = new float[d]; m = new float[d]; y = new float[d]; n2 = new float[d];
+            r2 = new float[1]; g1 = new float[hidden]; u1 = new float[hidden]; s = new float[hidden];
+        }
+    }
+
+    /**
+     * The layer for one new byte: the same ops as {@link #forward} on one row, with the scan's
+     * state {@code h[hOff..hOff+d)} carried from the previous byte and updated in place.
+     */
+    void step(Backend be, float[] p, float[] in, int inOff, float[] out, int outOff, float[] h, int hOff, StepBuffers sb) {
+        be.copy(sb.x, 0, in, inOff, d);
+        be.rmsNormForward(sb.n, 0, sb.r1, 0, sb.x, 0, p, norm1, 1, d, EPS);
+        be.matmulForward(sb.z, 0, sb.n, 0, p, wDelta, p, bDelta, 1, d, d);
+        be.integralGateForward(sb.a, 0, sb.z, 0, p, lambda, 1, d);
+        be.matmulForward(sb.u, 0, sb.n, 0, p, wU, null, 0, 1, d, d);
+        be.scanStep(h, hOff, sb.a, 0, sb.u, 0, d);
+        be.rmsNormForward(sb.hn, 0, sb.rH, 0, h, hOff, p, normH, 1, d, EPS);
+        be.matmulForward(sb.g, 0, sb.n, 0, p, wG, null, 0, 1, d, d);
+        be.swigluForward(sb.m, 0, sb.g, 0, sb.hn, 0, d);
+        be.matmulForward(sb.y, 0, sb.m, 0, p, wO, null, 0, 1, d, d);
+        be.accumulate(sb.y, 0, sb.x, 0, d);
+        be.rmsNormForward(sb.n2, 0, sb.r2, 0, sb.y, 0, p, norm2, 1, d, EPS);
+        be.matmulForward(sb.g1, 0, sb.n2, 0, p, wGate, null, 0, 1, d, hidden);
+        be.matmulForward(sb.u1, 0, sb.n2, 0, p, wUp, null, 0, 1, d, hidden);
+        be.swigluForward(sb.s, 0, sb.g1, 0, sb.u1, 0, hidden);
+        be.matmulForward(out, outOff, sb.s, 0, p, wDown, null, 0, 1, hidden, d);
+        be.accumulate(out, outOff, sb.y, 0, d);
+    }
+
     /** Initial values: norms 1, softplus(b_Δ) = 1, τ log-uniform over 1..256, matrices scaled by fan-in. */
     void init(float[] p, java.util.SplittableRandom rnd, int residualLayers) {
         Init.fill(p, norm1, d, 1f);

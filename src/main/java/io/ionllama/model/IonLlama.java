@@ -40,12 +40,12 @@ public final class IonLlama {
     public final float[] grads;
     private final Backend be;
 
-    private final IntegralLayer[] entropyLayers, encoder, decoder;
-    private final GlobalBlock[] global;
+    final IntegralLayer[] entropyLayers, encoder, decoder;
+    final GlobalBlock[] global;
     private final IntegralLayer.Scratch entropyScratch, localScratch;
     private final GlobalBlock.Scratch globalScratch;
     private final int[] ngramOrders;
-    private final int eEmbed, eNorm, eHead, embByte, embNgram, encProj, gNorm, decStart, decUp, decNorm, head;
+    final int eEmbed, eNorm, eHead, embByte, embNgram, encProj, gNorm, decStart, decUp, decNorm, head;
 
     /** Result of a forward pass. */
     public record Output(float loss, float entropyLoss, long patches, long bytes, int correct) {
@@ -175,6 +175,21 @@ public final class IonLlama {
         this.warmupFixed = length;
     }
 
+    int[] forcedEndsOrNull() {
+        return forcedEnds;
+    }
+
+    int warmupFixed() {
+        return warmupFixed;
+    }
+
+    private boolean calibrating;
+
+    /** While on (training), each forward pass recalibrates the patch threshold on its own batch. */
+    public void setCalibrating(boolean on) {
+        this.calibrating = on;
+    }
+
     /** Holds patch boundaries fixed (gradient checks); null returns to the patcher. */
     public void forceBoundaries(int[] ends) {
         this.forcedEnds = ends == null ? null : ends.clone();
@@ -272,6 +287,9 @@ public final class IonLlama {
 
         lap(0);
         // ---- patches ----
+        if (calibrating) {
+            patcher.calibrate(hNext, B, T);
+        }
         if (forcedEnds != null) {
             System.arraycopy(forcedEnds, 0, ends, 0, N);
         } else {
@@ -293,6 +311,9 @@ public final class IonLlama {
         }
         seqStart[B] = r;
         ensurePatches(r);
+        if (calibrating && warmupFixed == 0 && forcedEnds == null) {
+            patcher.observe(r, N);
+        }
 
         // ---- byte embeddings and encoder ----
         be.byteEmbeddingForward(emb, 0, params, embByte, x, 0, N, dL);

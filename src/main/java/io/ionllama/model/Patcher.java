@@ -88,7 +88,7 @@ public final class Patcher {
             for (int t = 0; t < T; t++) {
                 int i = b * T + t;
                 len++;
-                boolean end = len >= maxPatch || rule(bytes, hNext, b * T, t, warmupFixed, len);
+                boolean end = rule(bytes, hNext, b * T, t, warmupFixed, len);
                 ends[i] = end ? 1 : 0;
                 if (end) {
                     len = 0;
@@ -97,10 +97,16 @@ public final class Patcher {
         }
     }
 
-    /** The same decision for one new byte while generating: {@code len} bytes are in the open patch. */
-    public boolean endsAt(int byteValue, float hNextT, float hNextPrev, boolean hasPrev, int len) {
+    /**
+     * The decision for one byte: {@code len} bytes are in the open patch, this one included.
+     * {@code warmupFixed} > 0 replaces the entropy rules with fixed patches of that length.
+     */
+    public boolean endsAt(int byteValue, float hNextT, float hNextPrev, boolean hasPrev, int len, int warmupFixed) {
         if (len >= maxPatch) {
             return true;
+        }
+        if (warmupFixed > 0 && usesEntropy()) {
+            return len >= warmupFixed;
         }
         return switch (mode) {
             case ENTROPY -> hNextT > theta;
@@ -111,11 +117,9 @@ public final class Patcher {
     }
 
     private boolean rule(int[] bytes, float[] hNext, int seqStart, int t, int warmupFixed, int len) {
-        if (warmupFixed > 0 && usesEntropy()) {
-            return len >= warmupFixed;
-        }
         int i = seqStart + t;
-        return endsAt(bytes[i], usesEntropy() ? hNext[i] : 0f, t > 0 && usesEntropy() ? hNext[i - 1] : 0f, t > 0, len);
+        return endsAt(bytes[i], usesEntropy() ? hNext[i] : 0f, t > 0 && usesEntropy() ? hNext[i - 1] : 0f, t > 0, len,
+                warmupFixed);
     }
 
     static boolean isWordByte(int b) {
@@ -123,10 +127,12 @@ public final class Patcher {
     }
 
     /**
-     * Moves θ toward the value that gives the target mean patch length, from this batch's
-     * entropies and the boundary rate it measured ({@code patches} closed over {@code bytes}).
+     * Sets θ to the quantile of this batch's scores that leaves {@link #level} of the positions
+     * above it. Called during training on each batch's own entropies before its boundaries are
+     * drawn, so θ never lags the entropy model; the threshold is a single scalar, so the batch's
+     * later bytes tell its earlier boundaries nothing of substance. Frozen outside training.
      */
-    public void calibrate(float[] hNext, int B, int T, long patches, long bytes) {
+    public void calibrate(float[] hNext, int B, int T) {
         if (!usesEntropy()) {
             return;
         }
@@ -143,17 +149,28 @@ public final class Patcher {
                 }
             }
         }
-        Arrays.sort(score, 0, k);
-        if (calibrated && patches > 0) {
-            double measured = (double) bytes / patches;
-            // Too many boundaries (short patches) → fewer positions above θ, and vice versa.
-            level *= Math.pow(measured / target, 0.7);
-            level = Math.min(0.95, Math.max(1e-3, level));
+        if (k == 0) {
+            return;
         }
+        Arrays.sort(score, 0, k);
         int idx = (int) Math.min(k - 1, Math.max(0, Math.round((1 - level) * (k - 1))));
-        float q = score[idx];
-        theta = calibrated ? 0.5f * theta + 0.5f * q : q;
+        theta = score[idx];
         calibrated = true;
+    }
+
+    /**
+     * Corrects the quantile level from the boundary rate an entropy-patched batch actually had
+     * ({@code patches} closed over {@code bytes}): the maxPatch cap and ties add boundaries the
+     * quantile does not see.
+     */
+    public void observe(long patches, long bytes) {
+        if (!usesEntropy() || patches <= 0) {
+            return;
+        }
+        double measured = (double) bytes / patches;
+        // Too many boundaries (short patches) → fewer positions above θ, and vice versa.
+        level *= Math.pow(measured / target, 0.5);
+        level = Math.min(0.95, Math.max(1e-3, level));
     }
 
     /** Restores a stored threshold (a checkpoint's). */

@@ -65,17 +65,19 @@ public final class Trainer {
         float scale = 1f / cfg.gradAccum();
         for (int k = 0; k < cfg.gradAccum(); k++) {
             sampler.fill(step * cfg.gradAccum() + k, x, y, window);
-            IonLlama.Output o = model.forward(x, y, cfg.batch(), cfg.seqLen());
+            model.setCalibrating(true);
+            IonLlama.Output o;
+            try {
+                o = model.forward(x, y, cfg.batch(), cfg.seqLen());
+            } finally {
+                model.setCalibrating(false);
+            }
             model.backward(scale);
             loss += o.loss() * scale;
             eloss += o.entropyLoss() * scale;
             correct += o.correct();
             bytes += o.bytes();
             patches += o.patches();
-            if (model.patcher.usesEntropy() && step + 1 >= cfg.entropyWarmup() / 2) {
-                // Calibrate from the second half of the warm-up on, so θ is ready when entropy patching starts.
-                model.patcher.calibrate(model.lastEntropies(), cfg.batch(), cfg.seqLen(), o.patches(), o.bytes());
-            }
         }
         double norm = AdamW.gradNorm(model.backend(), model.layout, model.grads);
         float lr = cfg.lrAt(step);

@@ -1023,6 +1023,23 @@ public final class CpuBackend implements Backend {
         pool.parallelFor(B * P * heads, tk);
     }
 
+    @Override
+    public void attentionQuery(boolean dense, float[] out, int outOff, float[] att, float[] q, int qOff,
+                               float[] k, int kOff, float[] v, int vOff, int i, int heads, int headDim, int window, int slots) {
+        // The units index rows as b*P + i; with b = 0 and P = i + 1, shifting the q/out/att offsets
+        // by row i lets one-row buffers stand in for the full-sequence arrays.
+        int C = heads * headDim, P = i + 1;
+        for (int h = 0; h < heads; h++) {
+            if (dense) {
+                Attention.denseForward(out, outOff - i * C, att, h * P - (h * P + i) * P, q, qOff - i * C, k, kOff, v, vOff,
+                        P, heads, headDim, 0, i, h);
+            } else {
+                Attention.dilatedForward(out, outOff - i * C, att, h * slots - (h * P + i) * slots, q, qOff - i * C, k, kOff,
+                        v, vOff, P, heads, headDim, window, slots, 0, i, h);
+            }
+        }
+    }
+
     // ---------------------------------------------------------------- IntegralLNN scan
     //
     // scanForward/scanBackward run the sequential recurrence per (b, c), grouped into blocks of

@@ -1,0 +1,172 @@
+package io.ionllama.model;
+
+import io.ionllama.backend.Backend;
+import io.ionllama.kernels.Embeddings;
+
+/**
+ * Incremental decoding: feeds bytes one at a time and returns the logits for the next byte,
+ * keeping every layer's recurrent state and the global transformer's keys and values, so a byte
+ * costs O(local layers) and, when it closes a patch, one global step of O(w + log P) attention
+ * reads. The logits equal those of a full forward pass over the same bytes (up to float
+ * rounding of one-row versus many-row matmuls), patch boundaries included.
+ *
+ * <pre>
+ *   byte t ─► entropy layers (state) ─► hNext[t] ─► patcher: does t close a patch?
+ *          └► byte + n-gram embedding ─► encoder layers (state) ─► yEnc[t]
+ *                                           │ if t closes patch j: W_p ─► global blocks (KV cache) ─► G[j] ─► ctx = W_up G[j]
+ *             z = yEnc[t] + ctx ─► decoder layers (state) ─► RMSNorm ─► head ─► logits for byte t+1
+ * </pre>
+ */
+public final class StreamingDecoder {
+    private final IonLlama m;
+    private final Backend be;
+    private final ModelConfig c;
+    private final float[] p;
+
+    private final float[][] eState, encState, decState;
+    private final IntegralLayer.StepBuffers eBuf, lBuf;
+    private final GlobalBlock.Cache[] caches;
+
+    private final float[] eRow, eRow2, eNormed, eLogits, hNext, r1;
+    private final float[] row, row2, yEnc, pv, g, g2, gin, ctx, z, decNormed, logits;
+    private final int[] one = new int[1];
+    private final int[] ngramIdx;
+    private int[] history = new int[256];
+    private int length, patchLength;
+    private float prevH;
+
+    public StreamingDecoder(IonLlama model) {
+        this.m = model;
+        this.be = model.backend();
+        this.c = model.config;
+        this.p = model.params;
+        int dE = c.dEntropy(), dL = c.dLocal(), dM = c.dModel();
+        eState = new float[model.entropyLayers.length][dE];
+        encState = new float[model.encoder.length][dL];
+        decState = new float[model.decoder.length][dL];
+        eBuf = new IntegralLayer.StepBuffers(dE, 2 * dE);
+        lBuf = new IntegralLayer.StepBuffers(dL, c.localMlp());
+        caches = new GlobalBlock.Cache[model.global.length];
+        for (int i = 0; i < caches.length; i++) {
+            caches[i] = new GlobalBlock.Cache(dM, c.globalMlp(), c.heads());
+        }
+        eRow = new float[dE]; eRow2 = new float[dE]; eNormed = new float[dE]; eLogits = new float[256];
+        hNext = new float[1]; r1 = new float[1];
+        row = new float[dL]; row2 = new float[dL]; yEnc = new float[dL]; pv = new float[dM]; g = new float[dM];
+        g2 = new float[dM]; gin = new float[dM]; ctx = new float[dL]; z = new float[dL]; decNormed = new float[dL];
+        logits = new float[256];
+        ngramIdx = new int[Math.max(1, c.ngrams().length)];
+        reset();
+    }
+
+    /** Forgets everything: the next byte is the first of a new sequence. */
+    public void reset() {
+        for (float[] s : eState) {
+            java.util.Arrays.fill(s, 0f);
+        }
+        for (float[] s : encState) {
+            java.util.Arrays.fill(s, 0f);
+        }
+        for (float[] s : decState) {
+            java.util.Arrays.fill(s, 0f);
+        }
+        for (GlobalBlock.Cache cache : caches) {
+            cache.rows = 0;
+        }
+        length = 0;
+        patchLength = 0;
+        prevH = 0f;
+        // No patch has closed yet: the decoder reads the learned start vector.
+        be.matmulForward(ctx, 0, p, m.decStart, p, m.decUp, null, 0, 1, c.dModel(), c.dLocal());
+    }
+
+    /** Bytes fed since the last reset. */
+    public int length() {
+        return length;
+    }
+
+    /** Patches closed since the last reset. */
+    public int patches() {
+        return caches.length > 0 ? caches[0].rows : closedPatches;
+    }
+
+    private int closedPatches;
+    private boolean lastClosed;
+
+    /** Whether the last byte fed closed a patch. */
+    public boolean lastClosedPatch() {
+        return lastClosed;
+    }
+
+    /** Feeds byte {@code b} (0..255); returns the logits for the next byte (a live 256-float view). */
+    public float[] feed(int b) {
+        int dE = c.dEntropy(), dL = c.dLocal(), dM = c.dModel();
+        if (length == history.length) {
+            history = java.util.Arrays.copyOf(history, history.length * 2);
+        }
+        history[length] = b;
+        one[0] = b;
+
+        // entropy model
+        be.byteEmbeddingForward(eRow, 0, p, m.eEmbed, one, 0, 1, dE);
+        float[] cur = runStep(m.entropyLayers, eState, eRow, eRow2, eBuf);
+        be.rmsNormForward(eNormed, 0, r1, 0, cur, 0, p, m.eNorm, 1, dE, IonLlama.EPS);
+        be.matmulForward(eLogits, 0, eNormed, 0, p, m.eHead, null, 0, 1, dE, 256);
+        be.entropy(hNext, 0, eLogits, 0, 1, 256);
+
+        // embeddings and encoder
+        be.byteEmbeddingForward(row, 0, p, m.embByte, one, 0, 1, dL);
+        int[] ns = c.ngrams();
+        if (ns.length > 0) {
+            for (int k = 0; k < ns.length; k++) {
+                ngramIdx[k] = k * c.buckets() + Embeddings.ngramBucket(history, 0, length, ns[k], c.buckets());
+            }
+            be.ngramEmbeddingForward(row, 0, p, m.embNgram, ngramIdx, 0, ns.length, 1, dL);
+        }
+        float[] enc = runStep(m.encoder, encState, row, row2, lBuf);
+        be.copy(yEnc, 0, enc, 0, dL);
+
+        // patch boundary, decided from bytes <= t
+        patchLength++;
+        boolean closes = m.forcedEndsOrNull() != null
+                ? m.forcedEndsOrNull()[length] != 0
+                : m.patcher.endsAt(b, hNext[0], prevH, length > 0, patchLength, m.warmupFixed());
+        prevH = hNext[0];
+        lastClosed = closes;
+        if (closes) {
+            patchLength = 0;
+            closedPatches++;
+            be.matmulForward(pv, 0, yEnc, 0, p, m.encProj, null, 0, 1, dL, dM);
+            float[] gx = pv, gy = g;
+            for (int i = 0; i < m.global.length; i++) {
+                m.global[i].step(be, p, gx, 0, gy, 0, caches[i]);
+                float[] t = gx;
+                gx = gy;
+                gy = (t == pv) ? g2 : t;
+            }
+            be.rmsNormForward(gin, 0, r1, 0, gx, 0, p, m.gNorm, 1, dM, IonLlama.EPS);
+            be.matmulForward(ctx, 0, gin, 0, p, m.decUp, null, 0, 1, dM, dL);
+        }
+
+        // decoder and head
+        be.copy(z, 0, ctx, 0, dL);
+        be.accumulate(z, 0, yEnc, 0, dL);
+        float[] dec = runStep(m.decoder, decState, z, row2, lBuf);
+        be.rmsNormForward(decNormed, 0, r1, 0, dec, 0, p, m.decNorm, 1, dL, IonLlama.EPS);
+        be.matmulForward(logits, 0, decNormed, 0, p, m.head, null, 0, 1, dL, 256);
+        length++;
+        return logits;
+    }
+
+    /** Runs a stack one byte forward; returns the buffer holding the top layer's output. */
+    private float[] runStep(IntegralLayer[] layers, float[][] states, float[] in, float[] spare, IntegralLayer.StepBuffers sb) {
+        float[] cur = in, other = spare;
+        for (int i = 0; i < layers.length; i++) {
+            layers[i].step(be, p, cur, 0, other, 0, states[i], 0, sb);
+            float[] t = cur;
+            cur = other;
+            other = t;
+        }
+        return cur;
+    }
+}

@@ -1,0 +1,114 @@
+package io.ionllama.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.ionllama.train.Checkpoint;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+class TrainCommandTest {
+
+    @TempDir
+    Path dir;
+
+    /** A tiny model, so a CLI run takes a second or two. */
+    static final String[] TINY = {"--size", "nano", "--d-local", "16", "--d-model", "16", "--layers", "1", "--heads", "2",
+        "--d-entropy", "8", "--buckets", "64", "--local-mlp", "32", "--global-mlp", "32", "--batch-size", "2",
+        "--seq-len", "32", "--sample-bytes", "8", "--no-progress", "--threads", "1"};
+
+    static String[] args(String... more) {
+        List<String> a = new ArrayList<>(List.of("train"));
+        a.addAll(List.of(TINY));
+        a.addAll(List.of(more));
+        return a.toArray(String[]::new);
+    }
+
+    @Test
+    void trainsWritesEverythingAndResumes() throws IOException {
+        Path out = dir.resolve("run");
+        CliTest.Result r = CliTest.run(args("--max-steps", "6", "--eval-every", "3", "--save-every", "2", "--keep", "2",
+                "--log-every", "1", "--out", out.toString()));
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(out.resolve("latest.safetensors")).exists();
+        assertThat(out.resolve("best.safetensors")).exists();
+        assertThat(out.resolve("curves.png")).exists();
+        assertThat(out.resolve("step_6.safetensors")).exists();
+        assertThat(out.resolve("step_4.safetensors")).exists();
+        assertThat(out.resolve("step_2.safetensors")).doesNotExist(); // --keep 2
+        assertThat(Files.readAllLines(out.resolve("metrics.jsonl"))).anyMatch(l -> l.contains("\"kind\":\"valid\""))
+                .anyMatch(l -> l.contains("\"grad_norm\""));
+        assertThat(r.out()).contains("checkpoint:", "metrics:", "plot:", "sample:");
+        assertThat(Checkpoint.readMeta(out.resolve("latest.safetensors")).step()).isEqualTo(6);
+
+        CliTest.Result again = CliTest.run(args("--max-steps", "9", "--eval-every", "3", "--resume", out.toString()));
+        assertThat(again.code()).as(again.err()).isZero();
+        assertThat(again.out()).contains("resuming from", "at step 6");
+        assertThat(Checkpoint.readMeta(out.resolve("latest.safetensors")).step()).isEqualTo(9);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"--data /nonexistent/file.txt", "--lr -1", "--optimizer sgd", "--max-time soon", "--batch-size 0",
+        "--patcher zigzag", "--attention full", "--resume /nonexistent/run", "--model gpt5", "--clip -2", "--seq-len 2",
+        "--data EMPTY", "--data SHORT", "--resume CORRUPT", "--dataset nosuchset"})
+    void badInputIsOneLineAndNonZero(String bad) throws IOException {
+        Path empty = Files.createFile(dir.resolve("empty.txt"));
+        Path shortFile = dir.resolve("short.txt");
+        Files.writeString(shortFile, "tiny");
+        Path corrupt = dir.resolve("corrupt.safetensors");
+        Files.writeString(corrupt, "garbage that is not a checkpoint");
+        String line = bad.replace("EMPTY", empty.toString()).replace("SHORT", shortFile.toString())
+                .replace("CORRUPT", corrupt.toString());
+        CliTest.Result r = CliTest.run(args(line.split(" ")));
+        assertThat(r.code()).isNotZero();
+        assertThat(r.err().strip().lines()).as(r.err()).hasSize(1);
+        assertThat(r.err()).startsWith("ionllama: ").doesNotContain("Exception", "\tat ");
+    }
+
+    /**
+     * A training process killed with SIGKILL at random moments (saving every step) always leaves
+     * a loadable checkpoint, and training resumes from it.
+     */
+    @Test
+    void killedDuringSavesLeavesALoadableCheckpoint() throws Exception {
+        Path out = dir.resolve("killed");
+        String java = ProcessHandle.current().info().command().orElse("java");
+        SplittableRandom rnd = new SplittableRandom(4);
+        for (int round = 0; round < 4; round++) {
+            List<String> cmd = new ArrayList<>(List.of(java, "-cp", System.getProperty("java.class.path"), "io.ionllama.cli.Main"));
+            cmd.addAll(List.of(args("--max-steps", "100000", "--save-every", "1", "--keep", "2", "--eval-every", "1000",
+                    "--out", out.toString())));
+            if (round > 0) {
+                cmd.addAll(List.of("--resume", out.toString()));
+            }
+            Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(dir.resolve("log" + round).toFile()).start();
+            try {
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+                Path latest = out.resolve("latest.safetensors");
+                long before = Files.exists(latest) ? Files.getLastModifiedTime(latest).toMillis() : 0;
+                while ((!Files.exists(latest) || Files.getLastModifiedTime(latest).toMillis() == before) && System.nanoTime() < deadline) {
+                    Thread.sleep(20);
+                }
+                Thread.sleep(100 + rnd.nextInt(600));
+            } finally {
+                p.destroyForcibly(); // SIGKILL on Linux
+                p.waitFor(10, TimeUnit.SECONDS);
+            }
+            Checkpoint.Meta meta = Checkpoint.readMeta(out.resolve("latest.safetensors"));
+            assertThat(meta.step()).isPositive();
+        }
+        long step = Checkpoint.readMeta(out.resolve("latest.safetensors")).step();
+        CliTest.Result r = CliTest.run(args("--max-steps", Long.toString(step + 2), "--eval-every", "1000",
+                "--resume", out.toString()));
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(Checkpoint.readMeta(out.resolve("latest.safetensors")).step()).isEqualTo(step + 2);
+    }
+}
