@@ -172,6 +172,7 @@ class SimdMatmulTest {
      * scalarized by C2. A few rounds absorb a late JIT recompilation.
      */
     @Test
+    @org.junit.jupiter.api.Tag("allocation")
     void steadyStateAllocatesNothing() {
         com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
         assumeTrue(mx.isThreadAllocatedMemorySupported(), "per-thread allocation counters unsupported");
