@@ -122,29 +122,16 @@ final class GlobalBlock {
         be.matmulForward(x2, 0, o, 0, p, wo, null, 0, rows, d, d);
         be.accumulate(x2, 0, x, 0, rd);
         be.rmsNormForward(n2, 0, rstd2, 0, x2, 0, p, norm2, rows, d, EPS);
-        be.matmulForward(g1, 0, n2, 0, p, wGate, null, 0, rows, d, hidden);
-        be.matmulForward(u1, 0, n2, 0, p, wUp, null, 0, rows, d, hidden);
-        be.swigluForward(s, 0, g1, 0, u1, 0, rows * hidden);
-        be.matmulForward(out, outOff, s, 0, p, wDown, null, 0, rows, hidden, d);
-        be.accumulate(out, outOff, x2, 0, rd);
+        SwiGluMlp.forward(be, p, wGate, wUp, wDown, n2, x2, g1, u1, s, out, outOff, rows, d, hidden);
     }
 
     void backward(Backend be, float[] p, float[] gr, float[] dOut, int dOutOff, float[] dIn, int dInOff,
                   int rows, int B, int[] start, int[] count, Scratch sc) {
         sc.ensure(rows);
-        int rd = rows * d, rh = rows * hidden;
+        int rd = rows * d;
         be.copy(sc.dx2, 0, dOut, dOutOff, rd);
-        be.fill(sc.ds, 0, 0f, rh);
-        be.matmulBackwardInput(sc.ds, 0, dOut, dOutOff, p, wDown, rows, hidden, d);
-        be.matmulBackwardWeight(gr, wDown, null, 0, dOut, dOutOff, s, 0, rows, hidden, d);
-        be.fill(sc.dg1, 0, 0f, rh);
-        be.fill(sc.du1, 0, 0f, rh);
-        be.swigluBackward(sc.dg1, 0, sc.du1, 0, sc.ds, 0, g1, 0, u1, 0, rh);
-        be.fill(sc.dn2, 0, 0f, rd);
-        be.matmulBackwardInput(sc.dn2, 0, sc.dg1, 0, p, wGate, rows, d, hidden);
-        be.matmulBackwardWeight(gr, wGate, null, 0, sc.dg1, 0, n2, 0, rows, d, hidden);
-        be.matmulBackwardInput(sc.dn2, 0, sc.du1, 0, p, wUp, rows, d, hidden);
-        be.matmulBackwardWeight(gr, wUp, null, 0, sc.du1, 0, n2, 0, rows, d, hidden);
+        SwiGluMlp.backward(be, p, gr, wGate, wUp, wDown, dOut, dOutOff, n2, g1, u1, s, sc.dn2, sc.dg1, sc.du1, sc.ds,
+                rows, d, hidden);
         be.rmsNormBackward(sc.dx2, 0, gr, norm2, sc.dn2, 0, x2, 0, p, norm2, rstd2, 0, rows, d);
         // x2 = x + W_o o
         be.accumulate(dIn, dInOff, sc.dx2, 0, rd);
@@ -221,11 +208,7 @@ final class GlobalBlock {
         be.matmulForward(c.x2, 0, c.o, 0, p, wo, null, 0, 1, d, d);
         be.accumulate(c.x2, 0, c.x, 0, d);
         be.rmsNormForward(c.n2, 0, c.r2, 0, c.x2, 0, p, norm2, 1, d, EPS);
-        be.matmulForward(c.g1, 0, c.n2, 0, p, wGate, null, 0, 1, d, hidden);
-        be.matmulForward(c.u1, 0, c.n2, 0, p, wUp, null, 0, 1, d, hidden);
-        be.swigluForward(c.s, 0, c.g1, 0, c.u1, 0, hidden);
-        be.matmulForward(out, outOff, c.s, 0, p, wDown, null, 0, 1, hidden, d);
-        be.accumulate(out, outOff, c.x2, 0, d);
+        SwiGluMlp.forward(be, p, wGate, wUp, wDown, c.n2, c.x2, c.g1, c.u1, c.s, out, outOff, 1, d, hidden);
         c.rows = j + 1;
     }
 

@@ -97,31 +97,18 @@ final class IntegralLayer {
         be.matmulForward(y, 0, m, 0, p, wO, null, 0, rows, d, d);
         be.accumulate(y, 0, x, 0, rd);
         be.rmsNormForward(n2, 0, rstd2, 0, y, 0, p, norm2, rows, d, EPS);
-        be.matmulForward(g1, 0, n2, 0, p, wGate, null, 0, rows, d, hidden);
-        be.matmulForward(u1, 0, n2, 0, p, wUp, null, 0, rows, d, hidden);
-        be.swigluForward(s, 0, g1, 0, u1, 0, rows * hidden);
-        be.matmulForward(out, outOff, s, 0, p, wDown, null, 0, rows, hidden, d);
-        be.accumulate(out, outOff, y, 0, rd);
+        SwiGluMlp.forward(be, p, wGate, wUp, wDown, n2, y, g1, u1, s, out, outOff, rows, d, hidden);
     }
 
     /** dIn[rows, d] += d(layer)/d(in) · dOut; parameter gradients accumulate into {@code gr}. */
     void backward(Backend be, float[] p, float[] gr, float[] dOut, int dOutOff, float[] dIn, int dInOff,
                   int B, int T, Scratch sc) {
-        int rows = B * T, rd = rows * d, rh = rows * hidden;
+        int rows = B * T, rd = rows * d;
         sc.ensure(rows);
         // out = y + W_down s
         be.copy(sc.dy, 0, dOut, dOutOff, rd);
-        be.fill(sc.ds, 0, 0f, rh);
-        be.matmulBackwardInput(sc.ds, 0, dOut, dOutOff, p, wDown, rows, hidden, d);
-        be.matmulBackwardWeight(gr, wDown, null, 0, dOut, dOutOff, s, 0, rows, hidden, d);
-        be.fill(sc.dg1, 0, 0f, rh);
-        be.fill(sc.du1, 0, 0f, rh);
-        be.swigluBackward(sc.dg1, 0, sc.du1, 0, sc.ds, 0, g1, 0, u1, 0, rh);
-        be.fill(sc.dn2, 0, 0f, rd);
-        be.matmulBackwardInput(sc.dn2, 0, sc.dg1, 0, p, wGate, rows, d, hidden);
-        be.matmulBackwardWeight(gr, wGate, null, 0, sc.dg1, 0, n2, 0, rows, d, hidden);
-        be.matmulBackwardInput(sc.dn2, 0, sc.du1, 0, p, wUp, rows, d, hidden);
-        be.matmulBackwardWeight(gr, wUp, null, 0, sc.du1, 0, n2, 0, rows, d, hidden);
+        SwiGluMlp.backward(be, p, gr, wGate, wUp, wDown, dOut, dOutOff, n2, g1, u1, s, sc.dn2, sc.dg1, sc.du1, sc.ds,
+                rows, d, hidden);
         be.rmsNormBackward(sc.dy, 0, gr, norm2, sc.dn2, 0, y, 0, p, norm2, rstd2, 0, rows, d);
         // y = x + W_o m
         be.accumulate(dIn, dInOff, sc.dy, 0, rd);
@@ -176,11 +163,7 @@ final class IntegralLayer {
         be.matmulForward(sb.y, 0, sb.m, 0, p, wO, null, 0, 1, d, d);
         be.accumulate(sb.y, 0, sb.x, 0, d);
         be.rmsNormForward(sb.n2, 0, sb.r2, 0, sb.y, 0, p, norm2, 1, d, EPS);
-        be.matmulForward(sb.g1, 0, sb.n2, 0, p, wGate, null, 0, 1, d, hidden);
-        be.matmulForward(sb.u1, 0, sb.n2, 0, p, wUp, null, 0, 1, d, hidden);
-        be.swigluForward(sb.s, 0, sb.g1, 0, sb.u1, 0, hidden);
-        be.matmulForward(out, outOff, sb.s, 0, p, wDown, null, 0, 1, hidden, d);
-        be.accumulate(out, outOff, sb.y, 0, d);
+        SwiGluMlp.forward(be, p, wGate, wUp, wDown, sb.n2, sb.y, sb.g1, sb.u1, sb.s, out, outOff, 1, d, hidden);
     }
 
     /** Initial values: norms 1, softplus(b_Δ) = 1, τ log-uniform over 1..256, matrices scaled by fan-in. */

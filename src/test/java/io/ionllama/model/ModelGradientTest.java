@@ -78,7 +78,29 @@ class ModelGradientTest {
         checkAll(m, 2, 17, 202);
     }
 
+    /** The same check rejects a deliberately wrong gradient: one tensor's scaled by 1.1, another's negated. */
+    @Test
+    void checkRejectsWrongGradients() {
+        IonLlama m = model(small(), "fixed:3", false);
+        List<String> failures = check(m, 2, 11, 303, g -> {
+            ParamLayout.Tensor wv = m.layout.get("global.0.wv"), lambda = m.layout.get("enc.0.lambda");
+            for (int i = 0; i < wv.size(); i++) {
+                g[wv.off() + i] *= 1.1f;
+            }
+            for (int i = 0; i < lambda.size(); i++) {
+                g[lambda.off() + i] = -g[lambda.off() + i];
+            }
+        }, name -> name.equals("global.0.wv") || name.equals("enc.0.lambda") || name.equals("head"));
+        assertThat(failures).anyMatch(f -> f.startsWith("global.0.wv")).anyMatch(f -> f.startsWith("enc.0.lambda"))
+                .noneMatch(f -> f.startsWith("head"));
+    }
+
     private void checkAll(IonLlama m, int B, int T, long seed) {
+        assertThat(check(m, B, T, seed, g -> { }, name -> true)).isEmpty();
+    }
+
+    private List<String> check(IonLlama m, int B, int T, long seed, java.util.function.Consumer<float[]> mutate,
+                               java.util.function.Predicate<String> tensors) {
         int[][] xy = batch(B, T, seed);
         m.forward(xy[0], xy[1], B, T);
         m.forceBoundaries(m.lastBoundaries());
@@ -86,9 +108,13 @@ class ModelGradientTest {
         m.forward(xy[0], xy[1], B, T);
         m.backward(1f);
         float[] g = m.grads.clone();
+        mutate.accept(g);
         SplittableRandom r = new SplittableRandom(seed);
         List<String> failures = new ArrayList<>();
         for (ParamLayout.Tensor t : m.layout.tensors()) {
+            if (!tensors.test(t.name())) {
+                continue;
+            }
             // Sampled entries.
             int samples = (int) Math.min(t.size(), 6);
             for (int k = 0; k < samples; k++) {
@@ -111,7 +137,7 @@ class ModelGradientTest {
                 failures.add(String.format("%s: directional analytic %.6g numeric %.6g", t.name(), dot, dirNum));
             }
         }
-        assertThat(failures).isEmpty();
+        return failures;
     }
 
     static final double H = 1e-2;
