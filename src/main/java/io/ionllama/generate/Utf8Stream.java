@@ -5,9 +5,10 @@ package io.ionllama.generate;
  * they arrive: a multi-byte character is emitted only once its last byte is in, and every
  * ill-formed sequence becomes U+FFFD, so the printed text is always valid Unicode.
  *
- * <p>Replacement follows the Unicode "maximal subpart" practice (the same as the JDK's decoder
- * and the WHATWG Encoding standard): each maximal prefix of a well-formed sequence that cannot be
- * completed becomes one U+FFFD, and the byte that broke it is decoded afresh. Well-formed means
+ * <p>Replacement follows the Unicode standard's "substitution of maximal subparts" (also the
+ * WHATWG Encoding standard's, and the JDK's except that it replaces an encoded surrogate as one
+ * unit): each maximal prefix of a well-formed sequence that cannot be completed becomes one
+ * U+FFFD, and the byte that broke it is decoded afresh. Well-formed means
  * shortest form (no overlongs), no surrogates (U+D800..U+DFFF) and nothing above U+10FFFF:
  *
  * <pre>
@@ -99,7 +100,7 @@ public final class Utf8Stream {
         return need != 0;
     }
 
-    /** Decodes a whole array (what {@code new String(bytes, UTF_8)} gives, byte for byte the same rules). */
+    /** Decodes a whole array with the same rules. */
     public static String decode(byte[] bytes) {
         StringBuilder sb = new StringBuilder(bytes.length);
         Utf8Stream s = new Utf8Stream(sb::append);
