@@ -107,6 +107,7 @@ public final class TrainRun {
                     rec.put("grad_norm", s.gradNorm());
                     rec.put("bytes_per_s", rate);
                     rec.put("skipped", trainer.skippedSteps);
+                    rec.put("peak_heap_mb", peakHeapMb());
                     metrics.write(rec);
                     if (bar == null) {
                         long left = cfg.maxSteps() - trainer.step;
