@@ -175,7 +175,11 @@ public final class TrainRun {
         for (int i = 0; i < out.size(); i++) {
             bytes[prompt.length + i] = (byte) (int) out.get(i);
         }
-        return new String(bytes, StandardCharsets.UTF_8);
+        // Control characters (an undertrained model emits plenty) are shown as U+00B7, not sent to the terminal.
+        StringBuilder shown = new StringBuilder();
+        new String(bytes, StandardCharsets.UTF_8).codePoints()
+                .forEach(cp -> shown.appendCodePoint(cp != '\n' && Character.isISOControl(cp) ? 0xB7 : cp));
+        return shown.toString();
     }
 
     private void prune() throws IOException {
