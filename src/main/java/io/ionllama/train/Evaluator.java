@@ -21,6 +21,43 @@ public final class Evaluator {
         this.batches = batches;
     }
 
+    /**
+     * Bits per byte over a whole source: consecutive windows of {@code seqLen} predicted bytes
+     * (each window's first byte is context only), so every byte after the first of each window is
+     * scored exactly once. A final short window covers the tail.
+     */
+    public static Result whole(IonLlama model, ByteSource source, int seqLen, int batch) {
+        long n = source.size();
+        int T = (int) Math.min(seqLen, n - 1);
+        java.util.List<long[]> windows = new java.util.ArrayList<>();
+        for (long start = 0; start + 1 < n; start += T) {
+            windows.add(new long[] {start, Math.min(T, n - 1 - start)});
+        }
+        int[] x = new int[batch * T], y = new int[batch * T], w = new int[T + 1];
+        double lossSum = 0, correct = 0, bytes = 0, patches = 0;
+        for (int k = 0; k < windows.size(); k += batch) {
+            int rows = Math.min(batch, windows.size() - k);
+            java.util.Arrays.fill(y, -1);
+            for (int b = 0; b < rows; b++) {
+                long start = windows.get(k + b)[0];
+                int len = (int) windows.get(k + b)[1];
+                source.read(start, w, 0, len + 1);
+                for (int t = 0; t < T; t++) {
+                    x[b * T + t] = t < len ? w[t] : 0;
+                    y[b * T + t] = t < len ? w[t + 1] : -1;
+                }
+            }
+            IonLlama.Output o = model.forward(x, y, rows, T);
+            lossSum += (double) o.loss() * o.bytes();
+            correct += o.correct();
+            bytes += o.bytes();
+            patches += o.patches();
+        }
+        double loss = lossSum / bytes;
+        return new Result(loss, loss / Math.log(2), Math.exp(loss), correct / bytes, patches == 0 ? 0 : bytes / patches,
+                (long) bytes);
+    }
+
     public Result run(IonLlama model) {
         int T = seqLen, n = batch * T;
         int[] x = new int[n], y = new int[n], w = new int[T + 1];
