@@ -26,6 +26,11 @@ public final class CpuBackend implements Backend {
     private final WorkerPool pool;
     /** The Vector API matmul, or null when this JVM lacks the module (then the scalar units run). */
     private final SimdMatmul simd;
+    /**
+     * The same matmul on a one-thread pool: small products (generation's one-row layers) run on the
+     * caller's thread, where waking a worker would cost as much as the product.
+     */
+    private final SimdMatmul simdInline;
 
     public CpuBackend(int threads) {
         this(threads, true);
@@ -40,6 +45,7 @@ public final class CpuBackend implements Backend {
         // SimdMatmul is referenced only behind this check, so a JVM without jdk.incubator.vector
         // never loads it.
         this.simd = simd && SimdSupport.available() ? new SimdMatmul(pool) : null;
+        this.simdInline = this.simd != null && threads > 1 ? new SimdMatmul(new WorkerPool(1)) : this.simd;
         if (simd) {
             SimdSupport.noticeOnce();
         }
@@ -281,6 +287,13 @@ public final class CpuBackend implements Backend {
         }
     }
 
+    /**
+     * Products of fewer multiply-adds than this run on the caller's thread (about 10 µs of work at
+     * one core's matmul speed, a few dispatches' worth). Every output element is computed the same
+     * way on any pool, so this changes no result.
+     */
+    static final long INLINE_MACS = 1 << 18;
+
     private final MatmulForwardTask matmulForward = new MatmulForwardTask();
     private final MatmulBackwardInputTask matmulBackwardInput = new MatmulBackwardInputTask();
     private final MatmulBackwardWeightTask matmulBackwardWeight = new MatmulBackwardWeightTask();
@@ -289,7 +302,8 @@ public final class CpuBackend implements Backend {
     public void matmulForward(float[] y, int yOff, float[] x, int xOff, float[] w, int wOff,
                               float[] b, int bOff, int rows, int in, int out) {
         if (simd != null) {
-            simd.forward(y, yOff, x, xOff, w, wOff, b == null ? y : b, bOff, b == null ? 0 : 1, rows, in, out);
+            SimdMatmul mm = (long) rows * in * out < INLINE_MACS ? simdInline : simd;
+            mm.forward(y, yOff, x, xOff, w, wOff, b == null ? y : b, bOff, b == null ? 0 : 1, rows, in, out);
             return;
         }
         MatmulForwardTask t = matmulForward;

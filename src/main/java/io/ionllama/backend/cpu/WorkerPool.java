@@ -1,15 +1,26 @@
 package io.ionllama.backend.cpu;
 
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 
 /**
  * A fixed pool of worker threads that runs {@code [0, n)} split into one contiguous range per
- * thread. The caller's thread runs the first range itself, so a pool of 1 thread spawns nothing.
+ * thread ("slot"). The caller's thread runs the first range and takes part in the rest, so a pool of 1 thread spawns nothing.
  *
- * <p>Why not a ForkJoinPool: the split must be fixed (unit u always lands in the same range for a
- * given thread count, never stolen) and a step launches thousands of small ops, so dispatch must
- * not allocate. Units write disjoint outputs, so the split never changes a result.
+ * <p>Why not a ForkJoinPool: the split must be fixed (unit u always lands in the same slot for a
+ * given thread count) and a step launches thousands of small ops, so dispatch must not allocate.
+ * Units write disjoint outputs, so the split never changes a result.
+ *
+ * <p>Slots are claimed, not assigned: the caller and the workers take the next unclaimed slot
+ * until none is left, and the caller then waits only for slots a worker is still running. On a
+ * loaded machine (more runnable threads than cores) a worker that is descheduled or still
+ * waking up simply claims nothing, and the caller runs its slot instead of waiting for it. Which
+ * thread runs a slot never matters: the slot's range is fixed, so results are unchanged.
+ *
+ * <p>Idle workers spin briefly (ops of a step come back to back), then park. Spinning is short
+ * and bounded in time so that, on a machine with as many busy threads as cores, a waiting
+ * worker gives the core back quickly.
  */
 public final class WorkerPool implements AutoCloseable {
 
@@ -19,15 +30,22 @@ public final class WorkerPool implements AutoCloseable {
         void run(int from, int to);
     }
 
+    /** How long an idle worker spins before parking. */
+    private static final long WORKER_SPIN_NANOS = 50_000;
+    /** How long the caller spins for a running slot before parking between checks. */
+    private static final long CALLER_SPIN_NANOS = 200_000;
+
     private final int threads;
     private final Thread[] workers;
-    private final AtomicInteger pending = new AtomicInteger();
+    /** (generation << 32) | next unclaimed slot: one CAS claims a slot of the current dispatch only. */
+    private final AtomicLong claim = new AtomicLong();
+    private final AtomicInteger done = new AtomicInteger();
     private volatile RangeTask task;
     private volatile int taskUnits;
-    private volatile long generation;
     private volatile boolean closed;
     private volatile Throwable failure;
-    private final Thread[] waiting = new Thread[1];
+    private volatile Thread caller;
+    private long generation;
 
     public WorkerPool(int threads) {
         if (threads < 1) {
@@ -36,8 +54,7 @@ public final class WorkerPool implements AutoCloseable {
         this.threads = threads;
         this.workers = new Thread[threads - 1];
         for (int k = 0; k < workers.length; k++) {
-            final int slot = k + 1;
-            Thread t = new Thread(() -> workLoop(slot), "ionllama-worker-" + slot);
+            Thread t = new Thread(this::workLoop, "ionllama-worker-" + (k + 1));
             t.setDaemon(true);
             workers[k] = t;
             t.start();
@@ -70,24 +87,36 @@ public final class WorkerPool implements AutoCloseable {
             failure = null;
             task = body;
             taskUnits = n;
-            pending.set(threads - 1);
-            waiting[0] = Thread.currentThread();
-            generation++;
+            caller = Thread.currentThread();
+            done.set(0);
+            long g = ++generation & 0x7fff_ffffL;
+            // Slot 0 is the caller's, so with 2 threads each half of the rows stays on one core from
+            // op to op (cache locality); the others go to whoever claims them first.
+            claim.set(g << 32 | 1); // publishes task and taskUnits to any worker that sees generation g
             for (Thread w : workers) {
                 LockSupport.unpark(w);
             }
             Throwable own = null;
             try {
-                runSlot(0, n, body);
+                try {
+                    runSlot(0, n, body);
+                } finally {
+                    finish();
+                }
+                runClaimed(g, n, body);
             } catch (Throwable t) {
                 own = t;
+                // Slots this thread claimed but did not run must still count as finished.
+                drain(g);
             }
-            int spins = 0;
-            while (pending.get() > 0) {
-                if (++spins < 20_000) {
-                    Thread.onSpinWait();
-                } else {
-                    LockSupport.parkNanos(this, 50_000);
+            if (done.get() < threads) {
+                long t0 = System.nanoTime();
+                while (done.get() < threads) {
+                    if (System.nanoTime() - t0 < CALLER_SPIN_NANOS) {
+                        Thread.onSpinWait();
+                    } else {
+                        LockSupport.parkNanos(this, 20_000);
+                    }
                 }
             }
             task = null;
@@ -101,6 +130,31 @@ public final class WorkerPool implements AutoCloseable {
         }
     }
 
+    /** Claims the next slot of generation {@code g}, or returns -1 when none is left or g is over. */
+    private int claimSlot(long g) {
+        while (true) {
+            long c = claim.get();
+            int slot = (int) c;
+            if ((c >>> 32) != g || slot >= threads) {
+                return -1;
+            }
+            if (claim.compareAndSet(c, c + 1)) {
+                return slot;
+            }
+        }
+    }
+
+    private void runClaimed(long g, int n, RangeTask body) {
+        int slot;
+        while ((slot = claimSlot(g)) >= 0) {
+            try {
+                runSlot(slot, n, body);
+            } finally {
+                finish();
+            }
+        }
+    }
+
     private void runSlot(int slot, int n, RangeTask body) {
         int from = (int) ((long) n * slot / threads);
         int to = (int) ((long) n * (slot + 1) / threads);
@@ -109,14 +163,30 @@ public final class WorkerPool implements AutoCloseable {
         }
     }
 
-    private void workLoop(int slot) {
+    /** After a failure: claims every remaining slot without running it, so the dispatch ends. */
+    private void drain(long g) {
+        while (claimSlot(g) >= 0) {
+            finish();
+        }
+    }
+
+    private void finish() {
+        if (done.incrementAndGet() == threads) {
+            Thread c = caller;
+            if (c != Thread.currentThread()) {
+                LockSupport.unpark(c);
+            }
+        }
+    }
+
+    private void workLoop() {
         long seen = 0;
         while (!closed) {
-            long g = generation;
+            long g = claim.get() >>> 32;
             if (g == seen) {
-                int spins = 0;
-                while (generation == seen && !closed) {
-                    if (++spins < 2_000) {
+                long t0 = System.nanoTime();
+                while (claim.get() >>> 32 == seen && !closed) {
+                    if (System.nanoTime() - t0 < WORKER_SPIN_NANOS) {
                         Thread.onSpinWait();
                     } else {
                         LockSupport.park(this);
@@ -125,17 +195,18 @@ public final class WorkerPool implements AutoCloseable {
                 continue;
             }
             seen = g;
+            // Read after seeing generation g: task and units are g's (a later dispatch cannot
+            // start before every slot of g, including any this thread claims below, is done).
             RangeTask body = task;
+            int n = taskUnits;
+            if (body == null) {
+                continue;
+            }
             try {
-                if (body != null) {
-                    runSlot(slot, taskUnits, body);
-                }
+                runClaimed(g, n, body);
             } catch (Throwable t) {
                 failure = t;
-            } finally {
-                if (pending.decrementAndGet() == 0) {
-                    LockSupport.unpark(waiting[0]);
-                }
+                drain(g);
             }
         }
     }
