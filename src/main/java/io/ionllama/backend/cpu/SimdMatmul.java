@@ -251,10 +251,10 @@ final class SimdMatmul {
 
     /** Ap[p][kk][rr] = A(ic+p*MR+rr, pc+kk), zero past row ic+mc. */
     private static void packA(float[] ap, float[] a, int aOff, int ars, int acs, int ic, int mc, int pc, int kc) {
-        for (int p = 0; p < mc; p += MR) {
-            int base = p * kc;
-            int h = Math.min(MR, mc - p);
-            if (acs == 1) {
+        if (acs == 1) {
+            for (int p = 0; p < mc; p += MR) {
+                int base = p * kc;
+                int h = Math.min(MR, mc - p);
                 for (int rr = 0; rr < MR; rr++) {
                     if (rr < h) {
                         int src = aOff + (ic + p + rr) * ars + pc;
@@ -267,17 +267,21 @@ final class SimdMatmul {
                         }
                     }
                 }
-            } else {
-                // Weight grad: A(m,k) = dy[k,m], so one k holds MR consecutive floats of a dy row.
-                for (int kk = 0; kk < kc; kk++) {
-                    int src = aOff + (pc + kk) * acs + (ic + p) * ars;
-                    int dst = base + kk * MR;
-                    for (int rr = 0; rr < h; rr++) {
-                        ap[dst + rr] = a[src + rr * ars];
-                    }
-                    for (int rr = h; rr < MR; rr++) {
-                        ap[dst + rr] = 0f;
-                    }
+            }
+            return;
+        }
+        // Weight grad: A(m,k) = dy[k,m], so one k holds the block's mc rows as consecutive floats
+        // of a dy row: read each dy row segment once, front to back, dealing MR floats per panel.
+        for (int kk = 0; kk < kc; kk++) {
+            int src = aOff + (pc + kk) * acs + ic * ars;
+            for (int p = 0; p < mc; p += MR) {
+                int dst = p * kc + kk * MR;
+                int h = Math.min(MR, mc - p);
+                for (int rr = 0; rr < h; rr++) {
+                    ap[dst + rr] = a[src + (p + rr) * ars];
+                }
+                for (int rr = h; rr < MR; rr++) {
+                    ap[dst + rr] = 0f;
                 }
             }
         }
