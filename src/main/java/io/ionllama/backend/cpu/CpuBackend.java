@@ -31,14 +31,19 @@ public final class CpuBackend implements Backend {
      * caller's thread, where waking a worker would cost as much as the product.
      */
     private final SimdMatmul simdInline;
+    /**
+     * Whether the elementwise ops with transcendentals and the weight-gradient reductions run on
+     * {@link SimdElementwise} (the Vector API; tested against the scalar units) or on the units.
+     */
+    private final boolean simdOps;
 
     public CpuBackend(int threads) {
         this(threads, true);
     }
 
     /**
-     * @param simd false forces the scalar matmul units even where the Vector API is available
-     *             (tests and benchmarks compare the two)
+     * @param simd false forces the scalar units (matmul, activations, gate, norm gradients) even
+     *             where the Vector API is available (tests and benchmarks compare the two)
      */
     public CpuBackend(int threads, boolean simd) {
         this.pool = new WorkerPool(threads);
@@ -46,6 +51,7 @@ public final class CpuBackend implements Backend {
         // never loads it.
         this.simd = simd && SimdSupport.available() ? new SimdMatmul(pool) : null;
         this.simdInline = this.simd != null && threads > 1 ? new SimdMatmul(new WorkerPool(1)) : this.simd;
+        this.simdOps = this.simd != null;
         if (simd) {
             SimdSupport.noticeOnce();
         }
@@ -70,7 +76,7 @@ public final class CpuBackend implements Backend {
                 + (simd != null ? SimdMatmul.describe() : "scalar matmul");
     }
 
-    /** Whether the matmul runs on the Vector API path. */
+    /** Whether the matmul (and the elementwise ops with exp/log) run on the Vector API path. */
     public boolean simdMatmul() {
         return simd != null;
     }
@@ -108,11 +114,31 @@ public final class CpuBackend implements Backend {
 
         @Override
         public void run(int from, int to) {
+            if (simdOps) {
+                SimdElementwise.gateExponent(a, aOff, z, zOff, gateRate, C, from, to);
+                return;
+            }
             for (int n = from; n < to; n++) {
                 IntegralGate.forwardRow(a, aOff, z, zOff, lambda, lOff, C, n);
             }
         }
     }
+
+    /** The vector forward's second pass (its own task, so C2 compiles it on its own): a = exp(a). */
+    private static final class ExpRowsTask implements WorkerPool.RangeTask {
+        float[] a;
+        int aOff, C;
+
+        @Override
+        public void run(int from, int to) {
+            SimdElementwise.expRows(a, aOff, C, from, to);
+        }
+    }
+
+    private final ExpRowsTask expRows = new ExpRowsTask();
+
+    /** Units of the vector dλ pass: blocks of this many channels, each summing every row. */
+    private static final int GATE_CHANNEL_BLOCK = 32;
 
     private final class GateBackwardTask implements WorkerPool.RangeTask {
         float[] dz, dLambda, da, a, z, lambda;
@@ -121,6 +147,15 @@ public final class CpuBackend implements Backend {
 
         @Override
         public void run(int from, int to) {
+            if (simdOps) {
+                if (lambdaPass) {
+                    SimdElementwise.gateBackwardLambda(dLambda, dlOff, da, daOff, a, aOff, z, zOff, gateRate, gateAcc,
+                            rows, C, from * GATE_CHANNEL_BLOCK, Math.min(C, to * GATE_CHANNEL_BLOCK));
+                } else {
+                    SimdElementwise.gateBackwardInput(dz, dzOff, da, daOff, a, aOff, z, zOff, gateRate, C, from, to);
+                }
+                return;
+            }
             for (int u = from; u < to; u++) {
                 if (lambdaPass) {
                     IntegralGate.backwardLambdaCell(dLambda, dlOff, da, daOff, a, aOff, z, zOff, lambda, lOff, rows, C, u);
@@ -128,6 +163,19 @@ public final class CpuBackend implements Backend {
                     IntegralGate.backwardInputRow(dz, dzOff, da, daOff, a, aOff, z, zOff, lambda, lOff, C, u);
                 }
             }
+        }
+    }
+
+    /** rate[c] = exp(λ[c]) for the vector gate, and its dλ running sums; grown, never per call. */
+    private float[] gateRate = new float[0], gateAcc = new float[0];
+
+    private void gateRates(float[] lambda, int lOff, int C) {
+        if (gateRate.length < C) {
+            gateRate = new float[C];
+            gateAcc = new float[C];
+        }
+        for (int c = 0; c < C; c++) {
+            gateRate[c] = (float) Math.exp(lambda[lOff + c]); // as IntegralGate's units compute it
         }
     }
 
@@ -164,6 +212,14 @@ public final class CpuBackend implements Backend {
     public void integralGateForward(float[] a, int aOff, float[] z, int zOff, float[] lambda, int lambdaOff, int rows, int C) {
         GateForwardTask t = gateForward;
         t.a = a; t.aOff = aOff; t.z = z; t.zOff = zOff; t.lambda = lambda; t.lOff = lambdaOff; t.C = C;
+        if (simdOps) {
+            gateRates(lambda, lambdaOff, C);
+            pool.parallelFor(rows, t);
+            ExpRowsTask e = expRows;
+            e.a = a; e.aOff = aOff; e.C = C;
+            pool.parallelFor(rows, e);
+            return;
+        }
         pool.parallelFor(rows, t);
     }
 
@@ -173,10 +229,13 @@ public final class CpuBackend implements Backend {
         GateBackwardTask t = gateBackward;
         t.dz = dz; t.dzOff = dzOff; t.dLambda = dLambda; t.dlOff = dLambdaOff; t.da = da; t.daOff = daOff;
         t.a = a; t.aOff = aOff; t.z = z; t.zOff = zOff; t.lambda = lambda; t.lOff = lambdaOff; t.rows = rows; t.C = C;
+        if (simdOps) {
+            gateRates(lambda, lambdaOff, C);
+        }
         t.lambdaPass = false;
         pool.parallelFor(rows, t);
         t.lambdaPass = true;
-        pool.parallelFor(C, t);
+        pool.parallelFor(simdOps ? (C + GATE_CHANNEL_BLOCK - 1) / GATE_CHANNEL_BLOCK : C, t);
     }
 
     // ---------------------------------------------------------------- optimizer
@@ -446,9 +505,18 @@ public final class CpuBackend implements Backend {
     private static final class UnaryForwardTask implements WorkerPool.RangeTask {
         float[] out, x;
         int outOff, xOff, op;
+        boolean vec;
 
         @Override
         public void run(int from, int to) {
+            if (vec && op == ACT_SILU) {
+                SimdElementwise.siluForward(out, outOff, x, xOff, from, to);
+                return;
+            }
+            if (vec && op == ACT_SOFTPLUS) {
+                SimdElementwise.softplusForward(out, outOff, x, xOff, from, to);
+                return;
+            }
             switch (op) {
                 case ACT_SILU -> Activations.siluForwardRange(out, outOff, x, xOff, from, to);
                 case ACT_GELU -> Activations.geluForwardRange(out, outOff, x, xOff, from, to);
@@ -460,9 +528,18 @@ public final class CpuBackend implements Backend {
     private static final class UnaryBackwardTask implements WorkerPool.RangeTask {
         float[] dx, dy, x;
         int dxOff, dyOff, xOff, op;
+        boolean vec;
 
         @Override
         public void run(int from, int to) {
+            if (vec && op == ACT_SILU) {
+                SimdElementwise.siluBackward(dx, dxOff, dy, dyOff, x, xOff, from, to);
+                return;
+            }
+            if (vec && op == ACT_SOFTPLUS) {
+                SimdElementwise.softplusBackward(dx, dxOff, dy, dyOff, x, xOff, from, to);
+                return;
+            }
             switch (op) {
                 case ACT_SILU -> Activations.siluBackwardRange(dx, dxOff, dy, dyOff, x, xOff, from, to);
                 case ACT_GELU -> Activations.geluBackwardRange(dx, dxOff, dy, dyOff, x, xOff, from, to);
@@ -474,20 +551,30 @@ public final class CpuBackend implements Backend {
     private static final class SwigluForwardTask implements WorkerPool.RangeTask {
         float[] out, a, b;
         int outOff, aOff, bOff;
+        boolean vec;
 
         @Override
         public void run(int from, int to) {
-            Activations.swigluForwardRange(out, outOff, a, aOff, b, bOff, from, to);
+            if (vec) {
+                SimdElementwise.swigluForward(out, outOff, a, aOff, b, bOff, from, to);
+            } else {
+                Activations.swigluForwardRange(out, outOff, a, aOff, b, bOff, from, to);
+            }
         }
     }
 
     private static final class SwigluBackwardTask implements WorkerPool.RangeTask {
         float[] da, db, dy, a, b;
         int daOff, dbOff, dyOff, aOff, bOff;
+        boolean vec;
 
         @Override
         public void run(int from, int to) {
-            Activations.swigluBackwardRange(da, daOff, db, dbOff, dy, dyOff, a, aOff, b, bOff, from, to);
+            if (vec) {
+                SimdElementwise.swigluBackward(da, daOff, db, dbOff, dy, dyOff, a, aOff, b, bOff, from, to);
+            } else {
+                Activations.swigluBackwardRange(da, daOff, db, dbOff, dy, dyOff, a, aOff, b, bOff, from, to);
+            }
         }
     }
 
@@ -559,13 +646,13 @@ public final class CpuBackend implements Backend {
 
     private void unaryForward(int op, float[] out, int outOff, float[] x, int xOff, int n) {
         UnaryForwardTask t = unaryForward;
-        t.op = op; t.out = out; t.outOff = outOff; t.x = x; t.xOff = xOff;
+        t.op = op; t.out = out; t.outOff = outOff; t.x = x; t.xOff = xOff; t.vec = simdOps;
         forElements(n, t);
     }
 
     private void unaryBackward(int op, float[] dx, int dxOff, float[] dy, int dyOff, float[] x, int xOff, int n) {
         UnaryBackwardTask t = unaryBackward;
-        t.op = op; t.dx = dx; t.dxOff = dxOff; t.dy = dy; t.dyOff = dyOff; t.x = x; t.xOff = xOff;
+        t.op = op; t.dx = dx; t.dxOff = dxOff; t.dy = dy; t.dyOff = dyOff; t.x = x; t.xOff = xOff; t.vec = simdOps;
         forElements(n, t);
     }
 
@@ -602,7 +689,7 @@ public final class CpuBackend implements Backend {
     @Override
     public void swigluForward(float[] out, int outOff, float[] a, int aOff, float[] b, int bOff, int n) {
         SwigluForwardTask t = swigluForward;
-        t.out = out; t.outOff = outOff; t.a = a; t.aOff = aOff; t.b = b; t.bOff = bOff;
+        t.out = out; t.outOff = outOff; t.a = a; t.aOff = aOff; t.b = b; t.bOff = bOff; t.vec = simdOps;
         forElements(n, t);
     }
 
@@ -611,7 +698,7 @@ public final class CpuBackend implements Backend {
                                float[] a, int aOff, float[] b, int bOff, int n) {
         SwigluBackwardTask t = swigluBackward;
         t.da = da; t.daOff = daOff; t.db = db; t.dbOff = dbOff; t.dy = dy; t.dyOff = dyOff;
-        t.a = a; t.aOff = aOff; t.b = b; t.bOff = bOff;
+        t.a = a; t.aOff = aOff; t.b = b; t.bOff = bOff; t.vec = simdOps;
         forElements(n, t);
     }
 
