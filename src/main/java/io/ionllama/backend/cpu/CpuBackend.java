@@ -137,6 +137,20 @@ public final class CpuBackend implements Backend {
 
     private final ExpRowsTask expRows = new ExpRowsTask();
 
+    /** The vector dλ pass, its own task class for the same reason as {@link ExpRowsTask}. */
+    private final class GateLambdaTask implements WorkerPool.RangeTask {
+        GateBackwardTask f;
+
+        @Override
+        public void run(int from, int to) {
+            GateBackwardTask t = f;
+            SimdElementwise.gateBackwardLambda(t.dLambda, t.dlOff, t.da, t.daOff, t.a, t.aOff, t.z, t.zOff, gateRate,
+                    gateAcc, t.rows, t.C, from * GATE_CHANNEL_BLOCK, Math.min(t.C, to * GATE_CHANNEL_BLOCK));
+        }
+    }
+
+    private final GateLambdaTask gateLambda = new GateLambdaTask();
+
     /** Units of the vector dλ pass: blocks of this many channels, each summing every row. */
     private static final int GATE_CHANNEL_BLOCK = 32;
 
@@ -148,12 +162,7 @@ public final class CpuBackend implements Backend {
         @Override
         public void run(int from, int to) {
             if (simdOps) {
-                if (lambdaPass) {
-                    SimdElementwise.gateBackwardLambda(dLambda, dlOff, da, daOff, a, aOff, z, zOff, gateRate, gateAcc,
-                            rows, C, from * GATE_CHANNEL_BLOCK, Math.min(C, to * GATE_CHANNEL_BLOCK));
-                } else {
-                    SimdElementwise.gateBackwardInput(dz, dzOff, da, daOff, a, aOff, z, zOff, gateRate, C, from, to);
-                }
+                SimdElementwise.gateBackwardInput(dz, dzOff, da, daOff, a, aOff, z, zOff, gateRate, C, from, to);
                 return;
             }
             for (int u = from; u < to; u++) {
@@ -229,13 +238,17 @@ public final class CpuBackend implements Backend {
         GateBackwardTask t = gateBackward;
         t.dz = dz; t.dzOff = dzOff; t.dLambda = dLambda; t.dlOff = dLambdaOff; t.da = da; t.daOff = daOff;
         t.a = a; t.aOff = aOff; t.z = z; t.zOff = zOff; t.lambda = lambda; t.lOff = lambdaOff; t.rows = rows; t.C = C;
+        t.lambdaPass = false;
         if (simdOps) {
             gateRates(lambda, lambdaOff, C);
+            pool.parallelFor(rows, t);
+            gateLambda.f = t;
+            pool.parallelFor((C + GATE_CHANNEL_BLOCK - 1) / GATE_CHANNEL_BLOCK, gateLambda);
+            return;
         }
-        t.lambdaPass = false;
         pool.parallelFor(rows, t);
         t.lambdaPass = true;
-        pool.parallelFor(simdOps ? (C + GATE_CHANNEL_BLOCK - 1) / GATE_CHANNEL_BLOCK : C, t);
+        pool.parallelFor(C, t);
     }
 
     // ---------------------------------------------------------------- optimizer
@@ -505,18 +518,9 @@ public final class CpuBackend implements Backend {
     private static final class UnaryForwardTask implements WorkerPool.RangeTask {
         float[] out, x;
         int outOff, xOff, op;
-        boolean vec;
 
         @Override
         public void run(int from, int to) {
-            if (vec && op == ACT_SILU) {
-                SimdElementwise.siluForward(out, outOff, x, xOff, from, to);
-                return;
-            }
-            if (vec && op == ACT_SOFTPLUS) {
-                SimdElementwise.softplusForward(out, outOff, x, xOff, from, to);
-                return;
-            }
             switch (op) {
                 case ACT_SILU -> Activations.siluForwardRange(out, outOff, x, xOff, from, to);
                 case ACT_GELU -> Activations.geluForwardRange(out, outOff, x, xOff, from, to);
@@ -528,24 +532,68 @@ public final class CpuBackend implements Backend {
     private static final class UnaryBackwardTask implements WorkerPool.RangeTask {
         float[] dx, dy, x;
         int dxOff, dyOff, xOff, op;
-        boolean vec;
 
         @Override
         public void run(int from, int to) {
-            if (vec && op == ACT_SILU) {
-                SimdElementwise.siluBackward(dx, dxOff, dy, dyOff, x, xOff, from, to);
-                return;
-            }
-            if (vec && op == ACT_SOFTPLUS) {
-                SimdElementwise.softplusBackward(dx, dxOff, dy, dyOff, x, xOff, from, to);
-                return;
-            }
             switch (op) {
                 case ACT_SILU -> Activations.siluBackwardRange(dx, dxOff, dy, dyOff, x, xOff, from, to);
                 case ACT_GELU -> Activations.geluBackwardRange(dx, dxOff, dy, dyOff, x, xOff, from, to);
                 default -> Activations.softplusBackwardRange(dx, dxOff, dy, dyOff, x, xOff, from, to);
             }
         }
+    }
+
+    /**
+     * The vector activations, one task class per op: C2 compiles each task's {@code run} on its
+     * own, and two vector exp chains in one compilation exceed its inlining budget (see
+     * {@link SimdElementwise}).
+     */
+    private abstract static class VecUnaryTask implements WorkerPool.RangeTask {
+        float[] out, x, dy;
+        int outOff, xOff, dyOff;
+    }
+
+    private static final class VecSiluForwardTask extends VecUnaryTask {
+        @Override
+        public void run(int from, int to) {
+            SimdElementwise.siluForward(out, outOff, x, xOff, from, to);
+        }
+    }
+
+    private static final class VecSiluBackwardTask extends VecUnaryTask {
+        @Override
+        public void run(int from, int to) {
+            SimdElementwise.siluBackward(out, outOff, dy, dyOff, x, xOff, from, to);
+        }
+    }
+
+    private static final class VecSoftplusForwardTask extends VecUnaryTask {
+        @Override
+        public void run(int from, int to) {
+            SimdElementwise.softplusForward(out, outOff, x, xOff, from, to);
+        }
+    }
+
+    private static final class VecSoftplusBackwardTask extends VecUnaryTask {
+        @Override
+        public void run(int from, int to) {
+            SimdElementwise.softplusBackward(out, outOff, dy, dyOff, x, xOff, from, to);
+        }
+    }
+
+    private final VecUnaryTask vecSiluForward = new VecSiluForwardTask(), vecSiluBackward = new VecSiluBackwardTask();
+    private final VecUnaryTask vecSoftplusForward = new VecSoftplusForwardTask();
+    private final VecUnaryTask vecSoftplusBackward = new VecSoftplusBackwardTask();
+
+    /** The vector form of an activation, or null where it runs on the scalar units (GELU; no Vector API). */
+    private VecUnaryTask vecUnary(int op, boolean backward) {
+        if (!simdOps || op == ACT_GELU) {
+            return null;
+        }
+        if (op == ACT_SILU) {
+            return backward ? vecSiluBackward : vecSiluForward;
+        }
+        return backward ? vecSoftplusBackward : vecSoftplusForward;
     }
 
     private static final class SwigluForwardTask implements WorkerPool.RangeTask {
@@ -645,14 +693,26 @@ public final class CpuBackend implements Backend {
     }
 
     private void unaryForward(int op, float[] out, int outOff, float[] x, int xOff, int n) {
+        VecUnaryTask v = vecUnary(op, false);
+        if (v != null) {
+            v.out = out; v.outOff = outOff; v.x = x; v.xOff = xOff;
+            forElements(n, v);
+            return;
+        }
         UnaryForwardTask t = unaryForward;
-        t.op = op; t.out = out; t.outOff = outOff; t.x = x; t.xOff = xOff; t.vec = simdOps;
+        t.op = op; t.out = out; t.outOff = outOff; t.x = x; t.xOff = xOff;
         forElements(n, t);
     }
 
     private void unaryBackward(int op, float[] dx, int dxOff, float[] dy, int dyOff, float[] x, int xOff, int n) {
+        VecUnaryTask v = vecUnary(op, true);
+        if (v != null) {
+            v.out = dx; v.outOff = dxOff; v.dy = dy; v.dyOff = dyOff; v.x = x; v.xOff = xOff;
+            forElements(n, v);
+            return;
+        }
         UnaryBackwardTask t = unaryBackward;
-        t.op = op; t.dx = dx; t.dxOff = dxOff; t.dy = dy; t.dyOff = dyOff; t.x = x; t.xOff = xOff; t.vec = simdOps;
+        t.op = op; t.dx = dx; t.dxOff = dxOff; t.dy = dy; t.dyOff = dyOff; t.x = x; t.xOff = xOff;
         forElements(n, t);
     }
 
