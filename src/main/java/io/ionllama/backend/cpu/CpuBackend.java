@@ -455,12 +455,25 @@ public final class CpuBackend implements Backend {
         }
     }
 
+    /**
+     * Units of the vector RMSNorm dw: blocks of this many channels, each walking every row (one
+     * contiguous stretch per row instead of a stride-C column per channel).
+     */
+    private static final int NORM_CHANNEL_BLOCK = 32;
+    /** Running sums of the vector RMSNorm dw, one per channel; grown, never per call. */
+    private float[] normAcc = new float[0];
+
     private final class RmsNormBackwardWeightTask implements WorkerPool.RangeTask {
         float[] dw, dy, x, rstd;
         int dwOff, dyOff, xOff, rstdOff, rows, C;
 
         @Override
         public void run(int from, int to) {
+            if (simdOps) {
+                SimdElementwise.rmsNormBackwardWeight(dw, dwOff, dy, dyOff, x, xOff, rstd, rstdOff, normAcc, rows, C,
+                        from * NORM_CHANNEL_BLOCK, Math.min(C, to * NORM_CHANNEL_BLOCK));
+                return;
+            }
             for (int c = from; c < to; c++) {
                 Norms.rmsNormBackwardWeightCell(dw, dwOff, dy, dyOff, x, xOff, rstd, rstdOff, rows, C, c);
             }
@@ -658,7 +671,14 @@ public final class CpuBackend implements Backend {
             RmsNormBackwardWeightTask u = rmsNormBackwardWeight;
             u.dw = dw; u.dwOff = dwOff; u.dy = dy; u.dyOff = dyOff; u.x = x; u.xOff = xOff;
             u.rstd = rstd; u.rstdOff = rstdOff; u.rows = rows; u.C = C;
-            pool.parallelFor(C, u);
+            if (simdOps) {
+                if (normAcc.length < C) {
+                    normAcc = new float[C];
+                }
+                pool.parallelFor((C + NORM_CHANNEL_BLOCK - 1) / NORM_CHANNEL_BLOCK, u);
+            } else {
+                pool.parallelFor(C, u);
+            }
         }
     }
 

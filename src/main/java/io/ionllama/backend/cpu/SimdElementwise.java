@@ -7,7 +7,7 @@ import jdk.incubator.vector.VectorSpecies;
 
 /**
  * Vector API versions of the elementwise ops with transcendentals (SiLU, softplus, SwiGLU, the
- * IntegralLNN gate) for {@link CpuBackend}.
+ * IntegralLNN gate) and of the row-major weight-gradient reductions, for {@link CpuBackend}.
  * The scalar units in {@code io.ionllama.kernels} stay the reference: these are tested against
  * them with a tolerance (a few float ulps: exp and log1p here are polynomials, not
  * {@code Math.exp}).
@@ -36,9 +36,11 @@ import jdk.incubator.vector.VectorSpecies;
  * pushes C2 past its inlining node budget, and a vector function left out of line boxes its
  * vectors (allocation on every call).
  *
- * <p>The gate's dλ reduction walks rows in order and keeps one accumulator per channel in a
- * vector lane: each channel sums the terms the scalar unit sums, in the same order, but reads
- * whole rows (contiguous) instead of one channel down a column (stride C).
+ * <p>The weight-gradient reductions (RMSNorm dw, the gate's dλ) walk rows in order and keep one
+ * accumulator per channel in a vector lane: each channel sums exactly the terms the scalar unit
+ * sums, in the same order with the same operations, but reads whole rows (contiguous) instead of
+ * one channel down a column (stride C). RMSNorm's dw is therefore bit-identical to
+ * {@code Norms.rmsNormBackwardWeightCell}.
  *
  * <p>Loaded only when {@link SimdSupport#available()} is true.
  */
@@ -316,6 +318,32 @@ final class SimdElementwise {
         }
         for (int c = c0; c < c1; c++) {
             dLambda[dlOff + c] += acc[c];
+        }
+    }
+
+    // ---------------------------------------------------------------- RMSNorm weight gradient
+
+    /**
+     * Channels [c0, c1): dw[c] += sum over rows n in order of dy[n,c] * x[n,c] * rstd[n]; the same
+     * float operations in the same order as {@code Norms.rmsNormBackwardWeightCell}.
+     */
+    static void rmsNormBackwardWeight(float[] dw, int dwOff, float[] dy, int dyOff, float[] x, int xOff,
+                                      float[] rstd, int rstdOff, float[] acc, int rows, int C, int c0, int c1) {
+        int full = c1 - (c1 - c0) % VL;
+        java.util.Arrays.fill(acc, c0, c1, 0f);
+        for (int n = 0; n < rows; n++) {
+            int r = n * C;
+            float rs = rstd[rstdOff + n];
+            for (int c = c0; c < full; c += VL) {
+                FloatVector term = FloatVector.fromArray(S, dy, dyOff + r + c).mul(FloatVector.fromArray(S, x, xOff + r + c)).mul(rs);
+                FloatVector.fromArray(S, acc, c).add(term).intoArray(acc, c);
+            }
+            for (int c = full; c < c1; c++) {
+                acc[c] += dy[dyOff + r + c] * x[xOff + r + c] * rs;
+            }
+        }
+        for (int c = c0; c < c1; c++) {
+            dw[dwOff + c] += acc[c];
         }
     }
 }

@@ -311,6 +311,24 @@ class SimdElementwiseTest {
         return new float[][] {a, dz, dl};
     }
 
+    @ParameterizedTest
+    @ValueSource(ints = {1, 5, 16, 33, 96, 256})
+    void rmsNormWeightGradientIsBitIdenticalToTheScalarUnit(int C) {
+        SplittableRandom rnd = new SplittableRandom(C);
+        int rows = 203, off = 3;
+        float[] x = Tensors.uniform(rnd, off + rows * C, -2, 2), w = Tensors.uniform(rnd, off + C, 0.5, 1.5);
+        float[] dy = Tensors.uniform(rnd, off + rows * C, -1, 1), rstd = Tensors.uniform(rnd, off + rows, 0.3, 3);
+        float[] dw0 = Tensors.uniform(rnd, off + C, -1, 1);
+        float[] dwSimd = dw0.clone(), dwScalar = dw0.clone();
+        float[] dx1 = new float[off + rows * C], dx2 = new float[off + rows * C];
+        try (CpuBackend v = new CpuBackend(2, true); CpuBackend s = new CpuBackend(1, false)) {
+            v.rmsNormBackward(dx1, off, dwSimd, off, dy, off, x, off, w, off, rstd, off, rows, C);
+            s.rmsNormBackward(dx2, off, dwScalar, off, dy, off, x, off, w, off, rstd, off, rows, C);
+        }
+        assertThat(dwSimd).isEqualTo(dwScalar);
+        assertThat(dx1).isEqualTo(dx2);
+    }
+
     /**
      * After warm-up the vector ops allocate nothing, tails included (C = 53 is not a multiple of
      * the vector length): every vector function is inlined into its loop, so C2 keeps vectors in
