@@ -31,14 +31,19 @@ public final class CpuBackend implements Backend {
      * caller's thread, where waking a worker would cost as much as the product.
      */
     private final SimdMatmul simdInline;
+    /**
+     * Whether the elementwise ops with transcendentals and the weight-gradient reductions run on
+     * {@link SimdElementwise} (the Vector API; tested against the scalar units) or on the units.
+     */
+    private final boolean simdOps;
 
     public CpuBackend(int threads) {
         this(threads, true);
     }
 
     /**
-     * @param simd false forces the scalar matmul units even where the Vector API is available
-     *             (tests and benchmarks compare the two)
+     * @param simd false forces the scalar units (matmul, activations, gate, norm gradients) even
+     *             where the Vector API is available (tests and benchmarks compare the two)
      */
     public CpuBackend(int threads, boolean simd) {
         this.pool = new WorkerPool(threads);
@@ -46,6 +51,7 @@ public final class CpuBackend implements Backend {
         // never loads it.
         this.simd = simd && SimdSupport.available() ? new SimdMatmul(pool) : null;
         this.simdInline = this.simd != null && threads > 1 ? new SimdMatmul(new WorkerPool(1)) : this.simd;
+        this.simdOps = this.simd != null;
         if (simd) {
             SimdSupport.noticeOnce();
         }
@@ -70,7 +76,7 @@ public final class CpuBackend implements Backend {
                 + (simd != null ? SimdMatmul.describe() : "scalar matmul");
     }
 
-    /** Whether the matmul runs on the Vector API path. */
+    /** Whether the matmul (and the elementwise ops with exp/log) run on the Vector API path. */
     public boolean simdMatmul() {
         return simd != null;
     }
@@ -108,11 +114,45 @@ public final class CpuBackend implements Backend {
 
         @Override
         public void run(int from, int to) {
+            if (simdOps) {
+                SimdElementwise.gateExponent(a, aOff, z, zOff, gateRate, C, from, to);
+                return;
+            }
             for (int n = from; n < to; n++) {
                 IntegralGate.forwardRow(a, aOff, z, zOff, lambda, lOff, C, n);
             }
         }
     }
+
+    /** The vector forward's second pass (its own task, so C2 compiles it on its own): a = exp(a). */
+    private static final class ExpRowsTask implements WorkerPool.RangeTask {
+        float[] a;
+        int aOff, C;
+
+        @Override
+        public void run(int from, int to) {
+            SimdElementwise.expRows(a, aOff, C, from, to);
+        }
+    }
+
+    private final ExpRowsTask expRows = new ExpRowsTask();
+
+    /** The vector dλ pass, its own task class for the same reason as {@link ExpRowsTask}. */
+    private final class GateLambdaTask implements WorkerPool.RangeTask {
+        GateBackwardTask f;
+
+        @Override
+        public void run(int from, int to) {
+            GateBackwardTask t = f;
+            SimdElementwise.gateBackwardLambda(t.dLambda, t.dlOff, t.da, t.daOff, t.a, t.aOff, t.z, t.zOff, gateRate,
+                    gateAcc, t.rows, t.C, from * GATE_CHANNEL_BLOCK, Math.min(t.C, to * GATE_CHANNEL_BLOCK));
+        }
+    }
+
+    private final GateLambdaTask gateLambda = new GateLambdaTask();
+
+    /** Units of the vector dλ pass: blocks of this many channels, each summing every row. */
+    private static final int GATE_CHANNEL_BLOCK = 32;
 
     private final class GateBackwardTask implements WorkerPool.RangeTask {
         float[] dz, dLambda, da, a, z, lambda;
@@ -121,6 +161,10 @@ public final class CpuBackend implements Backend {
 
         @Override
         public void run(int from, int to) {
+            if (simdOps) {
+                SimdElementwise.gateBackwardInput(dz, dzOff, da, daOff, a, aOff, z, zOff, gateRate, C, from, to);
+                return;
+            }
             for (int u = from; u < to; u++) {
                 if (lambdaPass) {
                     IntegralGate.backwardLambdaCell(dLambda, dlOff, da, daOff, a, aOff, z, zOff, lambda, lOff, rows, C, u);
@@ -128,6 +172,19 @@ public final class CpuBackend implements Backend {
                     IntegralGate.backwardInputRow(dz, dzOff, da, daOff, a, aOff, z, zOff, lambda, lOff, C, u);
                 }
             }
+        }
+    }
+
+    /** rate[c] = exp(λ[c]) for the vector gate, and its dλ running sums; grown, never per call. */
+    private float[] gateRate = new float[0], gateAcc = new float[0];
+
+    private void gateRates(float[] lambda, int lOff, int C) {
+        if (gateRate.length < C) {
+            gateRate = new float[C];
+            gateAcc = new float[C];
+        }
+        for (int c = 0; c < C; c++) {
+            gateRate[c] = (float) Math.exp(lambda[lOff + c]); // as IntegralGate's units compute it
         }
     }
 
@@ -164,6 +221,14 @@ public final class CpuBackend implements Backend {
     public void integralGateForward(float[] a, int aOff, float[] z, int zOff, float[] lambda, int lambdaOff, int rows, int C) {
         GateForwardTask t = gateForward;
         t.a = a; t.aOff = aOff; t.z = z; t.zOff = zOff; t.lambda = lambda; t.lOff = lambdaOff; t.C = C;
+        if (simdOps) {
+            gateRates(lambda, lambdaOff, C);
+            pool.parallelFor(rows, t);
+            ExpRowsTask e = expRows;
+            e.a = a; e.aOff = aOff; e.C = C;
+            pool.parallelFor(rows, e);
+            return;
+        }
         pool.parallelFor(rows, t);
     }
 
@@ -174,6 +239,13 @@ public final class CpuBackend implements Backend {
         t.dz = dz; t.dzOff = dzOff; t.dLambda = dLambda; t.dlOff = dLambdaOff; t.da = da; t.daOff = daOff;
         t.a = a; t.aOff = aOff; t.z = z; t.zOff = zOff; t.lambda = lambda; t.lOff = lambdaOff; t.rows = rows; t.C = C;
         t.lambdaPass = false;
+        if (simdOps) {
+            gateRates(lambda, lambdaOff, C);
+            pool.parallelFor(rows, t);
+            gateLambda.f = t;
+            pool.parallelFor((C + GATE_CHANNEL_BLOCK - 1) / GATE_CHANNEL_BLOCK, gateLambda);
+            return;
+        }
         pool.parallelFor(rows, t);
         t.lambdaPass = true;
         pool.parallelFor(C, t);
@@ -383,12 +455,25 @@ public final class CpuBackend implements Backend {
         }
     }
 
+    /**
+     * Units of the vector RMSNorm dw: blocks of this many channels, each walking every row (one
+     * contiguous stretch per row instead of a stride-C column per channel).
+     */
+    private static final int NORM_CHANNEL_BLOCK = 32;
+    /** Running sums of the vector RMSNorm dw, one per channel; grown, never per call. */
+    private float[] normAcc = new float[0];
+
     private final class RmsNormBackwardWeightTask implements WorkerPool.RangeTask {
         float[] dw, dy, x, rstd;
         int dwOff, dyOff, xOff, rstdOff, rows, C;
 
         @Override
         public void run(int from, int to) {
+            if (simdOps) {
+                SimdElementwise.rmsNormBackwardWeight(dw, dwOff, dy, dyOff, x, xOff, rstd, rstdOff, normAcc, rows, C,
+                        from * NORM_CHANNEL_BLOCK, Math.min(C, to * NORM_CHANNEL_BLOCK));
+                return;
+            }
             for (int c = from; c < to; c++) {
                 Norms.rmsNormBackwardWeightCell(dw, dwOff, dy, dyOff, x, xOff, rstd, rstdOff, rows, C, c);
             }
@@ -471,23 +556,86 @@ public final class CpuBackend implements Backend {
         }
     }
 
+    /**
+     * The vector activations, one task class per op: C2 compiles each task's {@code run} on its
+     * own, and two vector exp chains in one compilation exceed its inlining budget (see
+     * {@link SimdElementwise}).
+     */
+    private abstract static class VecUnaryTask implements WorkerPool.RangeTask {
+        float[] out, x, dy;
+        int outOff, xOff, dyOff;
+    }
+
+    private static final class VecSiluForwardTask extends VecUnaryTask {
+        @Override
+        public void run(int from, int to) {
+            SimdElementwise.siluForward(out, outOff, x, xOff, from, to);
+        }
+    }
+
+    private static final class VecSiluBackwardTask extends VecUnaryTask {
+        @Override
+        public void run(int from, int to) {
+            SimdElementwise.siluBackward(out, outOff, dy, dyOff, x, xOff, from, to);
+        }
+    }
+
+    private static final class VecSoftplusForwardTask extends VecUnaryTask {
+        @Override
+        public void run(int from, int to) {
+            SimdElementwise.softplusForward(out, outOff, x, xOff, from, to);
+        }
+    }
+
+    private static final class VecSoftplusBackwardTask extends VecUnaryTask {
+        @Override
+        public void run(int from, int to) {
+            SimdElementwise.softplusBackward(out, outOff, dy, dyOff, x, xOff, from, to);
+        }
+    }
+
+    private final VecUnaryTask vecSiluForward = new VecSiluForwardTask(), vecSiluBackward = new VecSiluBackwardTask();
+    private final VecUnaryTask vecSoftplusForward = new VecSoftplusForwardTask();
+    private final VecUnaryTask vecSoftplusBackward = new VecSoftplusBackwardTask();
+
+    /** The vector form of an activation, or null where it runs on the scalar units (GELU; no Vector API). */
+    private VecUnaryTask vecUnary(int op, boolean backward) {
+        if (!simdOps || op == ACT_GELU) {
+            return null;
+        }
+        if (op == ACT_SILU) {
+            return backward ? vecSiluBackward : vecSiluForward;
+        }
+        return backward ? vecSoftplusBackward : vecSoftplusForward;
+    }
+
     private static final class SwigluForwardTask implements WorkerPool.RangeTask {
         float[] out, a, b;
         int outOff, aOff, bOff;
+        boolean vec;
 
         @Override
         public void run(int from, int to) {
-            Activations.swigluForwardRange(out, outOff, a, aOff, b, bOff, from, to);
+            if (vec) {
+                SimdElementwise.swigluForward(out, outOff, a, aOff, b, bOff, from, to);
+            } else {
+                Activations.swigluForwardRange(out, outOff, a, aOff, b, bOff, from, to);
+            }
         }
     }
 
     private static final class SwigluBackwardTask implements WorkerPool.RangeTask {
         float[] da, db, dy, a, b;
         int daOff, dbOff, dyOff, aOff, bOff;
+        boolean vec;
 
         @Override
         public void run(int from, int to) {
-            Activations.swigluBackwardRange(da, daOff, db, dbOff, dy, dyOff, a, aOff, b, bOff, from, to);
+            if (vec) {
+                SimdElementwise.swigluBackward(da, daOff, db, dbOff, dy, dyOff, a, aOff, b, bOff, from, to);
+            } else {
+                Activations.swigluBackwardRange(da, daOff, db, dbOff, dy, dyOff, a, aOff, b, bOff, from, to);
+            }
         }
     }
 
@@ -523,7 +671,14 @@ public final class CpuBackend implements Backend {
             RmsNormBackwardWeightTask u = rmsNormBackwardWeight;
             u.dw = dw; u.dwOff = dwOff; u.dy = dy; u.dyOff = dyOff; u.x = x; u.xOff = xOff;
             u.rstd = rstd; u.rstdOff = rstdOff; u.rows = rows; u.C = C;
-            pool.parallelFor(C, u);
+            if (simdOps) {
+                if (normAcc.length < C) {
+                    normAcc = new float[C];
+                }
+                pool.parallelFor((C + NORM_CHANNEL_BLOCK - 1) / NORM_CHANNEL_BLOCK, u);
+            } else {
+                pool.parallelFor(C, u);
+            }
         }
     }
 
@@ -558,12 +713,24 @@ public final class CpuBackend implements Backend {
     }
 
     private void unaryForward(int op, float[] out, int outOff, float[] x, int xOff, int n) {
+        VecUnaryTask v = vecUnary(op, false);
+        if (v != null) {
+            v.out = out; v.outOff = outOff; v.x = x; v.xOff = xOff;
+            forElements(n, v);
+            return;
+        }
         UnaryForwardTask t = unaryForward;
         t.op = op; t.out = out; t.outOff = outOff; t.x = x; t.xOff = xOff;
         forElements(n, t);
     }
 
     private void unaryBackward(int op, float[] dx, int dxOff, float[] dy, int dyOff, float[] x, int xOff, int n) {
+        VecUnaryTask v = vecUnary(op, true);
+        if (v != null) {
+            v.out = dx; v.outOff = dxOff; v.dy = dy; v.dyOff = dyOff; v.x = x; v.xOff = xOff;
+            forElements(n, v);
+            return;
+        }
         UnaryBackwardTask t = unaryBackward;
         t.op = op; t.dx = dx; t.dxOff = dxOff; t.dy = dy; t.dyOff = dyOff; t.x = x; t.xOff = xOff;
         forElements(n, t);
@@ -602,7 +769,7 @@ public final class CpuBackend implements Backend {
     @Override
     public void swigluForward(float[] out, int outOff, float[] a, int aOff, float[] b, int bOff, int n) {
         SwigluForwardTask t = swigluForward;
-        t.out = out; t.outOff = outOff; t.a = a; t.aOff = aOff; t.b = b; t.bOff = bOff;
+        t.out = out; t.outOff = outOff; t.a = a; t.aOff = aOff; t.b = b; t.bOff = bOff; t.vec = simdOps;
         forElements(n, t);
     }
 
@@ -611,7 +778,7 @@ public final class CpuBackend implements Backend {
                                float[] a, int aOff, float[] b, int bOff, int n) {
         SwigluBackwardTask t = swigluBackward;
         t.da = da; t.daOff = daOff; t.db = db; t.dbOff = dbOff; t.dy = dy; t.dyOff = dyOff;
-        t.a = a; t.aOff = aOff; t.b = b; t.bOff = bOff;
+        t.a = a; t.aOff = aOff; t.b = b; t.bOff = bOff; t.vec = simdOps;
         forElements(n, t);
     }
 

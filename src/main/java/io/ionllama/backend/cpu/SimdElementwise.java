@@ -1,0 +1,349 @@
+package io.ionllama.backend.cpu;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Vector API versions of the elementwise ops with transcendentals (SiLU, softplus, SwiGLU, the
+ * IntegralLNN gate) and of the row-major weight-gradient reductions, for {@link CpuBackend}.
+ * The scalar units in {@code io.ionllama.kernels} stay the reference: these are tested against
+ * them with a tolerance (a few float ulps: exp and log1p here are polynomials, not
+ * {@code Math.exp}).
+ *
+ * <pre>
+ *   exp(x)      x = n ln2 + r, |r| <= ln2/2 (Cody-Waite), e^r by a degree-7 polynomial (Cephes
+ *               expf), times 2^n built in the exponent bits as 2^(n/2) 2^(n - n/2) so that
+ *               subnormal results and +inf come out right; x clamped to [-104, 89]
+ *   log1p(t)    t in [0, 1]: 2 atanh(t / (2 + t)) as t u (1 + w/3 + w^2/5 + ... + w^7/15),
+ *               u = 2 / (2 + t), w = (t u / 2)^2 <= 1/9 (no division of a tiny t, so it
+ *               stays relatively accurate down to subnormals)
+ *   sigmoid(x)  e = exp(-|x|);  1 / (1 + e) for x >= 0, e / (1 + e) otherwise (never overflows)
+ *   softplus(x) max(x, 0) + log1p(exp(-|x|))
+ * </pre>
+ *
+ * <p>Determinism: only IEEE add, multiply, fma, divide, min/max, compares and integer bit
+ * operations, all lane by lane, and each function has a scalar twin ({@code expLane}, ...) doing
+ * the very same operations on one float, which computes the tail of a range that does not fill
+ * a vector (tested bit for bit against the lanes). So an element's result depends on its own
+ * inputs only, never on where a range starts or which thread runs it; and these operations give
+ * the same bits in the interpreter and in compiled code, unlike {@code VectorOperators.EXP},
+ * whose compiled (SVML) and fallback ({@code Math.exp}) results may differ. Results are
+ * bit-identical for any thread count and any JIT state.
+ *
+ * <p>Why the scalar tails (not masked vector tails): a second copy of the vector math in a loop
+ * pushes C2 past its inlining node budget, and a vector function left out of line boxes its
+ * vectors (allocation on every call).
+ *
+ * <p>The weight-gradient reductions (RMSNorm dw, the gate's dλ) walk rows in order and keep one
+ * accumulator per channel in a vector lane: each channel sums exactly the terms the scalar unit
+ * sums, in the same order with the same operations, but reads whole rows (contiguous) instead of
+ * one channel down a column (stride C). RMSNorm's dw is therefore bit-identical to
+ * {@code Norms.rmsNormBackwardWeightCell}.
+ *
+ * <p>Loaded only when {@link SimdSupport#available()} is true.
+ */
+final class SimdElementwise {
+    private SimdElementwise() {}
+
+    static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    static final int VL = S.length();
+
+    private static final float LOG2E = 1.44269504088896341f;
+    private static final float LN2_HI = 0.693359375f;
+    private static final float LN2_LO = -2.12194440e-4f;
+    /** 1.5 * 2^23: adding it rounds to an integer held in the low mantissa bits. */
+    private static final float ROUNDER = 12582912f;
+    private static final int ROUNDER_BITS = 0x4B40_0000;
+
+    // ---------------------------------------------------------------- vector functions
+
+    private static final float P0 = 1.9875691500e-4f, P1 = 1.3981999507e-3f, P2 = 8.3334519073e-3f,
+            P3 = 4.1665795894e-2f, P4 = 1.6666665459e-1f, P5 = 5.0000001201e-1f;
+
+    /** e^x lane by lane, relative error about 1e-7; 0 (or the nearest subnormal) below -103. */
+    static FloatVector exp(FloatVector x) {
+        x = x.max(-104f).min(89f);
+        FloatVector t = x.fma(LOG2E, ROUNDER);
+        FloatVector n = t.sub(ROUNDER);
+        FloatVector r = n.fma(FloatVector.broadcast(S, -LN2_HI), x);
+        r = n.fma(FloatVector.broadcast(S, -LN2_LO), r);
+        FloatVector p = r.fma(P0, P1);
+        p = p.fma(r, FloatVector.broadcast(S, P2));
+        p = p.fma(r, FloatVector.broadcast(S, P3));
+        p = p.fma(r, FloatVector.broadcast(S, P4));
+        p = p.fma(r, FloatVector.broadcast(S, P5));
+        p = p.mul(r.mul(r)).add(r).add(1f);
+        IntVector ni = t.reinterpretAsInts().sub(ROUNDER_BITS);
+        IntVector n1 = ni.lanewise(VectorOperators.ASHR, 1);
+        IntVector n2 = ni.sub(n1);
+        FloatVector s1 = n1.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+        FloatVector s2 = n2.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+        return p.mul(s1).mul(s2);
+    }
+
+    private static final float Q15 = 1f / 15f, Q13 = 1f / 13f, Q11 = 1f / 11f, Q9 = 1f / 9f, Q7 = 1f / 7f,
+            Q5 = 1f / 5f, Q3 = 1f / 3f;
+
+    /** log(1 + t) for t in [0, 1]. */
+    static FloatVector log1p01(FloatVector t) {
+        FloatVector u = FloatVector.broadcast(S, 2f).div(t.add(2f));
+        FloatVector s2 = t.mul(u); // 2 s, s = t / (2 + t)
+        FloatVector w = s2.mul(s2).mul(0.25f);
+        FloatVector q = w.fma(Q15, Q13);
+        q = q.fma(w, FloatVector.broadcast(S, Q11));
+        q = q.fma(w, FloatVector.broadcast(S, Q9));
+        q = q.fma(w, FloatVector.broadcast(S, Q7));
+        q = q.fma(w, FloatVector.broadcast(S, Q5));
+        q = q.fma(w, FloatVector.broadcast(S, Q3));
+        return s2.fma(q.mul(w), s2);
+    }
+
+    static FloatVector sigmoid(FloatVector x) {
+        FloatVector e = exp(x.abs().neg());
+        FloatVector num = FloatVector.broadcast(S, 1f).blend(e, x.lt(0f));
+        return num.div(e.add(1f));
+    }
+
+    static FloatVector softplus(FloatVector x) {
+        return x.max(0f).add(log1p01(exp(x.abs().neg())));
+    }
+
+    // ---------------------------------------------------------------- their scalar twins (tails)
+
+    static float expLane(float x) {
+        x = Math.min(Math.max(x, -104f), 89f);
+        float t = Math.fma(x, LOG2E, ROUNDER);
+        float n = t - ROUNDER;
+        float r = Math.fma(n, -LN2_HI, x);
+        r = Math.fma(n, -LN2_LO, r);
+        float p = Math.fma(r, P0, P1);
+        p = Math.fma(p, r, P2);
+        p = Math.fma(p, r, P3);
+        p = Math.fma(p, r, P4);
+        p = Math.fma(p, r, P5);
+        p = p * (r * r) + r + 1f;
+        int ni = Float.floatToRawIntBits(t) - ROUNDER_BITS;
+        int n1 = ni >> 1, n2 = ni - n1;
+        return p * Float.intBitsToFloat((n1 + 127) << 23) * Float.intBitsToFloat((n2 + 127) << 23);
+    }
+
+    static float log1pLane(float t) {
+        float u = 2f / (t + 2f);
+        float s2 = t * u;
+        float w = s2 * s2 * 0.25f;
+        float q = Math.fma(w, Q15, Q13);
+        q = Math.fma(q, w, Q11);
+        q = Math.fma(q, w, Q9);
+        q = Math.fma(q, w, Q7);
+        q = Math.fma(q, w, Q5);
+        q = Math.fma(q, w, Q3);
+        return Math.fma(s2, q * w, s2);
+    }
+
+    static float sigmoidLane(float x) {
+        float e = expLane(-Math.abs(x));
+        return (x < 0f ? e : 1f) / (e + 1f);
+    }
+
+    static float softplusLane(float x) {
+        return Math.max(x, 0f) + log1pLane(expLane(-Math.abs(x)));
+    }
+
+    // ---------------------------------------------------------------- SiLU, softplus, SwiGLU
+    //
+    // Whole vectors, then the rest of the range element by element through the scalar twins, in
+    // the same order of operations.
+
+    static void siluForward(float[] out, int outOff, float[] x, int xOff, int from, int to) {
+        int i = from;
+        for (; i + VL <= to; i += VL) {
+            FloatVector v = FloatVector.fromArray(S, x, xOff + i);
+            v.mul(sigmoid(v)).intoArray(out, outOff + i);
+        }
+        for (; i < to; i++) {
+            float v = x[xOff + i];
+            out[outOff + i] = v * sigmoidLane(v);
+        }
+    }
+
+    static void siluBackward(float[] dx, int dxOff, float[] dy, int dyOff, float[] x, int xOff, int from, int to) {
+        int i = from;
+        for (; i + VL <= to; i += VL) {
+            FloatVector v = FloatVector.fromArray(S, x, xOff + i);
+            FloatVector s = sigmoid(v);
+            FloatVector grad = s.mul(v.mul(s.neg().add(1f)).add(1f));
+            FloatVector.fromArray(S, dy, dyOff + i).mul(grad)
+                    .add(FloatVector.fromArray(S, dx, dxOff + i)).intoArray(dx, dxOff + i);
+        }
+        for (; i < to; i++) {
+            float v = x[xOff + i], s = sigmoidLane(v);
+            dx[dxOff + i] = dy[dyOff + i] * (s * (v * (-s + 1f) + 1f)) + dx[dxOff + i];
+        }
+    }
+
+    static void softplusForward(float[] out, int outOff, float[] x, int xOff, int from, int to) {
+        int i = from;
+        for (; i + VL <= to; i += VL) {
+            softplus(FloatVector.fromArray(S, x, xOff + i)).intoArray(out, outOff + i);
+        }
+        for (; i < to; i++) {
+            out[outOff + i] = softplusLane(x[xOff + i]);
+        }
+    }
+
+    static void softplusBackward(float[] dx, int dxOff, float[] dy, int dyOff, float[] x, int xOff, int from, int to) {
+        int i = from;
+        for (; i + VL <= to; i += VL) {
+            FloatVector s = sigmoid(FloatVector.fromArray(S, x, xOff + i));
+            FloatVector.fromArray(S, dy, dyOff + i).mul(s)
+                    .add(FloatVector.fromArray(S, dx, dxOff + i)).intoArray(dx, dxOff + i);
+        }
+        for (; i < to; i++) {
+            dx[dxOff + i] = dy[dyOff + i] * sigmoidLane(x[xOff + i]) + dx[dxOff + i];
+        }
+    }
+
+    /** out = silu(a) * b. */
+    static void swigluForward(float[] out, int outOff, float[] a, int aOff, float[] b, int bOff, int from, int to) {
+        int i = from;
+        for (; i + VL <= to; i += VL) {
+            FloatVector av = FloatVector.fromArray(S, a, aOff + i);
+            av.mul(sigmoid(av)).mul(FloatVector.fromArray(S, b, bOff + i)).intoArray(out, outOff + i);
+        }
+        for (; i < to; i++) {
+            float av = a[aOff + i];
+            out[outOff + i] = av * sigmoidLane(av) * b[bOff + i];
+        }
+    }
+
+    /** da += dy * b * silu'(a);  db += dy * silu(a), in the scalar unit's order of operations. */
+    static void swigluBackward(float[] da, int daOff, float[] db, int dbOff, float[] dy, int dyOff,
+                               float[] a, int aOff, float[] b, int bOff, int from, int to) {
+        int i = from;
+        for (; i + VL <= to; i += VL) {
+            FloatVector av = FloatVector.fromArray(S, a, aOff + i);
+            FloatVector g = FloatVector.fromArray(S, dy, dyOff + i);
+            FloatVector s = sigmoid(av);
+            FloatVector grad = s.mul(av.mul(s.neg().add(1f)).add(1f));
+            g.mul(FloatVector.fromArray(S, b, bOff + i)).mul(grad)
+                    .add(FloatVector.fromArray(S, da, daOff + i)).intoArray(da, daOff + i);
+            g.mul(av.mul(s)).add(FloatVector.fromArray(S, db, dbOff + i)).intoArray(db, dbOff + i);
+        }
+        for (; i < to; i++) {
+            float av = a[aOff + i], g = dy[dyOff + i], s = sigmoidLane(av);
+            da[daOff + i] = g * b[bOff + i] * (s * (av * (-s + 1f) + 1f)) + da[daOff + i];
+            db[dbOff + i] = g * (av * s) + db[dbOff + i];
+        }
+    }
+
+    // ---------------------------------------------------------------- IntegralLNN gate
+    //
+    // rate[c] = (float) Math.exp(lambda[c]) is computed once per call by the caller, exactly as
+    // the scalar unit computes it.
+
+    /**
+     * Rows [from, to), first pass of the forward: a = -softplus(z) * rate, the exponent.
+     * {@link #expRows} then takes its exp in place. Two methods, called from two tasks, because
+     * C2 compiles each task on its own: softplus and a second exp in one compilation exceed its
+     * inlining budget, and an exp left out of line boxes its vectors.
+     */
+    static void gateExponent(float[] a, int aOff, float[] z, int zOff, float[] rate, int C, int from, int to) {
+        int full = C - C % VL;
+        for (int n = from; n < to; n++) {
+            int r = n * C;
+            for (int c = 0; c < full; c += VL) {
+                softplus(FloatVector.fromArray(S, z, zOff + r + c)).neg().mul(FloatVector.fromArray(S, rate, c))
+                        .intoArray(a, aOff + r + c);
+            }
+            for (int c = full; c < C; c++) {
+                a[aOff + r + c] = -softplusLane(z[zOff + r + c]) * rate[c];
+            }
+        }
+    }
+
+    /** Rows [from, to) of C: a = exp(a) in place. */
+    static void expRows(float[] a, int aOff, int C, int from, int to) {
+        int i = aOff + from * C, end = aOff + to * C;
+        for (; i + VL <= end; i += VL) {
+            exp(FloatVector.fromArray(S, a, i)).intoArray(a, i);
+        }
+        for (; i < end; i++) {
+            a[i] = expLane(a[i]);
+        }
+    }
+
+    /** Rows [from, to): dz += da * a * -rate * sigmoid(z). */
+    static void gateBackwardInput(float[] dz, int dzOff, float[] da, int daOff, float[] a, int aOff,
+                                  float[] z, int zOff, float[] rate, int C, int from, int to) {
+        int full = C - C % VL;
+        for (int n = from; n < to; n++) {
+            int r = n * C;
+            for (int c = 0; c < full; c += VL) {
+                int i = r + c;
+                FloatVector sig = sigmoid(FloatVector.fromArray(S, z, zOff + i));
+                FloatVector.fromArray(S, da, daOff + i).mul(FloatVector.fromArray(S, a, aOff + i))
+                        .mul(FloatVector.fromArray(S, rate, c).neg()).mul(sig)
+                        .add(FloatVector.fromArray(S, dz, dzOff + i)).intoArray(dz, dzOff + i);
+            }
+            for (int c = full; c < C; c++) {
+                int i = r + c;
+                dz[dzOff + i] = da[daOff + i] * a[aOff + i] * -rate[c] * sigmoidLane(z[zOff + i]) + dz[dzOff + i];
+            }
+        }
+    }
+
+    /**
+     * Channels [c0, c1): dλ[c] += sum over rows n in order of da * a * -softplus(z) * rate, with
+     * {@code acc[c0, c1)} as the running sums.
+     */
+    static void gateBackwardLambda(float[] dLambda, int dlOff, float[] da, int daOff, float[] a, int aOff,
+                                   float[] z, int zOff, float[] rate, float[] acc, int rows, int C, int c0, int c1) {
+        int full = c1 - (c1 - c0) % VL;
+        java.util.Arrays.fill(acc, c0, c1, 0f);
+        for (int n = 0; n < rows; n++) {
+            int r = n * C;
+            for (int c = c0; c < full; c += VL) {
+                int i = r + c;
+                FloatVector sp = softplus(FloatVector.fromArray(S, z, zOff + i));
+                FloatVector term = FloatVector.fromArray(S, da, daOff + i).mul(FloatVector.fromArray(S, a, aOff + i))
+                        .mul(sp.neg()).mul(FloatVector.fromArray(S, rate, c));
+                FloatVector.fromArray(S, acc, c).add(term).intoArray(acc, c);
+            }
+            for (int c = full; c < c1; c++) {
+                int i = r + c;
+                acc[c] = acc[c] + da[daOff + i] * a[aOff + i] * -softplusLane(z[zOff + i]) * rate[c];
+            }
+        }
+        for (int c = c0; c < c1; c++) {
+            dLambda[dlOff + c] += acc[c];
+        }
+    }
+
+    // ---------------------------------------------------------------- RMSNorm weight gradient
+
+    /**
+     * Channels [c0, c1): dw[c] += sum over rows n in order of dy[n,c] * x[n,c] * rstd[n]; the same
+     * float operations in the same order as {@code Norms.rmsNormBackwardWeightCell}.
+     */
+    static void rmsNormBackwardWeight(float[] dw, int dwOff, float[] dy, int dyOff, float[] x, int xOff,
+                                      float[] rstd, int rstdOff, float[] acc, int rows, int C, int c0, int c1) {
+        int full = c1 - (c1 - c0) % VL;
+        java.util.Arrays.fill(acc, c0, c1, 0f);
+        for (int n = 0; n < rows; n++) {
+            int r = n * C;
+            float rs = rstd[rstdOff + n];
+            for (int c = c0; c < full; c += VL) {
+                FloatVector term = FloatVector.fromArray(S, dy, dyOff + r + c).mul(FloatVector.fromArray(S, x, xOff + r + c)).mul(rs);
+                FloatVector.fromArray(S, acc, c).add(term).intoArray(acc, c);
+            }
+            for (int c = full; c < c1; c++) {
+                acc[c] += dy[dyOff + r + c] * x[xOff + r + c] * rs;
+            }
+        }
+        for (int c = c0; c < c1; c++) {
+            dw[dwOff + c] += acc[c];
+        }
+    }
+}
