@@ -255,6 +255,23 @@ final class SimdMatmul {
             for (int p = 0; p < mc; p += MR) {
                 int base = p * kc;
                 int h = Math.min(MR, mc - p);
+                if (h == MR) {
+                    // Full panel: write Ap front to back, reading the MR rows side by side.
+                    int src = aOff + (ic + p) * ars + pc;
+                    for (int kk = 0; kk < kc; kk++) {
+                        int dst = base + kk * MR;
+                        int s0 = src + kk;
+                        ap[dst] = a[s0];
+                        ap[dst + 1] = a[s0 + ars];
+                        ap[dst + 2] = a[s0 + 2 * ars];
+                        ap[dst + 3] = a[s0 + 3 * ars];
+                        ap[dst + 4] = a[s0 + 4 * ars];
+                        ap[dst + 5] = a[s0 + 5 * ars];
+                        ap[dst + 6] = a[s0 + 6 * ars];
+                        ap[dst + 7] = a[s0 + 7 * ars];
+                    }
+                    continue;
+                }
                 for (int rr = 0; rr < MR; rr++) {
                     if (rr < h) {
                         int src = aOff + (ic + p + rr) * ars + pc;
