@@ -32,6 +32,8 @@ import jdk.incubator.vector.VectorSpecies;
  * block computed it never changes its bits, so results are identical for any thread count. Work is
  * split into one contiguous range of M per thread (rows for forward and input grad, output rows o
  * for the weight grad), aligned to whole micro tiles. The bias gradient is a column sum in row order.
+ * A forward of at most {@link #DOT_ROWS} rows (generation) takes a dot-product path instead, split
+ * by output feature: the path depends on the shape only, never on the thread count.
  * Nothing here uses {@code reduceLanes}, whose order may differ between interpreted and compiled code.
  *
  * <p>Scratch: each thread's part owns packing buffers (Ap, Bp, a tile), allocated when a shape first
@@ -87,6 +89,7 @@ final class SimdMatmul {
             t.y = y; t.yOff = yOff; t.x = x; t.xOff = xOff; t.w = w; t.wOff = wOff;
             t.b = b; t.bOff = bOff; t.hasBias = hasBias; t.rows = rows; t.in = in; t.out = out;
             pool.parallelFor(out, t);
+            t.y = t.x = t.w = t.b = null;
             return;
         }
         GemmTask t = gemm;
