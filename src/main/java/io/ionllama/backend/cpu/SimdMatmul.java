@@ -32,6 +32,8 @@ import jdk.incubator.vector.VectorSpecies;
  * block computed it never changes its bits, so results are identical for any thread count. Work is
  * split into one contiguous range of M per thread (rows for forward and input grad, output rows o
  * for the weight grad), aligned to whole micro tiles. The bias gradient is a column sum in row order.
+ * A forward of at most {@link #DOT_ROWS} rows (generation) takes a dot-product path instead, split
+ * by output feature: the path depends on the shape only, never on the thread count.
  * Nothing here uses {@code reduceLanes}, whose order may differ between interpreted and compiled code.
  *
  * <p>Scratch: each thread's part owns packing buffers (Ap, Bp, a tile), allocated when a shape first
@@ -87,6 +89,7 @@ final class SimdMatmul {
             t.y = y; t.yOff = yOff; t.x = x; t.xOff = xOff; t.w = w; t.wOff = wOff;
             t.b = b; t.bOff = bOff; t.hasBias = hasBias; t.rows = rows; t.in = in; t.out = out;
             pool.parallelFor(out, t);
+            t.y = t.x = t.w = t.b = null;
             return;
         }
         GemmTask t = gemm;
@@ -255,6 +258,23 @@ final class SimdMatmul {
             for (int p = 0; p < mc; p += MR) {
                 int base = p * kc;
                 int h = Math.min(MR, mc - p);
+                if (h == MR) {
+                    // Full panel: write Ap front to back, reading the MR rows side by side.
+                    int src = aOff + (ic + p) * ars + pc;
+                    for (int kk = 0; kk < kc; kk++) {
+                        int dst = base + kk * MR;
+                        int s0 = src + kk;
+                        ap[dst] = a[s0];
+                        ap[dst + 1] = a[s0 + ars];
+                        ap[dst + 2] = a[s0 + 2 * ars];
+                        ap[dst + 3] = a[s0 + 3 * ars];
+                        ap[dst + 4] = a[s0 + 4 * ars];
+                        ap[dst + 5] = a[s0 + 5 * ars];
+                        ap[dst + 6] = a[s0 + 6 * ars];
+                        ap[dst + 7] = a[s0 + 7 * ars];
+                    }
+                    continue;
+                }
                 for (int rr = 0; rr < MR; rr++) {
                     if (rr < h) {
                         int src = aOff + (ic + p + rr) * ars + pc;
