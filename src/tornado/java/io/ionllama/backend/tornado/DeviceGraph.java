@@ -9,20 +9,34 @@ import uk.ac.manchester.tornado.api.exceptions.TornadoExecutionPlanException;
 
 /**
  * One compiled TaskGraph bound to a device: its execution plan, its worker grids and the counters
- * of the op it serves. TornadoVM compiles the graph's tasks on the first {@link #execute()}; later
+ * of the op it serves, including the bytes each execution moves between host and device (counted
+ * from the arrays the graph transfers, so they are known without the profiler). TornadoVM compiles the graph's tasks on the first {@link #execute()}; later
  * executions reuse the compiled kernels, so an op keeps one of these per shape.
  */
 final class DeviceGraph implements AutoCloseable {
 
     private final TornadoExecutionPlan plan;
     private final OpStats stats;
+    private final TornadoSession session;
     private final boolean profile;
+    private final long bytesIn, bytesOut, bytesFirst;
+    private boolean executed;
     final String name;
 
-    DeviceGraph(TaskGraph graph, GridScheduler grids, TornadoSession session, OpStats stats) {
+    /**
+     * @param in    the arrays the graph transfers to the device on every execution
+     * @param out   the arrays it transfers back on every execution
+     * @param first the arrays it transfers to the device on its first execution only
+     */
+    DeviceGraph(TaskGraph graph, GridScheduler grids, TornadoSession session, OpStats stats,
+                Object[] in, Object[] out, Object[] first) {
         this.name = graph.getTaskGraphName();
         this.stats = stats;
+        this.session = session;
         this.profile = session.profile();
+        this.bytesIn = bytes(in);
+        this.bytesOut = bytes(out);
+        this.bytesFirst = bytes(first);
         this.plan = new TornadoExecutionPlan(graph.snapshot());
         plan.withDevice(session.device().handle()).withGridScheduler(grids);
         if (profile) {
@@ -35,10 +49,36 @@ final class DeviceGraph implements AutoCloseable {
     void execute() {
         TornadoExecutionResult result = plan.execute();
         stats.executions++;
+        long in = bytesIn + (executed ? 0 : bytesFirst);
+        executed = true;
+        stats.bytesToDevice += in;
+        stats.bytesToHost += bytesOut;
+        session.countTransfers(in, bytesOut);
         if (profile) {
             stats.kernelNanos += result.getProfilerResult().getDeviceKernelTime();
             stats.transferNanos += result.getProfilerResult().getDataTransfersTime();
         }
+    }
+
+    /**
+     * Bytes of the array data in {@code arrays} (float, int and double arrays): what TornadoVM
+     * copies for them, the whole array each time (a graph's staging arrays are sized for its
+     * capacity, so a call with fewer rows still moves the whole array).
+     */
+    static long bytes(Object... arrays) {
+        long n = 0;
+        for (Object a : arrays) {
+            if (a instanceof float[] f) {
+                n += 4L * f.length;
+            } else if (a instanceof int[] i) {
+                n += 4L * i.length;
+            } else if (a instanceof double[] d) {
+                n += 8L * d.length;
+            } else {
+                throw new IllegalArgumentException("not a counted array type: " + a);
+            }
+        }
+        return n;
     }
 
     @Override

@@ -10,6 +10,8 @@ public final class OpStats {
     long executions;
     long kernelNanos;
     long transferNanos;
+    long bytesToDevice;
+    long bytesToHost;
 
     /** TaskGraphs built for this op: one per shape, plus one each time a buffer outgrew its capacity. */
     public long graphsBuilt() {
@@ -29,9 +31,19 @@ public final class OpStats {
         return transferNanos;
     }
 
+    /** Bytes this op's graphs copied from the host to the device (whole staging arrays, see {@link DeviceGraph#bytes}). */
+    public long bytesToDevice() {
+        return bytesToDevice;
+    }
+
+    /** Bytes this op's graphs copied back from the device to the host. */
+    public long bytesToHost() {
+        return bytesToHost;
+    }
+
     @Override
     public String toString() {
-        return String.format("graphs=%d executions=%d kernel=%.3f ms transfers=%.3f ms",
-                graphsBuilt, executions, kernelNanos / 1e6, transferNanos / 1e6);
+        return String.format("graphs=%d executions=%d kernel=%.3f ms transfers=%.3f ms in=%d B out=%d B",
+                graphsBuilt, executions, kernelNanos / 1e6, transferNanos / 1e6, bytesToDevice, bytesToHost);
     }
 }

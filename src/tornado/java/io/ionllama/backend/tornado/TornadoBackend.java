@@ -50,6 +50,7 @@ public final class TornadoBackend extends ForwardingBackend {
     private final MatmulGraphs matmul;
     private final NormGraphs norms;
     private final ScanGraphs scan;
+    private final AttentionGraphs attention;
     private final int tile;
 
     /**
@@ -103,6 +104,7 @@ public final class TornadoBackend extends ForwardingBackend {
         this.matmul = new MatmulGraphs(session);
         this.norms = new NormGraphs(session);
         this.scan = new ScanGraphs(session);
+        this.attention = new AttentionGraphs(session);
     }
 
     /**
@@ -195,6 +197,7 @@ public final class TornadoBackend extends ForwardingBackend {
             matmul.close();
             norms.close();
             scan.close();
+            attention.close();
         } finally {
             cpu.close();
         }
@@ -305,5 +308,87 @@ public final class TornadoBackend extends ForwardingBackend {
             return;
         }
         scan.backward(da, du, dh, h, a, u, off, B, T, C, chunk);
+    }
+
+    // ---------------------------------------------------------------- attention and RoPE (on the device)
+    //
+    // The model calls these once per sequence, with that sequence's patch count: one graph per
+    // (heads, head size, window) serves every P (and slot count) up to its capacity.
+
+    @Override
+    public void ropeForward(float[] y, int yOff, float[] x, int xOff, int rows, int P, int pos0,
+                            int heads, int headDim, float base) {
+        if (rows <= 0 || heads <= 0 || headDim <= 0) {
+            cpu.ropeForward(y, yOff, x, xOff, rows, P, pos0, heads, headDim, base);
+            return;
+        }
+        attention.rope(false, y, yOff, x, xOff, rows, P, pos0, heads, headDim, base);
+    }
+
+    @Override
+    public void ropeBackward(float[] dx, int dxOff, float[] dy, int dyOff, int rows, int P, int pos0,
+                             int heads, int headDim, float base) {
+        if (rows <= 0 || heads <= 0 || headDim <= 0) {
+            cpu.ropeBackward(dx, dxOff, dy, dyOff, rows, P, pos0, heads, headDim, base);
+            return;
+        }
+        attention.rope(true, dx, dxOff, dy, dyOff, rows, P, pos0, heads, headDim, base);
+    }
+
+    @Override
+    public void attentionDenseForward(float[] out, int outOff, float[] att, int attOff,
+                                      float[] q, int qOff, float[] k, int kOff, float[] v, int vOff,
+                                      int B, int P, int heads, int headDim) {
+        if (B <= 0 || P <= 0 || heads <= 0 || headDim <= 0) {
+            cpu.attentionDenseForward(out, outOff, att, attOff, q, qOff, k, kOff, v, vOff, B, P, heads, headDim);
+            return;
+        }
+        attention.forward(out, outOff, att, attOff, q, qOff, k, kOff, v, vOff, B, P, heads, headDim, 0, P);
+    }
+
+    @Override
+    public void attentionDenseBackward(float[] dq, int dqOff, float[] dk, int dkOff, float[] dv, int dvOff,
+                                       float[] dout, int doutOff, float[] q, int qOff, float[] k, int kOff,
+                                       float[] v, int vOff, float[] out, int outOff, float[] att, int attOff,
+                                       int B, int P, int heads, int headDim) {
+        if (B <= 0 || P <= 0 || heads <= 0 || headDim <= 0) {
+            cpu.attentionDenseBackward(dq, dqOff, dk, dkOff, dv, dvOff, dout, doutOff, q, qOff, k, kOff, v, vOff,
+                    out, outOff, att, attOff, B, P, heads, headDim);
+            return;
+        }
+        attention.backward(dq, dqOff, dk, dkOff, dv, dvOff, dout, doutOff, q, qOff, k, kOff, v, vOff, out, outOff,
+                att, attOff, B, P, heads, headDim, 0, P);
+    }
+
+    @Override
+    public void attentionDilatedForward(float[] out, int outOff, float[] att, int attOff,
+                                        float[] q, int qOff, float[] k, int kOff, float[] v, int vOff,
+                                        int B, int P, int heads, int headDim, int window, int slots) {
+        checkDilated(P, window, slots);
+        if (B <= 0 || P <= 0 || heads <= 0 || headDim <= 0) {
+            return;
+        }
+        attention.forward(out, outOff, att, attOff, q, qOff, k, kOff, v, vOff, B, P, heads, headDim, window, slots);
+    }
+
+    @Override
+    public void attentionDilatedBackward(float[] dq, int dqOff, float[] dk, int dkOff, float[] dv, int dvOff,
+                                         float[] dout, int doutOff, float[] q, int qOff, float[] k, int kOff,
+                                         float[] v, int vOff, float[] out, int outOff, float[] att, int attOff,
+                                         int B, int P, int heads, int headDim, int window, int slots) {
+        checkDilated(P, window, slots);
+        if (B <= 0 || P <= 0 || heads <= 0 || headDim <= 0) {
+            return;
+        }
+        attention.backward(dq, dqOff, dk, dkOff, dv, dvOff, dout, doutOff, q, qOff, k, kOff, v, vOff, out, outOff,
+                att, attOff, B, P, heads, headDim, window, slots);
+    }
+
+    /** The CPU backend's argument check, so both backends reject the same calls. */
+    private static void checkDilated(int P, int window, int slots) {
+        if (window < 1 || slots < io.ionllama.kernels.Attention.dilatedSlots(window, P)) {
+            throw new IllegalArgumentException("dilated attention needs window >= 1 and slots >= "
+                    + "dilatedSlots(window, P); got window " + window + ", slots " + slots + ", P " + P);
+        }
     }
 }
