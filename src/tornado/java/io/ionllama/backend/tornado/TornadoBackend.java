@@ -51,6 +51,7 @@ public final class TornadoBackend extends ForwardingBackend {
     private final NormGraphs norms;
     private final ScanGraphs scan;
     private final AttentionGraphs attention;
+    private final GlueGraphs glue;
     private final int tile;
 
     /**
@@ -105,6 +106,7 @@ public final class TornadoBackend extends ForwardingBackend {
         this.norms = new NormGraphs(session);
         this.scan = new ScanGraphs(session);
         this.attention = new AttentionGraphs(session);
+        this.glue = new GlueGraphs(session);
     }
 
     /**
@@ -198,6 +200,7 @@ public final class TornadoBackend extends ForwardingBackend {
             norms.close();
             scan.close();
             attention.close();
+            glue.close();
         } finally {
             cpu.close();
         }
@@ -389,6 +392,59 @@ public final class TornadoBackend extends ForwardingBackend {
         if (window < 1 || slots < io.ionllama.kernels.Attention.dilatedSlots(window, P)) {
             throw new IllegalArgumentException("dilated attention needs window >= 1 and slots >= "
                     + "dilatedSlots(window, P); got window " + window + ", slots " + slots + ", P " + P);
+        }
+    }
+
+    // ---------------------------------------------------------------- glue (on the device)
+
+    @Override
+    public void copy(float[] dst, int dstOff, float[] src, int srcOff, int n) {
+        if (n > 0) {
+            glue.copy(dst, dstOff, src, srcOff, n);
+        }
+    }
+
+    @Override
+    public void accumulate(float[] dst, int dstOff, float[] src, int srcOff, int n) {
+        if (n > 0) {
+            glue.accumulate(dst, dstOff, src, srcOff, n);
+        }
+    }
+
+    @Override
+    public void fill(float[] dst, int dstOff, float value, int n) {
+        if (n > 0) {
+            glue.fill(dst, dstOff, value, n);
+        }
+    }
+
+    @Override
+    public void swigluForward(float[] out, int outOff, float[] a, int aOff, float[] b, int bOff, int n) {
+        if (n > 0) {
+            glue.swigluForward(out, outOff, a, aOff, b, bOff, n);
+        }
+    }
+
+    @Override
+    public void swigluBackward(float[] da, int daOff, float[] db, int dbOff, float[] dy, int dyOff,
+                               float[] a, int aOff, float[] b, int bOff, int n) {
+        if (n > 0) {
+            glue.swigluBackward(da, daOff, db, dbOff, dy, dyOff, a, aOff, b, bOff, n);
+        }
+    }
+
+    @Override
+    public void integralGateForward(float[] a, int aOff, float[] z, int zOff, float[] lambda, int lambdaOff, int rows, int C) {
+        if (rows > 0 && C > 0) {
+            glue.gateForward(a, aOff, z, zOff, lambda, lambdaOff, rows, C);
+        }
+    }
+
+    @Override
+    public void integralGateBackward(float[] dz, int dzOff, float[] dLambda, int dLambdaOff, float[] da, int daOff,
+                                     float[] a, int aOff, float[] z, int zOff, float[] lambda, int lambdaOff, int rows, int C) {
+        if (rows > 0 && C > 0) {
+            glue.gateBackward(dz, dzOff, dLambda, dLambdaOff, da, daOff, a, aOff, z, zOff, lambda, lambdaOff, rows, C);
         }
     }
 }
