@@ -52,6 +52,7 @@ public final class TornadoBackend extends ForwardingBackend {
     private final ScanGraphs scan;
     private final AttentionGraphs attention;
     private final GlueGraphs glue;
+    private final EmbeddingGraphs embeddings;
     private final int tile;
 
     /**
@@ -107,6 +108,7 @@ public final class TornadoBackend extends ForwardingBackend {
         this.scan = new ScanGraphs(session);
         this.attention = new AttentionGraphs(session);
         this.glue = new GlueGraphs(session);
+        this.embeddings = new EmbeddingGraphs(session);
     }
 
     /**
@@ -201,6 +203,7 @@ public final class TornadoBackend extends ForwardingBackend {
             scan.close();
             attention.close();
             glue.close();
+            embeddings.close();
         } finally {
             cpu.close();
         }
@@ -445,6 +448,47 @@ public final class TornadoBackend extends ForwardingBackend {
                                      float[] a, int aOff, float[] z, int zOff, float[] lambda, int lambdaOff, int rows, int C) {
         if (rows > 0 && C > 0) {
             glue.gateBackward(dz, dzOff, dLambda, dLambdaOff, da, daOff, a, aOff, z, zOff, lambda, lambdaOff, rows, C);
+        }
+    }
+
+    // ---------------------------------------------------------------- embeddings (on the device)
+
+    @Override
+    public void byteEmbeddingForward(float[] out, int outOff, float[] emb, int embOff, int[] bytes, int bytesOff,
+                                     int rows, int D) {
+        if (rows > 0 && D > 0) {
+            embeddings.byteEmbedding(false, out, outOff, emb, embOff, bytes, bytesOff, rows, D);
+        }
+    }
+
+    @Override
+    public void byteEmbeddingBackward(float[] dEmb, int dEmbOff, float[] dout, int doutOff, int[] bytes, int bytesOff,
+                                      int rows, int D) {
+        if (rows > 0 && D > 0) {
+            embeddings.byteEmbedding(true, dout, doutOff, dEmb, dEmbOff, bytes, bytesOff, rows, D);
+        }
+    }
+
+    @Override
+    public void ngramIndex(int[] idx, int idxOff, int[] bytes, int bytesOff, int[] ns, int buckets, int T, int rows) {
+        if (rows > 0 && ns.length > 0) {
+            embeddings.ngramIndex(idx, idxOff, bytes, bytesOff, ns, buckets, T, rows);
+        }
+    }
+
+    @Override
+    public void ngramEmbeddingForward(float[] out, int outOff, float[] tables, int tablesOff, int[] idx, int idxOff,
+                                      int numN, int rows, int D) {
+        if (rows > 0 && numN > 0 && D > 0) {
+            embeddings.ngram(false, out, outOff, tables, tablesOff, idx, idxOff, numN, rows, D);
+        }
+    }
+
+    @Override
+    public void ngramEmbeddingBackward(float[] dTables, int dTablesOff, float[] dout, int doutOff, int[] idx, int idxOff,
+                                       int numN, int rows, int D) {
+        if (rows > 0 && numN > 0 && D > 0) {
+            embeddings.ngram(true, dout, doutOff, dTables, dTablesOff, idx, idxOff, numN, rows, D);
         }
     }
 }
