@@ -53,6 +53,7 @@ public final class TornadoBackend extends ForwardingBackend {
     private final AttentionGraphs attention;
     private final GlueGraphs glue;
     private final EmbeddingGraphs embeddings;
+    private final LossGraphs losses;
     private final int tile;
 
     /**
@@ -109,6 +110,7 @@ public final class TornadoBackend extends ForwardingBackend {
         this.attention = new AttentionGraphs(session);
         this.glue = new GlueGraphs(session);
         this.embeddings = new EmbeddingGraphs(session);
+        this.losses = new LossGraphs(session);
     }
 
     /**
@@ -204,6 +206,7 @@ public final class TornadoBackend extends ForwardingBackend {
             attention.close();
             glue.close();
             embeddings.close();
+            losses.close();
         } finally {
             cpu.close();
         }
@@ -489,6 +492,51 @@ public final class TornadoBackend extends ForwardingBackend {
                                        int numN, int rows, int D) {
         if (rows > 0 && numN > 0 && D > 0) {
             embeddings.ngram(true, dout, doutOff, dTables, dTablesOff, idx, idxOff, numN, rows, D);
+        }
+    }
+
+    // ---------------------------------------------------------------- losses (on the device)
+
+    @Override
+    public void crossEntropyForward(float[] losses, int lossesOff, float[] probs, int probsOff,
+                                    float[] logits, int logitsOff, int[] targets, int targetsOff, int rows, int V) {
+        if (rows > 0 && V > 0) {
+            this.losses.crossEntropyForward(losses, lossesOff, probs, probsOff, logits, logitsOff, targets, targetsOff,
+                    rows, V);
+        }
+    }
+
+    @Override
+    public void crossEntropyBackward(float[] dlogits, int dlogitsOff, float[] probs, int probsOff,
+                                     int[] targets, int targetsOff, float[] dloss, int dlossOff, int dlossStride,
+                                     int rows, int V) {
+        if (rows > 0 && V > 0) {
+            losses.crossEntropyBackward(dlogits, dlogitsOff, probs, probsOff, targets, targetsOff, dloss, dlossOff,
+                    dlossStride, rows, V);
+        }
+    }
+
+    @Override
+    public void entropy(float[] entropy, int entropyOff, float[] logits, int logitsOff, int rows, int V) {
+        if (rows > 0 && V > 0) {
+            losses.entropy(entropy, entropyOff, logits, logitsOff, rows, V);
+        }
+    }
+
+    @Override
+    public void argmax(int[] argmax, int argmaxOff, float[] logits, int logitsOff, int rows, int V) {
+        if (rows > 0 && V > 0) {
+            losses.argmax(argmax, argmaxOff, logits, logitsOff, rows, V);
+        }
+    }
+
+    @Override
+    public void lossStats(float[] stats, int statsOff, float[] losses, int lossesOff, int[] argmax, int argmaxOff,
+                          int[] targets, int targetsOff, int rows) {
+        if (rows > 0) {
+            this.losses.lossStats(stats, statsOff, losses, lossesOff, argmax, argmaxOff, targets, targetsOff, rows);
+        } else {
+            cpu.lossStats(stats, statsOff, losses, lossesOff, argmax, argmaxOff, targets, targetsOff, rows);
         }
     }
 }
