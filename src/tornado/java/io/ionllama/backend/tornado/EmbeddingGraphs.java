@@ -1,6 +1,5 @@
 package io.ionllama.backend.tornado;
 
-import io.ionllama.kernels.Embeddings;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -14,9 +13,10 @@ import uk.ac.manchester.tornado.api.enums.DataTransferMode;
  * The embeddings' TaskGraphs (byte embedding and hashed n-grams, forward and backward, and the
  * n-gram bucket indices), with per-op transfers as in {@link MatmulGraphs}. Rows per execution.
  *
- * <p>The n-gram table's size (lengths x buckets rows of D) is not an argument of the
- * {@link io.ionllama.backend.Backend} ops, so the forward and backward stage the table rows the
- * call's indices reach (the largest index + 1, rounded up to {@link #TABLE_ROWS_STEP} rows, the
+ * <p>A table's size (256 rows for the byte embedding, lengths x buckets rows for the n-grams,
+ * any row count when the model uses the byte-embedding op as a row gather) is not an argument of
+ * the {@link io.ionllama.backend.Backend} ops, so the forwards and backwards stage the table rows
+ * the call's indices reach (the largest index + 1, rounded up to {@link #TABLE_ROWS_STEP} rows, the
  * graph's second capacity): in practice the whole table once a batch has hashed into its last
  * buckets.
  */
@@ -88,13 +88,16 @@ final class EmbeddingGraphs implements AutoCloseable {
         g.run(out, outOff, tables, tablesOff, idx, idxOff, rows);
     }
 
-    /** Forward: out = emb[x]; backward: emb (dEmb) += scatter of out (dout) by x. */
+    /**
+     * Forward: out = emb[x]; backward: emb (dEmb) += scatter of out (dout) by x. The model also uses
+     * this gather for rows that are not bytes (patch rows, encoder rows), so the table is staged
+     * like the n-gram table: as many rows as the largest index reaches.
+     */
     private final class ByteGraph extends StagedGraph {
         final boolean backward;
         final int D;
         final int[] params = new int[1];
-        final float[] emb;
-        float[] out;
+        float[] out, emb;
         int[] x;
         WorkerGrid1D grid;
 
@@ -102,13 +105,17 @@ final class EmbeddingGraphs implements AutoCloseable {
             super(EmbeddingGraphs.this.session, backward ? BYTE_BACKWARD : BYTE_FORWARD);
             this.backward = backward;
             this.D = D;
-            this.emb = new float[Embeddings.VOCAB * D];
         }
 
         void run(float[] out, int outOff, float[] emb, int embOff, int[] x, int xOff, int rows) {
-            ensureCapacity(rows);
+            int top = 0;
+            for (int i = xOff; i < xOff + rows; i++) {
+                top = Math.max(top, x[i]);
+            }
+            ensureCapacity(rows, roundUp(top + 1, TABLE_ROWS_STEP));
+            int staged = Math.min(capacity2, (emb.length - embOff) / D) * D;
             System.arraycopy(x, xOff, this.x, 0, rows);
-            System.arraycopy(emb, embOff, this.emb, 0, this.emb.length);
+            System.arraycopy(emb, embOff, this.emb, 0, staged);
             if (backward) {
                 System.arraycopy(out, outOff, this.out, 0, rows * D);
             }
@@ -116,7 +123,7 @@ final class EmbeddingGraphs implements AutoCloseable {
             size(grid, backward ? D : rows);
             graph.execute();
             if (backward) {
-                System.arraycopy(this.emb, 0, emb, embOff, this.emb.length);
+                System.arraycopy(this.emb, 0, emb, embOff, staged);
             } else {
                 System.arraycopy(this.out, 0, out, outOff, rows * D);
             }
@@ -125,6 +132,7 @@ final class EmbeddingGraphs implements AutoCloseable {
         @Override
         DeviceGraph build(int capacity) {
             out = new float[capacity * D];
+            emb = new float[capacity2 * D];
             x = new int[capacity];
             String name = session.graphName(op, "D" + D);
             GridScheduler grids = new GridScheduler();

@@ -54,6 +54,7 @@ public final class TornadoBackend extends ForwardingBackend {
     private final GlueGraphs glue;
     private final EmbeddingGraphs embeddings;
     private final LossGraphs losses;
+    private final OptimGraphs optim;
     private final int tile;
 
     /**
@@ -111,6 +112,7 @@ public final class TornadoBackend extends ForwardingBackend {
         this.glue = new GlueGraphs(session);
         this.embeddings = new EmbeddingGraphs(session);
         this.losses = new LossGraphs(session);
+        this.optim = new OptimGraphs(session);
     }
 
     /**
@@ -207,6 +209,7 @@ public final class TornadoBackend extends ForwardingBackend {
             glue.close();
             embeddings.close();
             losses.close();
+            optim.close();
         } finally {
             cpu.close();
         }
@@ -538,5 +541,20 @@ public final class TornadoBackend extends ForwardingBackend {
         } else {
             cpu.lossStats(stats, statsOff, losses, lossesOff, argmax, argmaxOff, targets, targetsOff, rows);
         }
+    }
+
+    // ---------------------------------------------------------------- optimizer (on the device)
+
+    @Override
+    public void adamw(float[] p, float[] g, float[] m, float[] v, int off, int n, float lr, float beta1, float beta2,
+                      float eps, float weightDecay, float bc1, float bc2, float gradScale) {
+        if (n > 0) {
+            optim.adamw(p, g, m, v, off, n, lr, beta1, beta2, eps, weightDecay, bc1, bc2, gradScale);
+        }
+    }
+
+    @Override
+    public double sumSquares(float[] g, int off, int n) {
+        return n > 0 ? optim.sumSquares(g, off, n) : 0;
     }
 }

@@ -124,4 +124,24 @@ class TornadoEmbeddingsTest {
         DeviceChecks.assertRanOnDevice(device, EmbeddingGraphs.BYTE_FORWARD, EmbeddingGraphs.BYTE_BACKWARD,
                 EmbeddingGraphs.NGRAM_INDEX, EmbeddingGraphs.NGRAM_FORWARD, EmbeddingGraphs.NGRAM_BACKWARD);
     }
+
+    /** The model also uses the byte-embedding op as a row gather over tables of any row count (patch and encoder rows). */
+    @Test
+    void rowGatherOverLargerTables() {
+        SplittableRandom r = new SplittableRandom(77);
+        int rows = 90, D = 12, tableRows = 700, xo = 2, eo = 5, oo = 3;
+        int[] x = new int[xo + rows];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = r.nextInt(tableRows);
+        }
+        float[] table = Tensors.gaussian(r, eo + tableRows * D, 1), out0 = Tensors.uniform(r, oo + rows * D + 2, -1, 1);
+        float[] od = out0.clone(), oc = out0.clone();
+        device.byteEmbeddingForward(od, oo, table, eo, x, xo, rows, D);
+        cpu.byteEmbeddingForward(oc, oo, table, eo, x, xo, rows, D);
+        assertBitEqual("gather", od, oc);
+        float[] dt0 = Tensors.uniform(r, table.length, -1, 1), dtd = dt0.clone(), dtc = dt0.clone();
+        device.byteEmbeddingBackward(dtd, eo, out0, oo, x, xo, rows, D);
+        cpu.byteEmbeddingBackward(dtc, eo, out0, oo, x, xo, rows, D);
+        assertBitEqual("gather backward", dtd, dtc);
+    }
 }
