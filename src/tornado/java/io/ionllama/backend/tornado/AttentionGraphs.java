@@ -27,11 +27,13 @@ final class AttentionGraphs implements AutoCloseable {
     static final String DENSE_BACKWARD = "attentionDenseBackward";
     static final String ROPE_FORWARD = "ropeForward";
     static final String ROPE_BACKWARD = "ropeBackward";
+    static final String QUERY = "attentionQuery";
 
     private final TornadoSession session;
     private final List<Forward> forwards = new ArrayList<>();
     private final List<Backward> backwards = new ArrayList<>();
     private final List<RopeGraph> ropes = new ArrayList<>();
+    private final List<QueryGraph> queries = new ArrayList<>();
 
     AttentionGraphs(TornadoSession session) {
         this.session = session;
@@ -224,6 +226,75 @@ final class AttentionGraphs implements AutoCloseable {
         }
     }
 
+    /** Generation: query row i against the cached keys and values 0..i (att: heads rows of i+1 or slots floats). */
+    void query(boolean dense, float[] out, int outOff, float[] att, float[] q, int qOff, float[] k, int kOff,
+               float[] v, int vOff, int i, int heads, int hd, int window, int slots) {
+        QueryGraph g = null;
+        for (QueryGraph f : queries) {
+            if (f.dense == dense && f.heads == heads && f.hd == hd && f.window == window) {
+                g = f;
+                break;
+            }
+        }
+        if (g == null) {
+            g = new QueryGraph(dense, heads, hd, window);
+            queries.add(g);
+        }
+        g.run(out, outOff, att, q, qOff, k, kOff, v, vOff, i, slots);
+    }
+
+    /** Capacity: key rows (i + 1); second capacity: floats per att row. */
+    private final class QueryGraph extends StagedGraph {
+        final boolean dense;
+        final int heads, hd, window, C;
+        final int[] params = new int[2];
+        final float[] out, q;
+        float[] att, k, v;
+        WorkerGrid1D grid;
+
+        QueryGraph(boolean dense, int heads, int hd, int window) {
+            super(AttentionGraphs.this.session, QUERY);
+            this.dense = dense;
+            this.heads = heads;
+            this.hd = hd;
+            this.window = window;
+            this.C = heads * hd;
+            this.out = new float[C];
+            this.q = new float[C];
+        }
+
+        void run(float[] out, int outOff, float[] att, float[] q, int qOff, float[] k, int kOff, float[] v, int vOff,
+                 int i, int slots) {
+            int keys = i + 1, row = dense ? keys : slots;
+            ensureCapacity(keys, dense ? capacityFor(keys) : Math.max(slots, 16));
+            System.arraycopy(q, qOff, this.q, 0, C);
+            System.arraycopy(k, kOff, this.k, 0, keys * C);
+            System.arraycopy(v, vOff, this.v, 0, keys * C);
+            params[AttentionKernels.QUERY] = i;
+            params[AttentionKernels.QUERY_SLOTS] = slots;
+            graph.execute();
+            System.arraycopy(this.out, 0, out, outOff, C);
+            System.arraycopy(this.att, 0, att, 0, heads * row);
+        }
+
+        @Override
+        DeviceGraph build(int capacity) {
+            att = new float[heads * capacity2];
+            k = new float[capacity * C];
+            v = new float[capacity * C];
+            String name = session.graphName(op, heads + "x" + hd + (dense ? "" : "w" + window));
+            GridScheduler grids = new GridScheduler();
+            grid = grid1(grids, name, "heads", heads);
+            Object[] in = arrays(params, q, k, v);
+            TaskGraph tg = new TaskGraph(name)
+                    .transferToDevice(DataTransferMode.EVERY_EXECUTION, in)
+                    .task("heads", AttentionKernels::query, new KernelContext(), out, att, q, k, v, params, heads, hd, window,
+                            dense ? 1 : 0)
+                    .transferToHost(DataTransferMode.EVERY_EXECUTION, out, att);
+            return device(tg, grids, in, arrays(out, att));
+        }
+    }
+
     private final class RopeGraph extends StagedGraph {
         final boolean backward;
         final int heads, hd, C;
@@ -281,5 +352,6 @@ final class AttentionGraphs implements AutoCloseable {
         forwards.forEach(StagedGraph::close);
         backwards.forEach(StagedGraph::close);
         ropes.forEach(StagedGraph::close);
+        queries.forEach(StagedGraph::close);
     }
 }

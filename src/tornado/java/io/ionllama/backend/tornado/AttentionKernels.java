@@ -28,6 +28,8 @@ public final class AttentionKernels {
 
     /** Indexes into the attention graphs' {@code params}: sequences, positions per sequence, slots per query row of att. */
     public static final int B = 0, P = 1, S = 2;
+    /** Indexes into the one-query graphs' {@code params}: the query's position, slots per att row. */
+    public static final int QUERY = 0, QUERY_SLOTS = 1;
     /** Indexes into the RoPE graphs' {@code params}: rows, positions per sequence, first position. */
     public static final int ROWS = 0, ROPE_P = 1, POS0 = 2;
 
@@ -103,6 +105,30 @@ public final class AttentionKernels {
         int u = c.globalIdx;
         if (u < params[ROWS] * heads) {
             Rope.backwardHead(dx, 0, dy, 0, params[ROPE_P], params[POS0], heads, hd, base, u / heads, u % heads);
+        }
+    }
+
+    /**
+     * Generation's one new query at position i = params[QUERY] over keys and values 0..i, one
+     * thread per head: the full-sequence units with b = 0 and P = i + 1, and the one-row q, out
+     * and att buffers shifted by row i so that the units' row arithmetic lands on them (the
+     * CPU's attentionQuery does the same).
+     */
+    public static void query(KernelContext c, float[] out, float[] att, float[] q, float[] k, float[] v, int[] params,
+                             int heads, int hd, int window, int dense) {
+        int h = c.globalIdx;
+        if (h < heads) {
+            int i = params[QUERY];
+            int pp = i + 1;
+            int C = heads * hd;
+            if (dense != 0) {
+                Attention.denseForward(out, -i * C, att, h * pp - (h * pp + i) * pp, q, -i * C, k, 0, v, 0, pp, heads, hd,
+                        0, i, h);
+            } else {
+                int slots = params[QUERY_SLOTS];
+                Attention.dilatedForward(out, -i * C, att, h * slots - (h * pp + i) * slots, q, -i * C, k, 0, v, 0, pp,
+                        heads, hd, window, slots, 0, i, h);
+            }
         }
     }
 }

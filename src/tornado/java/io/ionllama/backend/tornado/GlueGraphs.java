@@ -24,11 +24,12 @@ final class GlueGraphs implements AutoCloseable {
     static final String FILL = "fill";
     static final String SWIGLU_FORWARD = "swigluForward";
     static final String SWIGLU_BACKWARD = "swigluBackward";
+    static final String SCAN_STEP = "scanStep";
     static final String GATE_FORWARD = "integralGateForward";
     static final String GATE_BACKWARD = "integralGateBackward";
 
     /** What an {@link Elementwise} graph runs. */
-    enum Kind { COPY, ACCUMULATE, FILL, SWIGLU_FORWARD, SWIGLU_BACKWARD }
+    enum Kind { COPY, ACCUMULATE, FILL, SWIGLU_FORWARD, SWIGLU_BACKWARD, SCAN_STEP }
 
     private final TornadoSession session;
     private final List<List<Elementwise>> elementwise = new ArrayList<>();
@@ -89,6 +90,16 @@ final class GlueGraphs implements AutoCloseable {
         System.arraycopy(g.out2, 0, db, dbOff, n);
     }
 
+    /** Generation's scan step in place over n channels: h = a h + (1 - a) u. */
+    void scanStep(float[] h, int hOff, float[] a, int aOff, float[] u, int uOff, int n) {
+        Elementwise g = elementwise(Kind.SCAN_STEP, n);
+        System.arraycopy(h, hOff, g.out, 0, n);
+        System.arraycopy(a, aOff, g.a, 0, n);
+        System.arraycopy(u, uOff, g.b, 0, n);
+        g.execute(n);
+        System.arraycopy(g.out, 0, h, hOff, n);
+    }
+
     /**
      * One elementwise op for one capacity class. Staging: {@code out} is the written array (dst,
      * out, or da), {@code out2} the second written one (db), {@code a}, {@code b}, {@code dy} the
@@ -108,6 +119,7 @@ final class GlueGraphs implements AutoCloseable {
                 case FILL -> FILL;
                 case SWIGLU_FORWARD -> SWIGLU_FORWARD;
                 case SWIGLU_BACKWARD -> SWIGLU_BACKWARD;
+                case SCAN_STEP -> SCAN_STEP;
             });
             this.kind = kind;
         }
@@ -121,7 +133,7 @@ final class GlueGraphs implements AutoCloseable {
         @Override
         DeviceGraph build(int capacity) {
             out = new float[capacity];
-            boolean two = kind == Kind.SWIGLU_FORWARD || kind == Kind.SWIGLU_BACKWARD;
+            boolean two = kind == Kind.SWIGLU_FORWARD || kind == Kind.SWIGLU_BACKWARD || kind == Kind.SCAN_STEP;
             a = kind == Kind.FILL ? new float[1] : new float[capacity];
             b = two ? new float[capacity] : new float[1];
             out2 = kind == Kind.SWIGLU_BACKWARD ? new float[capacity] : new float[1];
@@ -155,6 +167,12 @@ final class GlueGraphs implements AutoCloseable {
                     result = arrays(out);
                     tg.transferToDevice(DataTransferMode.EVERY_EXECUTION, in)
                             .task("elements", GlueKernels::swigluForward, new KernelContext(), out, a, b, params);
+                }
+                case SCAN_STEP -> {
+                    in = arrays(params, out, a, b);
+                    result = arrays(out);
+                    tg.transferToDevice(DataTransferMode.EVERY_EXECUTION, in)
+                            .task("elements", GlueKernels::scanStep, new KernelContext(), out, a, b, params);
                 }
                 default -> {
                     in = arrays(params, out, out2, dy, a, b);

@@ -3,6 +3,7 @@ package io.ionllama.backend.tornado;
 import io.ionllama.kernels.Activations;
 import io.ionllama.kernels.Elementwise;
 import io.ionllama.kernels.IntegralGate;
+import io.ionllama.kernels.Scan;
 import uk.ac.manchester.tornado.api.KernelContext;
 
 /**
@@ -13,6 +14,7 @@ import uk.ac.manchester.tornado.api.KernelContext;
  * argument would be compiled in).
  * <pre>
  *   copy, accumulate, fill, swiglu*   thread i = element i
+ *   scanStep                          thread c = channel c (generation: h = a h + (1 - a) u)
  *   gateForward, gateBackwardInput    thread n = row n (C channels each)
  *   gateBackwardLambda                thread c = channel c, sums its rows in order
  * </pre>
@@ -79,6 +81,13 @@ public final class GlueKernels {
         int c = k.globalIdx;
         if (c < C) {
             IntegralGate.backwardLambdaCell(dLambda, 0, da, 0, a, 0, z, 0, lambda, 0, params[N], C, c);
+        }
+    }
+
+    public static void scanStep(KernelContext k, float[] h, float[] a, float[] u, int[] params) {
+        int c = k.globalIdx;
+        if (c < params[N]) {
+            Scan.step(h, 0, a, 0, u, 0, params[N], c);
         }
     }
 }

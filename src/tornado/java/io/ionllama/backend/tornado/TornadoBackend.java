@@ -179,9 +179,10 @@ public final class TornadoBackend extends ForwardingBackend {
     public String describe() {
         TornadoDevices.Entry d = session.device();
         return "tornado backend on device " + d.index() + " (" + d.backendName() + " " + d.backend() + ":" + d.device()
-                + ", " + deviceName() + "); matmul, rmsnorm and scan on the device"
-                + (tile > 0 ? " (tiled " + tile + "x" + tile + ")" : "")
-                + ", other ops on the cpu (" + cpu.threads() + " thread(s))";
+                + ", " + deviceName() + "); every training op on the device"
+                + (tile > 0 ? " (matmul tiled " + tile + "x" + tile + ")" : "")
+                + ", per-op transfers; layernorm, softmax and the standalone activations, which the model does"
+                + " not call, on the cpu (" + cpu.threads() + " thread(s))";
     }
 
     /** The device's name as its driver reports it. */
@@ -192,6 +193,18 @@ public final class TornadoBackend extends ForwardingBackend {
     /** Counters per device op (graphs built, executions, kernel time when profiling), by op name. */
     public Map<String, OpStats> stats() {
         return java.util.Collections.unmodifiableMap(session.allStats());
+    }
+
+    /** Bytes copied host to device by every device op so far: the whole staging arrays each graph transfers. */
+    @Override
+    public long bytesToDevice() {
+        return session.bytesToDevice();
+    }
+
+    /** Bytes copied device to host by every device op so far. */
+    @Override
+    public long bytesToHost() {
+        return session.bytesToHost();
     }
 
     /** The counters of one op ({@code "matmulForward"}, ...), zero when it has not run. */
@@ -394,6 +407,23 @@ public final class TornadoBackend extends ForwardingBackend {
         }
         attention.backward(dq, dqOff, dk, dkOff, dv, dvOff, dout, doutOff, q, qOff, k, kOff, v, vOff, out, outOff,
                 att, attOff, B, P, heads, headDim, window, slots);
+    }
+
+    @Override
+    public void attentionQuery(boolean dense, float[] out, int outOff, float[] att, float[] q, int qOff,
+                               float[] k, int kOff, float[] v, int vOff, int i, int heads, int headDim, int window, int slots) {
+        if (i < 0 || heads <= 0 || headDim <= 0) {
+            cpu.attentionQuery(dense, out, outOff, att, q, qOff, k, kOff, v, vOff, i, heads, headDim, window, slots);
+            return;
+        }
+        attention.query(dense, out, outOff, att, q, qOff, k, kOff, v, vOff, i, heads, headDim, dense ? 0 : window, slots);
+    }
+
+    @Override
+    public void scanStep(float[] h, int hOff, float[] a, int aOff, float[] u, int uOff, int n) {
+        if (n > 0) {
+            glue.scanStep(h, hOff, a, aOff, u, uOff, n);
+        }
     }
 
     /** The CPU backend's argument check, so both backends reject the same calls. */

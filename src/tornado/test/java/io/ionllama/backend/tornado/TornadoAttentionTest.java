@@ -219,4 +219,28 @@ class TornadoAttentionTest {
         DeviceChecks.assertRanOnDevice(device, AttentionGraphs.DILATED_FORWARD, AttentionGraphs.DILATED_BACKWARD,
                 AttentionGraphs.DENSE_FORWARD, AttentionGraphs.DENSE_BACKWARD);
     }
+
+    /** Generation's one new query: position i (changing every call) against cached keys 0..i. */
+    @Test
+    void oneQueryMatchesCpuAsThePositionGrows() {
+        SplittableRandom r = new SplittableRandom(60);
+        int H = 2, hd = 6, C = H * hd, w = 3, maxRows = 80;
+        float[] k = Tensors.gaussian(r, 5 + maxRows * C, 1), v = Tensors.gaussian(r, 7 + maxRows * C, 1);
+        for (boolean dense : new boolean[] {false, true}) {
+            for (int i : new int[] {0, 1, 5, 17, 63, 64, 79}) {
+                float[] q = Tensors.gaussian(r, 3 + C, 1);
+                int slots = Attention.dilatedSlots(w, i + 1);
+                int attLen = H * (dense ? i + 1 : slots);
+                float[] od = new float[2 + C], oc = new float[2 + C], ad = new float[attLen], ac = new float[attLen];
+                device.attentionQuery(dense, od, 2, ad, q, 3, k, 5, v, 7, i, H, hd, w, slots);
+                cpu.attentionQuery(dense, oc, 2, ac, q, 3, k, 5, v, 7, i, H, hd, w, slots);
+                float[] ones = new float[attLen];
+                java.util.Arrays.fill(ones, 1f);
+                String what = (dense ? "dense" : "dilated") + " query i=" + i;
+                DeviceChecks.assertMatchesCpu(what + " out", od, oc, DeviceChecks.maxScale(v, 7, (i + 1) * C), RTOL, 2, C);
+                DeviceChecks.assertMatchesCpu(what + " att", ad, ac, ones, RTOL, 0, attLen);
+            }
+        }
+        DeviceChecks.assertRanOnDevice(device, AttentionGraphs.QUERY);
+    }
 }

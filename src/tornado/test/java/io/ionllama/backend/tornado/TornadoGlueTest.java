@@ -157,4 +157,22 @@ class TornadoGlueTest {
         DeviceChecks.assertRanOnDevice(device, GlueGraphs.COPY, GlueGraphs.ACCUMULATE, GlueGraphs.FILL,
                 GlueGraphs.SWIGLU_FORWARD, GlueGraphs.SWIGLU_BACKWARD);
     }
+
+    /** Generation's scan step in place: h = a h + (1 - a) u, rtol 1e-5 of |a h| + |(1 - a) u|. */
+    @Test
+    void scanStepMatchesCpu() {
+        SplittableRandom r = new SplittableRandom(30);
+        for (int n : new int[] {96, 7, 128}) {
+            float[] h = Tensors.gaussian(r, 4 + n, 1), a = Tensors.uniform(r, 2 + n, 0.02, 0.98), u = Tensors.gaussian(r, 3 + n, 1);
+            float[] hd = h.clone(), hc = h.clone();
+            device.scanStep(hd, 4, a, 2, u, 3, n);
+            cpu.scanStep(hc, 4, a, 2, u, 3, n);
+            float[] scale = new float[h.length];
+            for (int c = 0; c < n; c++) {
+                scale[4 + c] = Math.abs(a[2 + c] * h[4 + c]) + Math.abs((1 - a[2 + c]) * u[3 + c]);
+            }
+            DeviceChecks.assertMatchesCpu("scan step n=" + n, hd, hc, scale, RTOL, 4, n);
+        }
+        DeviceChecks.assertRanOnDevice(device, GlueGraphs.SCAN_STEP);
+    }
 }
