@@ -36,7 +36,22 @@ final class DeviceGraph implements AutoCloseable {
         this.profile = session.profile();
         this.bytesIn = bytes(in);
         this.bytesOut = bytes(out);
-        this.bytesFirst = bytes(first);
+        // Arrays a task writes but the graph never sends (pure outputs) are copied to the device
+        // once, when TornadoVM first allocates them: count them with the first execution.
+        long firstOnly = bytes(first);
+        for (Object o : out) {
+            boolean sent = false;
+            for (Object i : in) {
+                sent |= i == o;
+            }
+            for (Object f : first) {
+                sent |= f == o;
+            }
+            if (!sent) {
+                firstOnly += bytes(o);
+            }
+        }
+        this.bytesFirst = firstOnly;
         this.plan = new TornadoExecutionPlan(graph.snapshot());
         plan.withDevice(session.device().handle()).withGridScheduler(grids);
         if (profile) {
@@ -57,23 +72,29 @@ final class DeviceGraph implements AutoCloseable {
         if (profile) {
             stats.kernelNanos += result.getProfilerResult().getDeviceKernelTime();
             stats.transferNanos += result.getProfilerResult().getDataTransfersTime();
+            stats.profiledBytesToDevice += result.getProfilerResult().getTotalBytesCopyIn();
+            stats.profiledBytesToHost += result.getProfilerResult().getTotalBytesCopyOut();
         }
     }
 
+    /** Bytes of the Java array header TornadoVM copies along with each array's data. */
+    static final int ARRAY_HEADER = 16;
+
     /**
-     * Bytes of the array data in {@code arrays} (float, int and double arrays): what TornadoVM
-     * copies for them, the whole array each time (a graph's staging arrays are sized for its
-     * capacity, so a call with fewer rows still moves the whole array).
+     * Bytes TornadoVM copies for {@code arrays} (float, int and double arrays): the whole array
+     * and its header each time (a graph's staging arrays are sized for its capacity, so a call
+     * with fewer rows still moves the whole array). Not counted: the few bytes of kernel
+     * arguments TornadoVM writes per task launch.
      */
     static long bytes(Object... arrays) {
         long n = 0;
         for (Object a : arrays) {
             if (a instanceof float[] f) {
-                n += 4L * f.length;
+                n += 4L * f.length + ARRAY_HEADER;
             } else if (a instanceof int[] i) {
-                n += 4L * i.length;
+                n += 4L * i.length + ARRAY_HEADER;
             } else if (a instanceof double[] d) {
-                n += 8L * d.length;
+                n += 8L * d.length + ARRAY_HEADER;
             } else {
                 throw new IllegalArgumentException("not a counted array type: " + a);
             }

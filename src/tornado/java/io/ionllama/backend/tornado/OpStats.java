@@ -12,6 +12,8 @@ public final class OpStats {
     long transferNanos;
     long bytesToDevice;
     long bytesToHost;
+    long profiledBytesToDevice;
+    long profiledBytesToHost;
 
     /** TaskGraphs built for this op: one per shape, plus one each time a buffer outgrew its capacity. */
     public long graphsBuilt() {
@@ -39,6 +41,16 @@ public final class OpStats {
     /** Bytes this op's graphs copied back from the device to the host. */
     public long bytesToHost() {
         return bytesToHost;
+    }
+
+    /** Bytes copied to the device as TornadoVM's profiler counts them (0 without profiling): a check on {@link #bytesToDevice()}. */
+    public long profiledBytesToDevice() {
+        return profiledBytesToDevice;
+    }
+
+    /** Bytes copied back as TornadoVM's profiler counts them (0 without profiling). */
+    public long profiledBytesToHost() {
+        return profiledBytesToHost;
     }
 
     @Override
