@@ -26,6 +26,20 @@ public interface Backend extends AutoCloseable {
     @Override
     void close();
 
+    /**
+     * Bytes this backend has copied from host memory to device memory so far (0 for a backend that
+     * computes in host memory, like the CPU backend). A training step's share is the difference
+     * across the step.
+     */
+    default long bytesToDevice() {
+        return 0;
+    }
+
+    /** Bytes copied from device memory back to host memory so far (0 for the CPU backend). */
+    default long bytesToHost() {
+        return 0;
+    }
+
     // ---------------------------------------------------------------- glue (kernels.Elementwise, kernels.IntegralGate)
 
     /** dst[0..n) = src[0..n). */

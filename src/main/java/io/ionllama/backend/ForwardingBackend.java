@@ -31,6 +31,16 @@ public class ForwardingBackend implements Backend {
         delegate.close();
     }
 
+    @Override
+    public long bytesToDevice() {
+        return delegate.bytesToDevice();
+    }
+
+    @Override
+    public long bytesToHost() {
+        return delegate.bytesToHost();
+    }
+
     // ---------------------------------------------------------------- glue (kernels.Elementwise, kernels.IntegralGate)
 
     @Override

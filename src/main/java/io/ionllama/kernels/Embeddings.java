@@ -92,11 +92,13 @@ public final class Embeddings {
             int b = j >= seqOff ? x[j] : PAD;
             h = h * HASH_MULT + (b + 1);
         }
-        h ^= h >>> 16;
+        // h >>> k written as (h >> k) & mask (the same bits in Java): TornadoVM 5.2's OpenCL
+        // backend emits Java's >>> on an int as C's >>, an arithmetic shift (TORNADOVM.md).
+        h ^= (h >> 16) & 0xFFFF;
         h *= 0x85EBCA6B;
-        h ^= h >>> 13;
+        h ^= (h >> 13) & 0x7FFFF;
         h *= 0xC2B2AE35;
-        h ^= h >>> 16;
+        h ^= (h >> 16) & 0xFFFF;
         int r = h % buckets;
         if (r < 0) {
             r += buckets;

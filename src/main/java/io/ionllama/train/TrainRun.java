@@ -89,7 +89,9 @@ public final class TrainRun {
                     stopped = true;
                     break;
                 }
+                long toDevice0 = model.backend().bytesToDevice(), toHost0 = model.backend().bytesToHost();
                 Trainer.Step s = trainer.step();
+                long toDevice = model.backend().bytesToDevice() - toDevice0, toHost = model.backend().bytesToHost() - toHost0;
                 bytesSeen += s.bytes();
                 lastLoss = s.loss();
                 double rate = (bytesSeen - bytesAtStart) / ((System.nanoTime() - t0) / 1e9);
@@ -108,13 +110,18 @@ public final class TrainRun {
                     rec.put("bytes_per_s", rate);
                     rec.put("skipped", trainer.skippedSteps);
                     rec.put("peak_heap_mb", peakHeapMb());
+                    if (toDevice + toHost > 0) {
+                        rec.put("bytes_to_device", toDevice);
+                        rec.put("bytes_to_host", toHost);
+                    }
                     metrics.write(rec);
                     if (bar == null) {
                         long left = cfg.maxSteps() - trainer.step;
                         double eta = left * ((System.nanoTime() - t0) / 1e9) / Math.max(1, trainer.step - startStep);
-                        log.printf("step %d/%d  loss %.4f  bpb %.4f  bytes/patch %.2f  lr %.2e  |g| %.2f  %.0f bytes/s  ETA %s%n",
+                        log.printf("step %d/%d  loss %.4f  bpb %.4f  bytes/patch %.2f  lr %.2e  |g| %.2f  %.0f bytes/s  ETA %s%s%n",
                                 trainer.step, cfg.maxSteps(), s.loss(), s.bpb(), s.bytesPerPatch(), s.lr(), s.gradNorm(), rate,
-                                duration(eta));
+                                duration(eta), toDevice + toHost > 0 ? String.format("  host->device %.1f MB, device->host %.1f MB",
+                                        toDevice / 1e6, toHost / 1e6) : "");
                     }
                 }
                 boolean last = trainer.step >= cfg.maxSteps();

@@ -115,7 +115,7 @@ final class MatmulGraphs implements AutoCloseable {
             }
             tg.transferToHost(DataTransferMode.EVERY_EXECUTION, y);
             grid = new WorkerGrid2D(roundUp(out, LOCAL_X), roundUp(capacity, LOCAL_Y));
-            return new DeviceGraph(tg, new GridScheduler(name + "." + task, grid), session, session.stats(op));
+            return device(tg, new GridScheduler(name + "." + task, grid), arrays(params, x, w, b), arrays(y));
         }
     }
 
@@ -172,7 +172,7 @@ final class MatmulGraphs implements AutoCloseable {
                     .task("cells", MatmulKernels::backwardInput, new KernelContext(), dx, dy, w, params, in, out)
                     .transferToHost(DataTransferMode.EVERY_EXECUTION, dx);
             grid = new WorkerGrid2D(roundUp(in, LOCAL_X), roundUp(capacity, LOCAL_Y));
-            return new DeviceGraph(tg, new GridScheduler(name + ".cells", grid), session, session.stats(op));
+            return device(tg, new GridScheduler(name + ".cells", grid), arrays(params, dx, dy, w), arrays(dx));
         }
     }
 
@@ -250,7 +250,8 @@ final class MatmulGraphs implements AutoCloseable {
                 tg.task("weight", MatmulKernels::backwardWeight, new KernelContext(), dw, dy, x, params, in, out);
                 tg.transferToHost(DataTransferMode.EVERY_EXECUTION, dw);
             }
-            return new DeviceGraph(tg, grids, session, session.stats(op));
+            return hasBias == 1 ? device(tg, grids, arrays(params, dw, db, dy, x), arrays(dw, db))
+                    : device(tg, grids, arrays(params, dw, dy, x), arrays(dw));
         }
     }
 

@@ -97,7 +97,7 @@ final class NormGraphs implements AutoCloseable {
                     .task("rows", NormKernels::rmsForward, new KernelContext(), out, rstd, x, w, params, C, eps)
                     .transferToHost(DataTransferMode.EVERY_EXECUTION, out, rstd);
             grid = new WorkerGrid1D(roundUp(capacity, LOCAL_1D));
-            return new DeviceGraph(tg, new GridScheduler(name + ".rows", grid), session, session.stats(op));
+            return device(tg, new GridScheduler(name + ".rows", grid), arrays(params, x, w), arrays(out, rstd));
         }
     }
 
@@ -161,7 +161,8 @@ final class NormGraphs implements AutoCloseable {
                 tg.task("input", NormKernels::rmsBackwardInput, new KernelContext(), dx, dy, x, w, rstd, params, C);
                 tg.transferToHost(DataTransferMode.EVERY_EXECUTION, dx);
             }
-            return new DeviceGraph(tg, grids, session, session.stats(op));
+            return weight ? device(tg, grids, arrays(params, dx, dw, dy, x, w, rstd), arrays(dx, dw))
+                    : device(tg, grids, arrays(params, dx, dy, x, w, rstd), arrays(dx));
         }
     }
 

@@ -10,6 +10,10 @@ public final class OpStats {
     long executions;
     long kernelNanos;
     long transferNanos;
+    long bytesToDevice;
+    long bytesToHost;
+    long profiledBytesToDevice;
+    long profiledBytesToHost;
 
     /** TaskGraphs built for this op: one per shape, plus one each time a buffer outgrew its capacity. */
     public long graphsBuilt() {
@@ -29,9 +33,29 @@ public final class OpStats {
         return transferNanos;
     }
 
+    /** Bytes this op's graphs copied from the host to the device (whole staging arrays, see {@link DeviceGraph#bytes}). */
+    public long bytesToDevice() {
+        return bytesToDevice;
+    }
+
+    /** Bytes this op's graphs copied back from the device to the host. */
+    public long bytesToHost() {
+        return bytesToHost;
+    }
+
+    /** Bytes copied to the device as TornadoVM's profiler counts them (0 without profiling): a check on {@link #bytesToDevice()}. */
+    public long profiledBytesToDevice() {
+        return profiledBytesToDevice;
+    }
+
+    /** Bytes copied back as TornadoVM's profiler counts them (0 without profiling). */
+    public long profiledBytesToHost() {
+        return profiledBytesToHost;
+    }
+
     @Override
     public String toString() {
-        return String.format("graphs=%d executions=%d kernel=%.3f ms transfers=%.3f ms",
-                graphsBuilt, executions, kernelNanos / 1e6, transferNanos / 1e6);
+        return String.format("graphs=%d executions=%d kernel=%.3f ms transfers=%.3f ms in=%d B out=%d B",
+                graphsBuilt, executions, kernelNanos / 1e6, transferNanos / 1e6, bytesToDevice, bytesToHost);
     }
 }

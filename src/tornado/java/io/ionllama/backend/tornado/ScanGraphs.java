@@ -128,7 +128,7 @@ final class ScanGraphs implements AutoCloseable {
             GridScheduler grids = new GridScheduler(name + ".summary", summaryGrid);
             grids.addWorkerGrid(name + ".carry", carryGrid);
             grids.addWorkerGrid(name + ".apply", applyGrid);
-            return new DeviceGraph(tg, grids, session, session.stats(op));
+            return device(tg, grids, arrays(params, a, u), arrays(h), arrays(carryA, carryB));
         }
     }
 
@@ -184,7 +184,7 @@ final class ScanGraphs implements AutoCloseable {
             GridScheduler grids = new GridScheduler(name + ".summary", summaryGrid);
             grids.addWorkerGrid(name + ".carry", carryGrid);
             grids.addWorkerGrid(name + ".apply", applyGrid);
-            return new DeviceGraph(tg, grids, session, session.stats(op));
+            return device(tg, grids, arrays(params, da, du, dh, h, a, u), arrays(da, du), arrays(carryA, carryB));
         }
     }
 

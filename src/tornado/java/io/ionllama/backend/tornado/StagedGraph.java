@@ -1,5 +1,9 @@
 package io.ionllama.backend.tornado;
 
+import uk.ac.manchester.tornado.api.GridScheduler;
+import uk.ac.manchester.tornado.api.TaskGraph;
+import uk.ac.manchester.tornado.api.WorkerGrid1D;
+
 /**
  * A TaskGraph for one op and one compiled shape, with the host staging arrays it is bound to.
  *
@@ -24,6 +28,8 @@ abstract class StagedGraph implements AutoCloseable {
     final TornadoSession session;
     final String op;
     int capacity;
+    /** A second capacity, for graphs with two independent sizes (attention rows and slots, n-gram rows and table rows); 0 if unused. */
+    int capacity2;
     DeviceGraph graph;
 
     StagedGraph(TornadoSession session, String op) {
@@ -42,6 +48,69 @@ abstract class StagedGraph implements AutoCloseable {
         close();
         capacity = capacityFor(units);
         graph = build(capacity);
+    }
+
+    /** The compiled graph of this op, counting what it moves: {@code in} every execution, {@code out} back every execution. */
+    final DeviceGraph device(TaskGraph tg, GridScheduler grids, Object[] in, Object[] out) {
+        return new DeviceGraph(tg, grids, session, session.stats(op), in, out, new Object[0]);
+    }
+
+    /** As above, plus {@code first}: arrays transferred to the device at the first execution only. */
+    final DeviceGraph device(TaskGraph tg, GridScheduler grids, Object[] in, Object[] out, Object[] first) {
+        return new DeviceGraph(tg, grids, session, session.stats(op), in, out, first);
+    }
+
+    /** The arrays given, for the {@code in}/{@code out} lists of {@link #device}. */
+    static Object[] arrays(Object... a) {
+        return a;
+    }
+
+    /**
+     * Makes sure a graph exists whose staging arrays hold {@code units} units of the first size
+     * and {@code units2} of the second; outgrowing either builds a bigger graph. The first is
+     * rounded to a power of two; the second is taken as given (the caller knows its growth).
+     */
+    final void ensureCapacity(int units, int units2) {
+        if (graph != null && units <= capacity && units2 <= capacity2) {
+            return;
+        }
+        close();
+        capacity = capacityFor(Math.max(units, capacity));
+        capacity2 = Math.max(units2, capacity2);
+        graph = build(capacity);
+    }
+
+    /**
+     * The graph in {@code cache} built for the capacity class of {@code units} (the next power of
+     * two), made by {@code make} on first use. For ops whose size differs from call to call within
+     * one step (elementwise ops over tensors of every size): each call transfers a staging array
+     * at most twice its size, instead of the largest one seen.
+     */
+    static <G extends StagedGraph> G byClass(java.util.List<G> cache, int units, java.util.function.Supplier<G> make) {
+        int cap = capacityFor(units);
+        for (G g : cache) {
+            if (g.capacity == cap) {
+                return g;
+            }
+        }
+        G g = make.get();
+        g.ensureCapacity(units);
+        cache.add(g);
+        return g;
+    }
+
+    /** A 1-D worker grid of work-groups of {@link #LOCAL_1D} threads, registered for {@code task}, sized for {@code units}. */
+    static WorkerGrid1D grid1(GridScheduler grids, String graphName, String task, int units) {
+        WorkerGrid1D g = new WorkerGrid1D(roundUp(Math.max(1, units), LOCAL_1D));
+        g.setLocalWork(LOCAL_1D, 1, 1);
+        grids.addWorkerGrid(graphName + "." + task, g);
+        return g;
+    }
+
+    /** Sets a 1-D grid for {@code units} threads (rounded up to whole work-groups; the kernels mask the rest). */
+    static void size(WorkerGrid1D g, int units) {
+        g.setGlobalWork(roundUp(Math.max(1, units), LOCAL_1D), 1, 1);
+        g.setLocalWork(LOCAL_1D, 1, 1);
     }
 
     @Override

@@ -16,6 +16,7 @@ final class TornadoSession {
     private final boolean profile;
     private final Map<String, OpStats> stats = new LinkedHashMap<>();
     private int serial;
+    private long bytesToDevice, bytesToHost;
 
     TornadoSession(TornadoDevices.Entry device, boolean profile) {
         this.device = device;
@@ -36,6 +37,19 @@ final class TornadoSession {
 
     Map<String, OpStats> allStats() {
         return stats;
+    }
+
+    void countTransfers(long in, long out) {
+        bytesToDevice += in;
+        bytesToHost += out;
+    }
+
+    long bytesToDevice() {
+        return bytesToDevice;
+    }
+
+    long bytesToHost() {
+        return bytesToHost;
     }
 
     String graphName(String op, String shape) {

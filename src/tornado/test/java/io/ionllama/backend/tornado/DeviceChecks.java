@@ -28,6 +28,35 @@ final class DeviceChecks {
         return c;
     }
 
+    /** max |a[i]| over [off, off+len), as a scale for every element: for outputs that are averages or sums of similar terms. */
+    static float[] maxScale(float[] a, int off, int len) {
+        float m = 0f;
+        for (int i = off; i < off + len; i++) {
+            m = Math.max(m, Math.abs(a[i]));
+        }
+        float[] s = new float[a.length];
+        java.util.Arrays.fill(s, m);
+        return s;
+    }
+
+    /**
+     * Scale for an accumulated gradient: |before[i]| (what was there, added with one rounding)
+     * plus the largest increment the CPU added anywhere in the slice. Chained sums of products
+     * whose terms cancel (attention's p (dp - D)) have no tighter per-element bound that is cheap
+     * to state; an error in a kernel shows up far above 1e-5 of the largest increment.
+     */
+    static float[] gradScale(float[] before, float[] cpuAfter, int off, int len) {
+        float m = 0f;
+        for (int i = off; i < off + len; i++) {
+            m = Math.max(m, Math.abs(cpuAfter[i] - before[i]));
+        }
+        float[] s = new float[before.length];
+        for (int i = 0; i < s.length; i++) {
+            s[i] = Math.abs(before[i]) + m;
+        }
+        return s;
+    }
+
     /** Device vs CPU inside [off, off+len) up to {@code rtol * scale[i]}; bit-equal outside it. */
     static void assertMatchesCpu(String what, float[] dev, float[] ref, float[] scale, double rtol, int off, int len) {
         assertThat(dev).hasSameSizeAs(ref);

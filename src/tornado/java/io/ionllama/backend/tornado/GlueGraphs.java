@@ -1,0 +1,319 @@
+package io.ionllama.backend.tornado;
+
+import java.util.ArrayList;
+import java.util.List;
+import uk.ac.manchester.tornado.api.GridScheduler;
+import uk.ac.manchester.tornado.api.KernelContext;
+import uk.ac.manchester.tornado.api.TaskGraph;
+import uk.ac.manchester.tornado.api.WorkerGrid1D;
+import uk.ac.manchester.tornado.api.enums.DataTransferMode;
+
+/**
+ * The glue's TaskGraphs: copy, accumulate, fill, SwiGLU forward/backward and the IntegralLNN
+ * gate forward/backward, with per-op transfers as in {@link MatmulGraphs}.
+ *
+ * <p>The elementwise ops see every size in one step (a residual of B*T*C floats, a bias of C), so
+ * their graphs are cached per capacity class ({@link StagedGraph#byClass}): a call moves a staging
+ * array at most twice its size. The gate's graphs are cached per channel count C, rows per
+ * execution.
+ */
+final class GlueGraphs implements AutoCloseable {
+
+    static final String COPY = "copy";
+    static final String ACCUMULATE = "accumulate";
+    static final String FILL = "fill";
+    static final String SWIGLU_FORWARD = "swigluForward";
+    static final String SWIGLU_BACKWARD = "swigluBackward";
+    static final String SCAN_STEP = "scanStep";
+    static final String GATE_FORWARD = "integralGateForward";
+    static final String GATE_BACKWARD = "integralGateBackward";
+
+    /** What an {@link Elementwise} graph runs. */
+    enum Kind { COPY, ACCUMULATE, FILL, SWIGLU_FORWARD, SWIGLU_BACKWARD, SCAN_STEP }
+
+    private final TornadoSession session;
+    private final List<List<Elementwise>> elementwise = new ArrayList<>();
+    private final List<GateForward> gateForwards = new ArrayList<>();
+    private final List<GateBackward> gateBackwards = new ArrayList<>();
+
+    GlueGraphs(TornadoSession session) {
+        this.session = session;
+        for (int i = 0; i < Kind.values().length; i++) {
+            elementwise.add(new ArrayList<>());
+        }
+    }
+
+    private Elementwise elementwise(Kind kind, int n) {
+        return StagedGraph.byClass(elementwise.get(kind.ordinal()), n, () -> new Elementwise(kind));
+    }
+
+    void copy(float[] dst, int dstOff, float[] src, int srcOff, int n) {
+        Elementwise g = elementwise(Kind.COPY, n);
+        System.arraycopy(src, srcOff, g.a, 0, n);
+        g.execute(n);
+        System.arraycopy(g.out, 0, dst, dstOff, n);
+    }
+
+    void accumulate(float[] dst, int dstOff, float[] src, int srcOff, int n) {
+        Elementwise g = elementwise(Kind.ACCUMULATE, n);
+        System.arraycopy(dst, dstOff, g.out, 0, n);
+        System.arraycopy(src, srcOff, g.a, 0, n);
+        g.execute(n);
+        System.arraycopy(g.out, 0, dst, dstOff, n);
+    }
+
+    void fill(float[] dst, int dstOff, float value, int n) {
+        Elementwise g = elementwise(Kind.FILL, n);
+        g.value[0] = value;
+        g.execute(n);
+        System.arraycopy(g.out, 0, dst, dstOff, n);
+    }
+
+    void swigluForward(float[] out, int outOff, float[] a, int aOff, float[] b, int bOff, int n) {
+        Elementwise g = elementwise(Kind.SWIGLU_FORWARD, n);
+        System.arraycopy(a, aOff, g.a, 0, n);
+        System.arraycopy(b, bOff, g.b, 0, n);
+        g.execute(n);
+        System.arraycopy(g.out, 0, out, outOff, n);
+    }
+
+    void swigluBackward(float[] da, int daOff, float[] db, int dbOff, float[] dy, int dyOff,
+                        float[] a, int aOff, float[] b, int bOff, int n) {
+        Elementwise g = elementwise(Kind.SWIGLU_BACKWARD, n);
+        System.arraycopy(da, daOff, g.out, 0, n);
+        System.arraycopy(db, dbOff, g.out2, 0, n);
+        System.arraycopy(dy, dyOff, g.dy, 0, n);
+        System.arraycopy(a, aOff, g.a, 0, n);
+        System.arraycopy(b, bOff, g.b, 0, n);
+        g.execute(n);
+        System.arraycopy(g.out, 0, da, daOff, n);
+        System.arraycopy(g.out2, 0, db, dbOff, n);
+    }
+
+    /** Generation's scan step in place over n channels: h = a h + (1 - a) u. */
+    void scanStep(float[] h, int hOff, float[] a, int aOff, float[] u, int uOff, int n) {
+        Elementwise g = elementwise(Kind.SCAN_STEP, n);
+        System.arraycopy(h, hOff, g.out, 0, n);
+        System.arraycopy(a, aOff, g.a, 0, n);
+        System.arraycopy(u, uOff, g.b, 0, n);
+        g.execute(n);
+        System.arraycopy(g.out, 0, h, hOff, n);
+    }
+
+    /**
+     * One elementwise op for one capacity class. Staging: {@code out} is the written array (dst,
+     * out, or da), {@code out2} the second written one (db), {@code a}, {@code b}, {@code dy} the
+     * inputs; accumulating ops transfer their outputs in as well.
+     */
+    private final class Elementwise extends StagedGraph {
+        final Kind kind;
+        final int[] params = new int[1];
+        final float[] value = new float[1];
+        float[] out, out2, a, b, dy;
+        WorkerGrid1D grid;
+
+        Elementwise(Kind kind) {
+            super(GlueGraphs.this.session, switch (kind) {
+                case COPY -> COPY;
+                case ACCUMULATE -> ACCUMULATE;
+                case FILL -> FILL;
+                case SWIGLU_FORWARD -> SWIGLU_FORWARD;
+                case SWIGLU_BACKWARD -> SWIGLU_BACKWARD;
+                case SCAN_STEP -> SCAN_STEP;
+            });
+            this.kind = kind;
+        }
+
+        void execute(int n) {
+            params[GlueKernels.N] = n;
+            size(grid, n);
+            graph.execute();
+        }
+
+        @Override
+        DeviceGraph build(int capacity) {
+            out = new float[capacity];
+            boolean two = kind == Kind.SWIGLU_FORWARD || kind == Kind.SWIGLU_BACKWARD || kind == Kind.SCAN_STEP;
+            a = kind == Kind.FILL ? new float[1] : new float[capacity];
+            b = two ? new float[capacity] : new float[1];
+            out2 = kind == Kind.SWIGLU_BACKWARD ? new float[capacity] : new float[1];
+            dy = kind == Kind.SWIGLU_BACKWARD ? new float[capacity] : new float[1];
+            String name = session.graphName(op, "n" + capacity);
+            GridScheduler grids = new GridScheduler();
+            grid = grid1(grids, name, "elements", capacity);
+            TaskGraph tg = new TaskGraph(name);
+            Object[] in, result;
+            switch (kind) {
+                case COPY -> {
+                    in = arrays(params, a);
+                    result = arrays(out);
+                    tg.transferToDevice(DataTransferMode.EVERY_EXECUTION, in)
+                            .task("elements", GlueKernels::copy, new KernelContext(), out, a, params);
+                }
+                case ACCUMULATE -> {
+                    in = arrays(params, out, a);
+                    result = arrays(out);
+                    tg.transferToDevice(DataTransferMode.EVERY_EXECUTION, in)
+                            .task("elements", GlueKernels::accumulate, new KernelContext(), out, a, params);
+                }
+                case FILL -> {
+                    in = arrays(params, value);
+                    result = arrays(out);
+                    tg.transferToDevice(DataTransferMode.EVERY_EXECUTION, in)
+                            .task("elements", GlueKernels::fill, new KernelContext(), out, value, params);
+                }
+                case SWIGLU_FORWARD -> {
+                    in = arrays(params, a, b);
+                    result = arrays(out);
+                    tg.transferToDevice(DataTransferMode.EVERY_EXECUTION, in)
+                            .task("elements", GlueKernels::swigluForward, new KernelContext(), out, a, b, params);
+                }
+                case SCAN_STEP -> {
+                    in = arrays(params, out, a, b);
+                    result = arrays(out);
+                    tg.transferToDevice(DataTransferMode.EVERY_EXECUTION, in)
+                            .task("elements", GlueKernels::scanStep, new KernelContext(), out, a, b, params);
+                }
+                default -> {
+                    in = arrays(params, out, out2, dy, a, b);
+                    result = arrays(out, out2);
+                    tg.transferToDevice(DataTransferMode.EVERY_EXECUTION, in)
+                            .task("elements", GlueKernels::swigluBackward, new KernelContext(), out, out2, dy, a, b, params);
+                }
+            }
+            tg.transferToHost(DataTransferMode.EVERY_EXECUTION, result);
+            return device(tg, grids, in, result);
+        }
+    }
+
+    // ---------------------------------------------------------------- IntegralLNN gate
+
+    void gateForward(float[] a, int aOff, float[] z, int zOff, float[] lambda, int lambdaOff, int rows, int C) {
+        GateForward g = null;
+        for (GateForward f : gateForwards) {
+            if (f.C == C) {
+                g = f;
+                break;
+            }
+        }
+        if (g == null) {
+            g = new GateForward(C);
+            gateForwards.add(g);
+        }
+        g.run(a, aOff, z, zOff, lambda, lambdaOff, rows);
+    }
+
+    void gateBackward(float[] dz, int dzOff, float[] dLambda, int dLambdaOff, float[] da, int daOff,
+                      float[] a, int aOff, float[] z, int zOff, float[] lambda, int lambdaOff, int rows, int C) {
+        GateBackward g = null;
+        for (GateBackward f : gateBackwards) {
+            if (f.C == C) {
+                g = f;
+                break;
+            }
+        }
+        if (g == null) {
+            g = new GateBackward(C);
+            gateBackwards.add(g);
+        }
+        g.run(dz, dzOff, dLambda, dLambdaOff, da, daOff, a, aOff, z, zOff, lambda, lambdaOff, rows);
+    }
+
+    private final class GateForward extends StagedGraph {
+        final int C;
+        final int[] params = new int[1];
+        final float[] lambda;
+        float[] a, z;
+        WorkerGrid1D grid;
+
+        GateForward(int C) {
+            super(GlueGraphs.this.session, GATE_FORWARD);
+            this.C = C;
+            this.lambda = new float[C];
+        }
+
+        void run(float[] a, int aOff, float[] z, int zOff, float[] lambda, int lambdaOff, int rows) {
+            ensureCapacity(rows);
+            System.arraycopy(z, zOff, this.z, 0, rows * C);
+            System.arraycopy(lambda, lambdaOff, this.lambda, 0, C);
+            params[GlueKernels.N] = rows;
+            size(grid, rows);
+            graph.execute();
+            System.arraycopy(this.a, 0, a, aOff, rows * C);
+        }
+
+        @Override
+        DeviceGraph build(int capacity) {
+            a = new float[capacity * C];
+            z = new float[capacity * C];
+            String name = session.graphName(op, "C" + C);
+            GridScheduler grids = new GridScheduler();
+            grid = grid1(grids, name, "rows", capacity);
+            Object[] in = arrays(params, z, lambda);
+            TaskGraph tg = new TaskGraph(name)
+                    .transferToDevice(DataTransferMode.EVERY_EXECUTION, in)
+                    .task("rows", GlueKernels::gateForward, new KernelContext(), a, z, lambda, params, C)
+                    .transferToHost(DataTransferMode.EVERY_EXECUTION, a);
+            return device(tg, grids, in, arrays(a));
+        }
+    }
+
+    private final class GateBackward extends StagedGraph {
+        final int C;
+        final int[] params = new int[1];
+        final float[] lambda, dLambda;
+        float[] dz, da, a, z;
+        WorkerGrid1D rowGrid;
+
+        GateBackward(int C) {
+            super(GlueGraphs.this.session, GATE_BACKWARD);
+            this.C = C;
+            this.lambda = new float[C];
+            this.dLambda = new float[C];
+        }
+
+        void run(float[] dz, int dzOff, float[] dLambda, int dLambdaOff, float[] da, int daOff, float[] a, int aOff,
+                 float[] z, int zOff, float[] lambda, int lambdaOff, int rows) {
+            ensureCapacity(rows);
+            int n = rows * C;
+            System.arraycopy(dz, dzOff, this.dz, 0, n);
+            System.arraycopy(dLambda, dLambdaOff, this.dLambda, 0, C);
+            System.arraycopy(da, daOff, this.da, 0, n);
+            System.arraycopy(a, aOff, this.a, 0, n);
+            System.arraycopy(z, zOff, this.z, 0, n);
+            System.arraycopy(lambda, lambdaOff, this.lambda, 0, C);
+            params[GlueKernels.N] = rows;
+            size(rowGrid, rows);
+            graph.execute();
+            System.arraycopy(this.dz, 0, dz, dzOff, n);
+            System.arraycopy(this.dLambda, 0, dLambda, dLambdaOff, C);
+        }
+
+        @Override
+        DeviceGraph build(int capacity) {
+            dz = new float[capacity * C];
+            da = new float[capacity * C];
+            a = new float[capacity * C];
+            z = new float[capacity * C];
+            String name = session.graphName(op, "C" + C);
+            GridScheduler grids = new GridScheduler();
+            rowGrid = grid1(grids, name, "rows", capacity);
+            grid1(grids, name, "channels", C);
+            Object[] in = arrays(params, dz, dLambda, da, a, z, lambda);
+            TaskGraph tg = new TaskGraph(name)
+                    .transferToDevice(DataTransferMode.EVERY_EXECUTION, in)
+                    .task("rows", GlueKernels::gateBackwardInput, new KernelContext(), dz, da, a, z, lambda, params, C)
+                    .task("channels", GlueKernels::gateBackwardLambda, new KernelContext(), dLambda, da, a, z, lambda,
+                            params, C)
+                    .transferToHost(DataTransferMode.EVERY_EXECUTION, dz, dLambda);
+            return device(tg, grids, in, arrays(dz, dLambda));
+        }
+    }
+
+    @Override
+    public void close() {
+        elementwise.forEach(l -> l.forEach(StagedGraph::close));
+        gateForwards.forEach(StagedGraph::close);
+        gateBackwards.forEach(StagedGraph::close);
+    }
+}

@@ -1,0 +1,37 @@
+package io.ionllama.backend.tornado;
+
+import io.ionllama.kernels.Optim;
+import uk.ac.manchester.tornado.api.KernelContext;
+
+/**
+ * The optimizer's device kernels. AdamW: one thread per element, calling {@link Optim#adamwRange}
+ * for a range of one; its hyper-parameters change every step (learning-rate schedule, bias
+ * corrections, clip scale), so they come from the float array {@code hyper}, never scalars.
+ * Sum of squares: one thread per block of {@link Optim#BLOCK} elements writing its partial sum
+ * ({@link Optim#sumSquaresBlock}); the host adds the partials in block order, as the CPU does.
+ * No {@code @Reduce} (TORNADOVM.md, pitfall 4).
+ */
+public final class OptimKernels {
+    private OptimKernels() {}
+
+    /** Indexes into {@code params}: elements. */
+    public static final int N = 0;
+    /** Indexes into {@code hyper}. */
+    public static final int LR = 0, BETA1 = 1, BETA2 = 2, EPS = 3, WD = 4, BC1 = 5, BC2 = 6, SCALE = 7, HYPER = 8;
+
+    public static void adamw(KernelContext k, float[] p, float[] g, float[] m, float[] v, float[] hyper, int[] params) {
+        int i = k.globalIdx;
+        if (i < params[N]) {
+            Optim.adamwRange(p, g, m, v, 0, hyper[LR], hyper[BETA1], hyper[BETA2], hyper[EPS], hyper[WD], hyper[BC1],
+                    hyper[BC2], hyper[SCALE], i, i + 1);
+        }
+    }
+
+    public static void sumSquares(KernelContext k, double[] partial, float[] g, int[] params) {
+        int block = k.globalIdx;
+        int n = params[N];
+        if (block < (n + Optim.BLOCK - 1) / Optim.BLOCK) {
+            Optim.sumSquaresBlock(partial, g, 0, n, block);
+        }
+    }
+}

@@ -1,0 +1,246 @@
+package io.ionllama.backend.tornado;
+
+import static io.ionllama.backend.tornado.DeviceChecks.abs;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.ionllama.backend.cpu.CpuBackend;
+import io.ionllama.kernels.Attention;
+import io.ionllama.testing.Tensors;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * Attention (sparse dilated and dense, forward and backward) and RoPE on the TornadoVM device
+ * against the CPU backend, on random inputs at non-zero offsets.
+ *
+ * <p>Tolerances ({@link DeviceChecks}), rtol 1e-5 of:
+ * <ul>
+ *   <li>out: max |v| of the slice (each out row is a convex combination of v rows);
+ *       att: 1 (probabilities);</li>
+ *   <li>dq, dk, dv: {@link DeviceChecks#gradScale} (|initial value| + the largest increment the
+ *       CPU added), since p (dp - D) cancels and has no cheap per-element bound;</li>
+ *   <li>RoPE forward: |x0| + |x1| of the pair (a rotation); backward: |dx0| + |dy0| + |dy1|.</li>
+ * </ul>
+ * The patch count P changes with every batch and the model calls attention per sequence, so the
+ * size tests run one graph through several P (and slot counts) in a row.
+ */
+class TornadoAttentionTest {
+
+    static final double RTOL = 1e-5;
+
+    static TornadoBackend device;
+    static CpuBackend cpu;
+
+    @BeforeAll
+    static void open() {
+        if (DeviceChecks.WHY != null) {
+            System.out.println("TornadoAttentionTest: every test skipped: " + DeviceChecks.WHY);
+            return;
+        }
+        device = new TornadoBackend(-1, 2, true, 0);
+        cpu = new CpuBackend(2);
+    }
+
+    @BeforeEach
+    void needsTornado() {
+        Assumptions.assumeTrue(DeviceChecks.WHY == null, DeviceChecks.SKIP + " (" + DeviceChecks.WHY + ")");
+    }
+
+    @AfterAll
+    static void close() {
+        if (device != null) {
+            System.out.println("TornadoAttentionTest device stats: " + device.stats());
+            device.close();
+            cpu.close();
+        }
+    }
+
+    /** window 0: dense. Every tensor at its own offset; out/att start as garbage (the forward overwrites them). */
+    record Problem(int B, int P, int H, int hd, int w, int S, int off, int attOff, float[] q, float[] k, float[] v,
+                   float[] out0, float[] att0, float[] dout, float[] dq0, float[] dk0, float[] dv0) {
+        static Problem random(long seed, int B, int P, int H, int hd, int w, int extraSlots) {
+            SplittableRandom r = new SplittableRandom(seed);
+            int C = H * hd, S = w == 0 ? P : Attention.dilatedSlots(w, P) + extraSlots;
+            int off = 1 + r.nextInt(7), attOff = r.nextInt(9), pad = 5;
+            int n = off + B * P * C + pad, na = attOff + B * H * P * S + pad;
+            return new Problem(B, P, H, hd, w, S, off, attOff,
+                    Tensors.gaussian(r, n, 1), Tensors.gaussian(r, n, 1), Tensors.gaussian(r, n, 1),
+                    Tensors.uniform(r, n, -1, 1), Tensors.uniform(r, na, -1, 1), Tensors.gaussian(r, n, 1),
+                    Tensors.uniform(r, n, -1, 1), Tensors.uniform(r, n, -1, 1), Tensors.uniform(r, n, -1, 1));
+        }
+
+        static Problem random(long seed, boolean dense) {
+            SplittableRandom r = new SplittableRandom(seed * 7919);
+            return random(seed, 1 + r.nextInt(3), 1 + r.nextInt(40), 1 + r.nextInt(3), 2 * (1 + r.nextInt(8)),
+                    dense ? 0 : 1 + r.nextInt(4), dense ? 0 : r.nextInt(2));
+        }
+
+        int rowsLen() {
+            return B * P * H * hd;
+        }
+
+        int attLen() {
+            return B * H * P * S;
+        }
+
+        void forward(io.ionllama.backend.Backend be, float[] out, float[] att) {
+            if (w == 0) {
+                be.attentionDenseForward(out, off, att, attOff, q, off, k, off, v, off, B, P, H, hd);
+            } else {
+                be.attentionDilatedForward(out, off, att, attOff, q, off, k, off, v, off, B, P, H, hd, w, S);
+            }
+        }
+
+        void backward(io.ionllama.backend.Backend be, float[] dq, float[] dk, float[] dv, float[] out, float[] att) {
+            if (w == 0) {
+                be.attentionDenseBackward(dq, off, dk, off, dv, off, dout, off, q, off, k, off, v, off, out, off, att,
+                        attOff, B, P, H, hd);
+            } else {
+                be.attentionDilatedBackward(dq, off, dk, off, dv, off, dout, off, q, off, k, off, v, off, out, off, att,
+                        attOff, B, P, H, hd, w, S);
+            }
+        }
+    }
+
+    static void check(Problem p) {
+        float[] od = p.out0.clone(), oc = p.out0.clone(), ad = p.att0.clone(), ac = p.att0.clone();
+        p.forward(device, od, ad);
+        p.forward(cpu, oc, ac);
+        float[] ones = new float[ac.length];
+        java.util.Arrays.fill(ones, 1f);
+        String what = (p.w == 0 ? "dense" : "dilated w=" + p.w) + " B=" + p.B + " P=" + p.P + " H=" + p.H + " hd=" + p.hd;
+        DeviceChecks.assertMatchesCpu(what + " out", od, oc, DeviceChecks.maxScale(p.v, p.off, p.rowsLen()), RTOL, p.off,
+                p.rowsLen());
+        DeviceChecks.assertMatchesCpu(what + " att", ad, ac, ones, RTOL, p.attOff, p.attLen());
+        // The backward from the CPU's forward results, so both see the same inputs.
+        float[] dqd = p.dq0.clone(), dqc = p.dq0.clone(), dkd = p.dk0.clone(), dkc = p.dk0.clone();
+        float[] dvd = p.dv0.clone(), dvc = p.dv0.clone();
+        p.backward(device, dqd, dkd, dvd, oc, ac);
+        p.backward(cpu, dqc, dkc, dvc, oc, ac);
+        DeviceChecks.assertMatchesCpu(what + " dq", dqd, dqc, DeviceChecks.gradScale(p.dq0, dqc, p.off, p.rowsLen()), RTOL,
+                p.off, p.rowsLen());
+        DeviceChecks.assertMatchesCpu(what + " dk", dkd, dkc, DeviceChecks.gradScale(p.dk0, dkc, p.off, p.rowsLen()), RTOL,
+                p.off, p.rowsLen());
+        DeviceChecks.assertMatchesCpu(what + " dv", dvd, dvc, DeviceChecks.gradScale(p.dv0, dvc, p.off, p.rowsLen()), RTOL,
+                p.off, p.rowsLen());
+    }
+
+    @ParameterizedTest
+    @ValueSource(longs = {1, 2, 3, 4})
+    void dilatedMatchesCpu(long seed) {
+        check(Problem.random(seed, false));
+    }
+
+    @ParameterizedTest
+    @ValueSource(longs = {5, 6})
+    void denseMatchesCpu(long seed) {
+        check(Problem.random(seed, true));
+    }
+
+    /** Pitfall 3: P and the slot count change from call to call (one call per sequence); one graph serves them. */
+    @Test
+    void patchCountChangesBetweenExecutionsOfOneGraph() {
+        String fwd = AttentionGraphs.DILATED_FORWARD, bwd = AttentionGraphs.DILATED_BACKWARD;
+        long f0 = device.stats(fwd).graphsBuilt(), b0 = device.stats(bwd).graphsBuilt();
+        long seed = 40;
+        for (int P : new int[] {37, 5, 64, 1, 50, 2}) {
+            check(Problem.random(seed++, 1, P, 2, 6, 3, 0));
+        }
+        check(Problem.random(seed++, 2, 20, 2, 6, 3, 1));
+        assertThat(device.stats(fwd).graphsBuilt() - f0).as("forward graphs for P up to 64").isEqualTo(1);
+        assertThat(device.stats(bwd).graphsBuilt() - b0).as("backward graphs for P up to 64").isEqualTo(1);
+        check(Problem.random(seed, 1, 150, 2, 6, 3, 0));
+        assertThat(device.stats(fwd).graphsBuilt() - f0).as("P = 150 outgrows the first graph").isEqualTo(2);
+    }
+
+    @Test
+    void dilatedRejectsTooFewSlotsLikeCpu() {
+        float[] a = new float[64];
+        assertThatThrownBy(() -> device.attentionDilatedForward(a, 0, a, 0, a, 0, a, 0, a, 0, 1, 9, 1, 2, 1, 3))
+                .isInstanceOf(IllegalArgumentException.class);
+    }
+
+    // ---------------------------------------------------------------- RoPE
+
+    static void checkRope(long seed, int rows, int P, int pos0, int H, int hd) {
+        SplittableRandom r = new SplittableRandom(seed);
+        int C = H * hd, xo = r.nextInt(6), yo = r.nextInt(6), n = rows * C, pad = 3;
+        float[] x = Tensors.gaussian(r, xo + n + pad, 1), y0 = Tensors.uniform(r, yo + n + pad, -1, 1);
+        float[] yd = y0.clone(), yc = y0.clone();
+        device.ropeForward(yd, yo, x, xo, rows, P, pos0, H, hd, 10000f);
+        cpu.ropeForward(yc, yo, x, xo, rows, P, pos0, H, hd, 10000f);
+        DeviceChecks.assertMatchesCpu("rope y", yd, yc, pairScale(x, xo, yo, yc.length, n, null), RTOL, yo, n);
+        // In place, as the model may call it.
+        float[] xd = x.clone(), xc = x.clone();
+        device.ropeForward(xd, xo, xd, xo, rows, P, pos0, H, hd, 10000f);
+        cpu.ropeForward(xc, xo, xc, xo, rows, P, pos0, H, hd, 10000f);
+        DeviceChecks.assertMatchesCpu("rope in place", xd, xc, pairScale(x, xo, xo, xc.length, n, null), RTOL, xo, n);
+        float[] dy = Tensors.gaussian(r, xo + n + pad, 1);
+        float[] dd = y0.clone(), dc = y0.clone();
+        device.ropeBackward(dd, yo, dy, xo, rows, P, pos0, H, hd, 10000f);
+        cpu.ropeBackward(dc, yo, dy, xo, rows, P, pos0, H, hd, 10000f);
+        DeviceChecks.assertMatchesCpu("rope dx", dd, dc, pairScale(dy, xo, yo, dc.length, n, y0), RTOL, yo, n);
+    }
+
+    /** |a0| + |a1| of each element's pair in the source, plus |before| for an accumulation. */
+    static float[] pairScale(float[] src, int srcOff, int dstOff, int dstLen, int n, float[] before) {
+        float[] s = before == null ? new float[dstLen] : abs(before);
+        for (int i = 0; i < n; i++) {
+            int pair = i & ~1;
+            s[dstOff + i] = (before == null ? 0 : s[dstOff + i])
+                    + Math.abs(src[srcOff + pair]) + Math.abs(src[srcOff + pair + 1]);
+        }
+        return s;
+    }
+
+    @Test
+    void ropeMatchesCpuWhileRowsAndPositionsChange() {
+        long r0 = device.stats(AttentionGraphs.ROPE_FORWARD).graphsBuilt();
+        checkRope(1, 37, 37, 0, 2, 8);
+        checkRope(2, 5, 5, 0, 2, 8);
+        checkRope(3, 60, 20, 0, 2, 8);   // three sequences of 20
+        checkRope(4, 1, 1, 513, 2, 8);   // one generated row at position 513
+        assertThat(device.stats(AttentionGraphs.ROPE_FORWARD).graphsBuilt() - r0).isEqualTo(1);
+        checkRope(5, 9, 9, 0, 3, 4);
+        DeviceChecks.assertRanOnDevice(device, AttentionGraphs.ROPE_FORWARD, AttentionGraphs.ROPE_BACKWARD);
+    }
+
+    @Test
+    void ranOnTheDevice() {
+        check(Problem.random(9, 1, 7, 2, 4, 2, 0));
+        check(Problem.random(10, 1, 7, 2, 4, 0, 0));
+        DeviceChecks.assertRanOnDevice(device, AttentionGraphs.DILATED_FORWARD, AttentionGraphs.DILATED_BACKWARD,
+                AttentionGraphs.DENSE_FORWARD, AttentionGraphs.DENSE_BACKWARD);
+    }
+
+    /** Generation's one new query: position i (changing every call) against cached keys 0..i. */
+    @Test
+    void oneQueryMatchesCpuAsThePositionGrows() {
+        SplittableRandom r = new SplittableRandom(60);
+        int H = 2, hd = 6, C = H * hd, w = 3, maxRows = 80;
+        float[] k = Tensors.gaussian(r, 5 + maxRows * C, 1), v = Tensors.gaussian(r, 7 + maxRows * C, 1);
+        for (boolean dense : new boolean[] {false, true}) {
+            for (int i : new int[] {0, 1, 5, 17, 63, 64, 79}) {
+                float[] q = Tensors.gaussian(r, 3 + C, 1);
+                int slots = Attention.dilatedSlots(w, i + 1);
+                int attLen = H * (dense ? i + 1 : slots);
+                float[] od = new float[2 + C], oc = new float[2 + C], ad = new float[attLen], ac = new float[attLen];
+                device.attentionQuery(dense, od, 2, ad, q, 3, k, 5, v, 7, i, H, hd, w, slots);
+                cpu.attentionQuery(dense, oc, 2, ac, q, 3, k, 5, v, 7, i, H, hd, w, slots);
+                float[] ones = new float[attLen];
+                java.util.Arrays.fill(ones, 1f);
+                String what = (dense ? "dense" : "dilated") + " query i=" + i;
+                DeviceChecks.assertMatchesCpu(what + " out", od, oc, DeviceChecks.maxScale(v, 7, (i + 1) * C), RTOL, 2, C);
+                DeviceChecks.assertMatchesCpu(what + " att", ad, ac, ones, RTOL, 0, attLen);
+            }
+        }
+        DeviceChecks.assertRanOnDevice(device, AttentionGraphs.QUERY);
+    }
+}
