@@ -16,7 +16,7 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Quick benchmarks of the CPU kernels (see bench/ for the JMH suite against OpenBLAS).",
-        subcommands = {BenchCommand.MatmulBench.class})
+        subcommands = {BenchCommand.MatmulBench.class, BenchStepCommand.class, BenchGenerateCommand.class})
 final class BenchCommand implements Runnable {
 
     @CommandLine.Spec

@@ -1025,6 +1025,45 @@ public final class CpuBackend implements Backend {
     // RoPE runs one unit per row. Attention runs one unit per (b, i, h) in that order, so a
     // thread's range walks query rows and their heads together; the backward is two passes (dq by
     // query, then dk/dv gathered by key), which write disjoint outputs and need no atomics.
+    //
+    // RoPE reads cos/sin from a table of positions [0, ropePositions) instead of computing them
+    // per row and head (exp, log, cos, sin per pair). Each entry is computed by exactly the
+    // unit's expressions, so the rotation gives the unit's bits, for the full pass and for
+    // generation's one-row calls alike; positions past the table's cap use the unit itself.
+
+    /** Positions the RoPE table may hold (a table of P x hd floats; 4 MiB at hd 64). */
+    static final int ROPE_TABLE_MAX_POSITIONS = 1 << 14;
+
+    private float[] ropeCos = new float[0], ropeSin = new float[0];
+    private int ropePositions, ropeHalf;
+    private float ropeBase;
+
+    /** Makes the table cover positions [0, need) (up to the cap) for head size hd and base. */
+    private void ropeTable(int need, int hd, float base) {
+        int half = hd / 2;
+        if (half != ropeHalf || Float.floatToRawIntBits(base) != Float.floatToRawIntBits(ropeBase)) {
+            ropePositions = 0;
+            ropeHalf = half;
+            ropeBase = base;
+        }
+        need = Math.min(need, ROPE_TABLE_MAX_POSITIONS);
+        if (need <= ropePositions) {
+            return;
+        }
+        int cap = Math.min(ROPE_TABLE_MAX_POSITIONS, Math.max(need, 2 * ropePositions));
+        if (ropeCos.length < cap * half) {
+            ropeCos = java.util.Arrays.copyOf(ropeCos, cap * half);
+            ropeSin = java.util.Arrays.copyOf(ropeSin, cap * half);
+        }
+        for (int p = ropePositions; p < cap; p++) {
+            for (int j = 0; j < half; j++) {
+                float angle = p * Rope.inverseFrequency(j, hd, base); // as Rope.forwardHead computes it
+                ropeCos[p * half + j] = (float) Math.cos(angle);
+                ropeSin[p * half + j] = (float) Math.sin(angle);
+            }
+        }
+        ropePositions = cap;
+    }
 
     private final class RopeTask implements WorkerPool.RangeTask {
         float[] y, x;
@@ -1034,11 +1073,32 @@ public final class CpuBackend implements Backend {
 
         @Override
         public void run(int from, int to) {
+            int hd = headDim, half = hd / 2, C = heads * hd;
+            float[] cos = ropeCos, sin = ropeSin;
             for (int n = from; n < to; n++) {
-                if (backward) {
-                    Rope.backwardRow(y, yOff, x, xOff, P, pos0, heads, headDim, base, n);
-                } else {
-                    Rope.forwardRow(y, yOff, x, xOff, P, pos0, heads, headDim, base, n);
+                int p = pos0 + n % P;
+                if (p >= ropePositions) {
+                    if (backward) {
+                        Rope.backwardRow(y, yOff, x, xOff, P, pos0, heads, headDim, base, n);
+                    } else {
+                        Rope.forwardRow(y, yOff, x, xOff, P, pos0, heads, headDim, base, n);
+                    }
+                    continue;
+                }
+                int t = p * half;
+                for (int h = 0; h < heads; h++) {
+                    int xr = xOff + n * C + h * hd, yr = yOff + n * C + h * hd;
+                    for (int j = 0; j < half; j++) {
+                        float c = cos[t + j], sn = sin[t + j];
+                        float x0 = x[xr + 2 * j], x1 = x[xr + 2 * j + 1];
+                        if (backward) { // y is dx, x is dy: dx += R(-p) dy
+                            y[yr + 2 * j] += x0 * c + x1 * sn;
+                            y[yr + 2 * j + 1] += x1 * c - x0 * sn;
+                        } else {
+                            y[yr + 2 * j] = x0 * c - x1 * sn;
+                            y[yr + 2 * j + 1] = x0 * sn + x1 * c;
+                        }
+                    }
                 }
             }
         }
@@ -1129,6 +1189,7 @@ public final class CpuBackend implements Backend {
         RopeTask t = rope;
         t.y = y; t.yOff = yOff; t.x = x; t.xOff = xOff; t.P = P; t.pos0 = pos0;
         t.heads = heads; t.headDim = headDim; t.base = base; t.backward = false;
+        ropeTable(pos0 + Math.min(rows, P), headDim, base);
         pool.parallelFor(rows, t);
     }
 
@@ -1138,6 +1199,7 @@ public final class CpuBackend implements Backend {
         RopeTask t = rope;
         t.y = dx; t.yOff = dxOff; t.x = dy; t.xOff = dyOff; t.P = P; t.pos0 = pos0;
         t.heads = heads; t.headDim = headDim; t.base = base; t.backward = true;
+        ropeTable(pos0 + Math.min(rows, P), headDim, base);
         pool.parallelFor(rows, t);
     }
 

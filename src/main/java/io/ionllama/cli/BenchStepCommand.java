@@ -1,0 +1,167 @@
+package io.ionllama.cli;
+
+import io.ionllama.backend.Backends;
+import io.ionllama.backend.cpu.CpuBackend;
+import io.ionllama.model.IonLlama;
+import io.ionllama.model.ModelConfig;
+import io.ionllama.model.Patcher;
+import io.ionllama.model.StepFlops;
+import io.ionllama.train.AdamW;
+import java.util.Arrays;
+import java.util.Locale;
+import java.util.SplittableRandom;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code ionllama bench step}: a whole training step (zero gradients, forward, backward, gradient
+ * norm, AdamW) of a model on random bytes, on 1 and N threads of the CPU backend: bytes/s, the
+ * time per stage, and the achieved GFLOP/s (model FLOPs per step from {@link StepFlops} / time).
+ */
+@Command(name = "step", mixinStandardHelpOptions = true, showDefaultValues = true,
+        description = {
+            "Time a whole training step (forward, backward, AdamW) on 1 and N threads: bytes/s, per-stage breakdown,",
+            "GFLOP/s (model FLOPs counted analytically: 6 x matmul multiply-adds + attention products)."})
+final class BenchStepCommand implements Callable<Integer> {
+
+    @Option(names = "--size", description = "Model size: nano, tiny, small, base, large, xl.")
+    String size = "tiny";
+
+    @Option(names = "--batch-size", description = "Sequences per step.")
+    int batch = 8;
+
+    @Option(names = "--seq-len", description = "Bytes per sequence.")
+    int seqLen = 1024;
+
+    @Option(names = "--threads", description = "Worker threads of the second column (all hardware threads unless given).")
+    int threads = Backends.defaultThreads();
+
+    @Option(names = "--steps", description = "Timed steps per thread count (the best is reported).")
+    int steps = 3;
+
+    @Option(names = "--warmup", description = "Untimed steps first (JIT compilation, buffers).")
+    int warmup = 2;
+
+    @Option(names = "--patcher", description = "Patcher (fixed:4 gives the patch count entropy patching targets, reproducibly).")
+    String patcher = "fixed:4";
+
+    @Option(names = "--attention", description = "Global attention: dilated or dense.")
+    String attention = "dilated";
+
+    /** Stages of the report: the model's own, then the optimizer. */
+    static final String[] STAGES;
+
+    static {
+        STAGES = Arrays.copyOf(IonLlama.STAGES, IonLlama.STAGES.length + 1);
+        STAGES[STAGES.length - 1] = "optimizer (norm + AdamW)";
+    }
+
+    /** Best step of one thread count: total and per-stage nanoseconds. */
+    record Timing(long total, long[] stages, int[] patches) {}
+
+    @Override
+    public Integer call() {
+        if (batch < 1 || seqLen < 2 || threads < 1 || steps < 1 || warmup < 0) {
+            throw new Errors.UserError("--batch-size, --threads and --steps must be at least 1, --seq-len at least 2");
+        }
+        if (!attention.equals("dilated") && !attention.equals("dense")) {
+            throw new Errors.UserError("--attention must be dilated or dense");
+        }
+        ModelConfig c;
+        Patcher p;
+        try {
+            c = ModelConfig.of(size);
+            p = Patcher.parse(patcher, c.maxPatch(), c.targetPatch());
+        } catch (IllegalArgumentException e) {
+            throw new Errors.UserError(e.getMessage());
+        }
+        boolean dense = attention.equals("dense");
+        long bytes = (long) batch * seqLen;
+        int[] counts = threads > 1 ? new int[] {1, threads} : new int[] {1};
+        Timing[] res = new Timing[counts.length];
+        String describe = "";
+        for (int k = 0; k < counts.length; k++) {
+            try (CpuBackend cpu = new CpuBackend(counts[k])) {
+                describe = cpu.describe();
+                res[k] = run(c, p, dense, cpu);
+            }
+        }
+        double flops = StepFlops.perStep(c, bytes, res[0].patches, dense);
+        long patches = 0;
+        for (int n : res[0].patches) {
+            patches += n;
+        }
+        System.out.printf(Locale.ROOT, "step: size %s, batch %d x %d bytes, patcher %s (%d patches), %s attention; best of %d after %d warm-up%n",
+                c.size(), batch, seqLen, p.spec(), patches, attention, steps, warmup);
+        System.out.printf(Locale.ROOT, "model FLOPs per step: %.3g (6 x matmul multiply-adds + attention; StepFlops); %s%n", flops, describe);
+        StringBuilder head = new StringBuilder(String.format(Locale.ROOT, "%-28s", "stage (ms)"));
+        for (int n : counts) {
+            head.append(String.format(Locale.ROOT, "%13s", n + (n == 1 ? " thread" : " threads")));
+        }
+        System.out.println(head);
+        for (int s = 0; s < STAGES.length; s++) {
+            StringBuilder row = new StringBuilder(String.format(Locale.ROOT, "%-28s", STAGES[s]));
+            for (Timing t : res) {
+                row.append(String.format(Locale.ROOT, "%13.1f", t.stages[s] / 1e6));
+            }
+            System.out.println(row);
+        }
+        String[] labels = {"step (ms)", "bytes/s", "GFLOP/s"};
+        for (int r = 0; r < 3; r++) {
+            StringBuilder row = new StringBuilder(String.format(Locale.ROOT, "%-28s", labels[r]));
+            for (Timing t : res) {
+                double sec = t.total / 1e9;
+                double v = r == 0 ? t.total / 1e6 : r == 1 ? bytes / sec : flops / sec / 1e9;
+                row.append(String.format(Locale.ROOT, r == 1 ? "%13.0f" : "%13.1f", v));
+            }
+            System.out.println(row);
+        }
+        return 0;
+    }
+
+    private Timing run(ModelConfig c, Patcher p, boolean dense, CpuBackend cpu) {
+        IonLlama m = new IonLlama(c, cpu, p, dense);
+        m.init(1);
+        AdamW opt = AdamW.defaults(m.layout.total(), 0.1f);
+        int n = batch * seqLen;
+        int[] x = new int[n], y = new int[n];
+        SplittableRandom rnd = new SplittableRandom(7);
+        for (int i = 0; i < n; i++) {
+            x[i] = 32 + rnd.nextInt(95);
+        }
+        for (int i = 0; i < n; i++) {
+            y[i] = (i + 1) % seqLen == 0 ? 32 + rnd.nextInt(95) : x[i + 1];
+        }
+        long best = Long.MAX_VALUE;
+        long[] bestStages = null;
+        for (int k = 0; k < warmup + steps; k++) {
+            m.resetTimers();
+            long t0 = System.nanoTime();
+            Arrays.fill(m.grads, 0f);
+            m.forward(x, y, batch, seqLen);
+            m.backward(1f);
+            long t1 = System.nanoTime();
+            double norm = AdamW.gradNorm(cpu, m.layout, m.grads);
+            opt.update(cpu, m.layout.tensors(), m.params, m.grads, 1e-4f, AdamW.clipScale(norm, 1f));
+            long t2 = System.nanoTime();
+            if (k >= warmup && t2 - t0 < best) {
+                best = t2 - t0;
+                bestStages = Arrays.copyOf(m.stageNanos, STAGES.length);
+                // The model's stages cover forward and backward; the remainder of that span is
+                // zeroing the gradients, counted with the optimizer.
+                long model = 0;
+                for (long s : m.stageNanos) {
+                    model += s;
+                }
+                bestStages[STAGES.length - 1] = (t1 - t0 - model) + (t2 - t1);
+            }
+        }
+        int[] ends = m.lastBoundaries();
+        int[] patches = new int[batch];
+        for (int i = 0; i < ends.length; i++) {
+            patches[i / seqLen] += ends[i] != 0 ? 1 : 0;
+        }
+        return new Timing(best, bestStages, patches);
+    }
+}

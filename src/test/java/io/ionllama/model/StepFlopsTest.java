@@ -1,0 +1,42 @@
+package io.ionllama.model;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.ionllama.kernels.Attention;
+import org.junit.jupiter.api.Test;
+
+/** The analytic FLOP count: attention keys match the kernel's key sets, matmul terms add up by hand. */
+class StepFlopsTest {
+
+    @Test
+    void keysReadMatchTheKernelsKeySets() {
+        for (int w : new int[] {1, 3, 8}) {
+            for (int P : new int[] {1, 2, 9, 100, 1000}) {
+                long brute = 0;
+                int slots = Attention.dilatedSlots(w, P);
+                for (int i = 0; i < P; i++) {
+                    for (int s = 0; s < slots; s++) {
+                        if (Attention.dilatedOffset(s, w) <= i) {
+                            brute++;
+                        }
+                    }
+                }
+                assertThat(StepFlops.keysRead(P, w, false)).as("w %d P %d", w, P).isEqualTo((double) brute);
+            }
+        }
+        assertThat(StepFlops.keysRead(100, 8, true)).isEqualTo(5050.0);
+    }
+
+    @Test
+    void matmulTermsByHand() {
+        // nano: dE 64 (1 layer), dL 96 (1 enc + 1 dec, mlp 256), dM 128 (2 layers, mlp 384, 4 heads of 32), window 8.
+        ModelConfig c = ModelConfig.of("nano");
+        int bytes = 100;
+        int[] patches = {3};
+        double perByte = (4 * 64 * 64 + 3 * 64 * 128) + 256 * 64 + 2 * (4 * 96 * 96 + 3 * 96 * 256) + 256 * 96;
+        double perPatch = 2 * (4 * 128 * 128 + 3 * 128 * 384) + 96 * 128 + 128 * 96;
+        double macs = perByte * bytes + perPatch * 3 + 128 * 96;
+        double attention = 14.0 * 32 * 4 * 2 * (1 + 2 + 3);
+        assertThat(StepFlops.perStep(c, bytes, patches, false)).isEqualTo(6 * macs + attention);
+    }
+}
