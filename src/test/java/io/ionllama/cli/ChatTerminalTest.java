@@ -49,11 +49,13 @@ class ChatTerminalTest {
         }
         cp.addAll(List.of(System.getProperty("java.class.path").split(File.pathSeparator)));
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        String cmd = String.join(" ", q(java), "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
+        // exec: otherwise the shell script(1) starts (dash on Debian) also gets the Ctrl-C and dies of it after java exits.
+        String cmd = String.join(" ", "exec", q(java), "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
                 "-cp", q(String.join(File.pathSeparator, cp)), "io.ionllama.cli.Main", "chat", "--checkpoint", q(ckpt.toString()),
                 "--threads", "1", "--seed", "1", "--stop", "''");
         ProcessBuilder pb = new ProcessBuilder(script.toString(), "-qfec", cmd, "/dev/null").redirectErrorStream(true);
         pb.environment().put("TERM", "xterm");
+        pb.environment().put("SHELL", "/bin/sh");
         pb.environment().put("IONLLAMA_CACHE", dir.resolve("cache").toString());
         Process p = pb.start();
         Thread reader = new Thread(() -> pump(p.getInputStream()));
