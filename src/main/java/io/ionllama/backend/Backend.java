@@ -64,8 +64,39 @@ public interface Backend extends AutoCloseable {
     void adamw(float[] p, float[] g, float[] m, float[] v, int off, int n, float lr, float beta1, float beta2,
                float eps, float weightDecay, float bc1, float bc2, float gradScale);
 
+    /**
+     * One AdamW step over {@code count} tensors of the same arrays: tensor k is
+     * {@code [offs[k], offs[k] + sizes[k])} with weight decay {@code wds[k]}; the rest as in
+     * {@link #adamw}. A backend on a device runs it as one launch and may keep m and v there
+     * between steps (then {@link #toHost} brings them back); this default calls {@link #adamw} per tensor.
+     */
+    default void adamwTensors(float[] p, float[] g, float[] m, float[] v, int[] offs, int[] sizes, float[] wds, int count,
+                              float lr, float beta1, float beta2, float eps, float bc1, float bc2, float gradScale) {
+        for (int k = 0; k < count; k++) {
+            adamw(p, g, m, v, offs[k], sizes[k], lr, beta1, beta2, eps, wds[k], bc1, bc2, gradScale);
+        }
+    }
+
     /** Sum of squares of g[off .. off+n), added in a fixed block order (the same for any thread count). */
     double sumSquares(float[] g, int off, int n);
+
+    // ---------------------------------------------------------------- state kept on a device
+
+    /**
+     * Makes the host copies of {@code arrays} current. A backend that keeps state in device memory
+     * between calls (the optimizer's moments) copies it back; the CPU backend has nothing to do.
+     * Call it before reading such arrays on the host: saving a checkpoint, closing.
+     */
+    default void toHost(float[]... arrays) {
+    }
+
+    /**
+     * Says the host has overwritten {@code arrays} (a checkpoint loaded into them): a backend
+     * holding device copies uses the host's contents from its next call on. Device copies of
+     * other arrays it held along with these are copied back to the host first, so nothing is lost.
+     */
+    default void hostChanged(float[]... arrays) {
+    }
 
     // ---------------------------------------------------------------- matmul (kernels.Matmul)
 

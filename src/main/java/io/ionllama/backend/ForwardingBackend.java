@@ -328,4 +328,20 @@ public class ForwardingBackend implements Backend {
     public double sumSquares(float[] g, int off, int n) {
         return delegate.sumSquares(g, off, n);
     }
+
+    @Override
+    public void adamwTensors(float[] p, float[] g, float[] m, float[] v, int[] offs, int[] sizes, float[] wds, int count,
+                             float lr, float beta1, float beta2, float eps, float bc1, float bc2, float gradScale) {
+        delegate.adamwTensors(p, g, m, v, offs, sizes, wds, count, lr, beta1, beta2, eps, bc1, bc2, gradScale);
+    }
+
+    @Override
+    public void toHost(float[]... arrays) {
+        delegate.toHost(arrays);
+    }
+
+    @Override
+    public void hostChanged(float[]... arrays) {
+        delegate.hostChanged(arrays);
+    }
 }

@@ -37,18 +37,31 @@ public final class AdamW {
     }
 
     /**
-     * One update of {@code tensors} (all of them, or the subset another optimizer leaves to AdamW).
-     * {@code gradScale} multiplies the gradient first (clipping).
+     * One update of {@code tensors} (all of them, or the subset another optimizer leaves to AdamW),
+     * in one backend call. {@code gradScale} multiplies the gradient first (clipping).
      */
     public void update(Backend be, Iterable<ParamLayout.Tensor> tensors, float[] p, float[] g, float lr, float gradScale) {
         t++;
         float bc1 = (float) (1 - Math.pow(beta1, t));
         float bc2 = (float) (1 - Math.pow(beta2, t));
+        int count = 0;
         for (ParamLayout.Tensor ten : tensors) {
-            float wd = ten.kind() == ParamLayout.Kind.MATRIX ? weightDecay : 0f;
-            be.adamw(p, g, m, v, ten.off(), (int) ten.size(), lr, beta1, beta2, eps, wd, bc1, bc2, gradScale);
+            if (count == offs.length) {
+                offs = java.util.Arrays.copyOf(offs, 2 * count + 8);
+                sizes = java.util.Arrays.copyOf(sizes, offs.length);
+                wds = java.util.Arrays.copyOf(wds, offs.length);
+            }
+            offs[count] = ten.off();
+            sizes[count] = (int) ten.size();
+            wds[count] = ten.kind() == ParamLayout.Kind.MATRIX ? weightDecay : 0f;
+            count++;
         }
+        be.adamwTensors(p, g, m, v, offs, sizes, wds, count, lr, beta1, beta2, eps, bc1, bc2, gradScale);
     }
+
+    /** The tensor table of the last update (grown, never shrunk, so a steady step allocates nothing). */
+    private int[] offs = new int[0], sizes = new int[0];
+    private float[] wds = new float[0];
 
     /** Clip factor for a gradient of norm {@code norm}: 1, or clip/norm when above {@code clip} (clip ≤ 0: off). */
     public static float clipScale(double norm, float clip) {

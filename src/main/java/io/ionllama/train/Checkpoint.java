@@ -59,6 +59,8 @@ public final class Checkpoint {
             tensors.add(tensor(t.name(), t, model.params));
         }
         if (trainer != null) {
+            // The moments may live on the device between steps (TornadoVM backend): bring them home first.
+            model.backend().toHost(trainer.adamw().m, trainer.adamw().v);
             meta.put("step", Long.toString(trainer.step));
             meta.put("skipped_steps", Long.toString(trainer.skippedSteps));
             meta.put("adamw.t", Long.toString(trainer.adamw().t));
@@ -175,6 +177,7 @@ public final class Checkpoint {
                     }
                 }
             }
+            model.backend().hostChanged(model.params, trainer.adamw().m, trainer.adamw().v);
             trainer.step = meta.step();
             trainer.skippedSteps = meta.skippedSteps();
             trainer.adamw().t = Long.parseLong(meta.raw().getOrDefault("adamw.t", Long.toString(meta.step())));

@@ -3,6 +3,8 @@ package io.ionllama.train;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.ionllama.backend.Backend;
+import io.ionllama.backend.ForwardingBackend;
 import io.ionllama.backend.cpu.CpuBackend;
 import io.ionllama.data.ByteSource;
 import io.ionllama.data.EmbeddedCorpus;
@@ -12,7 +14,9 @@ import io.ionllama.model.Patcher;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.io.TempDir;
@@ -43,8 +47,12 @@ class ResumeTest {
     }
 
     static IonLlama model() {
+        return model(cpu);
+    }
+
+    static IonLlama model(Backend be) {
         ModelConfig c = config();
-        IonLlama m = new IonLlama(c, cpu, Patcher.parse("entropy", c.maxPatch(), c.targetPatch()), false);
+        IonLlama m = new IonLlama(c, be, Patcher.parse("entropy", c.maxPatch(), c.targetPatch()), false);
         m.init(5);
         return m;
     }
@@ -84,6 +92,78 @@ class ResumeTest {
         assertThat(lossesResumed).isEqualTo(lossesStraight);
         assertThat(second.params).isEqualTo(straight.params);
         assertThat(second.patcher.theta).isEqualTo(straight.patcher.theta);
+    }
+
+    /**
+     * A backend that, like the TornadoVM one, keeps AdamW's moments in memory of its own between
+     * steps and hands them to the host only through {@code toHost}, and takes the host's again
+     * after {@code hostChanged}. Saving must ask for them (else the file holds zeros) and loading
+     * must announce them (else the run continues from the old ones).
+     */
+    static final class MomentsElsewhere extends ForwardingBackend {
+        final Map<float[], float[]> device = new IdentityHashMap<>();
+
+        MomentsElsewhere() {
+            super(new CpuBackend(1));
+        }
+
+        @Override
+        public void adamwTensors(float[] p, float[] g, float[] m, float[] v, int[] offs, int[] sizes, float[] wds, int count,
+                                 float lr, float beta1, float beta2, float eps, float bc1, float bc2, float gradScale) {
+            float[] dm = device.computeIfAbsent(m, float[]::clone), dv = device.computeIfAbsent(v, float[]::clone);
+            super.adamwTensors(p, g, dm, dv, offs, sizes, wds, count, lr, beta1, beta2, eps, bc1, bc2, gradScale);
+        }
+
+        @Override
+        public void toHost(float[]... arrays) {
+            for (float[] a : arrays) {
+                float[] d = device.get(a);
+                if (d != null) {
+                    System.arraycopy(d, 0, a, 0, a.length);
+                }
+            }
+        }
+
+        @Override
+        public void hostChanged(float[]... arrays) {
+            for (float[] a : arrays) {
+                device.remove(a);
+            }
+        }
+    }
+
+    @org.junit.jupiter.api.Test
+    void resumeWorksWhenTheBackendKeepsTheMomentsElsewhere() throws IOException {
+        int n = 3;
+        List<Double> straight = new ArrayList<>(), resumed = new ArrayList<>();
+        IonLlama s;
+        try (MomentsElsewhere be = new MomentsElsewhere()) {
+            s = model(be);
+            Trainer ts = new Trainer(s, data, train("adamw"));
+            for (int i = 0; i < 2 * n; i++) {
+                straight.add(ts.step().loss());
+            }
+            assertThat(ts.adamw().m).as("the host's moments are not the backend's").containsOnly(0f);
+        }
+        Path ckpt = dir.resolve("latest.safetensors");
+        try (MomentsElsewhere be = new MomentsElsewhere()) {
+            IonLlama first = model(be);
+            Trainer t1 = new Trainer(first, data, train("adamw"));
+            for (int i = 0; i < n; i++) {
+                resumed.add(t1.step().loss());
+            }
+            Checkpoint.save(ckpt, first, t1, 0, Double.NaN, null);
+            // The same backend goes on: after a step of its own, the moments it holds must give way to the file's.
+            IonLlama second = model(be);
+            Trainer t2 = new Trainer(second, data, train("adamw"));
+            t2.step();
+            Checkpoint.load(ckpt, second, t2);
+            for (int i = 0; i < n; i++) {
+                resumed.add(t2.step().loss());
+            }
+            assertThat(resumed).isEqualTo(straight);
+            assertThat(second.params).isEqualTo(s.params);
+        }
     }
 
     @org.junit.jupiter.api.Test

@@ -21,6 +21,7 @@ final class DeviceGraph implements AutoCloseable {
     private final boolean profile;
     private final long bytesIn, bytesOut, bytesFirst;
     private boolean executed;
+    private TornadoExecutionResult last;
     final String name;
 
     /**
@@ -63,6 +64,7 @@ final class DeviceGraph implements AutoCloseable {
     /** Runs the graph once: transfers in, kernels, transfers out; blocks until the results are on the host. */
     void execute() {
         TornadoExecutionResult result = plan.execute();
+        last = result;
         stats.executions++;
         long in = bytesIn + (executed ? 0 : bytesFirst);
         executed = true;
@@ -75,6 +77,21 @@ final class DeviceGraph implements AutoCloseable {
             stats.profiledBytesToDevice += result.getProfilerResult().getTotalBytesCopyIn();
             stats.profiledBytesToHost += result.getProfilerResult().getTotalBytesCopyOut();
         }
+    }
+
+    /**
+     * Copies {@code arrays}, which the graph transfers to the host UNDER_DEMAND, back from the
+     * device as the last execution left them (and counts the bytes). Before any execution the
+     * host copies are the current ones and nothing moves.
+     */
+    void pull(Object... arrays) {
+        if (last == null) {
+            return;
+        }
+        last.transferToHost(arrays);
+        long n = bytes(arrays);
+        stats.bytesToHost += n;
+        session.countTransfers(0, n);
     }
 
     /** Bytes of the Java array header TornadoVM copies along with each array's data. */

@@ -11,14 +11,21 @@ import uk.ac.manchester.tornado.api.enums.DataTransferMode;
 
 /**
  * The optimizer's TaskGraphs: the AdamW update and the per-block sums of squares of the gradient
- * norm. Both are called once per parameter tensor, so their graphs are cached per capacity class
- * ({@link StagedGraph#byClass}); per-op transfers as in {@link MatmulGraphs} (p, g, m, v in; p, m,
- * v back).
+ * norm.
+ * <ul>
+ *   <li>{@link #adamwTensors}, what the trainer calls: one execution per step over every tensor,
+ *       bound to the optimizer's own arrays, with m and v resident on the device between steps
+ *       (transferred once, brought back by {@link #toHost}). Per step: the tensor table, p and g
+ *       in, p out; three arrays of the parameters' size, against seven for per-tensor calls.</li>
+ *   <li>{@link #adamw} and {@link #sumSquares}: one call per tensor, graphs cached per capacity
+ *       class ({@link StagedGraph#byClass}), per-op transfers as in {@link MatmulGraphs}.</li>
+ * </ul>
  */
 final class OptimGraphs implements AutoCloseable {
 
     static final String ADAMW = "adamw";
     static final String SUM_SQUARES = "sumSquares";
+    static final String ADAMW_RESIDENT = "adamwResident";
 
     private final TornadoSession session;
     private final List<Adamw> adamws = new ArrayList<>();
@@ -80,6 +87,150 @@ final class OptimGraphs implements AutoCloseable {
         }
     }
 
+    // ---------------------------------------------------------------- AdamW with resident moments
+
+    /** The graph of {@link #adamwTensors}; null until the first call. One at a time: the last optimizer's. */
+    private Resident resident;
+
+    /**
+     * AdamW over a list of tensors in one execution, with the moments m and v on the device from
+     * one step to the next: they are transferred once, when the graph first runs, and come back
+     * only through {@link #toHost}. p and g travel every step: g is new, and p may have been
+     * changed on the host by another optimizer (Muon updates the matrices it owns there).
+     */
+    void adamwTensors(float[] p, float[] g, float[] m, float[] v, int[] offs, int[] sizes, float[] wds, int count,
+                      float lr, float beta1, float beta2, float eps, float bc1, float bc2, float gradScale) {
+        if (resident != null && !resident.boundTo(p, g, m, v, count)) {
+            resident.close(true);
+            resident = null;
+        }
+        if (resident == null) {
+            resident = new Resident(p, g, m, v, count);
+        }
+        int[] table = resident.table;
+        float[] h = resident.hyper;
+        table[OptimKernels.COUNT] = count;
+        int total = 0;
+        for (int k = 0; k < count; k++) {
+            table[OptimKernels.PREFIX + k] = total;
+            table[OptimKernels.PREFIX + count + 1 + k] = offs[k];
+            h[OptimKernels.HYPER + k] = wds[k];
+            total += sizes[k];
+        }
+        table[OptimKernels.PREFIX + count] = total;
+        h[OptimKernels.LR] = lr;
+        h[OptimKernels.BETA1] = beta1;
+        h[OptimKernels.BETA2] = beta2;
+        h[OptimKernels.EPS] = eps;
+        h[OptimKernels.BC1] = bc1;
+        h[OptimKernels.BC2] = bc2;
+        h[OptimKernels.SCALE] = gradScale;
+        StagedGraph.size(resident.grid, total);
+        resident.graph.execute();
+        resident.deviceNewer = true;
+    }
+
+    /** Copies the resident moments back if {@code arrays} names one of them and the device's are newer. */
+    void toHost(float[]... arrays) {
+        if (resident != null && resident.holdsAny(arrays) && resident.deviceNewer) {
+            resident.graph.pull(resident.m, resident.v);
+            resident.deviceNewer = false;
+        }
+    }
+
+    /**
+     * The host overwrote {@code arrays}: if the resident graph holds one of them, the moments it
+     * keeps and the host did not overwrite are copied back, and the graph is dropped so the next
+     * step uploads the host's contents.
+     */
+    void hostChanged(float[]... arrays) {
+        if (resident == null || !resident.holdsAny(arrays)) {
+            return;
+        }
+        if (resident.deviceNewer) {
+            boolean mNew = false, vNew = false;
+            for (float[] a : arrays) {
+                mNew |= a == resident.m;
+                vNew |= a == resident.v;
+            }
+            if (!mNew || !vNew) {
+                // A pull copies whole arrays: save the host's new one around it.
+                float[] keep = mNew ? resident.m.clone() : vNew ? resident.v.clone() : null;
+                resident.graph.pull(resident.m, resident.v);
+                if (keep != null) {
+                    System.arraycopy(keep, 0, mNew ? resident.m : resident.v, 0, keep.length);
+                }
+            }
+        }
+        resident.close(false);
+        resident = null;
+    }
+
+    /** Drops the resident graph if it holds one of {@code arrays}, copying newer moments back first. */
+    void release(float[]... arrays) {
+        if (resident != null && resident.holdsAny(arrays)) {
+            resident.close(true);
+            resident = null;
+        }
+    }
+
+    private final class Resident {
+        final float[] p, g, m, v;
+        final int count;
+        final int[] table;
+        final float[] hyper;
+        final WorkerGrid1D grid;
+        final DeviceGraph graph;
+        /** Whether the device's m and v are newer than the host's. */
+        boolean deviceNewer;
+
+        Resident(float[] p, float[] g, float[] m, float[] v, int count) {
+            this.p = p;
+            this.g = g;
+            this.m = m;
+            this.v = v;
+            this.count = count;
+            this.table = new int[OptimKernels.PREFIX + 2 * count + 1];
+            this.hyper = new float[OptimKernels.HYPER + count];
+            String name = session.graphName(ADAMW_RESIDENT, "n" + p.length + "_t" + count);
+            GridScheduler grids = new GridScheduler();
+            grid = StagedGraph.grid1(grids, name, "elements", p.length);
+            Object[] every = StagedGraph.arrays(table, hyper, p, g);
+            Object[] first = StagedGraph.arrays(m, v);
+            TaskGraph tg = new TaskGraph(name)
+                    .transferToDevice(DataTransferMode.FIRST_EXECUTION, first)
+                    .transferToDevice(DataTransferMode.EVERY_EXECUTION, every)
+                    .task("elements", OptimKernels::adamwTensors, new KernelContext(), p, g, m, v, hyper, table)
+                    .transferToHost(DataTransferMode.EVERY_EXECUTION, p)
+                    .transferToHost(DataTransferMode.UNDER_DEMAND, first);
+            graph = new DeviceGraph(tg, grids, session, session.stats(ADAMW_RESIDENT), every, StagedGraph.arrays(p), first);
+        }
+
+        boolean boundTo(float[] p, float[] g, float[] m, float[] v, int count) {
+            return this.p == p && this.g == g && this.m == m && this.v == v && this.count == count;
+        }
+
+        boolean holdsAny(float[]... arrays) {
+            for (float[] a : arrays) {
+                if (a == p || a == g || a == m || a == v) {
+                    return true;
+                }
+            }
+            return false;
+        }
+
+        /** Frees the device memory; with {@code save}, newer moments are copied back first. */
+        void close(boolean save) {
+            if (save && deviceNewer) {
+                graph.pull(m, v);
+                deviceNewer = false;
+            }
+            graph.close();
+        }
+    }
+
+    // ---------------------------------------------------------------- sums of squares
+
     /** Sum of g^2 over [off, off+n): per-block partials on the device, added on the host in block order. */
     double sumSquares(float[] g, int off, int n) {
         SumSquares s = StagedGraph.byClass(sums, n, SumSquares::new);
@@ -125,5 +276,9 @@ final class OptimGraphs implements AutoCloseable {
     public void close() {
         adamws.forEach(StagedGraph::close);
         sums.forEach(StagedGraph::close);
+        if (resident != null) {
+            resident.close(true);
+            resident = null;
+        }
     }
 }

@@ -27,6 +27,35 @@ public final class OptimKernels {
         }
     }
 
+    /** Layout of the {@code table} of {@link #adamwTensors}: the tensor count, then count + 1 prefix sums of the sizes, then count offsets. */
+    public static final int COUNT = 0, PREFIX = 1;
+
+    /**
+     * AdamW over a list of tensors in one launch: thread j takes the j-th element of the tensors
+     * laid end to end, finds its tensor k by binary search over the prefix sums (the last k with
+     * prefix[k] <= j, which skips empty tensors) and updates element offs[k] + j - prefix[k] with
+     * that tensor's weight decay, {@code hyper[HYPER + k]}.
+     */
+    public static void adamwTensors(KernelContext k, float[] p, float[] g, float[] m, float[] v, float[] hyper, int[] table) {
+        int j = k.globalIdx;
+        int count = table[COUNT];
+        if (j < table[PREFIX + count]) {
+            int lo = 0;
+            int hi = count - 1;
+            while (lo < hi) {
+                int mid = (lo + hi + 1) / 2;
+                if (table[PREFIX + mid] <= j) {
+                    lo = mid;
+                } else {
+                    hi = mid - 1;
+                }
+            }
+            int i = table[PREFIX + count + 1 + lo] + j - table[PREFIX + lo];
+            Optim.adamwRange(p, g, m, v, 0, hyper[LR], hyper[BETA1], hyper[BETA2], hyper[EPS], hyper[HYPER + lo], hyper[BC1],
+                    hyper[BC2], hyper[SCALE], i, i + 1);
+        }
+    }
+
     public static void sumSquares(KernelContext k, double[] partial, float[] g, int[] params) {
         int block = k.globalIdx;
         int n = params[N];

@@ -30,14 +30,19 @@ import java.util.Map;
  *       ({@link EmbeddingKernels});</li>
  *   <li>losses: cross-entropy forward and backward, entropy, argmax and the batch statistics, whose
  *       1/valid rows the backward reads from the statistics array ({@link LossKernels});</li>
- *   <li>the optimizer: AdamW and the per-block sums of squares of the gradient norm ({@link OptimKernels}).</li>
+ *   <li>the optimizer: AdamW, per tensor or over the whole tensor list in one launch with the
+ *       moments kept on the device ({@link #adamwTensors}), and the per-block sums of squares of
+ *       the gradient norm ({@link OptimKernels}).</li>
  * </ul>
  * That is every op a training step and generation call. <b>LayerNorm, softmax and the standalone
  * activations</b> (silu, gelu, softplus), which the model does not call, run on an internal
  * {@link CpuBackend}, inherited from {@link ForwardingBackend}: an op gets a device version by
  * overriding it here.
  *
- * <p>Per-op transfers, for now: each call copies its inputs to the device and its results back
+ * <p>What stays on the device: AdamW's moments m and v, from the first optimizer step on; they
+ * come back to the host only through {@link #toHost} (checkpoints call it) and are replaced after
+ * {@link #hostChanged} (a loaded checkpoint). Everything else moves per op, for now: each call
+ * copies its inputs to the device and its results back
  * (see {@link MatmulGraphs}), because {@link io.ionllama.backend.Backend} is called with host
  * {@code float[]} slices. {@link #bytesToDevice()} and {@link #bytesToHost()} count what moves
  * (nano at batch 8 x 256: about 380 MB in and 240 MB out per training step, against 4.4 MB of
@@ -195,7 +200,7 @@ public final class TornadoBackend extends ForwardingBackend {
         return "tornado backend on device " + d.index() + " (" + d.backendName() + " " + d.backend() + ":" + d.device()
                 + ", " + deviceName() + "); every training op on the device"
                 + (tile > 0 ? " (matmul tiled " + tile + "x" + tile + ")" : "")
-                + ", per-op transfers; layernorm, softmax and the standalone activations, which the model does"
+                + ", per-op transfers except AdamW's moments, which stay on the device; layernorm, softmax and the standalone activations, which the model does"
                 + " not call, on the cpu (" + cpu.threads() + " thread(s))";
     }
 
@@ -593,8 +598,28 @@ public final class TornadoBackend extends ForwardingBackend {
     public void adamw(float[] p, float[] g, float[] m, float[] v, int off, int n, float lr, float beta1, float beta2,
                       float eps, float weightDecay, float bc1, float bc2, float gradScale) {
         if (n > 0) {
+            // This path reads m and v from the host: take them back from a resident graph first.
+            optim.release(m, v);
             optim.adamw(p, g, m, v, off, n, lr, beta1, beta2, eps, weightDecay, bc1, bc2, gradScale);
         }
+    }
+
+    @Override
+    public void adamwTensors(float[] p, float[] g, float[] m, float[] v, int[] offs, int[] sizes, float[] wds, int count,
+                             float lr, float beta1, float beta2, float eps, float bc1, float bc2, float gradScale) {
+        if (count > 0) {
+            optim.adamwTensors(p, g, m, v, offs, sizes, wds, count, lr, beta1, beta2, eps, bc1, bc2, gradScale);
+        }
+    }
+
+    @Override
+    public void toHost(float[]... arrays) {
+        optim.toHost(arrays);
+    }
+
+    @Override
+    public void hostChanged(float[]... arrays) {
+        optim.hostChanged(arrays);
     }
 
     @Override

@@ -103,6 +103,85 @@ class TornadoOptimTest {
         DeviceChecks.assertRanOnDevice(device, OptimGraphs.ADAMW);
     }
 
+    /**
+     * The one-launch AdamW over a tensor list (one of them empty, with gaps between tensors) keeps m
+     * and v on the device: the host's copies stay untouched until {@code toHost}, each step moves
+     * only the table, p and g in and p out, and the results match the CPU's per-tensor updates.
+     * Between steps the CPU's state is loaded into the device arrays and announced with
+     * {@code hostChanged}, which must make the next step start from it.
+     */
+    @Test
+    void adamwTensorsKeepsMomentsOnTheDevice() {
+        SplittableRandom r = new SplittableRandom(3);
+        int[] offs = {3, 20, 20, 5000, 9000};
+        int[] sizes = {17, 0, 4000, 3000, 70_000};
+        float[] wds = {0f, 0.1f, 0.1f, 0f, 0.1f};
+        int n = 79_003;
+        float[] p = Tensors.gaussian(r, n, 0.1), g = new float[n];
+        float[] pd = p.clone(), pc = p.clone(), md = new float[n], mc = new float[n], vd = new float[n], vc = new float[n];
+        float b1 = 0.9f, b2 = 0.95f, eps = 1e-8f;
+        long stepIn = DeviceGraph.bytes(new int[OptimKernels.PREFIX + 2 * offs.length + 1], new float[OptimKernels.HYPER + offs.length], p, g);
+        for (int step = 1; step <= 3; step++) {
+            float lr = 1e-3f * step, bc1 = (float) (1 - Math.pow(b1, step)), bc2 = (float) (1 - Math.pow(b2, step));
+            float scale = step == 2 ? 0.5f : 1f;
+            for (int i = 0; i < n; i++) {
+                g[i] = (float) r.nextGaussian();
+            }
+            float[] p0 = pc.clone(), m0 = mc.clone(), v0 = vc.clone(), mHostBefore = md.clone();
+            long in0 = device.stats(OptimGraphs.ADAMW_RESIDENT).bytesToDevice(), out0 = device.stats(OptimGraphs.ADAMW_RESIDENT).bytesToHost();
+            device.adamwTensors(pd, g, md, vd, offs, sizes, wds, offs.length, lr, b1, b2, eps, bc1, bc2, scale);
+            cpu.adamwTensors(pc, g, mc, vc, offs, sizes, wds, offs.length, lr, b1, b2, eps, bc1, bc2, scale);
+            long in = device.stats(OptimGraphs.ADAMW_RESIDENT).bytesToDevice() - in0, out = device.stats(OptimGraphs.ADAMW_RESIDENT).bytesToHost() - out0;
+            // m and v went to the device once (step 1, or after hostChanged) and never came back by themselves.
+            assertThat(md).as("host m before toHost, step %d", step).isEqualTo(mHostBefore);
+            assertThat(in).as("bytes in, step %d", step).isEqualTo(stepIn + 2 * DeviceGraph.bytes(md));
+            assertThat(out).as("bytes out, step %d", step).isEqualTo(DeviceGraph.bytes(pd));
+            device.toHost(md, vd);
+            float[] mScale = abs(mc), vScale = abs(vc), pScale = abs(p0);
+            for (int i = 0; i < n; i++) {
+                float gi = g[i] * scale;
+                mScale[i] += Math.abs(b1 * m0[i]) + Math.abs((1 - b1) * gi);
+                vScale[i] += Math.abs(b2 * v0[i]) + Math.abs((1 - b2) * gi * gi);
+                double upd = Math.abs(mc[i] / bc1) / (Math.sqrt(vc[i] / bc2) + eps);
+                pScale[i] += (float) (lr * (upd + 0.1 * Math.abs(p0[i])));
+            }
+            DeviceChecks.assertMatchesCpu("m step " + step, md, mc, mScale, RTOL, 0, n);
+            DeviceChecks.assertMatchesCpu("v step " + step, vd, vc, vScale, RTOL, 0, n);
+            DeviceChecks.assertMatchesCpu("p step " + step, pd, pc, pScale, RTOL, 0, n);
+            // Outside the tensors (0..2, 4020..4999 minus the third tensor, 8000..8999) nothing moved.
+            for (int i : new int[] {0, 2, 4020, 4999, 8000, 8999}) {
+                assertThat(pd[i]).as("p[%d] outside every tensor", i).isEqualTo(p[i]);
+                assertThat(md[i]).as("m[%d] outside every tensor", i).isZero();
+            }
+            // Continue from the CPU's state: the host overwrites m and v and says so.
+            System.arraycopy(mc, 0, md, 0, n);
+            System.arraycopy(vc, 0, vd, 0, n);
+            System.arraycopy(pc, 0, pd, 0, n);
+            device.hostChanged(md, vd);
+        }
+        DeviceChecks.assertRanOnDevice(device, OptimGraphs.ADAMW_RESIDENT);
+    }
+
+    /** hostChanged naming only m: the device's newer v comes back to the host before the graph is dropped. */
+    @Test
+    void hostChangedKeepsTheMomentItWasNotToldAbout() {
+        SplittableRandom r = new SplittableRandom(4);
+        int n = 1000;
+        float[] p = Tensors.gaussian(r, n, 0.1), g = Tensors.gaussian(r, n, 1), m = new float[n], v = new float[n];
+        int[] offs = {0}, sizes = {n};
+        float[] wds = {0f};
+        device.adamwTensors(p, g, m, v, offs, sizes, wds, 1, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, 0.05f, 1f);
+        assertThat(v).containsOnly(0f);
+        float[] newM = Tensors.gaussian(r, n, 1);
+        System.arraycopy(newM, 0, m, 0, n);
+        device.hostChanged(m);
+        assertThat(m).isEqualTo(newM);
+        for (int i = 0; i < n; i++) {
+            // v = (1 - beta2) g^2 after one step from zero.
+            assertThat((double) v[i]).isCloseTo(0.05 * g[i] * g[i], org.assertj.core.data.Offset.offset(1e-6 * (1 + g[i] * g[i])));
+        }
+    }
+
     @Test
     void sumSquaresMatchesCpu() {
         SplittableRandom r = new SplittableRandom(2);

@@ -94,6 +94,11 @@ class TornadoTrainingTest {
                     .isCloseTo(sc.gradNorm(), org.assertj.core.data.Offset.offset(1e-4 * sc.gradNorm()));
             lrMax = Math.max(lrMax, sc.lr());
         }
+        // AdamW's moments stayed on the device: the host's are still zero until asked for.
+        assertThat(td.adamw().m).containsOnly(0f);
+        device.toHost(td.adamw().m, td.adamw().v);
+        assertMomentsMatch(onCpu.layout, "m", td.adamw().m, tc.adamw().m);
+        assertMomentsMatch(onCpu.layout, "v", td.adamw().v, tc.adamw().v);
         List<String> failures = new ArrayList<>();
         double worstRel = 0, worstLr = 0;
         for (ParamLayout.Tensor t : onCpu.layout.tensors()) {
@@ -112,8 +117,23 @@ class TornadoTrainingTest {
         assertThat(failures).isEmpty();
         // Something was learned, identically: the parameters moved from their initial values.
         assertThat(td.adamw().t).isEqualTo(3);
-        DeviceChecks.assertRanOnDevice(device, OptimGraphs.ADAMW, OptimGraphs.SUM_SQUARES, LossGraphs.CE_BACKWARD,
+        DeviceChecks.assertRanOnDevice(device, OptimGraphs.ADAMW_RESIDENT, OptimGraphs.SUM_SQUARES, LossGraphs.CE_BACKWARD,
                 AttentionGraphs.DILATED_BACKWARD);
+    }
+
+    /** Each moment within 1e-3 of its tensor's largest (gradients agree to rounding; a near-zero entry may differ relatively). */
+    static void assertMomentsMatch(ParamLayout layout, String what, float[] device, float[] cpu) {
+        for (ParamLayout.Tensor t : layout.tensors()) {
+            double max = 0;
+            for (int i = t.off(); i < t.off() + t.size(); i++) {
+                max = Math.max(max, Math.abs(cpu[i]));
+            }
+            assertThat(max).as("%s of %s moved", what, t.name()).isPositive();
+            for (int i = t.off(); i < t.off() + t.size(); i++) {
+                assertThat((double) device[i]).as("%s %s[%d]", what, t.name(), i - t.off())
+                        .isCloseTo(cpu[i], org.assertj.core.data.Offset.offset(1e-3 * max));
+            }
+        }
     }
 
     @Test
