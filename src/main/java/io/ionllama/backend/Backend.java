@@ -98,6 +98,26 @@ public interface Backend extends AutoCloseable {
     default void hostChanged(float[]... arrays) {
     }
 
+    /** As {@link #toHost(float[]...)}, for int arrays. */
+    default void toHost(int[]... arrays) {
+    }
+
+    /** As {@link #hostChanged(float[]...)}, for int arrays (input bytes, patch boundaries). */
+    default void hostChanged(int[]... arrays) {
+    }
+
+    /**
+     * The ops up to {@link #endStep} are one training step, a sequence the trainer repeats: a
+     * device backend may keep their arrays on the device and replay them. Code inside a step reads
+     * and writes its arrays on the host only after {@link #toHost} and before {@link #hostChanged}.
+     */
+    default void beginStep() {
+    }
+
+    /** Ends the step begun by {@link #beginStep}. */
+    default void endStep() {
+    }
+
     // ---------------------------------------------------------------- matmul (kernels.Matmul)
 
     /** y[N,out] = x[N,in] . W[out,in]^T + b. */

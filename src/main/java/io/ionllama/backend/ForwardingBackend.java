@@ -344,4 +344,24 @@ public class ForwardingBackend implements Backend {
     public void hostChanged(float[]... arrays) {
         delegate.hostChanged(arrays);
     }
+
+    @Override
+    public void toHost(int[]... arrays) {
+        delegate.toHost(arrays);
+    }
+
+    @Override
+    public void hostChanged(int[]... arrays) {
+        delegate.hostChanged(arrays);
+    }
+
+    @Override
+    public void beginStep() {
+        delegate.beginStep();
+    }
+
+    @Override
+    public void endStep() {
+        delegate.endStep();
+    }
 }

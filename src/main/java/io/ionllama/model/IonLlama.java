@@ -214,6 +214,7 @@ public final class IonLlama {
      * loss (what {@link #backward} differentiates). Gradient checks difference this.
      */
     public double objective() {
+        be.toHost(losses, eLosses, stats);
         double main = 0, ent = 0;
         for (int i = 0; i < N; i++) {
             main += losses[i];
@@ -225,6 +226,7 @@ public final class IonLlama {
 
     /** Logits of the last forward pass, [B·T, 256] (a live view: copy before the next forward). */
     public float[] logits() {
+        be.toHost(logits);
         return logits;
     }
 
@@ -273,6 +275,7 @@ public final class IonLlama {
         ensure(B, T);
         System.arraycopy(bytes, 0, x, 0, N);
         System.arraycopy(tgt, 0, targets, 0, N);
+        be.hostChanged(x, targets);
         int dE = config.dEntropy(), dL = config.dLocal(), dM = config.dModel();
 
         mark = System.nanoTime();
@@ -286,7 +289,8 @@ public final class IonLlama {
         be.entropy(hNext, 0, eLogits, 0, N, 256);
 
         lap(0);
-        // ---- patches ----
+        // ---- patches (on the host: the patcher reads hNext, the global stage reads the rows) ----
+        be.toHost(hNext);
         if (calibrating) {
             patcher.calibrate(hNext, B, T);
         }
@@ -310,6 +314,7 @@ public final class IonLlama {
             seqCount[b] = r - seqStart[b];
         }
         seqStart[B] = r;
+        be.hostChanged(ends, endRows, pi, seqStart, seqCount);
         ensurePatches(r);
         if (calibrating && warmupFixed == 0 && forcedEnds == null) {
             patcher.observe(r, N);
@@ -353,6 +358,7 @@ public final class IonLlama {
         be.crossEntropyForward(losses, 0, probs, 0, logits, 0, targets, 0, N, 256);
         be.argmax(argmax, 0, logits, 0, N, 256);
         be.lossStats(stats, 0, losses, 0, argmax, 0, targets, 0, N);
+        be.toHost(stats, eStats);
         lap(3);
         return new Output(stats[Losses.STAT_MEAN_LOSS], eStats[Losses.STAT_MEAN_LOSS], R, (long) (int) stats[Losses.STAT_VALID],
                 (int) stats[Losses.STAT_CORRECT]);
@@ -378,6 +384,7 @@ public final class IonLlama {
         mark = System.nanoTime();
         stats[Losses.STAT_INV_VALID] *= scale;
         eStats[Losses.STAT_INV_VALID] *= scale;
+        be.hostChanged(stats, eStats);
 
         // ---- head and decoder ----
         be.fill(dLogits, 0, 0f, N * 256);
@@ -437,6 +444,7 @@ public final class IonLlama {
 
         stats[Losses.STAT_INV_VALID] /= scale;
         eStats[Losses.STAT_INV_VALID] /= scale;
+        be.hostChanged(stats, eStats);
         lap(7);
     }
 

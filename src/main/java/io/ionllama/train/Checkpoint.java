@@ -60,7 +60,7 @@ public final class Checkpoint {
         }
         if (trainer != null) {
             // The moments may live on the device between steps (TornadoVM backend): bring them home first.
-            model.backend().toHost(trainer.adamw().m, trainer.adamw().v);
+            model.backend().toHost(model.params, trainer.adamw().m, trainer.adamw().v);
             meta.put("step", Long.toString(trainer.step));
             meta.put("skipped_steps", Long.toString(trainer.skippedSteps));
             meta.put("adamw.t", Long.toString(trainer.adamw().t));

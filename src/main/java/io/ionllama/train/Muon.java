@@ -61,6 +61,8 @@ public final class Muon {
     }
 
     public void update(Backend be, float[] p, float[] g, float lr, float gradScale) {
+        // The orthogonalisation mixes host loops and backend matmuls: each hands its arrays over.
+        be.toHost(p, g);
         for (ParamLayout.Tensor t : muonTensors) {
             int off = t.off(), n = (int) t.size(), rows = t.rows(), cols = t.cols();
             // Nesterov momentum into x.
@@ -76,21 +78,27 @@ public final class Muon {
                 transpose(x, xt, rows, cols);
                 System.arraycopy(xt, 0, x, 0, n);
             }
+            be.hostChanged(x);
             double norm = Math.sqrt(be.sumSquares(x, 0, n)) + 1e-7;
             for (int i = 0; i < n; i++) {
                 x[i] = (float) (x[i] / norm);
             }
+            be.hostChanged(x);
             for (int k = 0; k < STEPS; k++) {
                 be.matmulForward(a, 0, x, 0, x, 0, null, 0, r, c, r);          // A = X Xᵀ        [r, r]
                 be.matmulForward(aa, 0, a, 0, a, 0, null, 0, r, r, r);         // A A (A symmetric)
+                be.toHost(a, aa);
                 for (int i = 0; i < r * r; i++) {
                     aa[i] = B * a[i] + C * aa[i];                              // b A + c A A
                 }
+                be.hostChanged(aa);
                 be.fill(bx, 0, 0f, n);
                 be.matmulBackwardInput(bx, 0, aa, 0, x, 0, r, c, r);           // (bA + cAA) X   [r, c]
+                be.toHost(bx);
                 for (int i = 0; i < n; i++) {
                     x[i] = A * x[i] + bx[i];
                 }
+                be.hostChanged(x);
             }
             if (transpose) {
                 transpose(x, tmp, r, c);
@@ -101,6 +109,7 @@ public final class Muon {
                 p[off + i] -= lr * (scale * x[i] + weightDecay * p[off + i]);
             }
         }
+        be.hostChanged(p);
     }
 
     private static void transpose(float[] src, float[] dst, int rows, int cols) {

@@ -1,9 +1,9 @@
 package io.ionllama.train;
 
+import io.ionllama.backend.Backend;
 import io.ionllama.data.BatchSampler;
 import io.ionllama.data.ByteSource;
 import io.ionllama.model.IonLlama;
-import java.util.Arrays;
 
 /**
  * One optimizer step at a time: gradient accumulation over micro-batches, entropy-patch warm-up
@@ -60,7 +60,18 @@ public final class Trainer {
         long t0 = System.nanoTime();
         boolean warm = step < cfg.entropyWarmup() && model.patcher.usesEntropy();
         model.setWarmupFixed(warm ? Math.max(1, Math.round(model.patcher.target)) : 0);
-        Arrays.fill(model.grads, 0f);
+        Backend be = model.backend();
+        be.beginStep();
+        try {
+            return stepInside(t0, be);
+        } finally {
+            be.endStep();
+        }
+    }
+
+    /** One step between the backend's beginStep and endStep: everything it does is the same every step. */
+    private Step stepInside(long t0, Backend be) {
+        be.fill(model.grads, 0, 0f, model.grads.length);
         double loss = 0, eloss = 0, correct = 0, bytes = 0, patches = 0;
         float scale = 1f / cfg.gradAccum();
         for (int k = 0; k < cfg.gradAccum(); k++) {

@@ -19,11 +19,13 @@ final class NormGraphs implements AutoCloseable {
     static final String RMS_BACKWARD = "rmsNormBackward";
 
     private final TornadoSession session;
+    private final Residency residency;
     private final List<RmsForward> forwards = new ArrayList<>();
     private final List<RmsBackward> backwards = new ArrayList<>();
 
-    NormGraphs(TornadoSession session) {
+    NormGraphs(TornadoSession session, Residency residency) {
         this.session = session;
+        this.residency = residency;
     }
 
     void rmsForward(float[] out, int outOff, float[] rstd, int rstdOff, float[] x, int xOff, float[] w, int wOff,
@@ -35,11 +37,97 @@ final class NormGraphs implements AutoCloseable {
                 break;
             }
         }
+        Residency.Site site = residency.site(new Residency.Key(RMS_FORWARD, new int[] {C, Float.floatToIntBits(eps)}, out, rstd, x, w),
+                () -> new RmsForwardSite(out, rstd, x, w, C, eps));
+        if (site != null) {
+            RmsForwardSite f = (RmsForwardSite) site;
+            setOffsets(f.params, rows, outOff, rstdOff, xOff, wOff);
+            StagedGraph.size(f.grid, rows);
+        }
+        if (residency.run(site)) {
+            return;
+        }
         if (g == null) {
             g = new RmsForward(C, eps);
             forwards.add(g);
         }
         g.run(out, outOff, rstd, rstdOff, x, xOff, w, wOff, rows);
+        residency.wroteOnHost(out, rstd);
+    }
+
+    /** params = [rows, offsets...] in the order of the kernel's array arguments. */
+    static void setOffsets(int[] params, int rows, int... offsets) {
+        params[NormKernels.ROWS] = rows;
+        System.arraycopy(offsets, 0, params, NormKernels.OFF0, offsets.length);
+    }
+
+    static void forwardTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid1D grid, float[] out, float[] rstd,
+                             float[] x, float[] w, int[] params, int C, float eps) {
+        tg.task("rows", NormKernels::rmsForward, new KernelContext(), out, rstd, x, w, params, C, eps);
+        grids.addWorkerGrid(name + ".rows", grid);
+    }
+
+    static void backwardTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid1D rowGrid, float[] dx, float[] dw,
+                              float[] dy, float[] x, float[] w, float[] rstd, int[] params, int C) {
+        tg.task("input", NormKernels::rmsBackwardInput, new KernelContext(), dx, dy, x, w, rstd, params, C);
+        grids.addWorkerGrid(name + ".input", rowGrid);
+        if (dw != null) {
+            tg.task("weight", NormKernels::rmsBackwardWeight, new KernelContext(), dw, dy, x, rstd, params, C);
+            WorkerGrid1D channelGrid = new WorkerGrid1D(StagedGraph.roundUp(C, StagedGraph.LOCAL_1D));
+            channelGrid.setLocalWork(StagedGraph.LOCAL_1D, 1, 1);
+            grids.addWorkerGrid(name + ".weight", channelGrid);
+        }
+    }
+
+    /** RMSNorm forward bound to the caller's arrays (see {@link Residency}). */
+    private static final class RmsForwardSite extends Residency.Site {
+        final int[] params = new int[NormKernels.PARAMS];
+        final float[] out, rstd, x, w;
+        final int C;
+        final float eps;
+        final WorkerGrid1D grid = new WorkerGrid1D(StagedGraph.LOCAL_1D);
+
+        RmsForwardSite(float[] out, float[] rstd, float[] x, float[] w, int C, float eps) {
+            super(RMS_FORWARD, new Object[] {out, rstd, x, w}, new Object[] {out, rstd}, new Object[] {null});
+            perCall[0] = params;
+            this.out = out;
+            this.rstd = rstd;
+            this.x = x;
+            this.w = w;
+            this.C = C;
+            this.eps = eps;
+        }
+
+        @Override
+        void tasks(TaskGraph tg, String name, GridScheduler grids) {
+            forwardTasks(tg, name, grids, grid, out, rstd, x, w, params, C, eps);
+        }
+    }
+
+    /** RMSNorm backward bound to the caller's arrays. */
+    private static final class RmsBackwardSite extends Residency.Site {
+        final int[] params = new int[NormKernels.PARAMS];
+        final float[] dx, dw, dy, x, w, rstd;
+        final int C;
+        final WorkerGrid1D grid = new WorkerGrid1D(StagedGraph.LOCAL_1D);
+
+        RmsBackwardSite(float[] dx, float[] dw, float[] dy, float[] x, float[] w, float[] rstd, int C) {
+            super(RMS_BACKWARD, dw == null ? new Object[] {dx, dy, x, w, rstd} : new Object[] {dx, dw, dy, x, w, rstd},
+                    dw == null ? new Object[] {dx} : new Object[] {dx, dw}, new Object[] {null});
+            perCall[0] = params;
+            this.dx = dx;
+            this.dw = dw;
+            this.dy = dy;
+            this.x = x;
+            this.w = w;
+            this.rstd = rstd;
+            this.C = C;
+        }
+
+        @Override
+        void tasks(TaskGraph tg, String name, GridScheduler grids) {
+            backwardTasks(tg, name, grids, grid, dx, dw, dy, x, w, rstd, params, C);
+        }
     }
 
     void rmsBackward(float[] dx, int dxOff, float[] dw, int dwOff, float[] dy, int dyOff, float[] x, int xOff,
@@ -52,17 +140,28 @@ final class NormGraphs implements AutoCloseable {
                 break;
             }
         }
+        Residency.Site site = residency.site(weight ? new Residency.Key(RMS_BACKWARD, new int[] {C}, dx, dw, dy, x, w, rstd)
+                : new Residency.Key(RMS_BACKWARD, new int[] {C}, dx, dy, x, w, rstd), () -> new RmsBackwardSite(dx, dw, dy, x, w, rstd, C));
+        if (site != null) {
+            RmsBackwardSite b = (RmsBackwardSite) site;
+            setOffsets(b.params, rows, dxOff, dyOff, xOff, wOff, rstdOff, weight ? dwOff : 0);
+            StagedGraph.size(b.grid, rows);
+        }
+        if (residency.run(site)) {
+            return;
+        }
         if (g == null) {
             g = new RmsBackward(C, weight);
             backwards.add(g);
         }
         g.run(dx, dxOff, dw, dwOff, dy, dyOff, x, xOff, w, wOff, rstd, rstdOff, rows);
+        residency.wroteOnHost(dx, dw);
     }
 
     private final class RmsForward extends StagedGraph {
         final int C;
         final float eps;
-        final int[] params = new int[1];
+        final int[] params = new int[NormKernels.PARAMS];
         final float[] w;
         float[] out, rstd, x;
         WorkerGrid1D grid;
@@ -92,19 +191,19 @@ final class NormGraphs implements AutoCloseable {
             rstd = new float[capacity];
             x = new float[capacity * C];
             String name = session.graphName(op, "C" + C);
-            TaskGraph tg = new TaskGraph(name)
-                    .transferToDevice(DataTransferMode.EVERY_EXECUTION, params, x, w)
-                    .task("rows", NormKernels::rmsForward, new KernelContext(), out, rstd, x, w, params, C, eps)
-                    .transferToHost(DataTransferMode.EVERY_EXECUTION, out, rstd);
+            TaskGraph tg = new TaskGraph(name).transferToDevice(DataTransferMode.EVERY_EXECUTION, params, x, w);
             grid = new WorkerGrid1D(roundUp(capacity, LOCAL_1D));
-            return device(tg, new GridScheduler(name + ".rows", grid), arrays(params, x, w), arrays(out, rstd));
+            GridScheduler grids = new GridScheduler();
+            forwardTasks(tg, name, grids, grid, out, rstd, x, w, params, C, eps);
+            tg.transferToHost(DataTransferMode.EVERY_EXECUTION, out, rstd);
+            return device(tg, grids, arrays(params, x, w), arrays(out, rstd));
         }
     }
 
     private final class RmsBackward extends StagedGraph {
         final int C;
         final boolean weight;
-        final int[] params = new int[1];
+        final int[] params = new int[NormKernels.PARAMS];
         final float[] w, dw;
         float[] dx, dy, x, rstd;
         WorkerGrid1D rowGrid;
@@ -147,18 +246,16 @@ final class NormGraphs implements AutoCloseable {
             String name = session.graphName(op, "C" + C + (weight ? "w" : ""));
             TaskGraph tg = new TaskGraph(name);
             rowGrid = new WorkerGrid1D(roundUp(capacity, LOCAL_1D));
-            GridScheduler grids = new GridScheduler(name + ".input", rowGrid);
+            GridScheduler grids = new GridScheduler();
             if (weight) {
                 tg.transferToDevice(DataTransferMode.EVERY_EXECUTION, params, dx, dw, dy, x, w, rstd);
-                tg.task("input", NormKernels::rmsBackwardInput, new KernelContext(), dx, dy, x, w, rstd, params, C);
-                tg.task("weight", NormKernels::rmsBackwardWeight, new KernelContext(), dw, dy, x, rstd, params, C);
-                tg.transferToHost(DataTransferMode.EVERY_EXECUTION, dx, dw);
-                WorkerGrid1D channelGrid = new WorkerGrid1D(roundUp(C, LOCAL_1D));
-                channelGrid.setLocalWork(LOCAL_1D, 1, 1);
-                grids.addWorkerGrid(name + ".weight", channelGrid);
             } else {
                 tg.transferToDevice(DataTransferMode.EVERY_EXECUTION, params, dx, dy, x, w, rstd);
-                tg.task("input", NormKernels::rmsBackwardInput, new KernelContext(), dx, dy, x, w, rstd, params, C);
+            }
+            backwardTasks(tg, name, grids, rowGrid, dx, weight ? dw : null, dy, x, w, rstd, params, C);
+            if (weight) {
+                tg.transferToHost(DataTransferMode.EVERY_EXECUTION, dx, dw);
+            } else {
                 tg.transferToHost(DataTransferMode.EVERY_EXECUTION, dx);
             }
             return weight ? device(tg, grids, arrays(params, dx, dw, dy, x, w, rstd), arrays(dx, dw))

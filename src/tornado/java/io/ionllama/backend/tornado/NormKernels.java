@@ -6,7 +6,9 @@ import uk.ac.manchester.tornado.api.KernelContext;
 /**
  * RMSNorm's device kernels: one thread per unit of {@link Norms}, which TornadoVM inlines.
  * The row count comes from {@code params[ROWS]} (it changes between executions); {@code C} and
- * {@code eps} are compiled in. All arrays are the backend's staging buffers (offset 0).
+ * {@code eps} are compiled in. Offsets into the arrays come from {@code params} too: 0 for the
+ * per-op graphs' staging buffers, the caller's offsets when a graph is bound to the caller's own
+ * arrays ({@link Residency}).
  * <pre>
  *   forward        x = n (row)       Norms.rmsNormForwardRow: rstd[n] and out[n,:]
  *   backwardInput  x = n (row)       Norms.rmsNormBackwardInputRow: dx[n,:] +=
@@ -16,13 +18,14 @@ import uk.ac.manchester.tornado.api.KernelContext;
 public final class NormKernels {
     private NormKernels() {}
 
-    public static final int ROWS = 0;
+    /** Indexes into {@code params}: the row count, then the offset of each array in the order of the kernel's arguments. */
+    public static final int ROWS = 0, OFF0 = 1, PARAMS = 7;
 
     public static void rmsForward(KernelContext k, float[] out, float[] rstd, float[] x, float[] w, int[] params,
                                   int C, float eps) {
         int n = k.globalIdx;
         if (n < params[ROWS]) {
-            Norms.rmsNormForwardRow(out, 0, rstd, 0, x, 0, w, 0, C, eps, n);
+            Norms.rmsNormForwardRow(out, params[OFF0], rstd, params[OFF0 + 1], x, params[OFF0 + 2], w, params[OFF0 + 3], C, eps, n);
         }
     }
 
@@ -30,7 +33,8 @@ public final class NormKernels {
                                         int[] params, int C) {
         int n = k.globalIdx;
         if (n < params[ROWS]) {
-            Norms.rmsNormBackwardInputRow(dx, 0, dy, 0, x, 0, w, 0, rstd, 0, C, n);
+            Norms.rmsNormBackwardInputRow(dx, params[OFF0], dy, params[OFF0 + 1], x, params[OFF0 + 2], w, params[OFF0 + 3],
+                    rstd, params[OFF0 + 4], C, n);
         }
     }
 
@@ -38,7 +42,8 @@ public final class NormKernels {
                                          int[] params, int C) {
         int c = k.globalIdx;
         if (c < C) {
-            Norms.rmsNormBackwardWeightCell(dw, 0, dy, 0, x, 0, rstd, 0, params[ROWS], C, c);
+            Norms.rmsNormBackwardWeightCell(dw, params[OFF0 + 5], dy, params[OFF0 + 1], x, params[OFF0 + 2], rstd, params[OFF0 + 4],
+                    params[ROWS], C, c);
         }
     }
 }

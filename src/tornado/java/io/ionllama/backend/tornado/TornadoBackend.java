@@ -58,6 +58,11 @@ public final class TornadoBackend extends ForwardingBackend {
 
     /** {@code -Dionllama.tornado.profile=true}: collect device kernel times in {@link #stats()}. */
     public static final String PROFILE_PROPERTY = "ionllama.tornado.profile";
+    /**
+     * {@code -Dionllama.tornado.resident=false}: every op copies its data per call, also inside
+     * training steps (the default keeps a step's arrays on the device, see {@link Residency}).
+     */
+    public static final String RESIDENT_PROPERTY = "ionllama.tornado.resident";
     /** {@code -Dionllama.tornado.tile=T}: matmul forward through the tiled local-memory kernel with T x T work-groups. */
     public static final String TILE_PROPERTY = "ionllama.tornado.tile";
 
@@ -74,6 +79,7 @@ public final class TornadoBackend extends ForwardingBackend {
     private final EmbeddingGraphs embeddings;
     private final LossGraphs losses;
     private final OptimGraphs optim;
+    private final Residency residency;
     private final int tile;
 
     /**
@@ -89,15 +95,25 @@ public final class TornadoBackend extends ForwardingBackend {
         this(device, cpuThreads, Boolean.getBoolean(PROFILE_PROPERTY), Integer.getInteger(TILE_PROPERTY, 0));
     }
 
+    /** Whether training steps keep their arrays on the device: {@link #RESIDENT_PROPERTY}, on unless set to false. */
+    static boolean residentByDefault() {
+        return !"false".equalsIgnoreCase(System.getProperty(RESIDENT_PROPERTY, "true"));
+    }
+
     /**
      * @param profile collect the device's kernel and transfer times per op ({@link #stats()})
      * @param tile    0: matmul forward with one thread per output cell; T in 1..32: the tiled kernel with T x T work-groups
      */
     public TornadoBackend(int device, int cpuThreads, boolean profile, int tile) {
-        this(new CpuBackend(cpuThreads), device, profile, tile);
+        this(new CpuBackend(cpuThreads), device, profile, tile, residentByDefault());
     }
 
-    private TornadoBackend(CpuBackend cpu, int device, boolean profile, int tile) {
+    /** @param resident keep a training step's arrays on the device ({@link Residency}) */
+    public TornadoBackend(int device, int cpuThreads, boolean profile, int tile, boolean resident) {
+        this(new CpuBackend(cpuThreads), device, profile, tile, resident);
+    }
+
+    private TornadoBackend(CpuBackend cpu, int device, boolean profile, int tile, boolean resident) {
         super(cpu);
         String why = unavailableReason();
         if (why != null) {
@@ -125,7 +141,8 @@ public final class TornadoBackend extends ForwardingBackend {
         }
         this.tile = tile;
         this.matmul = new MatmulGraphs(session);
-        this.norms = new NormGraphs(session);
+        this.residency = new Residency(session, resident);
+        this.norms = new NormGraphs(session, residency);
         this.scan = new ScanGraphs(session);
         this.attention = new AttentionGraphs(session);
         this.glue = new GlueGraphs(session);

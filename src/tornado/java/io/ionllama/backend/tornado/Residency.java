@@ -1,0 +1,374 @@
+package io.ionllama.backend.tornado;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Supplier;
+import uk.ac.manchester.tornado.api.GridScheduler;
+import uk.ac.manchester.tornado.api.ImmutableTaskGraph;
+import uk.ac.manchester.tornado.api.TaskGraph;
+import uk.ac.manchester.tornado.api.TornadoExecutionPlan;
+import uk.ac.manchester.tornado.api.TornadoExecutionResult;
+import uk.ac.manchester.tornado.api.annotations.Parallel;
+import uk.ac.manchester.tornado.api.enums.DataTransferMode;
+import uk.ac.manchester.tornado.api.enums.ProfilerMode;
+import uk.ac.manchester.tornado.api.exceptions.TornadoExecutionPlanException;
+
+/**
+ * Keeps the arrays of a training step on the device from one op to the next and from one step to
+ * the next, so that only the input bytes, a few small arrays the model exchanges with the host
+ * (patch boundaries, the loss statistics) and each op's handful of sizes and offsets move.
+ *
+ * <p><b>Sites.</b> Every op call inside a training step ({@link #beginStep} .. {@link #endStep})
+ * names a {@link Site}: the op, its compiled-in sizes and the caller's own arrays, bound directly
+ * (no staging copies); the offsets and the sizes that change from call to call travel in the
+ * site's {@code params}. The first step runs every op through its per-op graph as before (host
+ * arrays stay current) and collects the sites; at its end all sites go into one
+ * {@link TornadoExecutionPlan}, one TaskGraph per site, and from the next step on each call runs its
+ * site's graph.
+ *
+ * <pre>
+ *   plan = [ L | U(a) for every shared array a | G(site) for every site ]
+ *
+ *   L        uploads every shared array once (the plan's start)
+ *   U(a)     uploads the host's a (after {@link #hostChanged}: new input bytes, patch boundaries)
+ *   G(site)  runs one op on the arrays the last graph left on the device
+ *   every graph: consumeFromDevice(all shared) .. persistOnDevice(all shared),
+ *                transferToHost(UNDER_DEMAND, all shared)
+ * </pre>
+ *
+ * TornadoVM shares device buffers between the graphs of one plan only through this chain: a graph
+ * that consumes an array takes the buffer the previously executed graph had for it. So every graph
+ * carries every shared array, used or not (a graph that does not touch an array passes its buffer
+ * on), and any graph can hand an array back to the host ({@link #toHost}), since the last one
+ * executed holds them all.
+ *
+ * <p><b>Host and device copies.</b> An array is "device newer" after a graph writes it and "host
+ * newer" after the host writes it ({@link #hostChanged}, or an op that ran on the per-op path).
+ * Before a site runs, host-newer arrays it binds are uploaded through their U graph; before an op
+ * runs on the per-op path (outside a step, or a site the plan lacks), device-newer arrays it
+ * binds are copied back. Code that reads or writes a step's arrays on the host says so through
+ * {@code Backend.toHost} and {@code Backend.hostChanged}; that is the whole contract.
+ *
+ * <p>A step that used a site the plan lacks (an array the model reallocated) makes
+ * {@link #endStep} rebuild the plan from that step's sites, which compiles every graph again.
+ */
+final class Residency implements AutoCloseable {
+
+    /**
+     * One op call site: the op's tasks over the caller's arrays ({@link #bound}), its per-call
+     * {@code params} (and other small arrays) sent every execution, and which bound arrays it writes.
+     */
+    abstract static class Site {
+        final String op;
+        final Object[] bound, written, perCall;
+        int index = -1;
+        long window = -1;
+
+        Site(String op, Object[] bound, Object[] written, Object[] perCall) {
+            this.op = op;
+            this.bound = bound;
+            this.written = written;
+            this.perCall = perCall;
+        }
+
+        /** Adds the op's tasks to {@code tg} and registers their worker grids as {@code graphName.task}. */
+        abstract void tasks(TaskGraph tg, String graphName, GridScheduler grids);
+    }
+
+    /** What identifies a site: the op, its compiled-in numbers and the identity of its arrays. */
+    static final class Key {
+        final String op;
+        final int[] dims;
+        final Object[] arrays;
+        final int hash;
+
+        Key(String op, int[] dims, Object... arrays) {
+            this.op = op;
+            this.dims = dims;
+            this.arrays = arrays;
+            int h = op.hashCode() * 31 + Arrays.hashCode(dims);
+            for (Object a : arrays) {
+                h = h * 31 + System.identityHashCode(a);
+            }
+            this.hash = h;
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            if (!(o instanceof Key k) || !k.op.equals(op) || !Arrays.equals(k.dims, dims) || k.arrays.length != arrays.length) {
+                return false;
+            }
+            for (int i = 0; i < arrays.length; i++) {
+                if (k.arrays[i] != arrays[i]) {
+                    return false;
+                }
+            }
+            return true;
+        }
+
+        @Override
+        public int hashCode() {
+            return hash;
+        }
+    }
+
+    private final TornadoSession session;
+    private final boolean enabled;
+    private final Map<Key, Site> sites = new LinkedHashMap<>();
+    private final Set<Object> shared = Collections.newSetFromMap(new IdentityHashMap<>());
+    private final Set<Object> deviceNewer = Collections.newSetFromMap(new IdentityHashMap<>());
+    private final Set<Object> hostNewer = Collections.newSetFromMap(new IdentityHashMap<>());
+    private final Map<Object, Integer> uploads = new IdentityHashMap<>();
+    private final OpStats stats;
+    private TornadoExecutionPlan plan;
+    private TornadoExecutionResult last;
+    private long window;
+    private boolean inStep, missed;
+    private int rebuilds;
+
+    Residency(TornadoSession session, boolean enabled) {
+        this.session = session;
+        this.enabled = enabled;
+        this.stats = session.stats(RESIDENT);
+    }
+
+    /** Name under which the plan's own transfers (L, U, pulls) are counted. */
+    static final String RESIDENT = "resident";
+
+    boolean enabled() {
+        return enabled;
+    }
+
+    /** Plans built so far (each compiles every graph). */
+    int rebuilds() {
+        return rebuilds;
+    }
+
+    /** Graphs in the current plan (0 before the first). */
+    int graphs() {
+        return plan == null ? 0 : 1 + uploads.size() + (int) sites.values().stream().filter(s -> s.index >= 0).count();
+    }
+
+    /** The site for {@code key}, made by {@code make} on first use; null when residency is off or no step runs. */
+    Site site(Key key, Supplier<? extends Site> make) {
+        if (!enabled || !inStep) {
+            return null;
+        }
+        Site s = sites.get(key);
+        if (s == null) {
+            s = make.get();
+            sites.put(key, s);
+        }
+        s.window = window;
+        return s;
+    }
+
+    /**
+     * Runs {@code s} on the device if the plan has it and returns true; otherwise copies back what
+     * the per-op path is about to read and returns false (the caller then runs the op per-op and
+     * reports its outputs with {@link #wroteOnHost}).
+     */
+    boolean run(Site s) {
+        if (s == null) {
+            return false;
+        }
+        if (plan == null || s.index < 0) {
+            missed = true;
+            pull(s.bound);
+            return false;
+        }
+        for (Object a : s.bound) {
+            if (hostNewer.contains(a)) {
+                execute(uploads.get(a), stats);
+                countIn(DeviceGraph.bytes(a));
+                hostNewer.remove(a);
+            }
+        }
+        execute(s.index, session.stats(s.op));
+        long in = DeviceGraph.bytes(s.perCall);
+        session.stats(s.op).bytesToDevice += in;
+        session.countTransfers(in, 0);
+        Collections.addAll(deviceNewer, s.written);
+        return true;
+    }
+
+    /** Copies back the device-newer arrays among {@code arrays}, for an op about to run per-op. */
+    void pull(Object... arrays) {
+        for (Object a : arrays) {
+            if (a != null && deviceNewer.remove(a)) {
+                last.transferToHost(a);
+                long n = DeviceGraph.bytes(a);
+                stats.bytesToHost += n;
+                session.countTransfers(0, n);
+            }
+        }
+    }
+
+    /** An op ran per-op and wrote {@code outputs} on the host: the device's copies are older now. */
+    void wroteOnHost(Object... outputs) {
+        for (Object a : outputs) {
+            if (a != null && shared.contains(a)) {
+                hostNewer.add(a);
+                deviceNewer.remove(a);
+            }
+        }
+    }
+
+    void toHost(Object... arrays) {
+        pull(arrays);
+    }
+
+    void hostChanged(Object... arrays) {
+        wroteOnHost(arrays);
+    }
+
+    void beginStep() {
+        inStep = enabled;
+        missed = false;
+    }
+
+    /** Ends a step's window; builds the plan anew if the step used sites the plan lacks. */
+    void endStep() {
+        if (!inStep) {
+            return;
+        }
+        inStep = false;
+        if (missed) {
+            rebuild();
+        }
+        window++;
+    }
+
+    private void execute(int index, OpStats opStats) {
+        last = plan.withGraph(index).execute();
+        opStats.executions++;
+        if (session.profile()) {
+            opStats.kernelNanos += last.getProfilerResult().getDeviceKernelTime();
+            opStats.transferNanos += last.getProfilerResult().getDataTransfersTime();
+        }
+    }
+
+    private void countIn(long n) {
+        stats.bytesToDevice += n;
+        session.countTransfers(n, 0);
+    }
+
+    /** Every shared array back to the host, then a plan for the sites of the step just ended. */
+    private void rebuild() {
+        if (plan != null) {
+            pull(deviceNewer.toArray());
+            closePlan();
+        }
+        List<Site> live = new ArrayList<>();
+        for (Site s : sites.values()) {
+            s.index = -1;
+            if (s.window == window) {
+                live.add(s);
+            }
+        }
+        sites.values().removeIf(s -> s.window != window);
+        shared.clear();
+        for (Site s : live) {
+            Collections.addAll(shared, s.bound);
+        }
+        Object[] all = shared.toArray();
+        List<ImmutableTaskGraph> graphs = new ArrayList<>();
+        GridScheduler grids = new GridScheduler();
+        int serial = rebuilds++;
+        TaskGraph load = new TaskGraph("resident_" + serial + "_load").transferToDevice(DataTransferMode.EVERY_EXECUTION, all);
+        for (int i = 0; i < all.length; i++) {
+            touch(load, "t" + i, all[i]);
+        }
+        graphs.add(carry(load, all).snapshot());
+        uploads.clear();
+        for (int i = 0; i < all.length; i++) {
+            Object a = all[i];
+            Object[] others = Arrays.stream(all).filter(o -> o != a).toArray();
+            TaskGraph up = new TaskGraph("resident_" + serial + "_up" + i);
+            if (others.length > 0) {
+                up.consumeFromDevice(others);
+            }
+            up.transferToDevice(DataTransferMode.EVERY_EXECUTION, a);
+            touch(up, "t", a);
+            uploads.put(a, graphs.size());
+            graphs.add(carry(up, all).snapshot());
+        }
+        for (Site s : live) {
+            String name = "resident_" + serial + "_" + s.op + "_" + graphs.size();
+            TaskGraph g = new TaskGraph(name).consumeFromDevice(all).transferToDevice(DataTransferMode.EVERY_EXECUTION, s.perCall);
+            s.tasks(g, name, grids);
+            s.index = graphs.size();
+            graphs.add(carry(g, all).snapshot());
+        }
+        plan = new TornadoExecutionPlan(graphs.toArray(new ImmutableTaskGraph[0]));
+        plan.withDevice(session.device().handle()).withGridScheduler(grids);
+        if (session.profile()) {
+            plan.withProfiler(ProfilerMode.SILENT);
+        }
+        execute(0, stats);
+        countIn(DeviceGraph.bytes(all));
+        hostNewer.clear();
+        deviceNewer.clear();
+    }
+
+    private static TaskGraph carry(TaskGraph g, Object[] all) {
+        return g.persistOnDevice(all).transferToHost(DataTransferMode.UNDER_DEMAND, all);
+    }
+
+    /** A one-thread task that reads and rewrites a[0]: makes the graph allocate and move a. */
+    private static void touch(TaskGraph g, String task, Object a) {
+        if (a instanceof float[] f) {
+            g.task(task, Residency::touchFloats, f);
+        } else if (a instanceof int[] i) {
+            g.task(task, Residency::touchInts, i);
+        } else if (a instanceof double[] d) {
+            g.task(task, Residency::touchDoubles, d);
+        } else {
+            throw new IllegalArgumentException("not a resident array type: " + a);
+        }
+    }
+
+    public static void touchFloats(float[] a) {
+        for (@Parallel int i = 0; i < 1; i++) {
+            a[i] = a[i];
+        }
+    }
+
+    public static void touchInts(int[] a) {
+        for (@Parallel int i = 0; i < 1; i++) {
+            a[i] = a[i];
+        }
+    }
+
+    public static void touchDoubles(double[] a) {
+        for (@Parallel int i = 0; i < 1; i++) {
+            a[i] = a[i];
+        }
+    }
+
+    private void closePlan() {
+        try {
+            plan.freeDeviceMemory();
+            plan.close();
+        } catch (TornadoExecutionPlanException e) {
+            throw new IllegalStateException("closing the resident plan: " + e.getMessage(), e);
+        }
+        plan = null;
+        last = null;
+    }
+
+    /** Copies every device-newer array back, then frees the device memory. */
+    @Override
+    public void close() {
+        if (plan != null) {
+            pull(deviceNewer.toArray());
+            closePlan();
+        }
+    }
+}
