@@ -30,13 +30,15 @@ final class AttentionGraphs implements AutoCloseable {
     static final String QUERY = "attentionQuery";
 
     private final TornadoSession session;
+    private final Residency residency;
     private final List<Forward> forwards = new ArrayList<>();
     private final List<Backward> backwards = new ArrayList<>();
     private final List<RopeGraph> ropes = new ArrayList<>();
     private final List<QueryGraph> queries = new ArrayList<>();
 
-    AttentionGraphs(TornadoSession session) {
+    AttentionGraphs(TornadoSession session, Residency residency) {
         this.session = session;
+        this.residency = residency;
     }
 
     /** window = 0: dense (S = P). */

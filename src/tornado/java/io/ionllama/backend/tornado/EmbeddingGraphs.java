@@ -32,12 +32,14 @@ final class EmbeddingGraphs implements AutoCloseable {
     static final int TABLE_ROWS_STEP = 256;
 
     private final TornadoSession session;
+    private final Residency residency;
     private final List<ByteGraph> bytes = new ArrayList<>();
     private final List<IndexGraph> indexes = new ArrayList<>();
     private final List<NgramGraph> ngrams = new ArrayList<>();
 
-    EmbeddingGraphs(TornadoSession session) {
+    EmbeddingGraphs(TornadoSession session, Residency residency) {
         this.session = session;
+        this.residency = residency;
     }
 
     void byteEmbedding(boolean backward, float[] out, int outOff, float[] emb, int embOff, int[] x, int xOff,

@@ -32,12 +32,14 @@ final class GlueGraphs implements AutoCloseable {
     enum Kind { COPY, ACCUMULATE, FILL, SWIGLU_FORWARD, SWIGLU_BACKWARD, SCAN_STEP }
 
     private final TornadoSession session;
+    private final Residency residency;
     private final List<List<Elementwise>> elementwise = new ArrayList<>();
     private final List<GateForward> gateForwards = new ArrayList<>();
     private final List<GateBackward> gateBackwards = new ArrayList<>();
 
-    GlueGraphs(TornadoSession session) {
+    GlueGraphs(TornadoSession session, Residency residency) {
         this.session = session;
+        this.residency = residency;
         for (int i = 0; i < Kind.values().length; i++) {
             elementwise.add(new ArrayList<>());
         }

@@ -29,12 +29,14 @@ final class LossGraphs implements AutoCloseable {
     enum Kind { CE_FORWARD, ENTROPY, ARGMAX }
 
     private final TornadoSession session;
+    private final Residency residency;
     private final List<RowGraph> rows = new ArrayList<>();
     private final List<CeBackward> backwards = new ArrayList<>();
     private final List<Stats> stats = new ArrayList<>();
 
-    LossGraphs(TornadoSession session) {
+    LossGraphs(TornadoSession session, Residency residency) {
         this.session = session;
+        this.residency = residency;
     }
 
     private RowGraph rowGraph(Kind kind, int V) {

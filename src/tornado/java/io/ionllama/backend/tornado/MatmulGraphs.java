@@ -34,12 +34,14 @@ final class MatmulGraphs implements AutoCloseable {
     static final String BACKWARD_WEIGHT = "matmulBackwardWeight";
 
     private final TornadoSession session;
+    private final Residency residency;
     private final List<Forward> forwards = new ArrayList<>();
     private final List<BackwardInput> backwardInputs = new ArrayList<>();
     private final List<BackwardWeight> backwardWeights = new ArrayList<>();
 
-    MatmulGraphs(TornadoSession session) {
+    MatmulGraphs(TornadoSession session, Residency residency) {
         this.session = session;
+        this.residency = residency;
     }
 
     // ---------------------------------------------------------------- forward (cell kernel or tiled)

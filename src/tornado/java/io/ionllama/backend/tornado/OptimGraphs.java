@@ -28,11 +28,13 @@ final class OptimGraphs implements AutoCloseable {
     static final String ADAMW_RESIDENT = "adamwResident";
 
     private final TornadoSession session;
+    private final Residency residency;
     private final List<Adamw> adamws = new ArrayList<>();
     private final List<SumSquares> sums = new ArrayList<>();
 
-    OptimGraphs(TornadoSession session) {
+    OptimGraphs(TornadoSession session, Residency residency) {
         this.session = session;
+        this.residency = residency;
     }
 
     void adamw(float[] p, float[] g, float[] m, float[] v, int off, int n, float lr, float beta1, float beta2,

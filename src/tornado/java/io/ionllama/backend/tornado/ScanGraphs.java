@@ -22,11 +22,13 @@ final class ScanGraphs implements AutoCloseable {
     static final String BACKWARD = "scanBackward";
 
     private final TornadoSession session;
+    private final Residency residency;
     private final List<Forward> forwards = new ArrayList<>();
     private final List<Backward> backwards = new ArrayList<>();
 
-    ScanGraphs(TornadoSession session) {
+    ScanGraphs(TornadoSession session, Residency residency) {
         this.session = session;
+        this.residency = residency;
     }
 
     /**

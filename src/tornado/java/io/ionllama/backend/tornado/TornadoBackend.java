@@ -140,15 +140,15 @@ public final class TornadoBackend extends ForwardingBackend {
             }
         }
         this.tile = tile;
-        this.matmul = new MatmulGraphs(session);
         this.residency = new Residency(session, resident);
+        this.matmul = new MatmulGraphs(session, residency);
         this.norms = new NormGraphs(session, residency);
-        this.scan = new ScanGraphs(session);
-        this.attention = new AttentionGraphs(session);
-        this.glue = new GlueGraphs(session);
-        this.embeddings = new EmbeddingGraphs(session);
-        this.losses = new LossGraphs(session);
-        this.optim = new OptimGraphs(session);
+        this.scan = new ScanGraphs(session, residency);
+        this.attention = new AttentionGraphs(session, residency);
+        this.glue = new GlueGraphs(session, residency);
+        this.embeddings = new EmbeddingGraphs(session, residency);
+        this.losses = new LossGraphs(session, residency);
+        this.optim = new OptimGraphs(session, residency);
     }
 
     /**
