@@ -131,6 +131,7 @@ final class Residency implements AutoCloseable {
     private long window;
     private boolean inStep, missed;
     private int rebuilds;
+    private long runs;
 
     Residency(TornadoSession session, boolean enabled) {
         this.session = session;
@@ -148,6 +149,11 @@ final class Residency implements AutoCloseable {
     /** Plans built so far (each compiles every graph). */
     int rebuilds() {
         return rebuilds;
+    }
+
+    /** Site executions so far (ops that ran on device-resident arrays). */
+    long runs() {
+        return runs;
     }
 
     /** Graphs in the current plan (0 before the first). */
@@ -191,6 +197,7 @@ final class Residency implements AutoCloseable {
             }
         }
         execute(s.index, session.stats(s.op));
+        runs++;
         long in = DeviceGraph.bytes(s.perCall);
         session.stats(s.op).bytesToDevice += in;
         session.countTransfers(in, 0);

@@ -259,6 +259,7 @@ public final class TornadoBackend extends ForwardingBackend {
             embeddings.close();
             losses.close();
             optim.close();
+            residency.close();
         } finally {
             cpu.close();
         }
@@ -632,11 +633,43 @@ public final class TornadoBackend extends ForwardingBackend {
     @Override
     public void toHost(float[]... arrays) {
         optim.toHost(arrays);
+        residency.toHost((Object[]) arrays);
     }
 
     @Override
     public void hostChanged(float[]... arrays) {
         optim.hostChanged(arrays);
+        residency.hostChanged((Object[]) arrays);
+    }
+
+    @Override
+    public void toHost(int[]... arrays) {
+        residency.toHost((Object[]) arrays);
+    }
+
+    @Override
+    public void hostChanged(int[]... arrays) {
+        residency.hostChanged((Object[]) arrays);
+    }
+
+    @Override
+    public void beginStep() {
+        residency.beginStep();
+    }
+
+    @Override
+    public void endStep() {
+        residency.endStep();
+    }
+
+    /** Ops run on device-resident arrays so far ({@link Residency}); 0 with residency off. */
+    public long residentRuns() {
+        return residency.runs();
+    }
+
+    /** Resident plans built so far (each compiles every graph of a step). */
+    public int residentPlans() {
+        return residency.rebuilds();
     }
 
     @Override
