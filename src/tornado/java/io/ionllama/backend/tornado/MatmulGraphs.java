@@ -58,17 +58,153 @@ final class MatmulGraphs implements AutoCloseable {
                 break;
             }
         }
+        Residency.Site site = residency.site(b == null
+                        ? new Residency.Key(tiled ? FORWARD_TILED : FORWARD, new int[] {in, out, 0, tile}, y, x, w)
+                        : new Residency.Key(tiled ? FORWARD_TILED : FORWARD, new int[] {in, out, 1, tile}, y, x, w, b),
+                () -> new ForwardSite(y, x, w, b, in, out, tile));
+        if (site != null) {
+            ForwardSite f = (ForwardSite) site;
+            set(f.params, rows, yOff, xOff, wOff, b == null ? 0 : bOff);
+            sizeForward(f.grid, rows, out, tile);
+        }
+        if (residency.run(site)) {
+            return;
+        }
         if (g == null) {
             g = new Forward(in, out, hasBias, tiled);
             forwards.add(g);
         }
         g.run(y, yOff, x, xOff, w, wOff, b, bOff, rows, tile);
+        residency.wroteOnHost(y);
+    }
+
+    /** params = [rows, offsets in the kernel's order]. */
+    private static void set(int[] params, int rows, int... offsets) {
+        params[MatmulKernels.ROWS] = rows;
+        System.arraycopy(offsets, 0, params, MatmulKernels.OFF0, offsets.length);
+    }
+
+    private static void sizeForward(WorkerGrid2D grid, int rows, int out, int tile) {
+        if (tile != 0) {
+            grid.setGlobalWork(roundUp(out, tile), roundUp(rows, tile), 1);
+            grid.setLocalWork(tile, tile, 1);
+        } else {
+            grid.setGlobalWork(roundUp(out, StagedGraph.LOCAL_X), roundUp(rows, StagedGraph.LOCAL_Y), 1);
+            grid.setLocalWork(StagedGraph.LOCAL_X, StagedGraph.LOCAL_Y, 1);
+        }
+    }
+
+    static void forwardTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid2D grid, float[] y, float[] x, float[] w,
+                             float[] b, int[] params, int hasBias, int in, int out, boolean tiled) {
+        String task = tiled ? "tiled" : "cells";
+        if (tiled) {
+            tg.task(task, MatmulKernels::forwardTiled, new KernelContext(), y, x, w, b, params, hasBias, in, out);
+        } else {
+            tg.task(task, MatmulKernels::forward, new KernelContext(), y, x, w, b, params, hasBias, in, out);
+        }
+        grids.addWorkerGrid(name + "." + task, grid);
+    }
+
+    static void backwardInputTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid2D grid, float[] dx, float[] dy,
+                                   float[] w, int[] params, int in, int out) {
+        tg.task("cells", MatmulKernels::backwardInput, new KernelContext(), dx, dy, w, params, in, out);
+        grids.addWorkerGrid(name + ".cells", grid);
+    }
+
+    /** db null: weight gradient only. */
+    static void backwardWeightTasks(TaskGraph tg, String name, GridScheduler grids, float[] dw, float[] db, float[] dy, float[] x,
+                                    int[] params, int in, int out) {
+        WorkerGrid2D weightGrid = new WorkerGrid2D(roundUp(in, StagedGraph.LOCAL_X), roundUp(out, StagedGraph.LOCAL_Y));
+        weightGrid.setLocalWork(StagedGraph.LOCAL_X, StagedGraph.LOCAL_Y, 1);
+        grids.addWorkerGrid(name + ".weight", weightGrid);
+        tg.task("weight", MatmulKernels::backwardWeight, new KernelContext(), dw, dy, x, params, in, out);
+        if (db != null) {
+            tg.task("bias", MatmulKernels::backwardBias, new KernelContext(), db, dy, params, out);
+            WorkerGrid1D biasGrid = new WorkerGrid1D(roundUp(out, StagedGraph.LOCAL_1D));
+            biasGrid.setLocalWork(StagedGraph.LOCAL_1D, 1, 1);
+            grids.addWorkerGrid(name + ".bias", biasGrid);
+        }
+    }
+
+    /** The forward bound to the caller's arrays ({@link Residency}); a missing bias is the site's own zero-length stand-in. */
+    private static final class ForwardSite extends Residency.Site {
+        final int[] params = new int[MatmulKernels.PARAMS];
+        final float[] y, x, w, b;
+        final int in, out, hasBias, tile;
+        final WorkerGrid2D grid = new WorkerGrid2D(StagedGraph.LOCAL_X, StagedGraph.LOCAL_Y);
+
+        ForwardSite(float[] y, float[] x, float[] w, float[] b, int in, int out, int tile) {
+            this(y, x, w, b == null ? new float[1] : b, b == null ? 0 : 1, in, out, tile);
+        }
+
+        private ForwardSite(float[] y, float[] x, float[] w, float[] b, int hasBias, int in, int out, int tile) {
+            super(tile != 0 ? FORWARD_TILED : FORWARD, new Object[] {y, x, w, b}, new Object[] {y}, new Object[1]);
+            perCall[0] = params;
+            this.y = y;
+            this.x = x;
+            this.w = w;
+            this.b = b;
+            this.hasBias = hasBias;
+            this.in = in;
+            this.out = out;
+            this.tile = tile;
+        }
+
+        @Override
+        void tasks(TaskGraph tg, String name, GridScheduler grids) {
+            forwardTasks(tg, name, grids, grid, y, x, w, b, params, hasBias, in, out, tile != 0);
+        }
+    }
+
+    private static final class BackwardInputSite extends Residency.Site {
+        final int[] params = new int[MatmulKernels.PARAMS];
+        final float[] dx, dy, w;
+        final int in, out;
+        final WorkerGrid2D grid = new WorkerGrid2D(StagedGraph.LOCAL_X, StagedGraph.LOCAL_Y);
+
+        BackwardInputSite(float[] dx, float[] dy, float[] w, int in, int out) {
+            super(BACKWARD_INPUT, new Object[] {dx, dy, w}, new Object[] {dx}, new Object[1]);
+            perCall[0] = params;
+            this.dx = dx;
+            this.dy = dy;
+            this.w = w;
+            this.in = in;
+            this.out = out;
+        }
+
+        @Override
+        void tasks(TaskGraph tg, String name, GridScheduler grids) {
+            backwardInputTasks(tg, name, grids, grid, dx, dy, w, params, in, out);
+        }
+    }
+
+    private static final class BackwardWeightSite extends Residency.Site {
+        final int[] params = new int[MatmulKernels.PARAMS];
+        final float[] dw, db, dy, x;
+        final int in, out;
+
+        BackwardWeightSite(float[] dw, float[] db, float[] dy, float[] x, int in, int out) {
+            super(BACKWARD_WEIGHT, db == null ? new Object[] {dw, dy, x} : new Object[] {dw, db, dy, x},
+                    db == null ? new Object[] {dw} : new Object[] {dw, db}, new Object[1]);
+            perCall[0] = params;
+            this.dw = dw;
+            this.db = db;
+            this.dy = dy;
+            this.x = x;
+            this.in = in;
+            this.out = out;
+        }
+
+        @Override
+        void tasks(TaskGraph tg, String name, GridScheduler grids) {
+            backwardWeightTasks(tg, name, grids, dw, db, dy, x, params, in, out);
+        }
     }
 
     private final class Forward extends StagedGraph {
         final int in, out, hasBias;
         final boolean tiled;
-        final int[] params = new int[1];
+        final int[] params = new int[MatmulKernels.PARAMS];
         final float[] w, b;
         float[] x, y;
         WorkerGrid2D grid;
@@ -91,13 +227,7 @@ final class MatmulGraphs implements AutoCloseable {
                 System.arraycopy(b, bOff, this.b, 0, out);
             }
             params[MatmulKernels.ROWS] = rows;
-            if (tiled) {
-                grid.setGlobalWork(roundUp(out, tile), roundUp(rows, tile), 1);
-                grid.setLocalWork(tile, tile, 1);
-            } else {
-                grid.setGlobalWork(roundUp(out, LOCAL_X), roundUp(rows, LOCAL_Y), 1);
-                grid.setLocalWork(LOCAL_X, LOCAL_Y, 1);
-            }
+            sizeForward(grid, rows, out, tiled ? tile : 0);
             graph.execute();
             System.arraycopy(this.y, 0, y, yOff, rows * out);
         }
@@ -107,17 +237,13 @@ final class MatmulGraphs implements AutoCloseable {
             x = new float[capacity * in];
             y = new float[capacity * out];
             String name = session.graphName(op, in + "x" + out + (hasBias == 1 ? "b" : ""));
-            String task = tiled ? "tiled" : "cells";
             TaskGraph tg = new TaskGraph(name)
                     .transferToDevice(DataTransferMode.EVERY_EXECUTION, params, x, w, b);
-            if (tiled) {
-                tg.task(task, MatmulKernels::forwardTiled, new KernelContext(), y, x, w, b, params, hasBias, in, out);
-            } else {
-                tg.task(task, MatmulKernels::forward, new KernelContext(), y, x, w, b, params, hasBias, in, out);
-            }
-            tg.transferToHost(DataTransferMode.EVERY_EXECUTION, y);
             grid = new WorkerGrid2D(roundUp(out, LOCAL_X), roundUp(capacity, LOCAL_Y));
-            return device(tg, new GridScheduler(name + "." + task, grid), arrays(params, x, w, b), arrays(y));
+            GridScheduler grids = new GridScheduler();
+            forwardTasks(tg, name, grids, grid, y, x, w, b, params, hasBias, in, out, tiled);
+            tg.transferToHost(DataTransferMode.EVERY_EXECUTION, y);
+            return device(tg, grids, arrays(params, x, w, b), arrays(y));
         }
     }
 
@@ -131,16 +257,28 @@ final class MatmulGraphs implements AutoCloseable {
                 break;
             }
         }
+        Residency.Site site = residency.site(new Residency.Key(BACKWARD_INPUT, new int[] {in, out}, dx, dy, w),
+                () -> new BackwardInputSite(dx, dy, w, in, out));
+        if (site != null) {
+            BackwardInputSite f = (BackwardInputSite) site;
+            set(f.params, rows, dxOff, dyOff, wOff);
+            f.grid.setGlobalWork(roundUp(in, StagedGraph.LOCAL_X), roundUp(rows, StagedGraph.LOCAL_Y), 1);
+            f.grid.setLocalWork(StagedGraph.LOCAL_X, StagedGraph.LOCAL_Y, 1);
+        }
+        if (residency.run(site)) {
+            return;
+        }
         if (g == null) {
             g = new BackwardInput(in, out);
             backwardInputs.add(g);
         }
         g.run(dx, dxOff, dy, dyOff, w, wOff, rows);
+        residency.wroteOnHost(dx);
     }
 
     private final class BackwardInput extends StagedGraph {
         final int in, out;
-        final int[] params = new int[1];
+        final int[] params = new int[MatmulKernels.PARAMS];
         final float[] w;
         float[] dx, dy;
         WorkerGrid2D grid;
@@ -169,12 +307,12 @@ final class MatmulGraphs implements AutoCloseable {
             dx = new float[capacity * in];
             dy = new float[capacity * out];
             String name = session.graphName(op, in + "x" + out);
-            TaskGraph tg = new TaskGraph(name)
-                    .transferToDevice(DataTransferMode.EVERY_EXECUTION, params, dx, dy, w)
-                    .task("cells", MatmulKernels::backwardInput, new KernelContext(), dx, dy, w, params, in, out)
-                    .transferToHost(DataTransferMode.EVERY_EXECUTION, dx);
+            TaskGraph tg = new TaskGraph(name).transferToDevice(DataTransferMode.EVERY_EXECUTION, params, dx, dy, w);
             grid = new WorkerGrid2D(roundUp(in, LOCAL_X), roundUp(capacity, LOCAL_Y));
-            return device(tg, new GridScheduler(name + ".cells", grid), arrays(params, dx, dy, w), arrays(dx));
+            GridScheduler grids = new GridScheduler();
+            backwardInputTasks(tg, name, grids, grid, dx, dy, w, params, in, out);
+            tg.transferToHost(DataTransferMode.EVERY_EXECUTION, dx);
+            return device(tg, grids, arrays(params, dx, dy, w), arrays(dx));
         }
     }
 
@@ -190,16 +328,27 @@ final class MatmulGraphs implements AutoCloseable {
                 break;
             }
         }
+        Residency.Site site = residency.site(db == null
+                        ? new Residency.Key(BACKWARD_WEIGHT, new int[] {in, out}, dw, dy, x)
+                        : new Residency.Key(BACKWARD_WEIGHT, new int[] {in, out}, dw, db, dy, x),
+                () -> new BackwardWeightSite(dw, db, dy, x, in, out));
+        if (site != null) {
+            set(((BackwardWeightSite) site).params, rows, dwOff, dyOff, xOff, db == null ? 0 : dbOff);
+        }
+        if (residency.run(site)) {
+            return;
+        }
         if (g == null) {
             g = new BackwardWeight(in, out, hasBias);
             backwardWeights.add(g);
         }
         g.run(dw, dwOff, db, dbOff, dy, dyOff, x, xOff, rows);
+        residency.wroteOnHost(dw, db);
     }
 
     private final class BackwardWeight extends StagedGraph {
         final int in, out, hasBias;
-        final int[] params = new int[1];
+        final int[] params = new int[MatmulKernels.PARAMS];
         final float[] dw, db;
         float[] dy, x;
 
@@ -236,20 +385,16 @@ final class MatmulGraphs implements AutoCloseable {
             x = new float[capacity * in];
             String name = session.graphName(op, in + "x" + out + (hasBias == 1 ? "b" : ""));
             TaskGraph tg = new TaskGraph(name);
-            WorkerGrid2D weightGrid = new WorkerGrid2D(roundUp(in, LOCAL_X), roundUp(out, LOCAL_Y));
-            weightGrid.setLocalWork(LOCAL_X, LOCAL_Y, 1);
-            GridScheduler grids = new GridScheduler(name + ".weight", weightGrid);
+            GridScheduler grids = new GridScheduler();
             if (hasBias == 1) {
                 tg.transferToDevice(DataTransferMode.EVERY_EXECUTION, params, dw, db, dy, x);
-                tg.task("weight", MatmulKernels::backwardWeight, new KernelContext(), dw, dy, x, params, in, out);
-                tg.task("bias", MatmulKernels::backwardBias, new KernelContext(), db, dy, params, out);
-                tg.transferToHost(DataTransferMode.EVERY_EXECUTION, dw, db);
-                WorkerGrid1D biasGrid = new WorkerGrid1D(roundUp(out, LOCAL_1D));
-                biasGrid.setLocalWork(LOCAL_1D, 1, 1);
-                grids.addWorkerGrid(name + ".bias", biasGrid);
             } else {
                 tg.transferToDevice(DataTransferMode.EVERY_EXECUTION, params, dw, dy, x);
-                tg.task("weight", MatmulKernels::backwardWeight, new KernelContext(), dw, dy, x, params, in, out);
+            }
+            backwardWeightTasks(tg, name, grids, dw, hasBias == 1 ? db : null, dy, x, params, in, out);
+            if (hasBias == 1) {
+                tg.transferToHost(DataTransferMode.EVERY_EXECUTION, dw, db);
+            } else {
                 tg.transferToHost(DataTransferMode.EVERY_EXECUTION, dw);
             }
             return hasBias == 1 ? device(tg, grids, arrays(params, dw, db, dy, x), arrays(dw, db))

@@ -11,7 +11,8 @@ import uk.ac.manchester.tornado.api.KernelContext;
  *
  * <p>Arguments, and why they look like this (see docs/gpu.md):
  * <ul>
- *   <li>arrays are the backend's staging buffers, so every offset is 0;</li>
+ *   <li>array offsets come from {@code params} too: 0 for the per-op graphs' staging buffers, the
+ *       caller's offsets when a graph is bound to the caller's own arrays ({@link Residency});</li>
  *   <li>{@code in}, {@code out} and {@code hasBias} are scalars: TornadoVM compiles them in as
  *       constants, so they are part of the key a graph is cached under;</li>
  *   <li>the row count changes between executions (batch x sequence, patches per batch), so it is
@@ -33,6 +34,11 @@ public final class MatmulKernels {
 
     /** Index of the row count in the {@code params} array every matmul graph transfers. */
     public static final int ROWS = 0;
+    /**
+     * Offsets in {@code params}, in the order of each kernel's arrays: forward y, x, w, b;
+     * backwardInput dx, dy, w; backwardWeight dw, dy, x, then db (read by backwardBias with dy).
+     */
+    public static final int OFF0 = 1, PARAMS = 5;
 
     /** Largest tile of {@link #forwardTiled}: its local arrays are sized for it (2 x 4 KiB). */
     public static final int MAX_TILE = 32;
@@ -42,7 +48,8 @@ public final class MatmulKernels {
         int o = c.globalIdx;
         int n = c.globalIdy;
         if (n < params[ROWS] && o < out) {
-            Matmul.forwardCell(y, 0, x, 0, w, 0, b, 0, hasBias, in, out, n, o);
+            Matmul.forwardCell(y, params[OFF0], x, params[OFF0 + 1], w, params[OFF0 + 2], b, params[OFF0 + 3], hasBias, in, out,
+                    n, o);
         }
     }
 
@@ -51,7 +58,7 @@ public final class MatmulKernels {
         int i = c.globalIdx;
         int n = c.globalIdy;
         if (n < params[ROWS] && i < in) {
-            Matmul.backwardInputCell(dx, 0, dy, 0, w, 0, in, out, n, i);
+            Matmul.backwardInputCell(dx, params[OFF0], dy, params[OFF0 + 1], w, params[OFF0 + 2], in, out, n, i);
         }
     }
 
@@ -60,14 +67,14 @@ public final class MatmulKernels {
         int i = c.globalIdx;
         int o = c.globalIdy;
         if (o < out && i < in) {
-            Matmul.backwardWeightCell(dw, 0, dy, 0, x, 0, params[ROWS], in, out, o, i);
+            Matmul.backwardWeightCell(dw, params[OFF0], dy, params[OFF0 + 1], x, params[OFF0 + 2], params[ROWS], in, out, o, i);
         }
     }
 
     public static void backwardBias(KernelContext c, float[] db, float[] dy, int[] params, int out) {
         int o = c.globalIdx;
         if (o < out) {
-            Matmul.backwardBiasCell(db, 0, dy, 0, params[ROWS], out, o);
+            Matmul.backwardBiasCell(db, params[OFF0 + 3], dy, params[OFF0 + 1], params[ROWS], out, o);
         }
     }
 
@@ -95,14 +102,18 @@ public final class MatmulKernels {
         int o0 = c.groupIdx * tile;
         int n0 = c.groupIdy * tile;
         int rows = params[ROWS];
+        int yOff = params[OFF0];
+        int xOff = params[OFF0 + 1];
+        int wOff = params[OFF0 + 2];
+        int bOff = params[OFF0 + 3];
         int xRow = n0 + ln;
         int wRow = o0 + ln;
         float acc = 0f;
         for (int t = 0; t < in; t += tile) {
             int i = t + lo;
             // Thread (lo, ln) loads x[n0+ln, t+lo] and W[o0+ln, t+lo].
-            xs[ln * tile + lo] = (xRow < rows && i < in) ? x[xRow * in + i] : 0f;
-            ws[ln * tile + lo] = (wRow < out && i < in) ? w[wRow * in + i] : 0f;
+            xs[ln * tile + lo] = (xRow < rows && i < in) ? x[xOff + xRow * in + i] : 0f;
+            ws[ln * tile + lo] = (wRow < out && i < in) ? w[wOff + wRow * in + i] : 0f;
             c.localBarrier();
             for (int k = 0; k < tile; k++) {
                 acc += xs[ln * tile + k] * ws[lo * tile + k];
@@ -114,9 +125,9 @@ public final class MatmulKernels {
         int n = n0 + ln;
         if (n < rows && o < out) {
             if (hasBias != 0) {
-                acc += b[o];
+                acc += b[bOff + o];
             }
-            y[n * out + o] = acc;
+            y[yOff + n * out + o] = acc;
         }
     }
 }

@@ -102,6 +102,25 @@ final class OptimGraphs implements AutoCloseable {
      */
     void adamwTensors(float[] p, float[] g, float[] m, float[] v, int[] offs, int[] sizes, float[] wds, int count,
                       float lr, float beta1, float beta2, float eps, float bc1, float bc2, float gradScale) {
+        Residency.Site site = residency.site(new Residency.Key(ADAMW_RESIDENT, new int[] {count}, p, g, m, v),
+                () -> new AdamwSite(p, g, m, v, count));
+        if (site != null) {
+            AdamwSite a = (AdamwSite) site;
+            int total = fillTable(a.table, a.hyper, offs, sizes, wds, count, lr, beta1, beta2, eps, bc1, bc2, gradScale);
+            StagedGraph.size(a.grid, total);
+            release(m, v);
+            if (residency.run(site)) {
+                return;
+            }
+            // Not in the plan yet: per tensor, from the host's arrays, which the plan then starts from.
+            for (int k = 0; k < count; k++) {
+                if (sizes[k] > 0) {
+                    adamw(p, g, m, v, offs[k], sizes[k], lr, beta1, beta2, eps, wds[k], bc1, bc2, gradScale);
+                }
+            }
+            residency.wroteOnHost(p, m, v);
+            return;
+        }
         if (resident != null && !resident.boundTo(p, g, m, v, count)) {
             resident.close(true);
             resident = null;
@@ -109,24 +128,7 @@ final class OptimGraphs implements AutoCloseable {
         if (resident == null) {
             resident = new Resident(p, g, m, v, count);
         }
-        int[] table = resident.table;
-        float[] h = resident.hyper;
-        table[OptimKernels.COUNT] = count;
-        int total = 0;
-        for (int k = 0; k < count; k++) {
-            table[OptimKernels.PREFIX + k] = total;
-            table[OptimKernels.PREFIX + count + 1 + k] = offs[k];
-            h[OptimKernels.HYPER + k] = wds[k];
-            total += sizes[k];
-        }
-        table[OptimKernels.PREFIX + count] = total;
-        h[OptimKernels.LR] = lr;
-        h[OptimKernels.BETA1] = beta1;
-        h[OptimKernels.BETA2] = beta2;
-        h[OptimKernels.EPS] = eps;
-        h[OptimKernels.BC1] = bc1;
-        h[OptimKernels.BC2] = bc2;
-        h[OptimKernels.SCALE] = gradScale;
+        int total = fillTable(resident.table, resident.hyper, offs, sizes, wds, count, lr, beta1, beta2, eps, bc1, bc2, gradScale);
         StagedGraph.size(resident.grid, total);
         resident.graph.execute();
         resident.deviceNewer = true;
@@ -201,9 +203,9 @@ final class OptimGraphs implements AutoCloseable {
             Object[] first = StagedGraph.arrays(m, v);
             TaskGraph tg = new TaskGraph(name)
                     .transferToDevice(DataTransferMode.FIRST_EXECUTION, first)
-                    .transferToDevice(DataTransferMode.EVERY_EXECUTION, every)
-                    .task("elements", OptimKernels::adamwTensors, new KernelContext(), p, g, m, v, hyper, table)
-                    .transferToHost(DataTransferMode.EVERY_EXECUTION, p)
+                    .transferToDevice(DataTransferMode.EVERY_EXECUTION, every);
+            adamwTensorsTasks(tg, p, g, m, v, hyper, table);
+            tg.transferToHost(DataTransferMode.EVERY_EXECUTION, p)
                     .transferToHost(DataTransferMode.UNDER_DEMAND, first);
             graph = new DeviceGraph(tg, grids, session, session.stats(ADAMW_RESIDENT), every, StagedGraph.arrays(p), first);
         }
@@ -235,9 +237,25 @@ final class OptimGraphs implements AutoCloseable {
 
     /** Sum of g^2 over [off, off+n): per-block partials on the device, added on the host in block order. */
     double sumSquares(float[] g, int off, int n) {
+        int blocks = (n + Optim.BLOCK - 1) / Optim.BLOCK;
+        int cap = StagedGraph.capacityFor(blocks);
+        Residency.Site site = residency.site(new Residency.Key(SUM_SQUARES, new int[] {cap}, g), () -> new SumSquaresSite(g, cap));
+        if (site != null) {
+            SumSquaresSite q = (SumSquaresSite) site;
+            q.params[OptimKernels.N] = n;
+            q.params[OptimKernels.G_OFF] = off;
+            StagedGraph.size(q.grid, blocks);
+            if (residency.run(site)) {
+                residency.toHost(q.partial);
+                double sum = 0;
+                for (int b = 0; b < blocks; b++) {
+                    sum += q.partial[b];
+                }
+                return sum;
+            }
+        }
         SumSquares s = StagedGraph.byClass(sums, n, SumSquares::new);
         System.arraycopy(g, off, s.g, 0, n);
-        int blocks = (n + Optim.BLOCK - 1) / Optim.BLOCK;
         s.params[OptimKernels.N] = n;
         StagedGraph.size(s.grid, blocks);
         s.graph.execute();
@@ -249,7 +267,7 @@ final class OptimGraphs implements AutoCloseable {
     }
 
     private final class SumSquares extends StagedGraph {
-        final int[] params = new int[1];
+        final int[] params = new int[OptimKernels.PARAMS];
         float[] g;
         double[] partial;
         WorkerGrid1D grid;
@@ -266,12 +284,94 @@ final class OptimGraphs implements AutoCloseable {
             GridScheduler grids = new GridScheduler();
             grid = grid1(grids, name, "blocks", partial.length);
             Object[] in = arrays(params, g);
-            TaskGraph tg = new TaskGraph(name)
-                    .transferToDevice(DataTransferMode.EVERY_EXECUTION, in)
-                    .task("blocks", OptimKernels::sumSquares, new KernelContext(), partial, g, params)
-                    .transferToHost(DataTransferMode.EVERY_EXECUTION, partial);
+            TaskGraph tg = new TaskGraph(name).transferToDevice(DataTransferMode.EVERY_EXECUTION, in);
+            sumSquaresTasks(tg, partial, g, params);
+            tg.transferToHost(DataTransferMode.EVERY_EXECUTION, partial);
             return device(tg, grids, in, arrays(partial));
         }
+    }
+
+    static void sumSquaresTasks(TaskGraph tg, double[] partial, float[] g, int[] params) {
+        tg.task("blocks", OptimKernels::sumSquares, new KernelContext(), partial, g, params);
+    }
+
+    static void adamwTensorsTasks(TaskGraph tg, float[] p, float[] g, float[] m, float[] v, float[] hyper, int[] table) {
+        tg.task("elements", OptimKernels::adamwTensors, new KernelContext(), p, g, m, v, hyper, table);
+    }
+
+    /** Sums of squares of a slice of the caller's g, bound to it; the partials are the site's own, read back per call. */
+    private static final class SumSquaresSite extends Residency.Site {
+        final int[] params = new int[OptimKernels.PARAMS];
+        final float[] g;
+        final double[] partial;
+        final WorkerGrid1D grid = new WorkerGrid1D(StagedGraph.LOCAL_1D);
+
+        SumSquaresSite(float[] g, int blocks) {
+            this(g, new double[blocks]);
+        }
+
+        private SumSquaresSite(float[] g, double[] partial) {
+            super(SUM_SQUARES, new Object[] {g, partial}, new Object[] {partial}, new Object[1]);
+            perCall[0] = params;
+            this.g = g;
+            this.partial = partial;
+        }
+
+        @Override
+        void tasks(TaskGraph tg, String name, GridScheduler grids) {
+            sumSquaresTasks(tg, partial, g, params);
+            grids.addWorkerGrid(name + ".blocks", grid);
+        }
+    }
+
+    /** AdamW over a tensor list, bound to the optimizer's own arrays: m and v simply stay on the device with the rest. */
+    private static final class AdamwSite extends Residency.Site {
+        final float[] p, g, m, v;
+        final int[] table;
+        final float[] hyper;
+        final WorkerGrid1D grid = new WorkerGrid1D(StagedGraph.LOCAL_1D);
+
+        AdamwSite(float[] p, float[] g, float[] m, float[] v, int count) {
+            this(p, g, m, v, new int[OptimKernels.PREFIX + 2 * count + 1], new float[OptimKernels.HYPER + count]);
+        }
+
+        private AdamwSite(float[] p, float[] g, float[] m, float[] v, int[] table, float[] hyper) {
+            super(ADAMW_RESIDENT, new Object[] {p, g, m, v}, new Object[] {p, m, v}, new Object[] {table, hyper});
+            this.p = p;
+            this.g = g;
+            this.m = m;
+            this.v = v;
+            this.table = table;
+            this.hyper = hyper;
+        }
+
+        @Override
+        void tasks(TaskGraph tg, String name, GridScheduler grids) {
+            adamwTensorsTasks(tg, p, g, m, v, hyper, table);
+            grids.addWorkerGrid(name + ".elements", grid);
+        }
+    }
+
+    /** Fills an AdamW tensor table and hyper-parameters; returns the number of elements. */
+    private static int fillTable(int[] table, float[] h, int[] offs, int[] sizes, float[] wds, int count, float lr, float beta1,
+                                 float beta2, float eps, float bc1, float bc2, float gradScale) {
+        table[OptimKernels.COUNT] = count;
+        int total = 0;
+        for (int k = 0; k < count; k++) {
+            table[OptimKernels.PREFIX + k] = total;
+            table[OptimKernels.PREFIX + count + 1 + k] = offs[k];
+            h[OptimKernels.HYPER + k] = wds[k];
+            total += sizes[k];
+        }
+        table[OptimKernels.PREFIX + count] = total;
+        h[OptimKernels.LR] = lr;
+        h[OptimKernels.BETA1] = beta1;
+        h[OptimKernels.BETA2] = beta2;
+        h[OptimKernels.EPS] = eps;
+        h[OptimKernels.BC1] = bc1;
+        h[OptimKernels.BC2] = bc2;
+        h[OptimKernels.SCALE] = gradScale;
+        return total;
     }
 
     @Override

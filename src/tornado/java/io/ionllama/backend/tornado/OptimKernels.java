@@ -14,8 +14,8 @@ import uk.ac.manchester.tornado.api.KernelContext;
 public final class OptimKernels {
     private OptimKernels() {}
 
-    /** Indexes into {@code params}: elements. */
-    public static final int N = 0;
+    /** Indexes into {@code params}: elements, then the offset of g (sums of squares). */
+    public static final int N = 0, G_OFF = 1, PARAMS = 2;
     /** Indexes into {@code hyper}. */
     public static final int LR = 0, BETA1 = 1, BETA2 = 2, EPS = 3, WD = 4, BC1 = 5, BC2 = 6, SCALE = 7, HYPER = 8;
 
@@ -60,7 +60,7 @@ public final class OptimKernels {
         int block = k.globalIdx;
         int n = params[N];
         if (block < (n + Optim.BLOCK - 1) / Optim.BLOCK) {
-            Optim.sumSquaresBlock(partial, g, 0, n, block);
+            Optim.sumSquaresBlock(partial, g, params[G_OFF], n, block);
         }
     }
 }

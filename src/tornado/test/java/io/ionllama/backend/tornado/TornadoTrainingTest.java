@@ -48,7 +48,8 @@ class TornadoTrainingTest {
             System.out.println("TornadoTrainingTest: every test skipped: " + DeviceChecks.WHY);
             return;
         }
-        device = new TornadoBackend(-1, 2, true, 0);
+        // Per-op transfers (residency off): TornadoResidentTrainingTest covers the resident steps.
+        device = new TornadoBackend(-1, 2, true, 0, false);
         cpu = new CpuBackend(2);
     }
 

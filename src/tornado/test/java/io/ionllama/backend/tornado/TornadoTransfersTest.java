@@ -79,7 +79,8 @@ class TornadoTransfersTest {
 
     @Test
     void countedBytesAgreeWithTornadoVmsProfiler() {
-        try (TornadoBackend device = new TornadoBackend(-1, 2, true, 0)) {
+        // Per-op graphs only (residency off): the profiler sees each op's own transfers.
+        try (TornadoBackend device = new TornadoBackend(-1, 2, true, 0, false)) {
             ModelConfig c = new ModelConfig("nano", 16, 16, 2, 2, 1, 1, 8, 1, new int[] {3, 4}, 13, 24, 24, 2, 6, 3f).validate();
             Map<String, long[]> delta = stepBytes(device, c, 2, 32);
             System.out.print("TornadoTransfersTest, small model, 2 x 32 bytes, one step:\n" + report(delta));
@@ -100,9 +101,12 @@ class TornadoTransfersTest {
     @Test
     @EnabledIfSystemProperty(named = "ionllama.slow", matches = "true")
     void nanoStepAtBatch8x256() {
-        try (TornadoBackend device = new TornadoBackend(-1, 2, false, 0)) {
-            Map<String, long[]> delta = stepBytes(device, ModelConfig.of("nano"), 8, 256);
-            System.out.print("TornadoTransfersTest, nano, 8 x 256 bytes, one step:\n" + report(delta));
+        for (boolean resident : new boolean[] {false, true}) {
+            try (TornadoBackend device = new TornadoBackend(-1, 2, false, 0, resident)) {
+                Map<String, long[]> delta = stepBytes(device, ModelConfig.of("nano"), 8, 256);
+                System.out.print("TornadoTransfersTest, nano, 8 x 256 bytes, one step, " + (resident ? "resident" : "per-op")
+                        + ":\n" + report(delta));
+            }
         }
     }
 }

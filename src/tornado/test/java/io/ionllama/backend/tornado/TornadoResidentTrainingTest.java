@@ -1,0 +1,93 @@
+package io.ionllama.backend.tornado;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.ionllama.backend.cpu.CpuBackend;
+import io.ionllama.data.ByteSource;
+import io.ionllama.data.EmbeddedCorpus;
+import io.ionllama.model.IonLlama;
+import io.ionllama.model.ParamLayout;
+import io.ionllama.train.TrainConfig;
+import io.ionllama.train.Trainer;
+import org.assertj.core.data.Offset;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * Training with the step's arrays resident on the device ({@link Residency}) against the CPU:
+ * the first step runs per-op and builds the plan, the next ones run it. Each step's loss and
+ * gradient norm, the parameters and moments at the end; an evaluation pass between steps (outside
+ * any step, so per-op, over the same arrays) must see the device's parameters and leave the next
+ * step correct; and a resident step moves only its inputs, the small arrays the model exchanges
+ * with the host and each op's offsets, never the parameters, gradients or activations.
+ *
+ * <p>Tolerances as in {@link TornadoTrainingTest}; the entropy warm-up keeps patches fixed so
+ * rounding cannot move a boundary.
+ */
+class TornadoResidentTrainingTest {
+
+    @BeforeEach
+    void needsTornado() {
+        Assumptions.assumeTrue(DeviceChecks.WHY == null, DeviceChecks.SKIP + " (" + DeviceChecks.WHY + ")");
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"adamw", "muon"})
+    void residentStepsMatchTheCpu(String optimizer) {
+        int steps = optimizer.equals("adamw") ? 5 : 3;
+        ByteSource data = ByteSource.of(EmbeddedCorpus.generate(EmbeddedCorpus.TRAIN_SEED, 20_000));
+        TrainConfig cfg = new TrainConfig(3, 48, 2, 3e-3f, 3e-4f, 1, steps, optimizer, 0.1f, 1f, 7, 100);
+        try (TornadoBackend device = new TornadoBackend(-1, 2, true, 0, true); CpuBackend cpu = new CpuBackend(2)) {
+            IonLlama onDevice = TornadoTrainingTest.model(device, "entropy"), onCpu = TornadoTrainingTest.model(cpu, "entropy");
+            Trainer td = new Trainer(onDevice, data, cfg), tc = new Trainer(onCpu, data, cfg);
+            long paramBytes = 4L * onCpu.params.length;
+            float lrMax = 0;
+            for (int s = 0; s < steps; s++) {
+                long in0 = device.bytesToDevice(), out0 = device.bytesToHost(), runs0 = device.residentRuns();
+                Trainer.Step sd = td.step(), sc = tc.step();
+                long in = device.bytesToDevice() - in0, out = device.bytesToHost() - out0, runs = device.residentRuns() - runs0;
+                System.out.printf("TornadoResidentTrainingTest %s step %d: loss device %.8f cpu %.8f, grad norm %.6g / %.6g,"
+                        + " %d resident ops, host->device %d B, device->host %d B (parameters: %d B)%n",
+                        optimizer, s, sd.loss(), sc.loss(), sd.gradNorm(), sc.gradNorm(), runs, in, out, paramBytes);
+                assertThat(sd.skipped()).isFalse();
+                assertThat(sd.loss()).as("loss at step %d", s).isCloseTo(sc.loss(), Offset.offset(1e-5 * sc.loss()));
+                assertThat(sd.gradNorm()).as("grad norm at step %d", s).isCloseTo(sc.gradNorm(), Offset.offset(1e-4 * sc.gradNorm()));
+                lrMax = Math.max(lrMax, sc.lr());
+                if (s == 0) {
+                    assertThat(runs).as("the first step runs per-op").isZero();
+                } else {
+                    assertThat(runs).as("step %d runs the plan", s).isPositive();
+                }
+                if (s >= 2 && optimizer.equals("adamw")) {
+                    // Inputs, patch rows, statistics, per-op offsets: far below one copy of the parameters.
+                    assertThat(in).as("host->device bytes of resident step %d", s).isLessThan(paramBytes / 4);
+                    assertThat(out).as("device->host bytes of resident step %d", s).isLessThan(paramBytes / 4);
+                }
+                if (s == 2) {
+                    // An evaluation pass between steps, outside any step: per-op over the same arrays.
+                    int[] x = new int[3 * 48], y = new int[3 * 48];
+                    for (int i = 0; i < x.length; i++) {
+                        x[i] = "Once upon a time, a small fox ".charAt(i % 30);
+                        y[i] = "Once upon a time, a small fox ".charAt((i + 1) % 30);
+                    }
+                    double ld = onDevice.forward(x, y, 3, 48).loss(), lc = onCpu.forward(x, y, 3, 48).loss();
+                    assertThat(ld).as("evaluation between steps").isCloseTo(lc, Offset.offset(1e-5 * lc));
+                }
+            }
+            assertThat(device.residentPlans()).as("one plan, built after the first step").isEqualTo(1);
+            device.toHost(onDevice.params, td.adamw().m, td.adamw().v);
+            for (ParamLayout.Tensor t : onCpu.layout.tensors()) {
+                for (int i = t.off(); i < t.off() + t.size(); i++) {
+                    double d = Math.abs(onDevice.params[i] - onCpu.params[i]);
+                    assertThat(d).as("%s[%d]", t.name(), i - t.off()).isLessThanOrEqualTo(1e-5 * Math.abs(onCpu.params[i]) + 2e-3 * lrMax);
+                }
+            }
+            if (optimizer.equals("adamw")) {
+                TornadoTrainingTest.assertMomentsMatch(onCpu.layout, "m", td.adamw().m, tc.adamw().m);
+                TornadoTrainingTest.assertMomentsMatch(onCpu.layout, "v", td.adamw().v, tc.adamw().v);
+            }
+        }
+    }
+}
