@@ -17,6 +17,12 @@ import uk.ac.manchester.tornado.api.enums.DataTransferMode;
  * <p>The CE backward reads its scale from an array, never a scalar: stride 0 stages one float
  * (the model passes {@code stats[STAT_INV_VALID]}), stride 1 one per row; other strides are
  * gathered into stride 1 on the host.
+ *
+ * <p>Inside a training step every op also names a {@link Residency.Site} bound to the caller's own
+ * arrays, with the offsets in its {@code params}; its CE backward binds the caller's dloss array
+ * itself (stride 0: the statistics array, read where the statistics kernel left it on the device)
+ * with the caller's stride compiled in, and its statistics without argmax bind a one-int array of
+ * the site's own.
  */
 final class LossGraphs implements AutoCloseable {
 
@@ -52,6 +58,16 @@ final class LossGraphs implements AutoCloseable {
 
     void crossEntropyForward(float[] losses, int lossesOff, float[] probs, int probsOff, float[] logits, int logitsOff,
                              int[] targets, int targetsOff, int n, int V) {
+        Residency.Site site = residency.site(new Residency.Key(CE_FORWARD, new int[] {V}, losses, probs, logits, targets),
+                () -> new CeForwardSite(losses, probs, logits, targets, V));
+        if (site != null) {
+            CeForwardSite f = (CeForwardSite) site;
+            setOffsets(f.params, n, lossesOff, probsOff, logitsOff, targetsOff);
+            StagedGraph.size(f.grid, n);
+        }
+        if (residency.run(site)) {
+            return;
+        }
         RowGraph g = rowGraph(Kind.CE_FORWARD, V);
         g.ensureCapacity(n);
         System.arraycopy(logits, logitsOff, g.logits, 0, n * V);
@@ -59,29 +75,171 @@ final class LossGraphs implements AutoCloseable {
         g.execute(n);
         System.arraycopy(g.outF, 0, losses, lossesOff, n);
         System.arraycopy(g.probs, 0, probs, probsOff, n * V);
+        residency.wroteOnHost(losses, probs);
     }
 
     void entropy(float[] entropy, int entropyOff, float[] logits, int logitsOff, int n, int V) {
+        Residency.Site site = residency.site(new Residency.Key(ENTROPY, new int[] {V}, entropy, logits),
+                () -> new EntropySite(entropy, logits, V));
+        if (site != null) {
+            EntropySite e = (EntropySite) site;
+            setOffsets(e.params, n, entropyOff, logitsOff);
+            StagedGraph.size(e.grid, n);
+        }
+        if (residency.run(site)) {
+            return;
+        }
         RowGraph g = rowGraph(Kind.ENTROPY, V);
         g.ensureCapacity(n);
         System.arraycopy(logits, logitsOff, g.logits, 0, n * V);
         g.execute(n);
         System.arraycopy(g.outF, 0, entropy, entropyOff, n);
+        residency.wroteOnHost(entropy);
     }
 
     void argmax(int[] argmax, int argmaxOff, float[] logits, int logitsOff, int n, int V) {
+        Residency.Site site = residency.site(new Residency.Key(ARGMAX, new int[] {V}, argmax, logits),
+                () -> new ArgmaxSite(argmax, logits, V));
+        if (site != null) {
+            ArgmaxSite a = (ArgmaxSite) site;
+            setOffsets(a.params, n, argmaxOff, logitsOff);
+            StagedGraph.size(a.grid, n);
+        }
+        if (residency.run(site)) {
+            return;
+        }
         RowGraph g = rowGraph(Kind.ARGMAX, V);
         g.ensureCapacity(n);
         System.arraycopy(logits, logitsOff, g.logits, 0, n * V);
         g.execute(n);
         System.arraycopy(g.outI, 0, argmax, argmaxOff, n);
+        residency.wroteOnHost(argmax);
+    }
+
+    /** params = [rows, offsets...] in the order of the kernel's array arguments. */
+    static void setOffsets(int[] params, int rows, int... offsets) {
+        params[LossKernels.ROWS] = rows;
+        System.arraycopy(offsets, 0, params, LossKernels.OFF0, offsets.length);
+    }
+
+    /** A 1-D grid of work-groups of {@link StagedGraph#LOCAL_1D} threads for {@code units} rows (not registered). */
+    static WorkerGrid1D rowGrid(int units) {
+        WorkerGrid1D g = new WorkerGrid1D(StagedGraph.roundUp(Math.max(1, units), StagedGraph.LOCAL_1D));
+        g.setLocalWork(StagedGraph.LOCAL_1D, 1, 1);
+        return g;
+    }
+
+    /** The statistics' grid: one thread. */
+    static WorkerGrid1D oneThread() {
+        WorkerGrid1D g = new WorkerGrid1D(1);
+        g.setGlobalWork(1, 1, 1);
+        g.setLocalWork(1, 1, 1);
+        return g;
+    }
+
+    static void ceForwardTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid1D grid, float[] losses, float[] probs,
+                               float[] logits, int[] targets, int[] params, int V) {
+        tg.task("rows", LossKernels::crossEntropyForward, new KernelContext(), losses, probs, logits, targets, params, V);
+        grids.addWorkerGrid(name + ".rows", grid);
+    }
+
+    static void entropyTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid1D grid, float[] entropy, float[] logits,
+                             int[] params, int V) {
+        tg.task("rows", LossKernels::entropy, new KernelContext(), entropy, logits, params, V);
+        grids.addWorkerGrid(name + ".rows", grid);
+    }
+
+    static void argmaxTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid1D grid, int[] argmax, float[] logits,
+                            int[] params, int V) {
+        tg.task("rows", LossKernels::argmax, new KernelContext(), argmax, logits, params, V);
+        grids.addWorkerGrid(name + ".rows", grid);
+    }
+
+    static void ceBackwardTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid1D grid, float[] dlogits, float[] probs,
+                                int[] targets, float[] dloss, int[] params, int V, int dlossStride) {
+        tg.task("rows", LossKernels::crossEntropyBackward, new KernelContext(), dlogits, probs, targets, dloss, params, V,
+                dlossStride);
+        grids.addWorkerGrid(name + ".rows", grid);
+    }
+
+    static void statsTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid1D grid, float[] stats, float[] losses,
+                           int[] argmax, int[] targets, int[] params, int hasArgmax) {
+        tg.task("batch", LossKernels::lossStats, new KernelContext(), stats, losses, argmax, targets, params, hasArgmax);
+        grids.addWorkerGrid(name + ".batch", grid);
+    }
+
+    /** Cross-entropy forward bound to the caller's arrays (see {@link Residency}). */
+    private static final class CeForwardSite extends Residency.Site {
+        final int[] params = new int[LossKernels.PARAMS];
+        final float[] losses, probs, logits;
+        final int[] targets;
+        final int V;
+        final WorkerGrid1D grid = rowGrid(1);
+
+        CeForwardSite(float[] losses, float[] probs, float[] logits, int[] targets, int V) {
+            super(CE_FORWARD, new Object[] {losses, probs, logits, targets}, new Object[] {losses, probs}, new Object[] {null});
+            perCall[0] = params;
+            this.losses = losses;
+            this.probs = probs;
+            this.logits = logits;
+            this.targets = targets;
+            this.V = V;
+        }
+
+        @Override
+        void tasks(TaskGraph tg, String name, GridScheduler grids) {
+            ceForwardTasks(tg, name, grids, grid, losses, probs, logits, targets, params, V);
+        }
+    }
+
+    /** Entropy bound to the caller's arrays. */
+    private static final class EntropySite extends Residency.Site {
+        final int[] params = new int[LossKernels.PARAMS];
+        final float[] entropy, logits;
+        final int V;
+        final WorkerGrid1D grid = rowGrid(1);
+
+        EntropySite(float[] entropy, float[] logits, int V) {
+            super(ENTROPY, new Object[] {entropy, logits}, new Object[] {entropy}, new Object[] {null});
+            perCall[0] = params;
+            this.entropy = entropy;
+            this.logits = logits;
+            this.V = V;
+        }
+
+        @Override
+        void tasks(TaskGraph tg, String name, GridScheduler grids) {
+            entropyTasks(tg, name, grids, grid, entropy, logits, params, V);
+        }
+    }
+
+    /** Argmax bound to the caller's arrays. */
+    private static final class ArgmaxSite extends Residency.Site {
+        final int[] params = new int[LossKernels.PARAMS];
+        final int[] argmax;
+        final float[] logits;
+        final int V;
+        final WorkerGrid1D grid = rowGrid(1);
+
+        ArgmaxSite(int[] argmax, float[] logits, int V) {
+            super(ARGMAX, new Object[] {argmax, logits}, new Object[] {argmax}, new Object[] {null});
+            perCall[0] = params;
+            this.argmax = argmax;
+            this.logits = logits;
+            this.V = V;
+        }
+
+        @Override
+        void tasks(TaskGraph tg, String name, GridScheduler grids) {
+            argmaxTasks(tg, name, grids, grid, argmax, logits, params, V);
+        }
     }
 
     /** Per-row ops over logits [rows, V]: outF = losses or entropies, outI = argmax, probs = CE's softmax. */
     private final class RowGraph extends StagedGraph {
         final Kind kind;
         final int V;
-        final int[] params = new int[1];
+        final int[] params = new int[LossKernels.PARAMS];
         float[] logits, outF, probs;
         int[] targets, outI;
         WorkerGrid1D grid;
@@ -107,7 +265,7 @@ final class LossGraphs implements AutoCloseable {
             logits = new float[capacity * V];
             String name = session.graphName(op, "V" + V);
             GridScheduler grids = new GridScheduler();
-            grid = grid1(grids, name, "rows", capacity);
+            grid = rowGrid(capacity);
             TaskGraph tg = new TaskGraph(name);
             Object[] in, out;
             switch (kind) {
@@ -117,23 +275,22 @@ final class LossGraphs implements AutoCloseable {
                     probs = new float[capacity * V];
                     in = arrays(params, logits, targets);
                     out = arrays(outF, probs);
-                    tg.transferToDevice(DataTransferMode.EVERY_EXECUTION, in)
-                            .task("rows", LossKernels::crossEntropyForward, new KernelContext(), outF, probs, logits, targets,
-                                    params, V);
+                    tg.transferToDevice(DataTransferMode.EVERY_EXECUTION, in);
+                    ceForwardTasks(tg, name, grids, grid, outF, probs, logits, targets, params, V);
                 }
                 case ENTROPY -> {
                     outF = new float[capacity];
                     in = arrays(params, logits);
                     out = arrays(outF);
-                    tg.transferToDevice(DataTransferMode.EVERY_EXECUTION, in)
-                            .task("rows", LossKernels::entropy, new KernelContext(), outF, logits, params, V);
+                    tg.transferToDevice(DataTransferMode.EVERY_EXECUTION, in);
+                    entropyTasks(tg, name, grids, grid, outF, logits, params, V);
                 }
                 default -> {
                     outI = new int[capacity];
                     in = arrays(params, logits);
                     out = arrays(outI);
-                    tg.transferToDevice(DataTransferMode.EVERY_EXECUTION, in)
-                            .task("rows", LossKernels::argmax, new KernelContext(), outI, logits, params, V);
+                    tg.transferToDevice(DataTransferMode.EVERY_EXECUTION, in);
+                    argmaxTasks(tg, name, grids, grid, outI, logits, params, V);
                 }
             }
             tg.transferToHost(DataTransferMode.EVERY_EXECUTION, out);
@@ -145,6 +302,16 @@ final class LossGraphs implements AutoCloseable {
 
     void crossEntropyBackward(float[] dlogits, int dlogitsOff, float[] probs, int probsOff, int[] targets, int targetsOff,
                               float[] dloss, int dlossOff, int dlossStride, int n, int V) {
+        Residency.Site site = residency.site(new Residency.Key(CE_BACKWARD, new int[] {V, dlossStride}, dlogits, probs, targets, dloss),
+                () -> new CeBackwardSite(dlogits, probs, targets, dloss, V, dlossStride));
+        if (site != null) {
+            CeBackwardSite b = (CeBackwardSite) site;
+            setOffsets(b.params, n, dlogitsOff, probsOff, targetsOff, dlossOff);
+            StagedGraph.size(b.grid, n);
+        }
+        if (residency.run(site)) {
+            return;
+        }
         int stride = dlossStride == 0 ? 0 : 1;
         CeBackward g = null;
         for (CeBackward f : backwards) {
@@ -174,11 +341,41 @@ final class LossGraphs implements AutoCloseable {
         StagedGraph.size(g.grid, n);
         g.graph.execute();
         System.arraycopy(g.dlogits, 0, dlogits, dlogitsOff, n * V);
+        residency.wroteOnHost(dlogits);
+    }
+
+    /**
+     * CE backward bound to the caller's arrays: dloss is bound as it is, at the caller's offset,
+     * with the caller's stride compiled in (stride 0: the statistics array the model passes, read
+     * where the statistics kernel left it on the device).
+     */
+    private static final class CeBackwardSite extends Residency.Site {
+        final int[] params = new int[LossKernels.PARAMS];
+        final float[] dlogits, probs, dloss;
+        final int[] targets;
+        final int V, dlossStride;
+        final WorkerGrid1D grid = rowGrid(1);
+
+        CeBackwardSite(float[] dlogits, float[] probs, int[] targets, float[] dloss, int V, int dlossStride) {
+            super(CE_BACKWARD, new Object[] {dlogits, probs, targets, dloss}, new Object[] {dlogits}, new Object[] {null});
+            perCall[0] = params;
+            this.dlogits = dlogits;
+            this.probs = probs;
+            this.targets = targets;
+            this.dloss = dloss;
+            this.V = V;
+            this.dlossStride = dlossStride;
+        }
+
+        @Override
+        void tasks(TaskGraph tg, String name, GridScheduler grids) {
+            ceBackwardTasks(tg, name, grids, grid, dlogits, probs, targets, dloss, params, V, dlossStride);
+        }
     }
 
     private final class CeBackward extends StagedGraph {
         final int V, stride;
-        final int[] params = new int[1];
+        final int[] params = new int[LossKernels.PARAMS];
         float[] dlogits, probs, dloss;
         int[] targets;
         WorkerGrid1D grid;
@@ -197,13 +394,11 @@ final class LossGraphs implements AutoCloseable {
             dloss = new float[stride == 0 ? 1 : capacity];
             String name = session.graphName(op, "V" + V + "s" + stride);
             GridScheduler grids = new GridScheduler();
-            grid = grid1(grids, name, "rows", capacity);
+            grid = rowGrid(capacity);
             Object[] in = arrays(params, dlogits, probs, targets, dloss);
-            TaskGraph tg = new TaskGraph(name)
-                    .transferToDevice(DataTransferMode.EVERY_EXECUTION, in)
-                    .task("rows", LossKernels::crossEntropyBackward, new KernelContext(), dlogits, probs, targets, dloss,
-                            params, V, stride)
-                    .transferToHost(DataTransferMode.EVERY_EXECUTION, dlogits);
+            TaskGraph tg = new TaskGraph(name).transferToDevice(DataTransferMode.EVERY_EXECUTION, in);
+            ceBackwardTasks(tg, name, grids, grid, dlogits, probs, targets, dloss, params, V, stride);
+            tg.transferToHost(DataTransferMode.EVERY_EXECUTION, dlogits);
             return device(tg, grids, in, arrays(dlogits));
         }
     }
@@ -213,6 +408,17 @@ final class LossGraphs implements AutoCloseable {
     void lossStats(float[] out, int outOff, float[] losses, int lossesOff, int[] argmax, int argmaxOff,
                    int[] targets, int targetsOff, int n) {
         int hasArgmax = argmax == null ? 0 : 1;
+        Residency.Site site = residency.site(hasArgmax == 1
+                        ? new Residency.Key(LOSS_STATS, new int[] {hasArgmax}, out, losses, argmax, targets)
+                        : new Residency.Key(LOSS_STATS, new int[] {hasArgmax}, out, losses, targets),
+                () -> new StatsSite(out, losses, argmax, targets));
+        if (site != null) {
+            StatsSite st = (StatsSite) site;
+            setOffsets(st.params, n, outOff, lossesOff, hasArgmax == 1 ? argmaxOff : 0, targetsOff);
+        }
+        if (residency.run(site)) {
+            return;
+        }
         Stats g = null;
         for (Stats f : stats) {
             if (f.hasArgmax == hasArgmax) {
@@ -233,11 +439,40 @@ final class LossGraphs implements AutoCloseable {
         g.params[LossKernels.ROWS] = n;
         g.graph.execute();
         System.arraycopy(g.stats, 0, out, outOff, Losses.STATS);
+        residency.wroteOnHost(out);
+    }
+
+    /** The batch statistics bound to the caller's arrays; without argmax the site binds a one-int array of its own. */
+    private static final class StatsSite extends Residency.Site {
+        final int[] params = new int[LossKernels.PARAMS];
+        final float[] out, losses;
+        final int[] argmax, targets;
+        final int hasArgmax;
+        final WorkerGrid1D grid = oneThread();
+
+        StatsSite(float[] out, float[] losses, int[] argmax, int[] targets) {
+            this(out, losses, argmax == null ? new int[1] : argmax, targets, argmax == null ? 0 : 1);
+        }
+
+        private StatsSite(float[] out, float[] losses, int[] argmax, int[] targets, int hasArgmax) {
+            super(LOSS_STATS, new Object[] {out, losses, argmax, targets}, new Object[] {out}, new Object[] {null});
+            perCall[0] = params;
+            this.out = out;
+            this.losses = losses;
+            this.argmax = argmax;
+            this.targets = targets;
+            this.hasArgmax = hasArgmax;
+        }
+
+        @Override
+        void tasks(TaskGraph tg, String name, GridScheduler grids) {
+            statsTasks(tg, name, grids, grid, out, losses, argmax, targets, params, hasArgmax);
+        }
     }
 
     private final class Stats extends StagedGraph {
         final int hasArgmax;
-        final int[] params = new int[1];
+        final int[] params = new int[LossKernels.PARAMS];
         final float[] stats = new float[Losses.STATS];
         float[] losses;
         int[] argmax, targets;
@@ -254,15 +489,10 @@ final class LossGraphs implements AutoCloseable {
             argmax = new int[hasArgmax == 1 ? capacity : 1];
             String name = session.graphName(op, hasArgmax == 1 ? "argmax" : "plain");
             GridScheduler grids = new GridScheduler();
-            WorkerGrid1D one = grid1(grids, name, "batch", 1);
-            one.setGlobalWork(1, 1, 1);
-            one.setLocalWork(1, 1, 1);
             Object[] in = arrays(params, losses, argmax, targets);
-            TaskGraph tg = new TaskGraph(name)
-                    .transferToDevice(DataTransferMode.EVERY_EXECUTION, in)
-                    .task("batch", LossKernels::lossStats, new KernelContext(), stats, losses, argmax, targets, params,
-                            hasArgmax)
-                    .transferToHost(DataTransferMode.EVERY_EXECUTION, stats);
+            TaskGraph tg = new TaskGraph(name).transferToDevice(DataTransferMode.EVERY_EXECUTION, in);
+            statsTasks(tg, name, grids, oneThread(), stats, losses, argmax, targets, params, hasArgmax);
+            tg.transferToHost(DataTransferMode.EVERY_EXECUTION, stats);
             return device(tg, grids, in, arrays(stats));
         }
     }

@@ -7,7 +7,9 @@ import uk.ac.manchester.tornado.api.KernelContext;
  * The losses' device kernels: one thread per row unit of {@link Losses}, and one thread for the
  * batch statistics ({@link Losses#lossStatsCell}, a sequential sum in row order, as on the CPU).
  * The row count comes from {@code params[ROWS]}; V, the CE backward's dloss stride and the argmax
- * flag are compiled in.
+ * flag are compiled in. Offsets into the arrays come from {@code params} too: 0 for the per-op
+ * graphs' staging buffers, the caller's offsets when a graph is bound to the caller's own arrays
+ * ({@link Residency}).
  *
  * <p>The mean loss's gradient scale 1/valid rows is written by the statistics kernel into
  * {@code stats[STAT_INV_VALID]} and read by the CE backward from there (stride 0): it is never a
@@ -20,13 +22,15 @@ import uk.ac.manchester.tornado.api.KernelContext;
 public final class LossKernels {
     private LossKernels() {}
 
-    public static final int ROWS = 0;
+    /** Indexes into {@code params}: the row count, then the offset of each array in the order of the kernel's arguments. */
+    public static final int ROWS = 0, OFF0 = 1, PARAMS = 5;
 
     public static void crossEntropyForward(KernelContext k, float[] losses, float[] probs, float[] logits, int[] targets,
                                            int[] params, int V) {
         int n = k.globalIdx;
         if (n < params[ROWS]) {
-            Losses.crossEntropyForwardRow(losses, 0, probs, 0, logits, 0, targets, 0, V, n);
+            Losses.crossEntropyForwardRow(losses, params[OFF0], probs, params[OFF0 + 1], logits, params[OFF0 + 2], targets,
+                    params[OFF0 + 3], V, n);
         }
     }
 
@@ -34,28 +38,30 @@ public final class LossKernels {
                                             float[] dloss, int[] params, int V, int dlossStride) {
         int n = k.globalIdx;
         if (n < params[ROWS]) {
-            Losses.crossEntropyBackwardRow(dlogits, 0, probs, 0, targets, 0, dloss, 0, dlossStride, V, n);
+            Losses.crossEntropyBackwardRow(dlogits, params[OFF0], probs, params[OFF0 + 1], targets, params[OFF0 + 2], dloss,
+                    params[OFF0 + 3], dlossStride, V, n);
         }
     }
 
     public static void entropy(KernelContext k, float[] entropy, float[] logits, int[] params, int V) {
         int n = k.globalIdx;
         if (n < params[ROWS]) {
-            Losses.entropyRow(entropy, 0, logits, 0, V, n);
+            Losses.entropyRow(entropy, params[OFF0], logits, params[OFF0 + 1], V, n);
         }
     }
 
     public static void argmax(KernelContext k, int[] argmax, float[] logits, int[] params, int V) {
         int n = k.globalIdx;
         if (n < params[ROWS]) {
-            Losses.argmaxRow(argmax, 0, logits, 0, V, n);
+            Losses.argmaxRow(argmax, params[OFF0], logits, params[OFF0 + 1], V, n);
         }
     }
 
     public static void lossStats(KernelContext k, float[] stats, float[] losses, int[] argmax, int[] targets,
                                  int[] params, int hasArgmax) {
         if (k.globalIdx == 0) {
-            Losses.lossStatsCell(stats, 0, losses, 0, argmax, 0, hasArgmax, targets, 0, params[ROWS]);
+            Losses.lossStatsCell(stats, params[OFF0], losses, params[OFF0 + 1], argmax, params[OFF0 + 2], hasArgmax, targets,
+                    params[OFF0 + 3], params[ROWS]);
         }
     }
 }

@@ -154,4 +154,128 @@ class TornadoLossesTest {
         DeviceChecks.assertRanOnDevice(device, LossGraphs.CE_FORWARD, LossGraphs.CE_BACKWARD, LossGraphs.ENTROPY,
                 LossGraphs.ARGMAX, LossGraphs.LOSS_STATS);
     }
+
+    /**
+     * Every loss op inside two training steps on a resident backend, over caller arrays at
+     * non-zero offsets: the first step runs per-op and builds the plan, the second runs the sites
+     * (new logits and targets, outputs reset on the host and announced), with rows changing between
+     * the steps. The statistics and the backward read what the ops before them left on the device;
+     * each op is checked against the CPU on the device's own inputs, as in {@link #check}.
+     */
+    @Test
+    void residentStepsMatchCpu() {
+        TornadoBackend res = new TornadoBackend(-1, 2, true, 0, true);
+        try {
+            SplittableRandom r = new SplittableRandom(77);
+            int V = 97, maxRows = 40, pad = 3;
+            int lo = 5, to = 3, so = 2, po = 7, ao = 4, eo = 6, sa = 3, sb = 1, go = 9, ho = 11, dOff = 2;
+            float[] logits = new float[lo + maxRows * V + pad];
+            int[] targets = new int[to + maxRows + pad];
+            float[] losses0 = Tensors.uniform(r, so + maxRows + pad, -1, 1), probs0 = Tensors.uniform(r, po + maxRows * V + pad, -1, 1);
+            float[] entropy0 = Tensors.uniform(r, eo + maxRows + pad, -1, 1);
+            int[] argmax0 = new int[ao + maxRows + pad];
+            java.util.Arrays.fill(argmax0, -3);
+            float[] statsA0 = Tensors.uniform(r, sa + Losses.STATS + 2, -1, 1), statsB0 = Tensors.uniform(r, sb + Losses.STATS + 2, -1, 1);
+            float[] g0 = Tensors.uniform(r, go + maxRows * V + pad, -1, 1), h0 = Tensors.uniform(r, ho + maxRows * V + pad, -1, 1);
+            float[] perRow = Tensors.uniform(r, dOff + 2 * maxRows + 1, 0.1, 2);
+            float[] losses = losses0.clone(), probs = probs0.clone(), entropy = entropy0.clone(), statsA = statsA0.clone();
+            float[] statsB = statsB0.clone(), dlogits = g0.clone(), dlogits2 = h0.clone();
+            int[] argmax = argmax0.clone();
+            int[] rowsPerStep = {37, 29};
+            for (int step = 0; step < 2; step++) {
+                int rows = rowsPerStep[step];
+                float[] fresh = Tensors.gaussian(r, logits.length, 3);
+                System.arraycopy(fresh, 0, logits, 0, logits.length);
+                for (int i = 0; i < targets.length; i++) {
+                    targets[i] = r.nextInt(5) == 0 ? -1 : r.nextInt(V);
+                }
+                reset(losses, losses0);
+                reset(probs, probs0);
+                reset(entropy, entropy0);
+                reset(statsA, statsA0);
+                reset(statsB, statsB0);
+                reset(dlogits, g0);
+                reset(dlogits2, h0);
+                System.arraycopy(argmax0, 0, argmax, 0, argmax.length);
+                if (step > 0) {
+                    res.hostChanged(logits, losses, probs, entropy, statsA, statsB, dlogits, dlogits2);
+                    res.hostChanged(targets, argmax);
+                }
+                long runs0 = res.residentRuns();
+                res.beginStep();
+                res.crossEntropyForward(losses, so, probs, po, logits, lo, targets, to, rows, V);
+                res.argmax(argmax, ao, logits, lo, rows, V);
+                res.entropy(entropy, eo, logits, lo, rows, V);
+                res.lossStats(statsA, sa, losses, so, argmax, ao, targets, to, rows);
+                res.lossStats(statsB, sb, losses, so, null, 0, targets, to, rows);
+                res.crossEntropyBackward(dlogits, go, probs, po, targets, to, statsA, sa + Losses.STAT_INV_VALID, 0, rows, V);
+                res.crossEntropyBackward(dlogits2, ho, probs, po, targets, to, perRow, dOff, 2, rows, V);
+                res.endStep();
+                assertThat(res.residentRuns() - runs0).as("ops on resident arrays, step %d", step).isEqualTo(step == 0 ? 0 : 7);
+                res.toHost(losses, probs, entropy, statsA, statsB, dlogits, dlogits2);
+                res.toHost(argmax);
+
+                String what = "resident step " + step + " rows=" + rows;
+                float[] lc = losses0.clone(), pc = probs0.clone();
+                cpu.crossEntropyForward(lc, so, pc, po, logits, lo, targets, to, rows, V);
+                float[] lScale = abs(lc);
+                for (int i = 0; i < lScale.length; i++) {
+                    lScale[i] += 1f;
+                }
+                DeviceChecks.assertMatchesCpu("losses " + what, losses, lc, lScale, RTOL, so, rows);
+                DeviceChecks.assertMatchesCpu("probs " + what, probs, pc, abs(pc), RTOL, po, rows * V);
+
+                int[] ac = argmax0.clone();
+                cpu.argmax(ac, ao, logits, lo, rows, V);
+                assertThat(argmax).as("argmax " + what).isEqualTo(ac);
+
+                float[] ec = entropy0.clone();
+                cpu.entropy(ec, eo, logits, lo, rows, V);
+                float[] eScale = new float[ec.length];
+                for (int n = 0; n < rows; n++) {
+                    float max = -Float.MAX_VALUE, min = Float.MAX_VALUE;
+                    for (int v = 0; v < V; v++) {
+                        max = Math.max(max, logits[lo + n * V + v]);
+                        min = Math.min(min, logits[lo + n * V + v]);
+                    }
+                    eScale[eo + n] = (float) Math.log(V) + max - min;
+                }
+                DeviceChecks.assertMatchesCpu("entropy " + what, entropy, ec, eScale, RTOL, eo, rows);
+
+                // The statistics from the device's losses and argmax, as the device computed them.
+                float[] sAc = statsA0.clone(), sBc = statsB0.clone();
+                cpu.lossStats(sAc, sa, losses, so, argmax, ao, targets, to, rows);
+                cpu.lossStats(sBc, sb, losses, so, null, 0, targets, to, rows);
+                DeviceChecks.assertMatchesCpu("stats with argmax " + what, statsA, sAc, abs(sAc), 1e-6, sa, Losses.STATS);
+                DeviceChecks.assertMatchesCpu("stats " + what, statsB, sBc, abs(sBc), 1e-6, sb, Losses.STATS);
+
+                // The backward from the device's probs and its stride-0 scale in the device's statistics.
+                float[][] dev = {dlogits, dlogits2}, before = {g0, h0}, dloss = {statsA, perRow};
+                int[] off = {go, ho}, dlOff = {sa + Losses.STAT_INV_VALID, dOff}, stride = {0, 2};
+                for (int c = 0; c < 2; c++) {
+                    float[] gc = before[c].clone();
+                    cpu.crossEntropyBackward(gc, off[c], probs, po, targets, to, dloss[c], dlOff[c], stride[c], rows, V);
+                    float[] gScale = abs(before[c]);
+                    for (int n = 0; n < rows; n++) {
+                        float scale = Math.abs(dloss[c][dlOff[c] + n * stride[c]]);
+                        for (int v = 0; v < V; v++) {
+                            gScale[off[c] + n * V + v] += (Math.abs(probs[po + n * V + v]) + 1f) * scale;
+                        }
+                    }
+                    DeviceChecks.assertMatchesCpu("dlogits stride " + stride[c] + " " + what, dev[c], gc, gScale, RTOL, off[c],
+                            rows * V);
+                }
+            }
+            assertThat(res.residentPlans()).as("plans built").isEqualTo(1);
+            DeviceChecks.assertRanOnDevice(res, LossGraphs.CE_FORWARD, LossGraphs.CE_BACKWARD, LossGraphs.ENTROPY,
+                    LossGraphs.ARGMAX, LossGraphs.LOSS_STATS);
+        } finally {
+            System.out.println("TornadoLossesTest resident stats: " + res.stats());
+            res.close();
+        }
+    }
+
+    private static void reset(float[] a, float[] from) {
+        System.arraycopy(from, 0, a, 0, a.length);
+    }
 }
