@@ -16,6 +16,11 @@ import uk.ac.manchester.tornado.api.enums.DataTransferMode;
  * their graphs are cached per capacity class ({@link StagedGraph#byClass}): a call moves a staging
  * array at most twice its size. The gate's graphs are cached per channel count C, rows per
  * execution.
+ *
+ * <p>Inside a training step every call also names a site bound to the caller's own arrays
+ * ({@link Residency}); the sizes and the caller's offsets travel in the site's {@code params}
+ * (fill's value in its own {@code value}), so one site serves every size and the elementwise
+ * sites need no capacity.
  */
 final class GlueGraphs implements AutoCloseable {
 
@@ -49,38 +54,96 @@ final class GlueGraphs implements AutoCloseable {
         return StagedGraph.byClass(elementwise.get(kind.ordinal()), n, () -> new Elementwise(kind));
     }
 
+    /** params = [n, offsets...] in the order of the kernel's array arguments. */
+    static void setOffsets(int[] params, int n, int... offsets) {
+        params[GlueKernels.N] = n;
+        System.arraycopy(offsets, 0, params, GlueKernels.OFF0, offsets.length);
+    }
+
     void copy(float[] dst, int dstOff, float[] src, int srcOff, int n) {
+        Residency.Site site = residency.site(new Residency.Key(COPY, new int[0], dst, src), () -> new CopySite(dst, src));
+        if (site != null) {
+            CopySite s = (CopySite) site;
+            setOffsets(s.params, n, dstOff, srcOff);
+            StagedGraph.size(s.grid, n);
+        }
+        if (residency.run(site)) {
+            return;
+        }
         Elementwise g = elementwise(Kind.COPY, n);
         System.arraycopy(src, srcOff, g.a, 0, n);
         g.execute(n);
         System.arraycopy(g.out, 0, dst, dstOff, n);
+        residency.wroteOnHost(dst);
     }
 
     void accumulate(float[] dst, int dstOff, float[] src, int srcOff, int n) {
+        Residency.Site site = residency.site(new Residency.Key(ACCUMULATE, new int[0], dst, src), () -> new AccumulateSite(dst, src));
+        if (site != null) {
+            AccumulateSite s = (AccumulateSite) site;
+            setOffsets(s.params, n, dstOff, srcOff);
+            StagedGraph.size(s.grid, n);
+        }
+        if (residency.run(site)) {
+            return;
+        }
         Elementwise g = elementwise(Kind.ACCUMULATE, n);
         System.arraycopy(dst, dstOff, g.out, 0, n);
         System.arraycopy(src, srcOff, g.a, 0, n);
         g.execute(n);
         System.arraycopy(g.out, 0, dst, dstOff, n);
+        residency.wroteOnHost(dst);
     }
 
     void fill(float[] dst, int dstOff, float value, int n) {
+        Residency.Site site = residency.site(new Residency.Key(FILL, new int[0], dst), () -> new FillSite(dst));
+        if (site != null) {
+            FillSite s = (FillSite) site;
+            setOffsets(s.params, n, dstOff, 0);
+            s.value[0] = value;
+            StagedGraph.size(s.grid, n);
+        }
+        if (residency.run(site)) {
+            return;
+        }
         Elementwise g = elementwise(Kind.FILL, n);
         g.value[0] = value;
         g.execute(n);
         System.arraycopy(g.out, 0, dst, dstOff, n);
+        residency.wroteOnHost(dst);
     }
 
     void swigluForward(float[] out, int outOff, float[] a, int aOff, float[] b, int bOff, int n) {
+        Residency.Site site = residency.site(new Residency.Key(SWIGLU_FORWARD, new int[0], out, a, b),
+                () -> new SwigluForwardSite(out, a, b));
+        if (site != null) {
+            SwigluForwardSite s = (SwigluForwardSite) site;
+            setOffsets(s.params, n, outOff, aOff, bOff);
+            StagedGraph.size(s.grid, n);
+        }
+        if (residency.run(site)) {
+            return;
+        }
         Elementwise g = elementwise(Kind.SWIGLU_FORWARD, n);
         System.arraycopy(a, aOff, g.a, 0, n);
         System.arraycopy(b, bOff, g.b, 0, n);
         g.execute(n);
         System.arraycopy(g.out, 0, out, outOff, n);
+        residency.wroteOnHost(out);
     }
 
     void swigluBackward(float[] da, int daOff, float[] db, int dbOff, float[] dy, int dyOff,
                         float[] a, int aOff, float[] b, int bOff, int n) {
+        Residency.Site site = residency.site(new Residency.Key(SWIGLU_BACKWARD, new int[0], da, db, dy, a, b),
+                () -> new SwigluBackwardSite(da, db, dy, a, b));
+        if (site != null) {
+            SwigluBackwardSite s = (SwigluBackwardSite) site;
+            setOffsets(s.params, n, daOff, dbOff, dyOff, aOff, bOff);
+            StagedGraph.size(s.grid, n);
+        }
+        if (residency.run(site)) {
+            return;
+        }
         Elementwise g = elementwise(Kind.SWIGLU_BACKWARD, n);
         System.arraycopy(da, daOff, g.out, 0, n);
         System.arraycopy(db, dbOff, g.out2, 0, n);
@@ -90,16 +153,258 @@ final class GlueGraphs implements AutoCloseable {
         g.execute(n);
         System.arraycopy(g.out, 0, da, daOff, n);
         System.arraycopy(g.out2, 0, db, dbOff, n);
+        residency.wroteOnHost(da, db);
     }
 
     /** Generation's scan step in place over n channels: h = a h + (1 - a) u. */
     void scanStep(float[] h, int hOff, float[] a, int aOff, float[] u, int uOff, int n) {
+        Residency.Site site = residency.site(new Residency.Key(SCAN_STEP, new int[0], h, a, u), () -> new ScanStepSite(h, a, u));
+        if (site != null) {
+            ScanStepSite s = (ScanStepSite) site;
+            setOffsets(s.params, n, hOff, aOff, uOff);
+            StagedGraph.size(s.grid, n);
+        }
+        if (residency.run(site)) {
+            return;
+        }
         Elementwise g = elementwise(Kind.SCAN_STEP, n);
         System.arraycopy(h, hOff, g.out, 0, n);
         System.arraycopy(a, aOff, g.a, 0, n);
         System.arraycopy(u, uOff, g.b, 0, n);
         g.execute(n);
         System.arraycopy(g.out, 0, h, hOff, n);
+        residency.wroteOnHost(h);
+    }
+
+    // ---------------------------------------------------------------- tasks, shared by the per-op graphs and the sites
+
+    /** Name of the elementwise ops' task. */
+    static final String ELEMENTS = "elements";
+
+    /** A 1-D worker grid of work-groups of {@link StagedGraph#LOCAL_1D} threads for {@code units}, not registered. */
+    static WorkerGrid1D grid(int units) {
+        WorkerGrid1D g = new WorkerGrid1D(StagedGraph.roundUp(Math.max(1, units), StagedGraph.LOCAL_1D));
+        g.setLocalWork(StagedGraph.LOCAL_1D, 1, 1);
+        return g;
+    }
+
+    static void copyTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid1D grid, float[] dst, float[] src,
+                          int[] params) {
+        tg.task(ELEMENTS, GlueKernels::copy, new KernelContext(), dst, src, params);
+        grids.addWorkerGrid(name + "." + ELEMENTS, grid);
+    }
+
+    static void accumulateTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid1D grid, float[] dst, float[] src,
+                                int[] params) {
+        tg.task(ELEMENTS, GlueKernels::accumulate, new KernelContext(), dst, src, params);
+        grids.addWorkerGrid(name + "." + ELEMENTS, grid);
+    }
+
+    static void fillTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid1D grid, float[] dst, float[] value,
+                          int[] params) {
+        tg.task(ELEMENTS, GlueKernels::fill, new KernelContext(), dst, value, params);
+        grids.addWorkerGrid(name + "." + ELEMENTS, grid);
+    }
+
+    static void swigluForwardTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid1D grid, float[] out, float[] a,
+                                   float[] b, int[] params) {
+        tg.task(ELEMENTS, GlueKernels::swigluForward, new KernelContext(), out, a, b, params);
+        grids.addWorkerGrid(name + "." + ELEMENTS, grid);
+    }
+
+    static void swigluBackwardTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid1D grid, float[] da, float[] db,
+                                    float[] dy, float[] a, float[] b, int[] params) {
+        tg.task(ELEMENTS, GlueKernels::swigluBackward, new KernelContext(), da, db, dy, a, b, params);
+        grids.addWorkerGrid(name + "." + ELEMENTS, grid);
+    }
+
+    static void scanStepTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid1D grid, float[] h, float[] a,
+                              float[] u, int[] params) {
+        tg.task(ELEMENTS, GlueKernels::scanStep, new KernelContext(), h, a, u, params);
+        grids.addWorkerGrid(name + "." + ELEMENTS, grid);
+    }
+
+    static void gateForwardTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid1D grid, float[] a, float[] z,
+                                 float[] lambda, int[] params, int C) {
+        tg.task("rows", GlueKernels::gateForward, new KernelContext(), a, z, lambda, params, C);
+        grids.addWorkerGrid(name + ".rows", grid);
+    }
+
+    static void gateBackwardTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid1D rowGrid, float[] dz,
+                                  float[] dLambda, float[] da, float[] a, float[] z, float[] lambda, int[] params, int C) {
+        tg.task("rows", GlueKernels::gateBackwardInput, new KernelContext(), dz, da, a, z, lambda, params, C);
+        grids.addWorkerGrid(name + ".rows", rowGrid);
+        tg.task("channels", GlueKernels::gateBackwardLambda, new KernelContext(), dLambda, da, a, z, lambda, params, C);
+        grids.addWorkerGrid(name + ".channels", grid(C));
+    }
+
+    // ---------------------------------------------------------------- sites (see Residency)
+
+    /** copy bound to the caller's arrays. */
+    private static final class CopySite extends Residency.Site {
+        final int[] params = new int[GlueKernels.PARAMS];
+        final float[] dst, src;
+        final WorkerGrid1D grid = new WorkerGrid1D(StagedGraph.LOCAL_1D);
+
+        CopySite(float[] dst, float[] src) {
+            super(COPY, new Object[] {dst, src}, new Object[] {dst}, new Object[] {null});
+            perCall[0] = params;
+            this.dst = dst;
+            this.src = src;
+        }
+
+        @Override
+        void tasks(TaskGraph tg, String name, GridScheduler grids) {
+            copyTasks(tg, name, grids, grid, dst, src, params);
+        }
+    }
+
+    /** accumulate bound to the caller's arrays. */
+    private static final class AccumulateSite extends Residency.Site {
+        final int[] params = new int[GlueKernels.PARAMS];
+        final float[] dst, src;
+        final WorkerGrid1D grid = new WorkerGrid1D(StagedGraph.LOCAL_1D);
+
+        AccumulateSite(float[] dst, float[] src) {
+            super(ACCUMULATE, new Object[] {dst, src}, new Object[] {dst}, new Object[] {null});
+            perCall[0] = params;
+            this.dst = dst;
+            this.src = src;
+        }
+
+        @Override
+        void tasks(TaskGraph tg, String name, GridScheduler grids) {
+            accumulateTasks(tg, name, grids, grid, dst, src, params);
+        }
+    }
+
+    /** fill bound to the caller's array; the value travels in the site's own {@code value} every call. */
+    private static final class FillSite extends Residency.Site {
+        final int[] params = new int[GlueKernels.PARAMS];
+        final float[] value = new float[1];
+        final float[] dst;
+        final WorkerGrid1D grid = new WorkerGrid1D(StagedGraph.LOCAL_1D);
+
+        FillSite(float[] dst) {
+            super(FILL, new Object[] {dst}, new Object[] {dst}, new Object[] {null, null});
+            perCall[0] = params;
+            perCall[1] = value;
+            this.dst = dst;
+        }
+
+        @Override
+        void tasks(TaskGraph tg, String name, GridScheduler grids) {
+            fillTasks(tg, name, grids, grid, dst, value, params);
+        }
+    }
+
+    /** SwiGLU forward bound to the caller's arrays. */
+    private static final class SwigluForwardSite extends Residency.Site {
+        final int[] params = new int[GlueKernels.PARAMS];
+        final float[] out, a, b;
+        final WorkerGrid1D grid = new WorkerGrid1D(StagedGraph.LOCAL_1D);
+
+        SwigluForwardSite(float[] out, float[] a, float[] b) {
+            super(SWIGLU_FORWARD, new Object[] {out, a, b}, new Object[] {out}, new Object[] {null});
+            perCall[0] = params;
+            this.out = out;
+            this.a = a;
+            this.b = b;
+        }
+
+        @Override
+        void tasks(TaskGraph tg, String name, GridScheduler grids) {
+            swigluForwardTasks(tg, name, grids, grid, out, a, b, params);
+        }
+    }
+
+    /** SwiGLU backward bound to the caller's arrays. */
+    private static final class SwigluBackwardSite extends Residency.Site {
+        final int[] params = new int[GlueKernels.PARAMS];
+        final float[] da, db, dy, a, b;
+        final WorkerGrid1D grid = new WorkerGrid1D(StagedGraph.LOCAL_1D);
+
+        SwigluBackwardSite(float[] da, float[] db, float[] dy, float[] a, float[] b) {
+            super(SWIGLU_BACKWARD, new Object[] {da, db, dy, a, b}, new Object[] {da, db}, new Object[] {null});
+            perCall[0] = params;
+            this.da = da;
+            this.db = db;
+            this.dy = dy;
+            this.a = a;
+            this.b = b;
+        }
+
+        @Override
+        void tasks(TaskGraph tg, String name, GridScheduler grids) {
+            swigluBackwardTasks(tg, name, grids, grid, da, db, dy, a, b, params);
+        }
+    }
+
+    /** Generation's scan step bound to the caller's arrays. */
+    private static final class ScanStepSite extends Residency.Site {
+        final int[] params = new int[GlueKernels.PARAMS];
+        final float[] h, a, u;
+        final WorkerGrid1D grid = new WorkerGrid1D(StagedGraph.LOCAL_1D);
+
+        ScanStepSite(float[] h, float[] a, float[] u) {
+            super(SCAN_STEP, new Object[] {h, a, u}, new Object[] {h}, new Object[] {null});
+            perCall[0] = params;
+            this.h = h;
+            this.a = a;
+            this.u = u;
+        }
+
+        @Override
+        void tasks(TaskGraph tg, String name, GridScheduler grids) {
+            scanStepTasks(tg, name, grids, grid, h, a, u, params);
+        }
+    }
+
+    /** The IntegralLNN gate's forward bound to the caller's arrays. */
+    private static final class GateForwardSite extends Residency.Site {
+        final int[] params = new int[GlueKernels.PARAMS];
+        final float[] a, z, lambda;
+        final int C;
+        final WorkerGrid1D grid = new WorkerGrid1D(StagedGraph.LOCAL_1D);
+
+        GateForwardSite(float[] a, float[] z, float[] lambda, int C) {
+            super(GATE_FORWARD, new Object[] {a, z, lambda}, new Object[] {a}, new Object[] {null});
+            perCall[0] = params;
+            this.a = a;
+            this.z = z;
+            this.lambda = lambda;
+            this.C = C;
+        }
+
+        @Override
+        void tasks(TaskGraph tg, String name, GridScheduler grids) {
+            gateForwardTasks(tg, name, grids, grid, a, z, lambda, params, C);
+        }
+    }
+
+    /** The IntegralLNN gate's backward (input and lambda tasks) bound to the caller's arrays. */
+    private static final class GateBackwardSite extends Residency.Site {
+        final int[] params = new int[GlueKernels.PARAMS];
+        final float[] dz, dLambda, da, a, z, lambda;
+        final int C;
+        final WorkerGrid1D grid = new WorkerGrid1D(StagedGraph.LOCAL_1D);
+
+        GateBackwardSite(float[] dz, float[] dLambda, float[] da, float[] a, float[] z, float[] lambda, int C) {
+            super(GATE_BACKWARD, new Object[] {dz, dLambda, da, a, z, lambda}, new Object[] {dz, dLambda}, new Object[] {null});
+            perCall[0] = params;
+            this.dz = dz;
+            this.dLambda = dLambda;
+            this.da = da;
+            this.a = a;
+            this.z = z;
+            this.lambda = lambda;
+            this.C = C;
+        }
+
+        @Override
+        void tasks(TaskGraph tg, String name, GridScheduler grids) {
+            gateBackwardTasks(tg, name, grids, grid, dz, dLambda, da, a, z, lambda, params, C);
+        }
     }
 
     /**
@@ -109,7 +414,7 @@ final class GlueGraphs implements AutoCloseable {
      */
     private final class Elementwise extends StagedGraph {
         final Kind kind;
-        final int[] params = new int[1];
+        final int[] params = new int[GlueKernels.PARAMS];
         final float[] value = new float[1];
         float[] out, out2, a, b, dy;
         WorkerGrid1D grid;
@@ -142,45 +447,45 @@ final class GlueGraphs implements AutoCloseable {
             dy = kind == Kind.SWIGLU_BACKWARD ? new float[capacity] : new float[1];
             String name = session.graphName(op, "n" + capacity);
             GridScheduler grids = new GridScheduler();
-            grid = grid1(grids, name, "elements", capacity);
+            grid = grid(capacity);
             TaskGraph tg = new TaskGraph(name);
             Object[] in, result;
             switch (kind) {
                 case COPY -> {
                     in = arrays(params, a);
                     result = arrays(out);
-                    tg.transferToDevice(DataTransferMode.EVERY_EXECUTION, in)
-                            .task("elements", GlueKernels::copy, new KernelContext(), out, a, params);
+                    tg.transferToDevice(DataTransferMode.EVERY_EXECUTION, in);
+                    copyTasks(tg, name, grids, grid, out, a, params);
                 }
                 case ACCUMULATE -> {
                     in = arrays(params, out, a);
                     result = arrays(out);
-                    tg.transferToDevice(DataTransferMode.EVERY_EXECUTION, in)
-                            .task("elements", GlueKernels::accumulate, new KernelContext(), out, a, params);
+                    tg.transferToDevice(DataTransferMode.EVERY_EXECUTION, in);
+                    accumulateTasks(tg, name, grids, grid, out, a, params);
                 }
                 case FILL -> {
                     in = arrays(params, value);
                     result = arrays(out);
-                    tg.transferToDevice(DataTransferMode.EVERY_EXECUTION, in)
-                            .task("elements", GlueKernels::fill, new KernelContext(), out, value, params);
+                    tg.transferToDevice(DataTransferMode.EVERY_EXECUTION, in);
+                    fillTasks(tg, name, grids, grid, out, value, params);
                 }
                 case SWIGLU_FORWARD -> {
                     in = arrays(params, a, b);
                     result = arrays(out);
-                    tg.transferToDevice(DataTransferMode.EVERY_EXECUTION, in)
-                            .task("elements", GlueKernels::swigluForward, new KernelContext(), out, a, b, params);
+                    tg.transferToDevice(DataTransferMode.EVERY_EXECUTION, in);
+                    swigluForwardTasks(tg, name, grids, grid, out, a, b, params);
                 }
                 case SCAN_STEP -> {
                     in = arrays(params, out, a, b);
                     result = arrays(out);
-                    tg.transferToDevice(DataTransferMode.EVERY_EXECUTION, in)
-                            .task("elements", GlueKernels::scanStep, new KernelContext(), out, a, b, params);
+                    tg.transferToDevice(DataTransferMode.EVERY_EXECUTION, in);
+                    scanStepTasks(tg, name, grids, grid, out, a, b, params);
                 }
                 default -> {
                     in = arrays(params, out, out2, dy, a, b);
                     result = arrays(out, out2);
-                    tg.transferToDevice(DataTransferMode.EVERY_EXECUTION, in)
-                            .task("elements", GlueKernels::swigluBackward, new KernelContext(), out, out2, dy, a, b, params);
+                    tg.transferToDevice(DataTransferMode.EVERY_EXECUTION, in);
+                    swigluBackwardTasks(tg, name, grids, grid, out, out2, dy, a, b, params);
                 }
             }
             tg.transferToHost(DataTransferMode.EVERY_EXECUTION, result);
@@ -198,11 +503,22 @@ final class GlueGraphs implements AutoCloseable {
                 break;
             }
         }
+        Residency.Site site = residency.site(new Residency.Key(GATE_FORWARD, new int[] {C}, a, z, lambda),
+                () -> new GateForwardSite(a, z, lambda, C));
+        if (site != null) {
+            GateForwardSite f = (GateForwardSite) site;
+            setOffsets(f.params, rows, aOff, zOff, lambdaOff);
+            StagedGraph.size(f.grid, rows);
+        }
+        if (residency.run(site)) {
+            return;
+        }
         if (g == null) {
             g = new GateForward(C);
             gateForwards.add(g);
         }
         g.run(a, aOff, z, zOff, lambda, lambdaOff, rows);
+        residency.wroteOnHost(a);
     }
 
     void gateBackward(float[] dz, int dzOff, float[] dLambda, int dLambdaOff, float[] da, int daOff,
@@ -214,16 +530,27 @@ final class GlueGraphs implements AutoCloseable {
                 break;
             }
         }
+        Residency.Site site = residency.site(new Residency.Key(GATE_BACKWARD, new int[] {C}, dz, dLambda, da, a, z, lambda),
+                () -> new GateBackwardSite(dz, dLambda, da, a, z, lambda, C));
+        if (site != null) {
+            GateBackwardSite b = (GateBackwardSite) site;
+            setOffsets(b.params, rows, dzOff, daOff, aOff, zOff, lambdaOff, dLambdaOff);
+            StagedGraph.size(b.grid, rows);
+        }
+        if (residency.run(site)) {
+            return;
+        }
         if (g == null) {
             g = new GateBackward(C);
             gateBackwards.add(g);
         }
         g.run(dz, dzOff, dLambda, dLambdaOff, da, daOff, a, aOff, z, zOff, lambda, lambdaOff, rows);
+        residency.wroteOnHost(dz, dLambda);
     }
 
     private final class GateForward extends StagedGraph {
         final int C;
-        final int[] params = new int[1];
+        final int[] params = new int[GlueKernels.PARAMS];
         final float[] lambda;
         float[] a, z;
         WorkerGrid1D grid;
@@ -250,19 +577,18 @@ final class GlueGraphs implements AutoCloseable {
             z = new float[capacity * C];
             String name = session.graphName(op, "C" + C);
             GridScheduler grids = new GridScheduler();
-            grid = grid1(grids, name, "rows", capacity);
+            grid = grid(capacity);
             Object[] in = arrays(params, z, lambda);
-            TaskGraph tg = new TaskGraph(name)
-                    .transferToDevice(DataTransferMode.EVERY_EXECUTION, in)
-                    .task("rows", GlueKernels::gateForward, new KernelContext(), a, z, lambda, params, C)
-                    .transferToHost(DataTransferMode.EVERY_EXECUTION, a);
+            TaskGraph tg = new TaskGraph(name).transferToDevice(DataTransferMode.EVERY_EXECUTION, in);
+            gateForwardTasks(tg, name, grids, grid, a, z, lambda, params, C);
+            tg.transferToHost(DataTransferMode.EVERY_EXECUTION, a);
             return device(tg, grids, in, arrays(a));
         }
     }
 
     private final class GateBackward extends StagedGraph {
         final int C;
-        final int[] params = new int[1];
+        final int[] params = new int[GlueKernels.PARAMS];
         final float[] lambda, dLambda;
         float[] dz, da, a, z;
         WorkerGrid1D rowGrid;
@@ -299,15 +625,11 @@ final class GlueGraphs implements AutoCloseable {
             z = new float[capacity * C];
             String name = session.graphName(op, "C" + C);
             GridScheduler grids = new GridScheduler();
-            rowGrid = grid1(grids, name, "rows", capacity);
-            grid1(grids, name, "channels", C);
+            rowGrid = grid(capacity);
             Object[] in = arrays(params, dz, dLambda, da, a, z, lambda);
-            TaskGraph tg = new TaskGraph(name)
-                    .transferToDevice(DataTransferMode.EVERY_EXECUTION, in)
-                    .task("rows", GlueKernels::gateBackwardInput, new KernelContext(), dz, da, a, z, lambda, params, C)
-                    .task("channels", GlueKernels::gateBackwardLambda, new KernelContext(), dLambda, da, a, z, lambda,
-                            params, C)
-                    .transferToHost(DataTransferMode.EVERY_EXECUTION, dz, dLambda);
+            TaskGraph tg = new TaskGraph(name).transferToDevice(DataTransferMode.EVERY_EXECUTION, in);
+            gateBackwardTasks(tg, name, grids, rowGrid, dz, dLambda, da, a, z, lambda, params, C);
+            tg.transferToHost(DataTransferMode.EVERY_EXECUTION, dz, dLambda);
             return device(tg, grids, in, arrays(dz, dLambda));
         }
     }

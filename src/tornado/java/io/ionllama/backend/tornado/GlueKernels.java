@@ -9,47 +9,52 @@ import uk.ac.manchester.tornado.api.KernelContext;
 /**
  * The glue's device kernels: {@link Elementwise}'s range units called for a range of one element
  * per thread, {@link Activations}'s SwiGLU cells, and {@link IntegralGate}'s row and channel
- * units. Arrays are staging buffers (offset 0); the element or row count comes from
- * {@code params[N]} (it changes with every call), fill's value from {@code value[0]} (a scalar
- * argument would be compiled in).
+ * units. The element or row count comes from {@code params[N]} (it changes with every call),
+ * fill's value from {@code value[0]} (a scalar argument would be compiled in). Offsets into the
+ * arrays come from {@code params} too, in the order of the kernel's array arguments: 0 for the
+ * per-op graphs' staging buffers, the caller's offsets when a graph is bound to the caller's own
+ * arrays ({@link Residency}).
  * <pre>
  *   copy, accumulate, fill, swiglu*   thread i = element i
  *   scanStep                          thread c = channel c (generation: h = a h + (1 - a) u)
  *   gateForward, gateBackwardInput    thread n = row n (C channels each)
  *   gateBackwardLambda                thread c = channel c, sums its rows in order
  * </pre>
+ * The gate's two backward tasks share one {@code params}: gateBackwardInput's arrays (dz, da, a,
+ * z, lambda) at OFF0..OFF0+4, gateBackwardLambda's dLambda at OFF0+5 and its other arrays at the
+ * same indexes as gateBackwardInput's.
  */
 public final class GlueKernels {
     private GlueKernels() {}
 
-    /** Index of the element (or row) count in {@code params}. */
-    public static final int N = 0;
+    /** Indexes into {@code params}: the element (or row) count, then the offset of each array in the order of the kernel's arguments. */
+    public static final int N = 0, OFF0 = 1, PARAMS = 7;
 
     public static void copy(KernelContext k, float[] dst, float[] src, int[] params) {
         int i = k.globalIdx;
         if (i < params[N]) {
-            Elementwise.copyRange(dst, 0, src, 0, i, i + 1);
+            Elementwise.copyRange(dst, params[OFF0], src, params[OFF0 + 1], i, i + 1);
         }
     }
 
     public static void accumulate(KernelContext k, float[] dst, float[] src, int[] params) {
         int i = k.globalIdx;
         if (i < params[N]) {
-            Elementwise.accumulateRange(dst, 0, src, 0, i, i + 1);
+            Elementwise.accumulateRange(dst, params[OFF0], src, params[OFF0 + 1], i, i + 1);
         }
     }
 
     public static void fill(KernelContext k, float[] dst, float[] value, int[] params) {
         int i = k.globalIdx;
         if (i < params[N]) {
-            Elementwise.fillRange(dst, 0, value[0], i, i + 1);
+            Elementwise.fillRange(dst, params[OFF0], value[params[OFF0 + 1]], i, i + 1);
         }
     }
 
     public static void swigluForward(KernelContext k, float[] out, float[] a, float[] b, int[] params) {
         int i = k.globalIdx;
         if (i < params[N]) {
-            Activations.swigluForwardCell(out, 0, a, 0, b, 0, i);
+            Activations.swigluForwardCell(out, params[OFF0], a, params[OFF0 + 1], b, params[OFF0 + 2], i);
         }
     }
 
@@ -57,14 +62,15 @@ public final class GlueKernels {
                                       int[] params) {
         int i = k.globalIdx;
         if (i < params[N]) {
-            Activations.swigluBackwardCell(da, 0, db, 0, dy, 0, a, 0, b, 0, i);
+            Activations.swigluBackwardCell(da, params[OFF0], db, params[OFF0 + 1], dy, params[OFF0 + 2], a, params[OFF0 + 3],
+                    b, params[OFF0 + 4], i);
         }
     }
 
     public static void gateForward(KernelContext k, float[] a, float[] z, float[] lambda, int[] params, int C) {
         int n = k.globalIdx;
         if (n < params[N]) {
-            IntegralGate.forwardRow(a, 0, z, 0, lambda, 0, C, n);
+            IntegralGate.forwardRow(a, params[OFF0], z, params[OFF0 + 1], lambda, params[OFF0 + 2], C, n);
         }
     }
 
@@ -72,7 +78,8 @@ public final class GlueKernels {
                                          int[] params, int C) {
         int n = k.globalIdx;
         if (n < params[N]) {
-            IntegralGate.backwardInputRow(dz, 0, da, 0, a, 0, z, 0, lambda, 0, C, n);
+            IntegralGate.backwardInputRow(dz, params[OFF0], da, params[OFF0 + 1], a, params[OFF0 + 2], z, params[OFF0 + 3],
+                    lambda, params[OFF0 + 4], C, n);
         }
     }
 
@@ -80,14 +87,15 @@ public final class GlueKernels {
                                           float[] lambda, int[] params, int C) {
         int c = k.globalIdx;
         if (c < C) {
-            IntegralGate.backwardLambdaCell(dLambda, 0, da, 0, a, 0, z, 0, lambda, 0, params[N], C, c);
+            IntegralGate.backwardLambdaCell(dLambda, params[OFF0 + 5], da, params[OFF0 + 1], a, params[OFF0 + 2], z,
+                    params[OFF0 + 3], lambda, params[OFF0 + 4], params[N], C, c);
         }
     }
 
     public static void scanStep(KernelContext k, float[] h, float[] a, float[] u, int[] params) {
         int c = k.globalIdx;
         if (c < params[N]) {
-            Scan.step(h, 0, a, 0, u, 0, params[N], c);
+            Scan.step(h, params[OFF0], a, params[OFF0 + 1], u, params[OFF0 + 2], params[N], c);
         }
     }
 }

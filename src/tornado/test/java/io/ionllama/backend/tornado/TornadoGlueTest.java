@@ -3,6 +3,7 @@ package io.ionllama.backend.tornado;
 import static io.ionllama.backend.tornado.DeviceChecks.abs;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.ionllama.backend.Backend;
 import io.ionllama.backend.cpu.CpuBackend;
 import io.ionllama.testing.Tensors;
 import java.util.SplittableRandom;
@@ -174,5 +175,122 @@ class TornadoGlueTest {
             DeviceChecks.assertMatchesCpu("scan step n=" + n, hd, hc, scale, RTOL, 4, n);
         }
         DeviceChecks.assertRanOnDevice(device, GlueGraphs.SCAN_STEP);
+    }
+
+    /** Every glue op's inputs and outputs at non-zero offsets, and the op calls of one step. */
+    static final class GlueStep {
+        static final int N = 300, ROWS = 5, C = 24, GN = ROWS * C, O1 = 7, O2 = 13, PAD = 5;
+        /** Op calls in {@link #run}. */
+        static final int CALLS = 8;
+
+        final float[] src, a, b, dy, z, lambda, gda, sa, u;
+        final float[] copy0, acc0, fill0, out0, da0, db0, ga0, dz0, dl0, h0;
+        final float[] copy, acc, fill, out, da, db, ga, dz, dl, h;
+
+        GlueStep(long seed) {
+            SplittableRandom r = new SplittableRandom(seed);
+            src = Tensors.gaussian(r, O2 + N + PAD, 2);
+            a = Tensors.gaussian(r, O2 + N + PAD, 3);
+            b = Tensors.gaussian(r, O1 + N + PAD, 1);
+            dy = Tensors.gaussian(r, O1 + N + PAD, 1);
+            z = Tensors.gaussian(r, O2 + GN + PAD, 2);
+            lambda = Tensors.uniform(r, O1 + C + PAD, -3, 1);
+            gda = Tensors.gaussian(r, O1 + GN + PAD, 1);
+            sa = Tensors.uniform(r, O2 + N + PAD, 0.02, 0.98);
+            u = Tensors.gaussian(r, O1 + N + PAD, 1);
+            copy0 = Tensors.gaussian(r, O1 + N + PAD, 2);
+            acc0 = Tensors.gaussian(r, O1 + N + PAD, 2);
+            fill0 = Tensors.gaussian(r, O2 + N + PAD, 2);
+            out0 = Tensors.gaussian(r, O1 + N + PAD, 1);
+            da0 = Tensors.uniform(r, O2 + N + PAD, -1, 1);
+            db0 = Tensors.uniform(r, O1 + N + PAD, -1, 1);
+            ga0 = Tensors.uniform(r, O1 + GN + PAD, -1, 1);
+            dz0 = Tensors.uniform(r, O2 + GN + PAD, -1, 1);
+            dl0 = Tensors.uniform(r, O1 + C + PAD, -1, 1);
+            h0 = Tensors.gaussian(r, O1 + N + PAD, 1);
+            copy = copy0.clone();
+            acc = acc0.clone();
+            fill = fill0.clone();
+            out = out0.clone();
+            da = da0.clone();
+            db = db0.clone();
+            ga = ga0.clone();
+            dz = dz0.clone();
+            dl = dl0.clone();
+            h = h0.clone();
+        }
+
+        float[][] outputs() {
+            return new float[][] {copy, acc, fill, out, da, db, ga, dz, dl, h};
+        }
+
+        /** Every output back to its initial values (on the host). */
+        void reset() {
+            float[][] init = {copy0, acc0, fill0, out0, da0, db0, ga0, dz0, dl0, h0};
+            float[][] outs = outputs();
+            for (int i = 0; i < outs.length; i++) {
+                System.arraycopy(init[i], 0, outs[i], 0, init[i].length);
+            }
+        }
+
+        /** One step's op calls; the gate backward reads the gate forward's output. */
+        void run(Backend be, float value) {
+            be.copy(copy, O1, src, O2, N);
+            be.accumulate(acc, O1, src, O2, N);
+            be.fill(fill, O2, value, N);
+            be.swigluForward(out, O1, a, O2, b, O1, N);
+            be.swigluBackward(da, O2, db, O1, dy, O1, a, O2, b, O1, N);
+            be.integralGateForward(ga, O1, z, O2, lambda, O1, ROWS, C);
+            be.integralGateBackward(dz, O2, dl, O1, gda, O1, ga, O1, z, O2, lambda, O1, ROWS, C);
+            be.scanStep(h, O1, sa, O2, u, O1, N);
+        }
+    }
+
+    /**
+     * Every glue op on the resident path: a first step runs per-op and builds the plan at its end,
+     * a second runs the sites on the caller's arrays (at offsets 7 and 13) and must match the CPU
+     * backend, with everything outside the written slices untouched.
+     */
+    @Test
+    void residentStepsMatchCpu() {
+        GlueStep d = new GlueStep(50), c = new GlueStep(50);
+        float v1 = 0.75f, v2 = -1.25f;
+        try (TornadoBackend res = new TornadoBackend(-1, 2, true, 0, true)) {
+            res.beginStep();
+            d.run(res, v1);
+            res.endStep();
+            assertThat(res.residentPlans()).isEqualTo(1);
+            long runs0 = res.residentRuns();
+            d.reset();
+            res.hostChanged(d.outputs());
+            res.beginStep();
+            d.run(res, v2);
+            res.endStep();
+            assertThat(res.residentRuns() - runs0).isEqualTo(GlueStep.CALLS);
+            assertThat(res.residentPlans()).isEqualTo(1);
+            res.toHost(d.outputs());
+        }
+        c.run(cpu, v2);
+        int n = GlueStep.N, gn = GlueStep.GN, C = GlueStep.C, o1 = GlueStep.O1, o2 = GlueStep.O2;
+        DeviceChecks.assertMatchesCpu("resident copy", d.copy, c.copy, new float[c.copy.length], 0, o1, n);
+        DeviceChecks.assertMatchesCpu("resident accumulate", d.acc, c.acc, new float[c.acc.length], 0, o1, n);
+        DeviceChecks.assertMatchesCpu("resident fill", d.fill, c.fill, new float[c.fill.length], 0, o2, n);
+        DeviceChecks.assertMatchesCpu("resident swiglu out", d.out, c.out, abs(c.out), RTOL, o1, n);
+        DeviceChecks.assertMatchesCpu("resident swiglu da", d.da, c.da, DeviceChecks.gradScale(c.da0, c.da, o2, n), RTOL, o2, n);
+        DeviceChecks.assertMatchesCpu("resident swiglu db", d.db, c.db, DeviceChecks.gradScale(c.db0, c.db, o1, n), RTOL, o1, n);
+        DeviceChecks.assertMatchesCpu("resident gate a", d.ga, c.ga, abs(c.ga), RTOL, o1, gn);
+        DeviceChecks.assertMatchesCpu("resident gate dz", d.dz, c.dz, DeviceChecks.gradScale(c.dz0, c.dz, o2, gn), RTOL, o2, gn);
+        float[] dlScale = new float[c.dl0.length], scratch = new float[c.dz0.length];
+        cpu.integralGateBackward(scratch, o2, dlScale, o1, abs(c.gda), o1, c.ga, o1, c.z, o2, c.lambda, o1, GlueStep.ROWS, C);
+        dlScale = abs(dlScale);
+        for (int i = 0; i < dlScale.length; i++) {
+            dlScale[i] += Math.abs(c.dl0[i]);
+        }
+        DeviceChecks.assertMatchesCpu("resident gate dlambda", d.dl, c.dl, dlScale, RTOL, o1, C);
+        float[] hScale = new float[c.h0.length];
+        for (int i = 0; i < n; i++) {
+            hScale[o1 + i] = Math.abs(c.sa[o2 + i] * c.h0[o1 + i]) + Math.abs((1 - c.sa[o2 + i]) * c.u[o1 + i]);
+        }
+        DeviceChecks.assertMatchesCpu("resident scan step", d.h, c.h, hScale, RTOL, o1, n);
     }
 }
