@@ -14,7 +14,9 @@ import uk.ac.manchester.tornado.api.enums.DataTransferMode;
  * {@link ScanKernels} as three tasks, cached per channel count C. B, T and the chunk length are
  * per execution, the staging capacity counts B*T rows of C floats. The carries live only on the
  * device (transferred once, at the first execution, then overwritten by phase 1 every time).
- * Per-op transfers, as for {@link MatmulGraphs}.
+ * Per-op transfers, as for {@link MatmulGraphs}. Inside a training step each call is also a
+ * {@link Residency} site bound to the caller's arrays, with carries of its own sized for the
+ * call (see {@link #carryCapacity}).
  */
 final class ScanGraphs implements AutoCloseable {
 
@@ -49,11 +51,23 @@ final class ScanGraphs implements AutoCloseable {
                 break;
             }
         }
+        int cap = carryCapacity(B, T, chunk);
+        Residency.Site site = residency.site(new Residency.Key(FORWARD, new int[] {C, cap}, h, a, u),
+                () -> new ForwardSite(h, a, u, C, cap));
+        if (site != null) {
+            ForwardSite f = (ForwardSite) site;
+            setSizes(f.params, f.summaryGrid, f.carryGrid, f.applyGrid, B, T, C, chunk);
+            setOffsets(f.params, off, 0);
+        }
+        if (residency.run(site)) {
+            return;
+        }
         if (g == null) {
             g = new Forward(C);
             forwards.add(g);
         }
         g.run(h, a, u, off, B, T, chunk);
+        residency.wroteOnHost(h);
     }
 
     void backward(float[] da, float[] du, float[] dh, float[] h, float[] a, float[] u, int off, int B, int T, int C,
@@ -65,29 +79,147 @@ final class ScanGraphs implements AutoCloseable {
                 break;
             }
         }
+        int cap = carryCapacity(B, T, chunk);
+        Residency.Site site = residency.site(new Residency.Key(BACKWARD, new int[] {C, cap}, da, du, dh, h, a, u),
+                () -> new BackwardSite(da, du, dh, h, a, u, C, cap));
+        if (site != null) {
+            BackwardSite b = (BackwardSite) site;
+            setSizes(b.params, b.summaryGrid, b.carryGrid, b.applyGrid, B, T, C, chunk);
+            setOffsets(b.params, off, 0);
+        }
+        if (residency.run(site)) {
+            return;
+        }
         if (g == null) {
             g = new Backward(C);
             backwards.add(g);
         }
         g.run(da, du, dh, h, a, u, off, B, T, chunk);
+        residency.wroteOnHost(da, du);
+    }
+
+    /**
+     * Carry rows (of C floats) a site's own carries hold for a call: B * chunk count, rounded up
+     * to a power of two. It is part of the site's key, so a call that needs more gets a new site
+     * with bigger carries instead of running past the end of the old ones.
+     */
+    static int carryCapacity(int B, int T, int chunk) {
+        return StagedGraph.capacityFor(B * Scan.chunkCount(T, chunk));
     }
 
     /** Writes B, T, the chunk length and count into params and sizes the three phases' grids. */
-    static void setSizes(int[] params, WorkerGrid1D chunkGrid, WorkerGrid1D carryGrid, int B, int T, int C, int chunk) {
+    static void setSizes(int[] params, WorkerGrid1D summaryGrid, WorkerGrid1D carryGrid, WorkerGrid1D applyGrid,
+                         int B, int T, int C, int chunk) {
         int nChunks = Scan.chunkCount(T, chunk);
         params[ScanKernels.B] = B;
         params[ScanKernels.T] = T;
         params[ScanKernels.CHUNK] = chunk;
         params[ScanKernels.CHUNKS] = nChunks;
-        chunkGrid.setGlobalWork(StagedGraph.roundUp(B * nChunks * C, StagedGraph.LOCAL_1D), 1, 1);
-        chunkGrid.setLocalWork(StagedGraph.LOCAL_1D, 1, 1);
-        carryGrid.setGlobalWork(StagedGraph.roundUp(B * C, StagedGraph.LOCAL_1D), 1, 1);
-        carryGrid.setLocalWork(StagedGraph.LOCAL_1D, 1, 1);
+        StagedGraph.size(summaryGrid, B * nChunks * C);
+        StagedGraph.size(carryGrid, B * C);
+        StagedGraph.size(applyGrid, B * nChunks * C);
+    }
+
+    /** params[OFF0..] = the offset of the sequence arrays, then that of the carries. */
+    static void setOffsets(int[] params, int off, int carryOff) {
+        params[ScanKernels.OFF0] = off;
+        params[ScanKernels.OFF0 + 1] = carryOff;
+    }
+
+    static void forwardTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid1D summaryGrid,
+                             WorkerGrid1D carryGrid, WorkerGrid1D applyGrid, float[] h, float[] a, float[] u,
+                             float[] carryA, float[] carryB, int[] params, int C) {
+        tg.task("summary", ScanKernels::summary, new KernelContext(), carryA, carryB, a, u, params, C)
+                .task("carry", ScanKernels::carry, new KernelContext(), carryA, carryB, params, C)
+                .task("apply", ScanKernels::apply, new KernelContext(), h, a, u, carryB, params, C);
+        grids.addWorkerGrid(name + ".summary", summaryGrid);
+        grids.addWorkerGrid(name + ".carry", carryGrid);
+        grids.addWorkerGrid(name + ".apply", applyGrid);
+    }
+
+    static void backwardTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid1D summaryGrid,
+                              WorkerGrid1D carryGrid, WorkerGrid1D applyGrid, float[] da, float[] du, float[] dh,
+                              float[] h, float[] a, float[] u, float[] carryA, float[] carryB, int[] params, int C) {
+        tg.task("summary", ScanKernels::backwardSummary, new KernelContext(), carryA, carryB, dh, a, params, C)
+                .task("carry", ScanKernels::backwardCarry, new KernelContext(), carryA, carryB, params, C)
+                .task("apply", ScanKernels::backwardApply, new KernelContext(), da, du, dh, h, a, u, carryB, params, C);
+        grids.addWorkerGrid(name + ".summary", summaryGrid);
+        grids.addWorkerGrid(name + ".carry", carryGrid);
+        grids.addWorkerGrid(name + ".apply", applyGrid);
+    }
+
+    /**
+     * The scan forward bound to the caller's arrays (see {@link Residency}), with its own carries
+     * on the device for {@code cap} rows of C floats (offset 0).
+     */
+    private static final class ForwardSite extends Residency.Site {
+        final int[] params = new int[ScanKernels.PARAMS];
+        final float[] h, a, u, carryA, carryB;
+        final int C;
+        final WorkerGrid1D summaryGrid = new WorkerGrid1D(StagedGraph.LOCAL_1D);
+        final WorkerGrid1D carryGrid = new WorkerGrid1D(StagedGraph.LOCAL_1D);
+        final WorkerGrid1D applyGrid = new WorkerGrid1D(StagedGraph.LOCAL_1D);
+
+        ForwardSite(float[] h, float[] a, float[] u, int C, int cap) {
+            this(h, a, u, C, new float[cap * C], new float[cap * C]);
+        }
+
+        private ForwardSite(float[] h, float[] a, float[] u, int C, float[] carryA, float[] carryB) {
+            super(FORWARD, new Object[] {h, a, u, carryA, carryB}, new Object[] {h, carryA, carryB}, new Object[] {null});
+            perCall[0] = params;
+            this.h = h;
+            this.a = a;
+            this.u = u;
+            this.carryA = carryA;
+            this.carryB = carryB;
+            this.C = C;
+        }
+
+        @Override
+        void tasks(TaskGraph tg, String name, GridScheduler grids) {
+            forwardTasks(tg, name, grids, summaryGrid, carryGrid, applyGrid, h, a, u, carryA, carryB, params, C);
+        }
+    }
+
+    /** The scan backward bound to the caller's arrays, with its own carries (as {@link ForwardSite}). */
+    private static final class BackwardSite extends Residency.Site {
+        final int[] params = new int[ScanKernels.PARAMS];
+        final float[] da, du, dh, h, a, u, carryA, carryB;
+        final int C;
+        final WorkerGrid1D summaryGrid = new WorkerGrid1D(StagedGraph.LOCAL_1D);
+        final WorkerGrid1D carryGrid = new WorkerGrid1D(StagedGraph.LOCAL_1D);
+        final WorkerGrid1D applyGrid = new WorkerGrid1D(StagedGraph.LOCAL_1D);
+
+        BackwardSite(float[] da, float[] du, float[] dh, float[] h, float[] a, float[] u, int C, int cap) {
+            this(da, du, dh, h, a, u, C, new float[cap * C], new float[cap * C]);
+        }
+
+        private BackwardSite(float[] da, float[] du, float[] dh, float[] h, float[] a, float[] u, int C,
+                             float[] carryA, float[] carryB) {
+            super(BACKWARD, new Object[] {da, du, dh, h, a, u, carryA, carryB}, new Object[] {da, du, carryA, carryB},
+                    new Object[] {null});
+            perCall[0] = params;
+            this.da = da;
+            this.du = du;
+            this.dh = dh;
+            this.h = h;
+            this.a = a;
+            this.u = u;
+            this.carryA = carryA;
+            this.carryB = carryB;
+            this.C = C;
+        }
+
+        @Override
+        void tasks(TaskGraph tg, String name, GridScheduler grids) {
+            backwardTasks(tg, name, grids, summaryGrid, carryGrid, applyGrid, da, du, dh, h, a, u, carryA, carryB,
+                    params, C);
+        }
     }
 
     private final class Forward extends StagedGraph {
         final int C;
-        final int[] params = new int[4];
+        final int[] params = new int[ScanKernels.PARAMS];
         float[] h, a, u, carryA, carryB;
         WorkerGrid1D summaryGrid, carryGrid, applyGrid;
 
@@ -101,9 +233,7 @@ final class ScanGraphs implements AutoCloseable {
             int n = B * T * C;
             System.arraycopy(a, off, this.a, 0, n);
             System.arraycopy(u, off, this.u, 0, n);
-            setSizes(params, summaryGrid, carryGrid, B, T, C, chunk);
-            applyGrid.setGlobalWork(summaryGrid.getGlobalWork()[0], 1, 1);
-            applyGrid.setLocalWork(LOCAL_1D, 1, 1);
+            setSizes(params, summaryGrid, carryGrid, applyGrid, B, T, C, chunk);
             graph.execute();
             System.arraycopy(this.h, 0, h, off, n);
         }
@@ -119,24 +249,20 @@ final class ScanGraphs implements AutoCloseable {
             String name = session.graphName(op, "C" + C);
             TaskGraph tg = new TaskGraph(name)
                     .transferToDevice(DataTransferMode.FIRST_EXECUTION, carryA, carryB)
-                    .transferToDevice(DataTransferMode.EVERY_EXECUTION, params, a, u)
-                    .task("summary", ScanKernels::summary, new KernelContext(), carryA, carryB, a, u, params, C)
-                    .task("carry", ScanKernels::carry, new KernelContext(), carryA, carryB, params, C)
-                    .task("apply", ScanKernels::apply, new KernelContext(), h, a, u, carryB, params, C)
-                    .transferToHost(DataTransferMode.EVERY_EXECUTION, h);
+                    .transferToDevice(DataTransferMode.EVERY_EXECUTION, params, a, u);
             summaryGrid = new WorkerGrid1D(roundUp(capacity * C, LOCAL_1D));
             carryGrid = new WorkerGrid1D(roundUp(capacity * C, LOCAL_1D));
             applyGrid = new WorkerGrid1D(roundUp(capacity * C, LOCAL_1D));
-            GridScheduler grids = new GridScheduler(name + ".summary", summaryGrid);
-            grids.addWorkerGrid(name + ".carry", carryGrid);
-            grids.addWorkerGrid(name + ".apply", applyGrid);
+            GridScheduler grids = new GridScheduler();
+            forwardTasks(tg, name, grids, summaryGrid, carryGrid, applyGrid, h, a, u, carryA, carryB, params, C);
+            tg.transferToHost(DataTransferMode.EVERY_EXECUTION, h);
             return device(tg, grids, arrays(params, a, u), arrays(h), arrays(carryA, carryB));
         }
     }
 
     private final class Backward extends StagedGraph {
         final int C;
-        final int[] params = new int[4];
+        final int[] params = new int[ScanKernels.PARAMS];
         float[] da, du, dh, h, a, u, carryA, carryB;
         WorkerGrid1D summaryGrid, carryGrid, applyGrid;
 
@@ -154,9 +280,7 @@ final class ScanGraphs implements AutoCloseable {
             System.arraycopy(h, off, this.h, 0, n);
             System.arraycopy(a, off, this.a, 0, n);
             System.arraycopy(u, off, this.u, 0, n);
-            setSizes(params, summaryGrid, carryGrid, B, T, C, chunk);
-            applyGrid.setGlobalWork(summaryGrid.getGlobalWork()[0], 1, 1);
-            applyGrid.setLocalWork(LOCAL_1D, 1, 1);
+            setSizes(params, summaryGrid, carryGrid, applyGrid, B, T, C, chunk);
             graph.execute();
             System.arraycopy(this.da, 0, da, off, n);
             System.arraycopy(this.du, 0, du, off, n);
@@ -175,17 +299,14 @@ final class ScanGraphs implements AutoCloseable {
             String name = session.graphName(op, "C" + C);
             TaskGraph tg = new TaskGraph(name)
                     .transferToDevice(DataTransferMode.FIRST_EXECUTION, carryA, carryB)
-                    .transferToDevice(DataTransferMode.EVERY_EXECUTION, params, da, du, dh, h, a, u)
-                    .task("summary", ScanKernels::backwardSummary, new KernelContext(), carryA, carryB, dh, a, params, C)
-                    .task("carry", ScanKernels::backwardCarry, new KernelContext(), carryA, carryB, params, C)
-                    .task("apply", ScanKernels::backwardApply, new KernelContext(), da, du, dh, h, a, u, carryB, params, C)
-                    .transferToHost(DataTransferMode.EVERY_EXECUTION, da, du);
+                    .transferToDevice(DataTransferMode.EVERY_EXECUTION, params, da, du, dh, h, a, u);
             summaryGrid = new WorkerGrid1D(roundUp(capacity * C, LOCAL_1D));
             carryGrid = new WorkerGrid1D(roundUp(capacity * C, LOCAL_1D));
             applyGrid = new WorkerGrid1D(roundUp(capacity * C, LOCAL_1D));
-            GridScheduler grids = new GridScheduler(name + ".summary", summaryGrid);
-            grids.addWorkerGrid(name + ".carry", carryGrid);
-            grids.addWorkerGrid(name + ".apply", applyGrid);
+            GridScheduler grids = new GridScheduler();
+            backwardTasks(tg, name, grids, summaryGrid, carryGrid, applyGrid, da, du, dh, h, a, u, carryA, carryB,
+                    params, C);
+            tg.transferToHost(DataTransferMode.EVERY_EXECUTION, da, du);
             return device(tg, grids, arrays(params, da, du, dh, h, a, u), arrays(da, du), arrays(carryA, carryB));
         }
     }

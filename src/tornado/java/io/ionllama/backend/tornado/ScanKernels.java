@@ -18,12 +18,25 @@ import uk.ac.manchester.tornado.api.KernelContext;
  * length and the chunk count change between executions and come from {@code params}; only C is
  * compiled in. The three phases are three tasks of one TaskGraph, which TornadoVM runs in order
  * on the device, so the carries never leave it.
+ *
+ * <p>Offsets into the arrays come from {@code params} too: 0 for the per-op graphs' staging
+ * buffers, the caller's offsets when a graph is bound to the caller's own arrays
+ * ({@link Residency}). The scan takes one offset for all its sequence arrays (the op has one
+ * {@code off}, and {@link Scan}'s units one offset for the arrays they walk together), and one for
+ * the two carry arrays:
+ * <pre>
+ *   params[OFF0]       offset of the sequence arrays: h, a, u (forward); da, du, dh, h, a, u (backward)
+ *   params[OFF0 + 1]   offset of the carries: carryA, carryB
+ * </pre>
  */
 public final class ScanKernels {
     private ScanKernels() {}
 
-    /** Indexes into {@code params}: sequences, steps, chunk length, chunk count. */
-    public static final int B = 0, T = 1, CHUNK = 2, CHUNKS = 3;
+    /**
+     * Indexes into {@code params}: sequences, steps, chunk length, chunk count, then the offset of
+     * the sequence arrays and that of the carries; PARAMS is the array's length.
+     */
+    public static final int B = 0, T = 1, CHUNK = 2, CHUNKS = 3, OFF0 = 4, PARAMS = 6;
 
     public static void summary(KernelContext k, float[] carryA, float[] carryB, float[] a, float[] u,
                                int[] params, int C) {
@@ -34,7 +47,8 @@ public final class ScanKernels {
             int c = i % C;
             int chunk = (i / C) % nChunks;
             int b = i / (C * nChunks);
-            Scan.chunkSummary(carryA, carryB, a, u, b * steps * C, b * nChunks * C, steps, C, params[CHUNK], chunk, c);
+            int off = params[OFF0] + b * steps * C, carryOff = params[OFF0 + 1] + b * nChunks * C;
+            Scan.chunkSummary(carryA, carryB, a, u, off, carryOff, steps, C, params[CHUNK], chunk, c);
         }
     }
 
@@ -42,7 +56,7 @@ public final class ScanKernels {
         int i = k.globalIdx;
         if (i < params[B] * C) {
             int nChunks = params[CHUNKS];
-            Scan.chunkCarry(carryA, carryB, (i / C) * nChunks * C, nChunks, C, i % C);
+            Scan.chunkCarry(carryA, carryB, params[OFF0 + 1] + (i / C) * nChunks * C, nChunks, C, i % C);
         }
     }
 
@@ -54,7 +68,8 @@ public final class ScanKernels {
             int c = i % C;
             int chunk = (i / C) % nChunks;
             int b = i / (C * nChunks);
-            Scan.chunkApply(h, a, u, carryB, b * steps * C, b * nChunks * C, steps, C, params[CHUNK], chunk, c);
+            int off = params[OFF0] + b * steps * C, carryOff = params[OFF0 + 1] + b * nChunks * C;
+            Scan.chunkApply(h, a, u, carryB, off, carryOff, steps, C, params[CHUNK], chunk, c);
         }
     }
 
@@ -67,7 +82,8 @@ public final class ScanKernels {
             int c = i % C;
             int chunk = (i / C) % nChunks;
             int b = i / (C * nChunks);
-            Scan.chunkBackwardSummary(carryA, carryB, dh, a, b * steps * C, b * nChunks * C, steps, C, params[CHUNK],
+            int off = params[OFF0] + b * steps * C, carryOff = params[OFF0 + 1] + b * nChunks * C;
+            Scan.chunkBackwardSummary(carryA, carryB, dh, a, off, carryOff, steps, C, params[CHUNK],
                     chunk, c);
         }
     }
@@ -76,7 +92,7 @@ public final class ScanKernels {
         int i = k.globalIdx;
         if (i < params[B] * C) {
             int nChunks = params[CHUNKS];
-            Scan.chunkBackwardCarry(carryA, carryB, (i / C) * nChunks * C, nChunks, C, i % C);
+            Scan.chunkBackwardCarry(carryA, carryB, params[OFF0 + 1] + (i / C) * nChunks * C, nChunks, C, i % C);
         }
     }
 
@@ -89,7 +105,8 @@ public final class ScanKernels {
             int c = i % C;
             int chunk = (i / C) % nChunks;
             int b = i / (C * nChunks);
-            Scan.chunkBackwardApply(da, du, dh, h, a, u, carryB, b * steps * C, b * nChunks * C, steps, C,
+            int off = params[OFF0] + b * steps * C, carryOff = params[OFF0 + 1] + b * nChunks * C;
+            Scan.chunkBackwardApply(da, du, dh, h, a, u, carryB, off, carryOff, steps, C,
                     params[CHUNK], chunk, c);
         }
     }

@@ -120,8 +120,16 @@ class TornadoScanTest {
             cpu.scanBackwardChunked(dac, duc, p.dh, h, p.a, p.u, p.off, p.B, p.T, p.C, chunk, p.carries(chunk),
                     p.carries(chunk));
         }
-        // The sizes of the terms: G[t] = |dh[t]| + a[t+1] G[t+1] bounds |g[t]|, then
-        // |da| <= |da0| + G (|h[t-1]| + |u[t]|) and |du| <= |du0| + G (1 - a[t]).
+        float[][] scale = backwardScales(p, h);
+        DeviceChecks.assertMatchesCpu("da (chunk " + chunk + ")", dad, dac, scale[0], RTOL, p.off, p.n());
+        DeviceChecks.assertMatchesCpu("du (chunk " + chunk + ")", dud, duc, scale[1], RTOL, p.off, p.n());
+    }
+
+    /**
+     * The sizes of the backward's terms, {da scale, du scale}: G[t] = |dh[t]| + a[t+1] G[t+1]
+     * bounds |g[t]|, then |da| <= |da0| + G (|h[t-1]| + |u[t]|) and |du| <= |du0| + G (1 - a[t]).
+     */
+    static float[][] backwardScales(Problem p, float[] h) {
         float[] daScale = DeviceChecks.abs(p.da0), duScale = DeviceChecks.abs(p.du0);
         for (int b = 0; b < p.B; b++) {
             for (int c = 0; c < p.C; c++) {
@@ -136,8 +144,7 @@ class TornadoScanTest {
                 }
             }
         }
-        DeviceChecks.assertMatchesCpu("da (chunk " + chunk + ")", dad, dac, daScale, RTOL, p.off, p.n());
-        DeviceChecks.assertMatchesCpu("du (chunk " + chunk + ")", dud, duc, duScale, RTOL, p.off, p.n());
+        return new float[][] {daScale, duScale};
     }
 
     @ParameterizedTest
@@ -189,5 +196,87 @@ class TornadoScanTest {
         checkForward(p, 0);
         checkBackward(p, 0);
         DeviceChecks.assertRanOnDevice(device, ScanGraphs.FORWARD, ScanGraphs.BACKWARD);
+    }
+
+    /**
+     * Residency: two training steps of forward and backward, default and chunked, on caller arrays
+     * at a non-zero offset. The first step runs per-op and builds the plan at its end; the second
+     * runs every call as a site of that plan (the backward reading the h the forward left on the
+     * device), with a new u and reset gradients uploaded from the host. Checked against the CPU
+     * on each step's inputs, and outside the slices untouched.
+     */
+    @Test
+    void residentStepsMatchCpu() {
+        int B = 2, T = 37, C = 13, off = 5, chunk = 5, n = off + B * T * C + 7;
+        SplittableRandom r = new SplittableRandom(4242);
+        float[] a = Tensors.uniform(r, n, 0.02, 0.98), u = Tensors.uniform(r, n, -1, 1);
+        float[] h0 = Tensors.uniform(r, n, -1, 1), dh = Tensors.uniform(r, n, -1, 1);
+        float[] da0 = Tensors.uniform(r, n, -1, 1), du0 = Tensors.uniform(r, n, -1, 1);
+        float[] h = h0.clone(), h2 = h0.clone();
+        float[] da = da0.clone(), du = du0.clone(), da2 = da0.clone(), du2 = du0.clone();
+        float[] carries = new float[B * Scan.chunkCount(T, chunk) * C];
+        TornadoBackend res = new TornadoBackend(-1, 2, true, 0, true);
+        try {
+            for (int step = 0; step < 2; step++) {
+                long runs0 = res.residentRuns();
+                if (step == 1) {
+                    // The host writes: a new u for the slice, gradients and outputs reset.
+                    float[] fresh = Tensors.uniform(r, n, -1, 1);
+                    System.arraycopy(fresh, off, u, off, B * T * C);
+                    System.arraycopy(h0, 0, h, 0, n);
+                    System.arraycopy(h0, 0, h2, 0, n);
+                    System.arraycopy(da0, 0, da, 0, n);
+                    System.arraycopy(du0, 0, du, 0, n);
+                    System.arraycopy(da0, 0, da2, 0, n);
+                    System.arraycopy(du0, 0, du2, 0, n);
+                    res.hostChanged(u, h, h2, da, du, da2, du2);
+                }
+                res.beginStep();
+                res.scanForward(h, a, u, off, B, T, C);
+                res.scanBackward(da, du, dh, h, a, u, off, B, T, C);
+                res.scanForwardChunked(h2, a, u, off, B, T, C, chunk, carries, carries);
+                res.scanBackwardChunked(da2, du2, dh, h2, a, u, off, B, T, C, chunk, carries, carries);
+                res.endStep();
+                if (step == 1) {
+                    assertThat(res.residentRuns() - runs0).as("ops run as sites in the second step").isEqualTo(4);
+                    res.toHost(h, da, du, h2, da2, du2);
+                } else {
+                    assertThat(res.residentRuns()).as("the first step runs per-op").isEqualTo(runs0);
+                }
+                assertThat(res.residentPlans()).isEqualTo(1);
+
+                Problem p = new Problem(B, T, C, off, a, u, h0, dh, da0, du0);
+                float[] hc = h0.clone(), h2c = h0.clone();
+                float[] dac = da0.clone(), duc = du0.clone(), da2c = da0.clone(), du2c = du0.clone();
+                cpu.scanForward(hc, a, u, off, B, T, C);
+                cpu.scanBackward(dac, duc, dh, hc, a, u, off, B, T, C);
+                cpu.scanForwardChunked(h2c, a, u, off, B, T, C, chunk, p.carries(chunk), p.carries(chunk));
+                cpu.scanBackwardChunked(da2c, du2c, dh, h2c, a, u, off, B, T, C, chunk, p.carries(chunk), p.carries(chunk));
+                String s = " (step " + step + ")";
+                DeviceChecks.assertMatchesCpu("h" + s, h, hc, constant(n, 1f), RTOL, off, B * T * C);
+                DeviceChecks.assertMatchesCpu("h chunked" + s, h2, h2c, constant(n, 1f), RTOL, off, B * T * C);
+                float[][] scale = backwardScales(p, hc), scale2 = backwardScales(p, h2c);
+                DeviceChecks.assertMatchesCpu("da" + s, da, dac, scale[0], RTOL, off, B * T * C);
+                DeviceChecks.assertMatchesCpu("du" + s, du, duc, scale[1], RTOL, off, B * T * C);
+                DeviceChecks.assertMatchesCpu("da chunked" + s, da2, da2c, scale2[0], RTOL, off, B * T * C);
+                DeviceChecks.assertMatchesCpu("du chunked" + s, du2, du2c, scale2[1], RTOL, off, B * T * C);
+            }
+            // A call whose carries outgrow its site's (chunk 1: B*T = 74 carry rows, the site above
+            // holds 64) is a new site, which the plan lacks: it runs per-op, and the plan is rebuilt.
+            long runs1 = res.residentRuns();
+            System.arraycopy(h0, 0, h2, 0, n);
+            res.hostChanged(h2);
+            res.beginStep();
+            res.scanForwardChunked(h2, a, u, off, B, T, C, 1, null, null);
+            res.endStep();
+            assertThat(res.residentRuns()).isEqualTo(runs1);
+            assertThat(res.residentPlans()).isEqualTo(2);
+            float[] h2c = h0.clone(), c1 = new float[B * T * C];
+            cpu.scanForwardChunked(h2c, a, u, off, B, T, C, 1, c1, c1.clone());
+            DeviceChecks.assertMatchesCpu("h chunk 1 (bigger carries)", h2, h2c, constant(n, 1f), RTOL, off, B * T * C);
+            DeviceChecks.assertRanOnDevice(res, ScanGraphs.FORWARD, ScanGraphs.BACKWARD);
+        } finally {
+            res.close();
+        }
     }
 }
