@@ -18,7 +18,9 @@ import uk.ac.manchester.tornado.api.enums.DataTransferMode;
  * the {@link io.ionllama.backend.Backend} ops, so the forwards and backwards stage the table rows
  * the call's indices reach (the largest index + 1, rounded up to {@link #TABLE_ROWS_STEP} rows, the
  * graph's second capacity): in practice the whole table once a batch has hashed into its last
- * buckets.
+ * buckets. Inside a training step each call is also a {@link Residency} site bound to the
+ * caller's whole arrays, so that path stages nothing and needs no capacity: rows and offsets
+ * travel in the site's {@code params}.
  */
 final class EmbeddingGraphs implements AutoCloseable {
 
@@ -44,6 +46,20 @@ final class EmbeddingGraphs implements AutoCloseable {
 
     void byteEmbedding(boolean backward, float[] out, int outOff, float[] emb, int embOff, int[] x, int xOff,
                        int rows, int D) {
+        Residency.Site site = residency.site(new Residency.Key(backward ? BYTE_BACKWARD : BYTE_FORWARD, new int[] {D}, out, emb, x),
+                () -> new ByteSite(backward, out, emb, x, D));
+        if (site != null) {
+            ByteSite b = (ByteSite) site;
+            if (backward) {
+                setOffsets(b.params, rows, embOff, outOff, xOff);
+            } else {
+                setOffsets(b.params, rows, outOff, embOff, xOff);
+            }
+            StagedGraph.size(b.grid, backward ? D : rows);
+        }
+        if (residency.run(site)) {
+            return;
+        }
         ByteGraph g = null;
         for (ByteGraph f : bytes) {
             if (f.backward == backward && f.D == D) {
@@ -56,9 +72,21 @@ final class EmbeddingGraphs implements AutoCloseable {
             bytes.add(g);
         }
         g.run(out, outOff, emb, embOff, x, xOff, rows);
+        residency.wroteOnHost(backward ? emb : out);
     }
 
     void ngramIndex(int[] idx, int idxOff, int[] x, int xOff, int[] ns, int buckets, int T, int rows) {
+        Residency.Site site = residency.site(new Residency.Key(NGRAM_INDEX, new int[] {ns.length, buckets}, idx, x, ns),
+                () -> new IndexSite(idx, x, ns, buckets));
+        if (site != null) {
+            IndexSite s = (IndexSite) site;
+            setOffsets(s.params, rows, idxOff, xOff);
+            s.params[EmbeddingKernels.T] = T;
+            StagedGraph.size(s.grid, rows);
+        }
+        if (residency.run(site)) {
+            return;
+        }
         IndexGraph g = null;
         for (IndexGraph f : indexes) {
             if (f.buckets == buckets && Arrays.equals(f.ns, ns)) {
@@ -71,11 +99,26 @@ final class EmbeddingGraphs implements AutoCloseable {
             indexes.add(g);
         }
         g.run(idx, idxOff, x, xOff, T, rows);
+        residency.wroteOnHost(idx);
     }
 
     /** Forward: out += tables[idx]; backward: tables (dTables) += scatter of out (dout). */
     void ngram(boolean backward, float[] out, int outOff, float[] tables, int tablesOff, int[] idx, int idxOff,
                int numN, int rows, int D) {
+        Residency.Site site = residency.site(new Residency.Key(backward ? NGRAM_BACKWARD : NGRAM_FORWARD, new int[] {numN, D},
+                out, tables, idx), () -> new NgramSite(backward, out, tables, idx, numN, D));
+        if (site != null) {
+            NgramSite s = (NgramSite) site;
+            if (backward) {
+                setOffsets(s.params, rows, tablesOff, outOff, idxOff);
+            } else {
+                setOffsets(s.params, rows, outOff, tablesOff, idxOff);
+            }
+            StagedGraph.size(s.grid, backward ? D : rows);
+        }
+        if (residency.run(site)) {
+            return;
+        }
         NgramGraph g = null;
         for (NgramGraph f : ngrams) {
             if (f.backward == backward && f.numN == numN && f.D == D) {
@@ -88,6 +131,136 @@ final class EmbeddingGraphs implements AutoCloseable {
             ngrams.add(g);
         }
         g.run(out, outOff, tables, tablesOff, idx, idxOff, rows);
+        residency.wroteOnHost(backward ? tables : out);
+    }
+
+    /** params = [rows, T, offsets...] with the offsets in the order of the kernel's array arguments. */
+    static void setOffsets(int[] params, int rows, int... offsets) {
+        params[EmbeddingKernels.ROWS] = rows;
+        System.arraycopy(offsets, 0, params, EmbeddingKernels.OFF0, offsets.length);
+    }
+
+    /** A 1-D grid of {@link StagedGraph#LOCAL_1D}-thread work-groups for {@code units} threads (the per-op graphs' first size). */
+    static WorkerGrid1D grid(int units) {
+        WorkerGrid1D g = new WorkerGrid1D(StagedGraph.roundUp(Math.max(1, units), StagedGraph.LOCAL_1D));
+        g.setLocalWork(StagedGraph.LOCAL_1D, 1, 1);
+        return g;
+    }
+
+    static void byteForwardTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid1D grid, float[] out, float[] emb,
+                                 int[] x, int[] params, int D) {
+        tg.task("rows", EmbeddingKernels::byteForward, new KernelContext(), out, emb, x, params, D);
+        grids.addWorkerGrid(name + ".rows", grid);
+    }
+
+    static void byteBackwardTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid1D grid, float[] dEmb, float[] dout,
+                                  int[] x, int[] params, int D) {
+        tg.task("channels", EmbeddingKernels::byteBackward, new KernelContext(), dEmb, dout, x, params, D);
+        grids.addWorkerGrid(name + ".channels", grid);
+    }
+
+    static void indexTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid1D grid, int[] idx, int[] x, int[] ns,
+                           int[] params, int buckets) {
+        tg.task("rows", EmbeddingKernels::ngramIndex, new KernelContext(), idx, x, ns, params, ns.length, buckets);
+        grids.addWorkerGrid(name + ".rows", grid);
+    }
+
+    static void ngramForwardTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid1D grid, float[] out, float[] tables,
+                                  int[] idx, int[] params, int numN, int D) {
+        tg.task("rows", EmbeddingKernels::ngramForward, new KernelContext(), out, tables, idx, params, numN, D);
+        grids.addWorkerGrid(name + ".rows", grid);
+    }
+
+    static void ngramBackwardTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid1D grid, float[] dTables,
+                                   float[] dout, int[] idx, int[] params, int numN, int D) {
+        tg.task("channels", EmbeddingKernels::ngramBackward, new KernelContext(), dTables, dout, idx, params, numN, D);
+        grids.addWorkerGrid(name + ".channels", grid);
+    }
+
+    /**
+     * Byte embedding forward (out = emb[x]) or backward (emb += scatter of out by x) bound to the
+     * caller's arrays (see {@link Residency}): the whole table, so no table rows are staged.
+     */
+    private static final class ByteSite extends Residency.Site {
+        final int[] params = new int[EmbeddingKernels.PARAMS];
+        final boolean backward;
+        final float[] out, emb;
+        final int[] x;
+        final int D;
+        final WorkerGrid1D grid = new WorkerGrid1D(StagedGraph.LOCAL_1D);
+
+        ByteSite(boolean backward, float[] out, float[] emb, int[] x, int D) {
+            super(backward ? BYTE_BACKWARD : BYTE_FORWARD, new Object[] {out, emb, x}, new Object[] {backward ? emb : out},
+                    new Object[] {null});
+            perCall[0] = params;
+            this.backward = backward;
+            this.out = out;
+            this.emb = emb;
+            this.x = x;
+            this.D = D;
+        }
+
+        @Override
+        void tasks(TaskGraph tg, String name, GridScheduler grids) {
+            if (backward) {
+                byteBackwardTasks(tg, name, grids, grid, emb, out, x, params, D);
+            } else {
+                byteForwardTasks(tg, name, grids, grid, out, emb, x, params, D);
+            }
+        }
+    }
+
+    /** The n-gram bucket indices bound to the caller's arrays, the n-gram lengths list included. */
+    private static final class IndexSite extends Residency.Site {
+        final int[] params = new int[EmbeddingKernels.PARAMS];
+        final int[] idx, x, ns;
+        final int buckets;
+        final WorkerGrid1D grid = new WorkerGrid1D(StagedGraph.LOCAL_1D);
+
+        IndexSite(int[] idx, int[] x, int[] ns, int buckets) {
+            super(NGRAM_INDEX, new Object[] {idx, x, ns}, new Object[] {idx}, new Object[] {null});
+            perCall[0] = params;
+            this.idx = idx;
+            this.x = x;
+            this.ns = ns;
+            this.buckets = buckets;
+        }
+
+        @Override
+        void tasks(TaskGraph tg, String name, GridScheduler grids) {
+            indexTasks(tg, name, grids, grid, idx, x, ns, params, buckets);
+        }
+    }
+
+    /** N-gram embedding forward (out += tables[idx]) or backward (tables += scatter of out) bound to the caller's arrays. */
+    private static final class NgramSite extends Residency.Site {
+        final int[] params = new int[EmbeddingKernels.PARAMS];
+        final boolean backward;
+        final float[] out, tables;
+        final int[] idx;
+        final int numN, D;
+        final WorkerGrid1D grid = new WorkerGrid1D(StagedGraph.LOCAL_1D);
+
+        NgramSite(boolean backward, float[] out, float[] tables, int[] idx, int numN, int D) {
+            super(backward ? NGRAM_BACKWARD : NGRAM_FORWARD, new Object[] {out, tables, idx}, new Object[] {backward ? tables : out},
+                    new Object[] {null});
+            perCall[0] = params;
+            this.backward = backward;
+            this.out = out;
+            this.tables = tables;
+            this.idx = idx;
+            this.numN = numN;
+            this.D = D;
+        }
+
+        @Override
+        void tasks(TaskGraph tg, String name, GridScheduler grids) {
+            if (backward) {
+                ngramBackwardTasks(tg, name, grids, grid, tables, out, idx, params, numN, D);
+            } else {
+                ngramForwardTasks(tg, name, grids, grid, out, tables, idx, params, numN, D);
+            }
+        }
     }
 
     /**
@@ -98,7 +271,7 @@ final class EmbeddingGraphs implements AutoCloseable {
     private final class ByteGraph extends StagedGraph {
         final boolean backward;
         final int D;
-        final int[] params = new int[1];
+        final int[] params = new int[EmbeddingKernels.PARAMS];
         float[] out, emb;
         int[] x;
         WorkerGrid1D grid;
@@ -141,17 +314,17 @@ final class EmbeddingGraphs implements AutoCloseable {
             TaskGraph tg = new TaskGraph(name);
             Object[] in, result;
             if (backward) {
-                grid = grid1(grids, name, "channels", D);
+                grid = grid(D);
                 in = arrays(params, emb, out, x);
                 result = arrays(emb);
-                tg.transferToDevice(DataTransferMode.EVERY_EXECUTION, in)
-                        .task("channels", EmbeddingKernels::byteBackward, new KernelContext(), emb, out, x, params, D);
+                tg.transferToDevice(DataTransferMode.EVERY_EXECUTION, in);
+                byteBackwardTasks(tg, name, grids, grid, emb, out, x, params, D);
             } else {
-                grid = grid1(grids, name, "rows", capacity);
+                grid = grid(capacity);
                 in = arrays(params, emb, x);
                 result = arrays(out);
-                tg.transferToDevice(DataTransferMode.EVERY_EXECUTION, in)
-                        .task("rows", EmbeddingKernels::byteForward, new KernelContext(), out, emb, x, params, D);
+                tg.transferToDevice(DataTransferMode.EVERY_EXECUTION, in);
+                byteForwardTasks(tg, name, grids, grid, out, emb, x, params, D);
             }
             tg.transferToHost(DataTransferMode.EVERY_EXECUTION, result);
             return device(tg, grids, in, result);
@@ -161,7 +334,7 @@ final class EmbeddingGraphs implements AutoCloseable {
     private final class IndexGraph extends StagedGraph {
         final int[] ns;
         final int buckets;
-        final int[] params = new int[2];
+        final int[] params = new int[EmbeddingKernels.PARAMS];
         int[] idx, x;
         WorkerGrid1D grid;
 
@@ -187,13 +360,13 @@ final class EmbeddingGraphs implements AutoCloseable {
             x = new int[capacity];
             String name = session.graphName(op, "n" + ns.length + "b" + buckets);
             GridScheduler grids = new GridScheduler();
-            grid = grid1(grids, name, "rows", capacity);
+            grid = grid(capacity);
             Object[] in = arrays(params, x);
             TaskGraph tg = new TaskGraph(name)
                     .transferToDevice(DataTransferMode.FIRST_EXECUTION, ns)
-                    .transferToDevice(DataTransferMode.EVERY_EXECUTION, in)
-                    .task("rows", EmbeddingKernels::ngramIndex, new KernelContext(), idx, x, ns, params, ns.length, buckets)
-                    .transferToHost(DataTransferMode.EVERY_EXECUTION, idx);
+                    .transferToDevice(DataTransferMode.EVERY_EXECUTION, in);
+            indexTasks(tg, name, grids, grid, idx, x, ns, params, buckets);
+            tg.transferToHost(DataTransferMode.EVERY_EXECUTION, idx);
             return device(tg, grids, in, arrays(idx), arrays(ns));
         }
     }
@@ -201,7 +374,7 @@ final class EmbeddingGraphs implements AutoCloseable {
     private final class NgramGraph extends StagedGraph {
         final boolean backward;
         final int numN, D;
-        final int[] params = new int[1];
+        final int[] params = new int[EmbeddingKernels.PARAMS];
         float[] out, tables;
         int[] idx;
         WorkerGrid1D grid;
@@ -246,13 +419,13 @@ final class EmbeddingGraphs implements AutoCloseable {
             Object[] in = arrays(params, out, tables, idx), result;
             tg.transferToDevice(DataTransferMode.EVERY_EXECUTION, in);
             if (backward) {
-                grid = grid1(grids, name, "channels", D);
+                grid = grid(D);
                 result = arrays(tables);
-                tg.task("channels", EmbeddingKernels::ngramBackward, new KernelContext(), tables, out, idx, params, numN, D);
+                ngramBackwardTasks(tg, name, grids, grid, tables, out, idx, params, numN, D);
             } else {
-                grid = grid1(grids, name, "rows", capacity);
+                grid = grid(capacity);
                 result = arrays(out);
-                tg.task("rows", EmbeddingKernels::ngramForward, new KernelContext(), out, tables, idx, params, numN, D);
+                ngramForwardTasks(tg, name, grids, grid, out, tables, idx, params, numN, D);
             }
             tg.transferToHost(DataTransferMode.EVERY_EXECUTION, result);
             return device(tg, grids, in, result);

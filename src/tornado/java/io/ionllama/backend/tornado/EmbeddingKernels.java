@@ -8,7 +8,9 @@ import uk.ac.manchester.tornado.api.KernelContext;
  * (a row each); the backwards are the per-channel scatter-adds, one thread per channel walking
  * the rows (and n-gram lengths) in order, so no two threads touch one gradient cell and no
  * atomics are needed. Row count and sequence length come from {@code params}; D, the number of
- * n-gram lengths and the bucket count are compiled in.
+ * n-gram lengths and the bucket count are compiled in. Offsets into the arrays come from
+ * {@code params} too: 0 for the per-op graphs' staging buffers, the caller's offsets when a graph
+ * is bound to the caller's own arrays ({@link Residency}). The n-gram lengths list takes none.
  * <pre>
  *   byteForward     thread t = row       Embeddings.byteEmbeddingForwardRow
  *   byteBackward    thread c = channel   Embeddings.byteEmbeddingBackwardChannel
@@ -20,41 +22,46 @@ import uk.ac.manchester.tornado.api.KernelContext;
 public final class EmbeddingKernels {
     private EmbeddingKernels() {}
 
-    /** Indexes into {@code params}: rows, and (n-gram index only) bytes per sequence. */
-    public static final int ROWS = 0, T = 1;
+    /**
+     * Indexes into {@code params}: rows, (n-gram index only) bytes per sequence, then the offset
+     * of each array in the order of the kernel's arguments (the n-gram lengths list excepted).
+     */
+    public static final int ROWS = 0, T = 1, OFF0 = 2, PARAMS = 5;
 
     public static void byteForward(KernelContext k, float[] out, float[] emb, int[] bytes, int[] params, int D) {
         int t = k.globalIdx;
         if (t < params[ROWS]) {
-            Embeddings.byteEmbeddingForwardRow(out, 0, emb, 0, bytes, 0, D, t);
+            Embeddings.byteEmbeddingForwardRow(out, params[OFF0], emb, params[OFF0 + 1], bytes, params[OFF0 + 2], D, t);
         }
     }
 
     public static void byteBackward(KernelContext k, float[] dEmb, float[] dout, int[] bytes, int[] params, int D) {
         int c = k.globalIdx;
         if (c < D) {
-            Embeddings.byteEmbeddingBackwardChannel(dEmb, 0, dout, 0, bytes, 0, params[ROWS], D, c);
+            Embeddings.byteEmbeddingBackwardChannel(dEmb, params[OFF0], dout, params[OFF0 + 1], bytes, params[OFF0 + 2],
+                    params[ROWS], D, c);
         }
     }
 
     public static void ngramIndex(KernelContext k, int[] idx, int[] bytes, int[] ns, int[] params, int numN, int buckets) {
         int t = k.globalIdx;
         if (t < params[ROWS]) {
-            Embeddings.ngramIndexRow(idx, 0, bytes, 0, ns, 0, numN, buckets, params[T], t);
+            Embeddings.ngramIndexRow(idx, params[OFF0], bytes, params[OFF0 + 1], ns, 0, numN, buckets, params[T], t);
         }
     }
 
     public static void ngramForward(KernelContext k, float[] out, float[] tables, int[] idx, int[] params, int numN, int D) {
         int t = k.globalIdx;
         if (t < params[ROWS]) {
-            Embeddings.ngramForwardRow(out, 0, tables, 0, idx, 0, numN, D, t);
+            Embeddings.ngramForwardRow(out, params[OFF0], tables, params[OFF0 + 1], idx, params[OFF0 + 2], numN, D, t);
         }
     }
 
     public static void ngramBackward(KernelContext k, float[] dTables, float[] dout, int[] idx, int[] params, int numN, int D) {
         int c = k.globalIdx;
         if (c < D) {
-            Embeddings.ngramBackwardChannel(dTables, 0, dout, 0, idx, 0, numN, params[ROWS], D, c);
+            Embeddings.ngramBackwardChannel(dTables, params[OFF0], dout, params[OFF0 + 1], idx, params[OFF0 + 2], numN,
+                    params[ROWS], D, c);
         }
     }
 }

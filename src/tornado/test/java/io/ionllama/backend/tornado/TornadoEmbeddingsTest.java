@@ -2,6 +2,7 @@ package io.ionllama.backend.tornado;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.ionllama.backend.Backend;
 import io.ionllama.backend.cpu.CpuBackend;
 import io.ionllama.kernels.Embeddings;
 import io.ionllama.testing.Tensors;
@@ -143,5 +144,112 @@ class TornadoEmbeddingsTest {
         device.byteEmbeddingBackward(dtd, eo, out0, oo, x, xo, rows, D);
         cpu.byteEmbeddingBackward(dtc, eo, out0, oo, x, xo, rows, D);
         assertBitEqual("gather backward", dtd, dtc);
+    }
+
+    // Offsets of the resident test's arrays in the caller's arrays (all non-zero).
+    static final int XO = 3, EO = 5, OO = 2, IO = 4, TO = 7, GO = 6, PAD = 3;
+
+    /** One step of the resident test: every op of this file, the device's n-gram indices feeding the n-gram ops and a gather. */
+    static void embeddingStep(Backend be, int[] x, float[] emb, float[] tables, float[] dout, int[] ns, float[] out, int[] idx,
+                              float[] g, float[] dEmb, float[] dT, int rows, int T, int D, int buckets) {
+        int numN = ns.length;
+        be.byteEmbeddingForward(out, OO, emb, EO, x, XO, rows, D);
+        be.ngramIndex(idx, IO, x, XO, ns, buckets, T, rows);
+        be.ngramEmbeddingForward(out, OO, tables, TO, idx, IO, numN, rows, D);
+        // The byte-embedding op as a row gather over the n-gram tables, by the indices just computed.
+        be.byteEmbeddingForward(g, GO, tables, TO, idx, IO, rows * numN, D);
+        be.byteEmbeddingBackward(dEmb, EO, dout, OO, x, XO, rows, D);
+        be.ngramEmbeddingBackward(dT, TO, dout, OO, idx, IO, numN, rows, D);
+    }
+
+    static final int STEP_OPS = 6;
+
+    static void assertUntouched(String what, float[] dev, float[] before, int off, int len) {
+        for (int i = 0; i < dev.length; i++) {
+            if (i < off || i >= off + len) {
+                assertThat(dev[i]).as("%s[%d] lies outside the slice [%d, %d) and must be untouched", what, i, off, off + len)
+                        .isEqualTo(before[i]);
+            }
+        }
+    }
+
+    static void fillBytes(SplittableRandom r, int[] x, int from, int to) {
+        for (int i = from; i < to; i++) {
+            x[i] = r.nextInt(4) == 0 ? r.nextInt(256) : 97 + r.nextInt(4);
+        }
+    }
+
+    /**
+     * Every op of this file on device-resident arrays ({@link Residency}), at non-zero offsets.
+     * Step 1 runs per-op and builds the plan; step 2 runs the sites with fewer rows and new bytes
+     * and output gradients from the host, the n-gram indices never leaving the device between
+     * the ops that use them. Bit-equal to the CPU backend, and nothing outside the slices moves.
+     */
+    @Test
+    void residentStepsMatchCpu() {
+        SplittableRandom r = new SplittableRandom(2024);
+        int T = 16, B1 = 3, B2 = 2, D = 8, buckets = 100;
+        int[] ns = {2, 3};
+        int numN = ns.length, maxRows = B1 * T;
+        int[] x = new int[XO + maxRows + PAD];
+        fillBytes(r, x, 0, x.length);
+        float[] emb = Tensors.gaussian(r, EO + Embeddings.VOCAB * D + PAD, 1);
+        float[] tables = Tensors.gaussian(r, TO + numN * buckets * D + PAD, 1);
+        float[] dout = Tensors.gaussian(r, OO + maxRows * D + PAD, 1);
+        float[] out0 = Tensors.uniform(r, OO + maxRows * D + PAD, -1, 1);
+        float[] g0 = Tensors.uniform(r, GO + maxRows * numN * D + PAD, -1, 1);
+        float[] dEmb0 = Tensors.uniform(r, emb.length, -1, 1), dT0 = Tensors.uniform(r, tables.length, -1, 1);
+        int[] idx0 = new int[IO + maxRows * numN + PAD];
+        java.util.Arrays.fill(idx0, -7);
+        float[] outd = out0.clone(), outc = out0.clone(), gd = g0.clone(), gc = g0.clone();
+        float[] dEd = dEmb0.clone(), dEc = dEmb0.clone(), dTd = dT0.clone(), dTc = dT0.clone();
+        int[] idxd = idx0.clone(), idxc = idx0.clone();
+
+        TornadoBackend res = new TornadoBackend(-1, 2, true, 0, true);
+        try {
+            res.beginStep();
+            embeddingStep(res, x, emb, tables, dout, ns, outd, idxd, gd, dEd, dTd, B1 * T, T, D, buckets);
+            res.endStep();
+            embeddingStep(cpu, x, emb, tables, dout, ns, outc, idxc, gc, dEc, dTc, B1 * T, T, D, buckets);
+            assertThat(res.residentPlans()).isEqualTo(1);
+
+            // The host's part between steps: new bytes and output gradients, the accumulated gradients reset.
+            fillBytes(r, x, XO, XO + B2 * T);
+            float[] dout2 = Tensors.gaussian(r, dout.length, 1);
+            System.arraycopy(dout2, 0, dout, 0, dout.length);
+            System.arraycopy(dEmb0, 0, dEd, 0, dEd.length);
+            System.arraycopy(dEmb0, 0, dEc, 0, dEc.length);
+            System.arraycopy(dT0, 0, dTd, 0, dTd.length);
+            System.arraycopy(dT0, 0, dTc, 0, dTc.length);
+            res.hostChanged(x);
+            res.hostChanged(dout, dEd, dTd);
+
+            long runs = res.residentRuns();
+            res.beginStep();
+            embeddingStep(res, x, emb, tables, dout, ns, outd, idxd, gd, dEd, dTd, B2 * T, T, D, buckets);
+            res.endStep();
+            assertThat(res.residentRuns() - runs).as("ops run on the resident plan in step 2").isEqualTo(STEP_OPS);
+            assertThat(res.residentPlans()).isEqualTo(1);
+            res.toHost(outd, gd, dEd, dTd);
+            res.toHost(idxd);
+            embeddingStep(cpu, x, emb, tables, dout, ns, outc, idxc, gc, dEc, dTc, B2 * T, T, D, buckets);
+
+            assertBitEqual("resident byte + ngram forward", outd, outc);
+            assertThat(idxd).as("resident ngram index").isEqualTo(idxc);
+            assertBitEqual("resident gather", gd, gc);
+            assertBitEqual("resident byte backward", dEd, dEc);
+            assertBitEqual("resident ngram backward", dTd, dTc);
+            assertUntouched("resident out", outd, out0, OO, maxRows * D);
+            assertUntouched("resident gather", gd, g0, GO, maxRows * numN * D);
+            assertUntouched("resident dEmb", dEd, dEmb0, EO, Embeddings.VOCAB * D);
+            assertUntouched("resident dTables", dTd, dT0, TO, numN * buckets * D);
+            for (int i = 0; i < idxd.length; i++) {
+                if (i < IO || i >= IO + maxRows * numN) {
+                    assertThat(idxd[i]).as("resident idx[%d] outside the slice", i).isEqualTo(-7);
+                }
+            }
+        } finally {
+            res.close();
+        }
     }
 }
