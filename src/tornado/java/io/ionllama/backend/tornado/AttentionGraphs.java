@@ -18,6 +18,10 @@ import uk.ac.manchester.tornado.api.enums.DataTransferMode;
  * and first position travel in {@code params} and the grids are set per execution. A graph's
  * staging arrays hold {@code capacity} rows of q/k/v and {@code capacity x heads x capacity2}
  * floats of att ([B, heads, P, S] with B*P rows and S slots per row; dense: S = P).
+ *
+ * <p>Inside a training step each op call also names a {@link Residency.Site} bound to the caller's
+ * own arrays (q, k, v at the sequence's offset, att at its own): one site per op and arrays serves
+ * every sequence, its {@code params} carrying that call's sizes and offsets.
  */
 final class AttentionGraphs implements AutoCloseable {
 
@@ -51,11 +55,24 @@ final class AttentionGraphs implements AutoCloseable {
                 break;
             }
         }
+        int S = window == 0 ? P : slots;
+        String op = window == 0 ? DENSE_FORWARD : DILATED_FORWARD;
+        Residency.Site site = site(new Residency.Key(op, new int[] {heads, hd, window}, out, att, q, k, v),
+                () -> new ForwardSite(op, out, att, q, k, v, heads, hd, window));
+        if (site != null) {
+            ForwardSite f = (ForwardSite) site;
+            setSizes(f.params, f.grid, B, P, S, heads);
+            setOffsets(f.params, outOff, attOff, qOff, kOff, vOff);
+        }
+        if (residency.run(site)) {
+            return;
+        }
         if (g == null) {
             g = new Forward(heads, hd, window);
             forwards.add(g);
         }
-        g.run(out, outOff, att, attOff, q, qOff, k, kOff, v, vOff, B, P, window == 0 ? P : slots);
+        g.run(out, outOff, att, attOff, q, qOff, k, kOff, v, vOff, B, P, S);
+        residency.wroteOnHost(out, att);
     }
 
     void backward(float[] dq, int dqOff, float[] dk, int dkOff, float[] dv, int dvOff, float[] dout, int doutOff,
@@ -68,12 +85,25 @@ final class AttentionGraphs implements AutoCloseable {
                 break;
             }
         }
+        int S = window == 0 ? P : slots;
+        String op = window == 0 ? DENSE_BACKWARD : DILATED_BACKWARD;
+        Residency.Site site = site(new Residency.Key(op, new int[] {heads, hd, window}, dq, dk, dv, dout, q, k, v, out, att),
+                () -> new BackwardSite(op, dq, dk, dv, dout, q, k, v, out, att, heads, hd, window));
+        if (site != null) {
+            BackwardSite b = (BackwardSite) site;
+            setSizes(b.params, b.queryGrid, B, P, S, heads);
+            StagedGraph.size(b.keyGrid, B * P * heads);
+            setOffsets(b.params, dqOff, doutOff, kOff, vOff, outOff, attOff, dkOff, dvOff, qOff);
+        }
+        if (residency.run(site)) {
+            return;
+        }
         if (g == null) {
             g = new Backward(heads, hd, window);
             backwards.add(g);
         }
-        g.run(dq, dqOff, dk, dkOff, dv, dvOff, dout, doutOff, q, qOff, k, kOff, v, vOff, out, outOff, att, attOff,
-                B, P, window == 0 ? P : slots);
+        g.run(dq, dqOff, dk, dkOff, dv, dvOff, dout, doutOff, q, qOff, k, kOff, v, vOff, out, outOff, att, attOff, B, P, S);
+        residency.wroteOnHost(dq, dk, dv);
     }
 
     void rope(boolean backward, float[] y, int yOff, float[] x, int xOff, int rows, int P, int pos0, int heads, int hd,
@@ -86,11 +116,23 @@ final class AttentionGraphs implements AutoCloseable {
                 break;
             }
         }
+        String op = backward ? ROPE_BACKWARD : ROPE_FORWARD;
+        Residency.Site site = site(new Residency.Key(op, new int[] {heads, hd, Float.floatToIntBits(base)}, y, x),
+                () -> new RopeSite(op, backward, y, x, heads, hd, base));
+        if (site != null) {
+            RopeSite r = (RopeSite) site;
+            setRope(r.params, r.grid, rows, P, pos0, heads);
+            setOffsets(r.params, yOff, xOff);
+        }
+        if (residency.run(site)) {
+            return;
+        }
         if (g == null) {
             g = new RopeGraph(backward, heads, hd, base);
             ropes.add(g);
         }
         g.run(y, yOff, x, xOff, rows, P, pos0);
+        residency.wroteOnHost(y);
     }
 
     /**
@@ -109,9 +151,206 @@ final class AttentionGraphs implements AutoCloseable {
         StagedGraph.size(grid, B * P * heads);
     }
 
+    private static void setRope(int[] params, WorkerGrid1D grid, int rows, int P, int pos0, int heads) {
+        params[AttentionKernels.ROWS] = rows;
+        params[AttentionKernels.ROPE_P] = P;
+        params[AttentionKernels.POS0] = pos0;
+        StagedGraph.size(grid, rows * heads);
+    }
+
+    /** The offsets of {@code params}, in the order of {@link AttentionKernels#OFF0}'s list. */
+    static void setOffsets(int[] params, int... offsets) {
+        System.arraycopy(offsets, 0, params, AttentionKernels.OFF0, offsets.length);
+    }
+
+    /** A 1-D grid for {@code units} threads, not yet registered. */
+    private static WorkerGrid1D grid(int units) {
+        WorkerGrid1D g = new WorkerGrid1D(StagedGraph.LOCAL_1D);
+        StagedGraph.size(g, units);
+        return g;
+    }
+
+    /**
+     * The site for {@code key} ({@link Residency#site}); null when two of its arrays are one (RoPE
+     * in place), after copying back the device-newer ones for the per-op path: TornadoVM's graph
+     * compiler never returns from a TaskGraph whose task is given the same array twice.
+     */
+    private Residency.Site site(Residency.Key key, java.util.function.Supplier<? extends Residency.Site> make) {
+        if (distinct(key.arrays).length < key.arrays.length) {
+            residency.pull(key.arrays);
+            return null;
+        }
+        return residency.site(key, make);
+    }
+
+    /** The arrays given, each once. */
+    private static Object[] distinct(Object... arrays) {
+        return java.util.Arrays.stream(arrays).filter(java.util.Objects::nonNull)
+                .collect(java.util.stream.Collectors.toCollection(
+                        () -> java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>())))
+                .toArray();
+    }
+
+    static void forwardTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid1D grid, float[] out, float[] att,
+                             float[] q, float[] k, float[] v, int[] params, int heads, int hd, int window) {
+        if (window == 0) {
+            tg.task("queries", AttentionKernels::denseForward, new KernelContext(), out, att, q, k, v, params, heads, hd);
+        } else {
+            tg.task("queries", AttentionKernels::dilatedForward, new KernelContext(), out, att, q, k, v, params,
+                    heads, hd, window);
+        }
+        grids.addWorkerGrid(name + ".queries", grid);
+    }
+
+    static void backwardTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid1D queryGrid, WorkerGrid1D keyGrid,
+                              float[] dq, float[] dk, float[] dv, float[] dout, float[] q, float[] k, float[] v,
+                              float[] out, float[] att, int[] params, int heads, int hd, int window) {
+        if (window == 0) {
+            tg.task("queries", AttentionKernels::denseBackwardQuery, new KernelContext(), dq, dout, k, v, out, att,
+                    params, heads, hd);
+            tg.task("keys", AttentionKernels::denseBackwardKey, new KernelContext(), dk, dv, dout, q, v, out, att,
+                    params, heads, hd);
+        } else {
+            tg.task("queries", AttentionKernels::dilatedBackwardQuery, new KernelContext(), dq, dout, k, v, out, att,
+                    params, heads, hd, window);
+            tg.task("keys", AttentionKernels::dilatedBackwardKey, new KernelContext(), dk, dv, dout, q, v, out, att,
+                    params, heads, hd, window);
+        }
+        grids.addWorkerGrid(name + ".queries", queryGrid);
+        grids.addWorkerGrid(name + ".keys", keyGrid);
+    }
+
+    static void ropeTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid1D grid, boolean backward, float[] y,
+                          float[] x, int[] params, int heads, int hd, float base) {
+        if (backward) {
+            tg.task("heads", AttentionKernels::ropeBackward, new KernelContext(), y, x, params, heads, hd, base);
+        } else {
+            tg.task("heads", AttentionKernels::ropeForward, new KernelContext(), y, x, params, heads, hd, base);
+        }
+        grids.addWorkerGrid(name + ".heads", grid);
+    }
+
+    static void queryTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid1D grid, float[] out, float[] att,
+                           float[] q, float[] k, float[] v, int[] params, int heads, int hd, int window, boolean dense) {
+        tg.task("heads", AttentionKernels::query, new KernelContext(), out, att, q, k, v, params, heads, hd, window,
+                dense ? 1 : 0);
+        grids.addWorkerGrid(name + ".heads", grid);
+    }
+
+    /** Attention forward (dense or dilated) bound to the caller's arrays (see {@link Residency}). */
+    private static final class ForwardSite extends Residency.Site {
+        final int[] params = new int[AttentionKernels.PARAMS];
+        final float[] out, att, q, k, v;
+        final int heads, hd, window;
+        final WorkerGrid1D grid = grid(1);
+
+        ForwardSite(String op, float[] out, float[] att, float[] q, float[] k, float[] v, int heads, int hd, int window) {
+            super(op, distinct(out, att, q, k, v), distinct(out, att), new Object[] {null});
+            perCall[0] = params;
+            this.out = out;
+            this.att = att;
+            this.q = q;
+            this.k = k;
+            this.v = v;
+            this.heads = heads;
+            this.hd = hd;
+            this.window = window;
+        }
+
+        @Override
+        void tasks(TaskGraph tg, String name, GridScheduler grids) {
+            forwardTasks(tg, name, grids, grid, out, att, q, k, v, params, heads, hd, window);
+        }
+    }
+
+    /** Attention backward (query pass and key gather pass) bound to the caller's arrays. */
+    private static final class BackwardSite extends Residency.Site {
+        final int[] params = new int[AttentionKernels.PARAMS];
+        final float[] dq, dk, dv, dout, q, k, v, out, att;
+        final int heads, hd, window;
+        final WorkerGrid1D queryGrid = grid(1), keyGrid = grid(1);
+
+        BackwardSite(String op, float[] dq, float[] dk, float[] dv, float[] dout, float[] q, float[] k, float[] v,
+                     float[] out, float[] att, int heads, int hd, int window) {
+            super(op, distinct(dq, dk, dv, dout, q, k, v, out, att), distinct(dq, dk, dv), new Object[] {null});
+            perCall[0] = params;
+            this.dq = dq;
+            this.dk = dk;
+            this.dv = dv;
+            this.dout = dout;
+            this.q = q;
+            this.k = k;
+            this.v = v;
+            this.out = out;
+            this.att = att;
+            this.heads = heads;
+            this.hd = hd;
+            this.window = window;
+        }
+
+        @Override
+        void tasks(TaskGraph tg, String name, GridScheduler grids) {
+            backwardTasks(tg, name, grids, queryGrid, keyGrid, dq, dk, dv, dout, q, k, v, out, att, params, heads, hd, window);
+        }
+    }
+
+    /** RoPE forward (y = RoPE(x)) or backward (y += RoPE^T(x)) bound to the caller's arrays. */
+    private static final class RopeSite extends Residency.Site {
+        final int[] params = new int[AttentionKernels.PARAMS];
+        final boolean backward;
+        final float[] y, x;
+        final int heads, hd;
+        final float base;
+        final WorkerGrid1D grid = grid(1);
+
+        RopeSite(String op, boolean backward, float[] y, float[] x, int heads, int hd, float base) {
+            super(op, distinct(y, x), new Object[] {y}, new Object[] {null});
+            perCall[0] = params;
+            this.backward = backward;
+            this.y = y;
+            this.x = x;
+            this.heads = heads;
+            this.hd = hd;
+            this.base = base;
+        }
+
+        @Override
+        void tasks(TaskGraph tg, String name, GridScheduler grids) {
+            ropeTasks(tg, name, grids, grid, backward, y, x, params, heads, hd, base);
+        }
+    }
+
+    /** Generation's one-query attention bound to the caller's arrays. */
+    private static final class QuerySite extends Residency.Site {
+        final int[] params = new int[AttentionKernels.PARAMS];
+        final boolean dense;
+        final float[] out, att, q, k, v;
+        final int heads, hd, window;
+        final WorkerGrid1D grid = grid(1);
+
+        QuerySite(boolean dense, float[] out, float[] att, float[] q, float[] k, float[] v, int heads, int hd, int window) {
+            super(QUERY, distinct(out, att, q, k, v), distinct(out, att), new Object[] {null});
+            perCall[0] = params;
+            this.dense = dense;
+            this.out = out;
+            this.att = att;
+            this.q = q;
+            this.k = k;
+            this.v = v;
+            this.heads = heads;
+            this.hd = hd;
+            this.window = window;
+        }
+
+        @Override
+        void tasks(TaskGraph tg, String name, GridScheduler grids) {
+            queryTasks(tg, name, grids, grid, out, att, q, k, v, params, heads, hd, window, dense);
+        }
+    }
+
     private final class Forward extends StagedGraph {
         final int heads, hd, window, C;
-        final int[] params = new int[3];
+        final int[] params = new int[AttentionKernels.PARAMS];
         float[] out, att, q, k, v;
         WorkerGrid1D grid;
 
@@ -145,14 +384,9 @@ final class AttentionGraphs implements AutoCloseable {
             att = new float[capacity * heads * capacity2];
             String name = session.graphName(op, heads + "x" + hd + (window == 0 ? "" : "w" + window));
             GridScheduler grids = new GridScheduler();
-            grid = grid1(grids, name, "queries", capacity * heads);
+            grid = grid(capacity * heads);
             TaskGraph tg = new TaskGraph(name).transferToDevice(DataTransferMode.EVERY_EXECUTION, params, q, k, v);
-            if (window == 0) {
-                tg.task("queries", AttentionKernels::denseForward, new KernelContext(), out, att, q, k, v, params, heads, hd);
-            } else {
-                tg.task("queries", AttentionKernels::dilatedForward, new KernelContext(), out, att, q, k, v, params,
-                        heads, hd, window);
-            }
+            forwardTasks(tg, name, grids, grid, out, att, q, k, v, params, heads, hd, window);
             tg.transferToHost(DataTransferMode.EVERY_EXECUTION, out, att);
             return device(tg, grids, arrays(params, q, k, v), arrays(out, att));
         }
@@ -160,7 +394,7 @@ final class AttentionGraphs implements AutoCloseable {
 
     private final class Backward extends StagedGraph {
         final int heads, hd, window, C;
-        final int[] params = new int[3];
+        final int[] params = new int[AttentionKernels.PARAMS];
         float[] dq, dk, dv, dout, q, k, v, out, att;
         WorkerGrid1D queryGrid, keyGrid;
 
@@ -208,21 +442,11 @@ final class AttentionGraphs implements AutoCloseable {
             att = new float[capacity * heads * capacity2];
             String name = session.graphName(op, heads + "x" + hd + (window == 0 ? "" : "w" + window));
             GridScheduler grids = new GridScheduler();
-            queryGrid = grid1(grids, name, "queries", capacity * heads);
-            keyGrid = grid1(grids, name, "keys", capacity * heads);
+            queryGrid = grid(capacity * heads);
+            keyGrid = grid(capacity * heads);
             Object[] in = arrays(params, dq, dk, dv, dout, q, k, v, out, att);
             TaskGraph tg = new TaskGraph(name).transferToDevice(DataTransferMode.EVERY_EXECUTION, in);
-            if (window == 0) {
-                tg.task("queries", AttentionKernels::denseBackwardQuery, new KernelContext(), dq, dout, k, v, out, att,
-                        params, heads, hd);
-                tg.task("keys", AttentionKernels::denseBackwardKey, new KernelContext(), dk, dv, dout, q, v, out, att,
-                        params, heads, hd);
-            } else {
-                tg.task("queries", AttentionKernels::dilatedBackwardQuery, new KernelContext(), dq, dout, k, v, out, att,
-                        params, heads, hd, window);
-                tg.task("keys", AttentionKernels::dilatedBackwardKey, new KernelContext(), dk, dv, dout, q, v, out, att,
-                        params, heads, hd, window);
-            }
+            backwardTasks(tg, name, grids, queryGrid, keyGrid, dq, dk, dv, dout, q, k, v, out, att, params, heads, hd, window);
             tg.transferToHost(DataTransferMode.EVERY_EXECUTION, dq, dk, dv);
             return device(tg, grids, in, arrays(dq, dk, dv));
         }
@@ -238,18 +462,32 @@ final class AttentionGraphs implements AutoCloseable {
                 break;
             }
         }
+        Residency.Site site = site(
+                new Residency.Key(QUERY, new int[] {dense ? 1 : 0, heads, hd, window}, out, att, q, k, v),
+                () -> new QuerySite(dense, out, att, q, k, v, heads, hd, window));
+        if (site != null) {
+            QuerySite s = (QuerySite) site;
+            s.params[AttentionKernels.QUERY] = i;
+            s.params[AttentionKernels.QUERY_SLOTS] = slots;
+            setOffsets(s.params, outOff, 0, qOff, kOff, vOff);
+            StagedGraph.size(s.grid, heads);
+        }
+        if (residency.run(site)) {
+            return;
+        }
         if (g == null) {
             g = new QueryGraph(dense, heads, hd, window);
             queries.add(g);
         }
         g.run(out, outOff, att, q, qOff, k, kOff, v, vOff, i, slots);
+        residency.wroteOnHost(out, att);
     }
 
     /** Capacity: key rows (i + 1); second capacity: floats per att row. */
     private final class QueryGraph extends StagedGraph {
         final boolean dense;
         final int heads, hd, window, C;
-        final int[] params = new int[2];
+        final int[] params = new int[AttentionKernels.PARAMS];
         final float[] out, q;
         float[] att, k, v;
         WorkerGrid1D grid;
@@ -286,13 +524,11 @@ final class AttentionGraphs implements AutoCloseable {
             v = new float[capacity * C];
             String name = session.graphName(op, heads + "x" + hd + (dense ? "" : "w" + window));
             GridScheduler grids = new GridScheduler();
-            grid = grid1(grids, name, "heads", heads);
+            grid = grid(heads);
             Object[] in = arrays(params, q, k, v);
-            TaskGraph tg = new TaskGraph(name)
-                    .transferToDevice(DataTransferMode.EVERY_EXECUTION, in)
-                    .task("heads", AttentionKernels::query, new KernelContext(), out, att, q, k, v, params, heads, hd, window,
-                            dense ? 1 : 0)
-                    .transferToHost(DataTransferMode.EVERY_EXECUTION, out, att);
+            TaskGraph tg = new TaskGraph(name).transferToDevice(DataTransferMode.EVERY_EXECUTION, in);
+            queryTasks(tg, name, grids, grid, out, att, q, k, v, params, heads, hd, window, dense);
+            tg.transferToHost(DataTransferMode.EVERY_EXECUTION, out, att);
             return device(tg, grids, in, arrays(out, att));
         }
     }
@@ -301,7 +537,7 @@ final class AttentionGraphs implements AutoCloseable {
         final boolean backward;
         final int heads, hd, C;
         final float base;
-        final int[] params = new int[3];
+        final int[] params = new int[AttentionKernels.PARAMS];
         float[] y, x;
         WorkerGrid1D grid;
 
@@ -322,10 +558,7 @@ final class AttentionGraphs implements AutoCloseable {
             if (backward) {
                 System.arraycopy(y, yOff, this.y, 0, n);
             }
-            params[AttentionKernels.ROWS] = rows;
-            params[AttentionKernels.ROPE_P] = P;
-            params[AttentionKernels.POS0] = pos0;
-            size(grid, rows * heads);
+            setRope(params, grid, rows, P, pos0, heads);
             graph.execute();
             System.arraycopy(this.y, 0, y, yOff, n);
         }
@@ -336,14 +569,10 @@ final class AttentionGraphs implements AutoCloseable {
             x = new float[capacity * C];
             String name = session.graphName(op, heads + "x" + hd);
             GridScheduler grids = new GridScheduler();
-            grid = grid1(grids, name, "heads", capacity * heads);
+            grid = grid(capacity * heads);
             Object[] in = backward ? arrays(params, y, x) : arrays(params, x);
             TaskGraph tg = new TaskGraph(name).transferToDevice(DataTransferMode.EVERY_EXECUTION, in);
-            if (backward) {
-                tg.task("heads", AttentionKernels::ropeBackward, new KernelContext(), y, x, params, heads, hd, base);
-            } else {
-                tg.task("heads", AttentionKernels::ropeForward, new KernelContext(), y, x, params, heads, hd, base);
-            }
+            ropeTasks(tg, name, grids, grid, backward, y, x, params, heads, hd, base);
             tg.transferToHost(DataTransferMode.EVERY_EXECUTION, y);
             return device(tg, grids, in, arrays(y));
         }

@@ -6,7 +6,9 @@ import uk.ac.manchester.tornado.api.KernelContext;
 
 /**
  * Attention's and RoPE's device kernels: one thread per unit of {@link Attention} and
- * {@link Rope}, which TornadoVM inlines. Arrays are the backend's staging buffers (offset 0).
+ * {@link Rope}, which TornadoVM inlines. Offsets into the arrays come from {@code params}
+ * ({@code params[OFF0 + i]}): 0 for the per-op graphs' staging buffers, the caller's offsets when
+ * a graph is bound to the caller's own arrays ({@link Residency}).
  *
  * <p>The number of patches P changes with every batch (and the model calls attention once per
  * sequence, so it changes from call to call), and with it the dilated slot count S: B, P and S
@@ -32,13 +34,23 @@ public final class AttentionKernels {
     public static final int QUERY = 0, QUERY_SLOTS = 1;
     /** Indexes into the RoPE graphs' {@code params}: rows, positions per sequence, first position. */
     public static final int ROWS = 0, ROPE_P = 1, POS0 = 2;
+    /**
+     * Index of the first array offset in every graph's {@code params} (after the sizes above), and
+     * the length of {@code params}. The offsets follow in the order of the kernel's array
+     * arguments: forward and one-query out, att, q, k, v; RoPE y, x; backward the query pass's
+     * dq, dout, k, v, out, att, then the key pass's other arrays dk, dv, q ({@link #DK}).
+     */
+    public static final int OFF0 = 3, PARAMS = OFF0 + 9;
+    /** The backward's offsets of dk, dv and q: {@code params[OFF0 + DK]} and on. */
+    public static final int DK = 6;
 
     public static void dilatedForward(KernelContext c, float[] out, float[] att, float[] q, float[] k, float[] v,
                                       int[] params, int heads, int hd, int window) {
         int u = c.globalIdx;
         int pp = params[P];
         if (u < params[B] * pp * heads) {
-            Attention.dilatedForward(out, 0, att, 0, q, 0, k, 0, v, 0, pp, heads, hd, window, params[S],
+            Attention.dilatedForward(out, params[OFF0], att, params[OFF0 + 1], q, params[OFF0 + 2], k, params[OFF0 + 3],
+                    v, params[OFF0 + 4], pp, heads, hd, window, params[S],
                     u / (heads * pp), (u / heads) % pp, u % heads);
         }
     }
@@ -48,8 +60,9 @@ public final class AttentionKernels {
         int u = c.globalIdx;
         int pp = params[P];
         if (u < params[B] * pp * heads) {
-            Attention.dilatedBackwardQuery(dq, 0, dout, 0, k, 0, v, 0, out, 0, att, 0, pp, heads, hd, window,
-                    params[S], u / (heads * pp), (u / heads) % pp, u % heads);
+            Attention.dilatedBackwardQuery(dq, params[OFF0], dout, params[OFF0 + 1], k, params[OFF0 + 2], v, params[OFF0 + 3],
+                    out, params[OFF0 + 4], att, params[OFF0 + 5], pp, heads, hd,
+                    window, params[S], u / (heads * pp), (u / heads) % pp, u % heads);
         }
     }
 
@@ -59,8 +72,9 @@ public final class AttentionKernels {
         int u = c.globalIdx;
         int pp = params[P];
         if (u < params[B] * pp * heads) {
-            Attention.dilatedBackwardKey(dk, 0, dv, 0, dout, 0, q, 0, v, 0, out, 0, att, 0, pp, heads, hd, window,
-                    params[S], u / (heads * pp), (u / heads) % pp, u % heads);
+            Attention.dilatedBackwardKey(dk, params[OFF0 + DK], dv, params[OFF0 + DK + 1], dout, params[OFF0 + 1],
+                    q, params[OFF0 + DK + 2], v, params[OFF0 + 3], out, params[OFF0 + 4], att, params[OFF0 + 5], pp, heads,
+                    hd, window, params[S], u / (heads * pp), (u / heads) % pp, u % heads);
         }
     }
 
@@ -69,7 +83,8 @@ public final class AttentionKernels {
         int u = c.globalIdx;
         int pp = params[P];
         if (u < params[B] * pp * heads) {
-            Attention.denseForward(out, 0, att, 0, q, 0, k, 0, v, 0, pp, heads, hd,
+            Attention.denseForward(out, params[OFF0], att, params[OFF0 + 1], q, params[OFF0 + 2], k, params[OFF0 + 3],
+                    v, params[OFF0 + 4], pp, heads, hd,
                     u / (heads * pp), (u / heads) % pp, u % heads);
         }
     }
@@ -79,7 +94,8 @@ public final class AttentionKernels {
         int u = c.globalIdx;
         int pp = params[P];
         if (u < params[B] * pp * heads) {
-            Attention.denseBackwardQuery(dq, 0, dout, 0, k, 0, v, 0, out, 0, att, 0, pp, heads, hd,
+            Attention.denseBackwardQuery(dq, params[OFF0], dout, params[OFF0 + 1], k, params[OFF0 + 2], v, params[OFF0 + 3],
+                    out, params[OFF0 + 4], att, params[OFF0 + 5], pp, heads, hd,
                     u / (heads * pp), (u / heads) % pp, u % heads);
         }
     }
@@ -89,7 +105,8 @@ public final class AttentionKernels {
         int u = c.globalIdx;
         int pp = params[P];
         if (u < params[B] * pp * heads) {
-            Attention.denseBackwardKey(dk, 0, dv, 0, dout, 0, q, 0, v, 0, out, 0, att, 0, pp, heads, hd,
+            Attention.denseBackwardKey(dk, params[OFF0 + DK], dv, params[OFF0 + DK + 1], dout, params[OFF0 + 1],
+                    q, params[OFF0 + DK + 2], v, params[OFF0 + 3], out, params[OFF0 + 4], att, params[OFF0 + 5], pp, heads, hd,
                     u / (heads * pp), (u / heads) % pp, u % heads);
         }
     }
@@ -97,14 +114,16 @@ public final class AttentionKernels {
     public static void ropeForward(KernelContext c, float[] y, float[] x, int[] params, int heads, int hd, float base) {
         int u = c.globalIdx;
         if (u < params[ROWS] * heads) {
-            Rope.forwardHead(y, 0, x, 0, params[ROPE_P], params[POS0], heads, hd, base, u / heads, u % heads);
+            Rope.forwardHead(y, params[OFF0], x, params[OFF0 + 1], params[ROPE_P], params[POS0], heads, hd, base,
+                    u / heads, u % heads);
         }
     }
 
     public static void ropeBackward(KernelContext c, float[] dx, float[] dy, int[] params, int heads, int hd, float base) {
         int u = c.globalIdx;
         if (u < params[ROWS] * heads) {
-            Rope.backwardHead(dx, 0, dy, 0, params[ROPE_P], params[POS0], heads, hd, base, u / heads, u % heads);
+            Rope.backwardHead(dx, params[OFF0], dy, params[OFF0 + 1], params[ROPE_P], params[POS0], heads, hd, base,
+                    u / heads, u % heads);
         }
     }
 
@@ -121,13 +140,15 @@ public final class AttentionKernels {
             int i = params[QUERY];
             int pp = i + 1;
             int C = heads * hd;
+            int outOff = params[OFF0], attOff = params[OFF0 + 1], qOff = params[OFF0 + 2];
+            int kOff = params[OFF0 + 3], vOff = params[OFF0 + 4];
             if (dense != 0) {
-                Attention.denseForward(out, -i * C, att, h * pp - (h * pp + i) * pp, q, -i * C, k, 0, v, 0, pp, heads, hd,
-                        0, i, h);
+                Attention.denseForward(out, outOff - i * C, att, attOff + h * pp - (h * pp + i) * pp, q, qOff - i * C,
+                        k, kOff, v, vOff, pp, heads, hd, 0, i, h);
             } else {
                 int slots = params[QUERY_SLOTS];
-                Attention.dilatedForward(out, -i * C, att, h * slots - (h * pp + i) * slots, q, -i * C, k, 0, v, 0, pp,
-                        heads, hd, window, slots, 0, i, h);
+                Attention.dilatedForward(out, outOff - i * C, att, attOff + h * slots - (h * pp + i) * slots, q, qOff - i * C,
+                        k, kOff, v, vOff, pp, heads, hd, window, slots, 0, i, h);
             }
         }
     }

@@ -243,4 +243,185 @@ class TornadoAttentionTest {
         }
         DeviceChecks.assertRanOnDevice(device, AttentionGraphs.QUERY);
     }
+
+    // ---------------------------------------------------------------- resident steps
+
+    /** One array's expected state: compared in {@code slices} ({off, len} pairs), bit-equal to {@code init} outside. */
+    static void checkSlices(String what, float[] dev, float[] ref, float[] init, float[] scale, int... slices) {
+        assertThat(dev).as(what).hasSameSizeAs(ref);
+        for (int i = 0; i < dev.length; i++) {
+            boolean inside = false;
+            for (int s = 0; s < slices.length; s += 2) {
+                inside |= i >= slices[s] && i < slices[s] + slices[s + 1];
+            }
+            if (inside) {
+                double allowed = RTOL * scale[i] + Float.MIN_NORMAL;
+                assertThat((double) Math.abs(dev[i] - ref[i]))
+                        .as("%s[%d]: device %.9g vs cpu %.9g (allowed %.3g)", what, i, dev[i], ref[i], allowed)
+                        .isLessThanOrEqualTo(allowed);
+            } else {
+                assertThat(Float.floatToRawIntBits(dev[i])).as("%s[%d] lies outside the written slices: untouched", what, i)
+                        .isEqualTo(Float.floatToRawIntBits(init[i]));
+                assertThat(Float.floatToRawIntBits(ref[i])).as("cpu %s[%d] outside the slices", what, i)
+                        .isEqualTo(Float.floatToRawIntBits(init[i]));
+            }
+        }
+    }
+
+    /** RoPE's scale in the slices: |src0| + |src1| of each element's pair (src at the same offset), plus |before|. */
+    static float[] ropeScale(float[] src, float[] before, int... slices) {
+        float[] sc = new float[src.length];
+        for (int s = 0; s < slices.length; s += 2) {
+            int off = slices[s];
+            for (int i = 0; i < slices[s + 1]; i++) {
+                int pair = off + (i & ~1);
+                sc[off + i] = Math.abs(src[pair]) + Math.abs(src[pair + 1]) + (before == null ? 0 : Math.abs(before[off + i]));
+            }
+        }
+        return sc;
+    }
+
+    /**
+     * The model's calls inside a training step, on a backend with residency on: per sequence (two,
+     * with different patch counts, at their own offsets of the same arrays) RoPE on q and k, dilated
+     * and dense attention forward and backward, RoPE backward; and generation's one-query
+     * attention (dilated and dense) for two positions. Each op reads what the previous one wrote,
+     * so the second step passes arrays from graph to graph on the device.
+     */
+    @Test
+    void residentStepsMatchCpu() {
+        SplittableRandom r = new SplittableRandom(77);
+        int H = 2, hd = 6, C = H * hd, w = 3, base = 3, pad = 5;
+        int[] Ps = {7, 12}, rows0 = {0, 8};   // a row of gap between the sequences
+        int n = base + (rows0[1] + Ps[1]) * C + pad;
+        int[] offs = new int[2], aOffs = new int[2], dOffs = new int[2], Ss = new int[2];
+        int na = 2, nd = 4;
+        for (int s = 0; s < 2; s++) {
+            offs[s] = base + rows0[s] * C;
+            Ss[s] = Attention.dilatedSlots(w, Ps[s]);
+            aOffs[s] = na;
+            na += H * Ps[s] * Ss[s] + 3;
+            dOffs[s] = nd;
+            nd += H * Ps[s] * Ps[s] + 2;
+        }
+        // Inputs.
+        float[] q = Tensors.gaussian(r, n, 1), k = Tensors.gaussian(r, n, 1), v = Tensors.gaussian(r, n, 1);
+        float[] dO = Tensors.gaussian(r, n, 1);
+        // Outputs, as garbage the ops overwrite or accumulate into.
+        float[] qr = Tensors.uniform(r, n, -1, 1), kr = Tensors.uniform(r, n, -1, 1);
+        float[] o = Tensors.uniform(r, n, -1, 1), att = Tensors.uniform(r, na, -1, 1);
+        float[] o2 = Tensors.uniform(r, n, -1, 1), att2 = Tensors.uniform(r, nd, -1, 1);
+        float[] dqr = Tensors.uniform(r, n, -1, 1), dkr = Tensors.uniform(r, n, -1, 1), dv = Tensors.uniform(r, n, -1, 1);
+        float[] dqr2 = Tensors.uniform(r, n, -1, 1), dkr2 = Tensors.uniform(r, n, -1, 1), dv2 = Tensors.uniform(r, n, -1, 1);
+        float[] dq = Tensors.uniform(r, n, -1, 1), dk = Tensors.uniform(r, n, -1, 1);
+        // Generation's one query: cache of 12 rows, out at one offset per call, att at 0.
+        int[] qis = {6, 11};
+        float[] qq = Tensors.gaussian(r, 3 + C, 1);
+        float[] kc = Tensors.gaussian(r, 5 + 12 * C, 1), vc = Tensors.gaussian(r, 7 + 12 * C, 1);
+        int attQLen = H * Math.max(12, Attention.dilatedSlots(w, 12)) + 3;
+        float[] oq = Tensors.uniform(r, 2 + 2 * C + 4, -1, 1), aq = Tensors.uniform(r, attQLen, -1, 1);
+        float[] oqd = Tensors.uniform(r, 2 + 2 * C + 4, -1, 1), aqd = Tensors.uniform(r, attQLen, -1, 1);
+        // RoPE in place, as the model may call it: no site (TornadoVM hangs on a task given one array twice), per-op.
+        float[] xi = Tensors.gaussian(r, n, 1);
+        float[][] outputs = {qr, kr, o, att, o2, att2, dqr, dkr, dv, dqr2, dkr2, dv2, dq, dk, oq, aq, oqd, aqd, xi};
+        float[][] init = new float[outputs.length][];
+        float[][] ref = new float[outputs.length][];
+        for (int i = 0; i < outputs.length; i++) {
+            init[i] = outputs[i].clone();
+            ref[i] = outputs[i].clone();
+        }
+        runStep(cpu, q, k, v, dO, ref, offs, aOffs, dOffs, Ps, Ss, H, hd, w, qq, kc, vc, qis);
+
+        try (TornadoBackend res = new TornadoBackend(-1, 2, true, 0, true)) {
+            for (int step = 0; step < 2; step++) {
+                if (step == 1) {
+                    for (int i = 0; i < outputs.length; i++) {
+                        System.arraycopy(init[i], 0, outputs[i], 0, init[i].length);
+                    }
+                    res.hostChanged(outputs);
+                }
+                long runs0 = res.residentRuns();
+                res.beginStep();
+                int calls = runStep(res, q, k, v, dO, outputs, offs, aOffs, dOffs, Ps, Ss, H, hd, w, qq, kc, vc, qis);
+                res.endStep();
+                if (step == 1) {
+                    res.toHost(outputs);
+                    assertThat(res.residentRuns() - runs0).as("ops run on resident arrays in the second step").isEqualTo(calls);
+                } else {
+                    assertThat(res.residentRuns()).as("the first step runs per-op").isEqualTo(runs0);
+                }
+                assertThat(res.residentPlans()).as("resident plans").isEqualTo(1);
+
+                String tag = "step " + (step + 1) + " ";
+                int[] rowSlices = {offs[0], Ps[0] * C, offs[1], Ps[1] * C};
+                int[] attSlices = {aOffs[0], H * Ps[0] * Ss[0], aOffs[1], H * Ps[1] * Ss[1]};
+                int[] denseSlices = {dOffs[0], H * Ps[0] * Ps[0], dOffs[1], H * Ps[1] * Ps[1]};
+                int lo = offs[0], span = offs[1] + Ps[1] * C - lo;
+                float[] ones = new float[Math.max(na, Math.max(nd, attQLen))];
+                java.util.Arrays.fill(ones, 1f);
+                float[] vScale = DeviceChecks.maxScale(v, lo, span);
+                checkSlices(tag + "rope qr", qr, ref[0], init[0], ropeScale(q, null, rowSlices), rowSlices);
+                checkSlices(tag + "rope kr", kr, ref[1], init[1], ropeScale(k, null, rowSlices), rowSlices);
+                checkSlices(tag + "dilated out", o, ref[2], init[2], vScale, rowSlices);
+                checkSlices(tag + "dilated att", att, ref[3], init[3], ones, attSlices);
+                checkSlices(tag + "dense out", o2, ref[4], init[4], vScale, rowSlices);
+                checkSlices(tag + "dense att", att2, ref[5], init[5], ones, denseSlices);
+                String[] grads = {"dilated dq", "dilated dk", "dilated dv", "dense dq", "dense dk", "dense dv"};
+                for (int g = 0; g < grads.length; g++) {
+                    checkSlices(tag + grads[g], outputs[6 + g], ref[6 + g], init[6 + g],
+                            DeviceChecks.gradScale(init[6 + g], ref[6 + g], lo, span), rowSlices);
+                }
+                checkSlices(tag + "rope dq", dq, ref[12], init[12], ropeScale(ref[6], init[12], rowSlices), rowSlices);
+                checkSlices(tag + "rope dk", dk, ref[13], init[13], ropeScale(ref[7], init[13], rowSlices), rowSlices);
+                int[] outQSlices = {2, C, 2 + C, C};
+                float[] vcScale = DeviceChecks.maxScale(vc, 7, 12 * C);
+                checkSlices(tag + "dilated query out", oq, ref[14], init[14], vcScale, outQSlices);
+                checkSlices(tag + "dilated query att", aq, ref[15], init[15], ones,
+                        0, H * Math.max(Attention.dilatedSlots(w, qis[0] + 1), Attention.dilatedSlots(w, qis[1] + 1)));
+                checkSlices(tag + "dense query out", oqd, ref[16], init[16], vcScale, outQSlices);
+                checkSlices(tag + "dense query att", aqd, ref[17], init[17], ones, 0, H * (qis[1] + 1));
+                checkSlices(tag + "rope in place", xi, ref[18], init[18], ropeScale(init[18], null, rowSlices), rowSlices);
+            }
+            DeviceChecks.assertRanOnDevice(res, AttentionGraphs.DILATED_FORWARD, AttentionGraphs.DILATED_BACKWARD,
+                    AttentionGraphs.DENSE_FORWARD, AttentionGraphs.DENSE_BACKWARD, AttentionGraphs.ROPE_FORWARD,
+                    AttentionGraphs.ROPE_BACKWARD, AttentionGraphs.QUERY);
+        }
+    }
+
+    /** The step's op calls on {@code be}; returns how many. {@code o} holds the outputs in the order of the test's list. */
+    static int runStep(io.ionllama.backend.Backend be, float[] q, float[] k, float[] v, float[] dO, float[][] o, int[] offs,
+                       int[] aOffs, int[] dOffs, int[] Ps, int[] Ss, int H, int hd, int w, float[] qq, float[] kc,
+                       float[] vc, int[] qis) {
+        float[] qr = o[0], kr = o[1], out = o[2], att = o[3], out2 = o[4], att2 = o[5];
+        float[] dqr = o[6], dkr = o[7], dv = o[8], dqr2 = o[9], dkr2 = o[10], dv2 = o[11], dq = o[12], dk = o[13];
+        int calls = 0;
+        for (int s = 0; s < 2; s++) {
+            int off = offs[s], P = Ps[s];
+            be.ropeForward(qr, off, q, off, P, P, 0, H, hd, 10000f);
+            be.ropeForward(kr, off, k, off, P, P, 0, H, hd, 10000f);
+            be.attentionDilatedForward(out, off, att, aOffs[s], qr, off, kr, off, v, off, 1, P, H, hd, w, Ss[s]);
+            be.attentionDenseForward(out2, off, att2, dOffs[s], qr, off, kr, off, v, off, 1, P, H, hd);
+            be.ropeForward(o[18], off, o[18], off, P, P, 0, H, hd, 10000f);   // per-op: not counted
+            calls += 4;
+        }
+        for (int s = 1; s >= 0; s--) {
+            int off = offs[s], P = Ps[s];
+            be.attentionDilatedBackward(dqr, off, dkr, off, dv, off, dO, off, qr, off, kr, off, v, off, out, off, att,
+                    aOffs[s], 1, P, H, hd, w, Ss[s]);
+            be.attentionDenseBackward(dqr2, off, dkr2, off, dv2, off, dO, off, qr, off, kr, off, v, off, out2, off, att2,
+                    dOffs[s], 1, P, H, hd);
+            be.ropeBackward(dq, off, dqr, off, P, P, 0, H, hd, 10000f);
+            be.ropeBackward(dk, off, dkr, off, P, P, 0, H, hd, 10000f);
+            calls += 4;
+        }
+        int C = H * hd;
+        for (int c = 0; c < 2; c++) {
+            int i = qis[c];
+            int slots = Attention.dilatedSlots(w, i + 1);
+            be.attentionQuery(false, o[14], 2 + c * C, o[15], qq, 3, kc, 5, vc, 7, i, H, hd, w, slots);
+            be.attentionQuery(true, o[16], 2 + c * C, o[17], qq, 3, kc, 5, vc, 7, i, H, hd, w, slots);
+            calls += 2;
+        }
+        return calls;
+    }
 }
