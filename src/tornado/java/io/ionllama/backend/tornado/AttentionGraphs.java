@@ -57,7 +57,7 @@ final class AttentionGraphs implements AutoCloseable {
         }
         int S = window == 0 ? P : slots;
         String op = window == 0 ? DENSE_FORWARD : DILATED_FORWARD;
-        Residency.Site site = site(new Residency.Key(op, new int[] {heads, hd, window}, out, att, q, k, v),
+        Residency.Site site = residency.site(new Residency.Key(op, new int[] {heads, hd, window}, out, att, q, k, v),
                 () -> new ForwardSite(op, out, att, q, k, v, heads, hd, window));
         if (site != null) {
             ForwardSite f = (ForwardSite) site;
@@ -87,7 +87,7 @@ final class AttentionGraphs implements AutoCloseable {
         }
         int S = window == 0 ? P : slots;
         String op = window == 0 ? DENSE_BACKWARD : DILATED_BACKWARD;
-        Residency.Site site = site(new Residency.Key(op, new int[] {heads, hd, window}, dq, dk, dv, dout, q, k, v, out, att),
+        Residency.Site site = residency.site(new Residency.Key(op, new int[] {heads, hd, window}, dq, dk, dv, dout, q, k, v, out, att),
                 () -> new BackwardSite(op, dq, dk, dv, dout, q, k, v, out, att, heads, hd, window));
         if (site != null) {
             BackwardSite b = (BackwardSite) site;
@@ -117,7 +117,7 @@ final class AttentionGraphs implements AutoCloseable {
             }
         }
         String op = backward ? ROPE_BACKWARD : ROPE_FORWARD;
-        Residency.Site site = site(new Residency.Key(op, new int[] {heads, hd, Float.floatToIntBits(base)}, y, x),
+        Residency.Site site = residency.site(new Residency.Key(op, new int[] {heads, hd, Float.floatToIntBits(base)}, y, x),
                 () -> new RopeSite(op, backward, y, x, heads, hd, base));
         if (site != null) {
             RopeSite r = (RopeSite) site;
@@ -168,19 +168,6 @@ final class AttentionGraphs implements AutoCloseable {
         WorkerGrid1D g = new WorkerGrid1D(StagedGraph.LOCAL_1D);
         StagedGraph.size(g, units);
         return g;
-    }
-
-    /**
-     * The site for {@code key} ({@link Residency#site}); null when two of its arrays are one (RoPE
-     * in place), after copying back the device-newer ones for the per-op path: TornadoVM's graph
-     * compiler never returns from a TaskGraph whose task is given the same array twice.
-     */
-    private Residency.Site site(Residency.Key key, java.util.function.Supplier<? extends Residency.Site> make) {
-        if (distinct(key.arrays).length < key.arrays.length) {
-            residency.pull(key.arrays);
-            return null;
-        }
-        return residency.site(key, make);
     }
 
     /** The arrays given, each once. */
@@ -462,7 +449,7 @@ final class AttentionGraphs implements AutoCloseable {
                 break;
             }
         }
-        Residency.Site site = site(
+        Residency.Site site = residency.site(
                 new Residency.Key(QUERY, new int[] {dense ? 1 : 0, heads, hd, window}, out, att, q, k, v),
                 () -> new QuerySite(dense, out, att, q, k, v, heads, hd, window));
         if (site != null) {

@@ -58,8 +58,10 @@ final class MatmulGraphs implements AutoCloseable {
                 break;
             }
         }
-        Residency.Site site = residency.site(b == null
-                        ? new Residency.Key(tiled ? FORWARD_TILED : FORWARD, new int[] {in, out, 0, tile}, y, x, w)
+        // A bias in the weights' own array binds that array once (forwardBiasInWeights), the tiled kernel excepted.
+        boolean biasInW = b == w && !tiled;
+        Residency.Site site = residency.site(b == null || biasInW
+                        ? new Residency.Key(tiled ? FORWARD_TILED : FORWARD, new int[] {in, out, b == null ? 0 : 2, tile}, y, x, w)
                         : new Residency.Key(tiled ? FORWARD_TILED : FORWARD, new int[] {in, out, 1, tile}, y, x, w, b),
                 () -> new ForwardSite(y, x, w, b, in, out, tile));
         if (site != null) {
@@ -97,7 +99,9 @@ final class MatmulGraphs implements AutoCloseable {
     static void forwardTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid2D grid, float[] y, float[] x, float[] w,
                              float[] b, int[] params, int hasBias, int in, int out, boolean tiled) {
         String task = tiled ? "tiled" : "cells";
-        if (tiled) {
+        if (b == w) {
+            tg.task(task, MatmulKernels::forwardBiasInWeights, new KernelContext(), y, x, w, params, in, out);
+        } else if (tiled) {
             tg.task(task, MatmulKernels::forwardTiled, new KernelContext(), y, x, w, b, params, hasBias, in, out);
         } else {
             tg.task(task, MatmulKernels::forward, new KernelContext(), y, x, w, b, params, hasBias, in, out);
@@ -119,14 +123,18 @@ final class MatmulGraphs implements AutoCloseable {
         grids.addWorkerGrid(name + ".weight", weightGrid);
         tg.task("weight", MatmulKernels::backwardWeight, new KernelContext(), dw, dy, x, params, in, out);
         if (db != null) {
-            tg.task("bias", MatmulKernels::backwardBias, new KernelContext(), db, dy, params, out);
+            if (db == dw) {
+                tg.task("bias", MatmulKernels::backwardBiasInWeights, new KernelContext(), dw, dy, params, out);
+            } else {
+                tg.task("bias", MatmulKernels::backwardBias, new KernelContext(), db, dy, params, out);
+            }
             WorkerGrid1D biasGrid = new WorkerGrid1D(roundUp(out, StagedGraph.LOCAL_1D));
             biasGrid.setLocalWork(StagedGraph.LOCAL_1D, 1, 1);
             grids.addWorkerGrid(name + ".bias", biasGrid);
         }
     }
 
-    /** The forward bound to the caller's arrays ({@link Residency}); a missing bias is the site's own zero-length stand-in. */
+    /** The forward bound to the caller's arrays ({@link Residency}); a missing bias is the site's own one-float stand-in. */
     private static final class ForwardSite extends Residency.Site {
         final int[] params = new int[MatmulKernels.PARAMS];
         final float[] y, x, w, b;
@@ -138,7 +146,8 @@ final class MatmulGraphs implements AutoCloseable {
         }
 
         private ForwardSite(float[] y, float[] x, float[] w, float[] b, int hasBias, int in, int out, int tile) {
-            super(tile != 0 ? FORWARD_TILED : FORWARD, new Object[] {y, x, w, b}, new Object[] {y}, new Object[1]);
+            super(tile != 0 ? FORWARD_TILED : FORWARD, b == w ? new Object[] {y, x, w} : new Object[] {y, x, w, b}, new Object[] {y},
+                    new Object[1]);
             perCall[0] = params;
             this.y = y;
             this.x = x;
@@ -184,8 +193,8 @@ final class MatmulGraphs implements AutoCloseable {
         final int in, out;
 
         BackwardWeightSite(float[] dw, float[] db, float[] dy, float[] x, int in, int out) {
-            super(BACKWARD_WEIGHT, db == null ? new Object[] {dw, dy, x} : new Object[] {dw, db, dy, x},
-                    db == null ? new Object[] {dw} : new Object[] {dw, db}, new Object[1]);
+            super(BACKWARD_WEIGHT, db == null || db == dw ? new Object[] {dw, dy, x} : new Object[] {dw, db, dy, x},
+                    db == null || db == dw ? new Object[] {dw} : new Object[] {dw, db}, new Object[1]);
             perCall[0] = params;
             this.dw = dw;
             this.db = db;
@@ -328,9 +337,9 @@ final class MatmulGraphs implements AutoCloseable {
                 break;
             }
         }
-        Residency.Site site = residency.site(db == null
-                        ? new Residency.Key(BACKWARD_WEIGHT, new int[] {in, out}, dw, dy, x)
-                        : new Residency.Key(BACKWARD_WEIGHT, new int[] {in, out}, dw, db, dy, x),
+        Residency.Site site = residency.site(db == null || db == dw
+                        ? new Residency.Key(BACKWARD_WEIGHT, new int[] {in, out, db == null ? 0 : 2}, dw, dy, x)
+                        : new Residency.Key(BACKWARD_WEIGHT, new int[] {in, out, 1}, dw, db, dy, x),
                 () -> new BackwardWeightSite(dw, db, dy, x, in, out));
         if (site != null) {
             set(((BackwardWeightSite) site).params, rows, dwOff, dyOff, xOff, db == null ? 0 : dbOff);

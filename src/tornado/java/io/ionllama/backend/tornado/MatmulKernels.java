@@ -53,6 +53,19 @@ public final class MatmulKernels {
         }
     }
 
+    /**
+     * {@link #forward} for a bias stored in the weight's own array (the model keeps all
+     * parameters in one array): TornadoVM cannot compile a task given the same array twice, so
+     * this task gets it once and reads the bias at {@code params[OFF0 + 3]} of {@code w}.
+     */
+    public static void forwardBiasInWeights(KernelContext c, float[] y, float[] x, float[] w, int[] params, int in, int out) {
+        int o = c.globalIdx;
+        int n = c.globalIdy;
+        if (n < params[ROWS] && o < out) {
+            Matmul.forwardCell(y, params[OFF0], x, params[OFF0 + 1], w, params[OFF0 + 2], w, params[OFF0 + 3], 1, in, out, n, o);
+        }
+    }
+
     public static void backwardInput(KernelContext c, float[] dx, float[] dy, float[] w, int[] params,
                                      int in, int out) {
         int i = c.globalIdx;
@@ -68,6 +81,14 @@ public final class MatmulKernels {
         int o = c.globalIdy;
         if (o < out && i < in) {
             Matmul.backwardWeightCell(dw, params[OFF0], dy, params[OFF0 + 1], x, params[OFF0 + 2], params[ROWS], in, out, o, i);
+        }
+    }
+
+    /** {@link #backwardBias} for a bias gradient in the weight gradient's own array (see {@link #forwardBiasInWeights}). */
+    public static void backwardBiasInWeights(KernelContext c, float[] dw, float[] dy, int[] params, int out) {
+        int o = c.globalIdx;
+        if (o < out) {
+            Matmul.backwardBiasCell(dw, params[OFF0 + 3], dy, params[OFF0 + 1], params[ROWS], out, o);
         }
     }
 

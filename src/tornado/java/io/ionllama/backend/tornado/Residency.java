@@ -119,7 +119,6 @@ final class Residency implements AutoCloseable {
     }
 
     private final TornadoSession session;
-    private final boolean enabled;
     private final Map<Key, Site> sites = new LinkedHashMap<>();
     private final Set<Object> shared = Collections.newSetFromMap(new IdentityHashMap<>());
     private final Set<Object> deviceNewer = Collections.newSetFromMap(new IdentityHashMap<>());
@@ -133,11 +132,32 @@ final class Residency implements AutoCloseable {
     private int rebuilds;
     private long runs;
 
+    /**
+     * The most arrays one plan shares. TornadoVM gives each TaskGraph a fixed table of 1024 graph
+     * nodes, and every graph here carries every shared array (a few nodes each): past about 300
+     * the graphs cannot be built. A step that binds more runs per-op, and says so once.
+     */
+    static final int MAX_SHARED = 280;
+
+    /**
+     * TornadoVM's bytecode buffer per graph (its default, 4096 bytes, holds about 100 arrays);
+     * read once, when TornadoVM first builds a graph, so it is set before that unless the user set it.
+     */
+    static final String BYTECODE_SIZE = "tornado.tvm.maxbytecodesize";
+
+    static {
+        if (System.getProperty(BYTECODE_SIZE) == null) {
+            System.setProperty(BYTECODE_SIZE, "131072");
+        }
+    }
+
     Residency(TornadoSession session, boolean enabled) {
         this.session = session;
         this.enabled = enabled;
         this.stats = session.stats(RESIDENT);
     }
+
+    private boolean enabled;
 
     /** Name under which the plan's own transfers (L, U, pulls) are counted. */
     static final String RESIDENT = "resident";
@@ -161,9 +181,18 @@ final class Residency implements AutoCloseable {
         return plan == null ? 0 : 1 + uploads.size() + (int) sites.values().stream().filter(s -> s.index >= 0).count();
     }
 
-    /** The site for {@code key}, made by {@code make} on first use; null when residency is off or no step runs. */
+    /**
+     * The site for {@code key}, made by {@code make} on first use. Null when residency is off, or
+     * when the op runs per-op: outside a step, or with one array in two places (TornadoVM's graph
+     * compiler never returns from a task given the same array twice); then the device-newer arrays
+     * of the key are first copied back, so the per-op path reads current values.
+     */
     Site site(Key key, Supplier<? extends Site> make) {
-        if (!enabled || !inStep) {
+        if (!enabled) {
+            return null;
+        }
+        if (!inStep || aliased(key.arrays)) {
+            pull(key.arrays);
             return null;
         }
         Site s = sites.get(key);
@@ -173,6 +202,17 @@ final class Residency implements AutoCloseable {
         }
         s.window = window;
         return s;
+    }
+
+    private static boolean aliased(Object[] arrays) {
+        for (int i = 0; i < arrays.length; i++) {
+            for (int j = i + 1; j < arrays.length; j++) {
+                if (arrays[i] == arrays[j]) {
+                    return true;
+                }
+            }
+        }
+        return false;
     }
 
     /**
@@ -284,14 +324,20 @@ final class Residency implements AutoCloseable {
         for (Site s : live) {
             Collections.addAll(shared, s.bound);
         }
+        if (shared.size() > MAX_SHARED) {
+            System.err.println("ionllama: a training step binds " + shared.size() + " arrays, more than the " + MAX_SHARED
+                    + " one TornadoVM plan can share; its ops copy their data per call instead");
+            enabled = false;
+            sites.clear();
+            shared.clear();
+            return;
+        }
         Object[] all = shared.toArray();
         List<ImmutableTaskGraph> graphs = new ArrayList<>();
         GridScheduler grids = new GridScheduler();
         int serial = rebuilds++;
         TaskGraph load = new TaskGraph("resident_" + serial + "_load").transferToDevice(DataTransferMode.EVERY_EXECUTION, all);
-        for (int i = 0; i < all.length; i++) {
-            touch(load, "t" + i, all[i]);
-        }
+        touchAll(load, all);
         graphs.add(carry(load, all).snapshot());
         uploads.clear();
         for (int i = 0; i < all.length; i++) {
@@ -326,6 +372,41 @@ final class Residency implements AutoCloseable {
 
     private static TaskGraph carry(TaskGraph g, Object[] all) {
         return g.persistOnDevice(all).transferToHost(DataTransferMode.UNDER_DEMAND, all);
+    }
+
+    /** Touches every array, float arrays eight to a task (a graph holds a few dozen tasks at most). */
+    private static void touchAll(TaskGraph g, Object[] all) {
+        List<float[]> floats = new ArrayList<>();
+        int t = 0;
+        for (Object a : all) {
+            if (a instanceof float[] f) {
+                floats.add(f);
+            } else {
+                touch(g, "t" + t++, a);
+            }
+        }
+        int i = 0;
+        for (; i + 8 <= floats.size(); i += 8) {
+            // Eight distinct arrays: a task given one array twice never compiles (see site()).
+            g.task("t" + t++, Residency::touchFloats8, floats.get(i), floats.get(i + 1), floats.get(i + 2), floats.get(i + 3),
+                    floats.get(i + 4), floats.get(i + 5), floats.get(i + 6), floats.get(i + 7));
+        }
+        for (; i < floats.size(); i++) {
+            touch(g, "t" + t++, floats.get(i));
+        }
+    }
+
+    public static void touchFloats8(float[] a, float[] b, float[] c, float[] d, float[] e, float[] f, float[] g, float[] h) {
+        for (@Parallel int i = 0; i < 1; i++) {
+            a[i] = a[i];
+            b[i] = b[i];
+            c[i] = c[i];
+            d[i] = d[i];
+            e[i] = e[i];
+            f[i] = f[i];
+            g[i] = g[i];
+            h[i] = h[i];
+        }
     }
 
     /** A one-thread task that reads and rewrites a[0]: makes the graph allocate and move a. */
