@@ -124,7 +124,6 @@ final class Residency implements AutoCloseable {
     private final Set<Object> deviceNewer = Collections.newSetFromMap(new IdentityHashMap<>());
     private final Set<Object> hostNewer = Collections.newSetFromMap(new IdentityHashMap<>());
     private final Map<Object, Integer> uploads = new IdentityHashMap<>();
-    private final OpStats stats;
     private TornadoExecutionPlan plan;
     private TornadoExecutionResult last;
     private long window;
@@ -154,13 +153,17 @@ final class Residency implements AutoCloseable {
     Residency(TornadoSession session, boolean enabled) {
         this.session = session;
         this.enabled = enabled;
-        this.stats = session.stats(RESIDENT);
     }
 
     private boolean enabled;
 
     /** Name under which the plan's own transfers (L, U, pulls) are counted. */
     static final String RESIDENT = "resident";
+
+    /** The counters of the plan's own transfers (made on first use, so a backend that never plans shows none). */
+    private OpStats stats() {
+        return session.stats(RESIDENT);
+    }
 
     boolean enabled() {
         return enabled;
@@ -231,7 +234,7 @@ final class Residency implements AutoCloseable {
         }
         for (Object a : s.bound) {
             if (hostNewer.contains(a)) {
-                execute(uploads.get(a), stats);
+                execute(uploads.get(a), stats());
                 countIn(DeviceGraph.bytes(a));
                 hostNewer.remove(a);
             }
@@ -251,7 +254,7 @@ final class Residency implements AutoCloseable {
             if (a != null && deviceNewer.remove(a)) {
                 last.transferToHost(a);
                 long n = DeviceGraph.bytes(a);
-                stats.bytesToHost += n;
+                stats().bytesToHost += n;
                 session.countTransfers(0, n);
             }
         }
@@ -302,7 +305,7 @@ final class Residency implements AutoCloseable {
     }
 
     private void countIn(long n) {
-        stats.bytesToDevice += n;
+        stats().bytesToDevice += n;
         session.countTransfers(n, 0);
     }
 
@@ -364,7 +367,7 @@ final class Residency implements AutoCloseable {
         if (session.profile()) {
             plan.withProfiler(ProfilerMode.SILENT);
         }
-        execute(0, stats);
+        execute(0, stats());
         countIn(DeviceGraph.bytes(all));
         hostNewer.clear();
         deviceNewer.clear();
