@@ -371,6 +371,9 @@ final class Residency implements AutoCloseable {
         countIn(DeviceGraph.bytes(all));
         hostNewer.clear();
         deviceNewer.clear();
+        // Compiling is the long part, and it happens lazily, graph by graph, during the next step.
+        System.err.printf("ionllama: training steps now resident on the device: %d graphs over %d arrays"
+                + " (compiled during the next step)%n", graphs.size(), all.length);
     }
 
     private static TaskGraph carry(TaskGraph g, Object[] all) {

@@ -39,10 +39,12 @@ import java.util.Map;
  * {@link CpuBackend}, inherited from {@link ForwardingBackend}: an op gets a device version by
  * overriding it here.
  *
- * <p>What stays on the device: AdamW's moments m and v, from the first optimizer step on; they
- * come back to the host only through {@link #toHost} (checkpoints call it) and are replaced after
- * {@link #hostChanged} (a loaded checkpoint). Everything else moves per op, for now: each call
- * copies its inputs to the device and its results back
+ * <p>What stays on the device: inside training steps ({@link #beginStep} .. {@link #endStep}),
+ * from the second step on, every array the step binds, in one execution plan ({@link Residency});
+ * outside steps, AdamW's moments when the trainer's one-launch update runs ({@link #adamwTensors}).
+ * Either way they come back to the host through {@link #toHost} (checkpoints call it) and are
+ * replaced after {@link #hostChanged} (a loaded checkpoint). An op outside a step moves its data
+ * per call: it copies its inputs to the device and its results back
  * (see {@link MatmulGraphs}), because {@link io.ionllama.backend.Backend} is called with host
  * {@code float[]} slices. {@link #bytesToDevice()} and {@link #bytesToHost()} count what moves
  * (nano at batch 8 x 256: about 380 MB in and 240 MB out per training step, against 4.4 MB of
@@ -217,7 +219,8 @@ public final class TornadoBackend extends ForwardingBackend {
         return "tornado backend on device " + d.index() + " (" + d.backendName() + " " + d.backend() + ":" + d.device()
                 + ", " + deviceName() + "); every training op on the device"
                 + (tile > 0 ? " (matmul tiled " + tile + "x" + tile + ")" : "")
-                + ", per-op transfers except AdamW's moments, which stay on the device; layernorm, softmax and the standalone activations, which the model does"
+                + (residency.enabled() ? ", a training step's arrays resident from its second step on" : ", per-op transfers")
+                + "; layernorm, softmax and the standalone activations, which the model does"
                 + " not call, on the cpu (" + cpu.threads() + " thread(s))";
     }
 
