@@ -33,9 +33,9 @@ import uk.ac.manchester.tornado.api.exceptions.TornadoExecutionPlanException;
  * site's graph.
  *
  * <pre>
- *   plan = [ L | U(a) for every shared array a | G(site) for every site ]
+ *   plan = [ L.. | U(a) for every shared array a | G(site) for every site ]
  *
- *   L        uploads every shared array once (the plan's start)
+ *   L..      upload every shared array once (the plan's start), 64 arrays to a graph
  *   U(a)     uploads the host's a (after {@link #hostChanged}: new input bytes, patch boundaries)
  *   G(site)  runs one op on the arrays the last graph left on the device
  *   every graph: consumeFromDevice(all shared) .. persistOnDevice(all shared),
@@ -133,10 +133,13 @@ final class Residency implements AutoCloseable {
 
     /**
      * The most arrays one plan shares. TornadoVM gives each TaskGraph a fixed table of 1024 graph
-     * nodes, and every graph here carries every shared array (a few nodes each): past about 300
-     * the graphs cannot be built. A step that binds more runs per-op, and says so once.
+     * nodes, and every graph here carries every shared array: graphs carrying 504 arrays were
+     * built and ran here; a step that binds more than this runs per-op, and says so once.
      */
-    static final int MAX_SHARED = 280;
+    static final int MAX_SHARED = 480;
+
+    /** Arrays uploaded per load graph (a load graph has a transfer and part of a task per array). */
+    static final int LOAD_CHUNK = 64;
 
     /**
      * TornadoVM's bytecode buffer per graph (its default, 4096 bytes, holds about 100 arrays);
@@ -179,10 +182,6 @@ final class Residency implements AutoCloseable {
         return runs;
     }
 
-    /** Graphs in the current plan (0 before the first). */
-    int graphs() {
-        return plan == null ? 0 : 1 + uploads.size() + (int) sites.values().stream().filter(s -> s.index >= 0).count();
-    }
 
     /**
      * The site for {@code key}, made by {@code make} on first use. Null when residency is off, or
@@ -339,9 +338,19 @@ final class Residency implements AutoCloseable {
         List<ImmutableTaskGraph> graphs = new ArrayList<>();
         GridScheduler grids = new GridScheduler();
         int serial = rebuilds++;
-        TaskGraph load = new TaskGraph("resident_" + serial + "_load").transferToDevice(DataTransferMode.EVERY_EXECUTION, all);
-        touchAll(load, all);
-        graphs.add(carry(load, all).snapshot());
+        // The upload, in chunks: a graph with hundreds of transfers and tasks outgrows TornadoVM's
+        // node table, while one that only carries arrays does not.
+        for (int c0 = 0; c0 < all.length; c0 += LOAD_CHUNK) {
+            Object[] before = Arrays.copyOfRange(all, 0, c0), chunk = Arrays.copyOfRange(all, c0, Math.min(all.length, c0 + LOAD_CHUNK));
+            TaskGraph load = new TaskGraph("resident_" + serial + "_load" + c0);
+            if (before.length > 0) {
+                load.consumeFromDevice(before);
+            }
+            load.transferToDevice(DataTransferMode.EVERY_EXECUTION, chunk);
+            touchAll(load, chunk);
+            graphs.add(carry(load, Arrays.copyOfRange(all, 0, c0 + chunk.length)).snapshot());
+        }
+        int loads = graphs.size();
         uploads.clear();
         for (int i = 0; i < all.length; i++) {
             Object a = all[i];
@@ -367,7 +376,9 @@ final class Residency implements AutoCloseable {
         if (session.profile()) {
             plan.withProfiler(ProfilerMode.SILENT);
         }
-        execute(0, stats());
+        for (int i = 0; i < loads; i++) {
+            execute(i, stats());
+        }
         countIn(DeviceGraph.bytes(all));
         hostNewer.clear();
         deviceNewer.clear();
