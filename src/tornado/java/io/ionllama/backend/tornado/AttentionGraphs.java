@@ -19,7 +19,7 @@ import uk.ac.manchester.tornado.api.enums.DataTransferMode;
  * staging arrays hold {@code capacity} rows of q/k/v and {@code capacity x heads x capacity2}
  * floats of att ([B, heads, P, S] with B*P rows and S slots per row; dense: S = P).
  *
- * <p>Inside a training step each op call also names a {@link Residency.Site} bound to the caller's
+ * <p>Inside a training step each op call also names a {@link Residency.OpSite} bound to the caller's
  * own arrays (q, k, v at the sequence's offset, att at its own): one site per op and arrays serves
  * every sequence, its {@code params} carrying that call's sizes and offsets.
  */
@@ -57,12 +57,12 @@ final class AttentionGraphs implements AutoCloseable {
         }
         int S = window == 0 ? P : slots;
         String op = window == 0 ? DENSE_FORWARD : DILATED_FORWARD;
-        Residency.Site site = residency.site(new Residency.Key(op, new int[] {heads, hd, window}, out, att, q, k, v),
-                () -> new ForwardSite(op, out, att, q, k, v, heads, hd, window));
+        Residency.OpSite site = residency.site(new Residency.Key(op, new int[] {heads, hd, window}, out, att, q, k, v),
+                () -> new Residency.OpSite(op, AttentionKernels.PARAMS, new Object[] {out, att, q, k, v}, new Object[] {out, att},
+                        Residency.grids1(1), (tg, name, grids, st) -> forwardTasks(tg, name, grids, st.grid1(), out, att, q, k, v, st.params, heads, hd, window)));
         if (site != null) {
-            ForwardSite f = (ForwardSite) site;
-            setSizes(f.params, f.grid, B, P, S, heads);
-            setOffsets(f.params, outOff, attOff, qOff, kOff, vOff);
+            setSizes(site.params, site.grid1(), B, P, S, heads);
+            setOffsets(site.params, outOff, attOff, qOff, kOff, vOff);
         }
         if (residency.run(site)) {
             return;
@@ -87,13 +87,14 @@ final class AttentionGraphs implements AutoCloseable {
         }
         int S = window == 0 ? P : slots;
         String op = window == 0 ? DENSE_BACKWARD : DILATED_BACKWARD;
-        Residency.Site site = residency.site(new Residency.Key(op, new int[] {heads, hd, window}, dq, dk, dv, dout, q, k, v, out, att),
-                () -> new BackwardSite(op, dq, dk, dv, dout, q, k, v, out, att, heads, hd, window));
+        Residency.OpSite site = residency.site(new Residency.Key(op, new int[] {heads, hd, window}, dq, dk, dv, dout, q, k, v, out, att),
+                () -> new Residency.OpSite(op, AttentionKernels.PARAMS, new Object[] {dq, dk, dv, dout, q, k, v, out, att}, new Object[] {dq, dk, dv},
+                        Residency.grids1(2), (tg, name, grids, st) -> backwardTasks(tg, name, grids, st.grid1(0), st.grid1(1),
+                                dq, dk, dv, dout, q, k, v, out, att, st.params, heads, hd, window)));
         if (site != null) {
-            BackwardSite b = (BackwardSite) site;
-            setSizes(b.params, b.queryGrid, B, P, S, heads);
-            StagedGraph.size(b.keyGrid, B * P * heads);
-            setOffsets(b.params, dqOff, doutOff, kOff, vOff, outOff, attOff, dkOff, dvOff, qOff);
+            setSizes(site.params, site.grid1(0), B, P, S, heads);
+            StagedGraph.size(site.grid1(1), B * P * heads);
+            setOffsets(site.params, dqOff, doutOff, kOff, vOff, outOff, attOff, dkOff, dvOff, qOff);
         }
         if (residency.run(site)) {
             return;
@@ -117,12 +118,12 @@ final class AttentionGraphs implements AutoCloseable {
             }
         }
         String op = backward ? ROPE_BACKWARD : ROPE_FORWARD;
-        Residency.Site site = residency.site(new Residency.Key(op, new int[] {heads, hd, Float.floatToIntBits(base)}, y, x),
-                () -> new RopeSite(op, backward, y, x, heads, hd, base));
+        Residency.OpSite site = residency.site(new Residency.Key(op, new int[] {heads, hd, Float.floatToIntBits(base)}, y, x),
+                () -> new Residency.OpSite(op, AttentionKernels.PARAMS, new Object[] {y, x}, new Object[] {y},
+                        Residency.grids1(1), (tg, name, grids, st) -> ropeTasks(tg, name, grids, st.grid1(), backward, y, x, st.params, heads, hd, base)));
         if (site != null) {
-            RopeSite r = (RopeSite) site;
-            setRope(r.params, r.grid, rows, P, pos0, heads);
-            setOffsets(r.params, yOff, xOff);
+            setRope(site.params, site.grid1(), rows, P, pos0, heads);
+            setOffsets(site.params, yOff, xOff);
         }
         if (residency.run(site)) {
             return;
@@ -170,14 +171,6 @@ final class AttentionGraphs implements AutoCloseable {
         return g;
     }
 
-    /** The arrays given, each once. */
-    private static Object[] distinct(Object... arrays) {
-        return java.util.Arrays.stream(arrays).filter(java.util.Objects::nonNull)
-                .collect(java.util.stream.Collectors.toCollection(
-                        () -> java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>())))
-                .toArray();
-    }
-
     static void forwardTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid1D grid, float[] out, float[] att,
                              float[] q, float[] k, float[] v, int[] params, int heads, int hd, int window) {
         if (window == 0) {
@@ -222,117 +215,6 @@ final class AttentionGraphs implements AutoCloseable {
         tg.task("heads", AttentionKernels::query, new KernelContext(), out, att, q, k, v, params, heads, hd, window,
                 dense ? 1 : 0);
         grids.addWorkerGrid(name + ".heads", grid);
-    }
-
-    /** Attention forward (dense or dilated) bound to the caller's arrays (see {@link Residency}). */
-    private static final class ForwardSite extends Residency.Site {
-        final int[] params = new int[AttentionKernels.PARAMS];
-        final float[] out, att, q, k, v;
-        final int heads, hd, window;
-        final WorkerGrid1D grid = grid(1);
-
-        ForwardSite(String op, float[] out, float[] att, float[] q, float[] k, float[] v, int heads, int hd, int window) {
-            super(op, distinct(out, att, q, k, v), distinct(out, att), new Object[] {null});
-            perCall[0] = params;
-            this.out = out;
-            this.att = att;
-            this.q = q;
-            this.k = k;
-            this.v = v;
-            this.heads = heads;
-            this.hd = hd;
-            this.window = window;
-        }
-
-        @Override
-        void tasks(TaskGraph tg, String name, GridScheduler grids) {
-            forwardTasks(tg, name, grids, grid, out, att, q, k, v, params, heads, hd, window);
-        }
-    }
-
-    /** Attention backward (query pass and key gather pass) bound to the caller's arrays. */
-    private static final class BackwardSite extends Residency.Site {
-        final int[] params = new int[AttentionKernels.PARAMS];
-        final float[] dq, dk, dv, dout, q, k, v, out, att;
-        final int heads, hd, window;
-        final WorkerGrid1D queryGrid = grid(1), keyGrid = grid(1);
-
-        BackwardSite(String op, float[] dq, float[] dk, float[] dv, float[] dout, float[] q, float[] k, float[] v,
-                     float[] out, float[] att, int heads, int hd, int window) {
-            super(op, distinct(dq, dk, dv, dout, q, k, v, out, att), distinct(dq, dk, dv), new Object[] {null});
-            perCall[0] = params;
-            this.dq = dq;
-            this.dk = dk;
-            this.dv = dv;
-            this.dout = dout;
-            this.q = q;
-            this.k = k;
-            this.v = v;
-            this.out = out;
-            this.att = att;
-            this.heads = heads;
-            this.hd = hd;
-            this.window = window;
-        }
-
-        @Override
-        void tasks(TaskGraph tg, String name, GridScheduler grids) {
-            backwardTasks(tg, name, grids, queryGrid, keyGrid, dq, dk, dv, dout, q, k, v, out, att, params, heads, hd, window);
-        }
-    }
-
-    /** RoPE forward (y = RoPE(x)) or backward (y += RoPE^T(x)) bound to the caller's arrays. */
-    private static final class RopeSite extends Residency.Site {
-        final int[] params = new int[AttentionKernels.PARAMS];
-        final boolean backward;
-        final float[] y, x;
-        final int heads, hd;
-        final float base;
-        final WorkerGrid1D grid = grid(1);
-
-        RopeSite(String op, boolean backward, float[] y, float[] x, int heads, int hd, float base) {
-            super(op, distinct(y, x), new Object[] {y}, new Object[] {null});
-            perCall[0] = params;
-            this.backward = backward;
-            this.y = y;
-            this.x = x;
-            this.heads = heads;
-            this.hd = hd;
-            this.base = base;
-        }
-
-        @Override
-        void tasks(TaskGraph tg, String name, GridScheduler grids) {
-            ropeTasks(tg, name, grids, grid, backward, y, x, params, heads, hd, base);
-        }
-    }
-
-    /** Generation's one-query attention bound to the caller's arrays. */
-    private static final class QuerySite extends Residency.Site {
-        final int[] params = new int[AttentionKernels.PARAMS];
-        final boolean dense;
-        final float[] out, att, q, k, v;
-        final int heads, hd, window;
-        final WorkerGrid1D grid = grid(1);
-
-        QuerySite(boolean dense, float[] out, float[] att, float[] q, float[] k, float[] v, int heads, int hd, int window) {
-            super(QUERY, distinct(out, att, q, k, v), distinct(out, att), new Object[] {null});
-            perCall[0] = params;
-            this.dense = dense;
-            this.out = out;
-            this.att = att;
-            this.q = q;
-            this.k = k;
-            this.v = v;
-            this.heads = heads;
-            this.hd = hd;
-            this.window = window;
-        }
-
-        @Override
-        void tasks(TaskGraph tg, String name, GridScheduler grids) {
-            queryTasks(tg, name, grids, grid, out, att, q, k, v, params, heads, hd, window, dense);
-        }
     }
 
     private final class Forward extends StagedGraph {
@@ -449,15 +331,14 @@ final class AttentionGraphs implements AutoCloseable {
                 break;
             }
         }
-        Residency.Site site = residency.site(
-                new Residency.Key(QUERY, new int[] {dense ? 1 : 0, heads, hd, window}, out, att, q, k, v),
-                () -> new QuerySite(dense, out, att, q, k, v, heads, hd, window));
+        Residency.OpSite site = residency.site(new Residency.Key(QUERY, new int[] {dense ? 1 : 0, heads, hd, window}, out, att, q, k, v),
+                () -> new Residency.OpSite(QUERY, AttentionKernels.PARAMS, new Object[] {out, att, q, k, v}, new Object[] {out, att},
+                        Residency.grids1(1), (tg, name, grids, st) -> queryTasks(tg, name, grids, st.grid1(), out, att, q, k, v, st.params, heads, hd, window, dense)));
         if (site != null) {
-            QuerySite s = (QuerySite) site;
-            s.params[AttentionKernels.QUERY] = i;
-            s.params[AttentionKernels.QUERY_SLOTS] = slots;
-            setOffsets(s.params, outOff, 0, qOff, kOff, vOff);
-            StagedGraph.size(s.grid, heads);
+            site.params[AttentionKernels.QUERY] = i;
+            site.params[AttentionKernels.QUERY_SLOTS] = slots;
+            setOffsets(site.params, outOff, 0, qOff, kOff, vOff);
+            StagedGraph.size(site.grid1(), heads);
         }
         if (residency.run(site)) {
             return;

@@ -46,16 +46,24 @@ final class EmbeddingGraphs implements AutoCloseable {
 
     void byteEmbedding(boolean backward, float[] out, int outOff, float[] emb, int embOff, int[] x, int xOff,
                        int rows, int D) {
-        Residency.Site site = residency.site(new Residency.Key(backward ? BYTE_BACKWARD : BYTE_FORWARD, new int[] {D}, out, emb, x),
-                () -> new ByteSite(backward, out, emb, x, D));
+        // Forward: out = emb[x]; backward: emb += scatter of out by x. The site binds the whole table, so no table rows are staged.
+        String op = backward ? BYTE_BACKWARD : BYTE_FORWARD;
+        Residency.OpSite site = residency.site(new Residency.Key(op, new int[] {D}, out, emb, x),
+                () -> new Residency.OpSite(op, EmbeddingKernels.PARAMS, new Object[] {out, emb, x}, new Object[] {backward ? emb : out},
+                        Residency.grids1(1), (tg, name, grids, st) -> {
+                            if (backward) {
+                                byteBackwardTasks(tg, name, grids, st.grid1(), emb, out, x, st.params, D);
+                            } else {
+                                byteForwardTasks(tg, name, grids, st.grid1(), out, emb, x, st.params, D);
+                            }
+                        }));
         if (site != null) {
-            ByteSite b = (ByteSite) site;
             if (backward) {
-                setOffsets(b.params, rows, embOff, outOff, xOff);
+                setOffsets(site.params, rows, embOff, outOff, xOff);
             } else {
-                setOffsets(b.params, rows, outOff, embOff, xOff);
+                setOffsets(site.params, rows, outOff, embOff, xOff);
             }
-            StagedGraph.size(b.grid, backward ? D : rows);
+            StagedGraph.size(site.grid1(), backward ? D : rows);
         }
         if (residency.run(site)) {
             return;
@@ -76,13 +84,14 @@ final class EmbeddingGraphs implements AutoCloseable {
     }
 
     void ngramIndex(int[] idx, int idxOff, int[] x, int xOff, int[] ns, int buckets, int T, int rows) {
-        Residency.Site site = residency.site(new Residency.Key(NGRAM_INDEX, new int[] {ns.length, buckets}, idx, x, ns),
-                () -> new IndexSite(idx, x, ns, buckets));
+        // The site binds the n-gram lengths list too.
+        Residency.OpSite site = residency.site(new Residency.Key(NGRAM_INDEX, new int[] {ns.length, buckets}, idx, x, ns),
+                () -> new Residency.OpSite(NGRAM_INDEX, EmbeddingKernels.PARAMS, new Object[] {idx, x, ns}, new Object[] {idx},
+                        Residency.grids1(1), (tg, name, grids, st) -> indexTasks(tg, name, grids, st.grid1(), idx, x, ns, st.params, buckets)));
         if (site != null) {
-            IndexSite s = (IndexSite) site;
-            setOffsets(s.params, rows, idxOff, xOff);
-            s.params[EmbeddingKernels.T] = T;
-            StagedGraph.size(s.grid, rows);
+            setOffsets(site.params, rows, idxOff, xOff);
+            site.params[EmbeddingKernels.T] = T;
+            StagedGraph.size(site.grid1(), rows);
         }
         if (residency.run(site)) {
             return;
@@ -105,16 +114,23 @@ final class EmbeddingGraphs implements AutoCloseable {
     /** Forward: out += tables[idx]; backward: tables (dTables) += scatter of out (dout). */
     void ngram(boolean backward, float[] out, int outOff, float[] tables, int tablesOff, int[] idx, int idxOff,
                int numN, int rows, int D) {
-        Residency.Site site = residency.site(new Residency.Key(backward ? NGRAM_BACKWARD : NGRAM_FORWARD, new int[] {numN, D},
-                out, tables, idx), () -> new NgramSite(backward, out, tables, idx, numN, D));
+        String op = backward ? NGRAM_BACKWARD : NGRAM_FORWARD;
+        Residency.OpSite site = residency.site(new Residency.Key(op, new int[] {numN, D}, out, tables, idx),
+                () -> new Residency.OpSite(op, EmbeddingKernels.PARAMS, new Object[] {out, tables, idx}, new Object[] {backward ? tables : out},
+                        Residency.grids1(1), (tg, name, grids, st) -> {
+                            if (backward) {
+                                ngramBackwardTasks(tg, name, grids, st.grid1(), tables, out, idx, st.params, numN, D);
+                            } else {
+                                ngramForwardTasks(tg, name, grids, st.grid1(), out, tables, idx, st.params, numN, D);
+                            }
+                        }));
         if (site != null) {
-            NgramSite s = (NgramSite) site;
             if (backward) {
-                setOffsets(s.params, rows, tablesOff, outOff, idxOff);
+                setOffsets(site.params, rows, tablesOff, outOff, idxOff);
             } else {
-                setOffsets(s.params, rows, outOff, tablesOff, idxOff);
+                setOffsets(site.params, rows, outOff, tablesOff, idxOff);
             }
-            StagedGraph.size(s.grid, backward ? D : rows);
+            StagedGraph.size(site.grid1(), backward ? D : rows);
         }
         if (residency.run(site)) {
             return;
@@ -175,92 +191,6 @@ final class EmbeddingGraphs implements AutoCloseable {
                                    float[] dout, int[] idx, int[] params, int numN, int D) {
         tg.task("channels", EmbeddingKernels::ngramBackward, new KernelContext(), dTables, dout, idx, params, numN, D);
         grids.addWorkerGrid(name + ".channels", grid);
-    }
-
-    /**
-     * Byte embedding forward (out = emb[x]) or backward (emb += scatter of out by x) bound to the
-     * caller's arrays (see {@link Residency}): the whole table, so no table rows are staged.
-     */
-    private static final class ByteSite extends Residency.Site {
-        final int[] params = new int[EmbeddingKernels.PARAMS];
-        final boolean backward;
-        final float[] out, emb;
-        final int[] x;
-        final int D;
-        final WorkerGrid1D grid = new WorkerGrid1D(StagedGraph.LOCAL_1D);
-
-        ByteSite(boolean backward, float[] out, float[] emb, int[] x, int D) {
-            super(backward ? BYTE_BACKWARD : BYTE_FORWARD, new Object[] {out, emb, x}, new Object[] {backward ? emb : out},
-                    new Object[] {null});
-            perCall[0] = params;
-            this.backward = backward;
-            this.out = out;
-            this.emb = emb;
-            this.x = x;
-            this.D = D;
-        }
-
-        @Override
-        void tasks(TaskGraph tg, String name, GridScheduler grids) {
-            if (backward) {
-                byteBackwardTasks(tg, name, grids, grid, emb, out, x, params, D);
-            } else {
-                byteForwardTasks(tg, name, grids, grid, out, emb, x, params, D);
-            }
-        }
-    }
-
-    /** The n-gram bucket indices bound to the caller's arrays, the n-gram lengths list included. */
-    private static final class IndexSite extends Residency.Site {
-        final int[] params = new int[EmbeddingKernels.PARAMS];
-        final int[] idx, x, ns;
-        final int buckets;
-        final WorkerGrid1D grid = new WorkerGrid1D(StagedGraph.LOCAL_1D);
-
-        IndexSite(int[] idx, int[] x, int[] ns, int buckets) {
-            super(NGRAM_INDEX, new Object[] {idx, x, ns}, new Object[] {idx}, new Object[] {null});
-            perCall[0] = params;
-            this.idx = idx;
-            this.x = x;
-            this.ns = ns;
-            this.buckets = buckets;
-        }
-
-        @Override
-        void tasks(TaskGraph tg, String name, GridScheduler grids) {
-            indexTasks(tg, name, grids, grid, idx, x, ns, params, buckets);
-        }
-    }
-
-    /** N-gram embedding forward (out += tables[idx]) or backward (tables += scatter of out) bound to the caller's arrays. */
-    private static final class NgramSite extends Residency.Site {
-        final int[] params = new int[EmbeddingKernels.PARAMS];
-        final boolean backward;
-        final float[] out, tables;
-        final int[] idx;
-        final int numN, D;
-        final WorkerGrid1D grid = new WorkerGrid1D(StagedGraph.LOCAL_1D);
-
-        NgramSite(boolean backward, float[] out, float[] tables, int[] idx, int numN, int D) {
-            super(backward ? NGRAM_BACKWARD : NGRAM_FORWARD, new Object[] {out, tables, idx}, new Object[] {backward ? tables : out},
-                    new Object[] {null});
-            perCall[0] = params;
-            this.backward = backward;
-            this.out = out;
-            this.tables = tables;
-            this.idx = idx;
-            this.numN = numN;
-            this.D = D;
-        }
-
-        @Override
-        void tasks(TaskGraph tg, String name, GridScheduler grids) {
-            if (backward) {
-                ngramBackwardTasks(tg, name, grids, grid, tables, out, idx, params, numN, D);
-            } else {
-                ngramForwardTasks(tg, name, grids, grid, out, tables, idx, params, numN, D);
-            }
-        }
     }
 
     /**

@@ -19,7 +19,7 @@ import uk.ac.manchester.tornado.api.enums.DataTransferMode;
  *
  * <p>Inside a training step every call also names a site bound to the caller's own arrays
  * ({@link Residency}); the sizes and the caller's offsets travel in the site's {@code params}
- * (fill's value in its own {@code value}), so one site serves every size and the elementwise
+ * (fill's value in a one-float per-call array), so one site serves every size and the elementwise
  * sites need no capacity.
  */
 final class GlueGraphs implements AutoCloseable {
@@ -61,11 +61,12 @@ final class GlueGraphs implements AutoCloseable {
     }
 
     void copy(float[] dst, int dstOff, float[] src, int srcOff, int n) {
-        Residency.Site site = residency.site(new Residency.Key(COPY, new int[0], dst, src), () -> new CopySite(dst, src));
+        Residency.OpSite site = residency.site(new Residency.Key(COPY, new int[0], dst, src),
+                () -> new Residency.OpSite(COPY, GlueKernels.PARAMS, new Object[] {dst, src}, new Object[] {dst},
+                        Residency.grids1(1), (tg, name, grids, st) -> copyTasks(tg, name, grids, st.grid1(), dst, src, st.params)));
         if (site != null) {
-            CopySite s = (CopySite) site;
-            setOffsets(s.params, n, dstOff, srcOff);
-            StagedGraph.size(s.grid, n);
+            setOffsets(site.params, n, dstOff, srcOff);
+            StagedGraph.size(site.grid1(), n);
         }
         if (residency.run(site)) {
             return;
@@ -78,11 +79,12 @@ final class GlueGraphs implements AutoCloseable {
     }
 
     void accumulate(float[] dst, int dstOff, float[] src, int srcOff, int n) {
-        Residency.Site site = residency.site(new Residency.Key(ACCUMULATE, new int[0], dst, src), () -> new AccumulateSite(dst, src));
+        Residency.OpSite site = residency.site(new Residency.Key(ACCUMULATE, new int[0], dst, src),
+                () -> new Residency.OpSite(ACCUMULATE, GlueKernels.PARAMS, new Object[] {dst, src}, new Object[] {dst},
+                        Residency.grids1(1), (tg, name, grids, st) -> accumulateTasks(tg, name, grids, st.grid1(), dst, src, st.params)));
         if (site != null) {
-            AccumulateSite s = (AccumulateSite) site;
-            setOffsets(s.params, n, dstOff, srcOff);
-            StagedGraph.size(s.grid, n);
+            setOffsets(site.params, n, dstOff, srcOff);
+            StagedGraph.size(site.grid1(), n);
         }
         if (residency.run(site)) {
             return;
@@ -96,12 +98,16 @@ final class GlueGraphs implements AutoCloseable {
     }
 
     void fill(float[] dst, int dstOff, float value, int n) {
-        Residency.Site site = residency.site(new Residency.Key(FILL, new int[0], dst), () -> new FillSite(dst));
+        // The value travels in the site's own one-float array (perCall[1]) every call.
+        Residency.OpSite site = residency.site(new Residency.Key(FILL, new int[0], dst), () -> {
+            float[] v = new float[1];
+            return new Residency.OpSite(FILL, GlueKernels.PARAMS, new Object[] {dst}, new Object[] {dst},
+                    Residency.grids1(1), (tg, name, grids, st) -> fillTasks(tg, name, grids, st.grid1(), dst, v, st.params), v);
+        });
         if (site != null) {
-            FillSite s = (FillSite) site;
-            setOffsets(s.params, n, dstOff, 0);
-            s.value[0] = value;
-            StagedGraph.size(s.grid, n);
+            setOffsets(site.params, n, dstOff, 0);
+            ((float[]) site.perCall[1])[0] = value;
+            StagedGraph.size(site.grid1(), n);
         }
         if (residency.run(site)) {
             return;
@@ -114,12 +120,12 @@ final class GlueGraphs implements AutoCloseable {
     }
 
     void swigluForward(float[] out, int outOff, float[] a, int aOff, float[] b, int bOff, int n) {
-        Residency.Site site = residency.site(new Residency.Key(SWIGLU_FORWARD, new int[0], out, a, b),
-                () -> new SwigluForwardSite(out, a, b));
+        Residency.OpSite site = residency.site(new Residency.Key(SWIGLU_FORWARD, new int[0], out, a, b),
+                () -> new Residency.OpSite(SWIGLU_FORWARD, GlueKernels.PARAMS, new Object[] {out, a, b}, new Object[] {out},
+                        Residency.grids1(1), (tg, name, grids, st) -> swigluForwardTasks(tg, name, grids, st.grid1(), out, a, b, st.params)));
         if (site != null) {
-            SwigluForwardSite s = (SwigluForwardSite) site;
-            setOffsets(s.params, n, outOff, aOff, bOff);
-            StagedGraph.size(s.grid, n);
+            setOffsets(site.params, n, outOff, aOff, bOff);
+            StagedGraph.size(site.grid1(), n);
         }
         if (residency.run(site)) {
             return;
@@ -134,12 +140,13 @@ final class GlueGraphs implements AutoCloseable {
 
     void swigluBackward(float[] da, int daOff, float[] db, int dbOff, float[] dy, int dyOff,
                         float[] a, int aOff, float[] b, int bOff, int n) {
-        Residency.Site site = residency.site(new Residency.Key(SWIGLU_BACKWARD, new int[0], da, db, dy, a, b),
-                () -> new SwigluBackwardSite(da, db, dy, a, b));
+        Residency.OpSite site = residency.site(new Residency.Key(SWIGLU_BACKWARD, new int[0], da, db, dy, a, b),
+                () -> new Residency.OpSite(SWIGLU_BACKWARD, GlueKernels.PARAMS, new Object[] {da, db, dy, a, b}, new Object[] {da, db},
+                        Residency.grids1(1),
+                        (tg, name, grids, st) -> swigluBackwardTasks(tg, name, grids, st.grid1(), da, db, dy, a, b, st.params)));
         if (site != null) {
-            SwigluBackwardSite s = (SwigluBackwardSite) site;
-            setOffsets(s.params, n, daOff, dbOff, dyOff, aOff, bOff);
-            StagedGraph.size(s.grid, n);
+            setOffsets(site.params, n, daOff, dbOff, dyOff, aOff, bOff);
+            StagedGraph.size(site.grid1(), n);
         }
         if (residency.run(site)) {
             return;
@@ -158,11 +165,12 @@ final class GlueGraphs implements AutoCloseable {
 
     /** Generation's scan step in place over n channels: h = a h + (1 - a) u. */
     void scanStep(float[] h, int hOff, float[] a, int aOff, float[] u, int uOff, int n) {
-        Residency.Site site = residency.site(new Residency.Key(SCAN_STEP, new int[0], h, a, u), () -> new ScanStepSite(h, a, u));
+        Residency.OpSite site = residency.site(new Residency.Key(SCAN_STEP, new int[0], h, a, u),
+                () -> new Residency.OpSite(SCAN_STEP, GlueKernels.PARAMS, new Object[] {h, a, u}, new Object[] {h},
+                        Residency.grids1(1), (tg, name, grids, st) -> scanStepTasks(tg, name, grids, st.grid1(), h, a, u, st.params)));
         if (site != null) {
-            ScanStepSite s = (ScanStepSite) site;
-            setOffsets(s.params, n, hOff, aOff, uOff);
-            StagedGraph.size(s.grid, n);
+            setOffsets(site.params, n, hOff, aOff, uOff);
+            StagedGraph.size(site.grid1(), n);
         }
         if (residency.run(site)) {
             return;
@@ -236,175 +244,6 @@ final class GlueGraphs implements AutoCloseable {
         grids.addWorkerGrid(name + ".rows", rowGrid);
         tg.task("channels", GlueKernels::gateBackwardLambda, new KernelContext(), dLambda, da, a, z, lambda, params, C);
         grids.addWorkerGrid(name + ".channels", grid(C));
-    }
-
-    // ---------------------------------------------------------------- sites (see Residency)
-
-    /** copy bound to the caller's arrays. */
-    private static final class CopySite extends Residency.Site {
-        final int[] params = new int[GlueKernels.PARAMS];
-        final float[] dst, src;
-        final WorkerGrid1D grid = new WorkerGrid1D(StagedGraph.LOCAL_1D);
-
-        CopySite(float[] dst, float[] src) {
-            super(COPY, new Object[] {dst, src}, new Object[] {dst}, new Object[] {null});
-            perCall[0] = params;
-            this.dst = dst;
-            this.src = src;
-        }
-
-        @Override
-        void tasks(TaskGraph tg, String name, GridScheduler grids) {
-            copyTasks(tg, name, grids, grid, dst, src, params);
-        }
-    }
-
-    /** accumulate bound to the caller's arrays. */
-    private static final class AccumulateSite extends Residency.Site {
-        final int[] params = new int[GlueKernels.PARAMS];
-        final float[] dst, src;
-        final WorkerGrid1D grid = new WorkerGrid1D(StagedGraph.LOCAL_1D);
-
-        AccumulateSite(float[] dst, float[] src) {
-            super(ACCUMULATE, new Object[] {dst, src}, new Object[] {dst}, new Object[] {null});
-            perCall[0] = params;
-            this.dst = dst;
-            this.src = src;
-        }
-
-        @Override
-        void tasks(TaskGraph tg, String name, GridScheduler grids) {
-            accumulateTasks(tg, name, grids, grid, dst, src, params);
-        }
-    }
-
-    /** fill bound to the caller's array; the value travels in the site's own {@code value} every call. */
-    private static final class FillSite extends Residency.Site {
-        final int[] params = new int[GlueKernels.PARAMS];
-        final float[] value = new float[1];
-        final float[] dst;
-        final WorkerGrid1D grid = new WorkerGrid1D(StagedGraph.LOCAL_1D);
-
-        FillSite(float[] dst) {
-            super(FILL, new Object[] {dst}, new Object[] {dst}, new Object[] {null, null});
-            perCall[0] = params;
-            perCall[1] = value;
-            this.dst = dst;
-        }
-
-        @Override
-        void tasks(TaskGraph tg, String name, GridScheduler grids) {
-            fillTasks(tg, name, grids, grid, dst, value, params);
-        }
-    }
-
-    /** SwiGLU forward bound to the caller's arrays. */
-    private static final class SwigluForwardSite extends Residency.Site {
-        final int[] params = new int[GlueKernels.PARAMS];
-        final float[] out, a, b;
-        final WorkerGrid1D grid = new WorkerGrid1D(StagedGraph.LOCAL_1D);
-
-        SwigluForwardSite(float[] out, float[] a, float[] b) {
-            super(SWIGLU_FORWARD, new Object[] {out, a, b}, new Object[] {out}, new Object[] {null});
-            perCall[0] = params;
-            this.out = out;
-            this.a = a;
-            this.b = b;
-        }
-
-        @Override
-        void tasks(TaskGraph tg, String name, GridScheduler grids) {
-            swigluForwardTasks(tg, name, grids, grid, out, a, b, params);
-        }
-    }
-
-    /** SwiGLU backward bound to the caller's arrays. */
-    private static final class SwigluBackwardSite extends Residency.Site {
-        final int[] params = new int[GlueKernels.PARAMS];
-        final float[] da, db, dy, a, b;
-        final WorkerGrid1D grid = new WorkerGrid1D(StagedGraph.LOCAL_1D);
-
-        SwigluBackwardSite(float[] da, float[] db, float[] dy, float[] a, float[] b) {
-            super(SWIGLU_BACKWARD, new Object[] {da, db, dy, a, b}, new Object[] {da, db}, new Object[] {null});
-            perCall[0] = params;
-            this.da = da;
-            this.db = db;
-            this.dy = dy;
-            this.a = a;
-            this.b = b;
-        }
-
-        @Override
-        void tasks(TaskGraph tg, String name, GridScheduler grids) {
-            swigluBackwardTasks(tg, name, grids, grid, da, db, dy, a, b, params);
-        }
-    }
-
-    /** Generation's scan step bound to the caller's arrays. */
-    private static final class ScanStepSite extends Residency.Site {
-        final int[] params = new int[GlueKernels.PARAMS];
-        final float[] h, a, u;
-        final WorkerGrid1D grid = new WorkerGrid1D(StagedGraph.LOCAL_1D);
-
-        ScanStepSite(float[] h, float[] a, float[] u) {
-            super(SCAN_STEP, new Object[] {h, a, u}, new Object[] {h}, new Object[] {null});
-            perCall[0] = params;
-            this.h = h;
-            this.a = a;
-            this.u = u;
-        }
-
-        @Override
-        void tasks(TaskGraph tg, String name, GridScheduler grids) {
-            scanStepTasks(tg, name, grids, grid, h, a, u, params);
-        }
-    }
-
-    /** The IntegralLNN gate's forward bound to the caller's arrays. */
-    private static final class GateForwardSite extends Residency.Site {
-        final int[] params = new int[GlueKernels.PARAMS];
-        final float[] a, z, lambda;
-        final int C;
-        final WorkerGrid1D grid = new WorkerGrid1D(StagedGraph.LOCAL_1D);
-
-        GateForwardSite(float[] a, float[] z, float[] lambda, int C) {
-            super(GATE_FORWARD, new Object[] {a, z, lambda}, new Object[] {a}, new Object[] {null});
-            perCall[0] = params;
-            this.a = a;
-            this.z = z;
-            this.lambda = lambda;
-            this.C = C;
-        }
-
-        @Override
-        void tasks(TaskGraph tg, String name, GridScheduler grids) {
-            gateForwardTasks(tg, name, grids, grid, a, z, lambda, params, C);
-        }
-    }
-
-    /** The IntegralLNN gate's backward (input and lambda tasks) bound to the caller's arrays. */
-    private static final class GateBackwardSite extends Residency.Site {
-        final int[] params = new int[GlueKernels.PARAMS];
-        final float[] dz, dLambda, da, a, z, lambda;
-        final int C;
-        final WorkerGrid1D grid = new WorkerGrid1D(StagedGraph.LOCAL_1D);
-
-        GateBackwardSite(float[] dz, float[] dLambda, float[] da, float[] a, float[] z, float[] lambda, int C) {
-            super(GATE_BACKWARD, new Object[] {dz, dLambda, da, a, z, lambda}, new Object[] {dz, dLambda}, new Object[] {null});
-            perCall[0] = params;
-            this.dz = dz;
-            this.dLambda = dLambda;
-            this.da = da;
-            this.a = a;
-            this.z = z;
-            this.lambda = lambda;
-            this.C = C;
-        }
-
-        @Override
-        void tasks(TaskGraph tg, String name, GridScheduler grids) {
-            gateBackwardTasks(tg, name, grids, grid, dz, dLambda, da, a, z, lambda, params, C);
-        }
     }
 
     /**
@@ -503,12 +342,12 @@ final class GlueGraphs implements AutoCloseable {
                 break;
             }
         }
-        Residency.Site site = residency.site(new Residency.Key(GATE_FORWARD, new int[] {C}, a, z, lambda),
-                () -> new GateForwardSite(a, z, lambda, C));
+        Residency.OpSite site = residency.site(new Residency.Key(GATE_FORWARD, new int[] {C}, a, z, lambda),
+                () -> new Residency.OpSite(GATE_FORWARD, GlueKernels.PARAMS, new Object[] {a, z, lambda}, new Object[] {a},
+                        Residency.grids1(1), (tg, name, grids, st) -> gateForwardTasks(tg, name, grids, st.grid1(), a, z, lambda, st.params, C)));
         if (site != null) {
-            GateForwardSite f = (GateForwardSite) site;
-            setOffsets(f.params, rows, aOff, zOff, lambdaOff);
-            StagedGraph.size(f.grid, rows);
+            setOffsets(site.params, rows, aOff, zOff, lambdaOff);
+            StagedGraph.size(site.grid1(), rows);
         }
         if (residency.run(site)) {
             return;
@@ -530,12 +369,14 @@ final class GlueGraphs implements AutoCloseable {
                 break;
             }
         }
-        Residency.Site site = residency.site(new Residency.Key(GATE_BACKWARD, new int[] {C}, dz, dLambda, da, a, z, lambda),
-                () -> new GateBackwardSite(dz, dLambda, da, a, z, lambda, C));
+        // One grid, the rows'; gateBackwardTasks sizes the channels' grid from C itself.
+        Residency.OpSite site = residency.site(new Residency.Key(GATE_BACKWARD, new int[] {C}, dz, dLambda, da, a, z, lambda),
+                () -> new Residency.OpSite(GATE_BACKWARD, GlueKernels.PARAMS, new Object[] {dz, dLambda, da, a, z, lambda},
+                        new Object[] {dz, dLambda}, Residency.grids1(1),
+                        (tg, name, grids, st) -> gateBackwardTasks(tg, name, grids, st.grid1(), dz, dLambda, da, a, z, lambda, st.params, C)));
         if (site != null) {
-            GateBackwardSite b = (GateBackwardSite) site;
-            setOffsets(b.params, rows, dzOff, daOff, aOff, zOff, lambdaOff, dLambdaOff);
-            StagedGraph.size(b.grid, rows);
+            setOffsets(site.params, rows, dzOff, daOff, aOff, zOff, lambdaOff, dLambdaOff);
+            StagedGraph.size(site.grid1(), rows);
         }
         if (residency.run(site)) {
             return;

@@ -6,6 +6,7 @@ import java.util.List;
 import uk.ac.manchester.tornado.api.GridScheduler;
 import uk.ac.manchester.tornado.api.KernelContext;
 import uk.ac.manchester.tornado.api.TaskGraph;
+import uk.ac.manchester.tornado.api.WorkerGrid;
 import uk.ac.manchester.tornado.api.WorkerGrid1D;
 import uk.ac.manchester.tornado.api.enums.DataTransferMode;
 
@@ -58,12 +59,13 @@ final class LossGraphs implements AutoCloseable {
 
     void crossEntropyForward(float[] losses, int lossesOff, float[] probs, int probsOff, float[] logits, int logitsOff,
                              int[] targets, int targetsOff, int n, int V) {
-        Residency.Site site = residency.site(new Residency.Key(CE_FORWARD, new int[] {V}, losses, probs, logits, targets),
-                () -> new CeForwardSite(losses, probs, logits, targets, V));
+        Residency.OpSite site = residency.site(new Residency.Key(CE_FORWARD, new int[] {V}, losses, probs, logits, targets),
+                () -> new Residency.OpSite(CE_FORWARD, LossKernels.PARAMS, new Object[] {losses, probs, logits, targets}, new Object[] {losses, probs},
+                        Residency.grids1(1),
+                        (tg, name, grids, st) -> ceForwardTasks(tg, name, grids, st.grid1(), losses, probs, logits, targets, st.params, V)));
         if (site != null) {
-            CeForwardSite f = (CeForwardSite) site;
-            setOffsets(f.params, n, lossesOff, probsOff, logitsOff, targetsOff);
-            StagedGraph.size(f.grid, n);
+            setOffsets(site.params, n, lossesOff, probsOff, logitsOff, targetsOff);
+            StagedGraph.size(site.grid1(), n);
         }
         if (residency.run(site)) {
             return;
@@ -79,12 +81,12 @@ final class LossGraphs implements AutoCloseable {
     }
 
     void entropy(float[] entropy, int entropyOff, float[] logits, int logitsOff, int n, int V) {
-        Residency.Site site = residency.site(new Residency.Key(ENTROPY, new int[] {V}, entropy, logits),
-                () -> new EntropySite(entropy, logits, V));
+        Residency.OpSite site = residency.site(new Residency.Key(ENTROPY, new int[] {V}, entropy, logits),
+                () -> new Residency.OpSite(ENTROPY, LossKernels.PARAMS, new Object[] {entropy, logits}, new Object[] {entropy},
+                        Residency.grids1(1), (tg, name, grids, st) -> entropyTasks(tg, name, grids, st.grid1(), entropy, logits, st.params, V)));
         if (site != null) {
-            EntropySite e = (EntropySite) site;
-            setOffsets(e.params, n, entropyOff, logitsOff);
-            StagedGraph.size(e.grid, n);
+            setOffsets(site.params, n, entropyOff, logitsOff);
+            StagedGraph.size(site.grid1(), n);
         }
         if (residency.run(site)) {
             return;
@@ -98,12 +100,12 @@ final class LossGraphs implements AutoCloseable {
     }
 
     void argmax(int[] argmax, int argmaxOff, float[] logits, int logitsOff, int n, int V) {
-        Residency.Site site = residency.site(new Residency.Key(ARGMAX, new int[] {V}, argmax, logits),
-                () -> new ArgmaxSite(argmax, logits, V));
+        Residency.OpSite site = residency.site(new Residency.Key(ARGMAX, new int[] {V}, argmax, logits),
+                () -> new Residency.OpSite(ARGMAX, LossKernels.PARAMS, new Object[] {argmax, logits}, new Object[] {argmax},
+                        Residency.grids1(1), (tg, name, grids, st) -> argmaxTasks(tg, name, grids, st.grid1(), argmax, logits, st.params, V)));
         if (site != null) {
-            ArgmaxSite a = (ArgmaxSite) site;
-            setOffsets(a.params, n, argmaxOff, logitsOff);
-            StagedGraph.size(a.grid, n);
+            setOffsets(site.params, n, argmaxOff, logitsOff);
+            StagedGraph.size(site.grid1(), n);
         }
         if (residency.run(site)) {
             return;
@@ -166,73 +168,6 @@ final class LossGraphs implements AutoCloseable {
                            int[] argmax, int[] targets, int[] params, int hasArgmax) {
         tg.task("batch", LossKernels::lossStats, new KernelContext(), stats, losses, argmax, targets, params, hasArgmax);
         grids.addWorkerGrid(name + ".batch", grid);
-    }
-
-    /** Cross-entropy forward bound to the caller's arrays (see {@link Residency}). */
-    private static final class CeForwardSite extends Residency.Site {
-        final int[] params = new int[LossKernels.PARAMS];
-        final float[] losses, probs, logits;
-        final int[] targets;
-        final int V;
-        final WorkerGrid1D grid = rowGrid(1);
-
-        CeForwardSite(float[] losses, float[] probs, float[] logits, int[] targets, int V) {
-            super(CE_FORWARD, new Object[] {losses, probs, logits, targets}, new Object[] {losses, probs}, new Object[] {null});
-            perCall[0] = params;
-            this.losses = losses;
-            this.probs = probs;
-            this.logits = logits;
-            this.targets = targets;
-            this.V = V;
-        }
-
-        @Override
-        void tasks(TaskGraph tg, String name, GridScheduler grids) {
-            ceForwardTasks(tg, name, grids, grid, losses, probs, logits, targets, params, V);
-        }
-    }
-
-    /** Entropy bound to the caller's arrays. */
-    private static final class EntropySite extends Residency.Site {
-        final int[] params = new int[LossKernels.PARAMS];
-        final float[] entropy, logits;
-        final int V;
-        final WorkerGrid1D grid = rowGrid(1);
-
-        EntropySite(float[] entropy, float[] logits, int V) {
-            super(ENTROPY, new Object[] {entropy, logits}, new Object[] {entropy}, new Object[] {null});
-            perCall[0] = params;
-            this.entropy = entropy;
-            this.logits = logits;
-            this.V = V;
-        }
-
-        @Override
-        void tasks(TaskGraph tg, String name, GridScheduler grids) {
-            entropyTasks(tg, name, grids, grid, entropy, logits, params, V);
-        }
-    }
-
-    /** Argmax bound to the caller's arrays. */
-    private static final class ArgmaxSite extends Residency.Site {
-        final int[] params = new int[LossKernels.PARAMS];
-        final int[] argmax;
-        final float[] logits;
-        final int V;
-        final WorkerGrid1D grid = rowGrid(1);
-
-        ArgmaxSite(int[] argmax, float[] logits, int V) {
-            super(ARGMAX, new Object[] {argmax, logits}, new Object[] {argmax}, new Object[] {null});
-            perCall[0] = params;
-            this.argmax = argmax;
-            this.logits = logits;
-            this.V = V;
-        }
-
-        @Override
-        void tasks(TaskGraph tg, String name, GridScheduler grids) {
-            argmaxTasks(tg, name, grids, grid, argmax, logits, params, V);
-        }
     }
 
     /** Per-row ops over logits [rows, V]: outF = losses or entropies, outI = argmax, probs = CE's softmax. */
@@ -302,12 +237,15 @@ final class LossGraphs implements AutoCloseable {
 
     void crossEntropyBackward(float[] dlogits, int dlogitsOff, float[] probs, int probsOff, int[] targets, int targetsOff,
                               float[] dloss, int dlossOff, int dlossStride, int n, int V) {
-        Residency.Site site = residency.site(new Residency.Key(CE_BACKWARD, new int[] {V, dlossStride}, dlogits, probs, targets, dloss),
-                () -> new CeBackwardSite(dlogits, probs, targets, dloss, V, dlossStride));
+        // The site binds dloss as it is, at the caller's offset, with the caller's stride compiled in
+        // (stride 0: the statistics array the model passes, read where the statistics kernel left it on the device).
+        Residency.OpSite site = residency.site(new Residency.Key(CE_BACKWARD, new int[] {V, dlossStride}, dlogits, probs, targets, dloss),
+                () -> new Residency.OpSite(CE_BACKWARD, LossKernels.PARAMS, new Object[] {dlogits, probs, targets, dloss}, new Object[] {dlogits},
+                        Residency.grids1(1),
+                        (tg, name, grids, st) -> ceBackwardTasks(tg, name, grids, st.grid1(), dlogits, probs, targets, dloss, st.params, V, dlossStride)));
         if (site != null) {
-            CeBackwardSite b = (CeBackwardSite) site;
-            setOffsets(b.params, n, dlogitsOff, probsOff, targetsOff, dlossOff);
-            StagedGraph.size(b.grid, n);
+            setOffsets(site.params, n, dlogitsOff, probsOff, targetsOff, dlossOff);
+            StagedGraph.size(site.grid1(), n);
         }
         if (residency.run(site)) {
             return;
@@ -342,35 +280,6 @@ final class LossGraphs implements AutoCloseable {
         g.graph.execute();
         System.arraycopy(g.dlogits, 0, dlogits, dlogitsOff, n * V);
         residency.wroteOnHost(dlogits);
-    }
-
-    /**
-     * CE backward bound to the caller's arrays: dloss is bound as it is, at the caller's offset,
-     * with the caller's stride compiled in (stride 0: the statistics array the model passes, read
-     * where the statistics kernel left it on the device).
-     */
-    private static final class CeBackwardSite extends Residency.Site {
-        final int[] params = new int[LossKernels.PARAMS];
-        final float[] dlogits, probs, dloss;
-        final int[] targets;
-        final int V, dlossStride;
-        final WorkerGrid1D grid = rowGrid(1);
-
-        CeBackwardSite(float[] dlogits, float[] probs, int[] targets, float[] dloss, int V, int dlossStride) {
-            super(CE_BACKWARD, new Object[] {dlogits, probs, targets, dloss}, new Object[] {dlogits}, new Object[] {null});
-            perCall[0] = params;
-            this.dlogits = dlogits;
-            this.probs = probs;
-            this.targets = targets;
-            this.dloss = dloss;
-            this.V = V;
-            this.dlossStride = dlossStride;
-        }
-
-        @Override
-        void tasks(TaskGraph tg, String name, GridScheduler grids) {
-            ceBackwardTasks(tg, name, grids, grid, dlogits, probs, targets, dloss, params, V, dlossStride);
-        }
     }
 
     private final class CeBackward extends StagedGraph {
@@ -408,13 +317,16 @@ final class LossGraphs implements AutoCloseable {
     void lossStats(float[] out, int outOff, float[] losses, int lossesOff, int[] argmax, int argmaxOff,
                    int[] targets, int targetsOff, int n) {
         int hasArgmax = argmax == null ? 0 : 1;
-        Residency.Site site = residency.site(hasArgmax == 1
-                        ? new Residency.Key(LOSS_STATS, new int[] {hasArgmax}, out, losses, argmax, targets)
-                        : new Residency.Key(LOSS_STATS, new int[] {hasArgmax}, out, losses, targets),
-                () -> new StatsSite(out, losses, argmax, targets));
+        Object[] arrays = hasArgmax == 1 ? new Object[] {out, losses, argmax, targets} : new Object[] {out, losses, targets};
+        Residency.OpSite site = residency.site(new Residency.Key(LOSS_STATS, new int[] {hasArgmax}, arrays), () -> {
+            // No argmax: the site binds a one-int array of its own (the kernel reads it only with hasArgmax).
+            int[] am = argmax == null ? new int[1] : argmax;
+            return new Residency.OpSite(LOSS_STATS, LossKernels.PARAMS, new Object[] {out, losses, am, targets}, new Object[] {out},
+                    new WorkerGrid[] {oneThread()},
+                    (tg, name, grids, st) -> statsTasks(tg, name, grids, st.grid1(), out, losses, am, targets, st.params, hasArgmax));
+        });
         if (site != null) {
-            StatsSite st = (StatsSite) site;
-            setOffsets(st.params, n, outOff, lossesOff, hasArgmax == 1 ? argmaxOff : 0, targetsOff);
+            setOffsets(site.params, n, outOff, lossesOff, hasArgmax == 1 ? argmaxOff : 0, targetsOff);
         }
         if (residency.run(site)) {
             return;
@@ -440,34 +352,6 @@ final class LossGraphs implements AutoCloseable {
         g.graph.execute();
         System.arraycopy(g.stats, 0, out, outOff, Losses.STATS);
         residency.wroteOnHost(out);
-    }
-
-    /** The batch statistics bound to the caller's arrays; without argmax the site binds a one-int array of its own. */
-    private static final class StatsSite extends Residency.Site {
-        final int[] params = new int[LossKernels.PARAMS];
-        final float[] out, losses;
-        final int[] argmax, targets;
-        final int hasArgmax;
-        final WorkerGrid1D grid = oneThread();
-
-        StatsSite(float[] out, float[] losses, int[] argmax, int[] targets) {
-            this(out, losses, argmax == null ? new int[1] : argmax, targets, argmax == null ? 0 : 1);
-        }
-
-        private StatsSite(float[] out, float[] losses, int[] argmax, int[] targets, int hasArgmax) {
-            super(LOSS_STATS, new Object[] {out, losses, argmax, targets}, new Object[] {out}, new Object[] {null});
-            perCall[0] = params;
-            this.out = out;
-            this.losses = losses;
-            this.argmax = argmax;
-            this.targets = targets;
-            this.hasArgmax = hasArgmax;
-        }
-
-        @Override
-        void tasks(TaskGraph tg, String name, GridScheduler grids) {
-            statsTasks(tg, name, grids, grid, out, losses, argmax, targets, params, hasArgmax);
-        }
     }
 
     private final class Stats extends StagedGraph {

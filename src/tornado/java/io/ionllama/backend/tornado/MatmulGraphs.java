@@ -5,6 +5,7 @@ import java.util.List;
 import uk.ac.manchester.tornado.api.GridScheduler;
 import uk.ac.manchester.tornado.api.KernelContext;
 import uk.ac.manchester.tornado.api.TaskGraph;
+import uk.ac.manchester.tornado.api.WorkerGrid;
 import uk.ac.manchester.tornado.api.WorkerGrid1D;
 import uk.ac.manchester.tornado.api.WorkerGrid2D;
 import uk.ac.manchester.tornado.api.enums.DataTransferMode;
@@ -60,14 +61,17 @@ final class MatmulGraphs implements AutoCloseable {
         }
         // A bias in the weights' own array binds that array once (forwardBiasInWeights), the tiled kernel excepted.
         boolean biasInW = b == w && !tiled;
-        Residency.Site site = residency.site(b == null || biasInW
-                        ? new Residency.Key(tiled ? FORWARD_TILED : FORWARD, new int[] {in, out, b == null ? 0 : 2, tile}, y, x, w)
-                        : new Residency.Key(tiled ? FORWARD_TILED : FORWARD, new int[] {in, out, 1, tile}, y, x, w, b),
-                () -> new ForwardSite(y, x, w, b, in, out, tile));
+        String op = tiled ? FORWARD_TILED : FORWARD;
+        // No bias: the site's own one-float stand-in (the kernel reads it only with hasBias).
+        float[] bias = b == null ? new float[1] : b;
+        Object[] arrays = b == null || biasInW ? new Object[] {y, x, w} : new Object[] {y, x, w, b};
+        Residency.OpSite site = residency.site(new Residency.Key(op, new int[] {in, out, b == null ? 0 : biasInW ? 2 : 1, tile}, arrays),
+                () -> new Residency.OpSite(op, MatmulKernels.PARAMS, b == null ? new Object[] {y, x, w, bias} : arrays, new Object[] {y},
+                        new WorkerGrid[] {new WorkerGrid2D(StagedGraph.LOCAL_X, StagedGraph.LOCAL_Y)},
+                        (tg, name, grids, st) -> forwardTasks(tg, name, grids, st.grid2(), y, x, w, bias, st.params, hasBias, in, out, tiled)));
         if (site != null) {
-            ForwardSite f = (ForwardSite) site;
-            set(f.params, rows, yOff, xOff, wOff, b == null ? 0 : bOff);
-            sizeForward(f.grid, rows, out, tile);
+            set(site.params, rows, yOff, xOff, wOff, b == null ? 0 : bOff);
+            sizeForward(site.grid2(), rows, out, tile);
         }
         if (residency.run(site)) {
             return;
@@ -134,82 +138,6 @@ final class MatmulGraphs implements AutoCloseable {
         }
     }
 
-    /** The forward bound to the caller's arrays ({@link Residency}); a missing bias is the site's own one-float stand-in. */
-    private static final class ForwardSite extends Residency.Site {
-        final int[] params = new int[MatmulKernels.PARAMS];
-        final float[] y, x, w, b;
-        final int in, out, hasBias, tile;
-        final WorkerGrid2D grid = new WorkerGrid2D(StagedGraph.LOCAL_X, StagedGraph.LOCAL_Y);
-
-        ForwardSite(float[] y, float[] x, float[] w, float[] b, int in, int out, int tile) {
-            this(y, x, w, b == null ? new float[1] : b, b == null ? 0 : 1, in, out, tile);
-        }
-
-        private ForwardSite(float[] y, float[] x, float[] w, float[] b, int hasBias, int in, int out, int tile) {
-            super(tile != 0 ? FORWARD_TILED : FORWARD, b == w ? new Object[] {y, x, w} : new Object[] {y, x, w, b}, new Object[] {y},
-                    new Object[1]);
-            perCall[0] = params;
-            this.y = y;
-            this.x = x;
-            this.w = w;
-            this.b = b;
-            this.hasBias = hasBias;
-            this.in = in;
-            this.out = out;
-            this.tile = tile;
-        }
-
-        @Override
-        void tasks(TaskGraph tg, String name, GridScheduler grids) {
-            forwardTasks(tg, name, grids, grid, y, x, w, b, params, hasBias, in, out, tile != 0);
-        }
-    }
-
-    private static final class BackwardInputSite extends Residency.Site {
-        final int[] params = new int[MatmulKernels.PARAMS];
-        final float[] dx, dy, w;
-        final int in, out;
-        final WorkerGrid2D grid = new WorkerGrid2D(StagedGraph.LOCAL_X, StagedGraph.LOCAL_Y);
-
-        BackwardInputSite(float[] dx, float[] dy, float[] w, int in, int out) {
-            super(BACKWARD_INPUT, new Object[] {dx, dy, w}, new Object[] {dx}, new Object[1]);
-            perCall[0] = params;
-            this.dx = dx;
-            this.dy = dy;
-            this.w = w;
-            this.in = in;
-            this.out = out;
-        }
-
-        @Override
-        void tasks(TaskGraph tg, String name, GridScheduler grids) {
-            backwardInputTasks(tg, name, grids, grid, dx, dy, w, params, in, out);
-        }
-    }
-
-    private static final class BackwardWeightSite extends Residency.Site {
-        final int[] params = new int[MatmulKernels.PARAMS];
-        final float[] dw, db, dy, x;
-        final int in, out;
-
-        BackwardWeightSite(float[] dw, float[] db, float[] dy, float[] x, int in, int out) {
-            super(BACKWARD_WEIGHT, db == null || db == dw ? new Object[] {dw, dy, x} : new Object[] {dw, db, dy, x},
-                    db == null || db == dw ? new Object[] {dw} : new Object[] {dw, db}, new Object[1]);
-            perCall[0] = params;
-            this.dw = dw;
-            this.db = db;
-            this.dy = dy;
-            this.x = x;
-            this.in = in;
-            this.out = out;
-        }
-
-        @Override
-        void tasks(TaskGraph tg, String name, GridScheduler grids) {
-            backwardWeightTasks(tg, name, grids, dw, db, dy, x, params, in, out);
-        }
-    }
-
     private final class Forward extends StagedGraph {
         final int in, out, hasBias;
         final boolean tiled;
@@ -266,13 +194,14 @@ final class MatmulGraphs implements AutoCloseable {
                 break;
             }
         }
-        Residency.Site site = residency.site(new Residency.Key(BACKWARD_INPUT, new int[] {in, out}, dx, dy, w),
-                () -> new BackwardInputSite(dx, dy, w, in, out));
+        Residency.OpSite site = residency.site(new Residency.Key(BACKWARD_INPUT, new int[] {in, out}, dx, dy, w),
+                () -> new Residency.OpSite(BACKWARD_INPUT, MatmulKernels.PARAMS, new Object[] {dx, dy, w}, new Object[] {dx},
+                        new WorkerGrid[] {new WorkerGrid2D(StagedGraph.LOCAL_X, StagedGraph.LOCAL_Y)},
+                        (tg, name, grids, st) -> backwardInputTasks(tg, name, grids, st.grid2(), dx, dy, w, st.params, in, out)));
         if (site != null) {
-            BackwardInputSite f = (BackwardInputSite) site;
-            set(f.params, rows, dxOff, dyOff, wOff);
-            f.grid.setGlobalWork(roundUp(in, StagedGraph.LOCAL_X), roundUp(rows, StagedGraph.LOCAL_Y), 1);
-            f.grid.setLocalWork(StagedGraph.LOCAL_X, StagedGraph.LOCAL_Y, 1);
+            set(site.params, rows, dxOff, dyOff, wOff);
+            site.grid2().setGlobalWork(roundUp(in, StagedGraph.LOCAL_X), roundUp(rows, StagedGraph.LOCAL_Y), 1);
+            site.grid2().setLocalWork(StagedGraph.LOCAL_X, StagedGraph.LOCAL_Y, 1);
         }
         if (residency.run(site)) {
             return;
@@ -337,12 +266,13 @@ final class MatmulGraphs implements AutoCloseable {
                 break;
             }
         }
-        Residency.Site site = residency.site(db == null || db == dw
-                        ? new Residency.Key(BACKWARD_WEIGHT, new int[] {in, out, db == null ? 0 : 2}, dw, dy, x)
-                        : new Residency.Key(BACKWARD_WEIGHT, new int[] {in, out, 1}, dw, db, dy, x),
-                () -> new BackwardWeightSite(dw, db, dy, x, in, out));
+        // A bias gradient in the weight gradient's own array binds that array once (backwardBiasInWeights).
+        Object[] arrays = db == null || db == dw ? new Object[] {dw, dy, x} : new Object[] {dw, db, dy, x};
+        Residency.OpSite site = residency.site(new Residency.Key(BACKWARD_WEIGHT, new int[] {in, out, db == null ? 0 : db == dw ? 2 : 1}, arrays),
+                () -> new Residency.OpSite(BACKWARD_WEIGHT, MatmulKernels.PARAMS, arrays, db == null || db == dw ? new Object[] {dw} : new Object[] {dw, db},
+                        new WorkerGrid[0], (tg, name, grids, st) -> backwardWeightTasks(tg, name, grids, dw, db, dy, x, st.params, in, out)));
         if (site != null) {
-            set(((BackwardWeightSite) site).params, rows, dwOff, dyOff, xOff, db == null ? 0 : dbOff);
+            set(site.params, rows, dwOff, dyOff, xOff, db == null ? 0 : dbOff);
         }
         if (residency.run(site)) {
             return;

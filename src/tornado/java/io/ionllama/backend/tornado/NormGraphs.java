@@ -37,12 +37,12 @@ final class NormGraphs implements AutoCloseable {
                 break;
             }
         }
-        Residency.Site site = residency.site(new Residency.Key(RMS_FORWARD, new int[] {C, Float.floatToIntBits(eps)}, out, rstd, x, w),
-                () -> new RmsForwardSite(out, rstd, x, w, C, eps));
+        Residency.OpSite site = residency.site(new Residency.Key(RMS_FORWARD, new int[] {C, Float.floatToIntBits(eps)}, out, rstd, x, w),
+                () -> new Residency.OpSite(RMS_FORWARD, NormKernels.PARAMS, new Object[] {out, rstd, x, w}, new Object[] {out, rstd},
+                        Residency.grids1(1), (tg, name, grids, st) -> forwardTasks(tg, name, grids, st.grid1(), out, rstd, x, w, st.params, C, eps)));
         if (site != null) {
-            RmsForwardSite f = (RmsForwardSite) site;
-            setOffsets(f.params, rows, outOff, rstdOff, xOff, wOff);
-            StagedGraph.size(f.grid, rows);
+            setOffsets(site.params, rows, outOff, rstdOff, xOff, wOff);
+            StagedGraph.size(site.grid1(), rows);
         }
         if (residency.run(site)) {
             return;
@@ -79,57 +79,6 @@ final class NormGraphs implements AutoCloseable {
         }
     }
 
-    /** RMSNorm forward bound to the caller's arrays (see {@link Residency}). */
-    private static final class RmsForwardSite extends Residency.Site {
-        final int[] params = new int[NormKernels.PARAMS];
-        final float[] out, rstd, x, w;
-        final int C;
-        final float eps;
-        final WorkerGrid1D grid = new WorkerGrid1D(StagedGraph.LOCAL_1D);
-
-        RmsForwardSite(float[] out, float[] rstd, float[] x, float[] w, int C, float eps) {
-            super(RMS_FORWARD, new Object[] {out, rstd, x, w}, new Object[] {out, rstd}, new Object[] {null});
-            perCall[0] = params;
-            this.out = out;
-            this.rstd = rstd;
-            this.x = x;
-            this.w = w;
-            this.C = C;
-            this.eps = eps;
-        }
-
-        @Override
-        void tasks(TaskGraph tg, String name, GridScheduler grids) {
-            forwardTasks(tg, name, grids, grid, out, rstd, x, w, params, C, eps);
-        }
-    }
-
-    /** RMSNorm backward bound to the caller's arrays. */
-    private static final class RmsBackwardSite extends Residency.Site {
-        final int[] params = new int[NormKernels.PARAMS];
-        final float[] dx, dw, dy, x, w, rstd;
-        final int C;
-        final WorkerGrid1D grid = new WorkerGrid1D(StagedGraph.LOCAL_1D);
-
-        RmsBackwardSite(float[] dx, float[] dw, float[] dy, float[] x, float[] w, float[] rstd, int C) {
-            super(RMS_BACKWARD, dw == null ? new Object[] {dx, dy, x, w, rstd} : new Object[] {dx, dw, dy, x, w, rstd},
-                    dw == null ? new Object[] {dx} : new Object[] {dx, dw}, new Object[] {null});
-            perCall[0] = params;
-            this.dx = dx;
-            this.dw = dw;
-            this.dy = dy;
-            this.x = x;
-            this.w = w;
-            this.rstd = rstd;
-            this.C = C;
-        }
-
-        @Override
-        void tasks(TaskGraph tg, String name, GridScheduler grids) {
-            backwardTasks(tg, name, grids, grid, dx, dw, dy, x, w, rstd, params, C);
-        }
-    }
-
     void rmsBackward(float[] dx, int dxOff, float[] dw, int dwOff, float[] dy, int dyOff, float[] x, int xOff,
                      float[] w, int wOff, float[] rstd, int rstdOff, int rows, int C) {
         boolean weight = dw != null;
@@ -140,12 +89,13 @@ final class NormGraphs implements AutoCloseable {
                 break;
             }
         }
-        Residency.Site site = residency.site(weight ? new Residency.Key(RMS_BACKWARD, new int[] {C}, dx, dw, dy, x, w, rstd)
-                : new Residency.Key(RMS_BACKWARD, new int[] {C}, dx, dy, x, w, rstd), () -> new RmsBackwardSite(dx, dw, dy, x, w, rstd, C));
+        Object[] arrays = weight ? new Object[] {dx, dw, dy, x, w, rstd} : new Object[] {dx, dy, x, w, rstd};
+        Residency.OpSite site = residency.site(new Residency.Key(RMS_BACKWARD, new int[] {C}, arrays),
+                () -> new Residency.OpSite(RMS_BACKWARD, NormKernels.PARAMS, arrays, weight ? new Object[] {dx, dw} : new Object[] {dx},
+                        Residency.grids1(1), (tg, name, grids, st) -> backwardTasks(tg, name, grids, st.grid1(), dx, dw, dy, x, w, rstd, st.params, C)));
         if (site != null) {
-            RmsBackwardSite b = (RmsBackwardSite) site;
-            setOffsets(b.params, rows, dxOff, dyOff, xOff, wOff, rstdOff, weight ? dwOff : 0);
-            StagedGraph.size(b.grid, rows);
+            setOffsets(site.params, rows, dxOff, dyOff, xOff, wOff, rstdOff, weight ? dwOff : 0);
+            StagedGraph.size(site.grid1(), rows);
         }
         if (residency.run(site)) {
             return;

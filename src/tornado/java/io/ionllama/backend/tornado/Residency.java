@@ -14,6 +14,9 @@ import uk.ac.manchester.tornado.api.ImmutableTaskGraph;
 import uk.ac.manchester.tornado.api.TaskGraph;
 import uk.ac.manchester.tornado.api.TornadoExecutionPlan;
 import uk.ac.manchester.tornado.api.TornadoExecutionResult;
+import uk.ac.manchester.tornado.api.WorkerGrid;
+import uk.ac.manchester.tornado.api.WorkerGrid1D;
+import uk.ac.manchester.tornado.api.WorkerGrid2D;
 import uk.ac.manchester.tornado.api.annotations.Parallel;
 import uk.ac.manchester.tornado.api.enums.DataTransferMode;
 import uk.ac.manchester.tornado.api.enums.ProfilerMode;
@@ -79,6 +82,69 @@ final class Residency implements AutoCloseable {
 
         /** Adds the op's tasks to {@code tg} and registers their worker grids as {@code graphName.task}. */
         abstract void tasks(TaskGraph tg, String graphName, GridScheduler grids);
+    }
+
+    /**
+     * The usual site: a {@code params} array (sizes and offsets, sent with every call), the worker
+     * grids its tasks run on, and a function that adds the op's tasks over the caller's arrays,
+     * shared with the op's per-op graph.
+     */
+    static final class OpSite extends Site {
+        /** Adds the tasks of {@code site} (its params and grids) to {@code tg}, registering the grids as {@code name.task}. */
+        interface Tasks {
+            void add(TaskGraph tg, String name, GridScheduler grids, OpSite site);
+        }
+
+        final int[] params;
+        private final WorkerGrid[] workerGrids;
+        private final Tasks tasks;
+
+        /**
+         * @param bound   the caller's arrays (and any the site owns), none null, none twice
+         * @param written those of them the op writes
+         * @param grids   the worker grids, sized per call by the op
+         * @param perCall small arrays sent with every call besides {@code params} (fill's value)
+         */
+        OpSite(String op, int paramCount, Object[] bound, Object[] written, WorkerGrid[] grids, Tasks tasks, Object... perCall) {
+            super(op, bound, written, withParams(new int[paramCount], perCall));
+            this.params = (int[]) this.perCall[0];
+            this.workerGrids = grids;
+            this.tasks = tasks;
+        }
+
+        private static Object[] withParams(int[] params, Object[] more) {
+            Object[] all = new Object[1 + more.length];
+            all[0] = params;
+            System.arraycopy(more, 0, all, 1, more.length);
+            return all;
+        }
+
+        /** Grid {@code i} as a 1-D grid. */
+        WorkerGrid1D grid1(int i) {
+            return (WorkerGrid1D) workerGrids[i];
+        }
+
+        WorkerGrid1D grid1() {
+            return grid1(0);
+        }
+
+        WorkerGrid2D grid2() {
+            return (WorkerGrid2D) workerGrids[0];
+        }
+
+        @Override
+        void tasks(TaskGraph tg, String name, GridScheduler grids) {
+            tasks.add(tg, name, grids, this);
+        }
+    }
+
+    /** {@code n} fresh 1-D grids for an {@link OpSite} (sized per call). */
+    static WorkerGrid[] grids1(int n) {
+        WorkerGrid[] g = new WorkerGrid[n];
+        for (int i = 0; i < n; i++) {
+            g[i] = new WorkerGrid1D(StagedGraph.LOCAL_1D);
+        }
+        return g;
     }
 
     /** What identifies a site: the op, its compiled-in numbers and the identity of its arrays. */
@@ -189,7 +255,8 @@ final class Residency implements AutoCloseable {
      * compiler never returns from a task given the same array twice); then the device-newer arrays
      * of the key are first copied back, so the per-op path reads current values.
      */
-    Site site(Key key, Supplier<? extends Site> make) {
+    @SuppressWarnings("unchecked")
+    <S extends Site> S site(Key key, Supplier<S> make) {
         if (!enabled) {
             return null;
         }
@@ -203,7 +270,7 @@ final class Residency implements AutoCloseable {
             sites.put(key, s);
         }
         s.window = window;
-        return s;
+        return (S) s;
     }
 
     private static boolean aliased(Object[] arrays) {

@@ -52,12 +52,16 @@ final class ScanGraphs implements AutoCloseable {
             }
         }
         int cap = carryCapacity(B, T, chunk);
-        Residency.Site site = residency.site(new Residency.Key(FORWARD, new int[] {C, cap}, h, a, u),
-                () -> new ForwardSite(h, a, u, C, cap));
+        // The site's own carries, for cap rows of C floats (offset 0; see carryCapacity).
+        Residency.OpSite site = residency.site(new Residency.Key(FORWARD, new int[] {C, cap}, h, a, u), () -> {
+            float[] carryA = new float[cap * C], carryB = new float[cap * C];
+            return new Residency.OpSite(FORWARD, ScanKernels.PARAMS, new Object[] {h, a, u, carryA, carryB}, new Object[] {h, carryA, carryB},
+                    Residency.grids1(3), (tg, name, grids, st) -> forwardTasks(tg, name, grids, st.grid1(0), st.grid1(1), st.grid1(2),
+                            h, a, u, carryA, carryB, st.params, C));
+        });
         if (site != null) {
-            ForwardSite f = (ForwardSite) site;
-            setSizes(f.params, f.summaryGrid, f.carryGrid, f.applyGrid, B, T, C, chunk);
-            setOffsets(f.params, off, 0);
+            setSizes(site.params, site.grid1(0), site.grid1(1), site.grid1(2), B, T, C, chunk);
+            setOffsets(site.params, off, 0);
         }
         if (residency.run(site)) {
             return;
@@ -80,12 +84,17 @@ final class ScanGraphs implements AutoCloseable {
             }
         }
         int cap = carryCapacity(B, T, chunk);
-        Residency.Site site = residency.site(new Residency.Key(BACKWARD, new int[] {C, cap}, da, du, dh, h, a, u),
-                () -> new BackwardSite(da, du, dh, h, a, u, C, cap));
+        // The site's own carries, as in forward.
+        Residency.OpSite site = residency.site(new Residency.Key(BACKWARD, new int[] {C, cap}, da, du, dh, h, a, u), () -> {
+            float[] carryA = new float[cap * C], carryB = new float[cap * C];
+            return new Residency.OpSite(BACKWARD, ScanKernels.PARAMS, new Object[] {da, du, dh, h, a, u, carryA, carryB},
+                    new Object[] {da, du, carryA, carryB}, Residency.grids1(3),
+                    (tg, name, grids, st) -> backwardTasks(tg, name, grids, st.grid1(0), st.grid1(1), st.grid1(2),
+                            da, du, dh, h, a, u, carryA, carryB, st.params, C));
+        });
         if (site != null) {
-            BackwardSite b = (BackwardSite) site;
-            setSizes(b.params, b.summaryGrid, b.carryGrid, b.applyGrid, B, T, C, chunk);
-            setOffsets(b.params, off, 0);
+            setSizes(site.params, site.grid1(0), site.grid1(1), site.grid1(2), B, T, C, chunk);
+            setOffsets(site.params, off, 0);
         }
         if (residency.run(site)) {
             return;
@@ -146,75 +155,6 @@ final class ScanGraphs implements AutoCloseable {
         grids.addWorkerGrid(name + ".summary", summaryGrid);
         grids.addWorkerGrid(name + ".carry", carryGrid);
         grids.addWorkerGrid(name + ".apply", applyGrid);
-    }
-
-    /**
-     * The scan forward bound to the caller's arrays (see {@link Residency}), with its own carries
-     * on the device for {@code cap} rows of C floats (offset 0).
-     */
-    private static final class ForwardSite extends Residency.Site {
-        final int[] params = new int[ScanKernels.PARAMS];
-        final float[] h, a, u, carryA, carryB;
-        final int C;
-        final WorkerGrid1D summaryGrid = new WorkerGrid1D(StagedGraph.LOCAL_1D);
-        final WorkerGrid1D carryGrid = new WorkerGrid1D(StagedGraph.LOCAL_1D);
-        final WorkerGrid1D applyGrid = new WorkerGrid1D(StagedGraph.LOCAL_1D);
-
-        ForwardSite(float[] h, float[] a, float[] u, int C, int cap) {
-            this(h, a, u, C, new float[cap * C], new float[cap * C]);
-        }
-
-        private ForwardSite(float[] h, float[] a, float[] u, int C, float[] carryA, float[] carryB) {
-            super(FORWARD, new Object[] {h, a, u, carryA, carryB}, new Object[] {h, carryA, carryB}, new Object[] {null});
-            perCall[0] = params;
-            this.h = h;
-            this.a = a;
-            this.u = u;
-            this.carryA = carryA;
-            this.carryB = carryB;
-            this.C = C;
-        }
-
-        @Override
-        void tasks(TaskGraph tg, String name, GridScheduler grids) {
-            forwardTasks(tg, name, grids, summaryGrid, carryGrid, applyGrid, h, a, u, carryA, carryB, params, C);
-        }
-    }
-
-    /** The scan backward bound to the caller's arrays, with its own carries (as {@link ForwardSite}). */
-    private static final class BackwardSite extends Residency.Site {
-        final int[] params = new int[ScanKernels.PARAMS];
-        final float[] da, du, dh, h, a, u, carryA, carryB;
-        final int C;
-        final WorkerGrid1D summaryGrid = new WorkerGrid1D(StagedGraph.LOCAL_1D);
-        final WorkerGrid1D carryGrid = new WorkerGrid1D(StagedGraph.LOCAL_1D);
-        final WorkerGrid1D applyGrid = new WorkerGrid1D(StagedGraph.LOCAL_1D);
-
-        BackwardSite(float[] da, float[] du, float[] dh, float[] h, float[] a, float[] u, int C, int cap) {
-            this(da, du, dh, h, a, u, C, new float[cap * C], new float[cap * C]);
-        }
-
-        private BackwardSite(float[] da, float[] du, float[] dh, float[] h, float[] a, float[] u, int C,
-                             float[] carryA, float[] carryB) {
-            super(BACKWARD, new Object[] {da, du, dh, h, a, u, carryA, carryB}, new Object[] {da, du, carryA, carryB},
-                    new Object[] {null});
-            perCall[0] = params;
-            this.da = da;
-            this.du = du;
-            this.dh = dh;
-            this.h = h;
-            this.a = a;
-            this.u = u;
-            this.carryA = carryA;
-            this.carryB = carryB;
-            this.C = C;
-        }
-
-        @Override
-        void tasks(TaskGraph tg, String name, GridScheduler grids) {
-            backwardTasks(tg, name, grids, summaryGrid, carryGrid, applyGrid, da, du, dh, h, a, u, carryA, carryB,
-                    params, C);
-        }
     }
 
     private final class Forward extends StagedGraph {
