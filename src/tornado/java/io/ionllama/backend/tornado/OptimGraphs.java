@@ -44,15 +44,8 @@ final class OptimGraphs implements AutoCloseable {
         System.arraycopy(g, off, a.g, 0, n);
         System.arraycopy(m, off, a.m, 0, n);
         System.arraycopy(v, off, a.v, 0, n);
-        float[] h = a.hyper;
-        h[OptimKernels.LR] = lr;
-        h[OptimKernels.BETA1] = beta1;
-        h[OptimKernels.BETA2] = beta2;
-        h[OptimKernels.EPS] = eps;
-        h[OptimKernels.WD] = weightDecay;
-        h[OptimKernels.BC1] = bc1;
-        h[OptimKernels.BC2] = bc2;
-        h[OptimKernels.SCALE] = gradScale;
+        setHyper(a.hyper, lr, beta1, beta2, eps, bc1, bc2, gradScale);
+        a.hyper[OptimKernels.WD] = weightDecay;
         a.params[OptimKernels.N] = n;
         StagedGraph.size(a.grid, n);
         a.graph.execute();
@@ -364,6 +357,12 @@ final class OptimGraphs implements AutoCloseable {
             total += sizes[k];
         }
         table[OptimKernels.PREFIX + count] = total;
+        setHyper(h, lr, beta1, beta2, eps, bc1, bc2, gradScale);
+        return total;
+    }
+
+    /** The hyper-parameters every AdamW kernel reads from {@code hyper} (they change every step, so never scalars). */
+    private static void setHyper(float[] h, float lr, float beta1, float beta2, float eps, float bc1, float bc2, float gradScale) {
         h[OptimKernels.LR] = lr;
         h[OptimKernels.BETA1] = beta1;
         h[OptimKernels.BETA2] = beta2;
@@ -371,7 +370,6 @@ final class OptimGraphs implements AutoCloseable {
         h[OptimKernels.BC1] = bc1;
         h[OptimKernels.BC2] = bc2;
         h[OptimKernels.SCALE] = gradScale;
-        return total;
     }
 
     @Override
