@@ -36,20 +36,19 @@ import uk.ac.manchester.tornado.api.exceptions.TornadoExecutionPlanException;
  * site's graph.
  *
  * <pre>
- *   plan = [ L.. | U(a) for every shared array a | G(site) for every site ]
+ *   plan = [ L.. | U(a) for every shared array a | G(site) for every site | S ]
  *
  *   L..      upload every shared array once (the plan's start), 64 arrays to a graph
  *   U(a)     uploads the host's a (after {@link #hostChanged}: new input bytes, patch boundaries)
  *   G(site)  runs one op on the arrays the last graph left on the device
- *   every graph: consumeFromDevice(all shared) .. persistOnDevice(all shared),
- *                transferToHost(UNDER_DEMAND, all shared)
+ *   S        the store: persistOnDevice(all shared), so that any of them can come back on demand
+ *   every graph consumeFromDevice(all shared) but the first upload
  * </pre>
  *
  * TornadoVM shares device buffers between the graphs of one plan only through this chain: a graph
  * that consumes an array takes the buffer the previously executed graph had for it. So every graph
  * carries every shared array, used or not (a graph that does not touch an array passes its buffer
- * on), and any graph can hand an array back to the host ({@link #toHost}), since the last one
- * executed holds them all.
+ * on). To hand an array back ({@link #toHost}) the store graph runs and its result transfers it.
  *
  * <p><b>Host and device copies.</b> An array is "device newer" after a graph writes it and "host
  * newer" after the host writes it ({@link #hostChanged}, or an op that ran on the per-op path).
@@ -192,6 +191,8 @@ final class Residency implements AutoCloseable {
     private final Map<Object, Integer> uploads = new IdentityHashMap<>();
     private TornadoExecutionPlan plan;
     private TornadoExecutionResult last;
+    /** Index of the store graph in the plan. */
+    private int store;
     private long window;
     private boolean inStep, missed;
     private int rebuilds;
@@ -316,8 +317,14 @@ final class Residency implements AutoCloseable {
 
     /** Copies back the device-newer arrays among {@code arrays}, for an op about to run per-op. */
     void pull(Object... arrays) {
+        boolean stored = false;
         for (Object a : arrays) {
             if (a != null && deviceNewer.remove(a)) {
+                if (!stored) {
+                    // Only the store graph declares the arrays for transfers on demand (see rebuild).
+                    execute(store, stats());
+                    stored = true;
+                }
                 last.transferToHost(a);
                 long n = DeviceGraph.bytes(a);
                 stats().bytesToHost += n;
@@ -429,15 +436,22 @@ final class Residency implements AutoCloseable {
             up.transferToDevice(DataTransferMode.EVERY_EXECUTION, a);
             touch(up, "t", a);
             uploads.put(a, graphs.size());
-            graphs.add(carry(up, all).snapshot());
+            graphs.add(up.snapshot());
         }
         for (Site s : live) {
             String name = "resident_" + serial + "_" + s.op + "_" + graphs.size();
             TaskGraph g = new TaskGraph(name).consumeFromDevice(all).transferToDevice(DataTransferMode.EVERY_EXECUTION, s.perCall);
             s.tasks(g, name, grids);
             s.index = graphs.size();
-            graphs.add(carry(g, all).snapshot());
+            graphs.add(g.snapshot());
         }
+        // The store graph: carries every array and declares them all for transfers on demand.
+        // The other graphs only consume: declaring hundreds of arrays costs TornadoVM a scan of
+        // them per array on every execution of the next graph (getObjectAccess).
+        TaskGraph st = new TaskGraph("resident_" + serial + "_store").consumeFromDevice(all);
+        touch(st, "t", all[0]);
+        store = graphs.size();
+        graphs.add(carry(st, all).snapshot());
         plan = new TornadoExecutionPlan(graphs.toArray(new ImmutableTaskGraph[0]));
         plan.withDevice(session.device().handle()).withGridScheduler(grids);
         if (session.profile()) {
@@ -454,8 +468,9 @@ final class Residency implements AutoCloseable {
                 + " (compiled during the next step)%n", graphs.size(), all.length);
     }
 
+    /** Declares {@code all} kept on the device for later transfers on demand (persistOnDevice is transferToHost(UNDER_DEMAND)). */
     private static TaskGraph carry(TaskGraph g, Object[] all) {
-        return g.persistOnDevice(all).transferToHost(DataTransferMode.UNDER_DEMAND, all);
+        return g.persistOnDevice(all);
     }
 
     /** Touches every array, float arrays eight to a task (a graph holds a few dozen tasks at most). */
