@@ -18,7 +18,7 @@ import picocli.CommandLine.Option;
  * {@code ionllama bench generate}: generation speed of a freshly initialised model (speed does not
  * depend on the weights; fixed patches make the global steps as frequent as a trained model's
  * target), on 1 and N threads: the incremental decoder after prompts of several lengths (first-byte
- * latency = feeding the prompt and picking the first byte; then bytes/s), and the full re-forward
+ * latency = priming the decoder with the prompt and picking the first byte; then bytes/s), and the full re-forward
  * per byte ({@code new Generator(model, window, false)}) as the reference.
  */
 @Command(name = "generate", mixinStandardHelpOptions = true, showDefaultValues = true,
@@ -125,10 +125,8 @@ final class BenchGenerateCommand implements Callable<Integer> {
         float[] scratch = new float[512];
         int[] recent = new int[1];
         long t0 = System.nanoTime();
-        float[] logits = null;
-        for (int b : prompt) {
-            logits = d.feed(b);
-        }
+        // As Generator does: the prompt through one forward pass, its states into the decoder.
+        float[] logits = d.prime(prompt, 0, prompt.length);
         int next = greedy.pick(logits, 0, recent, 0, rnd, scratch);
         long t1 = System.nanoTime();
         for (int i = 0; i < count; i++) {

@@ -79,12 +79,7 @@ public final class Generator {
     }
 
     private float[] prime(int[] ctx, int from, int to) {
-        decoder.reset();
-        float[] logits = null;
-        for (int i = from; i < to; i++) {
-            logits = decoder.feed(ctx[i]);
-        }
-        return logits;
+        return decoder.prime(ctx, from, to);
     }
 
     /** Full forward over the last {@code window} bytes; returns the offset of the last row's logits. */

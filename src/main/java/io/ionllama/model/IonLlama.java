@@ -224,6 +224,17 @@ public final class IonLlama {
         return valid == 0 ? 0 : (main + ent) / valid;
     }
 
+    /** Patches closed in the last forward pass (rows of the global transformer). */
+    int lastPatchCount() {
+        return R;
+    }
+
+    /** Row {@code row} of the last forward pass's decoder context W_up·[start; G] (row 0: the start vector), into {@code dst}. */
+    void decoderContextRow(int row, float[] dst) {
+        be.toHost(gup);
+        System.arraycopy(gup, row * config.dLocal(), dst, 0, config.dLocal());
+    }
+
     /** Logits of the last forward pass, [B·T, 256] (a live view: copy before the next forward). */
     public float[] logits() {
         be.toHost(logits);

@@ -75,9 +75,98 @@ public final class StreamingDecoder {
         }
         length = 0;
         patchLength = 0;
+        closedPatches = 0;
+        lastClosed = false;
         prevH = 0f;
         // No patch has closed yet: the decoder reads the learned start vector.
         be.matmulForward(ctx, 0, p, m.decStart, p, m.decUp, null, 0, 1, c.dModel(), c.dLocal());
+    }
+
+    /** Longest prompt {@link #prime} runs as one forward pass; the rest is fed byte by byte. */
+    static final int PRIME_MAX = 65_536;
+
+    /**
+     * Bytes one priming pass may cover: the forward keeps activations for every byte, so at most
+     * what half of the heap still free holds at {@link MemoryEstimate}'s rate per byte.
+     */
+    private int primeLimit() {
+        Runtime rt = Runtime.getRuntime();
+        long free = rt.maxMemory() - (rt.totalMemory() - rt.freeMemory());
+        long perByte = Math.max(1, MemoryEstimate.of(c, m.layout, 1, 4096).activations() / 4096);
+        return (int) Math.max(256, Math.min(PRIME_MAX, free / 2 / perByte));
+    }
+
+    /**
+     * Resets and feeds {@code bytes[from..to)}, as {@link #feed} byte by byte would, but through
+     * one full forward pass over them (batched matmuls, the parallel scan): a prompt then costs
+     * about what a training forward over it costs, not one decoder step per byte. The recurrent
+     * states, the global keys and values, the patch state and the decoder's context are read from
+     * that pass. Returns the logits for the next byte (a live view), or null when nothing was fed.
+     */
+    public float[] prime(int[] bytes, int from, int to) {
+        reset();
+        int n = Math.min(to - from, primeLimit());
+        if (n < 2 || m.forcedEndsOrNull() != null) {
+            float[] logits = null;
+            for (int i = from; i < to; i++) {
+                logits = feed(bytes[i]);
+            }
+            return logits;
+        }
+        int[] x = java.util.Arrays.copyOfRange(bytes, from, from + n), y = new int[n];
+        java.util.Arrays.fill(y, -1);
+        m.forward(x, y, 1, n);
+        int last = n - 1;
+        copyStates(m.entropyLayers, eState, last);
+        copyStates(m.encoder, encState, last);
+        copyStates(m.decoder, decState, last);
+        int rows = m.lastPatchCount();
+        for (int i = 0; i < caches.length; i++) {
+            GlobalBlock g = m.global[i];
+            be.toHost(g.kr, g.v);
+            GlobalBlock.Cache cache = caches[i];
+            int d = c.dModel();
+            if (rows * d > cache.k.length) {
+                cache.k = new float[rows * d];
+                cache.v = new float[rows * d];
+            }
+            System.arraycopy(g.kr, 0, cache.k, 0, rows * d);
+            System.arraycopy(g.v, 0, cache.v, 0, rows * d);
+            cache.rows = rows;
+        }
+        int[] ends = m.lastBoundaries();
+        float[] h = m.lastEntropies();
+        int lastEnd = -1;
+        for (int t = last; t >= 0 && lastEnd < 0; t--) {
+            if (ends[t] != 0) {
+                lastEnd = t;
+            }
+        }
+        closedPatches = rows;
+        lastClosed = ends[last] != 0;
+        patchLength = last - lastEnd;
+        prevH = h[last];
+        if (history.length < n) {
+            history = java.util.Arrays.copyOf(history, Integer.highestOneBit(n) * 2);
+        }
+        System.arraycopy(x, 0, history, 0, n);
+        length = n;
+        m.decoderContextRow(rows, ctx);
+        float[] full = m.logits();
+        System.arraycopy(full, last * 256, logits, 0, 256);
+        float[] out = logits;
+        for (int i = from + n; i < to; i++) {
+            out = feed(bytes[i]);
+        }
+        return out;
+    }
+
+    /** Each layer's scan state after row {@code row} of the last forward pass. */
+    private void copyStates(IntegralLayer[] layers, float[][] states, int row) {
+        for (int i = 0; i < layers.length; i++) {
+            be.toHost(layers[i].h);
+            System.arraycopy(layers[i].h, row * layers[i].d, states[i], 0, layers[i].d);
+        }
     }
 
     /** Bytes fed since the last reset. */

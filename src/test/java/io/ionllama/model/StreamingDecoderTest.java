@@ -66,5 +66,32 @@ class StreamingDecoderTest {
         }
         assertThat(worst).as("largest logit difference").isLessThan(1e-4);
         assertThat(dec.patches()).isEqualTo(Arrays.stream(ends).sum());
+
+        // Priming with one forward pass leaves the decoder where feeding byte by byte does.
+        int P = 90;
+        StreamingDecoder fed = new StreamingDecoder(m), primed = new StreamingDecoder(m);
+        float[] a = null;
+        for (int t = 0; t < P; t++) {
+            a = fed.feed(x[t]);
+        }
+        float[] b = primed.prime(x, 0, P);
+        assertThat(primed.length()).isEqualTo(P);
+        assertThat(primed.patches()).as("patches after priming").isEqualTo(fed.patches());
+        assertThat(primed.lastClosedPatch()).isEqualTo(fed.lastClosedPatch());
+        assertThat(maxDiff(a, b)).as("logits after priming").isLessThan(1e-4);
+        for (int t = P; t < T; t++) {
+            a = fed.feed(x[t]);
+            b = primed.feed(x[t]);
+            assertThat(primed.lastClosedPatch()).as("boundary at %d after priming", t).isEqualTo(ends[t] != 0);
+            assertThat(maxDiff(a, b)).as("logits at %d after priming", t).isLessThan(1e-4);
+        }
+    }
+
+    static double maxDiff(float[] a, float[] b) {
+        double w = 0;
+        for (int v = 0; v < 256; v++) {
+            w = Math.max(w, Math.abs(a[v] - b[v]));
+        }
+        return w;
     }
 }
