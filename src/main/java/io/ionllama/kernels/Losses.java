@@ -47,11 +47,20 @@ public final class Losses {
     /** One row: probs[n,:] = softmax(logits[n,:]). */
     public static void softmaxRow(float[] probs, int probsOff, float[] logits, int logitsOff, int V, int n) {
         int lr = logitsOff + n * V;
-        int pr = probsOff + n * V;
+        expNormalize(probs, probsOff + n * V, logits, lr, V, rowMax(logits, lr, V));
+    }
+
+    /** The largest of logits[lr .. lr+V). */
+    static float rowMax(float[] logits, int lr, int V) {
         float m = logits[lr];
         for (int v = 1; v < V; v++) {
             m = Math.max(m, logits[lr + v]);
         }
+        return m;
+    }
+
+    /** probs[pr + v] = exp(logits[lr + v] - m) / sum, the sum added in order v = 0..V-1; returns the sum. */
+    static float expNormalize(float[] probs, int pr, float[] logits, int lr, int V, float m) {
         float s = 0f;
         for (int v = 0; v < V; v++) {
             float e = (float) Math.exp(logits[lr + v] - m);
@@ -61,6 +70,7 @@ public final class Losses {
         for (int v = 0; v < V; v++) {
             probs[pr + v] = probs[pr + v] / s;
         }
+        return s;
     }
 
     /** One row of the softmax backward: dx[n,:] += p * (dy - dot(dy, p)). */
@@ -89,20 +99,8 @@ public final class Losses {
                                               float[] logits, int logitsOff, int[] targets, int targetsOff,
                                               int V, int n) {
         int lr = logitsOff + n * V;
-        int pr = probsOff + n * V;
-        float m = logits[lr];
-        for (int v = 1; v < V; v++) {
-            m = Math.max(m, logits[lr + v]);
-        }
-        float s = 0f;
-        for (int v = 0; v < V; v++) {
-            float e = (float) Math.exp(logits[lr + v] - m);
-            probs[pr + v] = e;
-            s += e;
-        }
-        for (int v = 0; v < V; v++) {
-            probs[pr + v] = probs[pr + v] / s;
-        }
+        float m = rowMax(logits, lr, V);
+        float s = expNormalize(probs, probsOff + n * V, logits, lr, V, m);
         int t = targets[targetsOff + n];
         float loss = 0f;
         if (t >= 0) {
