@@ -80,6 +80,19 @@ public interface Backend extends AutoCloseable {
     /** Sum of squares of g[off .. off+n), added in a fixed block order (the same for any thread count). */
     double sumSquares(float[] g, int off, int n);
 
+    /**
+     * The sums of squares of {@code count} ranges of g, {@code [offs[k], offs[k] + sizes[k])},
+     * added range by range in order (each as {@link #sumSquares}): the gradient norm. A device
+     * backend computes every block in one launch and returns only the partial sums.
+     */
+    default double sumSquaresTensors(float[] g, int[] offs, int[] sizes, int count) {
+        double s = 0;
+        for (int k = 0; k < count; k++) {
+            s += sumSquares(g, offs[k], sizes[k]);
+        }
+        return s;
+    }
+
     // ---------------------------------------------------------------- state kept on a device
 
     /**

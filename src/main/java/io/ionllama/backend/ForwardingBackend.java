@@ -336,6 +336,11 @@ public class ForwardingBackend implements Backend {
     }
 
     @Override
+    public double sumSquaresTensors(float[] g, int[] offs, int[] sizes, int count) {
+        return delegate.sumSquaresTensors(g, offs, sizes, count);
+    }
+
+    @Override
     public void toHost(float[]... arrays) {
         delegate.toHost(arrays);
     }

@@ -35,6 +35,11 @@ public final class Optim {
 
     /** partial[block] = sum of g² over elements [block*BLOCK, min(n, (block+1)*BLOCK)) of the range at off. */
     public static void sumSquaresBlock(double[] partial, float[] g, int off, int n, int block) {
+        sumSquaresBlockAt(partial, block, g, off, n, block);
+    }
+
+    /** As {@link #sumSquaresBlock}, the sum written to partial[at] (blocks of several ranges in one array). */
+    public static void sumSquaresBlockAt(double[] partial, int at, float[] g, int off, int n, int block) {
         int from = block * BLOCK;
         int to = Math.min(n, from + BLOCK);
         double s = 0;
@@ -42,6 +47,6 @@ public final class Optim {
             double x = g[off + i];
             s += x * x;
         }
-        partial[block] = s;
+        partial[at] = s;
     }
 }

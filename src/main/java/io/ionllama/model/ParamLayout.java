@@ -66,6 +66,31 @@ public final class ParamLayout {
         return t;
     }
 
+    /** The tensors' offsets, in layout order (cached: a training step reads them without allocating). */
+    public int[] offsets() {
+        table();
+        return offsets;
+    }
+
+    /** The tensors' element counts, in layout order. */
+    public int[] sizes() {
+        table();
+        return sizes;
+    }
+
+    private int[] offsets = new int[0], sizes = new int[0];
+
+    private void table() {
+        if (offsets.length != tensors.size()) {
+            offsets = new int[tensors.size()];
+            sizes = new int[tensors.size()];
+            for (int k = 0; k < offsets.length; k++) {
+                offsets[k] = tensors.get(k).off();
+                sizes[k] = Math.toIntExact(tensors.get(k).size());
+            }
+        }
+    }
+
     public List<Tensor> tensors() {
         return Collections.unmodifiableList(tensors);
     }

@@ -29,11 +29,7 @@ public final class AdamW {
 
     /** The global L2 norm of the gradient, summed tensor by tensor in layout order. */
     public static double gradNorm(Backend be, ParamLayout layout, float[] g) {
-        double s = 0;
-        for (ParamLayout.Tensor t : layout.tensors()) {
-            s += be.sumSquares(g, t.off(), (int) t.size());
-        }
-        return Math.sqrt(s);
+        return Math.sqrt(be.sumSquaresTensors(g, layout.offsets(), layout.sizes(), layout.tensors().size()));
     }
 
     /**

@@ -26,6 +26,7 @@ final class OptimGraphs implements AutoCloseable {
     static final String ADAMW = "adamw";
     static final String SUM_SQUARES = "sumSquares";
     static final String ADAMW_RESIDENT = "adamwResident";
+    static final String SUM_SQUARES_TENSORS = "sumSquaresTensors";
 
     private final TornadoSession session;
     private final Residency residency;
@@ -227,6 +228,65 @@ final class OptimGraphs implements AutoCloseable {
     }
 
     // ---------------------------------------------------------------- sums of squares
+
+    /**
+     * The gradient norm's sum of squares over {@code count} ranges of g. Inside a training step one
+     * resident launch computes every block and only the partials come back, added on the host
+     * range by range in block order, as the CPU adds them; otherwise range by range per-op.
+     */
+    double sumSquaresTensors(float[] g, int[] offs, int[] sizes, int count) {
+        int totalBlocks = 0;
+        for (int k = 0; k < count; k++) {
+            totalBlocks += (sizes[k] + Optim.BLOCK - 1) / Optim.BLOCK;
+        }
+        int blocks = totalBlocks;
+        Residency.OpSite site = residency.site(new Residency.Key(SUM_SQUARES_TENSORS, new int[] {count, blocks}, g),
+                () -> {
+                    double[] partial = new double[Math.max(1, blocks)];
+                    int[] table = new int[OptimKernels.BLOCK_PREFIX + 3 * count + 1];
+                    return new Residency.OpSite(SUM_SQUARES_TENSORS, 1, new Object[] {g, partial}, new Object[] {partial},
+                            Residency.grids1(1), (tg, name, grids, st) -> {
+                                tg.task("blocks", OptimKernels::sumSquaresTensors, new KernelContext(), partial, g, table);
+                                grids.addWorkerGrid(name + ".blocks", st.grid1());
+                            }, table);
+                });
+        if (site == null) {
+            return perRange(g, offs, sizes, count);
+        }
+        int[] table = (int[]) site.perCall[1];
+        table[OptimKernels.RANGES] = count;
+        int prefix = 0;
+        for (int k = 0; k < count; k++) {
+            table[OptimKernels.BLOCK_PREFIX + k] = prefix;
+            table[OptimKernels.BLOCK_PREFIX + count + 1 + k] = offs[k];
+            table[OptimKernels.BLOCK_PREFIX + 2 * count + 1 + k] = sizes[k];
+            prefix += (sizes[k] + Optim.BLOCK - 1) / Optim.BLOCK;
+        }
+        table[OptimKernels.BLOCK_PREFIX + count] = prefix;
+        StagedGraph.size(site.grid1(), blocks);
+        if (!residency.run(site)) {
+            return perRange(g, offs, sizes, count);
+        }
+        double[] partial = (double[]) site.bound[1];
+        residency.toHost(partial);
+        double s = 0;
+        for (int k = 0; k < count; k++) {
+            double t = 0;
+            for (int j = table[OptimKernels.BLOCK_PREFIX + k]; j < table[OptimKernels.BLOCK_PREFIX + k + 1]; j++) {
+                t += partial[j];
+            }
+            s += t;
+        }
+        return s;
+    }
+
+    private double perRange(float[] g, int[] offs, int[] sizes, int count) {
+        double s = 0;
+        for (int k = 0; k < count; k++) {
+            s += sizes[k] > 0 ? sumSquares(g, offs[k], sizes[k]) : 0;
+        }
+        return s;
+    }
 
     /** Sum of g^2 over [off, off+n): per-block partials on the device, added on the host in block order. */
     double sumSquares(float[] g, int off, int n) {

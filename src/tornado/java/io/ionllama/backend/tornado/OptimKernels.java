@@ -56,6 +56,36 @@ public final class OptimKernels {
         }
     }
 
+    /**
+     * Layout of the {@code table} of {@link #sumSquaresTensors}: the range count, count + 1 prefix
+     * sums of the ranges' block counts, then count offsets and count sizes.
+     */
+    public static final int RANGES = 0, BLOCK_PREFIX = 1;
+
+    /**
+     * The blocks of several ranges of g in one launch: thread j takes the j-th block of the ranges
+     * laid end to end, finds its range by binary search over the block prefix sums, and writes
+     * that block's sum of squares to partial[j].
+     */
+    public static void sumSquaresTensors(KernelContext k, double[] partial, float[] g, int[] table) {
+        int j = k.globalIdx;
+        int count = table[RANGES];
+        if (j < table[BLOCK_PREFIX + count]) {
+            int lo = 0;
+            int hi = count - 1;
+            while (lo < hi) {
+                int mid = (lo + hi + 1) / 2;
+                if (table[BLOCK_PREFIX + mid] <= j) {
+                    lo = mid;
+                } else {
+                    hi = mid - 1;
+                }
+            }
+            int offs = BLOCK_PREFIX + count + 1;
+            Optim.sumSquaresBlockAt(partial, j, g, table[offs + lo], table[offs + count + lo], j - table[BLOCK_PREFIX + lo]);
+        }
+    }
+
     public static void sumSquares(KernelContext k, double[] partial, float[] g, int[] params) {
         int block = k.globalIdx;
         int n = params[N];

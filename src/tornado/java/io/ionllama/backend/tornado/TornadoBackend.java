@@ -679,4 +679,9 @@ public final class TornadoBackend extends ForwardingBackend {
     public double sumSquares(float[] g, int off, int n) {
         return n > 0 ? optim.sumSquares(g, off, n) : 0;
     }
+
+    @Override
+    public double sumSquaresTensors(float[] g, int[] offs, int[] sizes, int count) {
+        return optim.sumSquaresTensors(g, offs, sizes, count);
+    }
 }

@@ -182,6 +182,26 @@ class TornadoOptimTest {
         }
     }
 
+    /** The gradient norm's one-launch sums of squares over several ranges (one empty): per-op outside a step, resident inside. */
+    @Test
+    void sumSquaresTensorsMatchesCpu() {
+        SplittableRandom r = new SplittableRandom(5);
+        float[] g = Tensors.gaussian(r, 30_000, 2);
+        int[] offs = {3, 100, 100, 9000}, sizes = {90, 0, 8000, 20_000};
+        double ref = cpu.sumSquaresTensors(g, offs, sizes, 4);
+        assertThat(device.sumSquaresTensors(g, offs, sizes, 4)).as("per-op").isCloseTo(ref, org.assertj.core.data.Offset.offset(1e-12 * ref));
+        try (TornadoBackend resident = new TornadoBackend(-1, 1, false, 0, true)) {
+            for (int step = 0; step < 2; step++) {
+                long runs = resident.residentRuns();
+                resident.beginStep();
+                double s = resident.sumSquaresTensors(g, offs, sizes, 4);
+                resident.endStep();
+                assertThat(s).as("step %d", step).isCloseTo(ref, org.assertj.core.data.Offset.offset(1e-12 * ref));
+                assertThat(resident.residentRuns() - runs).as("resident launches in step %d", step).isEqualTo(step == 0 ? 0 : 1);
+            }
+        }
+    }
+
     @Test
     void sumSquaresMatchesCpu() {
         SplittableRandom r = new SplittableRandom(2);
