@@ -40,16 +40,7 @@ public final class OptimKernels {
         int j = k.globalIdx;
         int count = table[COUNT];
         if (j < table[PREFIX + count]) {
-            int lo = 0;
-            int hi = count - 1;
-            while (lo < hi) {
-                int mid = (lo + hi + 1) / 2;
-                if (table[PREFIX + mid] <= j) {
-                    lo = mid;
-                } else {
-                    hi = mid - 1;
-                }
-            }
+            int lo = rangeOf(table, PREFIX, count, j);
             int i = table[PREFIX + count + 1 + lo] + j - table[PREFIX + lo];
             Optim.adamwRange(p, g, m, v, 0, hyper[LR], hyper[BETA1], hyper[BETA2], hyper[EPS], hyper[HYPER + lo], hyper[BC1],
                     hyper[BC2], hyper[SCALE], i, i + 1);
@@ -71,19 +62,28 @@ public final class OptimKernels {
         int j = k.globalIdx;
         int count = table[RANGES];
         if (j < table[BLOCK_PREFIX + count]) {
-            int lo = 0;
-            int hi = count - 1;
-            while (lo < hi) {
-                int mid = (lo + hi + 1) / 2;
-                if (table[BLOCK_PREFIX + mid] <= j) {
-                    lo = mid;
-                } else {
-                    hi = mid - 1;
-                }
-            }
+            int lo = rangeOf(table, BLOCK_PREFIX, count, j);
             int offs = BLOCK_PREFIX + count + 1;
             Optim.sumSquaresBlockAt(partial, j, g, table[offs + lo], table[offs + count + lo], j - table[BLOCK_PREFIX + lo]);
         }
+    }
+
+    /**
+     * The range holding item j of ranges laid end to end: the last k with
+     * table[prefix + k] <= j (binary search over the count + 1 prefix sums; skips empty ranges).
+     */
+    static int rangeOf(int[] table, int prefix, int count, int j) {
+        int lo = 0;
+        int hi = count - 1;
+        while (lo < hi) {
+            int mid = (lo + hi + 1) / 2;
+            if (table[prefix + mid] <= j) {
+                lo = mid;
+            } else {
+                hi = mid - 1;
+            }
+        }
+        return lo;
     }
 
     public static void sumSquares(KernelContext k, double[] partial, float[] g, int[] params) {
