@@ -62,13 +62,15 @@ final class MatmulGraphs implements AutoCloseable {
         // A bias in the weights' own array binds that array once (forwardBiasInWeights), the tiled kernel excepted.
         boolean biasInW = b == w && !tiled;
         String op = tiled ? FORWARD_TILED : FORWARD;
-        // No bias: the site's own one-float stand-in (the kernel reads it only with hasBias).
-        float[] bias = b == null ? new float[1] : b;
         Object[] arrays = b == null || biasInW ? new Object[] {y, x, w} : new Object[] {y, x, w, b};
         Residency.OpSite site = residency.site(new Residency.Key(op, new int[] {in, out, b == null ? 0 : biasInW ? 2 : 1, tile}, arrays),
-                () -> new Residency.OpSite(op, MatmulKernels.PARAMS, b == null ? new Object[] {y, x, w, bias} : arrays, new Object[] {y},
-                        new WorkerGrid[] {new WorkerGrid2D(StagedGraph.LOCAL_X, StagedGraph.LOCAL_Y)},
-                        (tg, name, grids, st) -> forwardTasks(tg, name, grids, st.grid2(), y, x, w, bias, st.params, hasBias, in, out, tiled)));
+                () -> {
+                    // No bias: the site's own one-float stand-in (the kernel reads it only with hasBias).
+                    float[] bias = b == null ? new float[1] : b;
+                    return new Residency.OpSite(op, MatmulKernels.PARAMS, b == null ? new Object[] {y, x, w, bias} : arrays, new Object[] {y},
+                            new WorkerGrid[] {new WorkerGrid2D(StagedGraph.LOCAL_X, StagedGraph.LOCAL_Y)},
+                            (tg, name, grids, st) -> forwardTasks(tg, name, grids, st.grid2(), y, x, w, bias, st.params, hasBias, in, out, tiled));
+                });
         if (site != null) {
             set(site.params, rows, yOff, xOff, wOff, b == null ? 0 : bOff);
             sizeForward(site.grid2(), rows, out, tile);
