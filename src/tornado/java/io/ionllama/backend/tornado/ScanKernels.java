@@ -38,16 +38,25 @@ public final class ScanKernels {
      */
     public static final int B = 0, T = 1, CHUNK = 2, CHUNKS = 3, OFF0 = 4, PARAMS = 6;
 
+    /** Offset of the sequence of work-item i (one per chunk and channel) in the sequence arrays. */
+    static int sequenceOffset(int[] params, int i, int C) {
+        return params[OFF0] + i / (C * params[CHUNKS]) * params[T] * C;
+    }
+
+    /** Offset of sequence b's carries. */
+    static int carryOffset(int[] params, int b, int C) {
+        return params[OFF0 + 1] + b * params[CHUNKS] * C;
+    }
+
     public static void summary(KernelContext k, float[] carryA, float[] carryB, float[] a, float[] u,
                                int[] params, int C) {
         int i = k.globalIdx;
         int nChunks = params[CHUNKS];
         if (i < params[B] * nChunks * C) {
-            int steps = params[T];
             int c = i % C;
             int chunk = (i / C) % nChunks;
-            int b = i / (C * nChunks);
-            int off = params[OFF0] + b * steps * C, carryOff = params[OFF0 + 1] + b * nChunks * C;
+            int steps = params[T];
+            int off = sequenceOffset(params, i, C), carryOff = carryOffset(params, i / (C * nChunks), C);
             Scan.chunkSummary(carryA, carryB, a, u, off, carryOff, steps, C, params[CHUNK], chunk, c);
         }
     }
@@ -56,7 +65,7 @@ public final class ScanKernels {
         int i = k.globalIdx;
         if (i < params[B] * C) {
             int nChunks = params[CHUNKS];
-            Scan.chunkCarry(carryA, carryB, params[OFF0 + 1] + (i / C) * nChunks * C, nChunks, C, i % C);
+            Scan.chunkCarry(carryA, carryB, carryOffset(params, i / C, C), nChunks, C, i % C);
         }
     }
 
@@ -64,11 +73,10 @@ public final class ScanKernels {
         int i = k.globalIdx;
         int nChunks = params[CHUNKS];
         if (i < params[B] * nChunks * C) {
-            int steps = params[T];
             int c = i % C;
             int chunk = (i / C) % nChunks;
-            int b = i / (C * nChunks);
-            int off = params[OFF0] + b * steps * C, carryOff = params[OFF0 + 1] + b * nChunks * C;
+            int steps = params[T];
+            int off = sequenceOffset(params, i, C), carryOff = carryOffset(params, i / (C * nChunks), C);
             Scan.chunkApply(h, a, u, carryB, off, carryOff, steps, C, params[CHUNK], chunk, c);
         }
     }
@@ -78,11 +86,10 @@ public final class ScanKernels {
         int i = k.globalIdx;
         int nChunks = params[CHUNKS];
         if (i < params[B] * nChunks * C) {
-            int steps = params[T];
             int c = i % C;
             int chunk = (i / C) % nChunks;
-            int b = i / (C * nChunks);
-            int off = params[OFF0] + b * steps * C, carryOff = params[OFF0 + 1] + b * nChunks * C;
+            int steps = params[T];
+            int off = sequenceOffset(params, i, C), carryOff = carryOffset(params, i / (C * nChunks), C);
             Scan.chunkBackwardSummary(carryA, carryB, dh, a, off, carryOff, steps, C, params[CHUNK],
                     chunk, c);
         }
@@ -92,7 +99,7 @@ public final class ScanKernels {
         int i = k.globalIdx;
         if (i < params[B] * C) {
             int nChunks = params[CHUNKS];
-            Scan.chunkBackwardCarry(carryA, carryB, params[OFF0 + 1] + (i / C) * nChunks * C, nChunks, C, i % C);
+            Scan.chunkBackwardCarry(carryA, carryB, carryOffset(params, i / C, C), nChunks, C, i % C);
         }
     }
 
@@ -101,11 +108,10 @@ public final class ScanKernels {
         int i = k.globalIdx;
         int nChunks = params[CHUNKS];
         if (i < params[B] * nChunks * C) {
-            int steps = params[T];
             int c = i % C;
             int chunk = (i / C) % nChunks;
-            int b = i / (C * nChunks);
-            int off = params[OFF0] + b * steps * C, carryOff = params[OFF0 + 1] + b * nChunks * C;
+            int steps = params[T];
+            int off = sequenceOffset(params, i, C), carryOff = carryOffset(params, i / (C * nChunks), C);
             Scan.chunkBackwardApply(da, du, dh, h, a, u, carryB, off, carryOff, steps, C,
                     params[CHUNK], chunk, c);
         }
