@@ -4,14 +4,9 @@ import static io.ionllama.backend.tornado.DeviceChecks.abs;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.ionllama.backend.cpu.CpuBackend;
 import io.ionllama.kernels.Attention;
 import io.ionllama.testing.Tensors;
 import java.util.SplittableRandom;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.Assumptions;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -31,36 +26,9 @@ import org.junit.jupiter.params.provider.ValueSource;
  * The patch count P changes with every batch and the model calls attention per sequence, so the
  * size tests run one graph through several P (and slot counts) in a row.
  */
-class TornadoAttentionTest {
+class TornadoAttentionTest extends DeviceTest {
 
     static final double RTOL = 1e-5;
-
-    static TornadoBackend device;
-    static CpuBackend cpu;
-
-    @BeforeAll
-    static void open() {
-        if (DeviceChecks.WHY != null) {
-            System.out.println("TornadoAttentionTest: every test skipped: " + DeviceChecks.WHY);
-            return;
-        }
-        device = new TornadoBackend(-1, 2, true, 0);
-        cpu = new CpuBackend(2);
-    }
-
-    @BeforeEach
-    void needsTornado() {
-        Assumptions.assumeTrue(DeviceChecks.WHY == null, DeviceChecks.SKIP + " (" + DeviceChecks.WHY + ")");
-    }
-
-    @AfterAll
-    static void close() {
-        if (device != null) {
-            System.out.println("TornadoAttentionTest device stats: " + device.stats());
-            device.close();
-            cpu.close();
-        }
-    }
 
     /** window 0: dense. Every tensor at its own offset; out/att start as garbage (the forward overwrites them). */
     record Problem(int B, int P, int H, int hd, int w, int S, int off, int attOff, float[] q, float[] k, float[] v,

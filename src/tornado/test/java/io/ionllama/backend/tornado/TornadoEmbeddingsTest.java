@@ -3,14 +3,9 @@ package io.ionllama.backend.tornado;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.ionllama.backend.Backend;
-import io.ionllama.backend.cpu.CpuBackend;
 import io.ionllama.kernels.Embeddings;
 import io.ionllama.testing.Tensors;
 import java.util.SplittableRandom;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.Assumptions;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -23,34 +18,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  * float additions in the same order as on the CPU (no product for the device to fuse), so every
  * result must be bit-equal; the bucket indices are integer hashing.
  */
-class TornadoEmbeddingsTest {
-
-    static TornadoBackend device;
-    static CpuBackend cpu;
-
-    @BeforeAll
-    static void open() {
-        if (DeviceChecks.WHY != null) {
-            System.out.println("TornadoEmbeddingsTest: every test skipped: " + DeviceChecks.WHY);
-            return;
-        }
-        device = new TornadoBackend(-1, 2, true, 0);
-        cpu = new CpuBackend(2);
-    }
-
-    @BeforeEach
-    void needsTornado() {
-        Assumptions.assumeTrue(DeviceChecks.WHY == null, DeviceChecks.SKIP + " (" + DeviceChecks.WHY + ")");
-    }
-
-    @AfterAll
-    static void close() {
-        if (device != null) {
-            System.out.println("TornadoEmbeddingsTest device stats: " + device.stats());
-            device.close();
-            cpu.close();
-        }
-    }
+class TornadoEmbeddingsTest extends DeviceTest {
 
     static void assertBitEqual(String what, float[] dev, float[] ref) {
         DeviceChecks.assertMatchesCpu(what, dev, ref, new float[dev.length], 0, 0, dev.length);

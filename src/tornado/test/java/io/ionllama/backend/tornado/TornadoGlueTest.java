@@ -4,13 +4,8 @@ import static io.ionllama.backend.tornado.DeviceChecks.abs;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.ionllama.backend.Backend;
-import io.ionllama.backend.cpu.CpuBackend;
 import io.ionllama.testing.Tensors;
 import java.util.SplittableRandom;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.Assumptions;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -25,36 +20,9 @@ import org.junit.jupiter.params.provider.ValueSource;
  * the gate's dlambda, a sum over rows, rtol 1e-5 of |dlambda0| + the same sum on |da| (every term
  * then has one sign, so it is the sum of |terms|).
  */
-class TornadoGlueTest {
+class TornadoGlueTest extends DeviceTest {
 
     static final double RTOL = 1e-5;
-
-    static TornadoBackend device;
-    static CpuBackend cpu;
-
-    @BeforeAll
-    static void open() {
-        if (DeviceChecks.WHY != null) {
-            System.out.println("TornadoGlueTest: every test skipped: " + DeviceChecks.WHY);
-            return;
-        }
-        device = new TornadoBackend(-1, 2, true, 0);
-        cpu = new CpuBackend(2);
-    }
-
-    @BeforeEach
-    void needsTornado() {
-        Assumptions.assumeTrue(DeviceChecks.WHY == null, DeviceChecks.SKIP + " (" + DeviceChecks.WHY + ")");
-    }
-
-    @AfterAll
-    static void close() {
-        if (device != null) {
-            System.out.println("TornadoGlueTest device stats: " + device.stats());
-            device.close();
-            cpu.close();
-        }
-    }
 
     static void checkElementwise(long seed, int n) {
         SplittableRandom r = new SplittableRandom(seed);

@@ -3,14 +3,9 @@ package io.ionllama.backend.tornado;
 import static io.ionllama.backend.tornado.DeviceChecks.abs;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.ionllama.backend.cpu.CpuBackend;
 import io.ionllama.kernels.Losses;
 import io.ionllama.testing.Tensors;
 import java.util.SplittableRandom;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.Assumptions;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -30,36 +25,9 @@ import org.junit.jupiter.params.provider.ValueSource;
  * </ul>
  * The backward runs with the stride-0 scale read from the statistics array, as the model does.
  */
-class TornadoLossesTest {
+class TornadoLossesTest extends DeviceTest {
 
     static final double RTOL = 1e-5;
-
-    static TornadoBackend device;
-    static CpuBackend cpu;
-
-    @BeforeAll
-    static void open() {
-        if (DeviceChecks.WHY != null) {
-            System.out.println("TornadoLossesTest: every test skipped: " + DeviceChecks.WHY);
-            return;
-        }
-        device = new TornadoBackend(-1, 2, true, 0);
-        cpu = new CpuBackend(2);
-    }
-
-    @BeforeEach
-    void needsTornado() {
-        Assumptions.assumeTrue(DeviceChecks.WHY == null, DeviceChecks.SKIP + " (" + DeviceChecks.WHY + ")");
-    }
-
-    @AfterAll
-    static void close() {
-        if (device != null) {
-            System.out.println("TornadoLossesTest device stats: " + device.stats());
-            device.close();
-            cpu.close();
-        }
-    }
 
     static void check(long seed, int rows, int V) {
         SplittableRandom r = new SplittableRandom(seed);

@@ -3,14 +3,9 @@ package io.ionllama.backend.tornado;
 import static io.ionllama.backend.tornado.DeviceChecks.abs;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.ionllama.backend.cpu.CpuBackend;
 import io.ionllama.kernels.Matmul;
 import io.ionllama.testing.Tensors;
 import java.util.SplittableRandom;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.Assumptions;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -27,40 +22,11 @@ import org.junit.jupiter.params.provider.ValueSource;
  * TornadoVM cannot compile fails instead of quietly running as Java; {@link #ranOnTheDevice()}
  * also checks the device's own kernel timer for every op.
  */
-class TornadoMatmulTest {
+class TornadoMatmulTest extends DeviceTest {
 
     static final double RTOL = 1e-5;
 
-    static TornadoBackend device;
-    static CpuBackend cpu;
-
     static final String WHY = DeviceChecks.WHY;
-
-    @BeforeAll
-    static void open() {
-        if (WHY != null) {
-            System.out.println("TornadoMatmulTest: every test skipped: " + WHY);
-            return;
-        }
-        device = new TornadoBackend(-1, 2, true, 0);
-        cpu = new CpuBackend(2);
-        System.out.println("TornadoMatmulTest on: " + device.describe());
-    }
-
-    /** Per test, so that each one is reported as skipped (with the reason) where TornadoVM is absent. */
-    @BeforeEach
-    void needsTornado() {
-        Assumptions.assumeTrue(WHY == null, DeviceChecks.SKIP + " (" + WHY + ")");
-    }
-
-    @AfterAll
-    static void close() {
-        if (device != null) {
-            System.out.println("TornadoMatmulTest device stats: " + device.stats());
-            device.close();
-            cpu.close();
-        }
-    }
 
     /** A random matmul problem; every tensor sits at its own non-zero offset inside a larger array. */
     record Problem(int rows, int in, int out, int xo, int wo, int bo, int yo, float[] x, float[] w, float[] b, float[] y0,

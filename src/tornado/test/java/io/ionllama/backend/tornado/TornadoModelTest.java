@@ -2,7 +2,6 @@ package io.ionllama.backend.tornado;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.ionllama.backend.cpu.CpuBackend;
 import io.ionllama.model.IonLlama;
 import io.ionllama.model.ModelConfig;
 import io.ionllama.model.ParamLayout;
@@ -10,10 +9,6 @@ import io.ionllama.model.Patcher;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.Assumptions;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -26,34 +21,7 @@ import org.junit.jupiter.api.Test;
  * tolerance is per tensor: loss within 1e-5 relative, and every gradient entry within
  * {@code 2e-5 * max|grad of its tensor|} (about 1e-6 seen on PoCL).
  */
-class TornadoModelTest {
-
-    static TornadoBackend device;
-    static CpuBackend cpu;
-
-    @BeforeAll
-    static void open() {
-        if (DeviceChecks.WHY != null) {
-            System.out.println("TornadoModelTest: every test skipped: " + DeviceChecks.WHY);
-            return;
-        }
-        device = new TornadoBackend(-1, 2, true, 0);
-        cpu = new CpuBackend(2);
-    }
-
-    @BeforeEach
-    void needsTornado() {
-        Assumptions.assumeTrue(DeviceChecks.WHY == null, DeviceChecks.SKIP + " (" + DeviceChecks.WHY + ")");
-    }
-
-    @AfterAll
-    static void close() {
-        if (device != null) {
-            System.out.println("TornadoModelTest device stats: " + device.stats());
-            device.close();
-            cpu.close();
-        }
-    }
+class TornadoModelTest extends DeviceTest {
 
     static ModelConfig small() {
         return new ModelConfig("nano", 16, 16, 2, 2, 1, 1, 8, 1, new int[] {3, 4}, 13, 24, 24, 2, 6, 3f).validate();

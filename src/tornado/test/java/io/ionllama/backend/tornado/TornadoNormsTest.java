@@ -3,13 +3,8 @@ package io.ionllama.backend.tornado;
 import static io.ionllama.backend.tornado.DeviceChecks.abs;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.ionllama.backend.cpu.CpuBackend;
 import io.ionllama.testing.Tensors;
 import java.util.SplittableRandom;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.Assumptions;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -26,37 +21,10 @@ import org.junit.jupiter.params.provider.ValueSource;
  *   <li>dw: the backward on absolute values (sum_n |dy x rstd|).</li>
  * </ul>
  */
-class TornadoNormsTest {
+class TornadoNormsTest extends DeviceTest {
 
     static final double RTOL = 1e-5;
     static final float EPS = 1e-5f;
-
-    static TornadoBackend device;
-    static CpuBackend cpu;
-
-    @BeforeAll
-    static void open() {
-        if (DeviceChecks.WHY != null) {
-            System.out.println("TornadoNormsTest: every test skipped: " + DeviceChecks.WHY);
-            return;
-        }
-        device = new TornadoBackend(-1, 2, true, 0);
-        cpu = new CpuBackend(2);
-    }
-
-    @BeforeEach
-    void needsTornado() {
-        Assumptions.assumeTrue(DeviceChecks.WHY == null, DeviceChecks.SKIP + " (" + DeviceChecks.WHY + ")");
-    }
-
-    @AfterAll
-    static void close() {
-        if (device != null) {
-            System.out.println("TornadoNormsTest device stats: " + device.stats());
-            device.close();
-            cpu.close();
-        }
-    }
 
     /** Rows of C channels at their own offsets; w around 1 as a trained norm weight is. */
     record Problem(int rows, int C, int xo, int wo, int ro, int oo, float[] x, float[] w, float[] out0, float[] rstd0,

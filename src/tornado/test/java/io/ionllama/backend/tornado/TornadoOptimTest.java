@@ -3,14 +3,9 @@ package io.ionllama.backend.tornado;
 import static io.ionllama.backend.tornado.DeviceChecks.abs;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.ionllama.backend.cpu.CpuBackend;
 import io.ionllama.kernels.Optim;
 import io.ionllama.testing.Tensors;
 import java.util.SplittableRandom;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.Assumptions;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -24,36 +19,9 @@ import org.junit.jupiter.api.Test;
  * of a float is exact in double, so a fused multiply-add cannot change it; only the order of the
  * partials could, and it is the CPU's).
  */
-class TornadoOptimTest {
+class TornadoOptimTest extends DeviceTest {
 
     static final double RTOL = 1e-5;
-
-    static TornadoBackend device;
-    static CpuBackend cpu;
-
-    @BeforeAll
-    static void open() {
-        if (DeviceChecks.WHY != null) {
-            System.out.println("TornadoOptimTest: every test skipped: " + DeviceChecks.WHY);
-            return;
-        }
-        device = new TornadoBackend(-1, 2, true, 0);
-        cpu = new CpuBackend(2);
-    }
-
-    @BeforeEach
-    void needsTornado() {
-        Assumptions.assumeTrue(DeviceChecks.WHY == null, DeviceChecks.SKIP + " (" + DeviceChecks.WHY + ")");
-    }
-
-    @AfterAll
-    static void close() {
-        if (device != null) {
-            System.out.println("TornadoOptimTest device stats: " + device.stats());
-            device.close();
-            cpu.close();
-        }
-    }
 
     @Test
     void adamwMatchesCpuOverTensorsAndSteps() {

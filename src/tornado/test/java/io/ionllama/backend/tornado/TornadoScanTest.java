@@ -2,14 +2,9 @@ package io.ionllama.backend.tornado;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.ionllama.backend.cpu.CpuBackend;
 import io.ionllama.kernels.Scan;
 import io.ionllama.testing.Tensors;
 import java.util.SplittableRandom;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.Assumptions;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -26,36 +21,9 @@ import org.junit.jupiter.params.provider.ValueSource;
  * 1 - a[t]), rtol 1e-5. Against the CPU's chunked
  * scan with the same chunk length the arithmetic is the same per unit, up to fma.
  */
-class TornadoScanTest {
+class TornadoScanTest extends DeviceTest {
 
     static final double RTOL = 1e-5;
-
-    static TornadoBackend device;
-    static CpuBackend cpu;
-
-    @BeforeAll
-    static void open() {
-        if (DeviceChecks.WHY != null) {
-            System.out.println("TornadoScanTest: every test skipped: " + DeviceChecks.WHY);
-            return;
-        }
-        device = new TornadoBackend(-1, 2, true, 0);
-        cpu = new CpuBackend(2);
-    }
-
-    @BeforeEach
-    void needsTornado() {
-        Assumptions.assumeTrue(DeviceChecks.WHY == null, DeviceChecks.SKIP + " (" + DeviceChecks.WHY + ")");
-    }
-
-    @AfterAll
-    static void close() {
-        if (device != null) {
-            System.out.println("TornadoScanTest device stats: " + device.stats());
-            device.close();
-            cpu.close();
-        }
-    }
 
     /** B sequences of T steps of C channels at offset off; a in (0.02, 0.98), u and dh in [-1, 1]. */
     record Problem(int B, int T, int C, int off, float[] a, float[] u, float[] h0, float[] dh, float[] da0, float[] du0) {
