@@ -99,11 +99,10 @@ final class GlueGraphs implements AutoCloseable {
 
     void fill(float[] dst, int dstOff, float value, int n) {
         // The value travels in the site's own one-float array (perCall[1]) every call.
-        Residency.OpSite site = residency.site(new Residency.Key(FILL, new int[0], dst), () -> {
-            float[] v = new float[1];
-            return new Residency.OpSite(FILL, GlueKernels.PARAMS, new Object[] {dst}, new Object[] {dst},
-                    Residency.grids1(1), (tg, name, grids, st) -> fillTasks(tg, name, grids, st.grid1(), dst, v, st.params), v);
-        });
+        Residency.OpSite site = residency.site(new Residency.Key(FILL, new int[0], dst),
+                () -> new Residency.OpSite(FILL, GlueKernels.PARAMS, new Object[] {dst}, new Object[] {dst}, Residency.grids1(1),
+                        (tg, name, grids, st) -> fillTasks(tg, name, grids, st.grid1(), dst, (float[]) st.perCall[1], st.params),
+                        new float[1]));
         if (site != null) {
             setOffsets(site.params, n, dstOff, 0);
             ((float[]) site.perCall[1])[0] = value;

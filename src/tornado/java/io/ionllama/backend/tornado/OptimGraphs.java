@@ -6,6 +6,7 @@ import java.util.List;
 import uk.ac.manchester.tornado.api.GridScheduler;
 import uk.ac.manchester.tornado.api.KernelContext;
 import uk.ac.manchester.tornado.api.TaskGraph;
+import uk.ac.manchester.tornado.api.WorkerGrid;
 import uk.ac.manchester.tornado.api.WorkerGrid1D;
 import uk.ac.manchester.tornado.api.enums.DataTransferMode;
 
@@ -107,11 +108,13 @@ final class OptimGraphs implements AutoCloseable {
                 return;
             }
             // Not in the plan yet: per tensor, from the host's arrays, which the plan then starts from.
-            for (int k = 0; k < count; k++) {
-                if (sizes[k] > 0) {
-                    adamw(p, g, m, v, offs[k], sizes[k], lr, beta1, beta2, eps, wds[k], bc1, bc2, gradScale);
+            residency.perOp(() -> {
+                for (int k = 0; k < count; k++) {
+                    if (sizes[k] > 0) {
+                        adamw(p, g, m, v, offs[k], sizes[k], lr, beta1, beta2, eps, wds[k], bc1, bc2, gradScale);
+                    }
                 }
-            }
+            });
             residency.wroteOnHost(p, m, v);
             return;
         }
@@ -246,7 +249,7 @@ final class OptimGraphs implements AutoCloseable {
                     int[] table = new int[OptimKernels.BLOCK_PREFIX + 3 * count + 1];
                     return new Residency.OpSite(SUM_SQUARES_TENSORS, 1, new Object[] {g, partial}, new Object[] {partial},
                             Residency.grids1(1), (tg, name, grids, st) -> {
-                                tg.task("blocks", OptimKernels::sumSquaresTensors, new KernelContext(), partial, g, table);
+                                tg.task("blocks", OptimKernels::sumSquaresTensors, new KernelContext(), partial, g, (int[]) st.perCall[1]);
                                 grids.addWorkerGrid(name + ".blocks", st.grid1());
                             }, table);
                 });
@@ -265,7 +268,9 @@ final class OptimGraphs implements AutoCloseable {
         table[OptimKernels.BLOCK_PREFIX + count] = prefix;
         StagedGraph.size(site.grid1(), blocks);
         if (!residency.run(site)) {
-            return perRange(g, offs, sizes, count);
+            double[] sum = new double[1];
+            residency.perOp(() -> sum[0] = perRange(g, offs, sizes, count));
+            return sum[0];
         }
         double[] partial = (double[]) site.bound[1];
         residency.toHost(partial);
@@ -354,26 +359,34 @@ final class OptimGraphs implements AutoCloseable {
 
     /** Sums of squares of a slice of the caller's g, bound to it; the partials are the site's own, read back per call. */
     private static final class SumSquaresSite extends Residency.Site {
-        final int[] params = new int[OptimKernels.PARAMS];
+        final int[] params;
         final float[] g;
         final double[] partial;
-        final WorkerGrid1D grid = new WorkerGrid1D(StagedGraph.LOCAL_1D);
+        final WorkerGrid1D grid;
 
         SumSquaresSite(float[] g, int blocks) {
-            this(g, new double[blocks]);
+            this(g, new double[blocks], new int[OptimKernels.PARAMS], new WorkerGrid1D(StagedGraph.LOCAL_1D));
         }
 
-        private SumSquaresSite(float[] g, double[] partial) {
-            super(SUM_SQUARES, new Object[] {g, partial}, new Object[] {partial}, new Object[1]);
-            perCall[0] = params;
+        private SumSquaresSite(float[] g, double[] partial, int[] params, WorkerGrid1D grid) {
+            super(SUM_SQUARES, new Object[] {g, partial}, new Object[] {partial}, new Object[] {params}, new WorkerGrid[] {grid});
+            this.params = params;
             this.g = g;
             this.partial = partial;
+            this.grid = grid;
         }
 
         @Override
         void tasks(TaskGraph tg, String name, GridScheduler grids) {
             sumSquaresTasks(tg, partial, g, params);
             grids.addWorkerGrid(name + ".blocks", grid);
+        }
+
+        @Override
+        SumSquaresSite copy() {
+            SumSquaresSite c = new SumSquaresSite(g, partial, new int[params.length], new WorkerGrid1D(StagedGraph.LOCAL_1D));
+            c.load(this);
+            return c;
         }
     }
 
@@ -382,26 +395,35 @@ final class OptimGraphs implements AutoCloseable {
         final float[] p, g, m, v;
         final int[] table;
         final float[] hyper;
-        final WorkerGrid1D grid = new WorkerGrid1D(StagedGraph.LOCAL_1D);
+        final WorkerGrid1D grid;
 
         AdamwSite(float[] p, float[] g, float[] m, float[] v, int count) {
-            this(p, g, m, v, new int[OptimKernels.PREFIX + 2 * count + 1], new float[OptimKernels.HYPER + count]);
+            this(p, g, m, v, new int[OptimKernels.PREFIX + 2 * count + 1], new float[OptimKernels.HYPER + count],
+                    new WorkerGrid1D(StagedGraph.LOCAL_1D));
         }
 
-        private AdamwSite(float[] p, float[] g, float[] m, float[] v, int[] table, float[] hyper) {
-            super(ADAMW_RESIDENT, new Object[] {p, g, m, v}, new Object[] {p, m, v}, new Object[] {table, hyper});
+        private AdamwSite(float[] p, float[] g, float[] m, float[] v, int[] table, float[] hyper, WorkerGrid1D grid) {
+            super(ADAMW_RESIDENT, new Object[] {p, g, m, v}, new Object[] {p, m, v}, new Object[] {table, hyper}, new WorkerGrid[] {grid});
             this.p = p;
             this.g = g;
             this.m = m;
             this.v = v;
             this.table = table;
             this.hyper = hyper;
+            this.grid = grid;
         }
 
         @Override
         void tasks(TaskGraph tg, String name, GridScheduler grids) {
             adamwTensorsTasks(tg, p, g, m, v, hyper, table);
             grids.addWorkerGrid(name + ".elements", grid);
+        }
+
+        @Override
+        AdamwSite copy() {
+            AdamwSite c = new AdamwSite(p, g, m, v, new int[table.length], new float[hyper.length], new WorkerGrid1D(StagedGraph.LOCAL_1D));
+            c.load(this);
+            return c;
         }
     }
 

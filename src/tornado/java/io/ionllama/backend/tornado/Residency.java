@@ -2,6 +2,7 @@ package io.ionllama.backend.tornado;
 
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.BitSet;
 import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
@@ -24,25 +25,34 @@ import uk.ac.manchester.tornado.api.exceptions.TornadoExecutionPlanException;
 
 /**
  * Keeps the arrays of a training step on the device from one op to the next and from one step to
- * the next, so that only the input bytes, a few small arrays the model exchanges with the host
- * (patch boundaries, the loss statistics) and each op's handful of sizes and offsets move.
+ * the next, and runs the step's ops as a handful of stage graphs, so that only the input bytes,
+ * a few small arrays the model exchanges with the host (the loss statistics, the patch counts)
+ * and each op's handful of sizes and offsets move.
  *
- * <p><b>Sites.</b> Every op call inside a training step ({@link #beginStep} .. {@link #endStep})
- * names a {@link Site}: the op, its compiled-in sizes and the caller's own arrays, bound directly
- * (no staging copies); the offsets and the sizes that change from call to call travel in the
- * site's {@code params}. The first step runs every op through its per-op graph as before (host
- * arrays stay current) and collects the sites; at its end all sites go into one
- * {@link TornadoExecutionPlan}, one TaskGraph per site, and from the next step on each call runs its
- * site's graph.
+ * <p><b>Sites and calls.</b> Every op call inside a training step ({@link #beginStep} ..
+ * {@link #endStep}) names a {@link Site}: the op, its compiled-in sizes and the caller's own
+ * arrays, bound directly (no staging copies); the offsets and the sizes that change from call to
+ * call travel in the site's per-call arrays ({@code params}). The first step runs every op through
+ * its per-op graph as before (host arrays stay current) and records its calls, in order, and the
+ * places where the host read or wrote an array ({@link #toHost}, {@link #hostChanged}). At its end
+ * one {@link TornadoExecutionPlan} is built; from the next step on a call is only taken (its
+ * per-call values copied), and the calls taken run when the host next needs an array or the step
+ * ends, a whole stage in one graph execution.
  *
  * <pre>
- *   plan = [ L.. | U(a) for every shared array a | G(site) for every site | S ]
+ *   plan = [ L.. | U(a) for every shared array a | G(site) for every site | stage 0 .. stage k | S ]
  *
  *   L..      upload every shared array once (the plan's start), 64 arrays to a graph
- *   U(a)     uploads the host's a (after {@link #hostChanged}: new input bytes, patch boundaries)
- *   G(site)  runs one op on the arrays the last graph left on the device
+ *   U(a)     uploads the host's a (after {@link #hostChanged}: new input bytes, loss scale)
+ *   stage i  the calls between two host hand-overs, in order, one named task group per call
+ *            ("c42_cells"); cut shorter where TornadoVM's node table would overflow
+ *   G(site)  one call alone, for a step that leaves the recorded order (compiled only if run)
  *   S        the store: persistOnDevice(all shared), so that any of them can come back on demand
  *   every graph consumeFromDevice(all shared) but the first upload
+ *
+ *   step:  x,targets ─U─▶ [stage 0: entropy model] ─▶ hNext... ─▶ [stage 1: encoder, global,
+ *          decoder, loss] ─▶ stats ─▶ [stage 2: backward] ─▶ [stage 3: grad norm] ─▶ partials
+ *          ─▶ [stage 4: AdamW]
  * </pre>
  *
  * TornadoVM shares device buffers between the graphs of one plan only through this chain: a graph
@@ -50,37 +60,60 @@ import uk.ac.manchester.tornado.api.exceptions.TornadoExecutionPlanException;
  * carries every shared array, used or not (a graph that does not touch an array passes its buffer
  * on). To hand an array back ({@link #toHost}) the store graph runs and its result transfers it.
  *
- * <p><b>Host and device copies.</b> An array is "device newer" after a graph writes it and "host
+ * <p><b>Host and device copies.</b> An array is "device newer" after a call writes it and "host
  * newer" after the host writes it ({@link #hostChanged}, or an op that ran on the per-op path).
- * Before a site runs, host-newer arrays it binds are uploaded through their U graph; before an op
- * runs on the per-op path (outside a step, or a site the plan lacks), device-newer arrays it
- * binds are copied back. Code that reads or writes a step's arrays on the host says so through
+ * A call that binds a host-newer array uploads it through its U graph when it is taken (the host
+ * may write the array again before the call runs); before an op runs on the per-op path (outside
+ * a step, or a site the plan lacks), the calls taken run and the device-newer arrays it binds are
+ * copied back. Code that reads or writes a step's arrays on the host says so through
  * {@code Backend.toHost} and {@code Backend.hostChanged}; that is the whole contract.
  *
- * <p>A step that used a site the plan lacks (an array the model reallocated) makes
- * {@link #endStep} rebuild the plan from that step's sites, which compiles every graph again.
+ * <p>A step that uses a site the plan lacks (an array the model reallocated) or calls its ops in
+ * another order runs the rest of its calls one graph each, and makes {@link #endStep} build the
+ * plan again from that step, which compiles every graph again. A step that stops short of the
+ * recorded calls keeps the plan.
  */
 final class Residency implements AutoCloseable {
 
     /**
      * One op call site: the op's tasks over the caller's arrays ({@link #bound}), its per-call
-     * {@code params} (and other small arrays) sent every execution, and which bound arrays it writes.
+     * arrays ({@link #perCall}: sizes and offsets, sent with every execution), which bound arrays
+     * it writes, and the worker grids its tasks run on (sized per call).
      */
     abstract static class Site {
         final String op;
         final Object[] bound, written, perCall;
+        final WorkerGrid[] workerGrids;
+        /** Index of the site's own graph in the plan, -1 if the plan lacks it. */
         int index = -1;
-        long window = -1;
 
-        Site(String op, Object[] bound, Object[] written, Object[] perCall) {
+        Site(String op, Object[] bound, Object[] written, Object[] perCall, WorkerGrid[] workerGrids) {
             this.op = op;
             this.bound = bound;
             this.written = written;
             this.perCall = perCall;
+            this.workerGrids = workerGrids;
         }
 
-        /** Adds the op's tasks to {@code tg} and registers their worker grids as {@code graphName.task}. */
+        /**
+         * Adds the op's tasks, over {@link #bound} and this site's own per-call arrays and grids,
+         * to {@code tg}, registering their worker grids as {@code graphName.task}.
+         */
         abstract void tasks(TaskGraph tg, String graphName, GridScheduler grids);
+
+        /** The same op over the same bound arrays, with per-call arrays and grids of its own. */
+        abstract Site copy();
+
+        /** Takes over the per-call values and grid sizes of {@code from} (this site or a copy of it). */
+        final void load(Site from) {
+            for (int i = 0; i < perCall.length; i++) {
+                Object src = from.perCall[i];
+                System.arraycopy(src, 0, perCall[i], 0, java.lang.reflect.Array.getLength(src));
+            }
+            for (int i = 0; i < workerGrids.length; i++) {
+                copyGrid(from.workerGrids[i], workerGrids[i]);
+            }
+        }
     }
 
     /**
@@ -89,13 +122,16 @@ final class Residency implements AutoCloseable {
      * shared with the op's per-op graph.
      */
     static final class OpSite extends Site {
-        /** Adds the tasks of {@code site} (its params and grids) to {@code tg}, registering the grids as {@code name.task}. */
+        /**
+         * Adds the tasks of {@code site} to {@code tg}, registering the grids as {@code name.task}.
+         * It reads the per-call arrays and grids from {@code site} (never captured), so that a
+         * copy of the site adds tasks over its own.
+         */
         interface Tasks {
             void add(TaskGraph tg, String name, GridScheduler grids, OpSite site);
         }
 
         final int[] params;
-        private final WorkerGrid[] workerGrids;
         private final Tasks tasks;
 
         /**
@@ -105,9 +141,8 @@ final class Residency implements AutoCloseable {
          * @param perCall small arrays sent with every call besides {@code params} (fill's value)
          */
         OpSite(String op, int paramCount, Object[] bound, Object[] written, WorkerGrid[] grids, Tasks tasks, Object... perCall) {
-            super(op, bound, written, withParams(new int[paramCount], perCall));
+            super(op, bound, written, withParams(new int[paramCount], perCall), grids);
             this.params = (int[]) this.perCall[0];
-            this.workerGrids = grids;
             this.tasks = tasks;
         }
 
@@ -135,6 +170,17 @@ final class Residency implements AutoCloseable {
         void tasks(TaskGraph tg, String name, GridScheduler grids) {
             tasks.add(tg, name, grids, this);
         }
+
+        @Override
+        OpSite copy() {
+            Object[] more = new Object[perCall.length - 1];
+            for (int i = 1; i < perCall.length; i++) {
+                more[i - 1] = cloneArray(perCall[i]);
+            }
+            OpSite c = new OpSite(op, params.length, bound, written, freshGrids(workerGrids), tasks, more);
+            c.load(this);
+            return c;
+        }
     }
 
     /** {@code n} fresh 1-D grids for an {@link OpSite} (sized per call). */
@@ -144,6 +190,38 @@ final class Residency implements AutoCloseable {
             g[i] = new WorkerGrid1D(StagedGraph.LOCAL_1D);
         }
         return g;
+    }
+
+    /** New grids of the same dimensions as {@code grids}, sized as they are now. */
+    static WorkerGrid[] freshGrids(WorkerGrid[] grids) {
+        WorkerGrid[] g = new WorkerGrid[grids.length];
+        for (int i = 0; i < g.length; i++) {
+            g[i] = grids[i] instanceof WorkerGrid2D ? new WorkerGrid2D(1, 1) : new WorkerGrid1D(1);
+            copyGrid(grids[i], g[i]);
+        }
+        return g;
+    }
+
+    static void copyGrid(WorkerGrid from, WorkerGrid to) {
+        long[] g = from.getGlobalWork();
+        to.setGlobalWork(g[0], g[1], g[2]);
+        long[] l = from.getLocalWork();
+        if (l != null) {
+            to.setLocalWork(l[0], l[1], l[2]);
+        } else {
+            to.setLocalWorkToNull();
+        }
+    }
+
+    static Object cloneArray(Object a) {
+        if (a instanceof int[] i) {
+            return i.clone();
+        } else if (a instanceof float[] f) {
+            return f.clone();
+        } else if (a instanceof double[] d) {
+            return d.clone();
+        }
+        throw new IllegalArgumentException("not a per-call array type: " + a);
     }
 
     /** What identifies a site: the op, its compiled-in numbers and the identity of its arrays. */
@@ -183,20 +261,41 @@ final class Residency implements AutoCloseable {
         }
     }
 
+    /** One call of the recorded step: its site, and the copy of the site that holds this call's values in a stage graph. */
+    private record Call(Site site, Site copy) {}
+
+    /** A stage graph: calls {@code from} (inclusive) to {@code to} of the recorded step, and its index in the plan. */
+    private record Stage(int from, int to, int index, long perCallBytes) {}
+
     private final TornadoSession session;
     private final Map<Key, Site> sites = new LinkedHashMap<>();
     private final Set<Object> shared = Collections.newSetFromMap(new IdentityHashMap<>());
     private final Set<Object> deviceNewer = Collections.newSetFromMap(new IdentityHashMap<>());
     private final Set<Object> hostNewer = Collections.newSetFromMap(new IdentityHashMap<>());
     private final Map<Object, Integer> uploads = new IdentityHashMap<>();
+
+    /** This step's calls, in order, and the positions in it where the host read or wrote (stage boundaries). */
+    private final List<Site> trace = new ArrayList<>();
+    private final BitSet syncs = new BitSet();
+
+    /** The step the plan was built from: its calls, and the stages that run them. */
+    private final List<Call> calls = new ArrayList<>();
+    private final List<Stage> stages = new ArrayList<>();
+    /** The stage that starts at each call, null where none starts. */
+    private Stage[] stageAt = new Stage[0];
+    /** Calls of this step matched so far, and the first of them not yet run. */
+    private int cursor, pending;
+    /** This step left the plan's order of calls; the rest of it runs call by call. */
+    private boolean diverged;
+
     private TornadoExecutionPlan plan;
     private TornadoExecutionResult last;
     /** Index of the store graph in the plan. */
     private int store;
-    private long window;
     private boolean inStep, missed;
     private int rebuilds;
-    private long runs;
+    private long runs, stageRuns;
+    private boolean enabled;
 
     /**
      * The most arrays one plan shares. TornadoVM gives each TaskGraph a fixed table of 1024 graph
@@ -204,6 +303,9 @@ final class Residency implements AutoCloseable {
      * built and ran here; a step that binds more than this runs per-op, and says so once.
      */
     static final int MAX_SHARED = 480;
+
+    /** TornadoVM's node table per TaskGraph (TornadoGraph.INITIAL_SIZE; it cannot grow). */
+    static final int NODE_TABLE = 1024;
 
     /** Arrays uploaded per load graph (a load graph has a transfer and part of a task per array). */
     static final int LOAD_CHUNK = 64;
@@ -225,10 +327,11 @@ final class Residency implements AutoCloseable {
         this.enabled = enabled;
     }
 
-    private boolean enabled;
-
     /** Name under which the plan's own transfers (L, U, pulls) are counted. */
     static final String RESIDENT = "resident";
+
+    /** Name under which stage graph executions are counted. */
+    static final String STAGE = "resident stage";
 
     /** The counters of the plan's own transfers (made on first use, so a backend that never plans shows none). */
     private OpStats stats() {
@@ -244,11 +347,15 @@ final class Residency implements AutoCloseable {
         return rebuilds;
     }
 
-    /** Site executions so far (ops that ran on device-resident arrays). */
+    /** Op calls run on device-resident arrays so far. */
     long runs() {
         return runs;
     }
 
+    /** Stage graph executions so far (each runs a run of calls between two host hand-overs). */
+    long stageRuns() {
+        return stageRuns;
+    }
 
     /**
      * The site for {@code key}, made by {@code make} on first use. Null when residency is off, or
@@ -262,16 +369,25 @@ final class Residency implements AutoCloseable {
             return null;
         }
         if (!inStep || aliased(key.arrays)) {
+            sync();
             pull(key.arrays);
             return null;
         }
-        Site s = sites.get(key);
-        if (s == null) {
-            s = make.get();
-            sites.put(key, s);
+        return (S) sites.computeIfAbsent(key, k -> make.get());
+    }
+
+    /**
+     * Runs a composite op's per-op path (a site the plan lacks, run op by op): the ops it calls
+     * run per-op too, rather than as calls of the step, so the step records only the composite.
+     */
+    void perOp(Runnable ops) {
+        boolean was = inStep;
+        inStep = false;
+        try {
+            ops.run();
+        } finally {
+            inStep = was;
         }
-        s.window = window;
-        return (S) s;
     }
 
     private static boolean aliased(Object[] arrays) {
@@ -286,37 +402,96 @@ final class Residency implements AutoCloseable {
     }
 
     /**
-     * Runs {@code s} on the device if the plan has it and returns true; otherwise copies back what
-     * the per-op path is about to read and returns false (the caller then runs the op per-op and
-     * reports its outputs with {@link #wroteOnHost}).
+     * Takes the call of {@code s} (its per-call values as the op just set them) and returns true:
+     * the call runs on the device, with the rest of its stage, when the host next needs an array
+     * or the step ends. Returns false if the plan lacks the site, after copying back what the
+     * per-op path is about to read (the caller then runs the op per-op and reports its outputs
+     * with {@link #wroteOnHost}).
      */
     boolean run(Site s) {
         if (s == null) {
             return false;
         }
+        trace.add(s);
         if (plan == null || s.index < 0) {
             missed = true;
             pull(s.bound);
             return false;
         }
-        for (Object a : s.bound) {
-            if (hostNewer.contains(a)) {
-                execute(uploads.get(a), stats());
-                countIn(DeviceGraph.bytes(a));
-                hostNewer.remove(a);
-            }
+        if (!diverged && cursor < calls.size() && calls.get(cursor).site == s) {
+            calls.get(cursor++).copy.load(s);
+            // Uploaded now: the host may write the array again before the call runs. No call
+            // taken before this one reads it (that call would have uploaded it), so this is safe.
+            upload(s.bound);
+            Collections.addAll(deviceNewer, s.written);
+            return true;
         }
+        // The step left the recorded order: what was taken runs now, the rest call by call, and
+        // the plan is built again from this step.
+        flush();
+        diverged = true;
+        missed = true;
+        upload(s.bound);
         execute(s.index, session.stats(s.op));
         runs++;
-        long in = DeviceGraph.bytes(s.perCall);
-        session.stats(s.op).bytesToDevice += in;
-        session.countTransfers(in, 0);
+        countPerCall(s);
         Collections.addAll(deviceNewer, s.written);
         return true;
     }
 
+    /** Runs the calls taken and not yet run: whole stages, and single calls where no stage fits. */
+    private void flush() {
+        if (pending == cursor) {
+            return;
+        }
+        int i = pending;
+        while (i < cursor) {
+            Stage st = stageAt[i];
+            if (st != null && st.to <= cursor) {
+                execute(st.index, session.stats(STAGE));
+                stageRuns++;
+                for (int j = st.from; j < st.to; j++) {
+                    countPerCall(calls.get(j).site);
+                }
+                runs += st.to - st.from;
+                i = st.to;
+            } else {
+                Call c = calls.get(i++);
+                c.site.load(c.copy);
+                execute(c.site.index, session.stats(c.site.op));
+                countPerCall(c.site);
+                runs++;
+            }
+        }
+        pending = cursor;
+    }
+
+    private void upload(Object[] arrays) {
+        for (Object a : arrays) {
+            if (hostNewer.remove(a)) {
+                execute(uploads.get(a), stats());
+                countIn(DeviceGraph.bytes(a));
+            }
+        }
+    }
+
+    private void countPerCall(Site s) {
+        long in = DeviceGraph.bytes(s.perCall);
+        session.stats(s.op).bytesToDevice += in;
+        session.countTransfers(in, 0);
+    }
+
+    /** The host is about to read or write: a stage ends here (runs what was taken, and marks the place in the step). */
+    private void sync() {
+        flush();
+        if (inStep) {
+            syncs.set(trace.size());
+        }
+    }
+
     /** Copies back the device-newer arrays among {@code arrays}, for an op about to run per-op. */
     void pull(Object... arrays) {
+        flush();
         boolean stored = false;
         for (Object a : arrays) {
             if (a != null && deviceNewer.remove(a)) {
@@ -335,6 +510,7 @@ final class Residency implements AutoCloseable {
 
     /** An op ran per-op and wrote {@code outputs} on the host: the device's copies are older now. */
     void wroteOnHost(Object... outputs) {
+        flush();
         for (Object a : outputs) {
             if (a != null && shared.contains(a)) {
                 hostNewer.add(a);
@@ -344,28 +520,36 @@ final class Residency implements AutoCloseable {
     }
 
     void toHost(Object... arrays) {
+        sync();
         pull(arrays);
     }
 
     void hostChanged(Object... arrays) {
+        sync();
         wroteOnHost(arrays);
     }
 
     void beginStep() {
         inStep = enabled;
         missed = false;
+        diverged = false;
+        cursor = 0;
+        pending = 0;
+        trace.clear();
+        syncs.clear();
     }
 
-    /** Ends a step's window; builds the plan anew if the step used sites the plan lacks. */
+    /** Ends a step: runs what it left, and builds the plan anew if the step's calls were not the plan's. */
     void endStep() {
         if (!inStep) {
             return;
         }
+        flush();
         inStep = false;
+        // A step that stopped short of the plan's calls (a shorter step) keeps the plan.
         if (missed) {
             rebuild();
         }
-        window++;
     }
 
     private void execute(int index, OpStats opStats) {
@@ -382,22 +566,20 @@ final class Residency implements AutoCloseable {
         session.countTransfers(n, 0);
     }
 
-    /** Every shared array back to the host, then a plan for the sites of the step just ended. */
+    /** Every shared array back to the host, then a plan for the calls of the step just ended. */
     private void rebuild() {
         if (plan != null) {
             pull(deviceNewer.toArray());
             closePlan();
         }
-        List<Site> live = new ArrayList<>();
+        Set<Site> live = Collections.newSetFromMap(new IdentityHashMap<>());
+        live.addAll(trace);
+        sites.values().removeIf(s -> !live.contains(s));
+        calls.clear();
+        stages.clear();
+        shared.clear();
         for (Site s : sites.values()) {
             s.index = -1;
-            if (s.window == window) {
-                live.add(s);
-            }
-        }
-        sites.values().removeIf(s -> s.window != window);
-        shared.clear();
-        for (Site s : live) {
             Collections.addAll(shared, s.bound);
         }
         if (shared.size() > MAX_SHARED) {
@@ -438,13 +620,18 @@ final class Residency implements AutoCloseable {
             uploads.put(a, graphs.size());
             graphs.add(up.snapshot());
         }
-        for (Site s : live) {
+        // One graph per site, for a step that leaves the recorded order (compiled only if run).
+        for (Site s : sites.values()) {
             String name = "resident_" + serial + "_" + s.op + "_" + graphs.size();
             TaskGraph g = new TaskGraph(name).consumeFromDevice(all).transferToDevice(DataTransferMode.EVERY_EXECUTION, s.perCall);
             s.tasks(g, name, grids);
             s.index = graphs.size();
             graphs.add(g.snapshot());
         }
+        for (Site s : trace) {
+            calls.add(new Call(s, s.copy()));
+        }
+        buildStages(serial, all, graphs, grids);
         // The store graph: carries every array and declares them all for transfers on demand.
         // The other graphs only consume: declaring hundreds of arrays costs TornadoVM a scan of
         // them per array on every execution of the next graph (getObjectAccess).
@@ -464,8 +651,51 @@ final class Residency implements AutoCloseable {
         hostNewer.clear();
         deviceNewer.clear();
         // Compiling is the long part, and it happens lazily, graph by graph, during the next step.
-        System.err.printf("ionllama: training steps now resident on the device: %d graphs over %d arrays"
-                + " (compiled during the next step)%n", graphs.size(), all.length);
+        System.err.printf("ionllama: training steps now resident on the device: %d calls in %d stage graphs over %d arrays"
+                + " (compiled during the next step)%n", calls.size(), stages.size(), all.length);
+    }
+
+    /**
+     * Cuts the recorded calls into stage graphs: a stage ends where the host read or wrote, and
+     * before a call whose tasks would overflow the graph's node table. Each stage graph carries
+     * every shared array, sends its calls' per-call arrays, and runs their tasks in order, each
+     * call's named {@code c<i>_<task>}.
+     */
+    private void buildStages(int serial, Object[] all, List<ImmutableTaskGraph> graphs, GridScheduler grids) {
+        // Every carried array is one node; the tasks count their own (StageTaskGraph).
+        int budget = NODE_TABLE - all.length - 32;
+        int[] cost = new int[calls.size()];
+        for (int i = 0; i < cost.length; i++) {
+            StageTaskGraph probe = new StageTaskGraph("probe", true);
+            calls.get(i).copy.tasks(probe, "probe", new GridScheduler());
+            cost[i] = probe.nodes();
+        }
+        stageAt = new Stage[calls.size() + 1];
+        int from = 0;
+        while (from < calls.size()) {
+            int to = from, nodes = 0;
+            do {
+                nodes += cost[to++];
+            } while (to < calls.size() && !syncs.get(to) && nodes + cost[to] <= budget);
+            String name = "resident_" + serial + "_stage" + stages.size();
+            StageTaskGraph g = new StageTaskGraph(name, false);
+            g.consumeFromDevice(all);
+            List<Object> perCall = new ArrayList<>();
+            for (int i = from; i < to; i++) {
+                Collections.addAll(perCall, calls.get(i).copy.perCall);
+            }
+            g.transferToDevice(DataTransferMode.EVERY_EXECUTION, perCall.toArray());
+            GridScheduler named = g.grids(grids);
+            for (int i = from; i < to; i++) {
+                g.call(i);
+                calls.get(i).copy.tasks(g, name, named);
+            }
+            Stage st = new Stage(from, to, graphs.size(), DeviceGraph.bytes(perCall.toArray()));
+            graphs.add(g.snapshot());
+            stages.add(st);
+            stageAt[from] = st;
+            from = to;
+        }
     }
 
     /** Declares {@code all} kept on the device for later transfers on demand (persistOnDevice is transferToHost(UNDER_DEMAND)). */

@@ -670,6 +670,11 @@ public final class TornadoBackend extends ForwardingBackend {
         return residency.runs();
     }
 
+    /** Stage graph executions so far: each runs the ops a step calls between two host hand-overs ({@link Residency}). */
+    public long residentStageRuns() {
+        return residency.stageRuns();
+    }
+
     /** Resident plans built so far (each compiles every graph of a step). */
     public int residentPlans() {
         return residency.rebuilds();
