@@ -270,6 +270,30 @@ public interface Backend extends AutoCloseable {
     void ngramEmbeddingBackward(float[] dTables, int dTablesOff, float[] dout, int doutOff, int[] idx, int idxOff,
                                 int numN, int rows, int D);
 
+    // ---------------------------------------------------------------- patch boundaries (kernels.Patching)
+
+    /**
+     * Where patches end, and the global stage's rows, for B sequences of T bytes (whole arrays,
+     * from index 0; see {@code kernels.Patching} for the rule and the layouts):
+     * <ul>
+     *   <li>with {@code calibrate} = 1 first θ = the score at sorted position {@code rank} of the
+     *       batch's scores (an exact quantile of hNext, or of its rises in monotonic mode), written
+     *       to {@code state[Patching.STATE_THETA]}; with 0 the state's θ is used as it is;</li>
+     *   <li>ends[B*T] (1 where a byte closes its patch), seqCount[b] (patches closed in sequence b),
+     *       seqStart[0..B] (their prefix sums; seqStart[B] = R, the number of rows), endRows[R]
+     *       (each patch's last position, by global row) and pi[B*T] (0 before a sequence's first
+     *       closed patch, else 1 + the row of the last patch closed at or before the position).</li>
+     * </ul>
+     * {@code mode} is a {@code Patching} mode code; {@code warmupFixed} > 0 replaces the entropy
+     * rules with fixed patches of that length; every patch ends at {@code maxPatch} bytes. Only
+     * positions below B*T (and rows below R) are written. A device backend leaves the results on
+     * the device: read them after {@link #toHost} (the model reads seqStart, seqCount and, after
+     * calibrating, the state); after changing the state on the host, call {@link #hostChanged}.
+     */
+    void patchBoundaries(int[] ends, int[] endRows, int[] pi, int[] seqStart, int[] seqCount, int[] bytes, float[] hNext,
+                         float[] state, int B, int T, int mode, int fixedLength, int maxPatch, int warmupFixed, int calibrate,
+                         int rank);
+
     // ---------------------------------------------------------------- attention and RoPE
     //
     // Layouts (kernels.Rope, kernels.Attention): q, k, v, out are [B*P, C] with C = heads*headDim,

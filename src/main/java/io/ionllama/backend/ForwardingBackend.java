@@ -234,6 +234,16 @@ public class ForwardingBackend implements Backend {
         delegate.ngramEmbeddingBackward(dTables, dTablesOff, dout, doutOff, idx, idxOff, numN, rows, D);
     }
 
+    // ---------------------------------------------------------------- patch boundaries
+
+    @Override
+    public void patchBoundaries(int[] ends, int[] endRows, int[] pi, int[] seqStart, int[] seqCount, int[] bytes,
+                                float[] hNext, float[] state, int B, int T, int mode, int fixedLength, int maxPatch,
+                                int warmupFixed, int calibrate, int rank) {
+        delegate.patchBoundaries(ends, endRows, pi, seqStart, seqCount, bytes, hNext, state, B, T, mode, fixedLength, maxPatch,
+                warmupFixed, calibrate, rank);
+    }
+
     // ---------------------------------------------------------------- attention and RoPE
 
     @Override

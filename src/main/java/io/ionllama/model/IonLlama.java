@@ -2,6 +2,7 @@ package io.ionllama.model;
 
 import io.ionllama.backend.Backend;
 import io.ionllama.kernels.Losses;
+import io.ionllama.kernels.Patching;
 import java.util.SplittableRandom;
 
 /**
@@ -185,6 +186,19 @@ public final class IonLlama {
 
     private boolean calibrating;
 
+    /** The patch op's state ({@code Patching.STATE_THETA}), kept equal to the patcher's θ. */
+    private final float[] patchState = new float[Patching.STATE];
+    private boolean patchStateSet;
+
+    /** Gives the patch op the patcher's θ when it differs from the state's (a restored checkpoint, a new patcher θ). */
+    private void syncPatchState() {
+        if (!patchStateSet || Float.floatToRawIntBits(patchState[Patching.STATE_THETA]) != Float.floatToRawIntBits(patcher.theta)) {
+            patchState[Patching.STATE_THETA] = patcher.theta;
+            patchStateSet = true;
+            be.hostChanged(patchState);
+        }
+    }
+
     /** While on (training), each forward pass recalibrates the patch threshold on its own batch. */
     public void setCalibrating(boolean on) {
         this.calibrating = on;
@@ -197,6 +211,7 @@ public final class IonLlama {
 
     /** The boundary flags of the last forward pass, [B·T]. */
     public int[] lastBoundaries() {
+        be.toHost(ends);
         int[] out = new int[N];
         System.arraycopy(ends, 0, out, 0, N);
         return out;
@@ -204,6 +219,7 @@ public final class IonLlama {
 
     /** The entropy model's hNext of the last forward pass, [B·T]. */
     public float[] lastEntropies() {
+        be.toHost(hNext);
         float[] out = new float[N];
         System.arraycopy(hNext, 0, out, 0, N);
         return out;
@@ -300,32 +316,42 @@ public final class IonLlama {
         be.entropy(hNext, 0, eLogits, 0, N, 256);
 
         lap(0);
-        // ---- patches (on the host: the patcher reads hNext, the global stage reads the rows) ----
-        be.toHost(hNext);
-        if (calibrating) {
-            patcher.calibrate(hNext, B, T);
-        }
+        // ---- patches (a backend op: on a device only the sequence starts, and θ when calibrating, come back) ----
+        int r;
         if (forcedEnds != null) {
-            System.arraycopy(forcedEnds, 0, ends, 0, N);
-        } else {
-            patcher.boundaries(x, hNext, B, T, warmupFixed, ends);
-        }
-        int r = 0;
-        for (int b = 0; b < B; b++) {
-            seqStart[b] = r;
-            int last = 0;
-            for (int t = 0; t < T; t++) {
-                int i = b * T + t;
-                if (ends[i] != 0) {
-                    endRows[r++] = i;
-                    last = r; // 1 + this patch's row
-                }
-                pi[i] = last;
+            // Gradient checks hold the boundaries: set on the host, the rows built from them here.
+            be.toHost(hNext);
+            if (calibrating) {
+                patcher.calibrate(hNext, B, T);
             }
-            seqCount[b] = r - seqStart[b];
+            System.arraycopy(forcedEnds, 0, ends, 0, N);
+            for (int b = 0; b < B; b++) {
+                int c = 0;
+                for (int t = 0; t < T; t++) {
+                    c += ends[b * T + t] != 0 ? 1 : 0;
+                }
+                seqCount[b] = c;
+            }
+            Patching.prefix(seqStart, seqCount, B);
+            for (int b = 0; b < B; b++) {
+                Patching.rowsSequence(endRows, pi, ends, seqStart, T, b);
+            }
+            be.hostChanged(ends, endRows, pi, seqStart, seqCount);
+            r = seqStart[B];
+        } else {
+            int mode = patcher.modeCode();
+            int k = Patching.scoreCount(mode, B, T);
+            int calibrate = calibrating && patcher.usesEntropy() && k > 0 ? 1 : 0;
+            syncPatchState();
+            be.patchBoundaries(ends, endRows, pi, seqStart, seqCount, x, hNext, patchState, B, T, mode, patcher.fixedLength,
+                    patcher.maxPatch, warmupFixed, calibrate, calibrate == 1 ? patcher.quantileRank(k) : 0);
+            be.toHost(seqStart, seqCount);
+            if (calibrate == 1) {
+                be.toHost(patchState);
+                patcher.calibrated(patchState[Patching.STATE_THETA]);
+            }
+            r = seqStart[B];
         }
-        seqStart[B] = r;
-        be.hostChanged(ends, endRows, pi, seqStart, seqCount);
         ensurePatches(r);
         if (calibrating && warmupFixed == 0 && forcedEnds == null) {
             patcher.observe(r, N);

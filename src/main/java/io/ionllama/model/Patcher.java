@@ -1,6 +1,6 @@
 package io.ionllama.model;
 
-import java.util.Arrays;
+import io.ionllama.kernels.Patching;
 import java.util.Locale;
 
 /**
@@ -78,22 +78,25 @@ public final class Patcher {
         return mode == Mode.ENTROPY || mode == Mode.MONOTONIC;
     }
 
+    /** The mode's code in {@link Patching}. */
+    public int modeCode() {
+        return switch (mode) {
+            case ENTROPY -> Patching.ENTROPY;
+            case MONOTONIC -> Patching.MONOTONIC;
+            case FIXED -> Patching.FIXED;
+            case SPACE -> Patching.SPACE;
+        };
+    }
+
     /**
      * Fills {@code ends[b*T + t]} with 1 where byte t of sequence b closes a patch. With
      * {@code warmupFixed} > 0 the entropy rules are replaced by fixed patches of that length.
+     * (The model runs the same units through {@code Backend.patchBoundaries}.)
      */
     public void boundaries(int[] bytes, float[] hNext, int B, int T, int warmupFixed, int[] ends) {
+        int[] count = new int[B];
         for (int b = 0; b < B; b++) {
-            int len = 0;
-            for (int t = 0; t < T; t++) {
-                int i = b * T + t;
-                len++;
-                boolean end = rule(bytes, hNext, b * T, t, warmupFixed, len);
-                ends[i] = end ? 1 : 0;
-                if (end) {
-                    len = 0;
-                }
-            }
+            Patching.decideSequence(ends, count, bytes, hNext, modeCode(), fixedLength, maxPatch, warmupFixed, theta, T, b);
         }
     }
 
@@ -102,28 +105,16 @@ public final class Patcher {
      * {@code warmupFixed} > 0 replaces the entropy rules with fixed patches of that length.
      */
     public boolean endsAt(int byteValue, float hNextT, float hNextPrev, boolean hasPrev, int len, int warmupFixed) {
-        if (len >= maxPatch) {
-            return true;
-        }
-        if (warmupFixed > 0 && usesEntropy()) {
-            return len >= warmupFixed;
-        }
-        return switch (mode) {
-            case ENTROPY -> hNextT > theta;
-            case MONOTONIC -> hasPrev && hNextT - hNextPrev > theta;
-            case FIXED -> len >= fixedLength;
-            case SPACE -> !isWordByte(byteValue);
-        };
+        return Patching.endsAt(modeCode(), byteValue, hNextT, hNextPrev, hasPrev ? 1 : 0, len, maxPatch, fixedLength,
+                warmupFixed, theta) != 0;
     }
 
-    private boolean rule(int[] bytes, float[] hNext, int seqStart, int t, int warmupFixed, int len) {
-        int i = seqStart + t;
-        return endsAt(bytes[i], usesEntropy() ? hNext[i] : 0f, t > 0 && usesEntropy() ? hNext[i - 1] : 0f, t > 0, len,
-                warmupFixed);
-    }
-
-    static boolean isWordByte(int b) {
-        return (b >= '0' && b <= '9') || (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') || b >= 128;
+    /**
+     * The sorted position of θ among a batch's {@code k} scores: the quantile that leaves
+     * {@link #level} of the positions above it.
+     */
+    public int quantileRank(int k) {
+        return (int) Math.min(k - 1, Math.max(0, Math.round((1 - level) * (k - 1))));
     }
 
     /**
@@ -131,31 +122,23 @@ public final class Patcher {
      * above it. Called during training on each batch's own entropies before its boundaries are
      * drawn, so θ never lags the entropy model; the threshold is a single scalar, so the batch's
      * later bytes tell its earlier boundaries nothing of substance. Frozen outside training.
+     * (The model calibrates through {@code Backend.patchBoundaries}, with the same units.)
      */
     public void calibrate(float[] hNext, int B, int T) {
         if (!usesEntropy()) {
             return;
         }
-        int n = B * T;
-        float[] score = new float[mode == Mode.MONOTONIC ? n - B : n];
-        int k = 0;
-        for (int b = 0; b < B; b++) {
-            for (int t = 0; t < T; t++) {
-                int i = b * T + t;
-                if (mode == Mode.ENTROPY) {
-                    score[k++] = hNext[i];
-                } else if (t > 0) {
-                    score[k++] = hNext[i] - hNext[i - 1];
-                }
-            }
-        }
+        int k = Patching.scoreCount(modeCode(), B, T);
         if (k == 0) {
             return;
         }
-        Arrays.sort(score, 0, k);
-        int idx = (int) Math.min(k - 1, Math.max(0, Math.round((1 - level) * (k - 1))));
-        theta = score[idx];
-        calibrated = true;
+        calibrated(Patching.selectScore(hNext, modeCode(), B, T, quantileRank(k)));
+    }
+
+    /** θ calibrated elsewhere (by the backend, on a batch's scores). */
+    public void calibrated(float theta) {
+        this.theta = theta;
+        this.calibrated = true;
     }
 
     /**

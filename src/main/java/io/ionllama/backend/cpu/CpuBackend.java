@@ -10,6 +10,7 @@ import io.ionllama.kernels.Losses;
 import io.ionllama.kernels.Matmul;
 import io.ionllama.kernels.Norms;
 import io.ionllama.kernels.Optim;
+import io.ionllama.kernels.Patching;
 import io.ionllama.kernels.Rope;
 import io.ionllama.kernels.Scan;
 
@@ -1018,6 +1019,50 @@ public final class CpuBackend implements Backend {
         t.dTables = dTables; t.dTablesOff = dTablesOff; t.dout = dout; t.doutOff = doutOff; t.idx = idx;
         t.idxOff = idxOff; t.numN = numN; t.rows = rows; t.D = D;
         pool.parallelFor(D, t);
+    }
+
+    // ---------------------------------------------------------------- patch boundaries
+    //
+    // One unit per sequence (its bytes in order) for the decision and the rows; the prefix and
+    // the quantile are sequential (the quantile's result is one of the scores, whatever the order).
+
+    private static final class PatchTask implements WorkerPool.RangeTask {
+        int[] ends, endRows, pi, seqStart, seqCount, bytes;
+        float[] hNext;
+        float theta;
+        int T, mode, fixedLength, maxPatch, warmupFixed;
+        boolean rows;
+
+        @Override
+        public void run(int from, int to) {
+            for (int b = from; b < to; b++) {
+                if (rows) {
+                    Patching.rowsSequence(endRows, pi, ends, seqStart, T, b);
+                } else {
+                    Patching.decideSequence(ends, seqCount, bytes, hNext, mode, fixedLength, maxPatch, warmupFixed, theta, T, b);
+                }
+            }
+        }
+    }
+
+    private final PatchTask patch = new PatchTask();
+
+    @Override
+    public void patchBoundaries(int[] ends, int[] endRows, int[] pi, int[] seqStart, int[] seqCount, int[] bytes,
+                                float[] hNext, float[] state, int B, int T, int mode, int fixedLength, int maxPatch,
+                                int warmupFixed, int calibrate, int rank) {
+        if (calibrate != 0 && Patching.scoreCount(mode, B, T) > 0) {
+            state[Patching.STATE_THETA] = Patching.selectScore(hNext, mode, B, T, rank);
+        }
+        PatchTask t = patch;
+        t.ends = ends; t.endRows = endRows; t.pi = pi; t.seqStart = seqStart; t.seqCount = seqCount; t.bytes = bytes;
+        t.hNext = hNext; t.theta = state[Patching.STATE_THETA]; t.T = T; t.mode = mode; t.fixedLength = fixedLength;
+        t.maxPatch = maxPatch; t.warmupFixed = warmupFixed;
+        t.rows = false;
+        pool.parallelFor(B, t);
+        Patching.prefix(seqStart, seqCount, B);
+        t.rows = true;
+        pool.parallelFor(B, t);
     }
 
     // ---------------------------------------------------------------- attention and RoPE

@@ -30,6 +30,9 @@ import java.util.Map;
  *       ({@link EmbeddingKernels});</li>
  *   <li>losses: cross-entropy forward and backward, entropy, argmax and the batch statistics, whose
  *       1/valid rows the backward reads from the statistics array ({@link LossKernels});</li>
+ *   <li>patch boundaries: the entropy threshold's calibration (an exact quantile in one
+ *       work-group), the per-sequence decision, the sequence starts and the global stage's rows
+ *       ({@link PatchKernels});</li>
  *   <li>the optimizer: AdamW, per tensor or over the whole tensor list in one launch with the
  *       moments kept on the device ({@link #adamwTensors}), and the per-block sums of squares of
  *       the gradient norm ({@link OptimKernels}).</li>
@@ -80,6 +83,7 @@ public final class TornadoBackend extends ForwardingBackend {
     private final GlueGraphs glue;
     private final EmbeddingGraphs embeddings;
     private final LossGraphs losses;
+    private final PatchGraphs patches;
     private final OptimGraphs optim;
     private final Residency residency;
     private final int tile;
@@ -150,6 +154,7 @@ public final class TornadoBackend extends ForwardingBackend {
         this.glue = new GlueGraphs(session, residency);
         this.embeddings = new EmbeddingGraphs(session, residency);
         this.losses = new LossGraphs(session, residency);
+        this.patches = new PatchGraphs(session, residency);
         this.optim = new OptimGraphs(session, residency);
     }
 
@@ -261,6 +266,7 @@ public final class TornadoBackend extends ForwardingBackend {
             glue.close();
             embeddings.close();
             losses.close();
+            patches.close();
             optim.close();
             residency.close();
         } finally {
@@ -610,6 +616,21 @@ public final class TornadoBackend extends ForwardingBackend {
             this.losses.lossStats(stats, statsOff, losses, lossesOff, argmax, argmaxOff, targets, targetsOff, rows);
         } else {
             cpu.lossStats(stats, statsOff, losses, lossesOff, argmax, argmaxOff, targets, targetsOff, rows);
+        }
+    }
+
+    // ---------------------------------------------------------------- patch boundaries (on the device)
+
+    @Override
+    public void patchBoundaries(int[] ends, int[] endRows, int[] pi, int[] seqStart, int[] seqCount, int[] bytes,
+                                float[] hNext, float[] state, int B, int T, int mode, int fixedLength, int maxPatch,
+                                int warmupFixed, int calibrate, int rank) {
+        if (B > 0 && T > 0) {
+            patches.patchBoundaries(ends, endRows, pi, seqStart, seqCount, bytes, hNext, state, B, T, mode, fixedLength, maxPatch,
+                    warmupFixed, calibrate, rank);
+        } else {
+            cpu.patchBoundaries(ends, endRows, pi, seqStart, seqCount, bytes, hNext, state, B, T, mode, fixedLength, maxPatch,
+                    warmupFixed, calibrate, rank);
         }
     }
 

@@ -73,7 +73,8 @@ class TornadoTransfersTest {
             calls += d[2];
             sb.append(String.format("  %-26s %6d calls  in %9.3f MB  out %9.3f MB%n", e.getKey(), d[2], d[0] / 1e6, d[1] / 1e6));
         }
-        sb.append(String.format("  %-26s %6d calls  in %9.3f MB  out %9.3f MB%n", "total", calls, in / 1e6, out / 1e6));
+        sb.append(String.format("  %-26s %6d calls  in %9.3f MB  out %9.3f MB  (%d B in, %d B out)%n", "total", calls, in / 1e6,
+                out / 1e6, in, out));
         return sb.toString();
     }
 
