@@ -119,12 +119,21 @@ public interface Backend extends AutoCloseable {
     default void hostChanged(int[]... arrays) {
     }
 
-    /**
-     * The ops up to {@link #endStep} are one training step, a sequence the trainer repeats: a
-     * device backend may keep their arrays on the device and replay them. Code inside a step reads
-     * and writes its arrays on the host only after {@link #toHost} and before {@link #hostChanged}.
-     */
+    /** A training step: what {@link #beginStep()} begins. */
+    String TRAIN_STEP = "train";
+
+    /** Begins a training step ({@link #beginStep(String)} of kind {@link #TRAIN_STEP}). */
     default void beginStep() {
+        beginStep(TRAIN_STEP);
+    }
+
+    /**
+     * The ops up to {@link #endStep} are one step of {@code kind}, a sequence repeated with the same
+     * ops in the same order (a training step; one byte of generation): a device backend may keep
+     * their arrays on the device and replay them. Code inside a step reads and writes its arrays on
+     * the host only after {@link #toHost} and before {@link #hostChanged}.
+     */
+    default void beginStep(String kind) {
     }
 
     /** Ends the step begun by {@link #beginStep}. */

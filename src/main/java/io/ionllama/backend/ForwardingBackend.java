@@ -371,8 +371,8 @@ public class ForwardingBackend implements Backend {
     }
 
     @Override
-    public void beginStep() {
-        delegate.beginStep();
+    public void beginStep(String kind) {
+        delegate.beginStep(kind);
     }
 
     @Override

@@ -183,20 +183,31 @@ final class GlobalBlock {
     }
 
     /**
+     * Makes room in {@code c} for {@code rows} rows of keys and values (doubling) and for their
+     * attention weights. Called outside a backend step: the keys and values are copied on the host,
+     * so they are fetched first and handed back after.
+     */
+    void ensureCache(Backend be, Cache c, int rows) {
+        if (rows * d > c.k.length) {
+            be.toHost(c.k, c.v);
+            c.k = java.util.Arrays.copyOf(c.k, Math.max(rows * d, c.k.length * 2));
+            c.v = java.util.Arrays.copyOf(c.v, Math.max(rows * d, c.v.length * 2));
+            be.hostChanged(c.k, c.v);
+        }
+        int attLen = heads * (dense ? rows : slots(rows));
+        if (attLen > c.att.length) {
+            c.att = new float[Math.max(attLen, c.att.length * 2)];
+        }
+    }
+
+    /**
      * The block for one new patch (row {@code cache.rows}, its patch index): the same ops as
      * {@link #forward} on one row, attending to the cached keys and values (O(w + log P) reads
      * with the dilated pattern).
      */
     void step(Backend be, float[] p, float[] in, int inOff, float[] out, int outOff, Cache c) {
         int j = c.rows;
-        if ((j + 1) * d > c.k.length) {
-            c.k = java.util.Arrays.copyOf(c.k, c.k.length * 2);
-            c.v = java.util.Arrays.copyOf(c.v, c.v.length * 2);
-        }
-        int attLen = heads * (dense ? j + 1 : slots(j + 1));
-        if (attLen > c.att.length) {
-            c.att = new float[Math.max(attLen, c.att.length * 2)];
-        }
+        ensureCache(be, c, j + 1);
         be.copy(c.x, 0, in, inOff, d);
         be.rmsNormForward(c.n1, 0, c.r1, 0, c.x, 0, p, norm1, 1, d, EPS);
         be.matmulForward(c.q, 0, c.n1, 0, p, wq, null, 0, 1, d, d);

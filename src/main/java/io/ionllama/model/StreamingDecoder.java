@@ -18,6 +18,9 @@ import io.ionllama.kernels.Embeddings;
  * </pre>
  */
 public final class StreamingDecoder {
+    /** The kinds of backend step a byte is made of (see {@link #feed}). */
+    static final String LOCAL_STEP = "generate: local", PATCH_STEP = "generate: patch", DECODE_STEP = "generate: decode";
+
     private final IonLlama m;
     private final Backend be;
     private final ModelConfig c;
@@ -73,6 +76,7 @@ public final class StreamingDecoder {
         for (GlobalBlock.Cache cache : caches) {
             cache.rows = 0;
         }
+        statesChanged();
         length = 0;
         patchLength = 0;
         closedPatches = 0;
@@ -154,11 +158,23 @@ public final class StreamingDecoder {
         m.decoderContextRow(rows, ctx);
         float[] full = m.logits();
         System.arraycopy(full, last * 256, logits, 0, 256);
+        statesChanged();
+        for (GlobalBlock.Cache cache : caches) {
+            be.hostChanged(cache.k, cache.v);
+        }
+        be.hostChanged(ctx, logits);
         float[] out = logits;
         for (int i = from + n; i < to; i++) {
             out = feed(bytes[i]);
         }
         return out;
+    }
+
+    /** The host wrote the recurrent states (a reset, a priming pass): a device keeping them must take the host's. */
+    private void statesChanged() {
+        be.hostChanged(eState);
+        be.hostChanged(encState);
+        be.hostChanged(decState);
     }
 
     /** Each layer's scan state after row {@code row} of the last forward pass. */
@@ -187,7 +203,15 @@ public final class StreamingDecoder {
         return lastClosed;
     }
 
-    /** Feeds byte {@code b} (0..255); returns the logits for the next byte (a live 256-float view). */
+    /**
+     * Feeds byte {@code b} (0..255); returns the logits for the next byte (a live 256-float view).
+     *
+     * <p>A byte is up to three steps of the backend ({@link Backend#beginStep(String)}), each kind
+     * always the same ops in the same order, so a device backend keeps the weights, the recurrent
+     * states and the keys and values on the device and replays them: the local pass up to the
+     * entropy (which the host's patcher reads), the global step when the byte closes a patch, and
+     * the decoder up to the logits (which the sampler reads).
+     */
     public float[] feed(int b) {
         int dE = c.dEntropy(), dL = c.dLocal(), dM = c.dModel();
         if (length == history.length) {
@@ -195,7 +219,13 @@ public final class StreamingDecoder {
         }
         history[length] = b;
         one[0] = b;
+        int[] ns = c.ngrams();
+        for (int k = 0; k < ns.length; k++) {
+            ngramIdx[k] = k * c.buckets() + Embeddings.ngramBucket(history, 0, length, ns[k], c.buckets());
+        }
 
+        be.beginStep(LOCAL_STEP);
+        be.hostChanged(one, ngramIdx);
         // entropy model
         be.byteEmbeddingForward(eRow, 0, p, m.eEmbed, one, 0, 1, dE);
         float[] cur = runStep(m.entropyLayers, eState, eRow, eRow2, eBuf);
@@ -205,15 +235,13 @@ public final class StreamingDecoder {
 
         // embeddings and encoder
         be.byteEmbeddingForward(row, 0, p, m.embByte, one, 0, 1, dL);
-        int[] ns = c.ngrams();
         if (ns.length > 0) {
-            for (int k = 0; k < ns.length; k++) {
-                ngramIdx[k] = k * c.buckets() + Embeddings.ngramBucket(history, 0, length, ns[k], c.buckets());
-            }
             be.ngramEmbeddingForward(row, 0, p, m.embNgram, ngramIdx, 0, ns.length, 1, dL);
         }
         float[] enc = runStep(m.encoder, encState, row, row2, lBuf);
         be.copy(yEnc, 0, enc, 0, dL);
+        be.toHost(hNext);
+        be.endStep();
 
         // patch boundary, decided from bytes <= t
         patchLength++;
@@ -225,6 +253,10 @@ public final class StreamingDecoder {
         if (closes) {
             patchLength = 0;
             closedPatches++;
+            for (int i = 0; i < caches.length; i++) {
+                m.global[i].ensureCache(be, caches[i], caches[i].rows + 1);
+            }
+            be.beginStep(PATCH_STEP);
             be.matmulForward(pv, 0, yEnc, 0, p, m.encProj, null, 0, 1, dL, dM);
             float[] gx = pv, gy = g;
             for (int i = 0; i < m.global.length; i++) {
@@ -235,14 +267,18 @@ public final class StreamingDecoder {
             }
             be.rmsNormForward(gin, 0, r1, 0, gx, 0, p, m.gNorm, 1, dM, IonLlama.EPS);
             be.matmulForward(ctx, 0, gin, 0, p, m.decUp, null, 0, 1, dM, dL);
+            be.endStep();
         }
 
         // decoder and head
+        be.beginStep(DECODE_STEP);
         be.copy(z, 0, ctx, 0, dL);
         be.accumulate(z, 0, yEnc, 0, dL);
         float[] dec = runStep(m.decoder, decState, z, row2, lBuf);
         be.rmsNormForward(decNormed, 0, r1, 0, dec, 0, p, m.decNorm, 1, dL, IonLlama.EPS);
         be.matmulForward(logits, 0, decNormed, 0, p, m.head, null, 0, 1, dL, 256);
+        be.toHost(logits);
+        be.endStep();
         length++;
         return logits;
     }

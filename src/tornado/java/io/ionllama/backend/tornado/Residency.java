@@ -274,15 +274,28 @@ final class Residency implements AutoCloseable {
     private final Set<Object> hostNewer = Collections.newSetFromMap(new IdentityHashMap<>());
     private final Map<Object, Integer> uploads = new IdentityHashMap<>();
 
+    /**
+     * A kind of step ("train", "generate: local", ...): the calls and host hand-overs recorded from
+     * one such step, and the plan's stages that run them.
+     */
+    private static final class Pattern {
+        final List<Site> trace = new ArrayList<>();
+        final BitSet syncs = new BitSet();
+        final List<Call> calls = new ArrayList<>();
+        /** The stage that starts at each call, null where none starts. */
+        Stage[] stageAt = new Stage[0];
+    }
+
+    /** The kinds of step recorded so far, each with its own stages in the one plan. */
+    private final Map<String, Pattern> patterns = new LinkedHashMap<>();
+    private static final Pattern NONE = new Pattern();
+    /** The kind of the step under way, and its recorded pattern (NONE before its first recording). */
+    private String kind = "";
+    private Pattern current = NONE;
     /** This step's calls, in order, and the positions in it where the host read or wrote (stage boundaries). */
     private final List<Site> trace = new ArrayList<>();
     private final BitSet syncs = new BitSet();
-
-    /** The step the plan was built from: its calls, and the stages that run them. */
-    private final List<Call> calls = new ArrayList<>();
-    private final List<Stage> stages = new ArrayList<>();
-    /** The stage that starts at each call, null where none starts. */
-    private Stage[] stageAt = new Stage[0];
+    private int stageCount;
     /** Calls of this step matched so far, and the first of them not yet run. */
     private int cursor, pending;
     /** This step left the plan's order of calls; the rest of it runs call by call. */
@@ -418,6 +431,7 @@ final class Residency implements AutoCloseable {
             pull(s.bound);
             return false;
         }
+        List<Call> calls = current.calls;
         if (!diverged && cursor < calls.size() && calls.get(cursor).site == s) {
             calls.get(cursor++).copy.load(s);
             // Uploaded now: the host may write the array again before the call runs. No call
@@ -444,9 +458,10 @@ final class Residency implements AutoCloseable {
         if (pending == cursor) {
             return;
         }
+        List<Call> calls = current.calls;
         int i = pending;
         while (i < cursor) {
-            Stage st = stageAt[i];
+            Stage st = current.stageAt[i];
             if (st != null && st.to <= cursor) {
                 execute(st.index, session.stats(STAGE));
                 stageRuns++;
@@ -529,14 +544,28 @@ final class Residency implements AutoCloseable {
         wroteOnHost(arrays);
     }
 
-    void beginStep() {
-        inStep = enabled;
+    /**
+     * Begins a step of {@code kind}: steps of one kind call the same ops in the same order. Kinds
+     * of one group (the part before ':', "generate: local" is of "generate") share the plan; a
+     * step of another group than the plan's runs op by op, so that a sample generated between
+     * training steps does not rebuild (and recompile) the training step's plan.
+     */
+    void beginStep(String kind) {
+        this.kind = kind;
+        current = patterns.getOrDefault(kind, NONE);
+        String group = group(kind);
+        inStep = enabled && patterns.keySet().stream().allMatch(k -> group(k).equals(group));
         missed = false;
         diverged = false;
         cursor = 0;
         pending = 0;
         trace.clear();
         syncs.clear();
+    }
+
+    private static String group(String kind) {
+        int colon = kind.indexOf(':');
+        return colon < 0 ? kind : kind.substring(0, colon);
     }
 
     /** Ends a step: runs what it left, and builds the plan anew if the step's calls were not the plan's. */
@@ -566,17 +595,25 @@ final class Residency implements AutoCloseable {
         session.countTransfers(n, 0);
     }
 
-    /** Every shared array back to the host, then a plan for the calls of the step just ended. */
+    /**
+     * Every shared array back to the host, then a plan for the steps recorded: the step just ended
+     * replaces the pattern of its kind, the other kinds keep theirs.
+     */
     private void rebuild() {
         if (plan != null) {
             pull(deviceNewer.toArray());
             closePlan();
         }
+        Pattern recorded = new Pattern();
+        recorded.trace.addAll(trace);
+        recorded.syncs.or(syncs);
+        patterns.put(kind, recorded);
+        current = NONE;
         Set<Site> live = Collections.newSetFromMap(new IdentityHashMap<>());
-        live.addAll(trace);
+        for (Pattern pt : patterns.values()) {
+            live.addAll(pt.trace);
+        }
         sites.values().removeIf(s -> !live.contains(s));
-        calls.clear();
-        stages.clear();
         shared.clear();
         for (Site s : sites.values()) {
             s.index = -1;
@@ -588,6 +625,7 @@ final class Residency implements AutoCloseable {
             enabled = false;
             sites.clear();
             shared.clear();
+            patterns.clear();
             return;
         }
         Object[] all = shared.toArray();
@@ -628,10 +666,17 @@ final class Residency implements AutoCloseable {
             s.index = graphs.size();
             graphs.add(g.snapshot());
         }
-        for (Site s : trace) {
-            calls.add(new Call(s, s.copy()));
+        stageCount = 0;
+        int callCount = 0;
+        for (Map.Entry<String, Pattern> e : patterns.entrySet()) {
+            Pattern pt = e.getValue();
+            pt.calls.clear();
+            for (Site s : pt.trace) {
+                pt.calls.add(new Call(s, s.copy()));
+            }
+            buildStages(pt, serial + "_" + e.getKey().replaceAll("[^A-Za-z0-9]", ""), all, graphs, grids);
+            callCount += pt.calls.size();
         }
-        buildStages(serial, all, graphs, grids);
         // The store graph: carries every array and declares them all for transfers on demand.
         // The other graphs only consume: declaring hundreds of arrays costs TornadoVM a scan of
         // them per array on every execution of the next graph (getObjectAccess).
@@ -651,8 +696,8 @@ final class Residency implements AutoCloseable {
         hostNewer.clear();
         deviceNewer.clear();
         // Compiling is the long part, and it happens lazily, graph by graph, during the next step.
-        System.err.printf("ionllama: training steps now resident on the device: %d calls in %d stage graphs over %d arrays"
-                + " (compiled during the next step)%n", calls.size(), stages.size(), all.length);
+        System.err.printf("ionllama: %s steps now resident on the device: %d calls in %d stage graphs over %d arrays"
+                + " (compiled during the next step)%n", String.join(", ", patterns.keySet()), callCount, stageCount, all.length);
     }
 
     /**
@@ -661,7 +706,8 @@ final class Residency implements AutoCloseable {
      * every shared array, sends its calls' per-call arrays, and runs their tasks in order, each
      * call's named {@code c<i>_<task>}.
      */
-    private void buildStages(int serial, Object[] all, List<ImmutableTaskGraph> graphs, GridScheduler grids) {
+    private void buildStages(Pattern pt, String serial, Object[] all, List<ImmutableTaskGraph> graphs, GridScheduler grids) {
+        List<Call> calls = pt.calls;
         // Every carried array is one node; the tasks count their own (StageTaskGraph).
         int budget = NODE_TABLE - all.length - 32;
         int[] cost = new int[calls.size()];
@@ -670,14 +716,14 @@ final class Residency implements AutoCloseable {
             calls.get(i).copy.tasks(probe, "probe", new GridScheduler());
             cost[i] = probe.nodes();
         }
-        stageAt = new Stage[calls.size() + 1];
+        pt.stageAt = new Stage[calls.size() + 1];
         int from = 0;
         while (from < calls.size()) {
             int to = from, nodes = 0;
             do {
                 nodes += cost[to++];
-            } while (to < calls.size() && !syncs.get(to) && nodes + cost[to] <= budget);
-            String name = "resident_" + serial + "_stage" + stages.size();
+            } while (to < calls.size() && !pt.syncs.get(to) && nodes + cost[to] <= budget);
+            String name = "resident_" + serial + "_stage" + stageCount++;
             StageTaskGraph g = new StageTaskGraph(name, false);
             g.consumeFromDevice(all);
             List<Object> perCall = new ArrayList<>();
@@ -692,8 +738,7 @@ final class Residency implements AutoCloseable {
             }
             Stage st = new Stage(from, to, graphs.size(), DeviceGraph.bytes(perCall.toArray()));
             graphs.add(g.snapshot());
-            stages.add(st);
-            stageAt[from] = st;
+            pt.stageAt[from] = st;
             from = to;
         }
     }

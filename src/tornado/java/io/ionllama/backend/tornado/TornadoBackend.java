@@ -677,8 +677,8 @@ public final class TornadoBackend extends ForwardingBackend {
     }
 
     @Override
-    public void beginStep() {
-        residency.beginStep();
+    public void beginStep(String kind) {
+        residency.beginStep(kind);
     }
 
     @Override
