@@ -15,6 +15,9 @@ import io.ionllama.kernels.Attention;
  * {@code [start[b], start[b] + count[b])}. Matmuls and norms run over all rows at once; RoPE and
  * attention run per sequence, since each has its own patch count. Attention is the causal sparse
  * dilated pattern (window w plus i - 2^m) or, as an ablation, dense.
+ *
+ * <p>The blocks save their activations in arrays they all share ({@link Saved}), block i at its
+ * own offset, for the reason given there.
  */
 final class GlobalBlock {
     static final float EPS = 1e-5f;
@@ -23,18 +26,19 @@ final class GlobalBlock {
     final int d, hidden, heads, headDim, window;
     final boolean dense;
     final int norm1, wq, wk, wv, wo, norm2, wGate, wUp, wDown;
+    /** The saved activations of all blocks, and this block's place in them. */
+    final Saved saved;
+    final int index;
 
-    private int cap, attCap;
-    float[] x, n1, rstd1, q, k, v, qr, kr, o, x2, n2, rstd2, g1, u1, s, att;
-    int[] attOff; // per sequence, into att
-
-    GlobalBlock(ParamLayout layout, String prefix, ModelConfig c, boolean dense) {
+    GlobalBlock(ParamLayout layout, String prefix, ModelConfig c, boolean dense, Saved saved, int index) {
         d = c.dModel();
         hidden = c.globalMlp();
         heads = c.heads();
         headDim = c.headDim();
         window = c.window();
         this.dense = dense;
+        this.saved = saved;
+        this.index = index;
         norm1 = layout.get(prefix + ".norm1").off();
         wq = layout.get(prefix + ".wq").off();
         wk = layout.get(prefix + ".wk").off();
@@ -51,26 +55,65 @@ final class GlobalBlock {
         return Attention.dilatedSlots(window, Math.max(1, maxP));
     }
 
-    private void ensure(int rows, int[] count, int B) {
-        if (rows > cap) {
-            cap = Math.max(rows, cap + cap / 4);
-            int rd = cap * d, rh = cap * hidden;
-            x = new float[rd]; n1 = new float[rd]; rstd1 = new float[cap]; q = new float[rd]; k = new float[rd];
-            v = new float[rd]; qr = new float[rd]; kr = new float[rd]; o = new float[rd]; x2 = new float[rd];
-            n2 = new float[rd]; rstd2 = new float[cap]; g1 = new float[rh]; u1 = new float[rh]; s = new float[rh];
+    /** Where this block's [rows, d] activations start in the shared arrays. */
+    int offset(int rows) {
+        return index * rows * d;
+    }
+
+    /**
+     * The activations every global block saves for its backward, one array per role, [depth ·
+     * rows, d] unless noted: block i keeps its rows at i·rows·d (rstd1, rstd2 at i·rows; g1, u1, s
+     * at i·rows·hidden), and its attention weights at i·attOff[B] in {@code att}, sequence b's at
+     * attOff[b] within them.
+     *
+     * <p>Why one array per role and not per block: a resident TornadoVM training step binds every
+     * array it touches to each graph of its plan, and a TaskGraph has a fixed node table
+     * (docs/gpu.md, "graph size limits"). Arrays per block would make that count grow with depth;
+     * shared, it does not.
+     */
+    static final class Saved {
+        final int d, hidden, heads, window, depth;
+        final boolean dense;
+        private int cap, attCap;
+        float[] x, n1, rstd1, q, k, v, qr, kr, o, x2, n2, rstd2, g1, u1, s, att;
+        int[] attOff; // per sequence, into one block's attention weights; attOff[B] = one block's total
+
+        Saved(ModelConfig c, boolean dense, int depth) {
+            this.d = c.dModel();
+            this.hidden = c.globalMlp();
+            this.heads = c.heads();
+            this.dense = dense;
+            this.window = c.window();
+            this.depth = depth;
         }
-        if (attOff == null || attOff.length < B + 1) {
-            attOff = new int[B + 1];
-        }
-        long need = 0;
-        for (int b = 0; b < B; b++) {
-            attOff[b] = Math.toIntExact(need);
-            need += (long) heads * count[b] * (dense ? count[b] : slots(count[b]));
-        }
-        attOff[B] = Math.toIntExact(need);
-        if (need > attCap) {
-            attCap = Math.toIntExact(Math.max(need, attCap + attCap / 4));
-            att = new float[attCap];
+
+        /**
+         * Grows the arrays for {@code rows} rows and the attention weights of sequences of
+         * {@code count[b]} patches, for all blocks at once.
+         */
+        void ensure(int rows, int[] count, int B) {
+            if (rows > cap) {
+                cap = Math.max(rows, cap + cap / 4);
+                int all = Math.multiplyExact(depth, cap);
+                int rd = Math.multiplyExact(all, d), rh = Math.multiplyExact(all, hidden);
+                x = new float[rd]; n1 = new float[rd]; rstd1 = new float[all]; q = new float[rd]; k = new float[rd];
+                v = new float[rd]; qr = new float[rd]; kr = new float[rd]; o = new float[rd]; x2 = new float[rd];
+                n2 = new float[rd]; rstd2 = new float[all]; g1 = new float[rh]; u1 = new float[rh]; s = new float[rh];
+            }
+            if (attOff == null || attOff.length < B + 1) {
+                attOff = new int[B + 1];
+            }
+            long need = 0;
+            for (int b = 0; b < B; b++) {
+                attOff[b] = Math.toIntExact(need);
+                need += (long) heads * count[b] * (dense ? count[b] : Attention.dilatedSlots(window, Math.max(1, count[b])));
+            }
+            attOff[B] = Math.toIntExact(need);
+            long needAll = need * depth;
+            if (needAll > attCap) {
+                attCap = Math.toIntExact(Math.max(needAll, attCap + attCap / 4));
+                att = new float[attCap];
+            }
         }
     }
 
@@ -98,74 +141,79 @@ final class GlobalBlock {
 
     void forward(Backend be, float[] p, float[] in, int inOff, float[] out, int outOff,
                  int rows, int B, int[] start, int[] count) {
-        ensure(rows, count, B);
-        int rd = rows * d;
-        be.copy(x, 0, in, inOff, rd);
-        be.rmsNormForward(n1, 0, rstd1, 0, x, 0, p, norm1, rows, d, EPS);
-        be.matmulForward(q, 0, n1, 0, p, wq, null, 0, rows, d, d);
-        be.matmulForward(k, 0, n1, 0, p, wk, null, 0, rows, d, d);
-        be.matmulForward(v, 0, n1, 0, p, wv, null, 0, rows, d, d);
+        saved.ensure(rows, count, B);
+        Saved sv = saved;
+        int rd = rows * d, base = offset(rows), baseRow = index * rows, baseHid = index * rows * hidden;
+        int baseAtt = index * sv.attOff[B];
+        be.copy(sv.x, base, in, inOff, rd);
+        be.rmsNormForward(sv.n1, base, sv.rstd1, baseRow, sv.x, base, p, norm1, rows, d, EPS);
+        be.matmulForward(sv.q, base, sv.n1, base, p, wq, null, 0, rows, d, d);
+        be.matmulForward(sv.k, base, sv.n1, base, p, wk, null, 0, rows, d, d);
+        be.matmulForward(sv.v, base, sv.n1, base, p, wv, null, 0, rows, d, d);
         for (int b = 0; b < B; b++) {
-            int P = count[b], off = start[b] * d;
+            int P = count[b], off = base + start[b] * d, attOff = baseAtt + sv.attOff[b];
             if (P == 0) {
                 continue;
             }
-            be.ropeForward(qr, off, q, off, P, P, 0, heads, headDim, ROPE_BASE);
-            be.ropeForward(kr, off, k, off, P, P, 0, heads, headDim, ROPE_BASE);
+            be.ropeForward(sv.qr, off, sv.q, off, P, P, 0, heads, headDim, ROPE_BASE);
+            be.ropeForward(sv.kr, off, sv.k, off, P, P, 0, heads, headDim, ROPE_BASE);
             if (dense) {
-                be.attentionDenseForward(o, off, att, attOff[b], qr, off, kr, off, v, off, 1, P, heads, headDim);
+                be.attentionDenseForward(sv.o, off, sv.att, attOff, sv.qr, off, sv.kr, off, sv.v, off, 1, P, heads, headDim);
             } else {
-                be.attentionDilatedForward(o, off, att, attOff[b], qr, off, kr, off, v, off, 1, P, heads, headDim,
-                        window, slots(P));
+                be.attentionDilatedForward(sv.o, off, sv.att, attOff, sv.qr, off, sv.kr, off, sv.v, off, 1, P, heads,
+                        headDim, window, slots(P));
             }
         }
-        be.matmulForward(x2, 0, o, 0, p, wo, null, 0, rows, d, d);
-        be.accumulate(x2, 0, x, 0, rd);
-        be.rmsNormForward(n2, 0, rstd2, 0, x2, 0, p, norm2, rows, d, EPS);
-        SwiGluMlp.forward(be, p, wGate, wUp, wDown, n2, x2, g1, u1, s, out, outOff, rows, d, hidden);
+        be.matmulForward(sv.x2, base, sv.o, base, p, wo, null, 0, rows, d, d);
+        be.accumulate(sv.x2, base, sv.x, base, rd);
+        be.rmsNormForward(sv.n2, base, sv.rstd2, baseRow, sv.x2, base, p, norm2, rows, d, EPS);
+        SwiGluMlp.forward(be, p, wGate, wUp, wDown, sv.n2, sv.x2, base, sv.g1, sv.u1, sv.s, baseHid, out, outOff,
+                rows, d, hidden);
     }
 
     void backward(Backend be, float[] p, float[] gr, float[] dOut, int dOutOff, float[] dIn, int dInOff,
                   int rows, int B, int[] start, int[] count, Scratch sc) {
         sc.ensure(rows);
-        int rd = rows * d;
+        Saved sv = saved;
+        int rd = rows * d, base = offset(rows), baseRow = index * rows, baseHid = index * rows * hidden;
+        int baseAtt = index * sv.attOff[B];
         be.copy(sc.dx2, 0, dOut, dOutOff, rd);
-        SwiGluMlp.backward(be, p, gr, wGate, wUp, wDown, dOut, dOutOff, n2, g1, u1, s, sc.dn2, sc.dg1, sc.du1, sc.ds,
-                rows, d, hidden);
-        be.rmsNormBackward(sc.dx2, 0, gr, norm2, sc.dn2, 0, x2, 0, p, norm2, rstd2, 0, rows, d);
+        SwiGluMlp.backward(be, p, gr, wGate, wUp, wDown, dOut, dOutOff, sv.n2, base, sv.g1, sv.u1, sv.s, baseHid,
+                sc.dn2, sc.dg1, sc.du1, sc.ds, rows, d, hidden);
+        be.rmsNormBackward(sc.dx2, 0, gr, norm2, sc.dn2, 0, sv.x2, base, p, norm2, sv.rstd2, baseRow, rows, d);
         // x2 = x + W_o o
         be.accumulate(dIn, dInOff, sc.dx2, 0, rd);
         be.fill(sc.dO, 0, 0f, rd);
         be.matmulBackwardInput(sc.dO, 0, sc.dx2, 0, p, wo, rows, d, d);
-        be.matmulBackwardWeight(gr, wo, null, 0, sc.dx2, 0, o, 0, rows, d, d);
+        be.matmulBackwardWeight(gr, wo, null, 0, sc.dx2, 0, sv.o, base, rows, d, d);
         be.fill(sc.dqr, 0, 0f, rd);
         be.fill(sc.dkr, 0, 0f, rd);
         be.fill(sc.dv, 0, 0f, rd);
         be.fill(sc.dq, 0, 0f, rd);
         be.fill(sc.dk, 0, 0f, rd);
         for (int b = 0; b < B; b++) {
-            int P = count[b], off = start[b] * d;
+            int P = count[b], off = start[b] * d, saveOff = base + off, attOff = baseAtt + sv.attOff[b];
             if (P == 0) {
                 continue;
             }
             if (dense) {
-                be.attentionDenseBackward(sc.dqr, off, sc.dkr, off, sc.dv, off, sc.dO, off, qr, off, kr, off, v, off,
-                        o, off, att, attOff[b], 1, P, heads, headDim);
+                be.attentionDenseBackward(sc.dqr, off, sc.dkr, off, sc.dv, off, sc.dO, off, sv.qr, saveOff, sv.kr, saveOff,
+                        sv.v, saveOff, sv.o, saveOff, sv.att, attOff, 1, P, heads, headDim);
             } else {
-                be.attentionDilatedBackward(sc.dqr, off, sc.dkr, off, sc.dv, off, sc.dO, off, qr, off, kr, off, v, off,
-                        o, off, att, attOff[b], 1, P, heads, headDim, window, slots(P));
+                be.attentionDilatedBackward(sc.dqr, off, sc.dkr, off, sc.dv, off, sc.dO, off, sv.qr, saveOff, sv.kr,
+                        saveOff, sv.v, saveOff, sv.o, saveOff, sv.att, attOff, 1, P, heads, headDim, window, slots(P));
             }
             be.ropeBackward(sc.dq, off, sc.dqr, off, P, P, 0, heads, headDim, ROPE_BASE);
             be.ropeBackward(sc.dk, off, sc.dkr, off, P, P, 0, heads, headDim, ROPE_BASE);
         }
         be.fill(sc.dn1, 0, 0f, rd);
         be.matmulBackwardInput(sc.dn1, 0, sc.dq, 0, p, wq, rows, d, d);
-        be.matmulBackwardWeight(gr, wq, null, 0, sc.dq, 0, n1, 0, rows, d, d);
+        be.matmulBackwardWeight(gr, wq, null, 0, sc.dq, 0, sv.n1, base, rows, d, d);
         be.matmulBackwardInput(sc.dn1, 0, sc.dk, 0, p, wk, rows, d, d);
-        be.matmulBackwardWeight(gr, wk, null, 0, sc.dk, 0, n1, 0, rows, d, d);
+        be.matmulBackwardWeight(gr, wk, null, 0, sc.dk, 0, sv.n1, base, rows, d, d);
         be.matmulBackwardInput(sc.dn1, 0, sc.dv, 0, p, wv, rows, d, d);
-        be.matmulBackwardWeight(gr, wv, null, 0, sc.dv, 0, n1, 0, rows, d, d);
-        be.rmsNormBackward(dIn, dInOff, gr, norm1, sc.dn1, 0, x, 0, p, norm1, rstd1, 0, rows, d);
+        be.matmulBackwardWeight(gr, wv, null, 0, sc.dv, 0, sv.n1, base, rows, d, d);
+        be.rmsNormBackward(dIn, dInOff, gr, norm1, sc.dn1, 0, sv.x, base, p, norm1, sv.rstd1, baseRow, rows, d);
     }
 
     /** Keys (after RoPE) and values of the closed patches so far, and one-row buffers, for generation. */
@@ -219,7 +267,7 @@ final class GlobalBlock {
         be.matmulForward(c.x2, 0, c.o, 0, p, wo, null, 0, 1, d, d);
         be.accumulate(c.x2, 0, c.x, 0, d);
         be.rmsNormForward(c.n2, 0, c.r2, 0, c.x2, 0, p, norm2, 1, d, EPS);
-        SwiGluMlp.forward(be, p, wGate, wUp, wDown, c.n2, c.x2, c.g1, c.u1, c.s, out, outOff, 1, d, hidden);
+        SwiGluMlp.forward(be, p, wGate, wUp, wDown, c.n2, c.x2, 0, c.g1, c.u1, c.s, 0, out, outOff, 1, d, hidden);
         c.rows = j + 1;
     }
 

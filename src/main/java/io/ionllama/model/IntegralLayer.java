@@ -14,9 +14,10 @@ import io.ionllama.backend.Backend;
  *   out = y + W_down (silu(W_gate n2) ⊙ W_up n2),   n2 = RMSNorm(y)
  * </pre>
  *
- * The layer keeps the activations its backward needs; backward scratch is shared by every layer
- * of the same width ({@link Scratch}), since backward passes run one layer at a time. All math is
- * backend calls: this class only says which op follows which.
+ * The layers of one stack save their activations in arrays the stack shares ({@link Saved}), each
+ * layer at its own offset; backward scratch is shared by every layer of the same width
+ * ({@link Scratch}), since backward passes run one layer at a time. All math is backend calls:
+ * this class only says which op follows which.
  */
 final class IntegralLayer {
     static final float EPS = 1e-5f;
@@ -24,14 +25,15 @@ final class IntegralLayer {
     final int d, hidden;
     // parameter offsets
     final int norm1, wDelta, bDelta, lambda, wU, wG, normH, wO, norm2, wGate, wUp, wDown;
+    /** The stack's saved activations, and this layer's place in them. */
+    final Saved saved;
+    final int index;
 
-    // saved activations, [rows, d] unless noted
-    private int cap;
-    float[] x, n, rstd1, z, a, u, h, hn, rstdH, g, m, y, n2, rstd2, g1, u1, s; // g1, u1, s: [rows, hidden]
-
-    IntegralLayer(ParamLayout layout, String prefix, int d, int hidden) {
-        this.d = d;
-        this.hidden = hidden;
+    IntegralLayer(ParamLayout layout, String prefix, Saved saved, int index) {
+        this.d = saved.d;
+        this.hidden = saved.hidden;
+        this.saved = saved;
+        this.index = index;
         norm1 = layout.get(prefix + ".norm1").off();
         wDelta = layout.get(prefix + ".w_delta").off();
         bDelta = layout.get(prefix + ".b_delta").off();
@@ -46,27 +48,61 @@ final class IntegralLayer {
         wDown = layout.get(prefix + ".mlp.w_down").off();
     }
 
-    private void ensure(int rows) {
-        if (rows <= cap) {
-            return;
-        }
-        cap = rows;
-        int rd = rows * d, rh = rows * hidden;
-        x = new float[rd]; n = new float[rd]; rstd1 = new float[rows]; z = new float[rd]; a = new float[rd];
-        u = new float[rd]; h = new float[rd]; hn = new float[rd]; rstdH = new float[rows]; g = new float[rd];
-        m = new float[rd]; y = new float[rd]; n2 = new float[rd]; rstd2 = new float[rows];
-        g1 = new float[rh]; u1 = new float[rh]; s = new float[rh];
+    /** Where this layer's [rows, d] activations start in the stack's arrays. */
+    int offset(int rows) {
+        return index * rows * d;
     }
 
-    /** Backward scratch shared by layers of one width. */
+    /**
+     * The activations every layer of one stack (the entropy layers, the encoder, the decoder)
+     * saves for its backward, one array per role, [depth · rows, d] unless noted: layer i keeps
+     * its rows at i·rows·d (rstd1, rstdH, rstd2 at i·rows; g1, u1, s at i·rows·hidden).
+     *
+     * <p>Why one array per role and not per layer: a resident TornadoVM training step binds every
+     * array it touches to each graph of its plan, and a TaskGraph has a fixed node table
+     * (docs/gpu.md, "graph size limits"). Arrays per layer would make that count grow with depth;
+     * shared per stack, it does not.
+     */
+    static final class Saved {
+        final int d, hidden, depth;
+        private int cap;
+        float[] x, n, rstd1, z, a, u, h, hn, rstdH, g, m, y, n2, rstd2, g1, u1, s;
+
+        Saved(int d, int hidden, int depth) {
+            this.d = d;
+            this.hidden = hidden;
+            this.depth = depth;
+        }
+
+        /** Grows the arrays for {@code rows} rows per layer, for all layers of the stack at once. */
+        void ensure(int rows) {
+            if (rows <= cap) {
+                return;
+            }
+            cap = rows;
+            int all = Math.multiplyExact(depth, rows);
+            int rd = Math.multiplyExact(all, d), rh = Math.multiplyExact(all, hidden);
+            x = new float[rd]; n = new float[rd]; rstd1 = new float[all]; z = new float[rd]; a = new float[rd];
+            u = new float[rd]; h = new float[rd]; hn = new float[rd]; rstdH = new float[all]; g = new float[rd];
+            m = new float[rd]; y = new float[rd]; n2 = new float[rd]; rstd2 = new float[all];
+            g1 = new float[rh]; u1 = new float[rh]; s = new float[rh];
+        }
+    }
+
+    /**
+     * Backward scratch shared by layers of one width, used from offset 0, except da, du and dh:
+     * the scan op takes one offset for all its arrays, so those three are used at the layer's own
+     * offset and sized for the deepest stack ({@code depth} layers) that shares this scratch.
+     */
     static final class Scratch {
-        final int d, hidden;
+        final int d, hidden, depth;
         int cap;
         float[] dn, dz, da, du, dh, dhn, dg, dm, dy, dn2, dg1, du1, ds;
 
-        Scratch(int d, int hidden) {
+        Scratch(int d, int hidden, int depth) {
             this.d = d;
             this.hidden = hidden;
+            this.depth = depth;
         }
 
         void ensure(int rows) {
@@ -74,8 +110,8 @@ final class IntegralLayer {
                 return;
             }
             cap = rows;
-            int rd = rows * d, rh = rows * hidden;
-            dn = new float[rd]; dz = new float[rd]; da = new float[rd]; du = new float[rd]; dh = new float[rd];
+            int rd = rows * d, rh = rows * hidden, scan = Math.multiplyExact(Math.max(1, depth), rd);
+            dn = new float[rd]; dz = new float[rd]; da = new float[scan]; du = new float[scan]; dh = new float[scan];
             dhn = new float[rd]; dg = new float[rd]; dm = new float[rd]; dy = new float[rd]; dn2 = new float[rd];
             dg1 = new float[rh]; du1 = new float[rh]; ds = new float[rh];
         }
@@ -84,20 +120,22 @@ final class IntegralLayer {
     /** out[rows, d] = layer(in); keeps what backward needs. {@code out} may not alias {@code in}. */
     void forward(Backend be, float[] p, float[] in, int inOff, float[] out, int outOff, int B, int T) {
         int rows = B * T, rd = rows * d;
-        ensure(rows);
-        be.copy(x, 0, in, inOff, rd);
-        be.rmsNormForward(n, 0, rstd1, 0, x, 0, p, norm1, rows, d, EPS);
-        be.matmulForward(z, 0, n, 0, p, wDelta, p, bDelta, rows, d, d);
-        be.integralGateForward(a, 0, z, 0, p, lambda, rows, d);
-        be.matmulForward(u, 0, n, 0, p, wU, null, 0, rows, d, d);
-        be.scanForward(h, a, u, 0, B, T, d);
-        be.rmsNormForward(hn, 0, rstdH, 0, h, 0, p, normH, rows, d, EPS);
-        be.matmulForward(g, 0, n, 0, p, wG, null, 0, rows, d, d);
-        be.swigluForward(m, 0, g, 0, hn, 0, rd);
-        be.matmulForward(y, 0, m, 0, p, wO, null, 0, rows, d, d);
-        be.accumulate(y, 0, x, 0, rd);
-        be.rmsNormForward(n2, 0, rstd2, 0, y, 0, p, norm2, rows, d, EPS);
-        SwiGluMlp.forward(be, p, wGate, wUp, wDown, n2, y, g1, u1, s, out, outOff, rows, d, hidden);
+        saved.ensure(rows);
+        Saved v = saved;
+        int o = offset(rows), oRow = index * rows, oHid = index * rows * hidden;
+        be.copy(v.x, o, in, inOff, rd);
+        be.rmsNormForward(v.n, o, v.rstd1, oRow, v.x, o, p, norm1, rows, d, EPS);
+        be.matmulForward(v.z, o, v.n, o, p, wDelta, p, bDelta, rows, d, d);
+        be.integralGateForward(v.a, o, v.z, o, p, lambda, rows, d);
+        be.matmulForward(v.u, o, v.n, o, p, wU, null, 0, rows, d, d);
+        be.scanForward(v.h, v.a, v.u, o, B, T, d);
+        be.rmsNormForward(v.hn, o, v.rstdH, oRow, v.h, o, p, normH, rows, d, EPS);
+        be.matmulForward(v.g, o, v.n, o, p, wG, null, 0, rows, d, d);
+        be.swigluForward(v.m, o, v.g, o, v.hn, o, rd);
+        be.matmulForward(v.y, o, v.m, o, p, wO, null, 0, rows, d, d);
+        be.accumulate(v.y, o, v.x, o, rd);
+        be.rmsNormForward(v.n2, o, v.rstd2, oRow, v.y, o, p, norm2, rows, d, EPS);
+        SwiGluMlp.forward(be, p, wGate, wUp, wDown, v.n2, v.y, o, v.g1, v.u1, v.s, oHid, out, outOff, rows, d, hidden);
     }
 
     /** dIn[rows, d] += d(layer)/d(in) · dOut; parameter gradients accumulate into {@code gr}. */
@@ -105,34 +143,37 @@ final class IntegralLayer {
                   int B, int T, Scratch sc) {
         int rows = B * T, rd = rows * d;
         sc.ensure(rows);
+        Saved v = saved;
+        int o = offset(rows), oRow = index * rows, oHid = index * rows * hidden;
         // out = y + W_down s
         be.copy(sc.dy, 0, dOut, dOutOff, rd);
-        SwiGluMlp.backward(be, p, gr, wGate, wUp, wDown, dOut, dOutOff, n2, g1, u1, s, sc.dn2, sc.dg1, sc.du1, sc.ds,
-                rows, d, hidden);
-        be.rmsNormBackward(sc.dy, 0, gr, norm2, sc.dn2, 0, y, 0, p, norm2, rstd2, 0, rows, d);
+        SwiGluMlp.backward(be, p, gr, wGate, wUp, wDown, dOut, dOutOff, v.n2, o, v.g1, v.u1, v.s, oHid,
+                sc.dn2, sc.dg1, sc.du1, sc.ds, rows, d, hidden);
+        be.rmsNormBackward(sc.dy, 0, gr, norm2, sc.dn2, 0, v.y, o, p, norm2, v.rstd2, oRow, rows, d);
         // y = x + W_o m
         be.accumulate(dIn, dInOff, sc.dy, 0, rd);
         be.fill(sc.dm, 0, 0f, rd);
         be.matmulBackwardInput(sc.dm, 0, sc.dy, 0, p, wO, rows, d, d);
-        be.matmulBackwardWeight(gr, wO, null, 0, sc.dy, 0, m, 0, rows, d, d);
+        be.matmulBackwardWeight(gr, wO, null, 0, sc.dy, 0, v.m, o, rows, d, d);
         be.fill(sc.dg, 0, 0f, rd);
         be.fill(sc.dhn, 0, 0f, rd);
-        be.swigluBackward(sc.dg, 0, sc.dhn, 0, sc.dm, 0, g, 0, hn, 0, rd);
+        be.swigluBackward(sc.dg, 0, sc.dhn, 0, sc.dm, 0, v.g, o, v.hn, o, rd);
         be.fill(sc.dn, 0, 0f, rd);
         be.matmulBackwardInput(sc.dn, 0, sc.dg, 0, p, wG, rows, d, d);
-        be.matmulBackwardWeight(gr, wG, null, 0, sc.dg, 0, n, 0, rows, d, d);
-        be.fill(sc.dh, 0, 0f, rd);
-        be.rmsNormBackward(sc.dh, 0, gr, normH, sc.dhn, 0, h, 0, p, normH, rstdH, 0, rows, d);
-        be.fill(sc.da, 0, 0f, rd);
-        be.fill(sc.du, 0, 0f, rd);
-        be.scanBackward(sc.da, sc.du, sc.dh, h, a, u, 0, B, T, d);
-        be.matmulBackwardInput(sc.dn, 0, sc.du, 0, p, wU, rows, d, d);
-        be.matmulBackwardWeight(gr, wU, null, 0, sc.du, 0, n, 0, rows, d, d);
+        be.matmulBackwardWeight(gr, wG, null, 0, sc.dg, 0, v.n, o, rows, d, d);
+        // the scan's gradients da, du, dh sit at the layer's offset, like h, a, u (one offset per scan op)
+        be.fill(sc.dh, o, 0f, rd);
+        be.rmsNormBackward(sc.dh, o, gr, normH, sc.dhn, 0, v.h, o, p, normH, v.rstdH, oRow, rows, d);
+        be.fill(sc.da, o, 0f, rd);
+        be.fill(sc.du, o, 0f, rd);
+        be.scanBackward(sc.da, sc.du, sc.dh, v.h, v.a, v.u, o, B, T, d);
+        be.matmulBackwardInput(sc.dn, 0, sc.du, o, p, wU, rows, d, d);
+        be.matmulBackwardWeight(gr, wU, null, 0, sc.du, o, v.n, o, rows, d, d);
         be.fill(sc.dz, 0, 0f, rd);
-        be.integralGateBackward(sc.dz, 0, gr, lambda, sc.da, 0, a, 0, z, 0, p, lambda, rows, d);
+        be.integralGateBackward(sc.dz, 0, gr, lambda, sc.da, o, v.a, o, v.z, o, p, lambda, rows, d);
         be.matmulBackwardInput(sc.dn, 0, sc.dz, 0, p, wDelta, rows, d, d);
-        be.matmulBackwardWeight(gr, wDelta, gr, bDelta, sc.dz, 0, n, 0, rows, d, d);
-        be.rmsNormBackward(dIn, dInOff, gr, norm1, sc.dn, 0, x, 0, p, norm1, rstd1, 0, rows, d);
+        be.matmulBackwardWeight(gr, wDelta, gr, bDelta, sc.dz, 0, v.n, o, rows, d, d);
+        be.rmsNormBackward(dIn, dInOff, gr, norm1, sc.dn, 0, v.x, o, p, norm1, v.rstd1, oRow, rows, d);
     }
 
     /** One-row buffers for {@link #step}: generation runs the layer a byte at a time. */
@@ -163,7 +204,7 @@ final class IntegralLayer {
         be.matmulForward(sb.y, 0, sb.m, 0, p, wO, null, 0, 1, d, d);
         be.accumulate(sb.y, 0, sb.x, 0, d);
         be.rmsNormForward(sb.n2, 0, sb.r2, 0, sb.y, 0, p, norm2, 1, d, EPS);
-        SwiGluMlp.forward(be, p, wGate, wUp, wDown, sb.n2, sb.y, sb.g1, sb.u1, sb.s, out, outOff, 1, d, hidden);
+        SwiGluMlp.forward(be, p, wGate, wUp, wDown, sb.n2, sb.y, 0, sb.g1, sb.u1, sb.s, 0, out, outOff, 1, d, hidden);
     }
 
     /** Initial values: norms 1, softplus(b_Δ) = 1, τ log-uniform over 1..256, matrices scaled by fan-in. */

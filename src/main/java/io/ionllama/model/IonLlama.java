@@ -103,24 +103,17 @@ public final class IonLlama {
         this.grads = new float[(int) layout.total()];
         this.ngramOrders = config.ngrams().clone();
         int dE = config.dEntropy(), dL = config.dLocal();
-        entropyLayers = new IntegralLayer[config.nEntropy()];
-        for (int i = 0; i < entropyLayers.length; i++) {
-            entropyLayers[i] = new IntegralLayer(layout, "entropy." + i, dE, 2 * dE);
-        }
-        encoder = new IntegralLayer[config.nEnc()];
-        for (int i = 0; i < encoder.length; i++) {
-            encoder[i] = new IntegralLayer(layout, "enc." + i, dL, config.localMlp());
-        }
-        decoder = new IntegralLayer[config.nDec()];
-        for (int i = 0; i < decoder.length; i++) {
-            decoder[i] = new IntegralLayer(layout, "dec." + i, dL, config.localMlp());
-        }
+        // One set of activation arrays per stack, each layer at its own offset (IntegralLayer.Saved).
+        entropyLayers = integralStack("entropy.", config.nEntropy(), dE, 2 * dE);
+        encoder = integralStack("enc.", config.nEnc(), dL, config.localMlp());
+        decoder = integralStack("dec.", config.nDec(), dL, config.localMlp());
+        GlobalBlock.Saved globalSaved = new GlobalBlock.Saved(config, denseAttention, config.layers());
         global = new GlobalBlock[config.layers()];
         for (int i = 0; i < global.length; i++) {
-            global[i] = new GlobalBlock(layout, "global." + i, config, denseAttention);
+            global[i] = new GlobalBlock(layout, "global." + i, config, denseAttention, globalSaved, i);
         }
-        entropyScratch = new IntegralLayer.Scratch(dE, 2 * dE);
-        localScratch = new IntegralLayer.Scratch(dL, config.localMlp());
+        entropyScratch = new IntegralLayer.Scratch(dE, 2 * dE, config.nEntropy());
+        localScratch = new IntegralLayer.Scratch(dL, config.localMlp(), Math.max(config.nEnc(), config.nDec()));
         globalScratch = new GlobalBlock.Scratch(config.dModel(), config.globalMlp());
         eEmbed = layout.get("entropy.embed").off();
         eNorm = layout.get("entropy.norm").off();
@@ -133,6 +126,16 @@ public final class IonLlama {
         decUp = layout.get("dec.up").off();
         decNorm = layout.get("dec.norm").off();
         head = layout.get("head").off();
+    }
+
+    /** A stack of {@code depth} IntegralLNN layers named {@code prefix + i}, sharing one {@link IntegralLayer.Saved}. */
+    private IntegralLayer[] integralStack(String prefix, int depth, int d, int hidden) {
+        IntegralLayer.Saved saved = new IntegralLayer.Saved(d, hidden, depth);
+        IntegralLayer[] layers = new IntegralLayer[depth];
+        for (int i = 0; i < depth; i++) {
+            layers[i] = new IntegralLayer(layout, prefix + i, saved, i);
+        }
+        return layers;
     }
 
     public Backend backend() {

@@ -4,7 +4,8 @@ package io.ionllama.model;
  * Bytes a training step holds: parameters, gradients and two AdamW moments (4 floats per
  * parameter), plus the activations saved for the backward pass. The activation count follows the
  * buffers the forward pass keeps per byte (local layers, entropy model, head) and per patch
- * (global blocks, attention probabilities over w + log2 P slots).
+ * (global blocks, attention probabilities over w + log2 P slots), and the scan's gradients, which
+ * the backward keeps at each layer's offset (IntegralLayer.Scratch).
  */
 public record MemoryEstimate(long optimizerState, long activations) {
 
@@ -19,7 +20,8 @@ public record MemoryEstimate(long optimizerState, long activations) {
         long localLayers = c.nEnc() + c.nDec();
         long perByte = localLayers * (14L * c.dLocal() + 3L * c.localMlp())
                 + c.nEntropy() * (14L * c.dEntropy() + 6L * c.dEntropy())
-                + 2L * ModelConfig.VOCAB * 2 + 6L * c.dLocal() + 2L * c.dEntropy();
+                + 2L * ModelConfig.VOCAB * 2 + 6L * c.dLocal() + 2L * c.dEntropy()
+                + 3L * Math.max(c.nEnc(), c.nDec()) * c.dLocal() + 3L * c.nEntropy() * c.dEntropy();
         int slots = c.window() + 32 - Integer.numberOfLeadingZeros(Math.max(1, seqLen));
         long perPatch = c.layers() * (12L * c.dModel() + 3L * c.globalMlp() + (long) c.heads() * slots) + 4L * c.dModel();
         long floats = positions * perByte + patches * perPatch;

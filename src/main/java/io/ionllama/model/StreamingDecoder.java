@@ -121,21 +121,21 @@ public final class StreamingDecoder {
         java.util.Arrays.fill(y, -1);
         m.forward(x, y, 1, n);
         int last = n - 1;
-        copyStates(m.entropyLayers, eState, last);
-        copyStates(m.encoder, encState, last);
-        copyStates(m.decoder, decState, last);
+        copyStates(m.entropyLayers, eState, n, last);
+        copyStates(m.encoder, encState, n, last);
+        copyStates(m.decoder, decState, n, last);
         int rows = m.lastPatchCount();
         for (int i = 0; i < caches.length; i++) {
             GlobalBlock g = m.global[i];
-            be.toHost(g.kr, g.v);
+            be.toHost(g.saved.kr, g.saved.v);
             GlobalBlock.Cache cache = caches[i];
             int d = c.dModel();
             if (rows * d > cache.k.length) {
                 cache.k = new float[rows * d];
                 cache.v = new float[rows * d];
             }
-            System.arraycopy(g.kr, 0, cache.k, 0, rows * d);
-            System.arraycopy(g.v, 0, cache.v, 0, rows * d);
+            System.arraycopy(g.saved.kr, g.offset(rows), cache.k, 0, rows * d);
+            System.arraycopy(g.saved.v, g.offset(rows), cache.v, 0, rows * d);
             cache.rows = rows;
         }
         int[] ends = m.lastBoundaries();
@@ -177,11 +177,12 @@ public final class StreamingDecoder {
         be.hostChanged(decState);
     }
 
-    /** Each layer's scan state after row {@code row} of the last forward pass. */
-    private void copyStates(IntegralLayer[] layers, float[][] states, int row) {
+    /** Each layer's scan state after row {@code row} of the last forward pass (over {@code rows} rows). */
+    private void copyStates(IntegralLayer[] layers, float[][] states, int rows, int row) {
         for (int i = 0; i < layers.length; i++) {
-            be.toHost(layers[i].h);
-            System.arraycopy(layers[i].h, row * layers[i].d, states[i], 0, layers[i].d);
+            IntegralLayer l = layers[i];
+            be.toHost(l.saved.h);
+            System.arraycopy(l.saved.h, l.offset(rows) + row * l.d, states[i], 0, l.d);
         }
     }
 
