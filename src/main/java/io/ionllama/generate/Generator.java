@@ -31,7 +31,8 @@ public final class Generator {
         this.model = model;
         this.window = window;
         this.incremental = incremental;
-        this.decoder = incremental ? new StreamingDecoder(model) : null;
+        // A decoder never holds more than the window's bytes, so never more patches than that.
+        this.decoder = incremental ? new StreamingDecoder(model, window) : null;
     }
 
     /**

@@ -39,6 +39,15 @@ public final class StreamingDecoder {
     private float prevH;
 
     public StreamingDecoder(IonLlama model) {
+        this(model, 64);
+    }
+
+    /**
+     * A decoder whose keys and values have room for {@code patches} patches before they grow
+     * (the generator's context window bounds them): on a device backend, growing them mid-way
+     * means new arrays, and a new plan for the generation steps that bind them.
+     */
+    public StreamingDecoder(IonLlama model, int patches) {
         this.m = model;
         this.be = model.backend();
         this.c = model.config;
@@ -52,6 +61,7 @@ public final class StreamingDecoder {
         caches = new GlobalBlock.Cache[model.global.length];
         for (int i = 0; i < caches.length; i++) {
             caches[i] = new GlobalBlock.Cache(dM, c.globalMlp(), c.heads());
+            model.global[i].ensureCache(be, caches[i], patches);
         }
         eRow = new float[dE]; eRow2 = new float[dE]; eNormed = new float[dE]; eLogits = new float[256];
         hNext = new float[1]; r1 = new float[1];
