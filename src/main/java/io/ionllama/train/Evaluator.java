@@ -1,5 +1,6 @@
 package io.ionllama.train;
 
+import io.ionllama.backend.Backend;
 import io.ionllama.data.ByteSource;
 import io.ionllama.model.IonLlama;
 
@@ -8,6 +9,13 @@ import io.ionllama.model.IonLlama;
  * every evaluation of a run (and of a resumed run) reads the same text.
  */
 public final class Evaluator {
+
+    /**
+     * The backend step kinds of an evaluation batch: the same forward pass every batch, so a device
+     * backend keeps the weights and activations on the device and replays it. During training it
+     * is of the training group (it joins the training step's plan); on its own, its own group.
+     */
+    static final String TRAINING_EVAL = Backend.TRAIN_STEP + ": eval", EVAL = "eval";
 
     public record Result(double loss, double bpb, double perplexity, double accuracy, double bytesPerPatch, long bytes) {}
 
@@ -47,7 +55,8 @@ public final class Evaluator {
                     y[b * T + t] = t < len ? w[t + 1] : -1;
                 }
             }
-            IonLlama.Output o = model.forward(x, y, rows, T);
+            // A short last batch is another sequence of ops: it runs outside the replayed step.
+            IonLlama.Output o = rows == batch ? forward(model, EVAL, x, y, rows, T) : model.forward(x, y, rows, T);
             lossSum += (double) o.loss() * o.bytes();
             correct += o.correct();
             bytes += o.bytes();
@@ -72,7 +81,7 @@ public final class Evaluator {
                 System.arraycopy(w, 0, x, b * T, T);
                 System.arraycopy(w, 1, y, b * T, T);
             }
-            IonLlama.Output o = model.forward(x, y, batch, T);
+            IonLlama.Output o = forward(model, TRAINING_EVAL, x, y, batch, T);
             lossSum += (double) o.loss() * o.bytes();
             correct += o.correct();
             bytes += o.bytes();
@@ -81,5 +90,16 @@ public final class Evaluator {
         double loss = lossSum / bytes;
         return new Result(loss, loss / Math.log(2), Math.exp(loss), correct / bytes, patches == 0 ? 0 : bytes / patches,
                 (long) bytes);
+    }
+
+    /** One batch's forward pass as one backend step of {@code kind}. */
+    private static IonLlama.Output forward(IonLlama model, String kind, int[] x, int[] y, int rows, int T) {
+        Backend be = model.backend();
+        be.beginStep(kind);
+        try {
+            return model.forward(x, y, rows, T);
+        } finally {
+            be.endStep();
+        }
     }
 }

@@ -7,11 +7,13 @@ import io.ionllama.data.ByteSource;
 import io.ionllama.data.EmbeddedCorpus;
 import io.ionllama.model.IonLlama;
 import io.ionllama.model.ParamLayout;
+import io.ionllama.train.Evaluator;
 import io.ionllama.train.TrainConfig;
 import io.ionllama.train.Trainer;
 import org.assertj.core.data.Offset;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -95,6 +97,35 @@ class TornadoResidentTrainingTest {
                 TornadoTrainingTest.assertMomentsMatch(onCpu.layout, "m", td.adamw().m, tc.adamw().m);
                 TornadoTrainingTest.assertMomentsMatch(onCpu.layout, "v", td.adamw().v, tc.adamw().v);
             }
+        }
+    }
+
+    /**
+     * Validation batches are backend steps too: the first evaluation runs op by op and records its
+     * forward pass, later ones replay it on the device, with the CPU's results and a small part of
+     * the bytes.
+     */
+    @Test
+    void evaluationsReplayOnTheDevice() {
+        ByteSource valid = ByteSource.of(EmbeddedCorpus.generate(EmbeddedCorpus.TRAIN_SEED + 1, 20_000));
+        try (TornadoBackend device = new TornadoBackend(-1, 2, false, 0, true); CpuBackend cpu = new CpuBackend(2)) {
+            IonLlama onDevice = TornadoTrainingTest.model(device, "entropy"), onCpu = TornadoTrainingTest.model(cpu, "entropy");
+            Evaluator eval = new Evaluator(valid, 3, 48, 2);
+            Evaluator.Result rc = eval.run(onCpu);
+            long[] in = new long[3], out = new long[3];
+            for (int k = 0; k < 3; k++) {
+                long in0 = device.bytesToDevice(), out0 = device.bytesToHost();
+                Evaluator.Result rd = eval.run(onDevice);
+                in[k] = device.bytesToDevice() - in0;
+                out[k] = device.bytesToHost() - out0;
+                System.out.printf("TornadoResidentTrainingTest evaluation %d: loss device %.8f cpu %.8f, host->device %d B,"
+                        + " device->host %d B%n", k, rd.loss(), rc.loss(), in[k], out[k]);
+                assertThat(rd.loss()).as("validation loss, evaluation %d", k).isCloseTo(rc.loss(), Offset.offset(1e-5 * rc.loss()));
+                assertThat(rd.bytesPerPatch()).isEqualTo(rc.bytesPerPatch());
+            }
+            assertThat(device.residentPlans()).as("one plan, after the first evaluation's first batch").isEqualTo(1);
+            assertThat(in[2]).as("host->device bytes of a replayed evaluation").isLessThan(in[0] / 20);
+            assertThat(out[2]).as("device->host bytes of a replayed evaluation").isLessThan(out[0] / 20);
         }
     }
 }
