@@ -48,7 +48,7 @@ import java.util.Map;
  * stage ({@link Residency}); outside steps, AdamW's moments when the trainer's one-launch update
  * runs ({@link #adamwTensors}). Either way they come back to the host through {@link #toHost}
  * (checkpoints call it) and are replaced after {@link #hostChanged} (a loaded checkpoint). An op
- * outside a step (evaluation, priming a prompt, the first step of a kind) moves its data per call:
+ * outside a step (priming a prompt, the first step of a kind) moves its data per call:
  * it copies its inputs to the device and its results back (see {@link MatmulGraphs}), because
  * {@link io.ionllama.backend.Backend} is called with host {@code float[]} slices.
  * {@link #bytesToDevice()} and {@link #bytesToHost()} count what moves (nano at batch 8 x 256:
