@@ -21,6 +21,15 @@ final class Errors {
     }
 
     static int handle(Exception e, CommandLine cmd, CommandLine.ParseResult parsed) {
+        String device = deviceOutOfMemory(e);
+        if (device != null) {
+            cmd.getErr().println("ionllama: the device is out of memory (" + device + "); raise -Dtornado.device.memory in"
+                    + " tornado-config/jvm.flags (within the device's memory: ionllama devices) or use a smaller --size/--batch-size");
+            if (System.getenv("IONLLAMA_DEBUG") != null) {
+                e.printStackTrace(cmd.getErr());
+            }
+            return 3;
+        }
         String line;
         if (e instanceof UserError || e instanceof Backends.UnavailableException || e instanceof IllegalArgumentException
                 || e instanceof io.ionllama.data.Corpus.DataException || e instanceof io.ionllama.train.Checkpoint.CheckpointException
@@ -38,6 +47,23 @@ final class Errors {
             e.printStackTrace(cmd.getErr());
         }
         return line.startsWith("internal error") || line.startsWith("I/O error") ? 1 : 2;
+    }
+
+    /**
+     * The first line of TornadoVM's message when {@code e} or a cause is its device-memory failure
+     * (matched by name: this class is compiled without TornadoVM), without its terminal colours;
+     * else null.
+     */
+    static String deviceOutOfMemory(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            String name = t.getClass().getSimpleName();
+            if (name.equals("TornadoOutOfMemoryException") || name.equals("TornadoMemoryException")) {
+                String msg = String.valueOf(t.getMessage()).replaceAll("\u001B\\[[0-9;]*m", "").strip();
+                int nl = msg.indexOf('\n');
+                return nl < 0 ? msg : msg.substring(0, nl).strip();
+            }
+        }
+        return null;
     }
 
     /** A bad flag or value: one line naming it, and where to look. */
