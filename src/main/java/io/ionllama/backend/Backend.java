@@ -51,6 +51,15 @@ public interface Backend extends AutoCloseable {
     /** dst[0..n) = value (zeroing gradient buffers). */
     void fill(float[] dst, int dstOff, float value, int n);
 
+    /** y[0..n) = alpha * y[0..n) + beta * x[0..n) (y and x distinct arrays, or disjoint slices). */
+    void axpby(float[] y, int yOff, float alpha, float[] x, int xOff, float beta, int n);
+
+    /** y[0..n) = alpha * y[0..n). */
+    void scale(float[] y, int yOff, float alpha, int n);
+
+    /** dst[cols, rows] = src[rows, cols]^T (dst and src distinct arrays). */
+    void transpose(float[] dst, int dstOff, float[] src, int srcOff, int rows, int cols);
+
     /** a[rows, C] = exp(-softplus(z) * exp(lambda[c])): the IntegralLNN decay. */
     void integralGateForward(float[] a, int aOff, float[] z, int zOff, float[] lambda, int lambdaOff, int rows, int C);
 

@@ -59,6 +59,21 @@ public class ForwardingBackend implements Backend {
     }
 
     @Override
+    public void axpby(float[] y, int yOff, float alpha, float[] x, int xOff, float beta, int n) {
+        delegate.axpby(y, yOff, alpha, x, xOff, beta, n);
+    }
+
+    @Override
+    public void scale(float[] y, int yOff, float alpha, int n) {
+        delegate.scale(y, yOff, alpha, n);
+    }
+
+    @Override
+    public void transpose(float[] dst, int dstOff, float[] src, int srcOff, int rows, int cols) {
+        delegate.transpose(dst, dstOff, src, srcOff, rows, cols);
+    }
+
+    @Override
     public void integralGateForward(float[] a, int aOff, float[] z, int zOff, float[] lambda, int lambdaOff,
                                     int rows, int C) {
         delegate.integralGateForward(a, aOff, z, zOff, lambda, lambdaOff, rows, C);

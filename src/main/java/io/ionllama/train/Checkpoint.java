@@ -61,6 +61,9 @@ public final class Checkpoint {
         if (trainer != null) {
             // The moments may live on the device between steps (TornadoVM backend): bring them home first.
             model.backend().toHost(model.params, trainer.adamw().m, trainer.adamw().v);
+            if (trainer.muon() != null) {
+                model.backend().toHost(trainer.muon().momentum);
+            }
             meta.put("step", Long.toString(trainer.step));
             meta.put("skipped_steps", Long.toString(trainer.skippedSteps));
             meta.put("adamw.t", Long.toString(trainer.adamw().t));
@@ -171,11 +174,14 @@ public final class Checkpoint {
                 read(r, path, "adamw.v." + t.name(), t, trainer.adamw().v);
             }
             if (trainer.muon() != null) {
+                // Tensors the file lacks keep the momentum they have: bring it home before writing the rest.
+                model.backend().toHost(trainer.muon().momentum);
                 for (ParamLayout.Tensor t : trainer.muon().muonTensors()) {
                     if (r.entries().containsKey("muon.m." + t.name())) {
                         read(r, path, "muon.m." + t.name(), t, trainer.muon().momentum);
                     }
                 }
+                model.backend().hostChanged(trainer.muon().momentum);
             }
             model.backend().hostChanged(model.params, trainer.adamw().m, trainer.adamw().v);
             trainer.step = meta.step();

@@ -17,7 +17,9 @@ import java.util.List;
  *   5×:  A = X Xᵀ ;  X = a X + (b A + c A A) X      (a, b, c) = (3.4445, -4.7750, 2.0315)
  *   W -= lr · (0.2 · sqrt(max(rows, cols)) · X + wd · W)
  * </pre>
- * The matrix products run on the backend's matmul.
+ * Every step is a backend call (axpby, scale, transpose, copy, fill, matmul, sum of squares), so a
+ * device backend keeps the momentum and the scratch matrices on the device; the host sees only
+ * each tensor's sum of squares.
  */
 public final class Muon {
     static final float MU = 0.95f, A = 3.4445f, B = -4.7750f, C = 2.0315f;
@@ -27,7 +29,7 @@ public final class Muon {
     private final List<ParamLayout.Tensor> adamwTensors = new ArrayList<>();
     public final float[] momentum;
     private final float weightDecay;
-    private float[] x, xt, a, aa, bx, tmp;
+    private final float[] x, xt, a, a2, aa, bx;
 
     public Muon(ParamLayout layout, float weightDecay) {
         this.weightDecay = weightDecay;
@@ -46,8 +48,8 @@ public final class Muon {
         x = new float[maxMat];
         xt = new float[maxMat];
         bx = new float[maxMat];
-        tmp = new float[maxMat];
         a = new float[maxSq];
+        a2 = new float[maxSq];
         aa = new float[maxSq];
     }
 
@@ -60,63 +62,46 @@ public final class Muon {
         return muonTensors;
     }
 
+    /**
+     * One Muon step over the hidden matrices, as backend calls only: p, g, the momentum and the
+     * scratch stay wherever the backend keeps them (on a device, inside a step); the host reads
+     * back only each tensor's sum of squares.
+     */
     public void update(Backend be, float[] p, float[] g, float lr, float gradScale) {
-        // The orthogonalisation mixes host loops and backend matmuls: each hands its arrays over.
-        be.toHost(p, g);
         for (ParamLayout.Tensor t : muonTensors) {
             int off = t.off(), n = (int) t.size(), rows = t.rows(), cols = t.cols();
-            // Nesterov momentum into x.
-            for (int i = 0; i < n; i++) {
-                float gi = g[off + i] * gradScale;
-                float m = MU * momentum[off + i] + gi;
-                momentum[off + i] = m;
-                x[i] = gi + MU * m;
-            }
+            // Nesterov momentum: M = μ M + s G, then U = s G + μ M into x.
+            be.axpby(momentum, off, MU, g, off, gradScale, n);
+            be.copy(x, 0, momentum, off, n);
+            be.axpby(x, 0, MU, g, off, gradScale, n);
             boolean transpose = rows > cols;
-            int r = transpose ? cols : rows, c = transpose ? rows : cols;
+            int r = transpose ? cols : rows, c = transpose ? rows : cols, rr = r * r;
+            // X [r, c] lives in one scratch array, its copy (a matmul takes two distinct arrays) in the other.
+            float[] xs = x, x2 = xt;
             if (transpose) {
-                transpose(x, xt, rows, cols);
-                System.arraycopy(xt, 0, x, 0, n);
+                be.transpose(xt, 0, x, 0, rows, cols);
+                xs = xt;
+                x2 = x;
             }
-            be.hostChanged(x);
-            double norm = Math.sqrt(be.sumSquares(x, 0, n)) + 1e-7;
-            for (int i = 0; i < n; i++) {
-                x[i] = (float) (x[i] / norm);
-            }
-            be.hostChanged(x);
+            double norm = Math.sqrt(be.sumSquares(xs, 0, n)) + 1e-7;
+            be.scale(xs, 0, (float) (1 / norm), n);
             for (int k = 0; k < STEPS; k++) {
-                be.matmulForward(a, 0, x, 0, x, 0, null, 0, r, c, r);          // A = X Xᵀ        [r, r]
-                be.matmulForward(aa, 0, a, 0, a, 0, null, 0, r, r, r);         // A A (A symmetric)
-                be.toHost(a, aa);
-                for (int i = 0; i < r * r; i++) {
-                    aa[i] = B * a[i] + C * aa[i];                              // b A + c A A
-                }
-                be.hostChanged(aa);
+                be.copy(x2, 0, xs, 0, n);
+                be.matmulForward(a, 0, xs, 0, x2, 0, null, 0, r, c, r);        // A = X Xᵀ        [r, r]
+                be.copy(a2, 0, a, 0, rr);
+                be.matmulForward(aa, 0, a, 0, a2, 0, null, 0, r, r, r);        // A A (A symmetric)
+                be.axpby(aa, 0, C, a, 0, B, rr);                               // b A + c A A
                 be.fill(bx, 0, 0f, n);
-                be.matmulBackwardInput(bx, 0, aa, 0, x, 0, r, c, r);           // (bA + cAA) X   [r, c]
-                be.toHost(bx);
-                for (int i = 0; i < n; i++) {
-                    x[i] = A * x[i] + bx[i];
-                }
-                be.hostChanged(x);
+                be.matmulBackwardInput(bx, 0, aa, 0, xs, 0, r, c, r);          // (bA + cAA) X   [r, c]
+                be.axpby(xs, 0, A, bx, 0, 1f, n);                              // X = a X + (bA + cAA) X
             }
             if (transpose) {
-                transpose(x, tmp, r, c);
-                System.arraycopy(tmp, 0, x, 0, n);
+                be.transpose(x2, 0, xs, 0, r, c);
+                xs = x2;
             }
+            // W -= lr (scale X + wd W)  as  W = (1 - lr wd) W - lr scale X
             float scale = (float) (0.2 * Math.sqrt(Math.max(rows, cols)));
-            for (int i = 0; i < n; i++) {
-                p[off + i] -= lr * (scale * x[i] + weightDecay * p[off + i]);
-            }
-        }
-        be.hostChanged(p);
-    }
-
-    private static void transpose(float[] src, float[] dst, int rows, int cols) {
-        for (int i = 0; i < rows; i++) {
-            for (int j = 0; j < cols; j++) {
-                dst[j * rows + i] = src[i * cols + j];
-            }
+            be.axpby(p, off, 1f - lr * weightDecay, xs, 0, -lr * scale, n);
         }
     }
 }

@@ -10,8 +10,8 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * copy, add, accumulate and fill: the range units on sub-ranges, and the backend's copy,
- * accumulate and fill at sizes on both sides of its serial/parallel threshold, at non-zero and
+ * copy, add, accumulate, fill, axpby, scale and transpose: the range units on sub-ranges, and the
+ * backend's ops at sizes on both sides of its serial/parallel threshold, at non-zero and
  * different offsets. Expected arrays are built element by element from random backgrounds, and
  * whole arrays are compared bit for bit, so a write outside {@code [off, off + n)} (or a range
  * split that drops or repeats elements) fails.
@@ -123,6 +123,91 @@ class ElementwiseTest {
         }
         for (int i = off + n; i < buf.length; i++) {
             assertThat(buf[i]).isEqualTo(before[i]);
+        }
+    }
+
+    @Test
+    void axpbyScaleTransposeUnitsTouchExactlyTheirRange() {
+        SplittableRandom rnd = new SplittableRandom(3);
+        int n = 40, yOff = 3, xOff = 5, from = 7, to = 29;
+        float alpha = 0.95f, beta = -1.75f;
+        float[] x = Tensors.uniform(rnd, xOff + n + 4, -1, 1), x0 = x.clone();
+        float[] y0 = Tensors.uniform(rnd, yOff + n + 6, -1, 1);
+        float[] axpby = y0.clone(), scale = y0.clone();
+        Elementwise.axpbyRange(axpby, yOff, alpha, x, xOff, beta, from, to);
+        Elementwise.scaleRange(scale, yOff, alpha, from, to);
+        float[] eAxpby = y0.clone(), eScale = y0.clone();
+        for (int i = from; i < to; i++) {
+            eAxpby[yOff + i] = alpha * y0[yOff + i] + beta * x[xOff + i];
+            eScale[yOff + i] = alpha * y0[yOff + i];
+        }
+        assertThat(axpby).isEqualTo(eAxpby);
+        assertThat(scale).isEqualTo(eScale);
+        assertThat(x).as("inputs untouched").isEqualTo(x0);
+
+        // src [5, 8] at 5, dst [8, 5] at 3: elements [from, to) of dst only.
+        int rows = 5, cols = 8;
+        float[] t = y0.clone();
+        Elementwise.transposeRange(t, yOff, x, xOff, rows, cols, from, to);
+        float[] eT = y0.clone();
+        for (int j = 0; j < cols; j++) {
+            for (int k = 0; k < rows; k++) {
+                int i = j * rows + k;
+                if (i >= from && i < to) {
+                    eT[yOff + i] = x[xOff + k * cols + j];
+                }
+            }
+        }
+        assertThat(t).isEqualTo(eT);
+    }
+
+    @ParameterizedTest
+    @ValueSource(ints = {1, 3})
+    void backendAxpbyScaleTransposeTouchOnlyTheirSlice(int threads) {
+        try (CpuBackend cpu = new CpuBackend(threads)) {
+            for (int k = 0; k < SIZES.length; k++) {
+                int n = SIZES[k];
+                SplittableRandom rnd = new SplittableRandom(200 + k);
+                int yOff = 1 + rnd.nextInt(9), xOff = 1 + rnd.nextInt(9);
+                float alpha = (float) rnd.nextDouble(-2, 2), beta = (float) rnd.nextDouble(-2, 2);
+                float[] x = Tensors.uniform(rnd, xOff + n + 11, -4, 4), x0 = x.clone();
+                float[] y0 = Tensors.uniform(rnd, yOff + n + 13, -4, 4);
+
+                float[] axpby = y0.clone(), scale = y0.clone();
+                cpu.axpby(axpby, yOff, alpha, x, xOff, beta, n);
+                cpu.scale(scale, yOff, alpha, n);
+                float[] eAxpby = y0.clone(), eScale = y0.clone();
+                for (int i = 0; i < n; i++) {
+                    eAxpby[yOff + i] = alpha * y0[yOff + i] + beta * x[xOff + i];
+                    eScale[yOff + i] = alpha * y0[yOff + i];
+                }
+                assertThat(axpby).as("axpby n=%d", n).isEqualTo(eAxpby);
+                assertThat(scale).as("scale n=%d", n).isEqualTo(eScale);
+                assertThat(x).as("x n=%d", n).isEqualTo(x0);
+            }
+            // Transposes on both sides of the threshold, square, wide and tall, one row or column.
+            int[][] shapes = {{1, 1}, {1, 7}, {7, 1}, {3, 5}, {5, 3}, {129, 130}, {300, 70}, {64, 257}};
+            for (int s = 0; s < shapes.length; s++) {
+                int rows = shapes[s][0], cols = shapes[s][1], n = rows * cols;
+                SplittableRandom rnd = new SplittableRandom(300 + s);
+                int dOff = 1 + rnd.nextInt(9), sOff = 1 + rnd.nextInt(9);
+                float[] src = Tensors.uniform(rnd, sOff + n + 7, -4, 4), src0 = src.clone();
+                float[] dst0 = Tensors.uniform(rnd, dOff + n + 5, -4, 4), dst = dst0.clone();
+                cpu.transpose(dst, dOff, src, sOff, rows, cols);
+                float[] e = dst0.clone();
+                for (int i = 0; i < rows; i++) {
+                    for (int j = 0; j < cols; j++) {
+                        e[dOff + j * rows + i] = src[sOff + i * cols + j];
+                    }
+                }
+                assertThat(dst).as("transpose %dx%d", rows, cols).isEqualTo(e);
+                assertThat(src).isEqualTo(src0);
+                // Transposing back gives the original slice.
+                float[] back = new float[sOff + n];
+                cpu.transpose(back, sOff, dst, dOff, cols, rows);
+                assertThat(java.util.Arrays.copyOfRange(back, sOff, sOff + n))
+                        .isEqualTo(java.util.Arrays.copyOfRange(src, sOff, sOff + n));
+            }
         }
     }
 }

@@ -14,9 +14,11 @@ import io.ionllama.model.Patcher;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.io.TempDir;
@@ -95,23 +97,45 @@ class ResumeTest {
     }
 
     /**
-     * A backend that, like the TornadoVM one, keeps AdamW's moments in memory of its own between
-     * steps and hands them to the host only through {@code toHost}, and takes the host's again
-     * after {@code hostChanged}. Saving must ask for them (else the file holds zeros) and loading
+     * A backend that, like the TornadoVM one, keeps AdamW's moments and Muon's momentum in memory
+     * of its own between steps and hands them to the host only through {@code toHost}, and takes
+     * the host's again after {@code hostChanged}. Saving must ask for them (else the file holds zeros) and loading
      * must announce them (else the run continues from the old ones).
      */
     static final class MomentsElsewhere extends ForwardingBackend {
         final Map<float[], float[]> device = new IdentityHashMap<>();
+        /** Arrays kept elsewhere: AdamW's moments, and what {@link #hide} names (Muon's momentum). */
+        final Set<float[]> hidden = Collections.newSetFromMap(new IdentityHashMap<>());
 
         MomentsElsewhere() {
             super(new CpuBackend(1));
         }
 
+        /** From now on ops see this backend's own copy of {@code a}, made from the host's at first use. */
+        void hide(float[] a) {
+            hidden.add(a);
+        }
+
+        private float[] d(float[] a) {
+            return hidden.contains(a) ? device.computeIfAbsent(a, float[]::clone) : a;
+        }
+
         @Override
         public void adamwTensors(float[] p, float[] g, float[] m, float[] v, int[] offs, int[] sizes, float[] wds, int count,
                                  float lr, float beta1, float beta2, float eps, float bc1, float bc2, float gradScale) {
-            float[] dm = device.computeIfAbsent(m, float[]::clone), dv = device.computeIfAbsent(v, float[]::clone);
-            super.adamwTensors(p, g, dm, dv, offs, sizes, wds, count, lr, beta1, beta2, eps, bc1, bc2, gradScale);
+            hide(m);
+            hide(v);
+            super.adamwTensors(p, g, d(m), d(v), offs, sizes, wds, count, lr, beta1, beta2, eps, bc1, bc2, gradScale);
+        }
+
+        @Override
+        public void axpby(float[] y, int yOff, float alpha, float[] x, int xOff, float beta, int n) {
+            super.axpby(d(y), yOff, alpha, d(x), xOff, beta, n);
+        }
+
+        @Override
+        public void copy(float[] dst, int dstOff, float[] src, int srcOff, int n) {
+            super.copy(d(dst), dstOff, d(src), srcOff, n);
         }
 
         @Override
@@ -132,30 +156,37 @@ class ResumeTest {
         }
     }
 
-    @org.junit.jupiter.api.Test
-    void resumeWorksWhenTheBackendKeepsTheMomentsElsewhere() throws IOException {
+    @ParameterizedTest
+    @ValueSource(strings = {"adamw", "muon"})
+    void resumeWorksWhenTheBackendKeepsTheMomentsElsewhere(String optimizer) throws IOException {
         int n = 3;
         List<Double> straight = new ArrayList<>(), resumed = new ArrayList<>();
         IonLlama s;
         try (MomentsElsewhere be = new MomentsElsewhere()) {
             s = model(be);
-            Trainer ts = new Trainer(s, data, train("adamw"));
+            Trainer ts = new Trainer(s, data, train(optimizer));
+            hideMuon(be, ts);
             for (int i = 0; i < 2 * n; i++) {
                 straight.add(ts.step().loss());
             }
             assertThat(ts.adamw().m).as("the host's moments are not the backend's").containsOnly(0f);
+            if (ts.muon() != null) {
+                assertThat(ts.muon().momentum).as("the host's momentum is not the backend's").containsOnly(0f);
+            }
         }
         Path ckpt = dir.resolve("latest.safetensors");
         try (MomentsElsewhere be = new MomentsElsewhere()) {
             IonLlama first = model(be);
-            Trainer t1 = new Trainer(first, data, train("adamw"));
+            Trainer t1 = new Trainer(first, data, train(optimizer));
+            hideMuon(be, t1);
             for (int i = 0; i < n; i++) {
                 resumed.add(t1.step().loss());
             }
             Checkpoint.save(ckpt, first, t1, 0, Double.NaN, null);
             // The same backend goes on: after a step of its own, the moments it holds must give way to the file's.
             IonLlama second = model(be);
-            Trainer t2 = new Trainer(second, data, train("adamw"));
+            Trainer t2 = new Trainer(second, data, train(optimizer));
+            hideMuon(be, t2);
             t2.step();
             Checkpoint.load(ckpt, second, t2);
             for (int i = 0; i < n; i++) {
@@ -163,6 +194,12 @@ class ResumeTest {
             }
             assertThat(resumed).isEqualTo(straight);
             assertThat(second.params).isEqualTo(s.params);
+        }
+    }
+
+    private static void hideMuon(MomentsElsewhere be, Trainer t) {
+        if (t.muon() != null) {
+            be.hide(t.muon().momentum);
         }
     }
 

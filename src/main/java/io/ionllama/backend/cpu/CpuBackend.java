@@ -96,14 +96,18 @@ public final class CpuBackend implements Backend {
 
     private final class CopyTask implements WorkerPool.RangeTask {
         float[] dst, src;
-        int dstOff, srcOff, mode; // 0 copy, 1 accumulate
-        float value;
+        int dstOff, srcOff, mode; // 0 copy, 1 accumulate, 2 fill, 3 axpby, 4 scale, 5 transpose
+        int rows, cols;
+        float value, beta;
 
         @Override
         public void run(int from, int to) {
             switch (mode) {
                 case 0 -> Elementwise.copyRange(dst, dstOff, src, srcOff, from, to);
                 case 1 -> Elementwise.accumulateRange(dst, dstOff, src, srcOff, from, to);
+                case 3 -> Elementwise.axpbyRange(dst, dstOff, value, src, srcOff, beta, from, to);
+                case 4 -> Elementwise.scaleRange(dst, dstOff, value, from, to);
+                case 5 -> Elementwise.transposeRange(dst, dstOff, src, srcOff, rows, cols, from, to);
                 default -> Elementwise.fillRange(dst, dstOff, value, from, to);
             }
         }
@@ -216,6 +220,24 @@ public final class CpuBackend implements Backend {
     @Override
     public void fill(float[] dst, int dstOff, float value, int n) {
         elementwise(2, dst, dstOff, null, 0, value, n);
+    }
+
+    @Override
+    public void axpby(float[] y, int yOff, float alpha, float[] x, int xOff, float beta, int n) {
+        copyTask.beta = beta;
+        elementwise(3, y, yOff, x, xOff, alpha, n);
+    }
+
+    @Override
+    public void scale(float[] y, int yOff, float alpha, int n) {
+        elementwise(4, y, yOff, null, 0, alpha, n);
+    }
+
+    @Override
+    public void transpose(float[] dst, int dstOff, float[] src, int srcOff, int rows, int cols) {
+        copyTask.rows = rows;
+        copyTask.cols = cols;
+        elementwise(5, dst, dstOff, src, srcOff, 0f, rows * cols);
     }
 
     @Override

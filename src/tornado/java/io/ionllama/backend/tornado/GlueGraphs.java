@@ -9,7 +9,7 @@ import uk.ac.manchester.tornado.api.WorkerGrid1D;
 import uk.ac.manchester.tornado.api.enums.DataTransferMode;
 
 /**
- * The glue's TaskGraphs: copy, accumulate, fill, SwiGLU forward/backward and the IntegralLNN
+ * The glue's TaskGraphs: copy, accumulate, fill, axpby, scale, transpose, SwiGLU forward/backward and the IntegralLNN
  * gate forward/backward, with per-op transfers as in {@link MatmulGraphs}.
  *
  * <p>The elementwise ops see every size in one step (a residual of B*T*C floats, a bias of C), so
@@ -19,7 +19,7 @@ import uk.ac.manchester.tornado.api.enums.DataTransferMode;
  *
  * <p>Inside a training step every call also names a site bound to the caller's own arrays
  * ({@link Residency}); the sizes and the caller's offsets travel in the site's {@code params}
- * (fill's value in a one-float per-call array), so one site serves every size and the elementwise
+ * (fill's value, scale's alpha and axpby's alpha and beta in a small per-call float array), so one site serves every size and the elementwise
  * sites need no capacity.
  */
 final class GlueGraphs implements AutoCloseable {
@@ -27,6 +27,9 @@ final class GlueGraphs implements AutoCloseable {
     static final String COPY = "copy";
     static final String ACCUMULATE = "accumulate";
     static final String FILL = "fill";
+    static final String AXPBY = "axpby";
+    static final String SCALE = "scale";
+    static final String TRANSPOSE = "transpose";
     static final String SWIGLU_FORWARD = "swigluForward";
     static final String SWIGLU_BACKWARD = "swigluBackward";
     static final String SCAN_STEP = "scanStep";
@@ -34,7 +37,7 @@ final class GlueGraphs implements AutoCloseable {
     static final String GATE_BACKWARD = "integralGateBackward";
 
     /** What an {@link Elementwise} graph runs. */
-    enum Kind { COPY, ACCUMULATE, FILL, SWIGLU_FORWARD, SWIGLU_BACKWARD, SCAN_STEP }
+    enum Kind { COPY, ACCUMULATE, FILL, SWIGLU_FORWARD, SWIGLU_BACKWARD, SCAN_STEP, AXPBY, SCALE, TRANSPOSE }
 
     private final TornadoSession session;
     private final Residency residency;
@@ -113,6 +116,74 @@ final class GlueGraphs implements AutoCloseable {
         }
         Elementwise g = elementwise(Kind.FILL, n);
         g.value[0] = value;
+        g.execute(n);
+        System.arraycopy(g.out, 0, dst, dstOff, n);
+        residency.wroteOnHost(dst);
+    }
+
+    void axpby(float[] y, int yOff, float alpha, float[] x, int xOff, float beta, int n) {
+        // alpha and beta travel in the site's own two-float array (perCall[1]) every call.
+        Residency.OpSite site = residency.site(new Residency.Key(AXPBY, new int[0], y, x),
+                () -> new Residency.OpSite(AXPBY, GlueKernels.PARAMS, new Object[] {y, x}, new Object[] {y}, Residency.grids1(1),
+                        (tg, name, grids, st) -> axpbyTasks(tg, name, grids, st.grid1(), y, x, (float[]) st.perCall[1], st.params),
+                        new float[2]));
+        if (site != null) {
+            setOffsets(site.params, n, yOff, xOff);
+            float[] coef = (float[]) site.perCall[1];
+            coef[0] = alpha;
+            coef[1] = beta;
+            StagedGraph.size(site.grid1(), n);
+        }
+        if (residency.run(site)) {
+            return;
+        }
+        Elementwise g = elementwise(Kind.AXPBY, n);
+        g.value[0] = alpha;
+        g.value[1] = beta;
+        System.arraycopy(y, yOff, g.out, 0, n);
+        System.arraycopy(x, xOff, g.a, 0, n);
+        g.execute(n);
+        System.arraycopy(g.out, 0, y, yOff, n);
+        residency.wroteOnHost(y);
+    }
+
+    void scale(float[] y, int yOff, float alpha, int n) {
+        Residency.OpSite site = residency.site(new Residency.Key(SCALE, new int[0], y),
+                () -> new Residency.OpSite(SCALE, GlueKernels.PARAMS, new Object[] {y}, new Object[] {y}, Residency.grids1(1),
+                        (tg, name, grids, st) -> scaleTasks(tg, name, grids, st.grid1(), y, (float[]) st.perCall[1], st.params),
+                        new float[1]));
+        if (site != null) {
+            setOffsets(site.params, n, yOff);
+            ((float[]) site.perCall[1])[0] = alpha;
+            StagedGraph.size(site.grid1(), n);
+        }
+        if (residency.run(site)) {
+            return;
+        }
+        Elementwise g = elementwise(Kind.SCALE, n);
+        g.value[0] = alpha;
+        System.arraycopy(y, yOff, g.out, 0, n);
+        g.execute(n);
+        System.arraycopy(g.out, 0, y, yOff, n);
+        residency.wroteOnHost(y);
+    }
+
+    void transpose(float[] dst, int dstOff, float[] src, int srcOff, int rows, int cols) {
+        int n = rows * cols;
+        Residency.OpSite site = residency.site(new Residency.Key(TRANSPOSE, new int[0], dst, src),
+                () -> new Residency.OpSite(TRANSPOSE, GlueKernels.PARAMS, new Object[] {dst, src}, new Object[] {dst},
+                        Residency.grids1(1), (tg, name, grids, st) -> transposeTasks(tg, name, grids, st.grid1(), dst, src, st.params)));
+        if (site != null) {
+            setOffsets(site.params, n, dstOff, srcOff, rows, cols);
+            StagedGraph.size(site.grid1(), n);
+        }
+        if (residency.run(site)) {
+            return;
+        }
+        Elementwise g = elementwise(Kind.TRANSPOSE, n);
+        g.params[GlueKernels.OFF0 + 2] = rows;
+        g.params[GlueKernels.OFF0 + 3] = cols;
+        System.arraycopy(src, srcOff, g.a, 0, n);
         g.execute(n);
         System.arraycopy(g.out, 0, dst, dstOff, n);
         residency.wroteOnHost(dst);
@@ -213,6 +284,24 @@ final class GlueGraphs implements AutoCloseable {
         grids.addWorkerGrid(name + "." + ELEMENTS, grid);
     }
 
+    static void axpbyTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid1D grid, float[] y, float[] x, float[] coef,
+                           int[] params) {
+        tg.task(ELEMENTS, GlueKernels::axpby, new KernelContext(), y, x, coef, params);
+        grids.addWorkerGrid(name + "." + ELEMENTS, grid);
+    }
+
+    static void scaleTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid1D grid, float[] y, float[] coef,
+                           int[] params) {
+        tg.task(ELEMENTS, GlueKernels::scale, new KernelContext(), y, coef, params);
+        grids.addWorkerGrid(name + "." + ELEMENTS, grid);
+    }
+
+    static void transposeTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid1D grid, float[] dst, float[] src,
+                               int[] params) {
+        tg.task(ELEMENTS, GlueKernels::transpose, new KernelContext(), dst, src, params);
+        grids.addWorkerGrid(name + "." + ELEMENTS, grid);
+    }
+
     static void swigluForwardTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid1D grid, float[] out, float[] a,
                                    float[] b, int[] params) {
         tg.task(ELEMENTS, GlueKernels::swigluForward, new KernelContext(), out, a, b, params);
@@ -253,7 +342,8 @@ final class GlueGraphs implements AutoCloseable {
     private final class Elementwise extends StagedGraph {
         final Kind kind;
         final int[] params = new int[GlueKernels.PARAMS];
-        final float[] value = new float[1];
+        /** fill's value, axpby's alpha and beta, scale's alpha. */
+        final float[] value = new float[2];
         float[] out, out2, a, b, dy;
         WorkerGrid1D grid;
 
@@ -265,6 +355,9 @@ final class GlueGraphs implements AutoCloseable {
                 case SWIGLU_FORWARD -> SWIGLU_FORWARD;
                 case SWIGLU_BACKWARD -> SWIGLU_BACKWARD;
                 case SCAN_STEP -> SCAN_STEP;
+                case AXPBY -> AXPBY;
+                case SCALE -> SCALE;
+                case TRANSPOSE -> TRANSPOSE;
             });
             this.kind = kind;
         }
@@ -279,7 +372,7 @@ final class GlueGraphs implements AutoCloseable {
         DeviceGraph build(int capacity) {
             out = new float[capacity];
             boolean two = kind == Kind.SWIGLU_FORWARD || kind == Kind.SWIGLU_BACKWARD || kind == Kind.SCAN_STEP;
-            a = kind == Kind.FILL ? new float[1] : new float[capacity];
+            a = kind == Kind.FILL || kind == Kind.SCALE ? new float[1] : new float[capacity];
             b = two ? new float[capacity] : new float[1];
             out2 = kind == Kind.SWIGLU_BACKWARD ? new float[capacity] : new float[1];
             dy = kind == Kind.SWIGLU_BACKWARD ? new float[capacity] : new float[1];
@@ -306,6 +399,24 @@ final class GlueGraphs implements AutoCloseable {
                     result = arrays(out);
                     tg.transferToDevice(DataTransferMode.EVERY_EXECUTION, in);
                     fillTasks(tg, name, grids, grid, out, value, params);
+                }
+                case AXPBY -> {
+                    in = arrays(params, value, out, a);
+                    result = arrays(out);
+                    tg.transferToDevice(DataTransferMode.EVERY_EXECUTION, in);
+                    axpbyTasks(tg, name, grids, grid, out, a, value, params);
+                }
+                case SCALE -> {
+                    in = arrays(params, value, out);
+                    result = arrays(out);
+                    tg.transferToDevice(DataTransferMode.EVERY_EXECUTION, in);
+                    scaleTasks(tg, name, grids, grid, out, value, params);
+                }
+                case TRANSPOSE -> {
+                    in = arrays(params, a);
+                    result = arrays(out);
+                    tg.transferToDevice(DataTransferMode.EVERY_EXECUTION, in);
+                    transposeTasks(tg, name, grids, grid, out, a, params);
                 }
                 case SWIGLU_FORWARD -> {
                     in = arrays(params, a, b);

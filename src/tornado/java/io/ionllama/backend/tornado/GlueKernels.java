@@ -10,12 +10,14 @@ import uk.ac.manchester.tornado.api.KernelContext;
  * The glue's device kernels: {@link Elementwise}'s range units called for a range of one element
  * per thread, {@link Activations}'s SwiGLU cells, and {@link IntegralGate}'s row and channel
  * units. The element or row count comes from {@code params[N]} (it changes with every call),
- * fill's value from {@code value[0]} (a scalar argument would be compiled in). Offsets into the
+ * fill's value from {@code value[0]}, axpby's and scale's factors from {@code coef} (a scalar
+ * argument would be compiled in). Offsets into the
  * arrays come from {@code params} too, in the order of the kernel's array arguments: 0 for the
  * per-op graphs' staging buffers, the caller's offsets when a graph is bound to the caller's own
  * arrays ({@link Residency}).
  * <pre>
  *   copy, accumulate, fill, swiglu*   thread i = element i
+ *   axpby, scale, transpose           thread i = element i (of y; of dst)
  *   scanStep                          thread c = channel c (generation: h = a h + (1 - a) u)
  *   gateForward, gateBackwardInput    thread n = row n (C channels each)
  *   gateBackwardLambda                thread c = channel c, sums its rows in order
@@ -48,6 +50,30 @@ public final class GlueKernels {
         int i = k.globalIdx;
         if (i < params[N]) {
             Elementwise.fillRange(dst, params[OFF0], value[params[OFF0 + 1]], i, i + 1);
+        }
+    }
+
+    /** y = alpha y + beta x, alpha and beta from {@code coef[0]}, {@code coef[1]}. */
+    public static void axpby(KernelContext k, float[] y, float[] x, float[] coef, int[] params) {
+        int i = k.globalIdx;
+        if (i < params[N]) {
+            Elementwise.axpbyRange(y, params[OFF0], coef[0], x, params[OFF0 + 1], coef[1], i, i + 1);
+        }
+    }
+
+    /** y = alpha y, alpha from {@code coef[0]}. */
+    public static void scale(KernelContext k, float[] y, float[] coef, int[] params) {
+        int i = k.globalIdx;
+        if (i < params[N]) {
+            Elementwise.scaleRange(y, params[OFF0], coef[0], i, i + 1);
+        }
+    }
+
+    /** dst [cols, rows] = src [rows, cols]^T; thread i = dst element i; rows, cols at OFF0+2, OFF0+3. */
+    public static void transpose(KernelContext k, float[] dst, float[] src, int[] params) {
+        int i = k.globalIdx;
+        if (i < params[N]) {
+            Elementwise.transposeRange(dst, params[OFF0], src, params[OFF0 + 1], params[OFF0 + 2], params[OFF0 + 3], i, i + 1);
         }
     }
 

@@ -24,7 +24,7 @@ import java.util.Map;
  *   <li>attention: sparse dilated and dense, forward and backward (a query pass for dq and a key
  *       GATHER pass for dk, dv), generation's one-query {@link #attentionQuery}, RoPE forward and
  *       backward ({@link AttentionKernels});</li>
- *   <li>glue: copy, accumulate, fill, SwiGLU forward and backward ({@link GlueKernels});</li>
+ *   <li>glue: copy, accumulate, fill, axpby, scale, transpose, SwiGLU forward and backward ({@link GlueKernels});</li>
  *   <li>embeddings: byte embedding gather (also used by the model as a row gather) and its
  *       per-channel scatter backward, n-gram bucket indices, n-gram forward and backward
  *       ({@link EmbeddingKernels});</li>
@@ -500,6 +500,27 @@ public final class TornadoBackend extends ForwardingBackend {
     public void fill(float[] dst, int dstOff, float value, int n) {
         if (n > 0) {
             glue.fill(dst, dstOff, value, n);
+        }
+    }
+
+    @Override
+    public void axpby(float[] y, int yOff, float alpha, float[] x, int xOff, float beta, int n) {
+        if (n > 0) {
+            glue.axpby(y, yOff, alpha, x, xOff, beta, n);
+        }
+    }
+
+    @Override
+    public void scale(float[] y, int yOff, float alpha, int n) {
+        if (n > 0) {
+            glue.scale(y, yOff, alpha, n);
+        }
+    }
+
+    @Override
+    public void transpose(float[] dst, int dstOff, float[] src, int srcOff, int rows, int cols) {
+        if (rows > 0 && cols > 0) {
+            glue.transpose(dst, dstOff, src, srcOff, rows, cols);
         }
     }
 

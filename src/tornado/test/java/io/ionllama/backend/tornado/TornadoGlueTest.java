@@ -11,11 +11,12 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * The glue's TaskGraphs (copy, accumulate, fill, SwiGLU, IntegralLNN gate) on the TornadoVM device
- * against the CPU backend.
+ * The glue's TaskGraphs (copy, accumulate, fill, axpby, scale, transpose, SwiGLU, IntegralLNN gate)
+ * on the TornadoVM device against the CPU backend.
  *
- * <p>Tolerances ({@link DeviceChecks}): copy, fill and accumulate (one addition, no product to
- * fuse) must be bit-equal. SwiGLU and the gate go through exp and division: forward rtol 1e-5 of
+ * <p>Tolerances ({@link DeviceChecks}): copy, fill, accumulate (one addition, no product to
+ * fuse), scale (one product) and transpose must be bit-equal; axpby (two products, one may be
+ * fused) rtol 1e-5 of |alpha y| + |beta x|. SwiGLU and the gate go through exp and division: forward rtol 1e-5 of
  * |cpu result|; backward rtol 1e-5 of |initial| + the largest increment ({@link DeviceChecks#gradScale});
  * the gate's dlambda, a sum over rows, rtol 1e-5 of |dlambda0| + the same sum on |da| (every term
  * then has one sign, so it is the sum of |terms|).
@@ -45,6 +46,8 @@ class TornadoGlueTest extends DeviceTest {
         cpu.fill(dc, dOff, value, n);
         DeviceChecks.assertMatchesCpu("fill n=" + n, dd, dc, zero, 0, dOff, n);
 
+        checkAxpbyScaleTranspose(r, n, src, so, dst0, dOff);
+
         float[] a = Tensors.gaussian(r, so + n + pad, 3), b = Tensors.gaussian(r, so + n + pad, 1);
         float[] od = dst0.clone(), oc = dst0.clone();
         device.swigluForward(od, dOff, a, so, b, so, n);
@@ -57,6 +60,47 @@ class TornadoGlueTest extends DeviceTest {
         cpu.swigluBackward(dac, so, dbc, so, dy, dOff, a, so, b, so, n);
         DeviceChecks.assertMatchesCpu("swiglu da n=" + n, dad, dac, DeviceChecks.gradScale(da0, dac, so, n), RTOL, so, n);
         DeviceChecks.assertMatchesCpu("swiglu db n=" + n, dbd, dbc, DeviceChecks.gradScale(db0, dbc, so, n), RTOL, so, n);
+    }
+
+    /**
+     * axpby (rtol 1e-5 of |alpha y| + |beta x|: the device may fuse one product into an fma),
+     * scale (one product: bit-equal) and transpose (a copy: bit-equal) of {@code n} elements.
+     */
+    static void checkAxpbyScaleTranspose(SplittableRandom r, int n, float[] src, int so, float[] dst0, int dOff) {
+        float alpha = (float) r.nextGaussian(), beta = (float) r.nextGaussian();
+        float[] zero = new float[dst0.length];
+        float[] dd = dst0.clone(), dc = dst0.clone();
+        device.axpby(dd, dOff, alpha, src, so, beta, n);
+        cpu.axpby(dc, dOff, alpha, src, so, beta, n);
+        float[] scale = new float[dst0.length];
+        for (int i = 0; i < n; i++) {
+            scale[dOff + i] = Math.abs(alpha * dst0[dOff + i]) + Math.abs(beta * src[so + i]);
+        }
+        DeviceChecks.assertMatchesCpu("axpby n=" + n, dd, dc, scale, RTOL, dOff, n);
+        dd = dst0.clone();
+        dc = dst0.clone();
+        device.scale(dd, dOff, alpha, n);
+        cpu.scale(dc, dOff, alpha, n);
+        DeviceChecks.assertMatchesCpu("scale n=" + n, dd, dc, zero, 0, dOff, n);
+        // The largest rows x cols <= n with cols close to sqrt(n), and its transpose back.
+        int cols = Math.max(1, (int) Math.sqrt(n) + 1), rows = Math.max(1, n / cols);
+        if (rows * cols > n) {
+            cols = n;
+            rows = 1;
+        }
+        int m = rows * cols;
+        dd = dst0.clone();
+        dc = dst0.clone();
+        device.transpose(dd, dOff, src, so, rows, cols);
+        cpu.transpose(dc, dOff, src, so, rows, cols);
+        DeviceChecks.assertMatchesCpu("transpose " + rows + "x" + cols, dd, dc, zero, 0, dOff, m);
+        float[] back = new float[so + m + 3], backC = back.clone();
+        device.transpose(back, so, dd, dOff, cols, rows);
+        cpu.transpose(backC, so, dc, dOff, cols, rows);
+        DeviceChecks.assertMatchesCpu("transpose back " + cols + "x" + rows, back, backC, zero, 0, so, m);
+        for (int i = 0; i < m; i++) {
+            assertThat(back[so + i]).isEqualTo(src[so + i]);
+        }
     }
 
     @ParameterizedTest
@@ -124,7 +168,7 @@ class TornadoGlueTest extends DeviceTest {
     void ranOnTheDevice() {
         checkElementwise(9, 33);
         DeviceChecks.assertRanOnDevice(device, GlueGraphs.COPY, GlueGraphs.ACCUMULATE, GlueGraphs.FILL,
-                GlueGraphs.SWIGLU_FORWARD, GlueGraphs.SWIGLU_BACKWARD);
+                GlueGraphs.AXPBY, GlueGraphs.SCALE, GlueGraphs.TRANSPOSE, GlueGraphs.SWIGLU_FORWARD, GlueGraphs.SWIGLU_BACKWARD);
     }
 
     /** Generation's scan step in place: h = a h + (1 - a) u, rtol 1e-5 of |a h| + |(1 - a) u|. */
@@ -147,13 +191,13 @@ class TornadoGlueTest extends DeviceTest {
 
     /** Every glue op's inputs and outputs at non-zero offsets, and the op calls of one step. */
     static final class GlueStep {
-        static final int N = 300, ROWS = 5, C = 24, GN = ROWS * C, O1 = 7, O2 = 13, PAD = 5;
+        static final int N = 300, ROWS = 5, C = 24, GN = ROWS * C, O1 = 7, O2 = 13, PAD = 5, TR = 15, TC = 20;
         /** Op calls in {@link #run}. */
-        static final int CALLS = 8;
+        static final int CALLS = 12;
 
         final float[] src, a, b, dy, z, lambda, gda, sa, u;
-        final float[] copy0, acc0, fill0, out0, da0, db0, ga0, dz0, dl0, h0;
-        final float[] copy, acc, fill, out, da, db, ga, dz, dl, h;
+        final float[] copy0, acc0, fill0, out0, da0, db0, ga0, dz0, dl0, h0, ax0, sc0, tr0;
+        final float[] copy, acc, fill, out, da, db, ga, dz, dl, h, ax, sc, tr;
 
         GlueStep(long seed) {
             SplittableRandom r = new SplittableRandom(seed);
@@ -176,6 +220,9 @@ class TornadoGlueTest extends DeviceTest {
             dz0 = Tensors.uniform(r, O2 + GN + PAD, -1, 1);
             dl0 = Tensors.uniform(r, O1 + C + PAD, -1, 1);
             h0 = Tensors.gaussian(r, O1 + N + PAD, 1);
+            ax0 = Tensors.gaussian(r, O1 + N + PAD, 1);
+            sc0 = Tensors.gaussian(r, O2 + N + PAD, 1);
+            tr0 = Tensors.gaussian(r, O2 + N + PAD, 1);
             copy = copy0.clone();
             acc = acc0.clone();
             fill = fill0.clone();
@@ -186,15 +233,18 @@ class TornadoGlueTest extends DeviceTest {
             dz = dz0.clone();
             dl = dl0.clone();
             h = h0.clone();
+            ax = ax0.clone();
+            sc = sc0.clone();
+            tr = tr0.clone();
         }
 
         float[][] outputs() {
-            return new float[][] {copy, acc, fill, out, da, db, ga, dz, dl, h};
+            return new float[][] {copy, acc, fill, out, da, db, ga, dz, dl, h, ax, sc, tr};
         }
 
         /** Every output back to its initial values (on the host). */
         void reset() {
-            float[][] init = {copy0, acc0, fill0, out0, da0, db0, ga0, dz0, dl0, h0};
+            float[][] init = {copy0, acc0, fill0, out0, da0, db0, ga0, dz0, dl0, h0, ax0, sc0, tr0};
             float[][] outs = outputs();
             for (int i = 0; i < outs.length; i++) {
                 System.arraycopy(init[i], 0, outs[i], 0, init[i].length);
@@ -211,6 +261,11 @@ class TornadoGlueTest extends DeviceTest {
             be.integralGateForward(ga, O1, z, O2, lambda, O1, ROWS, C);
             be.integralGateBackward(dz, O2, dl, O1, gda, O1, ga, O1, z, O2, lambda, O1, ROWS, C);
             be.scanStep(h, O1, sa, O2, u, O1, N);
+            // One axpby site called twice with other factors: each call must keep its own.
+            be.axpby(ax, O1, value, src, O2, 0.5f, N);
+            be.axpby(ax, O1, 1.5f, src, O2, -value, N);
+            be.scale(sc, O2, value, N);
+            be.transpose(tr, O2, a, O2, TR, TC);
         }
     }
 
@@ -260,5 +315,12 @@ class TornadoGlueTest extends DeviceTest {
             hScale[o1 + i] = Math.abs(c.sa[o2 + i] * c.h0[o1 + i]) + Math.abs((1 - c.sa[o2 + i]) * c.u[o1 + i]);
         }
         DeviceChecks.assertMatchesCpu("resident scan step", d.h, c.h, hScale, RTOL, o1, n);
+        // The two axpby calls on absolute values bound their rounding.
+        float[] axScale = abs(c.ax0);
+        cpu.axpby(axScale, o1, Math.abs(v2), abs(c.src), o2, 0.5f, n);
+        cpu.axpby(axScale, o1, 1.5f, abs(c.src), o2, Math.abs(v2), n);
+        DeviceChecks.assertMatchesCpu("resident axpby twice", d.ax, c.ax, axScale, RTOL, o1, n);
+        DeviceChecks.assertMatchesCpu("resident scale", d.sc, c.sc, new float[c.sc.length], 0, o2, n);
+        DeviceChecks.assertMatchesCpu("resident transpose", d.tr, c.tr, new float[c.tr.length], 0, o2, n);
     }
 }
