@@ -34,7 +34,7 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--data", description = "Training bytes: a file or a directory (recursive, sorted); .gz/.xz read transparently. Default: the embedded corpus.")
     Path data;
 
-    @Option(names = "--val-data", description = "Validation bytes (default: the last 5% of --data).")
+    @Option(names = "--val-data", description = "Validation bytes (default: the last 5%% of --data).")
     Path valData;
 
     @Option(names = "--dataset", description = "A named dataset downloaded once into the cache: tinystories, enwik8, shakespeare.")
