@@ -78,6 +78,17 @@ class ModelGradientTest {
         checkAll(m, 2, 17, 202);
     }
 
+    /**
+     * Two layers in every local stack (entropy, encoder, decoder): the layers of a stack share one
+     * array per role at their own offsets (IntegralLayer.Saved), so the second layer's backward
+     * reads and writes at non-zero offsets, the scan gradients included.
+     */
+    @Test
+    void backwardMatchesFiniteDifferencesWithTwoLayersPerStack() {
+        ModelConfig deep = new ModelConfig("nano", 16, 16, 2, 2, 2, 2, 8, 2, new int[] {3, 4}, 13, 24, 24, 2, 6, 3f).validate();
+        checkAll(model(deep, "fixed:3", false), 2, 11, 404);
+    }
+
     /** The same check rejects a deliberately wrong gradient: one tensor's scaled by 1.1, another's negated. */
     @Test
     void checkRejectsWrongGradients() {
