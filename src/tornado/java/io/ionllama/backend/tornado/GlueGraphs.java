@@ -63,162 +63,117 @@ final class GlueGraphs implements AutoCloseable {
         System.arraycopy(offsets, 0, params, GlueKernels.OFF0, offsets.length);
     }
 
-    void copy(float[] dst, int dstOff, float[] src, int srcOff, int n) {
-        Residency.OpSite site = residency.site(new Residency.Key(COPY, new int[0], dst, src),
-                () -> new Residency.OpSite(COPY, GlueKernels.PARAMS, new Object[] {dst, src}, new Object[] {dst},
-                        Residency.grids1(1), (tg, name, grids, st) -> copyTasks(tg, name, grids, st.grid1(), dst, src, st.params)));
+    /**
+     * An elementwise call inside a step: the site for its arrays ({@code bound}, the first
+     * {@code written} of them written), with this call's size and offsets in its {@code params}
+     * and its per-call {@code values} (fill's value, scale's alpha, axpby's alpha and beta) in its
+     * own float array ({@code perCall[1]}, which {@code tasks} reads from the site). Returns true
+     * when the call was taken by the resident plan; false when the per-op graph must run it.
+     */
+    private boolean resident(String op, Object[] bound, int written, Residency.OpSite.Tasks tasks, int n, int[] offsets,
+                             float... values) {
+        Residency.OpSite site = residency.site(new Residency.Key(op, new int[0], bound),
+                () -> new Residency.OpSite(op, GlueKernels.PARAMS, bound, java.util.Arrays.copyOf(bound, written),
+                        Residency.grids1(1), tasks, values.length == 0 ? new Object[0] : new Object[] {new float[values.length]}));
         if (site != null) {
-            setOffsets(site.params, n, dstOff, srcOff);
+            setOffsets(site.params, n, offsets);
+            if (values.length > 0) {
+                System.arraycopy(values, 0, (float[]) site.perCall[1], 0, values.length);
+            }
             StagedGraph.size(site.grid1(), n);
         }
-        if (residency.run(site)) {
-            return;
+        return residency.run(site);
+    }
+
+    /** The per-call values an elementwise site's tasks read ({@link #resident}). */
+    private static float[] values(Residency.OpSite site) {
+        return (float[]) site.perCall[1];
+    }
+
+    /**
+     * An elementwise call through its per-op graph: {@code a} and {@code b} in (null: unused),
+     * {@code dst} out, and in as well when the op reads it ({@code dstIn}: accumulate, axpby,
+     * scale, the scan step).
+     */
+    private void perOp(Kind kind, int n, float[] dst, int dstOff, boolean dstIn, float[] a, int aOff, float[] b, int bOff,
+                       float... values) {
+        Elementwise g = elementwise(kind, n);
+        System.arraycopy(values, 0, g.value, 0, values.length);
+        if (dstIn) {
+            System.arraycopy(dst, dstOff, g.out, 0, n);
         }
-        Elementwise g = elementwise(Kind.COPY, n);
-        System.arraycopy(src, srcOff, g.a, 0, n);
+        if (a != null) {
+            System.arraycopy(a, aOff, g.a, 0, n);
+        }
+        if (b != null) {
+            System.arraycopy(b, bOff, g.b, 0, n);
+        }
         g.execute(n);
         System.arraycopy(g.out, 0, dst, dstOff, n);
         residency.wroteOnHost(dst);
+    }
+
+    private static int[] offsets(int... offsets) {
+        return offsets;
+    }
+
+    void copy(float[] dst, int dstOff, float[] src, int srcOff, int n) {
+        if (!resident(COPY, new Object[] {dst, src}, 1, (tg, name, grids, st) -> copyTasks(tg, name, grids, st.grid1(), dst, src,
+                st.params), n, offsets(dstOff, srcOff))) {
+            perOp(Kind.COPY, n, dst, dstOff, false, src, srcOff, null, 0);
+        }
     }
 
     void accumulate(float[] dst, int dstOff, float[] src, int srcOff, int n) {
-        Residency.OpSite site = residency.site(new Residency.Key(ACCUMULATE, new int[0], dst, src),
-                () -> new Residency.OpSite(ACCUMULATE, GlueKernels.PARAMS, new Object[] {dst, src}, new Object[] {dst},
-                        Residency.grids1(1), (tg, name, grids, st) -> accumulateTasks(tg, name, grids, st.grid1(), dst, src, st.params)));
-        if (site != null) {
-            setOffsets(site.params, n, dstOff, srcOff);
-            StagedGraph.size(site.grid1(), n);
+        if (!resident(ACCUMULATE, new Object[] {dst, src}, 1, (tg, name, grids, st) -> accumulateTasks(tg, name, grids, st.grid1(),
+                dst, src, st.params), n, offsets(dstOff, srcOff))) {
+            perOp(Kind.ACCUMULATE, n, dst, dstOff, true, src, srcOff, null, 0);
         }
-        if (residency.run(site)) {
-            return;
-        }
-        Elementwise g = elementwise(Kind.ACCUMULATE, n);
-        System.arraycopy(dst, dstOff, g.out, 0, n);
-        System.arraycopy(src, srcOff, g.a, 0, n);
-        g.execute(n);
-        System.arraycopy(g.out, 0, dst, dstOff, n);
-        residency.wroteOnHost(dst);
     }
 
     void fill(float[] dst, int dstOff, float value, int n) {
-        // The value travels in the site's own one-float array (perCall[1]) every call.
-        Residency.OpSite site = residency.site(new Residency.Key(FILL, new int[0], dst),
-                () -> new Residency.OpSite(FILL, GlueKernels.PARAMS, new Object[] {dst}, new Object[] {dst}, Residency.grids1(1),
-                        (tg, name, grids, st) -> fillTasks(tg, name, grids, st.grid1(), dst, (float[]) st.perCall[1], st.params),
-                        new float[1]));
-        if (site != null) {
-            setOffsets(site.params, n, dstOff, 0);
-            ((float[]) site.perCall[1])[0] = value;
-            StagedGraph.size(site.grid1(), n);
+        if (!resident(FILL, new Object[] {dst}, 1, (tg, name, grids, st) -> fillTasks(tg, name, grids, st.grid1(), dst, values(st),
+                st.params), n, offsets(dstOff, 0), value)) {
+            perOp(Kind.FILL, n, dst, dstOff, false, null, 0, null, 0, value);
         }
-        if (residency.run(site)) {
-            return;
-        }
-        Elementwise g = elementwise(Kind.FILL, n);
-        g.value[0] = value;
-        g.execute(n);
-        System.arraycopy(g.out, 0, dst, dstOff, n);
-        residency.wroteOnHost(dst);
     }
 
     void axpby(float[] y, int yOff, float alpha, float[] x, int xOff, float beta, int n) {
-        // alpha and beta travel in the site's own two-float array (perCall[1]) every call.
-        Residency.OpSite site = residency.site(new Residency.Key(AXPBY, new int[0], y, x),
-                () -> new Residency.OpSite(AXPBY, GlueKernels.PARAMS, new Object[] {y, x}, new Object[] {y}, Residency.grids1(1),
-                        (tg, name, grids, st) -> axpbyTasks(tg, name, grids, st.grid1(), y, x, (float[]) st.perCall[1], st.params),
-                        new float[2]));
-        if (site != null) {
-            setOffsets(site.params, n, yOff, xOff);
-            float[] coef = (float[]) site.perCall[1];
-            coef[0] = alpha;
-            coef[1] = beta;
-            StagedGraph.size(site.grid1(), n);
+        if (!resident(AXPBY, new Object[] {y, x}, 1, (tg, name, grids, st) -> axpbyTasks(tg, name, grids, st.grid1(), y, x, values(st),
+                st.params), n, offsets(yOff, xOff), alpha, beta)) {
+            perOp(Kind.AXPBY, n, y, yOff, true, x, xOff, null, 0, alpha, beta);
         }
-        if (residency.run(site)) {
-            return;
-        }
-        Elementwise g = elementwise(Kind.AXPBY, n);
-        g.value[0] = alpha;
-        g.value[1] = beta;
-        System.arraycopy(y, yOff, g.out, 0, n);
-        System.arraycopy(x, xOff, g.a, 0, n);
-        g.execute(n);
-        System.arraycopy(g.out, 0, y, yOff, n);
-        residency.wroteOnHost(y);
     }
 
     void scale(float[] y, int yOff, float alpha, int n) {
-        Residency.OpSite site = residency.site(new Residency.Key(SCALE, new int[0], y),
-                () -> new Residency.OpSite(SCALE, GlueKernels.PARAMS, new Object[] {y}, new Object[] {y}, Residency.grids1(1),
-                        (tg, name, grids, st) -> scaleTasks(tg, name, grids, st.grid1(), y, (float[]) st.perCall[1], st.params),
-                        new float[1]));
-        if (site != null) {
-            setOffsets(site.params, n, yOff);
-            ((float[]) site.perCall[1])[0] = alpha;
-            StagedGraph.size(site.grid1(), n);
+        if (!resident(SCALE, new Object[] {y}, 1, (tg, name, grids, st) -> scaleTasks(tg, name, grids, st.grid1(), y, values(st),
+                st.params), n, offsets(yOff), alpha)) {
+            perOp(Kind.SCALE, n, y, yOff, true, null, 0, null, 0, alpha);
         }
-        if (residency.run(site)) {
-            return;
-        }
-        Elementwise g = elementwise(Kind.SCALE, n);
-        g.value[0] = alpha;
-        System.arraycopy(y, yOff, g.out, 0, n);
-        g.execute(n);
-        System.arraycopy(g.out, 0, y, yOff, n);
-        residency.wroteOnHost(y);
     }
 
     void transpose(float[] dst, int dstOff, float[] src, int srcOff, int rows, int cols) {
         int n = rows * cols;
-        Residency.OpSite site = residency.site(new Residency.Key(TRANSPOSE, new int[0], dst, src),
-                () -> new Residency.OpSite(TRANSPOSE, GlueKernels.PARAMS, new Object[] {dst, src}, new Object[] {dst},
-                        Residency.grids1(1), (tg, name, grids, st) -> transposeTasks(tg, name, grids, st.grid1(), dst, src, st.params)));
-        if (site != null) {
-            setOffsets(site.params, n, dstOff, srcOff, rows, cols);
-            StagedGraph.size(site.grid1(), n);
+        if (!resident(TRANSPOSE, new Object[] {dst, src}, 1, (tg, name, grids, st) -> transposeTasks(tg, name, grids, st.grid1(), dst,
+                src, st.params), n, offsets(dstOff, srcOff, rows, cols))) {
+            Elementwise g = elementwise(Kind.TRANSPOSE, n);
+            g.params[GlueKernels.OFF0 + 2] = rows;
+            g.params[GlueKernels.OFF0 + 3] = cols;
+            perOp(Kind.TRANSPOSE, n, dst, dstOff, false, src, srcOff, null, 0);
         }
-        if (residency.run(site)) {
-            return;
-        }
-        Elementwise g = elementwise(Kind.TRANSPOSE, n);
-        g.params[GlueKernels.OFF0 + 2] = rows;
-        g.params[GlueKernels.OFF0 + 3] = cols;
-        System.arraycopy(src, srcOff, g.a, 0, n);
-        g.execute(n);
-        System.arraycopy(g.out, 0, dst, dstOff, n);
-        residency.wroteOnHost(dst);
     }
 
     void swigluForward(float[] out, int outOff, float[] a, int aOff, float[] b, int bOff, int n) {
-        Residency.OpSite site = residency.site(new Residency.Key(SWIGLU_FORWARD, new int[0], out, a, b),
-                () -> new Residency.OpSite(SWIGLU_FORWARD, GlueKernels.PARAMS, new Object[] {out, a, b}, new Object[] {out},
-                        Residency.grids1(1), (tg, name, grids, st) -> swigluForwardTasks(tg, name, grids, st.grid1(), out, a, b, st.params)));
-        if (site != null) {
-            setOffsets(site.params, n, outOff, aOff, bOff);
-            StagedGraph.size(site.grid1(), n);
+        if (!resident(SWIGLU_FORWARD, new Object[] {out, a, b}, 1, (tg, name, grids, st) -> swigluForwardTasks(tg, name, grids,
+                st.grid1(), out, a, b, st.params), n, offsets(outOff, aOff, bOff))) {
+            perOp(Kind.SWIGLU_FORWARD, n, out, outOff, false, a, aOff, b, bOff);
         }
-        if (residency.run(site)) {
-            return;
-        }
-        Elementwise g = elementwise(Kind.SWIGLU_FORWARD, n);
-        System.arraycopy(a, aOff, g.a, 0, n);
-        System.arraycopy(b, bOff, g.b, 0, n);
-        g.execute(n);
-        System.arraycopy(g.out, 0, out, outOff, n);
-        residency.wroteOnHost(out);
     }
 
     void swigluBackward(float[] da, int daOff, float[] db, int dbOff, float[] dy, int dyOff,
                         float[] a, int aOff, float[] b, int bOff, int n) {
-        Residency.OpSite site = residency.site(new Residency.Key(SWIGLU_BACKWARD, new int[0], da, db, dy, a, b),
-                () -> new Residency.OpSite(SWIGLU_BACKWARD, GlueKernels.PARAMS, new Object[] {da, db, dy, a, b}, new Object[] {da, db},
-                        Residency.grids1(1),
-                        (tg, name, grids, st) -> swigluBackwardTasks(tg, name, grids, st.grid1(), da, db, dy, a, b, st.params)));
-        if (site != null) {
-            setOffsets(site.params, n, daOff, dbOff, dyOff, aOff, bOff);
-            StagedGraph.size(site.grid1(), n);
-        }
-        if (residency.run(site)) {
+        if (resident(SWIGLU_BACKWARD, new Object[] {da, db, dy, a, b}, 2, (tg, name, grids, st) -> swigluBackwardTasks(tg, name,
+                grids, st.grid1(), da, db, dy, a, b, st.params), n, offsets(daOff, dbOff, dyOff, aOff, bOff))) {
             return;
         }
         Elementwise g = elementwise(Kind.SWIGLU_BACKWARD, n);
@@ -235,23 +190,10 @@ final class GlueGraphs implements AutoCloseable {
 
     /** Generation's scan step in place over n channels: h = a h + (1 - a) u. */
     void scanStep(float[] h, int hOff, float[] a, int aOff, float[] u, int uOff, int n) {
-        Residency.OpSite site = residency.site(new Residency.Key(SCAN_STEP, new int[0], h, a, u),
-                () -> new Residency.OpSite(SCAN_STEP, GlueKernels.PARAMS, new Object[] {h, a, u}, new Object[] {h},
-                        Residency.grids1(1), (tg, name, grids, st) -> scanStepTasks(tg, name, grids, st.grid1(), h, a, u, st.params)));
-        if (site != null) {
-            setOffsets(site.params, n, hOff, aOff, uOff);
-            StagedGraph.size(site.grid1(), n);
+        if (!resident(SCAN_STEP, new Object[] {h, a, u}, 1, (tg, name, grids, st) -> scanStepTasks(tg, name, grids, st.grid1(), h, a,
+                u, st.params), n, offsets(hOff, aOff, uOff))) {
+            perOp(Kind.SCAN_STEP, n, h, hOff, true, a, aOff, u, uOff);
         }
-        if (residency.run(site)) {
-            return;
-        }
-        Elementwise g = elementwise(Kind.SCAN_STEP, n);
-        System.arraycopy(h, hOff, g.out, 0, n);
-        System.arraycopy(a, aOff, g.a, 0, n);
-        System.arraycopy(u, uOff, g.b, 0, n);
-        g.execute(n);
-        System.arraycopy(g.out, 0, h, hOff, n);
-        residency.wroteOnHost(h);
     }
 
     // ---------------------------------------------------------------- tasks, shared by the per-op graphs and the sites
