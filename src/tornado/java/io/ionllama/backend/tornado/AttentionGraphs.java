@@ -164,13 +164,6 @@ final class AttentionGraphs implements AutoCloseable {
         System.arraycopy(offsets, 0, params, AttentionKernels.OFF0, offsets.length);
     }
 
-    /** A 1-D grid for {@code units} threads, not yet registered. */
-    private static WorkerGrid1D grid(int units) {
-        WorkerGrid1D g = new WorkerGrid1D(StagedGraph.LOCAL_1D);
-        StagedGraph.size(g, units);
-        return g;
-    }
-
     static void forwardTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid1D grid, float[] out, float[] att,
                              float[] q, float[] k, float[] v, int[] params, int heads, int hd, int window) {
         if (window == 0) {
@@ -253,7 +246,7 @@ final class AttentionGraphs implements AutoCloseable {
             att = new float[capacity * heads * capacity2];
             String name = session.graphName(op, heads + "x" + hd + (window == 0 ? "" : "w" + window));
             GridScheduler grids = new GridScheduler();
-            grid = grid(capacity * heads);
+            grid = StagedGraph.grid1(capacity * heads);
             TaskGraph tg = new TaskGraph(name).transferToDevice(DataTransferMode.EVERY_EXECUTION, params, q, k, v);
             forwardTasks(tg, name, grids, grid, out, att, q, k, v, params, heads, hd, window);
             tg.transferToHost(DataTransferMode.EVERY_EXECUTION, out, att);
@@ -311,8 +304,8 @@ final class AttentionGraphs implements AutoCloseable {
             att = new float[capacity * heads * capacity2];
             String name = session.graphName(op, heads + "x" + hd + (window == 0 ? "" : "w" + window));
             GridScheduler grids = new GridScheduler();
-            queryGrid = grid(capacity * heads);
-            keyGrid = grid(capacity * heads);
+            queryGrid = StagedGraph.grid1(capacity * heads);
+            keyGrid = StagedGraph.grid1(capacity * heads);
             Object[] in = arrays(params, dq, dk, dv, dout, q, k, v, out, att);
             TaskGraph tg = new TaskGraph(name).transferToDevice(DataTransferMode.EVERY_EXECUTION, in);
             backwardTasks(tg, name, grids, queryGrid, keyGrid, dq, dk, dv, dout, q, k, v, out, att, params, heads, hd, window);
@@ -392,7 +385,7 @@ final class AttentionGraphs implements AutoCloseable {
             v = new float[capacity * C];
             String name = session.graphName(op, heads + "x" + hd + (dense ? "" : "w" + window));
             GridScheduler grids = new GridScheduler();
-            grid = grid(heads);
+            grid = StagedGraph.grid1(heads);
             Object[] in = arrays(params, q, k, v);
             TaskGraph tg = new TaskGraph(name).transferToDevice(DataTransferMode.EVERY_EXECUTION, in);
             queryTasks(tg, name, grids, grid, out, att, q, k, v, params, heads, hd, window, dense);
@@ -437,7 +430,7 @@ final class AttentionGraphs implements AutoCloseable {
             x = new float[capacity * C];
             String name = session.graphName(op, heads + "x" + hd);
             GridScheduler grids = new GridScheduler();
-            grid = grid(capacity * heads);
+            grid = StagedGraph.grid1(capacity * heads);
             Object[] in = backward ? arrays(params, y, x) : arrays(params, x);
             TaskGraph tg = new TaskGraph(name).transferToDevice(DataTransferMode.EVERY_EXECUTION, in);
             ropeTasks(tg, name, grids, grid, backward, y, x, params, heads, hd, base);

@@ -156,13 +156,6 @@ final class EmbeddingGraphs implements AutoCloseable {
         System.arraycopy(offsets, 0, params, EmbeddingKernels.OFF0, offsets.length);
     }
 
-    /** A 1-D grid of {@link StagedGraph#LOCAL_1D}-thread work-groups for {@code units} threads (the per-op graphs' first size). */
-    static WorkerGrid1D grid(int units) {
-        WorkerGrid1D g = new WorkerGrid1D(StagedGraph.roundUp(Math.max(1, units), StagedGraph.LOCAL_1D));
-        g.setLocalWork(StagedGraph.LOCAL_1D, 1, 1);
-        return g;
-    }
-
     static void byteForwardTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid1D grid, float[] out, float[] emb,
                                  int[] x, int[] params, int D) {
         tg.task("rows", EmbeddingKernels::byteForward, new KernelContext(), out, emb, x, params, D);
@@ -244,13 +237,13 @@ final class EmbeddingGraphs implements AutoCloseable {
             TaskGraph tg = new TaskGraph(name);
             Object[] in, result;
             if (backward) {
-                grid = grid(D);
+                grid = StagedGraph.grid1(D);
                 in = arrays(params, emb, out, x);
                 result = arrays(emb);
                 tg.transferToDevice(DataTransferMode.EVERY_EXECUTION, in);
                 byteBackwardTasks(tg, name, grids, grid, emb, out, x, params, D);
             } else {
-                grid = grid(capacity);
+                grid = StagedGraph.grid1(capacity);
                 in = arrays(params, emb, x);
                 result = arrays(out);
                 tg.transferToDevice(DataTransferMode.EVERY_EXECUTION, in);
@@ -290,7 +283,7 @@ final class EmbeddingGraphs implements AutoCloseable {
             x = new int[capacity];
             String name = session.graphName(op, "n" + ns.length + "b" + buckets);
             GridScheduler grids = new GridScheduler();
-            grid = grid(capacity);
+            grid = StagedGraph.grid1(capacity);
             Object[] in = arrays(params, x);
             TaskGraph tg = new TaskGraph(name)
                     .transferToDevice(DataTransferMode.FIRST_EXECUTION, ns)
@@ -349,11 +342,11 @@ final class EmbeddingGraphs implements AutoCloseable {
             Object[] in = arrays(params, out, tables, idx), result;
             tg.transferToDevice(DataTransferMode.EVERY_EXECUTION, in);
             if (backward) {
-                grid = grid(D);
+                grid = StagedGraph.grid1(D);
                 result = arrays(tables);
                 ngramBackwardTasks(tg, name, grids, grid, tables, out, idx, params, numN, D);
             } else {
-                grid = grid(capacity);
+                grid = StagedGraph.grid1(capacity);
                 result = arrays(out);
                 ngramForwardTasks(tg, name, grids, grid, out, tables, idx, params, numN, D);
             }

@@ -201,13 +201,6 @@ final class GlueGraphs implements AutoCloseable {
     /** Name of the elementwise ops' task. */
     static final String ELEMENTS = "elements";
 
-    /** A 1-D worker grid of work-groups of {@link StagedGraph#LOCAL_1D} threads for {@code units}, not registered. */
-    static WorkerGrid1D grid(int units) {
-        WorkerGrid1D g = new WorkerGrid1D(StagedGraph.roundUp(Math.max(1, units), StagedGraph.LOCAL_1D));
-        g.setLocalWork(StagedGraph.LOCAL_1D, 1, 1);
-        return g;
-    }
-
     static void copyTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid1D grid, float[] dst, float[] src,
                           int[] params) {
         tg.task(ELEMENTS, GlueKernels::copy, new KernelContext(), dst, src, params);
@@ -273,7 +266,7 @@ final class GlueGraphs implements AutoCloseable {
         tg.task("rows", GlueKernels::gateBackwardInput, new KernelContext(), dz, da, a, z, lambda, params, C);
         grids.addWorkerGrid(name + ".rows", rowGrid);
         tg.task("channels", GlueKernels::gateBackwardLambda, new KernelContext(), dLambda, da, a, z, lambda, params, C);
-        grids.addWorkerGrid(name + ".channels", grid(C));
+        grids.addWorkerGrid(name + ".channels", StagedGraph.grid1(C));
     }
 
     /**
@@ -320,7 +313,7 @@ final class GlueGraphs implements AutoCloseable {
             dy = kind == Kind.SWIGLU_BACKWARD ? new float[capacity] : new float[1];
             String name = session.graphName(op, "n" + capacity);
             GridScheduler grids = new GridScheduler();
-            grid = grid(capacity);
+            grid = StagedGraph.grid1(capacity);
             TaskGraph tg = new TaskGraph(name);
             Object[] in, result;
             switch (kind) {
@@ -470,7 +463,7 @@ final class GlueGraphs implements AutoCloseable {
             z = new float[capacity * C];
             String name = session.graphName(op, "C" + C);
             GridScheduler grids = new GridScheduler();
-            grid = grid(capacity);
+            grid = StagedGraph.grid1(capacity);
             Object[] in = arrays(params, z, lambda);
             TaskGraph tg = new TaskGraph(name).transferToDevice(DataTransferMode.EVERY_EXECUTION, in);
             gateForwardTasks(tg, name, grids, grid, a, z, lambda, params, C);
@@ -518,7 +511,7 @@ final class GlueGraphs implements AutoCloseable {
             z = new float[capacity * C];
             String name = session.graphName(op, "C" + C);
             GridScheduler grids = new GridScheduler();
-            rowGrid = grid(capacity);
+            rowGrid = StagedGraph.grid1(capacity);
             Object[] in = arrays(params, dz, dLambda, da, a, z, lambda);
             TaskGraph tg = new TaskGraph(name).transferToDevice(DataTransferMode.EVERY_EXECUTION, in);
             gateBackwardTasks(tg, name, grids, rowGrid, dz, dLambda, da, a, z, lambda, params, C);

@@ -124,13 +124,6 @@ final class LossGraphs implements AutoCloseable {
         System.arraycopy(offsets, 0, params, LossKernels.OFF0, offsets.length);
     }
 
-    /** A 1-D grid of work-groups of {@link StagedGraph#LOCAL_1D} threads for {@code units} rows (not registered). */
-    static WorkerGrid1D rowGrid(int units) {
-        WorkerGrid1D g = new WorkerGrid1D(StagedGraph.roundUp(Math.max(1, units), StagedGraph.LOCAL_1D));
-        g.setLocalWork(StagedGraph.LOCAL_1D, 1, 1);
-        return g;
-    }
-
     /** The statistics' grid: one thread. */
     static WorkerGrid1D oneThread() {
         WorkerGrid1D g = new WorkerGrid1D(1);
@@ -200,7 +193,7 @@ final class LossGraphs implements AutoCloseable {
             logits = new float[capacity * V];
             String name = session.graphName(op, "V" + V);
             GridScheduler grids = new GridScheduler();
-            grid = rowGrid(capacity);
+            grid = StagedGraph.grid1(capacity);
             TaskGraph tg = new TaskGraph(name);
             Object[] in, out;
             switch (kind) {
@@ -303,7 +296,7 @@ final class LossGraphs implements AutoCloseable {
             dloss = new float[stride == 0 ? 1 : capacity];
             String name = session.graphName(op, "V" + V + "s" + stride);
             GridScheduler grids = new GridScheduler();
-            grid = rowGrid(capacity);
+            grid = StagedGraph.grid1(capacity);
             Object[] in = arrays(params, dlogits, probs, targets, dloss);
             TaskGraph tg = new TaskGraph(name).transferToDevice(DataTransferMode.EVERY_EXECUTION, in);
             ceBackwardTasks(tg, name, grids, grid, dlogits, probs, targets, dloss, params, V, stride);

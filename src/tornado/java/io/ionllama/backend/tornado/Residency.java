@@ -265,7 +265,7 @@ final class Residency implements AutoCloseable {
     private record Call(Site site, Site copy) {}
 
     /** A stage graph: calls {@code from} (inclusive) to {@code to} of the recorded step, and its index in the plan. */
-    private record Stage(int from, int to, int index, long perCallBytes) {}
+    private record Stage(int from, int to, int index) {}
 
     private final TornadoSession session;
     private final Map<Key, Site> sites = new LinkedHashMap<>();
@@ -736,7 +736,7 @@ final class Residency implements AutoCloseable {
                 g.call(i);
                 calls.get(i).copy.tasks(g, name, named);
             }
-            Stage st = new Stage(from, to, graphs.size(), DeviceGraph.bytes(perCall.toArray()));
+            Stage st = new Stage(from, to, graphs.size());
             graphs.add(g.snapshot());
             pt.stageAt[from] = st;
             from = to;

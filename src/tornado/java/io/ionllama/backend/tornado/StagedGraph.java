@@ -99,10 +99,16 @@ abstract class StagedGraph implements AutoCloseable {
         return g;
     }
 
-    /** A 1-D worker grid of work-groups of {@link #LOCAL_1D} threads, registered for {@code task}, sized for {@code units}. */
+    /** A 1-D worker grid of work-groups of {@link #LOCAL_1D} threads, sized for {@code units}, not registered. */
+    static WorkerGrid1D grid1(int units) {
+        WorkerGrid1D g = new WorkerGrid1D(LOCAL_1D);
+        size(g, units);
+        return g;
+    }
+
+    /** {@link #grid1(int)}, registered for {@code task}. */
     static WorkerGrid1D grid1(GridScheduler grids, String graphName, String task, int units) {
-        WorkerGrid1D g = new WorkerGrid1D(roundUp(Math.max(1, units), LOCAL_1D));
-        g.setLocalWork(LOCAL_1D, 1, 1);
+        WorkerGrid1D g = grid1(units);
         grids.addWorkerGrid(graphName + "." + task, g);
         return g;
     }

@@ -60,15 +60,7 @@ class TornadoLossesTest extends DeviceTest {
         float[] e0 = Tensors.uniform(r, so + rows + pad, -1, 1), ed = e0.clone(), ec = e0.clone();
         device.entropy(ed, so, logits, lo, rows, V);
         cpu.entropy(ec, so, logits, lo, rows, V);
-        float[] eScale = new float[ec.length];
-        for (int n = 0; n < rows; n++) {
-            float max = -Float.MAX_VALUE, min = Float.MAX_VALUE;
-            for (int v = 0; v < V; v++) {
-                max = Math.max(max, logits[lo + n * V + v]);
-                min = Math.min(min, logits[lo + n * V + v]);
-            }
-            eScale[so + n] = (float) Math.log(V) + max - min;
-        }
+        float[] eScale = entropyScale(logits, lo, rows, V, ec.length, so);
         DeviceChecks.assertMatchesCpu("entropy " + what, ed, ec, eScale, RTOL, so, rows);
 
         for (boolean withArgmax : new boolean[] {true, false}) {
@@ -199,15 +191,7 @@ class TornadoLossesTest extends DeviceTest {
 
                 float[] ec = entropy0.clone();
                 cpu.entropy(ec, eo, logits, lo, rows, V);
-                float[] eScale = new float[ec.length];
-                for (int n = 0; n < rows; n++) {
-                    float max = -Float.MAX_VALUE, min = Float.MAX_VALUE;
-                    for (int v = 0; v < V; v++) {
-                        max = Math.max(max, logits[lo + n * V + v]);
-                        min = Math.min(min, logits[lo + n * V + v]);
-                    }
-                    eScale[eo + n] = (float) Math.log(V) + max - min;
-                }
+                float[] eScale = entropyScale(logits, lo, rows, V, ec.length, eo);
                 DeviceChecks.assertMatchesCpu("entropy " + what, entropy, ec, eScale, RTOL, eo, rows);
 
                 // The statistics from the device's losses and argmax, as the device computed them.
@@ -245,5 +229,19 @@ class TornadoLossesTest extends DeviceTest {
 
     private static void reset(float[] a, float[] from) {
         System.arraycopy(from, 0, a, 0, a.length);
+    }
+
+    /** The entropy's error scale per row: log V plus the row's logit range (the entropy is at most log V). */
+    static float[] entropyScale(float[] logits, int lo, int rows, int V, int length, int off) {
+        float[] scale = new float[length];
+        for (int n = 0; n < rows; n++) {
+            float max = -Float.MAX_VALUE, min = Float.MAX_VALUE;
+            for (int v = 0; v < V; v++) {
+                max = Math.max(max, logits[lo + n * V + v]);
+                min = Math.min(min, logits[lo + n * V + v]);
+            }
+            scale[off + n] = (float) Math.log(V) + max - min;
+        }
+        return scale;
     }
 }
