@@ -1,5 +1,7 @@
 package io.ionllama.backend;
 
+import io.ionllama.kernels.Optim;
+
 /**
  * Where the kernel library's units run. The math of every op lives once, in
  * {@code io.ionllama.kernels}; a backend only schedules units (a row, a head, a channel, a chunk)
@@ -88,6 +90,15 @@ public interface Backend extends AutoCloseable {
 
     /** Sum of squares of g[off .. off+n), added in a fixed block order (the same for any thread count). */
     double sumSquares(float[] g, int off, int n);
+
+    /**
+     * x[off .. off+n) *= 1 / (||x|| + eps), the norm from {@link #sumSquares} ({@link
+     * Optim#inverseNorm}): Muon's normalisation. A device backend computes the factor on the
+     * device, so nothing comes back to the host.
+     */
+    default void normalize(float[] x, int off, int n, double eps) {
+        scale(x, off, Optim.inverseNorm(sumSquares(x, off, n), eps), n);
+    }
 
     /**
      * The sums of squares of {@code count} ranges of g, {@code [offs[k], offs[k] + sizes[k])},

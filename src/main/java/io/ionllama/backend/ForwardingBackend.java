@@ -361,6 +361,11 @@ public class ForwardingBackend implements Backend {
     }
 
     @Override
+    public void normalize(float[] x, int off, int n, double eps) {
+        delegate.normalize(x, off, n, eps);
+    }
+
+    @Override
     public double sumSquaresTensors(float[] g, int[] offs, int[] sizes, int count) {
         return delegate.sumSquaresTensors(g, offs, sizes, count);
     }

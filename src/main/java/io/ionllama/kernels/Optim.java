@@ -33,6 +33,14 @@ public final class Optim {
         }
     }
 
+    /**
+     * 1 / (sqrt(sumSquares) + eps), rounded to float: the factor that scales a tensor to unit
+     * Frobenius norm (Muon), from its sum of squares added in block order.
+     */
+    public static float inverseNorm(double sumSquares, double eps) {
+        return (float) (1 / (Math.sqrt(sumSquares) + eps));
+    }
+
     /** partial[block] = sum of g² over elements [block*BLOCK, min(n, (block+1)*BLOCK)) of the range at off. */
     public static void sumSquaresBlock(double[] partial, float[] g, int off, int n, int block) {
         sumSquaresBlockAt(partial, block, g, off, n, block);

@@ -17,9 +17,8 @@ import java.util.List;
  *   5×:  A = X Xᵀ ;  X = a X + (b A + c A A) X      (a, b, c) = (3.4445, -4.7750, 2.0315)
  *   W -= lr · (0.2 · sqrt(max(rows, cols)) · X + wd · W)
  * </pre>
- * Every step is a backend call (axpby, scale, transpose, copy, fill, matmul, sum of squares), so a
- * device backend keeps the momentum and the scratch matrices on the device; the host sees only
- * each tensor's sum of squares.
+ * Every step is a backend call (axpby, normalize, transpose, copy, fill, matmul), so a device
+ * backend keeps the momentum and the scratch matrices on the device, and nothing comes back.
  */
 public final class Muon {
     static final float MU = 0.95f, A = 3.4445f, B = -4.7750f, C = 2.0315f;
@@ -64,8 +63,8 @@ public final class Muon {
 
     /**
      * One Muon step over the hidden matrices, as backend calls only: p, g, the momentum and the
-     * scratch stay wherever the backend keeps them (on a device, inside a step); the host reads
-     * back only each tensor's sum of squares.
+     * scratch stay wherever the backend keeps them (on a device, inside a step), and the host
+     * reads nothing back.
      */
     public void update(Backend be, float[] p, float[] g, float lr, float gradScale) {
         for (ParamLayout.Tensor t : muonTensors) {
@@ -83,8 +82,7 @@ public final class Muon {
                 xs = xt;
                 x2 = x;
             }
-            double norm = Math.sqrt(be.sumSquares(xs, 0, n)) + 1e-7;
-            be.scale(xs, 0, (float) (1 / norm), n);
+            be.normalize(xs, 0, n, 1e-7);
             for (int k = 0; k < STEPS; k++) {
                 be.copy(x2, 0, xs, 0, n);
                 be.matmulForward(a, 0, xs, 0, x2, 0, null, 0, r, c, r);        // A = X Xᵀ        [r, r]

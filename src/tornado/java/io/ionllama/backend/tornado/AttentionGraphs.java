@@ -59,7 +59,7 @@ final class AttentionGraphs implements AutoCloseable {
         String op = window == 0 ? DENSE_FORWARD : DILATED_FORWARD;
         Residency.OpSite site = residency.site(new Residency.Key(op, new int[] {heads, hd, window}, out, att, q, k, v),
                 () -> new Residency.OpSite(op, AttentionKernels.PARAMS, new Object[] {out, att, q, k, v}, new Object[] {out, att},
-                        Residency.grids1(1), (tg, name, grids, st) -> forwardTasks(tg, name, grids, st.grid1(), out, att, q, k, v, st.params, heads, hd, window)));
+                        Residency.grids1(1), (tg, name, grids, st) -> forwardTasks(tg, name, grids, st.grid1(), out, att, q, k, v, st.params, st.pb(), heads, hd, window)));
         if (site != null) {
             setSizes(site.params, site.grid1(), B, P, S, heads);
             setOffsets(site.params, outOff, attOff, qOff, kOff, vOff);
@@ -90,7 +90,7 @@ final class AttentionGraphs implements AutoCloseable {
         Residency.OpSite site = residency.site(new Residency.Key(op, new int[] {heads, hd, window}, dq, dk, dv, dout, q, k, v, out, att),
                 () -> new Residency.OpSite(op, AttentionKernels.PARAMS, new Object[] {dq, dk, dv, dout, q, k, v, out, att}, new Object[] {dq, dk, dv},
                         Residency.grids1(2), (tg, name, grids, st) -> backwardTasks(tg, name, grids, st.grid1(0), st.grid1(1),
-                                dq, dk, dv, dout, q, k, v, out, att, st.params, heads, hd, window)));
+                                dq, dk, dv, dout, q, k, v, out, att, st.params, st.pb(), heads, hd, window)));
         if (site != null) {
             setSizes(site.params, site.grid1(0), B, P, S, heads);
             StagedGraph.size(site.grid1(1), B * P * heads);
@@ -120,7 +120,7 @@ final class AttentionGraphs implements AutoCloseable {
         String op = backward ? ROPE_BACKWARD : ROPE_FORWARD;
         Residency.OpSite site = residency.site(new Residency.Key(op, new int[] {heads, hd, Float.floatToIntBits(base)}, y, x),
                 () -> new Residency.OpSite(op, AttentionKernels.PARAMS, new Object[] {y, x}, new Object[] {y},
-                        Residency.grids1(1), (tg, name, grids, st) -> ropeTasks(tg, name, grids, st.grid1(), backward, y, x, st.params, heads, hd, base)));
+                        Residency.grids1(1), (tg, name, grids, st) -> ropeTasks(tg, name, grids, st.grid1(), backward, y, x, st.params, st.pb(), heads, hd, base)));
         if (site != null) {
             setRope(site.params, site.grid1(), rows, P, pos0, heads);
             setOffsets(site.params, yOff, xOff);
@@ -165,11 +165,11 @@ final class AttentionGraphs implements AutoCloseable {
     }
 
     static void forwardTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid1D grid, float[] out, float[] att,
-                             float[] q, float[] k, float[] v, int[] params, int heads, int hd, int window) {
+                             float[] q, float[] k, float[] v, int[] params, int pb, int heads, int hd, int window) {
         if (window == 0) {
-            tg.task("queries", AttentionKernels::denseForward, new KernelContext(), out, att, q, k, v, params, heads, hd);
+            tg.task("queries", AttentionKernels::denseForward, new KernelContext(), out, att, q, k, v, params, pb, heads, hd);
         } else {
-            tg.task("queries", AttentionKernels::dilatedForward, new KernelContext(), out, att, q, k, v, params,
+            tg.task("queries", AttentionKernels::dilatedForward, new KernelContext(), out, att, q, k, v, params, pb,
                     heads, hd, window);
         }
         grids.addWorkerGrid(name + ".queries", grid);
@@ -177,35 +177,35 @@ final class AttentionGraphs implements AutoCloseable {
 
     static void backwardTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid1D queryGrid, WorkerGrid1D keyGrid,
                               float[] dq, float[] dk, float[] dv, float[] dout, float[] q, float[] k, float[] v,
-                              float[] out, float[] att, int[] params, int heads, int hd, int window) {
+                              float[] out, float[] att, int[] params, int pb, int heads, int hd, int window) {
         if (window == 0) {
             tg.task("queries", AttentionKernels::denseBackwardQuery, new KernelContext(), dq, dout, k, v, out, att,
-                    params, heads, hd);
+                    params, pb, heads, hd);
             tg.task("keys", AttentionKernels::denseBackwardKey, new KernelContext(), dk, dv, dout, q, v, out, att,
-                    params, heads, hd);
+                    params, pb, heads, hd);
         } else {
             tg.task("queries", AttentionKernels::dilatedBackwardQuery, new KernelContext(), dq, dout, k, v, out, att,
-                    params, heads, hd, window);
+                    params, pb, heads, hd, window);
             tg.task("keys", AttentionKernels::dilatedBackwardKey, new KernelContext(), dk, dv, dout, q, v, out, att,
-                    params, heads, hd, window);
+                    params, pb, heads, hd, window);
         }
         grids.addWorkerGrid(name + ".queries", queryGrid);
         grids.addWorkerGrid(name + ".keys", keyGrid);
     }
 
     static void ropeTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid1D grid, boolean backward, float[] y,
-                          float[] x, int[] params, int heads, int hd, float base) {
+                          float[] x, int[] params, int pb, int heads, int hd, float base) {
         if (backward) {
-            tg.task("heads", AttentionKernels::ropeBackward, new KernelContext(), y, x, params, heads, hd, base);
+            tg.task("heads", AttentionKernels::ropeBackward, new KernelContext(), y, x, params, pb, heads, hd, base);
         } else {
-            tg.task("heads", AttentionKernels::ropeForward, new KernelContext(), y, x, params, heads, hd, base);
+            tg.task("heads", AttentionKernels::ropeForward, new KernelContext(), y, x, params, pb, heads, hd, base);
         }
         grids.addWorkerGrid(name + ".heads", grid);
     }
 
     static void queryTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid1D grid, float[] out, float[] att,
-                           float[] q, float[] k, float[] v, int[] params, int heads, int hd, int window, boolean dense) {
-        tg.task("heads", AttentionKernels::query, new KernelContext(), out, att, q, k, v, params, heads, hd, window,
+                           float[] q, float[] k, float[] v, int[] params, int pb, int heads, int hd, int window, boolean dense) {
+        tg.task("heads", AttentionKernels::query, new KernelContext(), out, att, q, k, v, params, pb, heads, hd, window,
                 dense ? 1 : 0);
         grids.addWorkerGrid(name + ".heads", grid);
     }
@@ -248,7 +248,7 @@ final class AttentionGraphs implements AutoCloseable {
             GridScheduler grids = new GridScheduler();
             grid = StagedGraph.grid1(capacity * heads);
             TaskGraph tg = new TaskGraph(name).transferToDevice(DataTransferMode.EVERY_EXECUTION, params, q, k, v);
-            forwardTasks(tg, name, grids, grid, out, att, q, k, v, params, heads, hd, window);
+            forwardTasks(tg, name, grids, grid, out, att, q, k, v, params, 0, heads, hd, window);
             tg.transferToHost(DataTransferMode.EVERY_EXECUTION, out, att);
             return device(tg, grids, arrays(params, q, k, v), arrays(out, att));
         }
@@ -308,7 +308,7 @@ final class AttentionGraphs implements AutoCloseable {
             keyGrid = StagedGraph.grid1(capacity * heads);
             Object[] in = arrays(params, dq, dk, dv, dout, q, k, v, out, att);
             TaskGraph tg = new TaskGraph(name).transferToDevice(DataTransferMode.EVERY_EXECUTION, in);
-            backwardTasks(tg, name, grids, queryGrid, keyGrid, dq, dk, dv, dout, q, k, v, out, att, params, heads, hd, window);
+            backwardTasks(tg, name, grids, queryGrid, keyGrid, dq, dk, dv, dout, q, k, v, out, att, params, 0, heads, hd, window);
             tg.transferToHost(DataTransferMode.EVERY_EXECUTION, dq, dk, dv);
             return device(tg, grids, in, arrays(dq, dk, dv));
         }
@@ -326,7 +326,7 @@ final class AttentionGraphs implements AutoCloseable {
         }
         Residency.OpSite site = residency.site(new Residency.Key(QUERY, new int[] {dense ? 1 : 0, heads, hd, window}, out, att, q, k, v),
                 () -> new Residency.OpSite(QUERY, AttentionKernels.PARAMS, new Object[] {out, att, q, k, v}, new Object[] {out, att},
-                        Residency.grids1(1), (tg, name, grids, st) -> queryTasks(tg, name, grids, st.grid1(), out, att, q, k, v, st.params, heads, hd, window, dense)));
+                        Residency.grids1(1), (tg, name, grids, st) -> queryTasks(tg, name, grids, st.grid1(), out, att, q, k, v, st.params, st.pb(), heads, hd, window, dense)));
         if (site != null) {
             site.params[AttentionKernels.QUERY] = i;
             site.params[AttentionKernels.QUERY_SLOTS] = slots;
@@ -388,7 +388,7 @@ final class AttentionGraphs implements AutoCloseable {
             grid = StagedGraph.grid1(heads);
             Object[] in = arrays(params, q, k, v);
             TaskGraph tg = new TaskGraph(name).transferToDevice(DataTransferMode.EVERY_EXECUTION, in);
-            queryTasks(tg, name, grids, grid, out, att, q, k, v, params, heads, hd, window, dense);
+            queryTasks(tg, name, grids, grid, out, att, q, k, v, params, 0, heads, hd, window, dense);
             tg.transferToHost(DataTransferMode.EVERY_EXECUTION, out, att);
             return device(tg, grids, in, arrays(out, att));
         }
@@ -433,7 +433,7 @@ final class AttentionGraphs implements AutoCloseable {
             grid = StagedGraph.grid1(capacity * heads);
             Object[] in = backward ? arrays(params, y, x) : arrays(params, x);
             TaskGraph tg = new TaskGraph(name).transferToDevice(DataTransferMode.EVERY_EXECUTION, in);
-            ropeTasks(tg, name, grids, grid, backward, y, x, params, heads, hd, base);
+            ropeTasks(tg, name, grids, grid, backward, y, x, params, 0, heads, hd, base);
             tg.transferToHost(DataTransferMode.EVERY_EXECUTION, y);
             return device(tg, grids, in, arrays(y));
         }

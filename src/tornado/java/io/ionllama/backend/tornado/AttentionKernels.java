@@ -45,84 +45,84 @@ public final class AttentionKernels {
     public static final int DK = 6;
 
     public static void dilatedForward(KernelContext c, float[] out, float[] att, float[] q, float[] k, float[] v,
-                                      int[] params, int heads, int hd, int window) {
+                                      int[] params, int pb, int heads, int hd, int window) {
         int u = c.globalIdx;
-        int pp = params[P];
-        if (u < params[B] * pp * heads) {
-            Attention.dilatedForward(out, params[OFF0], att, params[OFF0 + 1], q, params[OFF0 + 2], k, params[OFF0 + 3],
-                    v, params[OFF0 + 4], pp, heads, hd, window, params[S],
+        int pp = params[pb + P];
+        if (u < params[pb + B] * pp * heads) {
+            Attention.dilatedForward(out, params[pb + OFF0], att, params[pb + OFF0 + 1], q, params[pb + OFF0 + 2], k, params[pb + OFF0 + 3],
+                    v, params[pb + OFF0 + 4], pp, heads, hd, window, params[pb + S],
                     u / (heads * pp), (u / heads) % pp, u % heads);
         }
     }
 
     public static void dilatedBackwardQuery(KernelContext c, float[] dq, float[] dout, float[] k, float[] v,
-                                            float[] out, float[] att, int[] params, int heads, int hd, int window) {
+                                            float[] out, float[] att, int[] params, int pb, int heads, int hd, int window) {
         int u = c.globalIdx;
-        int pp = params[P];
-        if (u < params[B] * pp * heads) {
-            Attention.dilatedBackwardQuery(dq, params[OFF0], dout, params[OFF0 + 1], k, params[OFF0 + 2], v, params[OFF0 + 3],
-                    out, params[OFF0 + 4], att, params[OFF0 + 5], pp, heads, hd,
-                    window, params[S], u / (heads * pp), (u / heads) % pp, u % heads);
+        int pp = params[pb + P];
+        if (u < params[pb + B] * pp * heads) {
+            Attention.dilatedBackwardQuery(dq, params[pb + OFF0], dout, params[pb + OFF0 + 1], k, params[pb + OFF0 + 2], v, params[pb + OFF0 + 3],
+                    out, params[pb + OFF0 + 4], att, params[pb + OFF0 + 5], pp, heads, hd,
+                    window, params[pb + S], u / (heads * pp), (u / heads) % pp, u % heads);
         }
     }
 
     public static void dilatedBackwardKey(KernelContext c, float[] dk, float[] dv, float[] dout, float[] q,
-                                          float[] v, float[] out, float[] att, int[] params, int heads, int hd,
+                                          float[] v, float[] out, float[] att, int[] params, int pb, int heads, int hd,
                                           int window) {
         int u = c.globalIdx;
-        int pp = params[P];
-        if (u < params[B] * pp * heads) {
-            Attention.dilatedBackwardKey(dk, params[OFF0 + DK], dv, params[OFF0 + DK + 1], dout, params[OFF0 + 1],
-                    q, params[OFF0 + DK + 2], v, params[OFF0 + 3], out, params[OFF0 + 4], att, params[OFF0 + 5], pp, heads,
-                    hd, window, params[S], u / (heads * pp), (u / heads) % pp, u % heads);
+        int pp = params[pb + P];
+        if (u < params[pb + B] * pp * heads) {
+            Attention.dilatedBackwardKey(dk, params[pb + OFF0 + DK], dv, params[pb + OFF0 + DK + 1], dout, params[pb + OFF0 + 1],
+                    q, params[pb + OFF0 + DK + 2], v, params[pb + OFF0 + 3], out, params[pb + OFF0 + 4], att, params[pb + OFF0 + 5], pp, heads,
+                    hd, window, params[pb + S], u / (heads * pp), (u / heads) % pp, u % heads);
         }
     }
 
     public static void denseForward(KernelContext c, float[] out, float[] att, float[] q, float[] k, float[] v,
-                                    int[] params, int heads, int hd) {
+                                    int[] params, int pb, int heads, int hd) {
         int u = c.globalIdx;
-        int pp = params[P];
-        if (u < params[B] * pp * heads) {
-            Attention.denseForward(out, params[OFF0], att, params[OFF0 + 1], q, params[OFF0 + 2], k, params[OFF0 + 3],
-                    v, params[OFF0 + 4], pp, heads, hd,
+        int pp = params[pb + P];
+        if (u < params[pb + B] * pp * heads) {
+            Attention.denseForward(out, params[pb + OFF0], att, params[pb + OFF0 + 1], q, params[pb + OFF0 + 2], k, params[pb + OFF0 + 3],
+                    v, params[pb + OFF0 + 4], pp, heads, hd,
                     u / (heads * pp), (u / heads) % pp, u % heads);
         }
     }
 
     public static void denseBackwardQuery(KernelContext c, float[] dq, float[] dout, float[] k, float[] v,
-                                          float[] out, float[] att, int[] params, int heads, int hd) {
+                                          float[] out, float[] att, int[] params, int pb, int heads, int hd) {
         int u = c.globalIdx;
-        int pp = params[P];
-        if (u < params[B] * pp * heads) {
-            Attention.denseBackwardQuery(dq, params[OFF0], dout, params[OFF0 + 1], k, params[OFF0 + 2], v, params[OFF0 + 3],
-                    out, params[OFF0 + 4], att, params[OFF0 + 5], pp, heads, hd,
+        int pp = params[pb + P];
+        if (u < params[pb + B] * pp * heads) {
+            Attention.denseBackwardQuery(dq, params[pb + OFF0], dout, params[pb + OFF0 + 1], k, params[pb + OFF0 + 2], v, params[pb + OFF0 + 3],
+                    out, params[pb + OFF0 + 4], att, params[pb + OFF0 + 5], pp, heads, hd,
                     u / (heads * pp), (u / heads) % pp, u % heads);
         }
     }
 
     public static void denseBackwardKey(KernelContext c, float[] dk, float[] dv, float[] dout, float[] q,
-                                        float[] v, float[] out, float[] att, int[] params, int heads, int hd) {
+                                        float[] v, float[] out, float[] att, int[] params, int pb, int heads, int hd) {
         int u = c.globalIdx;
-        int pp = params[P];
-        if (u < params[B] * pp * heads) {
-            Attention.denseBackwardKey(dk, params[OFF0 + DK], dv, params[OFF0 + DK + 1], dout, params[OFF0 + 1],
-                    q, params[OFF0 + DK + 2], v, params[OFF0 + 3], out, params[OFF0 + 4], att, params[OFF0 + 5], pp, heads, hd,
+        int pp = params[pb + P];
+        if (u < params[pb + B] * pp * heads) {
+            Attention.denseBackwardKey(dk, params[pb + OFF0 + DK], dv, params[pb + OFF0 + DK + 1], dout, params[pb + OFF0 + 1],
+                    q, params[pb + OFF0 + DK + 2], v, params[pb + OFF0 + 3], out, params[pb + OFF0 + 4], att, params[pb + OFF0 + 5], pp, heads, hd,
                     u / (heads * pp), (u / heads) % pp, u % heads);
         }
     }
 
-    public static void ropeForward(KernelContext c, float[] y, float[] x, int[] params, int heads, int hd, float base) {
+    public static void ropeForward(KernelContext c, float[] y, float[] x, int[] params, int pb, int heads, int hd, float base) {
         int u = c.globalIdx;
-        if (u < params[ROWS] * heads) {
-            Rope.forwardHead(y, params[OFF0], x, params[OFF0 + 1], params[ROPE_P], params[POS0], heads, hd, base,
+        if (u < params[pb + ROWS] * heads) {
+            Rope.forwardHead(y, params[pb + OFF0], x, params[pb + OFF0 + 1], params[pb + ROPE_P], params[pb + POS0], heads, hd, base,
                     u / heads, u % heads);
         }
     }
 
-    public static void ropeBackward(KernelContext c, float[] dx, float[] dy, int[] params, int heads, int hd, float base) {
+    public static void ropeBackward(KernelContext c, float[] dx, float[] dy, int[] params, int pb, int heads, int hd, float base) {
         int u = c.globalIdx;
-        if (u < params[ROWS] * heads) {
-            Rope.backwardHead(dx, params[OFF0], dy, params[OFF0 + 1], params[ROPE_P], params[POS0], heads, hd, base,
+        if (u < params[pb + ROWS] * heads) {
+            Rope.backwardHead(dx, params[pb + OFF0], dy, params[pb + OFF0 + 1], params[pb + ROPE_P], params[pb + POS0], heads, hd, base,
                     u / heads, u % heads);
         }
     }
@@ -133,20 +133,20 @@ public final class AttentionKernels {
      * and att buffers shifted by row i so that the units' row arithmetic lands on them (the
      * CPU's attentionQuery does the same).
      */
-    public static void query(KernelContext c, float[] out, float[] att, float[] q, float[] k, float[] v, int[] params,
+    public static void query(KernelContext c, float[] out, float[] att, float[] q, float[] k, float[] v, int[] params, int pb,
                              int heads, int hd, int window, int dense) {
         int h = c.globalIdx;
         if (h < heads) {
-            int i = params[QUERY];
+            int i = params[pb + QUERY];
             int pp = i + 1;
             int C = heads * hd;
-            int outOff = params[OFF0], attOff = params[OFF0 + 1], qOff = params[OFF0 + 2];
-            int kOff = params[OFF0 + 3], vOff = params[OFF0 + 4];
+            int outOff = params[pb + OFF0], attOff = params[pb + OFF0 + 1], qOff = params[pb + OFF0 + 2];
+            int kOff = params[pb + OFF0 + 3], vOff = params[pb + OFF0 + 4];
             if (dense != 0) {
                 Attention.denseForward(out, outOff - i * C, att, attOff + h * pp - (h * pp + i) * pp, q, qOff - i * C,
                         k, kOff, v, vOff, pp, heads, hd, 0, i, h);
             } else {
-                int slots = params[QUERY_SLOTS];
+                int slots = params[pb + QUERY_SLOTS];
                 Attention.dilatedForward(out, outOff - i * C, att, attOff + h * slots - (h * pp + i) * slots, q, qOff - i * C,
                         k, kOff, v, vOff, pp, heads, hd, window, slots, 0, i, h);
             }

@@ -52,9 +52,9 @@ final class EmbeddingGraphs implements AutoCloseable {
                 () -> new Residency.OpSite(op, EmbeddingKernels.PARAMS, new Object[] {out, emb, x}, new Object[] {backward ? emb : out},
                         Residency.grids1(1), (tg, name, grids, st) -> {
                             if (backward) {
-                                byteBackwardTasks(tg, name, grids, st.grid1(), emb, out, x, st.params, D);
+                                byteBackwardTasks(tg, name, grids, st.grid1(), emb, out, x, st.params, st.pb(), D);
                             } else {
-                                byteForwardTasks(tg, name, grids, st.grid1(), out, emb, x, st.params, D);
+                                byteForwardTasks(tg, name, grids, st.grid1(), out, emb, x, st.params, st.pb(), D);
                             }
                         }));
         if (site != null) {
@@ -87,7 +87,7 @@ final class EmbeddingGraphs implements AutoCloseable {
         // The site binds the n-gram lengths list too.
         Residency.OpSite site = residency.site(new Residency.Key(NGRAM_INDEX, new int[] {ns.length, buckets}, idx, x, ns),
                 () -> new Residency.OpSite(NGRAM_INDEX, EmbeddingKernels.PARAMS, new Object[] {idx, x, ns}, new Object[] {idx},
-                        Residency.grids1(1), (tg, name, grids, st) -> indexTasks(tg, name, grids, st.grid1(), idx, x, ns, st.params, buckets)));
+                        Residency.grids1(1), (tg, name, grids, st) -> indexTasks(tg, name, grids, st.grid1(), idx, x, ns, st.params, st.pb(), buckets)));
         if (site != null) {
             setOffsets(site.params, rows, idxOff, xOff);
             site.params[EmbeddingKernels.T] = T;
@@ -119,9 +119,9 @@ final class EmbeddingGraphs implements AutoCloseable {
                 () -> new Residency.OpSite(op, EmbeddingKernels.PARAMS, new Object[] {out, tables, idx}, new Object[] {backward ? tables : out},
                         Residency.grids1(1), (tg, name, grids, st) -> {
                             if (backward) {
-                                ngramBackwardTasks(tg, name, grids, st.grid1(), tables, out, idx, st.params, numN, D);
+                                ngramBackwardTasks(tg, name, grids, st.grid1(), tables, out, idx, st.params, st.pb(), numN, D);
                             } else {
-                                ngramForwardTasks(tg, name, grids, st.grid1(), out, tables, idx, st.params, numN, D);
+                                ngramForwardTasks(tg, name, grids, st.grid1(), out, tables, idx, st.params, st.pb(), numN, D);
                             }
                         }));
         if (site != null) {
@@ -157,32 +157,32 @@ final class EmbeddingGraphs implements AutoCloseable {
     }
 
     static void byteForwardTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid1D grid, float[] out, float[] emb,
-                                 int[] x, int[] params, int D) {
-        tg.task("rows", EmbeddingKernels::byteForward, new KernelContext(), out, emb, x, params, D);
+                                 int[] x, int[] params, int pb, int D) {
+        tg.task("rows", EmbeddingKernels::byteForward, new KernelContext(), out, emb, x, params, pb, D);
         grids.addWorkerGrid(name + ".rows", grid);
     }
 
     static void byteBackwardTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid1D grid, float[] dEmb, float[] dout,
-                                  int[] x, int[] params, int D) {
-        tg.task("channels", EmbeddingKernels::byteBackward, new KernelContext(), dEmb, dout, x, params, D);
+                                  int[] x, int[] params, int pb, int D) {
+        tg.task("channels", EmbeddingKernels::byteBackward, new KernelContext(), dEmb, dout, x, params, pb, D);
         grids.addWorkerGrid(name + ".channels", grid);
     }
 
     static void indexTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid1D grid, int[] idx, int[] x, int[] ns,
-                           int[] params, int buckets) {
-        tg.task("rows", EmbeddingKernels::ngramIndex, new KernelContext(), idx, x, ns, params, ns.length, buckets);
+                           int[] params, int pb, int buckets) {
+        tg.task("rows", EmbeddingKernels::ngramIndex, new KernelContext(), idx, x, ns, params, pb, ns.length, buckets);
         grids.addWorkerGrid(name + ".rows", grid);
     }
 
     static void ngramForwardTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid1D grid, float[] out, float[] tables,
-                                  int[] idx, int[] params, int numN, int D) {
-        tg.task("rows", EmbeddingKernels::ngramForward, new KernelContext(), out, tables, idx, params, numN, D);
+                                  int[] idx, int[] params, int pb, int numN, int D) {
+        tg.task("rows", EmbeddingKernels::ngramForward, new KernelContext(), out, tables, idx, params, pb, numN, D);
         grids.addWorkerGrid(name + ".rows", grid);
     }
 
     static void ngramBackwardTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid1D grid, float[] dTables,
-                                   float[] dout, int[] idx, int[] params, int numN, int D) {
-        tg.task("channels", EmbeddingKernels::ngramBackward, new KernelContext(), dTables, dout, idx, params, numN, D);
+                                   float[] dout, int[] idx, int[] params, int pb, int numN, int D) {
+        tg.task("channels", EmbeddingKernels::ngramBackward, new KernelContext(), dTables, dout, idx, params, pb, numN, D);
         grids.addWorkerGrid(name + ".channels", grid);
     }
 
@@ -241,13 +241,13 @@ final class EmbeddingGraphs implements AutoCloseable {
                 in = arrays(params, emb, out, x);
                 result = arrays(emb);
                 tg.transferToDevice(DataTransferMode.EVERY_EXECUTION, in);
-                byteBackwardTasks(tg, name, grids, grid, emb, out, x, params, D);
+                byteBackwardTasks(tg, name, grids, grid, emb, out, x, params, 0, D);
             } else {
                 grid = StagedGraph.grid1(capacity);
                 in = arrays(params, emb, x);
                 result = arrays(out);
                 tg.transferToDevice(DataTransferMode.EVERY_EXECUTION, in);
-                byteForwardTasks(tg, name, grids, grid, out, emb, x, params, D);
+                byteForwardTasks(tg, name, grids, grid, out, emb, x, params, 0, D);
             }
             tg.transferToHost(DataTransferMode.EVERY_EXECUTION, result);
             return device(tg, grids, in, result);
@@ -288,7 +288,7 @@ final class EmbeddingGraphs implements AutoCloseable {
             TaskGraph tg = new TaskGraph(name)
                     .transferToDevice(DataTransferMode.FIRST_EXECUTION, ns)
                     .transferToDevice(DataTransferMode.EVERY_EXECUTION, in);
-            indexTasks(tg, name, grids, grid, idx, x, ns, params, buckets);
+            indexTasks(tg, name, grids, grid, idx, x, ns, params, 0, buckets);
             tg.transferToHost(DataTransferMode.EVERY_EXECUTION, idx);
             return device(tg, grids, in, arrays(idx), arrays(ns));
         }
@@ -344,11 +344,11 @@ final class EmbeddingGraphs implements AutoCloseable {
             if (backward) {
                 grid = StagedGraph.grid1(D);
                 result = arrays(tables);
-                ngramBackwardTasks(tg, name, grids, grid, tables, out, idx, params, numN, D);
+                ngramBackwardTasks(tg, name, grids, grid, tables, out, idx, params, 0, numN, D);
             } else {
                 grid = StagedGraph.grid1(capacity);
                 result = arrays(out);
-                ngramForwardTasks(tg, name, grids, grid, out, tables, idx, params, numN, D);
+                ngramForwardTasks(tg, name, grids, grid, out, tables, idx, params, 0, numN, D);
             }
             tg.transferToHost(DataTransferMode.EVERY_EXECUTION, result);
             return device(tg, grids, in, result);

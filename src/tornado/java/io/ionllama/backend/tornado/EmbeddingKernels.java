@@ -28,40 +28,40 @@ public final class EmbeddingKernels {
      */
     public static final int ROWS = 0, T = 1, OFF0 = 2, PARAMS = 5;
 
-    public static void byteForward(KernelContext k, float[] out, float[] emb, int[] bytes, int[] params, int D) {
+    public static void byteForward(KernelContext k, float[] out, float[] emb, int[] bytes, int[] params, int pb, int D) {
         int t = k.globalIdx;
-        if (t < params[ROWS]) {
-            Embeddings.byteEmbeddingForwardRow(out, params[OFF0], emb, params[OFF0 + 1], bytes, params[OFF0 + 2], D, t);
+        if (t < params[pb + ROWS]) {
+            Embeddings.byteEmbeddingForwardRow(out, params[pb + OFF0], emb, params[pb + OFF0 + 1], bytes, params[pb + OFF0 + 2], D, t);
         }
     }
 
-    public static void byteBackward(KernelContext k, float[] dEmb, float[] dout, int[] bytes, int[] params, int D) {
+    public static void byteBackward(KernelContext k, float[] dEmb, float[] dout, int[] bytes, int[] params, int pb, int D) {
         int c = k.globalIdx;
         if (c < D) {
-            Embeddings.byteEmbeddingBackwardChannel(dEmb, params[OFF0], dout, params[OFF0 + 1], bytes, params[OFF0 + 2],
-                    params[ROWS], D, c);
+            Embeddings.byteEmbeddingBackwardChannel(dEmb, params[pb + OFF0], dout, params[pb + OFF0 + 1], bytes, params[pb + OFF0 + 2],
+                    params[pb + ROWS], D, c);
         }
     }
 
-    public static void ngramIndex(KernelContext k, int[] idx, int[] bytes, int[] ns, int[] params, int numN, int buckets) {
+    public static void ngramIndex(KernelContext k, int[] idx, int[] bytes, int[] ns, int[] params, int pb, int numN, int buckets) {
         int t = k.globalIdx;
-        if (t < params[ROWS]) {
-            Embeddings.ngramIndexRow(idx, params[OFF0], bytes, params[OFF0 + 1], ns, 0, numN, buckets, params[T], t);
+        if (t < params[pb + ROWS]) {
+            Embeddings.ngramIndexRow(idx, params[pb + OFF0], bytes, params[pb + OFF0 + 1], ns, 0, numN, buckets, params[pb + T], t);
         }
     }
 
-    public static void ngramForward(KernelContext k, float[] out, float[] tables, int[] idx, int[] params, int numN, int D) {
+    public static void ngramForward(KernelContext k, float[] out, float[] tables, int[] idx, int[] params, int pb, int numN, int D) {
         int t = k.globalIdx;
-        if (t < params[ROWS]) {
-            Embeddings.ngramForwardRow(out, params[OFF0], tables, params[OFF0 + 1], idx, params[OFF0 + 2], numN, D, t);
+        if (t < params[pb + ROWS]) {
+            Embeddings.ngramForwardRow(out, params[pb + OFF0], tables, params[pb + OFF0 + 1], idx, params[pb + OFF0 + 2], numN, D, t);
         }
     }
 
-    public static void ngramBackward(KernelContext k, float[] dTables, float[] dout, int[] idx, int[] params, int numN, int D) {
+    public static void ngramBackward(KernelContext k, float[] dTables, float[] dout, int[] idx, int[] params, int pb, int numN, int D) {
         int c = k.globalIdx;
         if (c < D) {
-            Embeddings.ngramBackwardChannel(dTables, params[OFF0], dout, params[OFF0 + 1], idx, params[OFF0 + 2], numN,
-                    params[ROWS], D, c);
+            Embeddings.ngramBackwardChannel(dTables, params[pb + OFF0], dout, params[pb + OFF0 + 1], idx, params[pb + OFF0 + 2], numN,
+                    params[pb + ROWS], D, c);
         }
     }
 }

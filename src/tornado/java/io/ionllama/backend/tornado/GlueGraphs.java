@@ -119,35 +119,35 @@ final class GlueGraphs implements AutoCloseable {
 
     void copy(float[] dst, int dstOff, float[] src, int srcOff, int n) {
         if (!resident(COPY, new Object[] {dst, src}, 1, (tg, name, grids, st) -> copyTasks(tg, name, grids, st.grid1(), dst, src,
-                st.params), n, offsets(dstOff, srcOff))) {
+                st.params, st.pb()), n, offsets(dstOff, srcOff))) {
             perOp(Kind.COPY, n, dst, dstOff, false, src, srcOff, null, 0);
         }
     }
 
     void accumulate(float[] dst, int dstOff, float[] src, int srcOff, int n) {
         if (!resident(ACCUMULATE, new Object[] {dst, src}, 1, (tg, name, grids, st) -> accumulateTasks(tg, name, grids, st.grid1(),
-                dst, src, st.params), n, offsets(dstOff, srcOff))) {
+                dst, src, st.params, st.pb()), n, offsets(dstOff, srcOff))) {
             perOp(Kind.ACCUMULATE, n, dst, dstOff, true, src, srcOff, null, 0);
         }
     }
 
     void fill(float[] dst, int dstOff, float value, int n) {
-        if (!resident(FILL, new Object[] {dst}, 1, (tg, name, grids, st) -> fillTasks(tg, name, grids, st.grid1(), dst, values(st),
-                st.params), n, offsets(dstOff, 0), value)) {
+        if (!resident(FILL, new Object[] {dst}, 1, (tg, name, grids, st) -> fillTasks(tg, name, grids, st.grid1(), dst, values(st), st.base[1],
+                st.params, st.pb()), n, offsets(dstOff, 0), value)) {
             perOp(Kind.FILL, n, dst, dstOff, false, null, 0, null, 0, value);
         }
     }
 
     void axpby(float[] y, int yOff, float alpha, float[] x, int xOff, float beta, int n) {
-        if (!resident(AXPBY, new Object[] {y, x}, 1, (tg, name, grids, st) -> axpbyTasks(tg, name, grids, st.grid1(), y, x, values(st),
-                st.params), n, offsets(yOff, xOff), alpha, beta)) {
+        if (!resident(AXPBY, new Object[] {y, x}, 1, (tg, name, grids, st) -> axpbyTasks(tg, name, grids, st.grid1(), y, x, values(st), st.base[1],
+                st.params, st.pb()), n, offsets(yOff, xOff), alpha, beta)) {
             perOp(Kind.AXPBY, n, y, yOff, true, x, xOff, null, 0, alpha, beta);
         }
     }
 
     void scale(float[] y, int yOff, float alpha, int n) {
-        if (!resident(SCALE, new Object[] {y}, 1, (tg, name, grids, st) -> scaleTasks(tg, name, grids, st.grid1(), y, values(st),
-                st.params), n, offsets(yOff), alpha)) {
+        if (!resident(SCALE, new Object[] {y}, 1, (tg, name, grids, st) -> scaleTasks(tg, name, grids, st.grid1(), y, values(st), st.base[1],
+                st.params, st.pb()), n, offsets(yOff), alpha)) {
             perOp(Kind.SCALE, n, y, yOff, true, null, 0, null, 0, alpha);
         }
     }
@@ -155,7 +155,7 @@ final class GlueGraphs implements AutoCloseable {
     void transpose(float[] dst, int dstOff, float[] src, int srcOff, int rows, int cols) {
         int n = rows * cols;
         if (!resident(TRANSPOSE, new Object[] {dst, src}, 1, (tg, name, grids, st) -> transposeTasks(tg, name, grids, st.grid1(), dst,
-                src, st.params), n, offsets(dstOff, srcOff, rows, cols))) {
+                src, st.params, st.pb()), n, offsets(dstOff, srcOff, rows, cols))) {
             Elementwise g = elementwise(Kind.TRANSPOSE, n);
             g.params[GlueKernels.OFF0 + 2] = rows;
             g.params[GlueKernels.OFF0 + 3] = cols;
@@ -165,7 +165,7 @@ final class GlueGraphs implements AutoCloseable {
 
     void swigluForward(float[] out, int outOff, float[] a, int aOff, float[] b, int bOff, int n) {
         if (!resident(SWIGLU_FORWARD, new Object[] {out, a, b}, 1, (tg, name, grids, st) -> swigluForwardTasks(tg, name, grids,
-                st.grid1(), out, a, b, st.params), n, offsets(outOff, aOff, bOff))) {
+                st.grid1(), out, a, b, st.params, st.pb()), n, offsets(outOff, aOff, bOff))) {
             perOp(Kind.SWIGLU_FORWARD, n, out, outOff, false, a, aOff, b, bOff);
         }
     }
@@ -173,7 +173,7 @@ final class GlueGraphs implements AutoCloseable {
     void swigluBackward(float[] da, int daOff, float[] db, int dbOff, float[] dy, int dyOff,
                         float[] a, int aOff, float[] b, int bOff, int n) {
         if (resident(SWIGLU_BACKWARD, new Object[] {da, db, dy, a, b}, 2, (tg, name, grids, st) -> swigluBackwardTasks(tg, name,
-                grids, st.grid1(), da, db, dy, a, b, st.params), n, offsets(daOff, dbOff, dyOff, aOff, bOff))) {
+                grids, st.grid1(), da, db, dy, a, b, st.params, st.pb()), n, offsets(daOff, dbOff, dyOff, aOff, bOff))) {
             return;
         }
         Elementwise g = elementwise(Kind.SWIGLU_BACKWARD, n);
@@ -191,7 +191,7 @@ final class GlueGraphs implements AutoCloseable {
     /** Generation's scan step in place over n channels: h = a h + (1 - a) u. */
     void scanStep(float[] h, int hOff, float[] a, int aOff, float[] u, int uOff, int n) {
         if (!resident(SCAN_STEP, new Object[] {h, a, u}, 1, (tg, name, grids, st) -> scanStepTasks(tg, name, grids, st.grid1(), h, a,
-                u, st.params), n, offsets(hOff, aOff, uOff))) {
+                u, st.params, st.pb()), n, offsets(hOff, aOff, uOff))) {
             perOp(Kind.SCAN_STEP, n, h, hOff, true, a, aOff, u, uOff);
         }
     }
@@ -202,70 +202,70 @@ final class GlueGraphs implements AutoCloseable {
     static final String ELEMENTS = "elements";
 
     static void copyTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid1D grid, float[] dst, float[] src,
-                          int[] params) {
-        tg.task(ELEMENTS, GlueKernels::copy, new KernelContext(), dst, src, params);
+                          int[] params, int pb) {
+        tg.task(ELEMENTS, GlueKernels::copy, new KernelContext(), dst, src, params, pb);
         grids.addWorkerGrid(name + "." + ELEMENTS, grid);
     }
 
     static void accumulateTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid1D grid, float[] dst, float[] src,
-                                int[] params) {
-        tg.task(ELEMENTS, GlueKernels::accumulate, new KernelContext(), dst, src, params);
+                                int[] params, int pb) {
+        tg.task(ELEMENTS, GlueKernels::accumulate, new KernelContext(), dst, src, params, pb);
         grids.addWorkerGrid(name + "." + ELEMENTS, grid);
     }
 
-    static void fillTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid1D grid, float[] dst, float[] value,
-                          int[] params) {
-        tg.task(ELEMENTS, GlueKernels::fill, new KernelContext(), dst, value, params);
+    static void fillTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid1D grid, float[] dst, float[] value, int vb,
+                          int[] params, int pb) {
+        tg.task(ELEMENTS, GlueKernels::fill, new KernelContext(), dst, value, vb, params, pb);
         grids.addWorkerGrid(name + "." + ELEMENTS, grid);
     }
 
-    static void axpbyTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid1D grid, float[] y, float[] x, float[] coef,
-                           int[] params) {
-        tg.task(ELEMENTS, GlueKernels::axpby, new KernelContext(), y, x, coef, params);
+    static void axpbyTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid1D grid, float[] y, float[] x, float[] coef, int cb,
+                           int[] params, int pb) {
+        tg.task(ELEMENTS, GlueKernels::axpby, new KernelContext(), y, x, coef, cb, params, pb);
         grids.addWorkerGrid(name + "." + ELEMENTS, grid);
     }
 
-    static void scaleTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid1D grid, float[] y, float[] coef,
-                           int[] params) {
-        tg.task(ELEMENTS, GlueKernels::scale, new KernelContext(), y, coef, params);
+    static void scaleTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid1D grid, float[] y, float[] coef, int cb,
+                           int[] params, int pb) {
+        tg.task(ELEMENTS, GlueKernels::scale, new KernelContext(), y, coef, cb, params, pb);
         grids.addWorkerGrid(name + "." + ELEMENTS, grid);
     }
 
     static void transposeTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid1D grid, float[] dst, float[] src,
-                               int[] params) {
-        tg.task(ELEMENTS, GlueKernels::transpose, new KernelContext(), dst, src, params);
+                               int[] params, int pb) {
+        tg.task(ELEMENTS, GlueKernels::transpose, new KernelContext(), dst, src, params, pb);
         grids.addWorkerGrid(name + "." + ELEMENTS, grid);
     }
 
     static void swigluForwardTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid1D grid, float[] out, float[] a,
-                                   float[] b, int[] params) {
-        tg.task(ELEMENTS, GlueKernels::swigluForward, new KernelContext(), out, a, b, params);
+                                   float[] b, int[] params, int pb) {
+        tg.task(ELEMENTS, GlueKernels::swigluForward, new KernelContext(), out, a, b, params, pb);
         grids.addWorkerGrid(name + "." + ELEMENTS, grid);
     }
 
     static void swigluBackwardTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid1D grid, float[] da, float[] db,
-                                    float[] dy, float[] a, float[] b, int[] params) {
-        tg.task(ELEMENTS, GlueKernels::swigluBackward, new KernelContext(), da, db, dy, a, b, params);
+                                    float[] dy, float[] a, float[] b, int[] params, int pb) {
+        tg.task(ELEMENTS, GlueKernels::swigluBackward, new KernelContext(), da, db, dy, a, b, params, pb);
         grids.addWorkerGrid(name + "." + ELEMENTS, grid);
     }
 
     static void scanStepTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid1D grid, float[] h, float[] a,
-                              float[] u, int[] params) {
-        tg.task(ELEMENTS, GlueKernels::scanStep, new KernelContext(), h, a, u, params);
+                              float[] u, int[] params, int pb) {
+        tg.task(ELEMENTS, GlueKernels::scanStep, new KernelContext(), h, a, u, params, pb);
         grids.addWorkerGrid(name + "." + ELEMENTS, grid);
     }
 
     static void gateForwardTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid1D grid, float[] a, float[] z,
-                                 float[] lambda, int[] params, int C) {
-        tg.task("rows", GlueKernels::gateForward, new KernelContext(), a, z, lambda, params, C);
+                                 float[] lambda, int[] params, int pb, int C) {
+        tg.task("rows", GlueKernels::gateForward, new KernelContext(), a, z, lambda, params, pb, C);
         grids.addWorkerGrid(name + ".rows", grid);
     }
 
     static void gateBackwardTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid1D rowGrid, float[] dz,
-                                  float[] dLambda, float[] da, float[] a, float[] z, float[] lambda, int[] params, int C) {
-        tg.task("rows", GlueKernels::gateBackwardInput, new KernelContext(), dz, da, a, z, lambda, params, C);
+                                  float[] dLambda, float[] da, float[] a, float[] z, float[] lambda, int[] params, int pb, int C) {
+        tg.task("rows", GlueKernels::gateBackwardInput, new KernelContext(), dz, da, a, z, lambda, params, pb, C);
         grids.addWorkerGrid(name + ".rows", rowGrid);
-        tg.task("channels", GlueKernels::gateBackwardLambda, new KernelContext(), dLambda, da, a, z, lambda, params, C);
+        tg.task("channels", GlueKernels::gateBackwardLambda, new KernelContext(), dLambda, da, a, z, lambda, params, pb, C);
         grids.addWorkerGrid(name + ".channels", StagedGraph.grid1(C));
     }
 
@@ -321,55 +321,55 @@ final class GlueGraphs implements AutoCloseable {
                     in = arrays(params, a);
                     result = arrays(out);
                     tg.transferToDevice(DataTransferMode.EVERY_EXECUTION, in);
-                    copyTasks(tg, name, grids, grid, out, a, params);
+                    copyTasks(tg, name, grids, grid, out, a, params, 0);
                 }
                 case ACCUMULATE -> {
                     in = arrays(params, out, a);
                     result = arrays(out);
                     tg.transferToDevice(DataTransferMode.EVERY_EXECUTION, in);
-                    accumulateTasks(tg, name, grids, grid, out, a, params);
+                    accumulateTasks(tg, name, grids, grid, out, a, params, 0);
                 }
                 case FILL -> {
                     in = arrays(params, value);
                     result = arrays(out);
                     tg.transferToDevice(DataTransferMode.EVERY_EXECUTION, in);
-                    fillTasks(tg, name, grids, grid, out, value, params);
+                    fillTasks(tg, name, grids, grid, out, value, 0, params, 0);
                 }
                 case AXPBY -> {
                     in = arrays(params, value, out, a);
                     result = arrays(out);
                     tg.transferToDevice(DataTransferMode.EVERY_EXECUTION, in);
-                    axpbyTasks(tg, name, grids, grid, out, a, value, params);
+                    axpbyTasks(tg, name, grids, grid, out, a, value, 0, params, 0);
                 }
                 case SCALE -> {
                     in = arrays(params, value, out);
                     result = arrays(out);
                     tg.transferToDevice(DataTransferMode.EVERY_EXECUTION, in);
-                    scaleTasks(tg, name, grids, grid, out, value, params);
+                    scaleTasks(tg, name, grids, grid, out, value, 0, params, 0);
                 }
                 case TRANSPOSE -> {
                     in = arrays(params, a);
                     result = arrays(out);
                     tg.transferToDevice(DataTransferMode.EVERY_EXECUTION, in);
-                    transposeTasks(tg, name, grids, grid, out, a, params);
+                    transposeTasks(tg, name, grids, grid, out, a, params, 0);
                 }
                 case SWIGLU_FORWARD -> {
                     in = arrays(params, a, b);
                     result = arrays(out);
                     tg.transferToDevice(DataTransferMode.EVERY_EXECUTION, in);
-                    swigluForwardTasks(tg, name, grids, grid, out, a, b, params);
+                    swigluForwardTasks(tg, name, grids, grid, out, a, b, params, 0);
                 }
                 case SCAN_STEP -> {
                     in = arrays(params, out, a, b);
                     result = arrays(out);
                     tg.transferToDevice(DataTransferMode.EVERY_EXECUTION, in);
-                    scanStepTasks(tg, name, grids, grid, out, a, b, params);
+                    scanStepTasks(tg, name, grids, grid, out, a, b, params, 0);
                 }
                 default -> {
                     in = arrays(params, out, out2, dy, a, b);
                     result = arrays(out, out2);
                     tg.transferToDevice(DataTransferMode.EVERY_EXECUTION, in);
-                    swigluBackwardTasks(tg, name, grids, grid, out, out2, dy, a, b, params);
+                    swigluBackwardTasks(tg, name, grids, grid, out, out2, dy, a, b, params, 0);
                 }
             }
             tg.transferToHost(DataTransferMode.EVERY_EXECUTION, result);
@@ -389,7 +389,7 @@ final class GlueGraphs implements AutoCloseable {
         }
         Residency.OpSite site = residency.site(new Residency.Key(GATE_FORWARD, new int[] {C}, a, z, lambda),
                 () -> new Residency.OpSite(GATE_FORWARD, GlueKernels.PARAMS, new Object[] {a, z, lambda}, new Object[] {a},
-                        Residency.grids1(1), (tg, name, grids, st) -> gateForwardTasks(tg, name, grids, st.grid1(), a, z, lambda, st.params, C)));
+                        Residency.grids1(1), (tg, name, grids, st) -> gateForwardTasks(tg, name, grids, st.grid1(), a, z, lambda, st.params, st.pb(), C)));
         if (site != null) {
             setOffsets(site.params, rows, aOff, zOff, lambdaOff);
             StagedGraph.size(site.grid1(), rows);
@@ -418,7 +418,7 @@ final class GlueGraphs implements AutoCloseable {
         Residency.OpSite site = residency.site(new Residency.Key(GATE_BACKWARD, new int[] {C}, dz, dLambda, da, a, z, lambda),
                 () -> new Residency.OpSite(GATE_BACKWARD, GlueKernels.PARAMS, new Object[] {dz, dLambda, da, a, z, lambda},
                         new Object[] {dz, dLambda}, Residency.grids1(1),
-                        (tg, name, grids, st) -> gateBackwardTasks(tg, name, grids, st.grid1(), dz, dLambda, da, a, z, lambda, st.params, C)));
+                        (tg, name, grids, st) -> gateBackwardTasks(tg, name, grids, st.grid1(), dz, dLambda, da, a, z, lambda, st.params, st.pb(), C)));
         if (site != null) {
             setOffsets(site.params, rows, dzOff, daOff, aOff, zOff, lambdaOff, dLambdaOff);
             StagedGraph.size(site.grid1(), rows);
@@ -466,7 +466,7 @@ final class GlueGraphs implements AutoCloseable {
             grid = StagedGraph.grid1(capacity);
             Object[] in = arrays(params, z, lambda);
             TaskGraph tg = new TaskGraph(name).transferToDevice(DataTransferMode.EVERY_EXECUTION, in);
-            gateForwardTasks(tg, name, grids, grid, a, z, lambda, params, C);
+            gateForwardTasks(tg, name, grids, grid, a, z, lambda, params, 0, C);
             tg.transferToHost(DataTransferMode.EVERY_EXECUTION, a);
             return device(tg, grids, in, arrays(a));
         }
@@ -514,7 +514,7 @@ final class GlueGraphs implements AutoCloseable {
             rowGrid = StagedGraph.grid1(capacity);
             Object[] in = arrays(params, dz, dLambda, da, a, z, lambda);
             TaskGraph tg = new TaskGraph(name).transferToDevice(DataTransferMode.EVERY_EXECUTION, in);
-            gateBackwardTasks(tg, name, grids, rowGrid, dz, dLambda, da, a, z, lambda, params, C);
+            gateBackwardTasks(tg, name, grids, rowGrid, dz, dLambda, da, a, z, lambda, params, 0, C);
             tg.transferToHost(DataTransferMode.EVERY_EXECUTION, dz, dLambda);
             return device(tg, grids, in, arrays(dz, dLambda));
         }

@@ -32,96 +32,96 @@ public final class GlueKernels {
     /** Indexes into {@code params}: the element (or row) count, then the offset of each array in the order of the kernel's arguments. */
     public static final int N = 0, OFF0 = 1, PARAMS = 7;
 
-    public static void copy(KernelContext k, float[] dst, float[] src, int[] params) {
+    public static void copy(KernelContext k, float[] dst, float[] src, int[] params, int pb) {
         int i = k.globalIdx;
-        if (i < params[N]) {
-            Elementwise.copyRange(dst, params[OFF0], src, params[OFF0 + 1], i, i + 1);
+        if (i < params[pb + N]) {
+            Elementwise.copyRange(dst, params[pb + OFF0], src, params[pb + OFF0 + 1], i, i + 1);
         }
     }
 
-    public static void accumulate(KernelContext k, float[] dst, float[] src, int[] params) {
+    public static void accumulate(KernelContext k, float[] dst, float[] src, int[] params, int pb) {
         int i = k.globalIdx;
-        if (i < params[N]) {
-            Elementwise.accumulateRange(dst, params[OFF0], src, params[OFF0 + 1], i, i + 1);
+        if (i < params[pb + N]) {
+            Elementwise.accumulateRange(dst, params[pb + OFF0], src, params[pb + OFF0 + 1], i, i + 1);
         }
     }
 
-    public static void fill(KernelContext k, float[] dst, float[] value, int[] params) {
+    public static void fill(KernelContext k, float[] dst, float[] value, int vb, int[] params, int pb) {
         int i = k.globalIdx;
-        if (i < params[N]) {
-            Elementwise.fillRange(dst, params[OFF0], value[params[OFF0 + 1]], i, i + 1);
+        if (i < params[pb + N]) {
+            Elementwise.fillRange(dst, params[pb + OFF0], value[vb + params[pb + OFF0 + 1]], i, i + 1);
         }
     }
 
-    /** y = alpha y + beta x, alpha and beta from {@code coef[0]}, {@code coef[1]}. */
-    public static void axpby(KernelContext k, float[] y, float[] x, float[] coef, int[] params) {
+    /** y = alpha y + beta x, alpha and beta from {@code coef[cb]}, {@code coef[cb + 1]}. */
+    public static void axpby(KernelContext k, float[] y, float[] x, float[] coef, int cb, int[] params, int pb) {
         int i = k.globalIdx;
-        if (i < params[N]) {
-            Elementwise.axpbyRange(y, params[OFF0], coef[0], x, params[OFF0 + 1], coef[1], i, i + 1);
+        if (i < params[pb + N]) {
+            Elementwise.axpbyRange(y, params[pb + OFF0], coef[cb], x, params[pb + OFF0 + 1], coef[cb + 1], i, i + 1);
         }
     }
 
-    /** y = alpha y, alpha from {@code coef[0]}. */
-    public static void scale(KernelContext k, float[] y, float[] coef, int[] params) {
+    /** y = alpha y, alpha from {@code coef[cb]}. */
+    public static void scale(KernelContext k, float[] y, float[] coef, int cb, int[] params, int pb) {
         int i = k.globalIdx;
-        if (i < params[N]) {
-            Elementwise.scaleRange(y, params[OFF0], coef[0], i, i + 1);
+        if (i < params[pb + N]) {
+            Elementwise.scaleRange(y, params[pb + OFF0], coef[cb], i, i + 1);
         }
     }
 
     /** dst [cols, rows] = src [rows, cols]^T; thread i = dst element i; rows, cols at OFF0+2, OFF0+3. */
-    public static void transpose(KernelContext k, float[] dst, float[] src, int[] params) {
+    public static void transpose(KernelContext k, float[] dst, float[] src, int[] params, int pb) {
         int i = k.globalIdx;
-        if (i < params[N]) {
-            Elementwise.transposeRange(dst, params[OFF0], src, params[OFF0 + 1], params[OFF0 + 2], params[OFF0 + 3], i, i + 1);
+        if (i < params[pb + N]) {
+            Elementwise.transposeRange(dst, params[pb + OFF0], src, params[pb + OFF0 + 1], params[pb + OFF0 + 2], params[pb + OFF0 + 3], i, i + 1);
         }
     }
 
-    public static void swigluForward(KernelContext k, float[] out, float[] a, float[] b, int[] params) {
+    public static void swigluForward(KernelContext k, float[] out, float[] a, float[] b, int[] params, int pb) {
         int i = k.globalIdx;
-        if (i < params[N]) {
-            Activations.swigluForwardCell(out, params[OFF0], a, params[OFF0 + 1], b, params[OFF0 + 2], i);
+        if (i < params[pb + N]) {
+            Activations.swigluForwardCell(out, params[pb + OFF0], a, params[pb + OFF0 + 1], b, params[pb + OFF0 + 2], i);
         }
     }
 
     public static void swigluBackward(KernelContext k, float[] da, float[] db, float[] dy, float[] a, float[] b,
-                                      int[] params) {
+                                      int[] params, int pb) {
         int i = k.globalIdx;
-        if (i < params[N]) {
-            Activations.swigluBackwardCell(da, params[OFF0], db, params[OFF0 + 1], dy, params[OFF0 + 2], a, params[OFF0 + 3],
-                    b, params[OFF0 + 4], i);
+        if (i < params[pb + N]) {
+            Activations.swigluBackwardCell(da, params[pb + OFF0], db, params[pb + OFF0 + 1], dy, params[pb + OFF0 + 2], a, params[pb + OFF0 + 3],
+                    b, params[pb + OFF0 + 4], i);
         }
     }
 
-    public static void gateForward(KernelContext k, float[] a, float[] z, float[] lambda, int[] params, int C) {
+    public static void gateForward(KernelContext k, float[] a, float[] z, float[] lambda, int[] params, int pb, int C) {
         int n = k.globalIdx;
-        if (n < params[N]) {
-            IntegralGate.forwardRow(a, params[OFF0], z, params[OFF0 + 1], lambda, params[OFF0 + 2], C, n);
+        if (n < params[pb + N]) {
+            IntegralGate.forwardRow(a, params[pb + OFF0], z, params[pb + OFF0 + 1], lambda, params[pb + OFF0 + 2], C, n);
         }
     }
 
     public static void gateBackwardInput(KernelContext k, float[] dz, float[] da, float[] a, float[] z, float[] lambda,
-                                         int[] params, int C) {
+                                         int[] params, int pb, int C) {
         int n = k.globalIdx;
-        if (n < params[N]) {
-            IntegralGate.backwardInputRow(dz, params[OFF0], da, params[OFF0 + 1], a, params[OFF0 + 2], z, params[OFF0 + 3],
-                    lambda, params[OFF0 + 4], C, n);
+        if (n < params[pb + N]) {
+            IntegralGate.backwardInputRow(dz, params[pb + OFF0], da, params[pb + OFF0 + 1], a, params[pb + OFF0 + 2], z, params[pb + OFF0 + 3],
+                    lambda, params[pb + OFF0 + 4], C, n);
         }
     }
 
     public static void gateBackwardLambda(KernelContext k, float[] dLambda, float[] da, float[] a, float[] z,
-                                          float[] lambda, int[] params, int C) {
+                                          float[] lambda, int[] params, int pb, int C) {
         int c = k.globalIdx;
         if (c < C) {
-            IntegralGate.backwardLambdaCell(dLambda, params[OFF0 + 5], da, params[OFF0 + 1], a, params[OFF0 + 2], z,
-                    params[OFF0 + 3], lambda, params[OFF0 + 4], params[N], C, c);
+            IntegralGate.backwardLambdaCell(dLambda, params[pb + OFF0 + 5], da, params[pb + OFF0 + 1], a, params[pb + OFF0 + 2], z,
+                    params[pb + OFF0 + 3], lambda, params[pb + OFF0 + 4], params[pb + N], C, c);
         }
     }
 
-    public static void scanStep(KernelContext k, float[] h, float[] a, float[] u, int[] params) {
+    public static void scanStep(KernelContext k, float[] h, float[] a, float[] u, int[] params, int pb) {
         int c = k.globalIdx;
-        if (c < params[N]) {
-            Scan.step(h, params[OFF0], a, params[OFF0 + 1], u, params[OFF0 + 2], params[N], c);
+        if (c < params[pb + N]) {
+            Scan.step(h, params[pb + OFF0], a, params[pb + OFF0 + 1], u, params[pb + OFF0 + 2], params[pb + N], c);
         }
     }
 }

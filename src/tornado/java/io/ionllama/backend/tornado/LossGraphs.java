@@ -62,7 +62,7 @@ final class LossGraphs implements AutoCloseable {
         Residency.OpSite site = residency.site(new Residency.Key(CE_FORWARD, new int[] {V}, losses, probs, logits, targets),
                 () -> new Residency.OpSite(CE_FORWARD, LossKernels.PARAMS, new Object[] {losses, probs, logits, targets}, new Object[] {losses, probs},
                         Residency.grids1(1),
-                        (tg, name, grids, st) -> ceForwardTasks(tg, name, grids, st.grid1(), losses, probs, logits, targets, st.params, V)));
+                        (tg, name, grids, st) -> ceForwardTasks(tg, name, grids, st.grid1(), losses, probs, logits, targets, st.params, st.pb(), V)));
         if (site != null) {
             setOffsets(site.params, n, lossesOff, probsOff, logitsOff, targetsOff);
             StagedGraph.size(site.grid1(), n);
@@ -83,7 +83,7 @@ final class LossGraphs implements AutoCloseable {
     void entropy(float[] entropy, int entropyOff, float[] logits, int logitsOff, int n, int V) {
         Residency.OpSite site = residency.site(new Residency.Key(ENTROPY, new int[] {V}, entropy, logits),
                 () -> new Residency.OpSite(ENTROPY, LossKernels.PARAMS, new Object[] {entropy, logits}, new Object[] {entropy},
-                        Residency.grids1(1), (tg, name, grids, st) -> entropyTasks(tg, name, grids, st.grid1(), entropy, logits, st.params, V)));
+                        Residency.grids1(1), (tg, name, grids, st) -> entropyTasks(tg, name, grids, st.grid1(), entropy, logits, st.params, st.pb(), V)));
         if (site != null) {
             setOffsets(site.params, n, entropyOff, logitsOff);
             StagedGraph.size(site.grid1(), n);
@@ -102,7 +102,7 @@ final class LossGraphs implements AutoCloseable {
     void argmax(int[] argmax, int argmaxOff, float[] logits, int logitsOff, int n, int V) {
         Residency.OpSite site = residency.site(new Residency.Key(ARGMAX, new int[] {V}, argmax, logits),
                 () -> new Residency.OpSite(ARGMAX, LossKernels.PARAMS, new Object[] {argmax, logits}, new Object[] {argmax},
-                        Residency.grids1(1), (tg, name, grids, st) -> argmaxTasks(tg, name, grids, st.grid1(), argmax, logits, st.params, V)));
+                        Residency.grids1(1), (tg, name, grids, st) -> argmaxTasks(tg, name, grids, st.grid1(), argmax, logits, st.params, st.pb(), V)));
         if (site != null) {
             setOffsets(site.params, n, argmaxOff, logitsOff);
             StagedGraph.size(site.grid1(), n);
@@ -133,33 +133,33 @@ final class LossGraphs implements AutoCloseable {
     }
 
     static void ceForwardTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid1D grid, float[] losses, float[] probs,
-                               float[] logits, int[] targets, int[] params, int V) {
-        tg.task("rows", LossKernels::crossEntropyForward, new KernelContext(), losses, probs, logits, targets, params, V);
+                               float[] logits, int[] targets, int[] params, int pb, int V) {
+        tg.task("rows", LossKernels::crossEntropyForward, new KernelContext(), losses, probs, logits, targets, params, pb, V);
         grids.addWorkerGrid(name + ".rows", grid);
     }
 
     static void entropyTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid1D grid, float[] entropy, float[] logits,
-                             int[] params, int V) {
-        tg.task("rows", LossKernels::entropy, new KernelContext(), entropy, logits, params, V);
+                             int[] params, int pb, int V) {
+        tg.task("rows", LossKernels::entropy, new KernelContext(), entropy, logits, params, pb, V);
         grids.addWorkerGrid(name + ".rows", grid);
     }
 
     static void argmaxTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid1D grid, int[] argmax, float[] logits,
-                            int[] params, int V) {
-        tg.task("rows", LossKernels::argmax, new KernelContext(), argmax, logits, params, V);
+                            int[] params, int pb, int V) {
+        tg.task("rows", LossKernels::argmax, new KernelContext(), argmax, logits, params, pb, V);
         grids.addWorkerGrid(name + ".rows", grid);
     }
 
     static void ceBackwardTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid1D grid, float[] dlogits, float[] probs,
-                                int[] targets, float[] dloss, int[] params, int V, int dlossStride) {
-        tg.task("rows", LossKernels::crossEntropyBackward, new KernelContext(), dlogits, probs, targets, dloss, params, V,
+                                int[] targets, float[] dloss, int[] params, int pb, int V, int dlossStride) {
+        tg.task("rows", LossKernels::crossEntropyBackward, new KernelContext(), dlogits, probs, targets, dloss, params, pb, V,
                 dlossStride);
         grids.addWorkerGrid(name + ".rows", grid);
     }
 
     static void statsTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid1D grid, float[] stats, float[] losses,
-                           int[] argmax, int[] targets, int[] params, int hasArgmax) {
-        tg.task("batch", LossKernels::lossStats, new KernelContext(), stats, losses, argmax, targets, params, hasArgmax);
+                           int[] argmax, int[] targets, int[] params, int pb, int hasArgmax) {
+        tg.task("batch", LossKernels::lossStats, new KernelContext(), stats, losses, argmax, targets, params, pb, hasArgmax);
         grids.addWorkerGrid(name + ".batch", grid);
     }
 
@@ -204,21 +204,21 @@ final class LossGraphs implements AutoCloseable {
                     in = arrays(params, logits, targets);
                     out = arrays(outF, probs);
                     tg.transferToDevice(DataTransferMode.EVERY_EXECUTION, in);
-                    ceForwardTasks(tg, name, grids, grid, outF, probs, logits, targets, params, V);
+                    ceForwardTasks(tg, name, grids, grid, outF, probs, logits, targets, params, 0, V);
                 }
                 case ENTROPY -> {
                     outF = new float[capacity];
                     in = arrays(params, logits);
                     out = arrays(outF);
                     tg.transferToDevice(DataTransferMode.EVERY_EXECUTION, in);
-                    entropyTasks(tg, name, grids, grid, outF, logits, params, V);
+                    entropyTasks(tg, name, grids, grid, outF, logits, params, 0, V);
                 }
                 default -> {
                     outI = new int[capacity];
                     in = arrays(params, logits);
                     out = arrays(outI);
                     tg.transferToDevice(DataTransferMode.EVERY_EXECUTION, in);
-                    argmaxTasks(tg, name, grids, grid, outI, logits, params, V);
+                    argmaxTasks(tg, name, grids, grid, outI, logits, params, 0, V);
                 }
             }
             tg.transferToHost(DataTransferMode.EVERY_EXECUTION, out);
@@ -235,7 +235,7 @@ final class LossGraphs implements AutoCloseable {
         Residency.OpSite site = residency.site(new Residency.Key(CE_BACKWARD, new int[] {V, dlossStride}, dlogits, probs, targets, dloss),
                 () -> new Residency.OpSite(CE_BACKWARD, LossKernels.PARAMS, new Object[] {dlogits, probs, targets, dloss}, new Object[] {dlogits},
                         Residency.grids1(1),
-                        (tg, name, grids, st) -> ceBackwardTasks(tg, name, grids, st.grid1(), dlogits, probs, targets, dloss, st.params, V, dlossStride)));
+                        (tg, name, grids, st) -> ceBackwardTasks(tg, name, grids, st.grid1(), dlogits, probs, targets, dloss, st.params, st.pb(), V, dlossStride)));
         if (site != null) {
             setOffsets(site.params, n, dlogitsOff, probsOff, targetsOff, dlossOff);
             StagedGraph.size(site.grid1(), n);
@@ -299,7 +299,7 @@ final class LossGraphs implements AutoCloseable {
             grid = StagedGraph.grid1(capacity);
             Object[] in = arrays(params, dlogits, probs, targets, dloss);
             TaskGraph tg = new TaskGraph(name).transferToDevice(DataTransferMode.EVERY_EXECUTION, in);
-            ceBackwardTasks(tg, name, grids, grid, dlogits, probs, targets, dloss, params, V, stride);
+            ceBackwardTasks(tg, name, grids, grid, dlogits, probs, targets, dloss, params, 0, V, stride);
             tg.transferToHost(DataTransferMode.EVERY_EXECUTION, dlogits);
             return device(tg, grids, in, arrays(dlogits));
         }
@@ -316,7 +316,7 @@ final class LossGraphs implements AutoCloseable {
             int[] am = argmax == null ? new int[1] : argmax;
             return new Residency.OpSite(LOSS_STATS, LossKernels.PARAMS, new Object[] {out, losses, am, targets}, new Object[] {out},
                     new WorkerGrid[] {oneThread()},
-                    (tg, name, grids, st) -> statsTasks(tg, name, grids, st.grid1(), out, losses, am, targets, st.params, hasArgmax));
+                    (tg, name, grids, st) -> statsTasks(tg, name, grids, st.grid1(), out, losses, am, targets, st.params, st.pb(), hasArgmax));
         });
         if (site != null) {
             setOffsets(site.params, n, outOff, lossesOff, hasArgmax == 1 ? argmaxOff : 0, targetsOff);
@@ -368,7 +368,7 @@ final class LossGraphs implements AutoCloseable {
             GridScheduler grids = new GridScheduler();
             Object[] in = arrays(params, losses, argmax, targets);
             TaskGraph tg = new TaskGraph(name).transferToDevice(DataTransferMode.EVERY_EXECUTION, in);
-            statsTasks(tg, name, grids, oneThread(), stats, losses, argmax, targets, params, hasArgmax);
+            statsTasks(tg, name, grids, oneThread(), stats, losses, argmax, targets, params, 0, hasArgmax);
             tg.transferToHost(DataTransferMode.EVERY_EXECUTION, stats);
             return device(tg, grids, in, arrays(stats));
         }

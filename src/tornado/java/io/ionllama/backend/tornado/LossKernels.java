@@ -26,42 +26,42 @@ public final class LossKernels {
     public static final int ROWS = 0, OFF0 = 1, PARAMS = 5;
 
     public static void crossEntropyForward(KernelContext k, float[] losses, float[] probs, float[] logits, int[] targets,
-                                           int[] params, int V) {
+                                           int[] params, int pb, int V) {
         int n = k.globalIdx;
-        if (n < params[ROWS]) {
-            Losses.crossEntropyForwardRow(losses, params[OFF0], probs, params[OFF0 + 1], logits, params[OFF0 + 2], targets,
-                    params[OFF0 + 3], V, n);
+        if (n < params[pb + ROWS]) {
+            Losses.crossEntropyForwardRow(losses, params[pb + OFF0], probs, params[pb + OFF0 + 1], logits, params[pb + OFF0 + 2], targets,
+                    params[pb + OFF0 + 3], V, n);
         }
     }
 
     public static void crossEntropyBackward(KernelContext k, float[] dlogits, float[] probs, int[] targets,
-                                            float[] dloss, int[] params, int V, int dlossStride) {
+                                            float[] dloss, int[] params, int pb, int V, int dlossStride) {
         int n = k.globalIdx;
-        if (n < params[ROWS]) {
-            Losses.crossEntropyBackwardRow(dlogits, params[OFF0], probs, params[OFF0 + 1], targets, params[OFF0 + 2], dloss,
-                    params[OFF0 + 3], dlossStride, V, n);
+        if (n < params[pb + ROWS]) {
+            Losses.crossEntropyBackwardRow(dlogits, params[pb + OFF0], probs, params[pb + OFF0 + 1], targets, params[pb + OFF0 + 2], dloss,
+                    params[pb + OFF0 + 3], dlossStride, V, n);
         }
     }
 
-    public static void entropy(KernelContext k, float[] entropy, float[] logits, int[] params, int V) {
+    public static void entropy(KernelContext k, float[] entropy, float[] logits, int[] params, int pb, int V) {
         int n = k.globalIdx;
-        if (n < params[ROWS]) {
-            Losses.entropyRow(entropy, params[OFF0], logits, params[OFF0 + 1], V, n);
+        if (n < params[pb + ROWS]) {
+            Losses.entropyRow(entropy, params[pb + OFF0], logits, params[pb + OFF0 + 1], V, n);
         }
     }
 
-    public static void argmax(KernelContext k, int[] argmax, float[] logits, int[] params, int V) {
+    public static void argmax(KernelContext k, int[] argmax, float[] logits, int[] params, int pb, int V) {
         int n = k.globalIdx;
-        if (n < params[ROWS]) {
-            Losses.argmaxRow(argmax, params[OFF0], logits, params[OFF0 + 1], V, n);
+        if (n < params[pb + ROWS]) {
+            Losses.argmaxRow(argmax, params[pb + OFF0], logits, params[pb + OFF0 + 1], V, n);
         }
     }
 
     public static void lossStats(KernelContext k, float[] stats, float[] losses, int[] argmax, int[] targets,
-                                 int[] params, int hasArgmax) {
+                                 int[] params, int pb, int hasArgmax) {
         if (k.globalIdx == 0) {
-            Losses.lossStatsCell(stats, params[OFF0], losses, params[OFF0 + 1], argmax, params[OFF0 + 2], hasArgmax, targets,
-                    params[OFF0 + 3], params[ROWS]);
+            Losses.lossStatsCell(stats, params[pb + OFF0], losses, params[pb + OFF0 + 1], argmax, params[pb + OFF0 + 2], hasArgmax, targets,
+                    params[pb + OFF0 + 3], params[pb + ROWS]);
         }
     }
 }

@@ -69,7 +69,7 @@ final class MatmulGraphs implements AutoCloseable {
                     float[] bias = b == null ? new float[1] : b;
                     return new Residency.OpSite(op, MatmulKernels.PARAMS, b == null ? new Object[] {y, x, w, bias} : arrays, new Object[] {y},
                             new WorkerGrid[] {new WorkerGrid2D(StagedGraph.LOCAL_X, StagedGraph.LOCAL_Y)},
-                            (tg, name, grids, st) -> forwardTasks(tg, name, grids, st.grid2(), y, x, w, bias, st.params, hasBias, in, out, tiled));
+                            (tg, name, grids, st) -> forwardTasks(tg, name, grids, st.grid2(), y, x, w, bias, st.params, st.pb(), hasBias, in, out, tiled));
                 });
         if (site != null) {
             set(site.params, rows, yOff, xOff, wOff, b == null ? 0 : bOff);
@@ -103,36 +103,36 @@ final class MatmulGraphs implements AutoCloseable {
     }
 
     static void forwardTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid2D grid, float[] y, float[] x, float[] w,
-                             float[] b, int[] params, int hasBias, int in, int out, boolean tiled) {
+                             float[] b, int[] params, int pb, int hasBias, int in, int out, boolean tiled) {
         String task = tiled ? "tiled" : "cells";
         if (b == w) {
-            tg.task(task, MatmulKernels::forwardBiasInWeights, new KernelContext(), y, x, w, params, in, out);
+            tg.task(task, MatmulKernels::forwardBiasInWeights, new KernelContext(), y, x, w, params, pb, in, out);
         } else if (tiled) {
-            tg.task(task, MatmulKernels::forwardTiled, new KernelContext(), y, x, w, b, params, hasBias, in, out);
+            tg.task(task, MatmulKernels::forwardTiled, new KernelContext(), y, x, w, b, params, pb, hasBias, in, out);
         } else {
-            tg.task(task, MatmulKernels::forward, new KernelContext(), y, x, w, b, params, hasBias, in, out);
+            tg.task(task, MatmulKernels::forward, new KernelContext(), y, x, w, b, params, pb, hasBias, in, out);
         }
         grids.addWorkerGrid(name + "." + task, grid);
     }
 
     static void backwardInputTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid2D grid, float[] dx, float[] dy,
-                                   float[] w, int[] params, int in, int out) {
-        tg.task("cells", MatmulKernels::backwardInput, new KernelContext(), dx, dy, w, params, in, out);
+                                   float[] w, int[] params, int pb, int in, int out) {
+        tg.task("cells", MatmulKernels::backwardInput, new KernelContext(), dx, dy, w, params, pb, in, out);
         grids.addWorkerGrid(name + ".cells", grid);
     }
 
     /** db null: weight gradient only. */
     static void backwardWeightTasks(TaskGraph tg, String name, GridScheduler grids, float[] dw, float[] db, float[] dy, float[] x,
-                                    int[] params, int in, int out) {
+                                    int[] params, int pb, int in, int out) {
         WorkerGrid2D weightGrid = new WorkerGrid2D(roundUp(in, StagedGraph.LOCAL_X), roundUp(out, StagedGraph.LOCAL_Y));
         weightGrid.setLocalWork(StagedGraph.LOCAL_X, StagedGraph.LOCAL_Y, 1);
         grids.addWorkerGrid(name + ".weight", weightGrid);
-        tg.task("weight", MatmulKernels::backwardWeight, new KernelContext(), dw, dy, x, params, in, out);
+        tg.task("weight", MatmulKernels::backwardWeight, new KernelContext(), dw, dy, x, params, pb, in, out);
         if (db != null) {
             if (db == dw) {
-                tg.task("bias", MatmulKernels::backwardBiasInWeights, new KernelContext(), dw, dy, params, out);
+                tg.task("bias", MatmulKernels::backwardBiasInWeights, new KernelContext(), dw, dy, params, pb, out);
             } else {
-                tg.task("bias", MatmulKernels::backwardBias, new KernelContext(), db, dy, params, out);
+                tg.task("bias", MatmulKernels::backwardBias, new KernelContext(), db, dy, params, pb, out);
             }
             WorkerGrid1D biasGrid = new WorkerGrid1D(roundUp(out, StagedGraph.LOCAL_1D));
             biasGrid.setLocalWork(StagedGraph.LOCAL_1D, 1, 1);
@@ -180,7 +180,7 @@ final class MatmulGraphs implements AutoCloseable {
                     .transferToDevice(DataTransferMode.EVERY_EXECUTION, params, x, w, b);
             grid = new WorkerGrid2D(roundUp(out, LOCAL_X), roundUp(capacity, LOCAL_Y));
             GridScheduler grids = new GridScheduler();
-            forwardTasks(tg, name, grids, grid, y, x, w, b, params, hasBias, in, out, tiled);
+            forwardTasks(tg, name, grids, grid, y, x, w, b, params, 0, hasBias, in, out, tiled);
             tg.transferToHost(DataTransferMode.EVERY_EXECUTION, y);
             return device(tg, grids, arrays(params, x, w, b), arrays(y));
         }
@@ -199,7 +199,7 @@ final class MatmulGraphs implements AutoCloseable {
         Residency.OpSite site = residency.site(new Residency.Key(BACKWARD_INPUT, new int[] {in, out}, dx, dy, w),
                 () -> new Residency.OpSite(BACKWARD_INPUT, MatmulKernels.PARAMS, new Object[] {dx, dy, w}, new Object[] {dx},
                         new WorkerGrid[] {new WorkerGrid2D(StagedGraph.LOCAL_X, StagedGraph.LOCAL_Y)},
-                        (tg, name, grids, st) -> backwardInputTasks(tg, name, grids, st.grid2(), dx, dy, w, st.params, in, out)));
+                        (tg, name, grids, st) -> backwardInputTasks(tg, name, grids, st.grid2(), dx, dy, w, st.params, st.pb(), in, out)));
         if (site != null) {
             set(site.params, rows, dxOff, dyOff, wOff);
             site.grid2().setGlobalWork(roundUp(in, StagedGraph.LOCAL_X), roundUp(rows, StagedGraph.LOCAL_Y), 1);
@@ -250,7 +250,7 @@ final class MatmulGraphs implements AutoCloseable {
             TaskGraph tg = new TaskGraph(name).transferToDevice(DataTransferMode.EVERY_EXECUTION, params, dx, dy, w);
             grid = new WorkerGrid2D(roundUp(in, LOCAL_X), roundUp(capacity, LOCAL_Y));
             GridScheduler grids = new GridScheduler();
-            backwardInputTasks(tg, name, grids, grid, dx, dy, w, params, in, out);
+            backwardInputTasks(tg, name, grids, grid, dx, dy, w, params, 0, in, out);
             tg.transferToHost(DataTransferMode.EVERY_EXECUTION, dx);
             return device(tg, grids, arrays(params, dx, dy, w), arrays(dx));
         }
@@ -272,7 +272,7 @@ final class MatmulGraphs implements AutoCloseable {
         Object[] arrays = db == null || db == dw ? new Object[] {dw, dy, x} : new Object[] {dw, db, dy, x};
         Residency.OpSite site = residency.site(new Residency.Key(BACKWARD_WEIGHT, new int[] {in, out, db == null ? 0 : db == dw ? 2 : 1}, arrays),
                 () -> new Residency.OpSite(BACKWARD_WEIGHT, MatmulKernels.PARAMS, arrays, db == null || db == dw ? new Object[] {dw} : new Object[] {dw, db},
-                        new WorkerGrid[0], (tg, name, grids, st) -> backwardWeightTasks(tg, name, grids, dw, db, dy, x, st.params, in, out)));
+                        new WorkerGrid[0], (tg, name, grids, st) -> backwardWeightTasks(tg, name, grids, dw, db, dy, x, st.params, st.pb(), in, out)));
         if (site != null) {
             set(site.params, rows, dwOff, dyOff, xOff, db == null ? 0 : dbOff);
         }
@@ -332,7 +332,7 @@ final class MatmulGraphs implements AutoCloseable {
             } else {
                 tg.transferToDevice(DataTransferMode.EVERY_EXECUTION, params, dw, dy, x);
             }
-            backwardWeightTasks(tg, name, grids, dw, hasBias == 1 ? db : null, dy, x, params, in, out);
+            backwardWeightTasks(tg, name, grids, dw, hasBias == 1 ? db : null, dy, x, params, 0, in, out);
             if (hasBias == 1) {
                 tg.transferToHost(DataTransferMode.EVERY_EXECUTION, dw, db);
             } else {

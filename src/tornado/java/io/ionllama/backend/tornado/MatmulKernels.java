@@ -43,12 +43,12 @@ public final class MatmulKernels {
     /** Largest tile of {@link #forwardTiled}: its local arrays are sized for it (2 x 4 KiB). */
     public static final int MAX_TILE = 32;
 
-    public static void forward(KernelContext c, float[] y, float[] x, float[] w, float[] b, int[] params,
+    public static void forward(KernelContext c, float[] y, float[] x, float[] w, float[] b, int[] params, int pb,
                                int hasBias, int in, int out) {
         int o = c.globalIdx;
         int n = c.globalIdy;
-        if (n < params[ROWS] && o < out) {
-            Matmul.forwardCell(y, params[OFF0], x, params[OFF0 + 1], w, params[OFF0 + 2], b, params[OFF0 + 3], hasBias, in, out,
+        if (n < params[pb + ROWS] && o < out) {
+            Matmul.forwardCell(y, params[pb + OFF0], x, params[pb + OFF0 + 1], w, params[pb + OFF0 + 2], b, params[pb + OFF0 + 3], hasBias, in, out,
                     n, o);
         }
     }
@@ -58,44 +58,44 @@ public final class MatmulKernels {
      * parameters in one array): TornadoVM cannot compile a task given the same array twice, so
      * this task gets it once and reads the bias at {@code params[OFF0 + 3]} of {@code w}.
      */
-    public static void forwardBiasInWeights(KernelContext c, float[] y, float[] x, float[] w, int[] params, int in, int out) {
+    public static void forwardBiasInWeights(KernelContext c, float[] y, float[] x, float[] w, int[] params, int pb, int in, int out) {
         int o = c.globalIdx;
         int n = c.globalIdy;
-        if (n < params[ROWS] && o < out) {
-            Matmul.forwardCell(y, params[OFF0], x, params[OFF0 + 1], w, params[OFF0 + 2], w, params[OFF0 + 3], 1, in, out, n, o);
+        if (n < params[pb + ROWS] && o < out) {
+            Matmul.forwardCell(y, params[pb + OFF0], x, params[pb + OFF0 + 1], w, params[pb + OFF0 + 2], w, params[pb + OFF0 + 3], 1, in, out, n, o);
         }
     }
 
-    public static void backwardInput(KernelContext c, float[] dx, float[] dy, float[] w, int[] params,
+    public static void backwardInput(KernelContext c, float[] dx, float[] dy, float[] w, int[] params, int pb,
                                      int in, int out) {
         int i = c.globalIdx;
         int n = c.globalIdy;
-        if (n < params[ROWS] && i < in) {
-            Matmul.backwardInputCell(dx, params[OFF0], dy, params[OFF0 + 1], w, params[OFF0 + 2], in, out, n, i);
+        if (n < params[pb + ROWS] && i < in) {
+            Matmul.backwardInputCell(dx, params[pb + OFF0], dy, params[pb + OFF0 + 1], w, params[pb + OFF0 + 2], in, out, n, i);
         }
     }
 
-    public static void backwardWeight(KernelContext c, float[] dw, float[] dy, float[] x, int[] params,
+    public static void backwardWeight(KernelContext c, float[] dw, float[] dy, float[] x, int[] params, int pb,
                                       int in, int out) {
         int i = c.globalIdx;
         int o = c.globalIdy;
         if (o < out && i < in) {
-            Matmul.backwardWeightCell(dw, params[OFF0], dy, params[OFF0 + 1], x, params[OFF0 + 2], params[ROWS], in, out, o, i);
+            Matmul.backwardWeightCell(dw, params[pb + OFF0], dy, params[pb + OFF0 + 1], x, params[pb + OFF0 + 2], params[pb + ROWS], in, out, o, i);
         }
     }
 
     /** {@link #backwardBias} for a bias gradient in the weight gradient's own array (see {@link #forwardBiasInWeights}). */
-    public static void backwardBiasInWeights(KernelContext c, float[] dw, float[] dy, int[] params, int out) {
+    public static void backwardBiasInWeights(KernelContext c, float[] dw, float[] dy, int[] params, int pb, int out) {
         int o = c.globalIdx;
         if (o < out) {
-            Matmul.backwardBiasCell(dw, params[OFF0 + 3], dy, params[OFF0 + 1], params[ROWS], out, o);
+            Matmul.backwardBiasCell(dw, params[pb + OFF0 + 3], dy, params[pb + OFF0 + 1], params[pb + ROWS], out, o);
         }
     }
 
-    public static void backwardBias(KernelContext c, float[] db, float[] dy, int[] params, int out) {
+    public static void backwardBias(KernelContext c, float[] db, float[] dy, int[] params, int pb, int out) {
         int o = c.globalIdx;
         if (o < out) {
-            Matmul.backwardBiasCell(db, params[OFF0 + 3], dy, params[OFF0 + 1], params[ROWS], out, o);
+            Matmul.backwardBiasCell(db, params[pb + OFF0 + 3], dy, params[pb + OFF0 + 1], params[pb + ROWS], out, o);
         }
     }
 
@@ -113,7 +113,7 @@ public final class MatmulKernels {
      * outside the tensor take part in the loads and barriers (a barrier must be reached by every
      * thread of the group) and only skip the final store.
      */
-    public static void forwardTiled(KernelContext c, float[] y, float[] x, float[] w, float[] b, int[] params,
+    public static void forwardTiled(KernelContext c, float[] y, float[] x, float[] w, float[] b, int[] params, int pb,
                                     int hasBias, int in, int out) {
         float[] xs = c.allocateFloatLocalArray(MAX_TILE * MAX_TILE);
         float[] ws = c.allocateFloatLocalArray(MAX_TILE * MAX_TILE);
@@ -122,11 +122,11 @@ public final class MatmulKernels {
         int ln = c.localIdy;
         int o0 = c.groupIdx * tile;
         int n0 = c.groupIdy * tile;
-        int rows = params[ROWS];
-        int yOff = params[OFF0];
-        int xOff = params[OFF0 + 1];
-        int wOff = params[OFF0 + 2];
-        int bOff = params[OFF0 + 3];
+        int rows = params[pb + ROWS];
+        int yOff = params[pb + OFF0];
+        int xOff = params[pb + OFF0 + 1];
+        int wOff = params[pb + OFF0 + 2];
+        int bOff = params[pb + OFF0 + 3];
         int xRow = n0 + ln;
         int wRow = o0 + ln;
         float acc = 0f;

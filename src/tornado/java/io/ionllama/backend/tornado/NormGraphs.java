@@ -39,7 +39,7 @@ final class NormGraphs implements AutoCloseable {
         }
         Residency.OpSite site = residency.site(new Residency.Key(RMS_FORWARD, new int[] {C, Float.floatToIntBits(eps)}, out, rstd, x, w),
                 () -> new Residency.OpSite(RMS_FORWARD, NormKernels.PARAMS, new Object[] {out, rstd, x, w}, new Object[] {out, rstd},
-                        Residency.grids1(1), (tg, name, grids, st) -> forwardTasks(tg, name, grids, st.grid1(), out, rstd, x, w, st.params, C, eps)));
+                        Residency.grids1(1), (tg, name, grids, st) -> forwardTasks(tg, name, grids, st.grid1(), out, rstd, x, w, st.params, st.pb(), C, eps)));
         if (site != null) {
             setOffsets(site.params, rows, outOff, rstdOff, xOff, wOff);
             StagedGraph.size(site.grid1(), rows);
@@ -62,17 +62,17 @@ final class NormGraphs implements AutoCloseable {
     }
 
     static void forwardTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid1D grid, float[] out, float[] rstd,
-                             float[] x, float[] w, int[] params, int C, float eps) {
-        tg.task("rows", NormKernels::rmsForward, new KernelContext(), out, rstd, x, w, params, C, eps);
+                             float[] x, float[] w, int[] params, int pb, int C, float eps) {
+        tg.task("rows", NormKernels::rmsForward, new KernelContext(), out, rstd, x, w, params, pb, C, eps);
         grids.addWorkerGrid(name + ".rows", grid);
     }
 
     static void backwardTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid1D rowGrid, float[] dx, float[] dw,
-                              float[] dy, float[] x, float[] w, float[] rstd, int[] params, int C) {
-        tg.task("input", NormKernels::rmsBackwardInput, new KernelContext(), dx, dy, x, w, rstd, params, C);
+                              float[] dy, float[] x, float[] w, float[] rstd, int[] params, int pb, int C) {
+        tg.task("input", NormKernels::rmsBackwardInput, new KernelContext(), dx, dy, x, w, rstd, params, pb, C);
         grids.addWorkerGrid(name + ".input", rowGrid);
         if (dw != null) {
-            tg.task("weight", NormKernels::rmsBackwardWeight, new KernelContext(), dw, dy, x, rstd, params, C);
+            tg.task("weight", NormKernels::rmsBackwardWeight, new KernelContext(), dw, dy, x, rstd, params, pb, C);
             WorkerGrid1D channelGrid = new WorkerGrid1D(StagedGraph.roundUp(C, StagedGraph.LOCAL_1D));
             channelGrid.setLocalWork(StagedGraph.LOCAL_1D, 1, 1);
             grids.addWorkerGrid(name + ".weight", channelGrid);
@@ -92,7 +92,7 @@ final class NormGraphs implements AutoCloseable {
         Object[] arrays = weight ? new Object[] {dx, dw, dy, x, w, rstd} : new Object[] {dx, dy, x, w, rstd};
         Residency.OpSite site = residency.site(new Residency.Key(RMS_BACKWARD, new int[] {C}, arrays),
                 () -> new Residency.OpSite(RMS_BACKWARD, NormKernels.PARAMS, arrays, weight ? new Object[] {dx, dw} : new Object[] {dx},
-                        Residency.grids1(1), (tg, name, grids, st) -> backwardTasks(tg, name, grids, st.grid1(), dx, dw, dy, x, w, rstd, st.params, C)));
+                        Residency.grids1(1), (tg, name, grids, st) -> backwardTasks(tg, name, grids, st.grid1(), dx, dw, dy, x, w, rstd, st.params, st.pb(), C)));
         if (site != null) {
             setOffsets(site.params, rows, dxOff, dyOff, xOff, wOff, rstdOff, weight ? dwOff : 0);
             StagedGraph.size(site.grid1(), rows);
@@ -144,7 +144,7 @@ final class NormGraphs implements AutoCloseable {
             TaskGraph tg = new TaskGraph(name).transferToDevice(DataTransferMode.EVERY_EXECUTION, params, x, w);
             grid = new WorkerGrid1D(roundUp(capacity, LOCAL_1D));
             GridScheduler grids = new GridScheduler();
-            forwardTasks(tg, name, grids, grid, out, rstd, x, w, params, C, eps);
+            forwardTasks(tg, name, grids, grid, out, rstd, x, w, params, 0, C, eps);
             tg.transferToHost(DataTransferMode.EVERY_EXECUTION, out, rstd);
             return device(tg, grids, arrays(params, x, w), arrays(out, rstd));
         }
@@ -202,7 +202,7 @@ final class NormGraphs implements AutoCloseable {
             } else {
                 tg.transferToDevice(DataTransferMode.EVERY_EXECUTION, params, dx, dy, x, w, rstd);
             }
-            backwardTasks(tg, name, grids, rowGrid, dx, weight ? dw : null, dy, x, w, rstd, params, C);
+            backwardTasks(tg, name, grids, rowGrid, dx, weight ? dw : null, dy, x, w, rstd, params, 0, C);
             if (weight) {
                 tg.transferToHost(DataTransferMode.EVERY_EXECUTION, dx, dw);
             } else {

@@ -21,29 +21,29 @@ public final class NormKernels {
     /** Indexes into {@code params}: the row count, then the offset of each array in the order of the kernel's arguments. */
     public static final int ROWS = 0, OFF0 = 1, PARAMS = 7;
 
-    public static void rmsForward(KernelContext k, float[] out, float[] rstd, float[] x, float[] w, int[] params,
+    public static void rmsForward(KernelContext k, float[] out, float[] rstd, float[] x, float[] w, int[] params, int pb,
                                   int C, float eps) {
         int n = k.globalIdx;
-        if (n < params[ROWS]) {
-            Norms.rmsNormForwardRow(out, params[OFF0], rstd, params[OFF0 + 1], x, params[OFF0 + 2], w, params[OFF0 + 3], C, eps, n);
+        if (n < params[pb + ROWS]) {
+            Norms.rmsNormForwardRow(out, params[pb + OFF0], rstd, params[pb + OFF0 + 1], x, params[pb + OFF0 + 2], w, params[pb + OFF0 + 3], C, eps, n);
         }
     }
 
     public static void rmsBackwardInput(KernelContext k, float[] dx, float[] dy, float[] x, float[] w, float[] rstd,
-                                        int[] params, int C) {
+                                        int[] params, int pb, int C) {
         int n = k.globalIdx;
-        if (n < params[ROWS]) {
-            Norms.rmsNormBackwardInputRow(dx, params[OFF0], dy, params[OFF0 + 1], x, params[OFF0 + 2], w, params[OFF0 + 3],
-                    rstd, params[OFF0 + 4], C, n);
+        if (n < params[pb + ROWS]) {
+            Norms.rmsNormBackwardInputRow(dx, params[pb + OFF0], dy, params[pb + OFF0 + 1], x, params[pb + OFF0 + 2], w, params[pb + OFF0 + 3],
+                    rstd, params[pb + OFF0 + 4], C, n);
         }
     }
 
     public static void rmsBackwardWeight(KernelContext k, float[] dw, float[] dy, float[] x, float[] rstd,
-                                         int[] params, int C) {
+                                         int[] params, int pb, int C) {
         int c = k.globalIdx;
         if (c < C) {
-            Norms.rmsNormBackwardWeightCell(dw, params[OFF0 + 5], dy, params[OFF0 + 1], x, params[OFF0 + 2], rstd, params[OFF0 + 4],
-                    params[ROWS], C, c);
+            Norms.rmsNormBackwardWeightCell(dw, params[pb + OFF0 + 5], dy, params[pb + OFF0 + 1], x, params[pb + OFF0 + 2], rstd, params[pb + OFF0 + 4],
+                    params[pb + ROWS], C, c);
         }
     }
 }

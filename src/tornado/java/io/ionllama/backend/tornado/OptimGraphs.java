@@ -28,6 +28,7 @@ final class OptimGraphs implements AutoCloseable {
     static final String SUM_SQUARES = "sumSquares";
     static final String ADAMW_RESIDENT = "adamwResident";
     static final String SUM_SQUARES_TENSORS = "sumSquaresTensors";
+    static final String NORMALIZE = "normalize";
 
     private final TornadoSession session;
     private final Residency residency;
@@ -78,7 +79,7 @@ final class OptimGraphs implements AutoCloseable {
             Object[] in = arrays(params, hyper, p, g, m, v);
             TaskGraph tg = new TaskGraph(name)
                     .transferToDevice(DataTransferMode.EVERY_EXECUTION, in)
-                    .task("elements", OptimKernels::adamw, new KernelContext(), p, g, m, v, hyper, params)
+                    .task("elements", OptimKernels::adamw, new KernelContext(), p, g, m, v, hyper, params, 0)
                     .transferToHost(DataTransferMode.EVERY_EXECUTION, p, m, v);
             return device(tg, grids, in, arrays(p, m, v));
         }
@@ -201,7 +202,7 @@ final class OptimGraphs implements AutoCloseable {
             TaskGraph tg = new TaskGraph(name)
                     .transferToDevice(DataTransferMode.FIRST_EXECUTION, first)
                     .transferToDevice(DataTransferMode.EVERY_EXECUTION, every);
-            adamwTensorsTasks(tg, p, g, m, v, hyper, table);
+            adamwTensorsTasks(tg, p, g, m, v, hyper, 0, table, 0);
             tg.transferToHost(DataTransferMode.EVERY_EXECUTION, p)
                     .transferToHost(DataTransferMode.UNDER_DEMAND, first);
             graph = new DeviceGraph(tg, grids, session, session.stats(ADAMW_RESIDENT), every, StagedGraph.arrays(p), first);
@@ -249,7 +250,7 @@ final class OptimGraphs implements AutoCloseable {
                     int[] table = new int[OptimKernels.BLOCK_PREFIX + 3 * count + 1];
                     return new Residency.OpSite(SUM_SQUARES_TENSORS, 1, new Object[] {g, partial}, new Object[] {partial},
                             Residency.grids1(1), (tg, name, grids, st) -> {
-                                tg.task("blocks", OptimKernels::sumSquaresTensors, new KernelContext(), partial, g, (int[]) st.perCall[1]);
+                                tg.task("blocks", OptimKernels::sumSquaresTensors, new KernelContext(), partial, g, (int[]) st.perCall[1], st.base[1]);
                                 grids.addWorkerGrid(name + ".blocks", st.grid1());
                             }, table);
                 });
@@ -291,6 +292,41 @@ final class OptimGraphs implements AutoCloseable {
             s += sizes[k] > 0 ? sumSquares(g, offs[k], sizes[k]) : 0;
         }
         return s;
+    }
+
+    /**
+     * x[off, off+n) scaled to unit norm ({@code Backend.normalize}). Inside a step one site runs
+     * the sums of squares, the factor (one thread, {@link OptimKernels#inverseNorm}) and the
+     * scaling on the device, and nothing comes back; otherwise the sum of squares comes back and
+     * the scaling runs per-op, as the CPU does it.
+     */
+    void normalize(float[] x, int off, int n, double eps, GlueGraphs glue) {
+        int blocks = (n + Optim.BLOCK - 1) / Optim.BLOCK;
+        int cap = StagedGraph.capacityFor(blocks);
+        Residency.OpSite site = residency.site(new Residency.Key(NORMALIZE, new int[] {cap, Double.hashCode(eps)}, x), () -> {
+            double[] partial = new double[cap];
+            float[] coef = new float[1];
+            return new Residency.OpSite(NORMALIZE, OptimKernels.PARAMS, new Object[] {x, partial, coef},
+                    new Object[] {x, partial, coef}, Residency.grids1(3), (tg, name, grids, st) -> {
+                        sumSquaresTasks(tg, partial, x, st.params, st.pb());
+                        tg.task("factor", OptimKernels::inverseNorm, new KernelContext(), coef, partial, st.params, st.pb(), eps);
+                        GlueGraphs.scaleTasks(tg, name, grids, st.grid1(2), x, coef, 0, st.params, st.pb());
+                        grids.addWorkerGrid(name + ".blocks", st.grid1(0));
+                        grids.addWorkerGrid(name + ".factor", st.grid1(1));
+                    });
+        });
+        if (site != null) {
+            // params = [n, off]: sumSquares's N, G_OFF and scale's N, OFF0 alike.
+            site.params[OptimKernels.N] = n;
+            site.params[OptimKernels.G_OFF] = off;
+            StagedGraph.size(site.grid1(0), blocks);
+            StagedGraph.size(site.grid1(1), 1);
+            StagedGraph.size(site.grid1(2), n);
+            if (residency.run(site)) {
+                return;
+            }
+        }
+        residency.perOp(() -> glue.scale(x, off, Optim.inverseNorm(sumSquares(x, off, n), eps), n));
     }
 
     /** Sum of g^2 over [off, off+n): per-block partials on the device, added on the host in block order. */
@@ -343,18 +379,18 @@ final class OptimGraphs implements AutoCloseable {
             grid = grid1(grids, name, "blocks", partial.length);
             Object[] in = arrays(params, g);
             TaskGraph tg = new TaskGraph(name).transferToDevice(DataTransferMode.EVERY_EXECUTION, in);
-            sumSquaresTasks(tg, partial, g, params);
+            sumSquaresTasks(tg, partial, g, params, 0);
             tg.transferToHost(DataTransferMode.EVERY_EXECUTION, partial);
             return device(tg, grids, in, arrays(partial));
         }
     }
 
-    static void sumSquaresTasks(TaskGraph tg, double[] partial, float[] g, int[] params) {
-        tg.task("blocks", OptimKernels::sumSquares, new KernelContext(), partial, g, params);
+    static void sumSquaresTasks(TaskGraph tg, double[] partial, float[] g, int[] params, int pb) {
+        tg.task("blocks", OptimKernels::sumSquares, new KernelContext(), partial, g, params, pb);
     }
 
-    static void adamwTensorsTasks(TaskGraph tg, float[] p, float[] g, float[] m, float[] v, float[] hyper, int[] table) {
-        tg.task("elements", OptimKernels::adamwTensors, new KernelContext(), p, g, m, v, hyper, table);
+    static void adamwTensorsTasks(TaskGraph tg, float[] p, float[] g, float[] m, float[] v, float[] hyper, int hb, int[] table, int tb) {
+        tg.task("elements", OptimKernels::adamwTensors, new KernelContext(), p, g, m, v, hyper, hb, table, tb);
     }
 
     /** Sums of squares of a slice of the caller's g, bound to it; the partials are the site's own, read back per call. */
@@ -365,28 +401,35 @@ final class OptimGraphs implements AutoCloseable {
         final WorkerGrid1D grid;
 
         SumSquaresSite(float[] g, int blocks) {
-            this(g, new double[blocks], new int[OptimKernels.PARAMS], new WorkerGrid1D(StagedGraph.LOCAL_1D));
+            this(g, new double[blocks]);
         }
 
-        private SumSquaresSite(float[] g, double[] partial, int[] params, WorkerGrid1D grid) {
-            super(SUM_SQUARES, new Object[] {g, partial}, new Object[] {partial}, new Object[] {params}, new WorkerGrid[] {grid});
-            this.params = params;
+        private SumSquaresSite(float[] g, double[] partial) {
+            super(SUM_SQUARES, new Object[] {g, partial}, new Object[] {partial}, new Object[] {new int[OptimKernels.PARAMS]},
+                    new WorkerGrid[] {new WorkerGrid1D(StagedGraph.LOCAL_1D)});
             this.g = g;
             this.partial = partial;
-            this.grid = grid;
+            this.params = (int[]) perCall[0];
+            this.grid = (WorkerGrid1D) workerGrids[0];
+        }
+
+        private SumSquaresSite(SumSquaresSite of, Object[] perCall, int[] base) {
+            super(of, perCall, base);
+            this.g = of.g;
+            this.partial = of.partial;
+            this.params = (int[]) perCall[0];
+            this.grid = (WorkerGrid1D) workerGrids[0];
         }
 
         @Override
         void tasks(TaskGraph tg, String name, GridScheduler grids) {
-            sumSquaresTasks(tg, partial, g, params);
+            sumSquaresTasks(tg, partial, g, params, base[0]);
             grids.addWorkerGrid(name + ".blocks", grid);
         }
 
         @Override
-        SumSquaresSite copy() {
-            SumSquaresSite c = new SumSquaresSite(g, partial, new int[params.length], new WorkerGrid1D(StagedGraph.LOCAL_1D));
-            c.load(this);
-            return c;
+        SumSquaresSite copy(Object[] perCall, int[] base) {
+            return new SumSquaresSite(this, perCall, base);
         }
     }
 
@@ -398,32 +441,38 @@ final class OptimGraphs implements AutoCloseable {
         final WorkerGrid1D grid;
 
         AdamwSite(float[] p, float[] g, float[] m, float[] v, int count) {
-            this(p, g, m, v, new int[OptimKernels.PREFIX + 2 * count + 1], new float[OptimKernels.HYPER + count],
-                    new WorkerGrid1D(StagedGraph.LOCAL_1D));
-        }
-
-        private AdamwSite(float[] p, float[] g, float[] m, float[] v, int[] table, float[] hyper, WorkerGrid1D grid) {
-            super(ADAMW_RESIDENT, new Object[] {p, g, m, v}, new Object[] {p, m, v}, new Object[] {table, hyper}, new WorkerGrid[] {grid});
+            super(ADAMW_RESIDENT, new Object[] {p, g, m, v}, new Object[] {p, m, v},
+                    new Object[] {new int[OptimKernels.PREFIX + 2 * count + 1], new float[OptimKernels.HYPER + count]},
+                    new WorkerGrid[] {new WorkerGrid1D(StagedGraph.LOCAL_1D)});
             this.p = p;
             this.g = g;
             this.m = m;
             this.v = v;
-            this.table = table;
-            this.hyper = hyper;
-            this.grid = grid;
+            this.table = (int[]) perCall[0];
+            this.hyper = (float[]) perCall[1];
+            this.grid = (WorkerGrid1D) workerGrids[0];
+        }
+
+        private AdamwSite(AdamwSite of, Object[] perCall, int[] base) {
+            super(of, perCall, base);
+            this.p = of.p;
+            this.g = of.g;
+            this.m = of.m;
+            this.v = of.v;
+            this.table = (int[]) perCall[0];
+            this.hyper = (float[]) perCall[1];
+            this.grid = (WorkerGrid1D) workerGrids[0];
         }
 
         @Override
         void tasks(TaskGraph tg, String name, GridScheduler grids) {
-            adamwTensorsTasks(tg, p, g, m, v, hyper, table);
+            adamwTensorsTasks(tg, p, g, m, v, hyper, base[1], table, base[0]);
             grids.addWorkerGrid(name + ".elements", grid);
         }
 
         @Override
-        AdamwSite copy() {
-            AdamwSite c = new AdamwSite(p, g, m, v, new int[table.length], new float[hyper.length], new WorkerGrid1D(StagedGraph.LOCAL_1D));
-            c.load(this);
-            return c;
+        AdamwSite copy(Object[] perCall, int[] base) {
+            return new AdamwSite(this, perCall, base);
         }
     }
 

@@ -19,9 +19,9 @@ public final class OptimKernels {
     /** Indexes into {@code hyper}. */
     public static final int LR = 0, BETA1 = 1, BETA2 = 2, EPS = 3, WD = 4, BC1 = 5, BC2 = 6, SCALE = 7, HYPER = 8;
 
-    public static void adamw(KernelContext k, float[] p, float[] g, float[] m, float[] v, float[] hyper, int[] params) {
+    public static void adamw(KernelContext k, float[] p, float[] g, float[] m, float[] v, float[] hyper, int[] params, int pb) {
         int i = k.globalIdx;
-        if (i < params[N]) {
+        if (i < params[pb + N]) {
             Optim.adamwRange(p, g, m, v, 0, hyper[LR], hyper[BETA1], hyper[BETA2], hyper[EPS], hyper[WD], hyper[BC1],
                     hyper[BC2], hyper[SCALE], i, i + 1);
         }
@@ -36,14 +36,14 @@ public final class OptimKernels {
      * prefix[k] <= j, which skips empty tensors) and updates element offs[k] + j - prefix[k] with
      * that tensor's weight decay, {@code hyper[HYPER + k]}.
      */
-    public static void adamwTensors(KernelContext k, float[] p, float[] g, float[] m, float[] v, float[] hyper, int[] table) {
+    public static void adamwTensors(KernelContext k, float[] p, float[] g, float[] m, float[] v, float[] hyper, int hb, int[] table, int tb) {
         int j = k.globalIdx;
-        int count = table[COUNT];
-        if (j < table[PREFIX + count]) {
-            int lo = rangeOf(table, PREFIX, count, j);
-            int i = table[PREFIX + count + 1 + lo] + j - table[PREFIX + lo];
-            Optim.adamwRange(p, g, m, v, 0, hyper[LR], hyper[BETA1], hyper[BETA2], hyper[EPS], hyper[HYPER + lo], hyper[BC1],
-                    hyper[BC2], hyper[SCALE], i, i + 1);
+        int count = table[tb + COUNT];
+        if (j < table[tb + PREFIX + count]) {
+            int lo = rangeOf(table, tb + PREFIX, count, j);
+            int i = table[tb + PREFIX + count + 1 + lo] + j - table[tb + PREFIX + lo];
+            Optim.adamwRange(p, g, m, v, 0, hyper[hb + LR], hyper[hb + BETA1], hyper[hb + BETA2], hyper[hb + EPS], hyper[hb + HYPER + lo], hyper[hb + BC1],
+                    hyper[hb + BC2], hyper[hb + SCALE], i, i + 1);
         }
     }
 
@@ -58,13 +58,13 @@ public final class OptimKernels {
      * laid end to end, finds its range by binary search over the block prefix sums, and writes
      * that block's sum of squares to partial[j].
      */
-    public static void sumSquaresTensors(KernelContext k, double[] partial, float[] g, int[] table) {
+    public static void sumSquaresTensors(KernelContext k, double[] partial, float[] g, int[] table, int tb) {
         int j = k.globalIdx;
-        int count = table[RANGES];
-        if (j < table[BLOCK_PREFIX + count]) {
-            int lo = rangeOf(table, BLOCK_PREFIX, count, j);
-            int offs = BLOCK_PREFIX + count + 1;
-            Optim.sumSquaresBlockAt(partial, j, g, table[offs + lo], table[offs + count + lo], j - table[BLOCK_PREFIX + lo]);
+        int count = table[tb + RANGES];
+        if (j < table[tb + BLOCK_PREFIX + count]) {
+            int lo = rangeOf(table, tb + BLOCK_PREFIX, count, j);
+            int offs = tb + BLOCK_PREFIX + count + 1;
+            Optim.sumSquaresBlockAt(partial, j, g, table[offs + lo], table[offs + count + lo], j - table[tb + BLOCK_PREFIX + lo]);
         }
     }
 
@@ -86,11 +86,26 @@ public final class OptimKernels {
         return lo;
     }
 
-    public static void sumSquares(KernelContext k, double[] partial, float[] g, int[] params) {
+    /**
+     * One thread: coef[0] = {@link Optim#inverseNorm} of the sum of the partials of
+     * {@link #sumSquares} (same params), added in block order as the host adds them.
+     */
+    public static void inverseNorm(KernelContext k, float[] coef, double[] partial, int[] params, int pb, double eps) {
+        if (k.globalIdx == 0) {
+            int blocks = (params[pb + N] + Optim.BLOCK - 1) / Optim.BLOCK;
+            double s = 0;
+            for (int b = 0; b < blocks; b++) {
+                s += partial[b];
+            }
+            coef[0] = Optim.inverseNorm(s, eps);
+        }
+    }
+
+    public static void sumSquares(KernelContext k, double[] partial, float[] g, int[] params, int pb) {
         int block = k.globalIdx;
-        int n = params[N];
+        int n = params[pb + N];
         if (block < (n + Optim.BLOCK - 1) / Optim.BLOCK) {
-            Optim.sumSquaresBlock(partial, g, params[G_OFF], n, block);
+            Optim.sumSquaresBlock(partial, g, params[pb + G_OFF], n, block);
         }
     }
 }

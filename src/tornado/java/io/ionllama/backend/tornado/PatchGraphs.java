@@ -45,7 +45,7 @@ final class PatchGraphs implements AutoCloseable {
                         new Object[] {ends, endRows, pi, seqStart, seqCount, bytes, hNext, state},
                         new Object[] {ends, endRows, pi, seqStart, seqCount, state}, grids(),
                         (tg, name, grids, st) -> tasks(tg, name, grids, st, ends, endRows, pi, seqStart, seqCount, bytes, hNext,
-                                state, st.params, mode, fixedLength, maxPatch)));
+                                state, st.params, st.pb(), mode, fixedLength, maxPatch)));
         if (site != null) {
             setParams(site.params, B, T, warmupFixed, doCalibrate, rank);
             size(site, B);
@@ -126,21 +126,21 @@ final class PatchGraphs implements AutoCloseable {
     }
 
     static void tasks(TaskGraph tg, String name, GridScheduler grids, Residency.OpSite site, int[] ends, int[] endRows, int[] pi,
-                      int[] seqStart, int[] seqCount, int[] bytes, float[] hNext, float[] state, int[] params, int mode,
+                      int[] seqStart, int[] seqCount, int[] bytes, float[] hNext, float[] state, int[] params, int pb, int mode,
                       int fixedLength, int maxPatch) {
         tasks(tg, name, grids, new WorkerGrid1D[] {site.grid1(0), site.grid1(1), site.grid1(2), site.grid1(3)}, ends, endRows,
-                pi, seqStart, seqCount, bytes, hNext, state, params, mode, fixedLength, maxPatch);
+                pi, seqStart, seqCount, bytes, hNext, state, params, pb, mode, fixedLength, maxPatch);
     }
 
     /** Adds the four tasks; no task gets one array twice. */
     static void tasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid1D[] g, int[] ends, int[] endRows, int[] pi,
-                      int[] seqStart, int[] seqCount, int[] bytes, float[] hNext, float[] state, int[] params, int mode,
+                      int[] seqStart, int[] seqCount, int[] bytes, float[] hNext, float[] state, int[] params, int pb, int mode,
                       int fixedLength, int maxPatch) {
-        tg.task("calibrate", PatchKernels::calibrate, new KernelContext(), hNext, state, params, mode);
-        tg.task("decide", PatchKernels::decide, new KernelContext(), ends, seqCount, bytes, hNext, state, params, mode,
+        tg.task("calibrate", PatchKernels::calibrate, new KernelContext(), hNext, state, params, pb, mode);
+        tg.task("decide", PatchKernels::decide, new KernelContext(), ends, seqCount, bytes, hNext, state, params, pb, mode,
                 fixedLength, maxPatch);
-        tg.task("prefix", PatchKernels::prefix, new KernelContext(), seqStart, seqCount, params);
-        tg.task("rows", PatchKernels::rows, new KernelContext(), endRows, pi, ends, seqStart, params);
+        tg.task("prefix", PatchKernels::prefix, new KernelContext(), seqStart, seqCount, params, pb);
+        tg.task("rows", PatchKernels::rows, new KernelContext(), endRows, pi, ends, seqStart, params, pb);
         grids.addWorkerGrid(name + ".calibrate", g[0]);
         grids.addWorkerGrid(name + ".decide", g[1]);
         grids.addWorkerGrid(name + ".prefix", g[2]);
@@ -181,7 +181,7 @@ final class PatchGraphs implements AutoCloseable {
             Object[] in = arrays(params, bytes, hNext, state);
             Object[] out = arrays(ends, endRows, pi, seqStart, seqCount, state);
             TaskGraph tg = new TaskGraph(name).transferToDevice(DataTransferMode.EVERY_EXECUTION, in);
-            tasks(tg, name, gs, grids, ends, endRows, pi, seqStart, seqCount, bytes, hNext, state, params, mode, fixedLength,
+            tasks(tg, name, gs, grids, ends, endRows, pi, seqStart, seqCount, bytes, hNext, state, params, 0, mode, fixedLength,
                     maxPatch);
             tg.transferToHost(DataTransferMode.EVERY_EXECUTION, out);
             return device(tg, gs, in, out);

@@ -27,17 +27,17 @@ public final class PatchKernels {
     /** Threads of the calibration's single work-group. */
     public static final int GROUP = 256;
 
-    public static void calibrate(KernelContext k, float[] h, float[] state, int[] params, int mode) {
+    public static void calibrate(KernelContext k, float[] h, float[] state, int[] params, int pb, int mode) {
         int[] counts = k.allocateIntLocalArray(GROUP);
         float[] lows = k.allocateFloatLocalArray(GROUP);
         float[] highs = k.allocateFloatLocalArray(GROUP);
         float[] bounds = k.allocateFloatLocalArray(2);
         int lid = k.localIdx;
-        int calibrate = params[CALIBRATE];
+        int calibrate = params[pb + CALIBRATE];
         if (calibrate != 0) {
-            int T = params[PatchKernels.T];
-            int n = params[B] * T;
-            int rank = params[RANK];
+            int T = params[pb + PatchKernels.T];
+            int n = params[pb + B] * T;
+            int rank = params[pb + RANK];
             float init = Patching.score(h, mode, T, Patching.firstScore(mode));
             lows[lid] = Patching.minScore(h, mode, T, n, lid, GROUP, init);
             highs[lid] = Patching.maxScore(h, mode, T, n, lid, GROUP, init);
@@ -86,25 +86,25 @@ public final class PatchKernels {
         }
     }
 
-    public static void decide(KernelContext k, int[] ends, int[] seqCount, int[] bytes, float[] h, float[] state, int[] params,
+    public static void decide(KernelContext k, int[] ends, int[] seqCount, int[] bytes, float[] h, float[] state, int[] params, int pb,
                               int mode, int fixedLength, int maxPatch) {
         int b = k.globalIdx;
-        if (b < params[B]) {
-            Patching.decideSequence(ends, seqCount, bytes, h, mode, fixedLength, maxPatch, params[WARMUP],
-                    state[Patching.STATE_THETA], params[T], b);
+        if (b < params[pb + B]) {
+            Patching.decideSequence(ends, seqCount, bytes, h, mode, fixedLength, maxPatch, params[pb + WARMUP],
+                    state[Patching.STATE_THETA], params[pb + T], b);
         }
     }
 
-    public static void prefix(KernelContext k, int[] seqStart, int[] seqCount, int[] params) {
+    public static void prefix(KernelContext k, int[] seqStart, int[] seqCount, int[] params, int pb) {
         if (k.globalIdx == 0) {
-            Patching.prefix(seqStart, seqCount, params[B]);
+            Patching.prefix(seqStart, seqCount, params[pb + B]);
         }
     }
 
-    public static void rows(KernelContext k, int[] endRows, int[] pi, int[] ends, int[] seqStart, int[] params) {
+    public static void rows(KernelContext k, int[] endRows, int[] pi, int[] ends, int[] seqStart, int[] params, int pb) {
         int b = k.globalIdx;
-        if (b < params[B]) {
-            Patching.rowsSequence(endRows, pi, ends, seqStart, params[T], b);
+        if (b < params[pb + B]) {
+            Patching.rowsSequence(endRows, pi, ends, seqStart, params[pb + T], b);
         }
     }
 }

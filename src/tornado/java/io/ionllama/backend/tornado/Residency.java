@@ -77,38 +77,71 @@ final class Residency implements AutoCloseable {
 
     /**
      * One op call site: the op's tasks over the caller's arrays ({@link #bound}), its per-call
-     * arrays ({@link #perCall}: sizes and offsets, sent with every execution), which bound arrays
-     * it writes, and the worker grids its tasks run on (sized per call).
+     * values ({@link #perCall}: sizes, offsets, hyper-parameters), which bound arrays it writes,
+     * and the worker grids its tasks run on (sized per call).
+     *
+     * <p>A site's per-call values are {@code lengths[i]} values of {@code perCall[i]} from
+     * {@code base[i]} on. The site the op fills has arrays of its own (base 0), sent with each
+     * execution of its own graph. The copy of the site that stands for one call in a stage graph
+     * reads the stage's packed arrays at that call's slot ({@link #copy(Object[], int[])}): the
+     * kernels take each per-call array with its base, a scalar compiled into the call's task.
      */
     abstract static class Site {
         final String op;
         final Object[] bound, written, perCall;
+        final int[] base, lengths;
         final WorkerGrid[] workerGrids;
         /** Index of the site's own graph in the plan, -1 if the plan lacks it. */
         int index = -1;
 
+        /** A site with per-call arrays of its own. */
         Site(String op, Object[] bound, Object[] written, Object[] perCall, WorkerGrid[] workerGrids) {
             this.op = op;
             this.bound = bound;
             this.written = written;
             this.perCall = perCall;
+            this.base = new int[perCall.length];
+            this.lengths = new int[perCall.length];
+            for (int i = 0; i < perCall.length; i++) {
+                lengths[i] = java.lang.reflect.Array.getLength(perCall[i]);
+            }
             this.workerGrids = workerGrids;
         }
 
+        /** A copy of {@code of} reading its per-call values from {@code perCall[i]} at {@code base[i]}, with grids of its own, values and sizes loaded from {@code of}. */
+        Site(Site of, Object[] perCall, int[] base) {
+            this.op = of.op;
+            this.bound = of.bound;
+            this.written = of.written;
+            this.perCall = perCall;
+            this.base = base;
+            this.lengths = of.lengths;
+            this.workerGrids = freshGrids(of.workerGrids);
+            load(of);
+        }
+
         /**
-         * Adds the op's tasks, over {@link #bound} and this site's own per-call arrays and grids,
-         * to {@code tg}, registering their worker grids as {@code graphName.task}.
+         * Adds the op's tasks, over {@link #bound} and this site's per-call arrays (each with its
+         * base) and grids, to {@code tg}, registering their worker grids as {@code graphName.task}.
          */
         abstract void tasks(TaskGraph tg, String graphName, GridScheduler grids);
 
-        /** The same op over the same bound arrays, with per-call arrays and grids of its own. */
-        abstract Site copy();
+        /** The same op over the same bound arrays, per-call values read from {@code perCall[i]} at {@code base[i]} (see {@link #Site(Site, Object[], int[])}). */
+        abstract Site copy(Object[] perCall, int[] base);
+
+        /** A copy with per-call arrays of its own. */
+        final Site copy() {
+            Object[] own = new Object[perCall.length];
+            for (int i = 0; i < own.length; i++) {
+                own[i] = newArrayLike(perCall[i], lengths[i]);
+            }
+            return copy(own, new int[own.length]);
+        }
 
         /** Takes over the per-call values and grid sizes of {@code from} (this site or a copy of it). */
         final void load(Site from) {
             for (int i = 0; i < perCall.length; i++) {
-                Object src = from.perCall[i];
-                System.arraycopy(src, 0, perCall[i], 0, java.lang.reflect.Array.getLength(src));
+                System.arraycopy(from.perCall[i], from.base[i], perCall[i], base[i], lengths[i]);
             }
             for (int i = 0; i < workerGrids.length; i++) {
                 copyGrid(from.workerGrids[i], workerGrids[i]);
@@ -117,15 +150,15 @@ final class Residency implements AutoCloseable {
     }
 
     /**
-     * The usual site: a {@code params} array (sizes and offsets, sent with every call), the worker
-     * grids its tasks run on, and a function that adds the op's tasks over the caller's arrays,
-     * shared with the op's per-op graph.
+     * The usual site: a {@code params} array (sizes and offsets), the worker grids its tasks run
+     * on, and a function that adds the op's tasks over the caller's arrays, shared with the op's
+     * per-op graph.
      */
     static final class OpSite extends Site {
         /**
          * Adds the tasks of {@code site} to {@code tg}, registering the grids as {@code name.task}.
-         * It reads the per-call arrays and grids from {@code site} (never captured), so that a
-         * copy of the site adds tasks over its own.
+         * It reads the per-call arrays, their bases and the grids from {@code site} (never
+         * captured), so that a copy of the site adds tasks over its own.
          */
         interface Tasks {
             void add(TaskGraph tg, String name, GridScheduler grids, OpSite site);
@@ -138,7 +171,7 @@ final class Residency implements AutoCloseable {
          * @param bound   the caller's arrays (and any the site owns), none null, none twice
          * @param written those of them the op writes
          * @param grids   the worker grids, sized per call by the op
-         * @param perCall small arrays sent with every call besides {@code params} (fill's value)
+         * @param perCall per-call arrays besides {@code params} (fill's value, a tensor table)
          */
         OpSite(String op, int paramCount, Object[] bound, Object[] written, WorkerGrid[] grids, Tasks tasks, Object... perCall) {
             super(op, bound, written, withParams(new int[paramCount], perCall), grids);
@@ -146,11 +179,22 @@ final class Residency implements AutoCloseable {
             this.tasks = tasks;
         }
 
+        private OpSite(OpSite of, Object[] perCall, int[] base) {
+            super(of, perCall, base);
+            this.params = (int[]) perCall[0];
+            this.tasks = of.tasks;
+        }
+
         private static Object[] withParams(int[] params, Object[] more) {
             Object[] all = new Object[1 + more.length];
             all[0] = params;
             System.arraycopy(more, 0, all, 1, more.length);
             return all;
+        }
+
+        /** Where this call's values start in {@link #params}. */
+        int pb() {
+            return base[0];
         }
 
         /** Grid {@code i} as a 1-D grid. */
@@ -172,14 +216,8 @@ final class Residency implements AutoCloseable {
         }
 
         @Override
-        OpSite copy() {
-            Object[] more = new Object[perCall.length - 1];
-            for (int i = 1; i < perCall.length; i++) {
-                more[i - 1] = cloneArray(perCall[i]);
-            }
-            OpSite c = new OpSite(op, params.length, bound, written, freshGrids(workerGrids), tasks, more);
-            c.load(this);
-            return c;
+        OpSite copy(Object[] perCall, int[] base) {
+            return new OpSite(this, perCall, base);
         }
     }
 
@@ -213,15 +251,13 @@ final class Residency implements AutoCloseable {
         }
     }
 
-    static Object cloneArray(Object a) {
-        if (a instanceof int[] i) {
-            return i.clone();
-        } else if (a instanceof float[] f) {
-            return f.clone();
-        } else if (a instanceof double[] d) {
-            return d.clone();
+    static Object newArrayLike(Object a, int n) {
+        if (a instanceof int[]) {
+            return new int[n];
+        } else if (a instanceof float[]) {
+            return new float[n];
         }
-        throw new IllegalArgumentException("not a per-call array type: " + a);
+        throw new IllegalArgumentException("not a per-call array type (int[] or float[]): " + a);
     }
 
     /** What identifies a site: the op, its compiled-in numbers and the identity of its arrays. */
@@ -264,8 +300,34 @@ final class Residency implements AutoCloseable {
     /** One call of the recorded step: its site, and the copy of the site that holds this call's values in a stage graph. */
     private record Call(Site site, Site copy) {}
 
-    /** A stage graph: calls {@code from} (inclusive) to {@code to} of the recorded step, and its index in the plan. */
-    private record Stage(int from, int to, int index) {}
+    /**
+     * Per-call values of a run of stages, packed into one int and one float array (null where no
+     * call has one), shared arrays of the plan like the model's. What the device holds of them
+     * is remembered ({@code sentInts}, {@code sentFloats}): before one of its stages runs, a pack
+     * is uploaded only if a value changed since, so a step whose sizes and offsets repeat moves
+     * none of them.
+     */
+    private static final class Pack {
+        int[] ints, sentInts;
+        float[] floats, sentFloats;
+    }
+
+    /**
+     * A stage graph: calls {@code from} (inclusive) to {@code to} of the recorded step, its index
+     * in the plan, and the pack its calls read their per-call values from.
+     */
+    private static final class Stage {
+        final Pattern pattern;
+        final int from, to;
+        int index;
+        Pack pack;
+
+        Stage(Pattern pattern, int from, int to) {
+            this.pattern = pattern;
+            this.from = from;
+            this.to = to;
+        }
+    }
 
     private final TornadoSession session;
     private final Map<Key, Site> sites = new LinkedHashMap<>();
@@ -280,10 +342,13 @@ final class Residency implements AutoCloseable {
      */
     private static final class Pattern {
         final List<Site> trace = new ArrayList<>();
+        /** Each call's per-call values as last seen, which a new plan's packs start from. */
+        final List<Site> values = new ArrayList<>();
         final BitSet syncs = new BitSet();
         final List<Call> calls = new ArrayList<>();
         /** The stage that starts at each call, null where none starts. */
         Stage[] stageAt = new Stage[0];
+        final List<Stage> stages = new ArrayList<>();
     }
 
     /** The kinds of step recorded so far, each with its own stages in the one plan. */
@@ -294,6 +359,8 @@ final class Residency implements AutoCloseable {
     private Pattern current = NONE;
     /** This step's calls, in order, and the positions in it where the host read or wrote (stage boundaries). */
     private final List<Site> trace = new ArrayList<>();
+    /** This step's per-call values, call by call (the copy holding them: the call's own, or a snapshot). */
+    private final List<Site> values = new ArrayList<>();
     private final BitSet syncs = new BitSet();
     private int stageCount;
     /** Calls of this step matched so far, and the first of them not yet run. */
@@ -316,6 +383,12 @@ final class Residency implements AutoCloseable {
      * built and ran here; a step that binds more than this runs per-op, and says so once.
      */
     static final int MAX_SHARED = 480;
+
+    /**
+     * The most arrays of packed per-call values in one plan (half of them int, half float): each
+     * costs a node in every graph, so beyond PACKS / 2 stages, neighbouring stages share a pack.
+     */
+    static final int PACKS = 64;
 
     /** TornadoVM's node table per TaskGraph (TornadoGraph.INITIAL_SIZE; it cannot grow). */
     static final int NODE_TABLE = 1024;
@@ -427,13 +500,16 @@ final class Residency implements AutoCloseable {
         }
         trace.add(s);
         if (plan == null || s.index < 0) {
+            values.add(s.copy());
             missed = true;
             pull(s.bound);
             return false;
         }
         List<Call> calls = current.calls;
         if (!diverged && cursor < calls.size() && calls.get(cursor).site == s) {
-            calls.get(cursor++).copy.load(s);
+            Site copy = calls.get(cursor++).copy;
+            copy.load(s);
+            values.add(copy);
             // Uploaded now: the host may write the array again before the call runs. No call
             // taken before this one reads it (that call would have uploaded it), so this is safe.
             upload(s.bound);
@@ -445,6 +521,7 @@ final class Residency implements AutoCloseable {
         flush();
         diverged = true;
         missed = true;
+        values.add(s.copy());
         upload(s.bound);
         execute(s.index, session.stats(s.op));
         runs++;
@@ -463,11 +540,9 @@ final class Residency implements AutoCloseable {
         while (i < cursor) {
             Stage st = current.stageAt[i];
             if (st != null && st.to <= cursor) {
+                send(st);
                 execute(st.index, session.stats(STAGE));
                 stageRuns++;
-                for (int j = st.from; j < st.to; j++) {
-                    countPerCall(calls.get(j).site);
-                }
                 runs += st.to - st.from;
                 i = st.to;
             } else {
@@ -490,6 +565,22 @@ final class Residency implements AutoCloseable {
         }
     }
 
+    /** Uploads the stage's pack if a value in it differs from what the device holds. */
+    private void send(Stage st) {
+        Pack p = st.pack;
+        if (p.ints != null && !Arrays.equals(p.ints, p.sentInts)) {
+            execute(uploads.get(p.ints), stats());
+            countIn(DeviceGraph.bytes(p.ints));
+            System.arraycopy(p.ints, 0, p.sentInts, 0, p.ints.length);
+        }
+        if (p.floats != null && !Arrays.equals(p.floats, p.sentFloats)) {
+            execute(uploads.get(p.floats), stats());
+            countIn(DeviceGraph.bytes(p.floats));
+            System.arraycopy(p.floats, 0, p.sentFloats, 0, p.floats.length);
+        }
+    }
+
+    /** Counts the per-call arrays the site's own graph sends with each execution. */
     private void countPerCall(Site s) {
         long in = DeviceGraph.bytes(s.perCall);
         session.stats(s.op).bytesToDevice += in;
@@ -560,6 +651,7 @@ final class Residency implements AutoCloseable {
         cursor = 0;
         pending = 0;
         trace.clear();
+        values.clear();
         syncs.clear();
     }
 
@@ -604,8 +696,16 @@ final class Residency implements AutoCloseable {
             pull(deviceNewer.toArray());
             closePlan();
         }
+        // The kinds kept start from their calls' latest values (their copies' slots in the packs).
+        for (Pattern pt : patterns.values()) {
+            if (pt.calls.size() == pt.trace.size()) {
+                pt.values.clear();
+                pt.calls.forEach(c -> pt.values.add(c.copy));
+            }
+        }
         Pattern recorded = new Pattern();
         recorded.trace.addAll(trace);
+        recorded.values.addAll(values);
         recorded.syncs.or(syncs);
         patterns.put(kind, recorded);
         current = NONE;
@@ -619,8 +719,11 @@ final class Residency implements AutoCloseable {
             s.index = -1;
             Collections.addAll(shared, s.bound);
         }
-        if (shared.size() > MAX_SHARED) {
-            System.err.println("ionllama: a training step binds " + shared.size() + " arrays, more than the " + MAX_SHARED
+        // Every graph carries every shared array and every pack, so the packs are few: at most
+        // PACKS arrays, runs of neighbouring stages sharing one when there are more stages.
+        int packArrays = Math.min(PACKS, MAX_SHARED - shared.size());
+        if (packArrays < 2) {
+            System.err.println("ionllama: a training step binds " + shared.size() + " arrays, more than the " + (MAX_SHARED - 2)
                     + " one TornadoVM plan can share; its ops copy their data per call instead");
             enabled = false;
             sites.clear();
@@ -628,7 +731,23 @@ final class Residency implements AutoCloseable {
             patterns.clear();
             return;
         }
-        Object[] all = shared.toArray();
+        List<Stage> stages = new ArrayList<>();
+        for (Pattern pt : patterns.values()) {
+            cut(pt, NODE_TABLE - shared.size() - packArrays - 32);
+            stages.addAll(pt.stages);
+        }
+        int perPack = (stages.size() + packArrays / 2 - 1) / (packArrays / 2);
+        List<Object> arrays = new ArrayList<>(shared);
+        for (int i = 0; i < stages.size(); i += perPack) {
+            Pack p = pack(stages.subList(i, Math.min(stages.size(), i + perPack)));
+            if (p.ints != null) {
+                arrays.add(p.ints);
+            }
+            if (p.floats != null) {
+                arrays.add(p.floats);
+            }
+        }
+        Object[] all = arrays.toArray();
         List<ImmutableTaskGraph> graphs = new ArrayList<>();
         GridScheduler grids = new GridScheduler();
         int serial = rebuilds++;
@@ -669,13 +788,8 @@ final class Residency implements AutoCloseable {
         stageCount = 0;
         int callCount = 0;
         for (Map.Entry<String, Pattern> e : patterns.entrySet()) {
-            Pattern pt = e.getValue();
-            pt.calls.clear();
-            for (Site s : pt.trace) {
-                pt.calls.add(new Call(s, s.copy()));
-            }
-            buildStages(pt, serial + "_" + e.getKey().replaceAll("[^A-Za-z0-9]", ""), all, graphs, grids);
-            callCount += pt.calls.size();
+            buildStages(e.getValue(), serial + "_" + e.getKey().replaceAll("[^A-Za-z0-9]", ""), all, graphs, grids);
+            callCount += e.getValue().calls.size();
         }
         // The store graph: carries every array and declares them all for transfers on demand.
         // The other graphs only consume: declaring hundreds of arrays costs TornadoVM a scan of
@@ -693,6 +807,11 @@ final class Residency implements AutoCloseable {
             execute(i, stats());
         }
         countIn(DeviceGraph.bytes(all));
+        for (Stage stage : stages) {
+            Pack p = stage.pack;
+            p.sentInts = p.ints == null ? null : p.ints.clone();
+            p.sentFloats = p.floats == null ? null : p.floats.clone();
+        }
         hostNewer.clear();
         deviceNewer.clear();
         // Compiling is the long part, and it happens lazily, graph by graph, during the next step.
@@ -701,45 +820,98 @@ final class Residency implements AutoCloseable {
     }
 
     /**
-     * Cuts the recorded calls into stage graphs: a stage ends where the host read or wrote, and
-     * before a call whose tasks would overflow the graph's node table. Each stage graph carries
-     * every shared array, sends its calls' per-call arrays, and runs their tasks in order, each
-     * call's named {@code c<i>_<task>}.
+     * Cuts the recorded calls into stages: a stage ends where the host read or wrote, and before a
+     * call whose tasks would overflow a graph's node table ({@code budget} nodes for tasks).
      */
-    private void buildStages(Pattern pt, String serial, Object[] all, List<ImmutableTaskGraph> graphs, GridScheduler grids) {
-        List<Call> calls = pt.calls;
-        // Every carried array is one node; the tasks count their own (StageTaskGraph).
-        int budget = NODE_TABLE - all.length - 32;
-        int[] cost = new int[calls.size()];
+    private static void cut(Pattern pt, int budget) {
+        List<Site> trace = pt.trace;
+        int[] cost = new int[trace.size()];
         for (int i = 0; i < cost.length; i++) {
             StageTaskGraph probe = new StageTaskGraph("probe", true);
-            calls.get(i).copy.tasks(probe, "probe", new GridScheduler());
+            trace.get(i).tasks(probe, "probe", new GridScheduler());
             cost[i] = probe.nodes();
         }
-        pt.stageAt = new Stage[calls.size() + 1];
+        pt.stageAt = new Stage[trace.size() + 1];
+        pt.stages.clear();
+        pt.calls.clear();
         int from = 0;
-        while (from < calls.size()) {
+        while (from < trace.size()) {
             int to = from, nodes = 0;
             do {
                 nodes += cost[to++];
-            } while (to < calls.size() && !pt.syncs.get(to) && nodes + cost[to] <= budget);
+            } while (to < trace.size() && !pt.syncs.get(to) && nodes + cost[to] <= budget);
+            Stage st = new Stage(pt, from, to);
+            pt.stages.add(st);
+            pt.stageAt[from] = st;
+            from = to;
+        }
+    }
+
+    /**
+     * One pack for a run of stages (in the order of their calls): each call's copy reads its int
+     * arrays from the pack's ints and its float arrays from its floats, at the call's own slot,
+     * loaded with the values the site holds now.
+     */
+    private static Pack pack(List<Stage> run) {
+        int ints = 0, floats = 0;
+        for (Stage st : run) {
+            for (Site s : st.pattern.trace.subList(st.from, st.to)) {
+                for (int k = 0; k < s.perCall.length; k++) {
+                    if (s.perCall[k] instanceof int[]) {
+                        ints += s.lengths[k];
+                    } else {
+                        floats += s.lengths[k];
+                    }
+                }
+            }
+        }
+        Pack p = new Pack();
+        p.ints = ints > 0 ? new int[ints] : null;
+        p.floats = floats > 0 ? new float[floats] : null;
+        ints = 0;
+        floats = 0;
+        for (Stage st : run) {
+            st.pack = p;
+            for (int i = st.from; i < st.to; i++) {
+                Site s = st.pattern.trace.get(i);
+                Object[] arrays = new Object[s.perCall.length];
+                int[] base = new int[arrays.length];
+                for (int k = 0; k < arrays.length; k++) {
+                    if (s.perCall[k] instanceof int[]) {
+                        arrays[k] = p.ints;
+                        base[k] = ints;
+                        ints += s.lengths[k];
+                    } else {
+                        arrays[k] = p.floats;
+                        base[k] = floats;
+                        floats += s.lengths[k];
+                    }
+                }
+                Site copy = s.copy(arrays, base);
+                copy.load(st.pattern.values.get(i));
+                st.pattern.calls.add(new Call(s, copy));
+            }
+        }
+        return p;
+    }
+
+    /**
+     * Builds the pattern's stage graphs: each carries every shared array and runs its calls'
+     * tasks in order, each call's named {@code c<i>_<task>}, reading their per-call values from
+     * the stage's packed arrays (shared like the rest, sent only when they change).
+     */
+    private void buildStages(Pattern pt, String serial, Object[] all, List<ImmutableTaskGraph> graphs, GridScheduler grids) {
+        for (Stage st : pt.stages) {
             String name = "resident_" + serial + "_stage" + stageCount++;
             StageTaskGraph g = new StageTaskGraph(name, false);
             g.consumeFromDevice(all);
-            List<Object> perCall = new ArrayList<>();
-            for (int i = from; i < to; i++) {
-                Collections.addAll(perCall, calls.get(i).copy.perCall);
-            }
-            g.transferToDevice(DataTransferMode.EVERY_EXECUTION, perCall.toArray());
             GridScheduler named = g.grids(grids);
-            for (int i = from; i < to; i++) {
+            for (int i = st.from; i < st.to; i++) {
                 g.call(i);
-                calls.get(i).copy.tasks(g, name, named);
+                pt.calls.get(i).copy.tasks(g, name, named);
             }
-            Stage st = new Stage(from, to, graphs.size());
+            st.index = graphs.size();
             graphs.add(g.snapshot());
-            pt.stageAt[from] = st;
-            from = to;
         }
     }
 

@@ -57,7 +57,7 @@ final class ScanGraphs implements AutoCloseable {
             float[] carryA = new float[cap * C], carryB = new float[cap * C];
             return new Residency.OpSite(FORWARD, ScanKernels.PARAMS, new Object[] {h, a, u, carryA, carryB}, new Object[] {h, carryA, carryB},
                     Residency.grids1(3), (tg, name, grids, st) -> forwardTasks(tg, name, grids, st.grid1(0), st.grid1(1), st.grid1(2),
-                            h, a, u, carryA, carryB, st.params, C));
+                            h, a, u, carryA, carryB, st.params, st.pb(), C));
         });
         if (site != null) {
             setSizes(site.params, site.grid1(0), site.grid1(1), site.grid1(2), B, T, C, chunk);
@@ -90,7 +90,7 @@ final class ScanGraphs implements AutoCloseable {
             return new Residency.OpSite(BACKWARD, ScanKernels.PARAMS, new Object[] {da, du, dh, h, a, u, carryA, carryB},
                     new Object[] {da, du, carryA, carryB}, Residency.grids1(3),
                     (tg, name, grids, st) -> backwardTasks(tg, name, grids, st.grid1(0), st.grid1(1), st.grid1(2),
-                            da, du, dh, h, a, u, carryA, carryB, st.params, C));
+                            da, du, dh, h, a, u, carryA, carryB, st.params, st.pb(), C));
         });
         if (site != null) {
             setSizes(site.params, site.grid1(0), site.grid1(1), site.grid1(2), B, T, C, chunk);
@@ -137,10 +137,10 @@ final class ScanGraphs implements AutoCloseable {
 
     static void forwardTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid1D summaryGrid,
                              WorkerGrid1D carryGrid, WorkerGrid1D applyGrid, float[] h, float[] a, float[] u,
-                             float[] carryA, float[] carryB, int[] params, int C) {
-        tg.task("summary", ScanKernels::summary, new KernelContext(), carryA, carryB, a, u, params, C)
-                .task("carry", ScanKernels::carry, new KernelContext(), carryA, carryB, params, C)
-                .task("apply", ScanKernels::apply, new KernelContext(), h, a, u, carryB, params, C);
+                             float[] carryA, float[] carryB, int[] params, int pb, int C) {
+        tg.task("summary", ScanKernels::summary, new KernelContext(), carryA, carryB, a, u, params, pb, C)
+                .task("carry", ScanKernels::carry, new KernelContext(), carryA, carryB, params, pb, C)
+                .task("apply", ScanKernels::apply, new KernelContext(), h, a, u, carryB, params, pb, C);
         grids.addWorkerGrid(name + ".summary", summaryGrid);
         grids.addWorkerGrid(name + ".carry", carryGrid);
         grids.addWorkerGrid(name + ".apply", applyGrid);
@@ -148,10 +148,10 @@ final class ScanGraphs implements AutoCloseable {
 
     static void backwardTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid1D summaryGrid,
                               WorkerGrid1D carryGrid, WorkerGrid1D applyGrid, float[] da, float[] du, float[] dh,
-                              float[] h, float[] a, float[] u, float[] carryA, float[] carryB, int[] params, int C) {
-        tg.task("summary", ScanKernels::backwardSummary, new KernelContext(), carryA, carryB, dh, a, params, C)
-                .task("carry", ScanKernels::backwardCarry, new KernelContext(), carryA, carryB, params, C)
-                .task("apply", ScanKernels::backwardApply, new KernelContext(), da, du, dh, h, a, u, carryB, params, C);
+                              float[] h, float[] a, float[] u, float[] carryA, float[] carryB, int[] params, int pb, int C) {
+        tg.task("summary", ScanKernels::backwardSummary, new KernelContext(), carryA, carryB, dh, a, params, pb, C)
+                .task("carry", ScanKernels::backwardCarry, new KernelContext(), carryA, carryB, params, pb, C)
+                .task("apply", ScanKernels::backwardApply, new KernelContext(), da, du, dh, h, a, u, carryB, params, pb, C);
         grids.addWorkerGrid(name + ".summary", summaryGrid);
         grids.addWorkerGrid(name + ".carry", carryGrid);
         grids.addWorkerGrid(name + ".apply", applyGrid);
@@ -194,7 +194,7 @@ final class ScanGraphs implements AutoCloseable {
             carryGrid = new WorkerGrid1D(roundUp(capacity * C, LOCAL_1D));
             applyGrid = new WorkerGrid1D(roundUp(capacity * C, LOCAL_1D));
             GridScheduler grids = new GridScheduler();
-            forwardTasks(tg, name, grids, summaryGrid, carryGrid, applyGrid, h, a, u, carryA, carryB, params, C);
+            forwardTasks(tg, name, grids, summaryGrid, carryGrid, applyGrid, h, a, u, carryA, carryB, params, 0, C);
             tg.transferToHost(DataTransferMode.EVERY_EXECUTION, h);
             return device(tg, grids, arrays(params, a, u), arrays(h), arrays(carryA, carryB));
         }
@@ -245,7 +245,7 @@ final class ScanGraphs implements AutoCloseable {
             applyGrid = new WorkerGrid1D(roundUp(capacity * C, LOCAL_1D));
             GridScheduler grids = new GridScheduler();
             backwardTasks(tg, name, grids, summaryGrid, carryGrid, applyGrid, da, du, dh, h, a, u, carryA, carryB,
-                    params, C);
+                    params, 0, C);
             tg.transferToHost(DataTransferMode.EVERY_EXECUTION, da, du);
             return device(tg, grids, arrays(params, da, du, dh, h, a, u), arrays(da, du), arrays(carryA, carryB));
         }

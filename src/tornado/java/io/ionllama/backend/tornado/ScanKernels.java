@@ -39,81 +39,81 @@ public final class ScanKernels {
     public static final int B = 0, T = 1, CHUNK = 2, CHUNKS = 3, OFF0 = 4, PARAMS = 6;
 
     /** Offset of the sequence of work-item i (one per chunk and channel) in the sequence arrays. */
-    static int sequenceOffset(int[] params, int i, int C) {
-        return params[OFF0] + i / (C * params[CHUNKS]) * params[T] * C;
+    static int sequenceOffset(int[] params, int pb, int i, int C) {
+        return params[pb + OFF0] + i / (C * params[pb + CHUNKS]) * params[pb + T] * C;
     }
 
     /** Offset of sequence b's carries. */
-    static int carryOffset(int[] params, int b, int C) {
-        return params[OFF0 + 1] + b * params[CHUNKS] * C;
+    static int carryOffset(int[] params, int pb, int b, int C) {
+        return params[pb + OFF0 + 1] + b * params[pb + CHUNKS] * C;
     }
 
     public static void summary(KernelContext k, float[] carryA, float[] carryB, float[] a, float[] u,
-                               int[] params, int C) {
+                               int[] params, int pb, int C) {
         int i = k.globalIdx;
-        int nChunks = params[CHUNKS];
-        if (i < params[B] * nChunks * C) {
+        int nChunks = params[pb + CHUNKS];
+        if (i < params[pb + B] * nChunks * C) {
             int c = i % C;
             int chunk = (i / C) % nChunks;
-            int steps = params[T];
-            int off = sequenceOffset(params, i, C), carryOff = carryOffset(params, i / (C * nChunks), C);
-            Scan.chunkSummary(carryA, carryB, a, u, off, carryOff, steps, C, params[CHUNK], chunk, c);
+            int steps = params[pb + T];
+            int off = sequenceOffset(params, pb, i, C), carryOff = carryOffset(params, pb, i / (C * nChunks), C);
+            Scan.chunkSummary(carryA, carryB, a, u, off, carryOff, steps, C, params[pb + CHUNK], chunk, c);
         }
     }
 
-    public static void carry(KernelContext k, float[] carryA, float[] carryB, int[] params, int C) {
+    public static void carry(KernelContext k, float[] carryA, float[] carryB, int[] params, int pb, int C) {
         int i = k.globalIdx;
-        if (i < params[B] * C) {
-            int nChunks = params[CHUNKS];
-            Scan.chunkCarry(carryA, carryB, carryOffset(params, i / C, C), nChunks, C, i % C);
+        if (i < params[pb + B] * C) {
+            int nChunks = params[pb + CHUNKS];
+            Scan.chunkCarry(carryA, carryB, carryOffset(params, pb, i / C, C), nChunks, C, i % C);
         }
     }
 
-    public static void apply(KernelContext k, float[] h, float[] a, float[] u, float[] carryB, int[] params, int C) {
+    public static void apply(KernelContext k, float[] h, float[] a, float[] u, float[] carryB, int[] params, int pb, int C) {
         int i = k.globalIdx;
-        int nChunks = params[CHUNKS];
-        if (i < params[B] * nChunks * C) {
+        int nChunks = params[pb + CHUNKS];
+        if (i < params[pb + B] * nChunks * C) {
             int c = i % C;
             int chunk = (i / C) % nChunks;
-            int steps = params[T];
-            int off = sequenceOffset(params, i, C), carryOff = carryOffset(params, i / (C * nChunks), C);
-            Scan.chunkApply(h, a, u, carryB, off, carryOff, steps, C, params[CHUNK], chunk, c);
+            int steps = params[pb + T];
+            int off = sequenceOffset(params, pb, i, C), carryOff = carryOffset(params, pb, i / (C * nChunks), C);
+            Scan.chunkApply(h, a, u, carryB, off, carryOff, steps, C, params[pb + CHUNK], chunk, c);
         }
     }
 
     public static void backwardSummary(KernelContext k, float[] carryA, float[] carryB, float[] dh, float[] a,
-                                       int[] params, int C) {
+                                       int[] params, int pb, int C) {
         int i = k.globalIdx;
-        int nChunks = params[CHUNKS];
-        if (i < params[B] * nChunks * C) {
+        int nChunks = params[pb + CHUNKS];
+        if (i < params[pb + B] * nChunks * C) {
             int c = i % C;
             int chunk = (i / C) % nChunks;
-            int steps = params[T];
-            int off = sequenceOffset(params, i, C), carryOff = carryOffset(params, i / (C * nChunks), C);
-            Scan.chunkBackwardSummary(carryA, carryB, dh, a, off, carryOff, steps, C, params[CHUNK],
+            int steps = params[pb + T];
+            int off = sequenceOffset(params, pb, i, C), carryOff = carryOffset(params, pb, i / (C * nChunks), C);
+            Scan.chunkBackwardSummary(carryA, carryB, dh, a, off, carryOff, steps, C, params[pb + CHUNK],
                     chunk, c);
         }
     }
 
-    public static void backwardCarry(KernelContext k, float[] carryA, float[] carryB, int[] params, int C) {
+    public static void backwardCarry(KernelContext k, float[] carryA, float[] carryB, int[] params, int pb, int C) {
         int i = k.globalIdx;
-        if (i < params[B] * C) {
-            int nChunks = params[CHUNKS];
-            Scan.chunkBackwardCarry(carryA, carryB, carryOffset(params, i / C, C), nChunks, C, i % C);
+        if (i < params[pb + B] * C) {
+            int nChunks = params[pb + CHUNKS];
+            Scan.chunkBackwardCarry(carryA, carryB, carryOffset(params, pb, i / C, C), nChunks, C, i % C);
         }
     }
 
     public static void backwardApply(KernelContext k, float[] da, float[] du, float[] dh, float[] h, float[] a,
-                                     float[] u, float[] carryB, int[] params, int C) {
+                                     float[] u, float[] carryB, int[] params, int pb, int C) {
         int i = k.globalIdx;
-        int nChunks = params[CHUNKS];
-        if (i < params[B] * nChunks * C) {
+        int nChunks = params[pb + CHUNKS];
+        if (i < params[pb + B] * nChunks * C) {
             int c = i % C;
             int chunk = (i / C) % nChunks;
-            int steps = params[T];
-            int off = sequenceOffset(params, i, C), carryOff = carryOffset(params, i / (C * nChunks), C);
+            int steps = params[pb + T];
+            int off = sequenceOffset(params, pb, i, C), carryOff = carryOffset(params, pb, i / (C * nChunks), C);
             Scan.chunkBackwardApply(da, du, dh, h, a, u, carryB, off, carryOff, steps, C,
-                    params[CHUNK], chunk, c);
+                    params[pb + CHUNK], chunk, c);
         }
     }
 }

@@ -728,6 +728,13 @@ public final class TornadoBackend extends ForwardingBackend {
     }
 
     @Override
+    public void normalize(float[] x, int off, int n, double eps) {
+        if (n > 0) {
+            optim.normalize(x, off, n, eps, glue);
+        }
+    }
+
+    @Override
     public double sumSquaresTensors(float[] g, int[] offs, int[] sizes, int count) {
         return optim.sumSquaresTensors(g, offs, sizes, count);
     }

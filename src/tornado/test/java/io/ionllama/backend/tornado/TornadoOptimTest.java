@@ -181,4 +181,52 @@ class TornadoOptimTest extends DeviceTest {
         DeviceChecks.assertRanOnDevice(device, OptimGraphs.SUM_SQUARES);
         assertThat(Optim.BLOCK).isEqualTo(4096);
     }
+
+    /**
+     * Muon's normalisation: per-op outside a step; inside one, sums, factor and scaling on the
+     * device with nothing coming back to the host (the factor is computed there, not read back).
+     */
+    @Test
+    void normalizeMatchesCpuAndStaysOnTheDevice() {
+        SplittableRandom r = new SplittableRandom(8);
+        float[] x0 = Tensors.gaussian(r, 12_000, 2);
+        int off = 5, n = 9_000;
+        float[] ref = x0.clone();
+        cpu.normalize(ref, off, n, 1e-7);
+        float[] x = x0.clone();
+        device.normalize(x, off, n, 1e-7);
+        assertNormalized("per-op", x, ref, x0, off, n);
+        try (TornadoBackend resident = new TornadoBackend(-1, 1, false, 0, true)) {
+            for (int step = 0; step < 3; step++) {
+                System.arraycopy(x0, 0, x, 0, x.length);
+                resident.hostChanged(x);
+                long runs = resident.residentRuns();
+                resident.beginStep();
+                long out0 = resident.bytesToHost();
+                resident.normalize(x, off, n, 1e-7);
+                resident.endStep();
+                if (step > 0) {
+                    assertThat(resident.residentRuns() - runs).as("resident launches in step %d", step).isEqualTo(1);
+                    assertThat(resident.bytesToHost() - out0).as("bytes back to the host in step %d", step).isZero();
+                }
+                resident.toHost(x);
+                assertNormalized("step " + step, x, ref, x0, off, n);
+            }
+        }
+    }
+
+    private static void assertNormalized(String what, float[] x, float[] ref, float[] x0, int off, int n) {
+        for (int i = 0; i < x.length; i++) {
+            if (i < off || i >= off + n) {
+                assertThat(x[i]).as("%s: outside the slice, [%d]", what, i).isEqualTo(x0[i]);
+            } else {
+                assertThat((double) x[i]).as("%s: [%d]", what, i).isCloseTo(ref[i], org.assertj.core.data.Offset.offset(1e-6 * Math.abs(ref[i]) + 1e-12));
+            }
+        }
+        double s = 0;
+        for (int i = off; i < off + n; i++) {
+            s += (double) x[i] * x[i];
+        }
+        assertThat(s).as("%s: unit norm", what).isCloseTo(1, org.assertj.core.data.Offset.offset(1e-5));
+    }
 }
