@@ -126,7 +126,7 @@ public final class TrainRun {
                 }
                 boolean last = trainer.step >= cfg.maxSteps();
                 if (trainer.step % opt.evalEvery() == 0 || last) {
-                    evaluate(eval, metrics, plot, bar);
+                    evaluate(eval, last, metrics, plot, bar);
                 }
                 if (opt.saveEvery() > 0 && trainer.step % opt.saveEvery() == 0) {
                     Path stepFile = opt.out().resolve("step_" + trainer.step + ".safetensors");
@@ -145,8 +145,8 @@ public final class TrainRun {
                 latest, metricsFile, plot, stopped);
     }
 
-    private void evaluate(Evaluator eval, MetricsLog metrics, Path plot, ProgressBar bar) throws IOException {
-        Evaluator.Result r = eval.run(model);
+    private void evaluate(Evaluator eval, boolean last, MetricsLog metrics, Path plot, ProgressBar bar) throws IOException {
+        Evaluator.Result r = eval.run(model, last);
         Map<String, Object> rec = record("valid", trainer.step, r.loss(), r.bpb(), r.accuracy(), r.bytesPerPatch());
         rec.put("perplexity", r.perplexity());
         rec.put("peak_heap_mb", peakHeapMb());

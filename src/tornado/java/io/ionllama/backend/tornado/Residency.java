@@ -27,7 +27,7 @@ import uk.ac.manchester.tornado.api.exceptions.TornadoExecutionPlanException;
  * Keeps the arrays of a training step on the device from one op to the next and from one step to
  * the next, and runs the step's ops as a handful of stage graphs, so that only the input bytes,
  * a few small arrays the model exchanges with the host (the loss statistics, the patch counts)
- * and each op's handful of sizes and offsets move.
+ * and the ops' sizes, offsets and per-step factors that changed since the last step move.
  *
  * <p><b>Sites and calls.</b> Every op call inside a training step ({@link #beginStep} ..
  * {@link #endStep}) names a {@link Site}: the op, its compiled-in sizes and the caller's own
@@ -36,17 +36,24 @@ import uk.ac.manchester.tornado.api.exceptions.TornadoExecutionPlanException;
  * its per-op graph as before (host arrays stay current) and records its calls, in order, and the
  * places where the host read or wrote an array ({@link #toHost}, {@link #hostChanged}). At its end
  * one {@link TornadoExecutionPlan} is built; from the next step on a call is only taken (its
- * per-call values copied), and the calls taken run when the host next needs an array or the step
- * ends, a whole stage in one graph execution.
+ * per-call values copied into its slot of the stage's pack), and the calls taken run when the
+ * host next needs an array or the step ends, a whole stage in one graph execution.
+ *
+ * <p><b>Packs.</b> The copy of a site that stands for one call in a stage reads its per-call
+ * values from a pack: one int and one float array holding the values of all the calls of a run
+ * of stages, shared arrays of the plan like the model's, each kernel reading from its call's base
+ * ({@code params[pb + ROWS]}, {@code pb} compiled into the call's task). Before a stage runs its
+ * pack is uploaded if a value in it changed; a step whose sizes repeat sends none.
  *
  * <pre>
- *   plan = [ L.. | U(a) for every shared array a | G(site) for every site | stage 0 .. stage k | S ]
+ *   plan = [ L.. | U(a) for every shared array a, packs included | G(site) for every site | stage 0 .. stage k | S ]
  *
  *   L..      upload every shared array once (the plan's start), 64 arrays to a graph
- *   U(a)     uploads the host's a (after {@link #hostChanged}: new input bytes, loss scale)
+ *   U(a)     uploads the host's a (after {@link #hostChanged}: new input bytes, loss scale; a pack that changed)
  *   stage i  the calls between two host hand-overs, in order, one named task group per call
  *            ("c42_cells"); cut shorter where TornadoVM's node table would overflow
- *   G(site)  one call alone, for a step that leaves the recorded order (compiled only if run)
+ *   G(site)  one call alone, for a step that leaves the recorded order (compiled only if run);
+ *            the site's own per-call arrays go with each execution
  *   S        the store: persistOnDevice(all shared), so that any of them can come back on demand
  *   every graph consumeFromDevice(all shared) but the first upload
  *
