@@ -130,7 +130,7 @@ class TornadoResidentTrainingTest {
             Evaluator eval = new Evaluator(valid, 3, 48, 2);
             Evaluator.Result rc = eval.run(onCpu);
             // A run's only evaluation, after its last step: op by op, no plan built for it.
-            Evaluator.Result once = eval.run(onDevice, true);
+            Evaluator.Result once = new Evaluator(valid, 3, 48, 2).run(onDevice, true);
             assertThat(once.loss()).as("the only evaluation").isCloseTo(rc.loss(), Offset.offset(1e-5 * rc.loss()));
             assertThat(device.residentPlans()).as("plans after a run's only evaluation").isZero();
             long[] in = new long[3], out = new long[3];
