@@ -93,7 +93,7 @@ final class GlobalBlock {
          */
         void ensure(int rows, int[] count, int B) {
             if (rows > cap) {
-                cap = Math.max(rows, cap + cap / 4);
+                cap = grown(rows, cap);
                 int all = Math.multiplyExact(depth, cap);
                 int rd = Math.multiplyExact(all, d), rh = Math.multiplyExact(all, hidden);
                 x = new float[rd]; n1 = new float[rd]; rstd1 = new float[all]; q = new float[rd]; k = new float[rd];
@@ -111,10 +111,20 @@ final class GlobalBlock {
             attOff[B] = Math.toIntExact(need);
             long needAll = need * depth;
             if (needAll > attCap) {
-                attCap = Math.toIntExact(Math.max(needAll, attCap + attCap / 4));
+                attCap = grown(needAll, attCap);
                 att = new float[attCap];
             }
         }
+    }
+
+    /**
+     * The capacity of a patch-sized buffer that must hold {@code need}: a quarter more than asked,
+     * and at least a quarter more than before. Patch counts vary from batch to batch (and jump
+     * when entropy patching starts after the fixed-patch warm-up); a buffer that grows is a new
+     * array, which makes a device backend build and compile its resident plan again.
+     */
+    static int grown(long need, int cap) {
+        return Math.toIntExact(Math.max(need + need / 4, cap + (long) cap / 4));
     }
 
     static final class Scratch {
@@ -131,7 +141,7 @@ final class GlobalBlock {
             if (rows <= cap) {
                 return;
             }
-            cap = Math.max(rows, cap + cap / 4);
+            cap = grown(rows, cap);
             int rd = cap * d, rh = cap * hidden;
             dn1 = new float[rd]; dq = new float[rd]; dk = new float[rd]; dv = new float[rd]; dqr = new float[rd];
             dkr = new float[rd]; dO = new float[rd]; dx2 = new float[rd]; dn2 = new float[rd];

@@ -289,7 +289,7 @@ public final class IonLlama {
         if (R + 1 <= capR) {
             return;
         }
-        capR = Math.max(R + 1, capR + capR / 4);
+        capR = GlobalBlock.grown(R + 1, capR);
         int dL = config.dLocal(), dM = config.dModel();
         pv = new float[capR * dL]; gin = new float[capR * dM]; gout = new float[capR * dM];
         gNormed = new float[capR * dM]; gRstd = new float[capR]; gup = new float[capR * dL];

@@ -4,7 +4,8 @@ package io.ionllama.model;
  * Bytes a training step holds: parameters, gradients and two AdamW moments (4 floats per
  * parameter), plus the activations saved for the backward pass. The activation count follows the
  * buffers the forward pass keeps per byte (local layers, entropy model, head) and per patch
- * (global blocks, attention probabilities over w + log2 P slots), and the scan's gradients, which
+ * (global blocks, attention probabilities over w + log2 P slots; a quarter more patches than the
+ * target length gives, the buffers' headroom), and the scan's gradients, which
  * the backward keeps at each layer's offset (IntegralLayer.Scratch).
  */
 public record MemoryEstimate(long optimizerState, long activations) {
@@ -17,6 +18,7 @@ public record MemoryEstimate(long optimizerState, long activations) {
         long state = 4L * Float.BYTES * layout.total();
         long positions = (long) batch * seqLen;
         long patches = (long) Math.ceil(positions / (double) c.targetPatch());
+        patches += patches / 4; // the patch buffers' headroom (GlobalBlock.grown)
         long localLayers = c.nEnc() + c.nDec();
         long perByte = localLayers * (14L * c.dLocal() + 3L * c.localMlp())
                 + c.nEntropy() * (14L * c.dEntropy() + 6L * c.dEntropy())
