@@ -160,6 +160,14 @@ public interface Backend extends AutoCloseable {
     default void endStep() {
     }
 
+    /**
+     * Ends a step that failed part-way (an exception left it): a device backend drops what it had
+     * not yet run and builds nothing from the partial step, so that ending it cannot fail again
+     * and hide the first error. The arrays the step was writing hold no defined values after it.
+     */
+    default void abortStep() {
+    }
+
     // ---------------------------------------------------------------- matmul (kernels.Matmul)
 
     /** y[N,out] = x[N,in] . W[out,in]^T + b. */

@@ -399,4 +399,9 @@ public class ForwardingBackend implements Backend {
     public void endStep() {
         delegate.endStep();
     }
+
+    @Override
+    public void abortStep() {
+        delegate.abortStep();
+    }
 }

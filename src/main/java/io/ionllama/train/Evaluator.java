@@ -109,10 +109,14 @@ public final class Evaluator {
     private static IonLlama.Output forward(IonLlama model, String kind, int[] x, int[] y, int rows, int T) {
         Backend be = model.backend();
         be.beginStep(kind);
+        IonLlama.Output o;
         try {
-            return model.forward(x, y, rows, T);
-        } finally {
-            be.endStep();
+            o = model.forward(x, y, rows, T);
+        } catch (RuntimeException | Error e) {
+            be.abortStep();
+            throw e;
         }
+        be.endStep();
+        return o;
     }
 }

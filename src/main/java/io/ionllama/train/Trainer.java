@@ -62,11 +62,15 @@ public final class Trainer {
         model.setWarmupFixed(warm ? Math.max(1, Math.round(model.patcher.target)) : 0);
         Backend be = model.backend();
         be.beginStep();
+        Step s;
         try {
-            return stepInside(t0, be);
-        } finally {
-            be.endStep();
+            s = stepInside(t0, be);
+        } catch (RuntimeException | Error e) {
+            be.abortStep();
+            throw e;
         }
+        be.endStep();
+        return s;
     }
 
     /** One step between the backend's beginStep and endStep: everything it does is the same every step. */

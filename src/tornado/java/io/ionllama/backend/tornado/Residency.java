@@ -680,6 +680,12 @@ final class Residency implements AutoCloseable {
         }
     }
 
+    /** Ends a step that failed: the calls taken and not run are dropped, and no plan is built from it. */
+    void abortStep() {
+        pending = cursor;
+        inStep = false;
+    }
+
     private void execute(int index, OpStats opStats) {
         last = plan.withGraph(index).execute();
         opStats.executions++;

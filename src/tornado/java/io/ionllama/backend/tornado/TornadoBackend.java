@@ -707,6 +707,11 @@ public final class TornadoBackend extends ForwardingBackend {
         residency.endStep();
     }
 
+    @Override
+    public void abortStep() {
+        residency.abortStep();
+    }
+
     /** Ops run on device-resident arrays so far ({@link Residency}); 0 with residency off. */
     public long residentRuns() {
         return residency.runs();

@@ -127,4 +127,26 @@ class TornadoStagesTest extends DeviceTest {
             assertThat(res.residentStageRuns() - stages0).isEqualTo(2);
         }
     }
+
+    /** A step that failed part-way (abortStep) builds no plan; the next steps record and replay as usual. */
+    @Test
+    void anAbortedStepBuildsNoPlan() {
+        Program d = new Program();
+        try (TornadoBackend res = new TornadoBackend(-1, 2, true, 0, true)) {
+            float[] scratch = new float[N];
+            res.beginStep();
+            res.fill(scratch, 0, 1f, N);
+            res.abortStep();
+            assertThat(res.residentPlans()).as("plans after an aborted first step").isZero();
+            for (int step = 0; step < 2; step++) {
+                float[] b0 = d.b.clone();
+                res.beginStep();
+                d.run(res, 2f, 3f, false);
+                res.endStep();
+                res.toHost(d.a, d.b);
+                assertSame(d, onCpu(b0, 2f, 3f, false), "after an aborted step, step " + step);
+            }
+            assertThat(res.residentPlans()).as("one plan, from the first whole step").isEqualTo(1);
+        }
+    }
 }
