@@ -161,6 +161,14 @@ public interface Backend extends AutoCloseable {
     }
 
     /**
+     * The steps recorded so far will not come again (a training run is over): a device backend
+     * copies back what is newer on the device and drops their plan, so that steps of another
+     * kind (generation) are recorded and kept on the device in their turn.
+     */
+    default void forgetSteps() {
+    }
+
+    /**
      * Ends a step that failed part-way (an exception left it): a device backend drops what it had
      * not yet run and builds nothing from the partial step, so that ending it cannot fail again
      * and hide the first error. The arrays the step was writing hold no defined values after it.

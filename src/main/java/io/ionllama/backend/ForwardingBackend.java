@@ -401,6 +401,11 @@ public class ForwardingBackend implements Backend {
     }
 
     @Override
+    public void forgetSteps() {
+        delegate.forgetSteps();
+    }
+
+    @Override
     public void abortStep() {
         delegate.abortStep();
     }

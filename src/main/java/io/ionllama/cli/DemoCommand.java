@@ -70,6 +70,7 @@ final class DemoCommand implements Callable<Integer> {
         try (Backend be = backendOptions.open()) {
             if (file == null) {
                 file = train(be);
+                be.forgetSteps(); // the training plan will not run again: let generation's steps stay on the device
             }
             IonLlama model = Checkpoint.loadModel(file, be);
             Checkpoint.Meta meta = Checkpoint.readMeta(file);

@@ -680,6 +680,22 @@ final class Residency implements AutoCloseable {
         }
     }
 
+    /**
+     * Forgets every kind of step recorded: the device-newer arrays come back, the plan is freed,
+     * and the next step, of whatever kind, is recorded as a first one.
+     */
+    void forget() {
+        close();
+        patterns.clear();
+        sites.clear();
+        shared.clear();
+        uploads.clear();
+        hostNewer.clear();
+        deviceNewer.clear();
+        current = NONE;
+        inStep = false;
+    }
+
     /** Ends a step that failed: the calls taken and not run are dropped, and no plan is built from it. */
     void abortStep() {
         pending = cursor;

@@ -708,6 +708,11 @@ public final class TornadoBackend extends ForwardingBackend {
     }
 
     @Override
+    public void forgetSteps() {
+        residency.forget();
+    }
+
+    @Override
     public void abortStep() {
         residency.abortStep();
     }

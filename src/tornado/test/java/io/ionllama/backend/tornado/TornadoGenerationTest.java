@@ -4,12 +4,17 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.ionllama.backend.Backend;
 import io.ionllama.backend.cpu.CpuBackend;
+import io.ionllama.data.ByteSource;
+import io.ionllama.data.EmbeddedCorpus;
 import io.ionllama.model.IonLlama;
 import io.ionllama.model.StreamingDecoder;
+import io.ionllama.train.TrainConfig;
+import io.ionllama.train.Trainer;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -77,6 +82,32 @@ class TornadoGenerationTest {
             assertThat(r[2]).as("stage graph runs").isGreaterThanOrEqualTo(2L * MEASURED);
             assertThat(r[0]).as("bytes to the device, resident vs op by op").isLessThan(p[0] / 10);
             assertThat(r[1]).as("bytes to the host, resident vs op by op").isLessThan(p[1] / 10);
+        }
+    }
+
+    /**
+     * Training, then generation in the same process (the demo command): generation is of another
+     * group than the training plan's, so it would run op by op; once the training steps are
+     * forgotten ({@code forgetSteps}), the trained parameters are back on the host and generation
+     * records and replays its own steps, with the CPU's bytes for those parameters.
+     */
+    @Test
+    void afterForgettingTheTrainingStepsGenerationIsResident() {
+        ByteSource data = ByteSource.of(EmbeddedCorpus.generate(EmbeddedCorpus.TRAIN_SEED, 20_000));
+        try (TornadoBackend device = new TornadoBackend(-1, 2, false, 0, true); CpuBackend cpu = new CpuBackend(2)) {
+            IonLlama m = TornadoTrainingTest.model(device, "fixed:3");
+            Trainer t = new Trainer(m, data, new TrainConfig(3, 48, 1, 3e-3f, 3e-4f, 1, 3, "adamw", 0.1f, 1f, 7, 100));
+            for (int s = 0; s < 3; s++) {
+                t.step();
+            }
+            assertThat(device.residentPlans()).as("the training plan").isEqualTo(1);
+            device.forgetSteps();
+            IonLlama onCpu = TornadoTrainingTest.model(cpu, "fixed:3");
+            System.arraycopy(m.params, 0, onCpu.params, 0, m.params.length);
+            long[] r = new long[3];
+            List<Integer> bd = greedy(m, device, r), bc = greedy(onCpu, cpu, new long[3]);
+            assertThat(bd).as("greedy bytes of the trained parameters").isEqualTo(bc);
+            assertThat(r[2]).as("stage graph runs while generating").isGreaterThanOrEqualTo(2L * MEASURED);
         }
     }
 }
