@@ -6,7 +6,6 @@ import java.util.List;
 import uk.ac.manchester.tornado.api.GridScheduler;
 import uk.ac.manchester.tornado.api.KernelContext;
 import uk.ac.manchester.tornado.api.TaskGraph;
-import uk.ac.manchester.tornado.api.WorkerGrid;
 import uk.ac.manchester.tornado.api.WorkerGrid1D;
 import uk.ac.manchester.tornado.api.enums.DataTransferMode;
 
@@ -98,12 +97,18 @@ final class OptimGraphs implements AutoCloseable {
      */
     void adamwTensors(float[] p, float[] g, float[] m, float[] v, int[] offs, int[] sizes, float[] wds, int count,
                       float lr, float beta1, float beta2, float eps, float bc1, float bc2, float gradScale) {
-        Residency.Site site = residency.site(new Residency.Key(ADAMW_RESIDENT, new int[] {count}, p, g, m, v),
-                () -> new AdamwSite(p, g, m, v, count));
+        // Bound to the optimizer's own arrays: m and v simply stay on the device with the rest.
+        // Its params are the tensor table, its second per-call array the hyper-parameters.
+        Residency.OpSite site = residency.site(new Residency.Key(ADAMW_RESIDENT, new int[] {count}, p, g, m, v),
+                () -> new Residency.OpSite(ADAMW_RESIDENT, OptimKernels.PREFIX + 2 * count + 1, new Object[] {p, g, m, v},
+                        new Object[] {p, m, v}, Residency.grids1(1), (tg, name, grids, st) -> {
+                            adamwTensorsTasks(tg, p, g, m, v, (float[]) st.perCall[1], st.base[1], st.params, st.pb());
+                            grids.addWorkerGrid(name + ".elements", st.grid1());
+                        }, new float[OptimKernels.HYPER + count]));
         if (site != null) {
-            AdamwSite a = (AdamwSite) site;
-            int total = fillTable(a.table, a.hyper, offs, sizes, wds, count, lr, beta1, beta2, eps, bc1, bc2, gradScale);
-            StagedGraph.size(a.grid, total);
+            int total = fillTable(site.params, (float[]) site.perCall[1], offs, sizes, wds, count, lr, beta1, beta2, eps, bc1, bc2,
+                    gradScale);
+            StagedGraph.size(site.grid1(), total);
             release(m, v);
             if (residency.run(site)) {
                 return;
@@ -333,17 +338,25 @@ final class OptimGraphs implements AutoCloseable {
     double sumSquares(float[] g, int off, int n) {
         int blocks = (n + Optim.BLOCK - 1) / Optim.BLOCK;
         int cap = StagedGraph.capacityFor(blocks);
-        Residency.Site site = residency.site(new Residency.Key(SUM_SQUARES, new int[] {cap}, g), () -> new SumSquaresSite(g, cap));
+        // The partials are the site's own array, read back after each call.
+        Residency.OpSite site = residency.site(new Residency.Key(SUM_SQUARES, new int[] {cap}, g), () -> {
+            double[] partial = new double[cap];
+            return new Residency.OpSite(SUM_SQUARES, OptimKernels.PARAMS, new Object[] {g, partial}, new Object[] {partial},
+                    Residency.grids1(1), (tg, name, grids, st) -> {
+                        sumSquaresTasks(tg, partial, g, st.params, st.pb());
+                        grids.addWorkerGrid(name + ".blocks", st.grid1());
+                    });
+        });
         if (site != null) {
-            SumSquaresSite q = (SumSquaresSite) site;
-            q.params[OptimKernels.N] = n;
-            q.params[OptimKernels.G_OFF] = off;
-            StagedGraph.size(q.grid, blocks);
+            site.params[OptimKernels.N] = n;
+            site.params[OptimKernels.G_OFF] = off;
+            StagedGraph.size(site.grid1(), blocks);
             if (residency.run(site)) {
-                residency.toHost(q.partial);
+                double[] partial = (double[]) site.bound[1];
+                residency.toHost(partial);
                 double sum = 0;
                 for (int b = 0; b < blocks; b++) {
-                    sum += q.partial[b];
+                    sum += partial[b];
                 }
                 return sum;
             }
@@ -391,89 +404,6 @@ final class OptimGraphs implements AutoCloseable {
 
     static void adamwTensorsTasks(TaskGraph tg, float[] p, float[] g, float[] m, float[] v, float[] hyper, int hb, int[] table, int tb) {
         tg.task("elements", OptimKernels::adamwTensors, new KernelContext(), p, g, m, v, hyper, hb, table, tb);
-    }
-
-    /** Sums of squares of a slice of the caller's g, bound to it; the partials are the site's own, read back per call. */
-    private static final class SumSquaresSite extends Residency.Site {
-        final int[] params;
-        final float[] g;
-        final double[] partial;
-        final WorkerGrid1D grid;
-
-        SumSquaresSite(float[] g, int blocks) {
-            this(g, new double[blocks]);
-        }
-
-        private SumSquaresSite(float[] g, double[] partial) {
-            super(SUM_SQUARES, new Object[] {g, partial}, new Object[] {partial}, new Object[] {new int[OptimKernels.PARAMS]},
-                    new WorkerGrid[] {new WorkerGrid1D(StagedGraph.LOCAL_1D)});
-            this.g = g;
-            this.partial = partial;
-            this.params = (int[]) perCall[0];
-            this.grid = (WorkerGrid1D) workerGrids[0];
-        }
-
-        private SumSquaresSite(SumSquaresSite of, Object[] perCall, int[] base) {
-            super(of, perCall, base);
-            this.g = of.g;
-            this.partial = of.partial;
-            this.params = (int[]) perCall[0];
-            this.grid = (WorkerGrid1D) workerGrids[0];
-        }
-
-        @Override
-        void tasks(TaskGraph tg, String name, GridScheduler grids) {
-            sumSquaresTasks(tg, partial, g, params, base[0]);
-            grids.addWorkerGrid(name + ".blocks", grid);
-        }
-
-        @Override
-        SumSquaresSite copy(Object[] perCall, int[] base) {
-            return new SumSquaresSite(this, perCall, base);
-        }
-    }
-
-    /** AdamW over a tensor list, bound to the optimizer's own arrays: m and v simply stay on the device with the rest. */
-    private static final class AdamwSite extends Residency.Site {
-        final float[] p, g, m, v;
-        final int[] table;
-        final float[] hyper;
-        final WorkerGrid1D grid;
-
-        AdamwSite(float[] p, float[] g, float[] m, float[] v, int count) {
-            super(ADAMW_RESIDENT, new Object[] {p, g, m, v}, new Object[] {p, m, v},
-                    new Object[] {new int[OptimKernels.PREFIX + 2 * count + 1], new float[OptimKernels.HYPER + count]},
-                    new WorkerGrid[] {new WorkerGrid1D(StagedGraph.LOCAL_1D)});
-            this.p = p;
-            this.g = g;
-            this.m = m;
-            this.v = v;
-            this.table = (int[]) perCall[0];
-            this.hyper = (float[]) perCall[1];
-            this.grid = (WorkerGrid1D) workerGrids[0];
-        }
-
-        private AdamwSite(AdamwSite of, Object[] perCall, int[] base) {
-            super(of, perCall, base);
-            this.p = of.p;
-            this.g = of.g;
-            this.m = of.m;
-            this.v = of.v;
-            this.table = (int[]) perCall[0];
-            this.hyper = (float[]) perCall[1];
-            this.grid = (WorkerGrid1D) workerGrids[0];
-        }
-
-        @Override
-        void tasks(TaskGraph tg, String name, GridScheduler grids) {
-            adamwTensorsTasks(tg, p, g, m, v, hyper, base[1], table, base[0]);
-            grids.addWorkerGrid(name + ".elements", grid);
-        }
-
-        @Override
-        AdamwSite copy(Object[] perCall, int[] base) {
-            return new AdamwSite(this, perCall, base);
-        }
     }
 
     /** Fills an AdamW tensor table and hyper-parameters; returns the number of elements. */
