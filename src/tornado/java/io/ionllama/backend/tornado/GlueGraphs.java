@@ -70,10 +70,10 @@ final class GlueGraphs implements AutoCloseable {
      * own float array ({@code perCall[1]}, which {@code tasks} reads from the site). Returns true
      * when the call was taken by the resident plan; false when the per-op graph must run it.
      */
-    private boolean resident(String op, Object[] bound, int written, Residency.OpSite.Tasks tasks, int n, int[] offsets,
+    private boolean resident(String op, Object[] bound, int written, Residency.Site.Tasks tasks, int n, int[] offsets,
                              float... values) {
-        Residency.OpSite site = residency.site(new Residency.Key(op, new int[0], bound),
-                () -> new Residency.OpSite(op, GlueKernels.PARAMS, bound, java.util.Arrays.copyOf(bound, written),
+        Residency.Site site = residency.site(new Residency.Key(op, new int[0], bound),
+                () -> new Residency.Site(op, GlueKernels.PARAMS, bound, java.util.Arrays.copyOf(bound, written),
                         Residency.grids1(1), tasks, values.length == 0 ? new Object[0] : new Object[] {new float[values.length]}));
         if (site != null) {
             setOffsets(site.params, n, offsets);
@@ -86,7 +86,7 @@ final class GlueGraphs implements AutoCloseable {
     }
 
     /** The per-call values an elementwise site's tasks read ({@link #resident}). */
-    private static float[] values(Residency.OpSite site) {
+    private static float[] values(Residency.Site site) {
         return (float[]) site.perCall[1];
     }
 
@@ -387,8 +387,8 @@ final class GlueGraphs implements AutoCloseable {
                 break;
             }
         }
-        Residency.OpSite site = residency.site(new Residency.Key(GATE_FORWARD, new int[] {C}, a, z, lambda),
-                () -> new Residency.OpSite(GATE_FORWARD, GlueKernels.PARAMS, new Object[] {a, z, lambda}, new Object[] {a},
+        Residency.Site site = residency.site(new Residency.Key(GATE_FORWARD, new int[] {C}, a, z, lambda),
+                () -> new Residency.Site(GATE_FORWARD, GlueKernels.PARAMS, new Object[] {a, z, lambda}, new Object[] {a},
                         Residency.grids1(1), (tg, name, grids, st) -> gateForwardTasks(tg, name, grids, st.grid1(), a, z, lambda, st.params, st.pb(), C)));
         if (site != null) {
             setOffsets(site.params, rows, aOff, zOff, lambdaOff);
@@ -415,8 +415,8 @@ final class GlueGraphs implements AutoCloseable {
             }
         }
         // One grid, the rows'; gateBackwardTasks sizes the channels' grid from C itself.
-        Residency.OpSite site = residency.site(new Residency.Key(GATE_BACKWARD, new int[] {C}, dz, dLambda, da, a, z, lambda),
-                () -> new Residency.OpSite(GATE_BACKWARD, GlueKernels.PARAMS, new Object[] {dz, dLambda, da, a, z, lambda},
+        Residency.Site site = residency.site(new Residency.Key(GATE_BACKWARD, new int[] {C}, dz, dLambda, da, a, z, lambda),
+                () -> new Residency.Site(GATE_BACKWARD, GlueKernels.PARAMS, new Object[] {dz, dLambda, da, a, z, lambda},
                         new Object[] {dz, dLambda}, Residency.grids1(1),
                         (tg, name, grids, st) -> gateBackwardTasks(tg, name, grids, st.grid1(), dz, dLambda, da, a, z, lambda, st.params, st.pb(), C)));
         if (site != null) {

@@ -37,8 +37,8 @@ final class NormGraphs implements AutoCloseable {
                 break;
             }
         }
-        Residency.OpSite site = residency.site(new Residency.Key(RMS_FORWARD, new int[] {C, Float.floatToIntBits(eps)}, out, rstd, x, w),
-                () -> new Residency.OpSite(RMS_FORWARD, NormKernels.PARAMS, new Object[] {out, rstd, x, w}, new Object[] {out, rstd},
+        Residency.Site site = residency.site(new Residency.Key(RMS_FORWARD, new int[] {C, Float.floatToIntBits(eps)}, out, rstd, x, w),
+                () -> new Residency.Site(RMS_FORWARD, NormKernels.PARAMS, new Object[] {out, rstd, x, w}, new Object[] {out, rstd},
                         Residency.grids1(1), (tg, name, grids, st) -> forwardTasks(tg, name, grids, st.grid1(), out, rstd, x, w, st.params, st.pb(), C, eps)));
         if (site != null) {
             setOffsets(site.params, rows, outOff, rstdOff, xOff, wOff);
@@ -90,8 +90,8 @@ final class NormGraphs implements AutoCloseable {
             }
         }
         Object[] arrays = weight ? new Object[] {dx, dw, dy, x, w, rstd} : new Object[] {dx, dy, x, w, rstd};
-        Residency.OpSite site = residency.site(new Residency.Key(RMS_BACKWARD, new int[] {C}, arrays),
-                () -> new Residency.OpSite(RMS_BACKWARD, NormKernels.PARAMS, arrays, weight ? new Object[] {dx, dw} : new Object[] {dx},
+        Residency.Site site = residency.site(new Residency.Key(RMS_BACKWARD, new int[] {C}, arrays),
+                () -> new Residency.Site(RMS_BACKWARD, NormKernels.PARAMS, arrays, weight ? new Object[] {dx, dw} : new Object[] {dx},
                         Residency.grids1(1), (tg, name, grids, st) -> backwardTasks(tg, name, grids, st.grid1(), dx, dw, dy, x, w, rstd, st.params, st.pb(), C)));
         if (site != null) {
             setOffsets(site.params, rows, dxOff, dyOff, xOff, wOff, rstdOff, weight ? dwOff : 0);

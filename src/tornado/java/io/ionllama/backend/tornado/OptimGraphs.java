@@ -99,8 +99,8 @@ final class OptimGraphs implements AutoCloseable {
                       float lr, float beta1, float beta2, float eps, float bc1, float bc2, float gradScale) {
         // Bound to the optimizer's own arrays: m and v simply stay on the device with the rest.
         // Its params are the tensor table, its second per-call array the hyper-parameters.
-        Residency.OpSite site = residency.site(new Residency.Key(ADAMW_RESIDENT, new int[] {count}, p, g, m, v),
-                () -> new Residency.OpSite(ADAMW_RESIDENT, OptimKernels.PREFIX + 2 * count + 1, new Object[] {p, g, m, v},
+        Residency.Site site = residency.site(new Residency.Key(ADAMW_RESIDENT, new int[] {count}, p, g, m, v),
+                () -> new Residency.Site(ADAMW_RESIDENT, OptimKernels.PREFIX + 2 * count + 1, new Object[] {p, g, m, v},
                         new Object[] {p, m, v}, Residency.grids1(1), (tg, name, grids, st) -> {
                             adamwTensorsTasks(tg, p, g, m, v, (float[]) st.perCall[1], st.base[1], st.params, st.pb());
                             grids.addWorkerGrid(name + ".elements", st.grid1());
@@ -249,11 +249,11 @@ final class OptimGraphs implements AutoCloseable {
             totalBlocks += (sizes[k] + Optim.BLOCK - 1) / Optim.BLOCK;
         }
         int blocks = totalBlocks;
-        Residency.OpSite site = residency.site(new Residency.Key(SUM_SQUARES_TENSORS, new int[] {count, blocks}, g),
+        Residency.Site site = residency.site(new Residency.Key(SUM_SQUARES_TENSORS, new int[] {count, blocks}, g),
                 () -> {
                     double[] partial = new double[Math.max(1, blocks)];
                     int[] table = new int[OptimKernels.BLOCK_PREFIX + 3 * count + 1];
-                    return new Residency.OpSite(SUM_SQUARES_TENSORS, 1, new Object[] {g, partial}, new Object[] {partial},
+                    return new Residency.Site(SUM_SQUARES_TENSORS, 1, new Object[] {g, partial}, new Object[] {partial},
                             Residency.grids1(1), (tg, name, grids, st) -> {
                                 tg.task("blocks", OptimKernels::sumSquaresTensors, new KernelContext(), partial, g, (int[]) st.perCall[1], st.base[1]);
                                 grids.addWorkerGrid(name + ".blocks", st.grid1());
@@ -308,10 +308,10 @@ final class OptimGraphs implements AutoCloseable {
     void normalize(float[] x, int off, int n, double eps, GlueGraphs glue) {
         int blocks = (n + Optim.BLOCK - 1) / Optim.BLOCK;
         int cap = StagedGraph.capacityFor(blocks);
-        Residency.OpSite site = residency.site(new Residency.Key(NORMALIZE, new int[] {cap, Double.hashCode(eps)}, x), () -> {
+        Residency.Site site = residency.site(new Residency.Key(NORMALIZE, new int[] {cap, Double.hashCode(eps)}, x), () -> {
             double[] partial = new double[cap];
             float[] coef = new float[1];
-            return new Residency.OpSite(NORMALIZE, OptimKernels.PARAMS, new Object[] {x, partial, coef},
+            return new Residency.Site(NORMALIZE, OptimKernels.PARAMS, new Object[] {x, partial, coef},
                     new Object[] {x, partial, coef}, Residency.grids1(3), (tg, name, grids, st) -> {
                         sumSquaresTasks(tg, partial, x, st.params, st.pb());
                         tg.task("factor", OptimKernels::inverseNorm, new KernelContext(), coef, partial, st.params, st.pb(), eps);
@@ -339,9 +339,9 @@ final class OptimGraphs implements AutoCloseable {
         int blocks = (n + Optim.BLOCK - 1) / Optim.BLOCK;
         int cap = StagedGraph.capacityFor(blocks);
         // The partials are the site's own array, read back after each call.
-        Residency.OpSite site = residency.site(new Residency.Key(SUM_SQUARES, new int[] {cap}, g), () -> {
+        Residency.Site site = residency.site(new Residency.Key(SUM_SQUARES, new int[] {cap}, g), () -> {
             double[] partial = new double[cap];
-            return new Residency.OpSite(SUM_SQUARES, OptimKernels.PARAMS, new Object[] {g, partial}, new Object[] {partial},
+            return new Residency.Site(SUM_SQUARES, OptimKernels.PARAMS, new Object[] {g, partial}, new Object[] {partial},
                     Residency.grids1(1), (tg, name, grids, st) -> {
                         sumSquaresTasks(tg, partial, g, st.params, st.pb());
                         grids.addWorkerGrid(name + ".blocks", st.grid1());

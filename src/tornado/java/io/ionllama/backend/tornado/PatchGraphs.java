@@ -38,10 +38,10 @@ final class PatchGraphs implements AutoCloseable {
                          float[] state, int B, int T, int mode, int fixedLength, int maxPatch, int warmupFixed, int calibrate,
                          int rank) {
         int doCalibrate = calibrate != 0 && Patching.scoreCount(mode, B, T) > 0 ? 1 : 0;
-        Residency.OpSite site = residency.site(
+        Residency.Site site = residency.site(
                 new Residency.Key(PATCH, new int[] {mode, fixedLength, maxPatch}, ends, endRows, pi, seqStart, seqCount, bytes,
                         hNext, state),
-                () -> new Residency.OpSite(PATCH, PatchKernels.PARAMS,
+                () -> new Residency.Site(PATCH, PatchKernels.PARAMS,
                         new Object[] {ends, endRows, pi, seqStart, seqCount, bytes, hNext, state},
                         new Object[] {ends, endRows, pi, seqStart, seqCount, state}, grids(),
                         (tg, name, grids, st) -> tasks(tg, name, grids, st, ends, endRows, pi, seqStart, seqCount, bytes, hNext,
@@ -105,7 +105,7 @@ final class PatchGraphs implements AutoCloseable {
         return g;
     }
 
-    private static void size(Residency.OpSite site, int B) {
+    private static void size(Residency.Site site, int B) {
         for (int i = 0; i < 4; i++) {
             sizeGrid(site.grid1(i), i, B);
         }
@@ -125,7 +125,7 @@ final class PatchGraphs implements AutoCloseable {
         }
     }
 
-    static void tasks(TaskGraph tg, String name, GridScheduler grids, Residency.OpSite site, int[] ends, int[] endRows, int[] pi,
+    static void tasks(TaskGraph tg, String name, GridScheduler grids, Residency.Site site, int[] ends, int[] endRows, int[] pi,
                       int[] seqStart, int[] seqCount, int[] bytes, float[] hNext, float[] state, int[] params, int pb, int mode,
                       int fixedLength, int maxPatch) {
         tasks(tg, name, grids, new WorkerGrid1D[] {site.grid1(0), site.grid1(1), site.grid1(2), site.grid1(3)}, ends, endRows,

@@ -84,39 +84,64 @@ final class Residency implements AutoCloseable {
 
     /**
      * One op call site: the op's tasks over the caller's arrays ({@link #bound}), its per-call
-     * values ({@link #perCall}: sizes, offsets, hyper-parameters), which bound arrays it writes,
-     * and the worker grids its tasks run on (sized per call).
+     * values ({@link #perCall}: {@link #params}, the sizes and offsets, and any others the op has:
+     * fill's value, a tensor table), which bound arrays it writes, the worker grids its tasks run
+     * on (sized per call), and a function that adds the op's tasks, shared with the op's per-op
+     * graph.
      *
      * <p>A site's per-call values are {@code lengths[i]} values of {@code perCall[i]} from
      * {@code base[i]} on. The site the op fills has arrays of its own (base 0), sent with each
      * execution of its own graph. The copy of the site that stands for one call in a stage graph
-     * reads the stage's packed arrays at that call's slot ({@link #copy(Object[], int[])}): the
-     * kernels take each per-call array with its base, a scalar compiled into the call's task.
+     * reads the stage's pack at that call's slot ({@link #copy(Object[], int[])}): the kernels
+     * take each per-call array with its base, a scalar compiled into the call's task.
      */
-    abstract static class Site {
+    static final class Site {
+        /**
+         * Adds the tasks of {@code site} to {@code tg}, registering the grids as {@code name.task}.
+         * It reads the per-call arrays, their bases and the grids from {@code site} (never
+         * captured), so that a copy of the site adds tasks over its own.
+         */
+        interface Tasks {
+            void add(TaskGraph tg, String name, GridScheduler grids, Site site);
+        }
+
         final String op;
         final Object[] bound, written, perCall;
         final int[] base, lengths;
         final WorkerGrid[] workerGrids;
+        /** {@code perCall[0]}: the sizes and offsets. */
+        final int[] params;
+        private final Tasks tasks;
         /** Index of the site's own graph in the plan, -1 if the plan lacks it. */
         int index = -1;
 
-        /** A site with per-call arrays of its own. */
-        Site(String op, Object[] bound, Object[] written, Object[] perCall, WorkerGrid[] workerGrids) {
+        /**
+         * A site with per-call arrays of its own.
+         *
+         * @param bound   the caller's arrays (and any the site owns), none null, none twice
+         * @param written those of them the op writes
+         * @param grids   the worker grids, sized per call by the op
+         * @param more    per-call arrays besides {@code params} (fill's value, AdamW's hyper-parameters)
+         */
+        Site(String op, int paramCount, Object[] bound, Object[] written, WorkerGrid[] grids, Tasks tasks, Object... more) {
             this.op = op;
             this.bound = bound;
             this.written = written;
-            this.perCall = perCall;
+            this.perCall = new Object[1 + more.length];
+            perCall[0] = new int[paramCount];
+            System.arraycopy(more, 0, perCall, 1, more.length);
             this.base = new int[perCall.length];
             this.lengths = new int[perCall.length];
             for (int i = 0; i < perCall.length; i++) {
                 lengths[i] = java.lang.reflect.Array.getLength(perCall[i]);
             }
-            this.workerGrids = workerGrids;
+            this.workerGrids = grids;
+            this.params = (int[]) perCall[0];
+            this.tasks = tasks;
         }
 
         /** A copy of {@code of} reading its per-call values from {@code perCall[i]} at {@code base[i]}, with grids of its own, values and sizes loaded from {@code of}. */
-        Site(Site of, Object[] perCall, int[] base) {
+        private Site(Site of, Object[] perCall, int[] base) {
             this.op = of.op;
             this.bound = of.bound;
             this.written = of.written;
@@ -124,6 +149,8 @@ final class Residency implements AutoCloseable {
             this.base = base;
             this.lengths = of.lengths;
             this.workerGrids = freshGrids(of.workerGrids);
+            this.params = (int[]) perCall[0];
+            this.tasks = of.tasks;
             load(of);
         }
 
@@ -131,13 +158,17 @@ final class Residency implements AutoCloseable {
          * Adds the op's tasks, over {@link #bound} and this site's per-call arrays (each with its
          * base) and grids, to {@code tg}, registering their worker grids as {@code graphName.task}.
          */
-        abstract void tasks(TaskGraph tg, String graphName, GridScheduler grids);
+        void tasks(TaskGraph tg, String graphName, GridScheduler grids) {
+            tasks.add(tg, graphName, grids, this);
+        }
 
-        /** The same op over the same bound arrays, per-call values read from {@code perCall[i]} at {@code base[i]} (see {@link #Site(Site, Object[], int[])}). */
-        abstract Site copy(Object[] perCall, int[] base);
+        /** The same op over the same bound arrays, per-call values read from {@code perCall[i]} at {@code base[i]}. */
+        Site copy(Object[] perCall, int[] base) {
+            return new Site(this, perCall, base);
+        }
 
         /** A copy with per-call arrays of its own. */
-        final Site copy() {
+        Site copy() {
             Object[] own = new Object[perCall.length];
             for (int i = 0; i < own.length; i++) {
                 own[i] = newArrayLike(perCall[i], lengths[i]);
@@ -146,57 +177,13 @@ final class Residency implements AutoCloseable {
         }
 
         /** Takes over the per-call values and grid sizes of {@code from} (this site or a copy of it). */
-        final void load(Site from) {
+        void load(Site from) {
             for (int i = 0; i < perCall.length; i++) {
                 System.arraycopy(from.perCall[i], from.base[i], perCall[i], base[i], lengths[i]);
             }
             for (int i = 0; i < workerGrids.length; i++) {
                 copyGrid(from.workerGrids[i], workerGrids[i]);
             }
-        }
-    }
-
-    /**
-     * The usual site: a {@code params} array (sizes and offsets), the worker grids its tasks run
-     * on, and a function that adds the op's tasks over the caller's arrays, shared with the op's
-     * per-op graph.
-     */
-    static final class OpSite extends Site {
-        /**
-         * Adds the tasks of {@code site} to {@code tg}, registering the grids as {@code name.task}.
-         * It reads the per-call arrays, their bases and the grids from {@code site} (never
-         * captured), so that a copy of the site adds tasks over its own.
-         */
-        interface Tasks {
-            void add(TaskGraph tg, String name, GridScheduler grids, OpSite site);
-        }
-
-        final int[] params;
-        private final Tasks tasks;
-
-        /**
-         * @param bound   the caller's arrays (and any the site owns), none null, none twice
-         * @param written those of them the op writes
-         * @param grids   the worker grids, sized per call by the op
-         * @param perCall per-call arrays besides {@code params} (fill's value, a tensor table)
-         */
-        OpSite(String op, int paramCount, Object[] bound, Object[] written, WorkerGrid[] grids, Tasks tasks, Object... perCall) {
-            super(op, bound, written, withParams(new int[paramCount], perCall), grids);
-            this.params = (int[]) this.perCall[0];
-            this.tasks = tasks;
-        }
-
-        private OpSite(OpSite of, Object[] perCall, int[] base) {
-            super(of, perCall, base);
-            this.params = (int[]) perCall[0];
-            this.tasks = of.tasks;
-        }
-
-        private static Object[] withParams(int[] params, Object[] more) {
-            Object[] all = new Object[1 + more.length];
-            all[0] = params;
-            System.arraycopy(more, 0, all, 1, more.length);
-            return all;
         }
 
         /** Where this call's values start in {@link #params}. */
@@ -216,19 +203,9 @@ final class Residency implements AutoCloseable {
         WorkerGrid2D grid2() {
             return (WorkerGrid2D) workerGrids[0];
         }
-
-        @Override
-        void tasks(TaskGraph tg, String name, GridScheduler grids) {
-            tasks.add(tg, name, grids, this);
-        }
-
-        @Override
-        OpSite copy(Object[] perCall, int[] base) {
-            return new OpSite(this, perCall, base);
-        }
     }
 
-    /** {@code n} fresh 1-D grids for an {@link OpSite} (sized per call). */
+    /** {@code n} fresh 1-D grids for a {@link Site} (sized per call). */
     static WorkerGrid[] grids1(int n) {
         WorkerGrid[] g = new WorkerGrid[n];
         for (int i = 0; i < n; i++) {

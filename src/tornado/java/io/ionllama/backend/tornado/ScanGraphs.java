@@ -53,9 +53,9 @@ final class ScanGraphs implements AutoCloseable {
         }
         int cap = carryCapacity(B, T, chunk);
         // The site's own carries, for cap rows of C floats (offset 0; see carryCapacity).
-        Residency.OpSite site = residency.site(new Residency.Key(FORWARD, new int[] {C, cap}, h, a, u), () -> {
+        Residency.Site site = residency.site(new Residency.Key(FORWARD, new int[] {C, cap}, h, a, u), () -> {
             float[] carryA = new float[cap * C], carryB = new float[cap * C];
-            return new Residency.OpSite(FORWARD, ScanKernels.PARAMS, new Object[] {h, a, u, carryA, carryB}, new Object[] {h, carryA, carryB},
+            return new Residency.Site(FORWARD, ScanKernels.PARAMS, new Object[] {h, a, u, carryA, carryB}, new Object[] {h, carryA, carryB},
                     Residency.grids1(3), (tg, name, grids, st) -> forwardTasks(tg, name, grids, st.grid1(0), st.grid1(1), st.grid1(2),
                             h, a, u, carryA, carryB, st.params, st.pb(), C));
         });
@@ -85,9 +85,9 @@ final class ScanGraphs implements AutoCloseable {
         }
         int cap = carryCapacity(B, T, chunk);
         // The site's own carries, as in forward.
-        Residency.OpSite site = residency.site(new Residency.Key(BACKWARD, new int[] {C, cap}, da, du, dh, h, a, u), () -> {
+        Residency.Site site = residency.site(new Residency.Key(BACKWARD, new int[] {C, cap}, da, du, dh, h, a, u), () -> {
             float[] carryA = new float[cap * C], carryB = new float[cap * C];
-            return new Residency.OpSite(BACKWARD, ScanKernels.PARAMS, new Object[] {da, du, dh, h, a, u, carryA, carryB},
+            return new Residency.Site(BACKWARD, ScanKernels.PARAMS, new Object[] {da, du, dh, h, a, u, carryA, carryB},
                     new Object[] {da, du, carryA, carryB}, Residency.grids1(3),
                     (tg, name, grids, st) -> backwardTasks(tg, name, grids, st.grid1(0), st.grid1(1), st.grid1(2),
                             da, du, dh, h, a, u, carryA, carryB, st.params, st.pb(), C));
