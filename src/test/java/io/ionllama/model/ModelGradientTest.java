@@ -2,12 +2,10 @@ package io.ionllama.model;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.ionllama.backend.cpu.CpuBackend;
+import io.ionllama.testing.CpuBackendTest;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -19,19 +17,7 @@ import org.junit.jupiter.api.Test;
  * against a true double-precision reference in its kernel test. Tolerance: |a - n| <= 2e-3 +
  * 5e-2 · max(|a|, |n|) per entry, and a directional derivative per tensor within 2%.
  */
-class ModelGradientTest {
-
-    static CpuBackend cpu;
-
-    @BeforeAll
-    static void open() {
-        cpu = new CpuBackend(2);
-    }
-
-    @AfterAll
-    static void close() {
-        cpu.close();
-    }
+class ModelGradientTest extends CpuBackendTest {
 
     static ModelConfig small() {
         return new ModelConfig("nano", 16, 16, 2, 2, 1, 1, 8, 1, new int[] {3, 4}, 13, 24, 24, 2, 6, 3f).validate();

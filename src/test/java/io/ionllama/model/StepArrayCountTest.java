@@ -3,14 +3,12 @@ package io.ionllama.model;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.ionllama.backend.Backend;
-import io.ionllama.backend.cpu.CpuBackend;
+import io.ionllama.testing.CpuBackendTest;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Proxy;
 import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.Set;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -20,22 +18,10 @@ import org.junit.jupiter.api.Test;
  * such array to each graph of its plan, and trains op by op above {@code Residency.MAX_SHARED}
  * (480) arrays (docs/gpu.md, "graph size limits").
  */
-class StepArrayCountTest {
+class StepArrayCountTest extends CpuBackendTest {
 
     /** Residency.MAX_SHARED in the TornadoVM backend (not on this test's class path). */
     static final int MAX_SHARED = 480;
-
-    static CpuBackend cpu;
-
-    @BeforeAll
-    static void open() {
-        cpu = new CpuBackend(2);
-    }
-
-    @AfterAll
-    static void close() {
-        cpu.close();
-    }
 
     /** Small widths, the given depths: global blocks, encoder and decoder layers, entropy layers. */
     static ModelConfig deep(int layers, int local, int entropy) {

@@ -2,11 +2,9 @@ package io.ionllama.model;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.ionllama.backend.cpu.CpuBackend;
+import io.ionllama.testing.CpuBackendTest;
 import java.util.Arrays;
 import java.util.SplittableRandom;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -16,19 +14,7 @@ import org.junit.jupiter.params.provider.CsvSource;
  * only difference is the summation order of one-row versus many-row matmuls), and the patch
  * boundaries are identical.
  */
-class StreamingDecoderTest {
-
-    static CpuBackend cpu;
-
-    @BeforeAll
-    static void open() {
-        cpu = new CpuBackend(2);
-    }
-
-    @AfterAll
-    static void close() {
-        cpu.close();
-    }
+class StreamingDecoderTest extends CpuBackendTest {
 
     @ParameterizedTest
     @CsvSource({"entropy,false,1", "entropy,true,2", "monotonic,false,3", "fixed:3,false,4", "space,false,5", "fixed:2,true,6"})

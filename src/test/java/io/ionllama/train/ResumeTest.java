@@ -11,6 +11,7 @@ import io.ionllama.data.EmbeddedCorpus;
 import io.ionllama.model.IonLlama;
 import io.ionllama.model.ModelConfig;
 import io.ionllama.model.Patcher;
+import io.ionllama.testing.CpuBackendTest;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -19,30 +20,17 @@ import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /** 2N steps straight equal N steps, a save, a load into fresh objects, and N more: bit for bit. */
-class ResumeTest {
+class ResumeTest extends CpuBackendTest {
 
-    static CpuBackend cpu;
     static ByteSource data = ByteSource.of(EmbeddedCorpus.generate(1, 200_000));
 
     @TempDir
     Path dir;
-
-    @BeforeAll
-    static void open() {
-        cpu = new CpuBackend(2);
-    }
-
-    @AfterAll
-    static void close() {
-        cpu.close();
-    }
 
     static ModelConfig config() {
         return new ModelConfig("nano", 24, 32, 1, 2, 1, 1, 16, 1, new int[] {3, 4}, 211, 48, 48, 4, 8, 3f).validate();

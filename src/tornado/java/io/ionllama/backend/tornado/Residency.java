@@ -856,7 +856,7 @@ final class Residency implements AutoCloseable {
     /**
      * One pack for a run of stages (in the order of their calls): each call's copy reads its int
      * arrays from the pack's ints and its float arrays from its floats, at the call's own slot,
-     * loaded with the values the site holds now.
+     * loaded with the call's values in the step the pattern was recorded from (or its latest).
      */
     private static Pack pack(List<Stage> run) {
         int ints = 0, floats = 0;
@@ -893,9 +893,8 @@ final class Residency implements AutoCloseable {
                         floats += s.lengths[k];
                     }
                 }
-                Site copy = s.copy(arrays, base);
-                copy.load(st.pattern.values.get(i));
-                st.pattern.calls.add(new Call(s, copy));
+                // A copy of the call's values as last seen (itself a copy of s), moved into the pack.
+                st.pattern.calls.add(new Call(s, st.pattern.values.get(i).copy(arrays, base)));
             }
         }
         return p;
