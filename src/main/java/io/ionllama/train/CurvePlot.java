@@ -17,6 +17,7 @@ import org.jfree.chart.axis.NumberAxis;
 import org.jfree.chart.plot.PlotOrientation;
 import org.jfree.chart.plot.XYPlot;
 import org.jfree.chart.renderer.xy.XYLineAndShapeRenderer;
+import org.jfree.chart.title.TextTitle;
 import org.jfree.data.xy.XYSeries;
 import org.jfree.data.xy.XYSeriesCollection;
 
@@ -100,6 +101,14 @@ public final class CurvePlot {
             NumberAxis range = (NumberAxis) plot.getRangeAxis();
             range.setAutoRangeIncludesZero(false);
             range.setRange(y[0], y[1]);
+            long above = train.stream().filter(p -> p[1] > y[1]).count();
+            double top = train.stream().mapToDouble(p -> p[1]).filter(Double::isFinite).max().orElse(0);
+            if (above > 0) {
+                TextTitle note = new TextTitle(String.format(Locale.ROOT,
+                        "%d early training point%s above the top (up to %.2f BPB)", above, above == 1 ? "" : "s", top));
+                note.setPaint(Color.DARK_GRAY);
+                chart.addSubtitle(note);
+            }
         }
         ((NumberAxis) plot.getDomainAxis()).setAutoRangeIncludesZero(false);
         Path tmp = png.resolveSibling("." + png.getFileName() + ".tmp");

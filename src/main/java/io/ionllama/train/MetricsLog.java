@@ -35,7 +35,8 @@ public final class MetricsLog implements AutoCloseable {
     /** As {@link #MetricsLog(Path, long)}, also writing each record's scalars to {@code events} (closed with this log). */
     public MetricsLog(Path file, long resumeStep, TensorBoardEvents events) throws IOException {
         this.events = events;
-        // A resumed run keeps the records up to its checkpoint's step and drops the rest.
+        // A resumed run keeps the records up to its checkpoint's step (both kinds are written before a
+        // checkpoint at their step) and drops the rest, which the resumed run writes again.
         List<String> keep = new ArrayList<>();
         if (Files.exists(file)) {
             for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
@@ -43,7 +44,7 @@ public final class MetricsLog implements AutoCloseable {
                     @SuppressWarnings("unchecked")
                     Map<String, Object> rec = GSON.fromJson(line, Map.class);
                     double step = ((Number) rec.get("step")).doubleValue();
-                    if (step < resumeStep || (step == resumeStep && "valid".equals(rec.get("kind")))) {
+                    if (step <= resumeStep) {
                         keep.add(line);
                         remember(rec);
                     }
