@@ -415,4 +415,25 @@ public interface Backend extends AutoCloseable {
 
     /** One generation step in place over n channels: h = a h + (1 - a) u. */
     void scanStep(float[] h, int hOff, float[] a, int aOff, float[] u, int uOff, int n);
+
+    // ---------------------------------------------------------------- context-vector RNN (kernels.RnnCell)
+    //
+    // One time step over a batch: z [rows, 3C] holds [z_f | z_i | z_g] per row, c and p [rows, C].
+    // These defaults run the kernel unit on the calling thread, row by row; a backend schedules
+    // them itself (rows over a pool, work-items on a device) by overriding them.
+
+    /** p = sigmoid(z_f) ⊙ c + sigmoid(z_i) ⊙ tanh(z_g), per row. */
+    default void rnnGatesForward(float[] p, int pOff, float[] z, int zOff, float[] c, int cOff, int rows, int C) {
+        for (int n = 0; n < rows; n++) {
+            io.ionllama.kernels.RnnCell.forwardRow(p, pOff, z, zOff, c, cOff, C, n);
+        }
+    }
+
+    /** dz += dp · dp/dz and, when {@code dc} is not null, dc += dp ⊙ sigmoid(z_f). */
+    default void rnnGatesBackward(float[] dz, int dzOff, float[] dc, int dcOff, float[] dp, int dpOff,
+                                  float[] z, int zOff, float[] c, int cOff, int rows, int C) {
+        for (int n = 0; n < rows; n++) {
+            io.ionllama.kernels.RnnCell.backwardRow(dz, dzOff, dc, dcOff, dp, dpOff, z, zOff, c, cOff, C, n);
+        }
+    }
 }

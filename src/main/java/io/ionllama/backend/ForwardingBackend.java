@@ -409,4 +409,17 @@ public class ForwardingBackend implements Backend {
     public void abortStep() {
         delegate.abortStep();
     }
+
+    // ---------------------------------------------------------------- context-vector RNN (kernels.RnnCell)
+
+    @Override
+    public void rnnGatesForward(float[] p, int pOff, float[] z, int zOff, float[] c, int cOff, int rows, int C) {
+        delegate.rnnGatesForward(p, pOff, z, zOff, c, cOff, rows, C);
+    }
+
+    @Override
+    public void rnnGatesBackward(float[] dz, int dzOff, float[] dc, int dcOff, float[] dp, int dpOff,
+                                 float[] z, int zOff, float[] c, int cOff, int rows, int C) {
+        delegate.rnnGatesBackward(dz, dzOff, dc, dcOff, dp, dpOff, z, zOff, c, cOff, rows, C);
+    }
 }

@@ -1,0 +1,73 @@
+package io.ionllama.kernels;
+
+/**
+ * The fused gate unit of the context-vector RNN ({@code model.ContextRnn}), one time step over
+ * a batch of rows:
+ *
+ * <pre>
+ *   z [rows, 3C]  the gate pre-activations of one fused matmul, per row [ z_f | z_i | z_g ]
+ *   c [rows, C]   the previous (normalised) context c_{t-1}
+ *
+ *   f = sigmoid(z_f)    i = sigmoid(z_i)    g = tanh(z_g)
+ *   p = f ⊙ c + i ⊙ g                              (p [rows, C]; LayerNorm(p) is the next c)
+ *
+ *   backward (dp given; dz, dc ACCUMULATE):
+ *   dz_f += dp · c · f (1 - f)        (1 - f computed as sigmoid(-z_f))
+ *   dz_i += dp · g · i (1 - i)        (1 - i as sigmoid(-z_i))
+ *   dz_g += dp · i · (1 - g²)         (1 - g² as 4 sigmoid(2 z_g) sigmoid(-2 z_g))
+ *   dc   += dp · f
+ * </pre>
+ *
+ * Why one unit for all three gates: they are elementwise on the same row, so fusing them reads z
+ * and c once and writes p once per step, and a step of the recurrence is then three ops (matmul,
+ * gates, LayerNorm) instead of seven. The backward recomputes f, i, g from z rather than saving
+ * them: three transcendental functions per element are cheap next to the matmuls, and the model
+ * keeps only z (3C floats per row) instead of z and the activations (6C).
+ *
+ * <p>Units are rows: a row's outputs depend on that row only (no reduction), so results do not
+ * depend on how rows are split over threads.
+ */
+public final class RnnCell {
+    private RnnCell() {}
+
+    /** One row: p[n,:] = sigmoid(z_f) c + sigmoid(z_i) tanh(z_g). */
+    public static void forwardRow(float[] p, int pOff, float[] z, int zOff, float[] c, int cOff, int C, int n) {
+        int zr = zOff + n * 3 * C;
+        int cr = cOff + n * C;
+        int pr = pOff + n * C;
+        for (int k = 0; k < C; k++) {
+            float f = Activations.sigmoid(z[zr + k]);
+            float i = Activations.sigmoid(z[zr + C + k]);
+            float g = (float) Math.tanh(z[zr + 2 * C + k]);
+            p[pr + k] = f * c[cr + k] + i * g;
+        }
+    }
+
+    /**
+     * One row of the backward: dz[n,:] and (when {@code dc} is not null) dc[n,:] accumulate. A null
+     * dc is for a first step whose c is the constant zero state.
+     */
+    public static void backwardRow(float[] dz, int dzOff, float[] dc, int dcOff, float[] dp, int dpOff,
+                                   float[] z, int zOff, float[] c, int cOff, int C, int n) {
+        int zr = zOff + n * 3 * C;
+        int dzr = dzOff + n * 3 * C;
+        int cr = cOff + n * C;
+        int pr = dpOff + n * C;
+        for (int k = 0; k < C; k++) {
+            float zf = z[zr + k], zi = z[zr + C + k], zg = z[zr + 2 * C + k];
+            float f = Activations.sigmoid(zf);
+            float i = Activations.sigmoid(zi);
+            float g = (float) Math.tanh(zg);
+            // 1 - sigmoid(x) = sigmoid(-x) and 1 - tanh(x)^2 = 4 sigmoid(2x) sigmoid(-2x): the
+            // subtractions lose all relative accuracy once a gate saturates (1 - f for f = 0.9997
+            // keeps ~12 bits), the products keep it.
+            float d = dp[pr + k];
+            dz[dzr + k] += d * c[cr + k] * f * Activations.sigmoid(-zf);
+            dz[dzr + C + k] += d * g * i * Activations.sigmoid(-zi);
+            dz[dzr + 2 * C + k] += d * i * (4f * Activations.sigmoid(2f * zg) * Activations.sigmoid(-2f * zg));
+            if (dc != null) {
+                dc[dcOff + n * C + k] += d * f;
+            }
+        }
+    }
+}
