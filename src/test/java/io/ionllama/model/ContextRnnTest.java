@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.ionllama.backend.ForwardingBackend;
 import io.ionllama.testing.CpuBackendTest;
 import io.ionllama.train.AdamW;
 import java.lang.management.ManagementFactory;
@@ -177,5 +178,58 @@ class ContextRnnTest extends CpuBackendTest {
         // The layout holds exactly the tensors the FLOP count multiplies, plus embedding, biases and norms.
         assertThat(c.layout().total()).isEqualTo(256 * 4 + (6 * 4 + 6 * 3 + 6 + 9 * 6 + 9 + 3 + 3)
                 + (6 * 6 + 6 * 3 + 6 + 9 * 6 + 9 + 3 + 3) + 256 * 6 + 256);
+    }
+
+    /** Counts the multiply-adds of every matmul the model asks for. */
+    static final class CountingBackend extends ForwardingBackend {
+        double forwardMacs, backwardMacs;
+
+        CountingBackend() {
+            super(cpu);
+        }
+
+        @Override
+        public void matmulForward(float[] y, int yOff, float[] x, int xOff, float[] w, int wOff,
+                                  float[] b, int bOff, int rows, int in, int out) {
+            forwardMacs += (double) rows * in * out;
+            super.matmulForward(y, yOff, x, xOff, w, wOff, b, bOff, rows, in, out);
+        }
+
+        @Override
+        public void matmulBackwardInput(float[] dx, int dxOff, float[] dy, int dyOff, float[] w, int wOff,
+                                        int rows, int in, int out) {
+            backwardMacs += (double) rows * in * out;
+            super.matmulBackwardInput(dx, dxOff, dy, dyOff, w, wOff, rows, in, out);
+        }
+
+        @Override
+        public void matmulBackwardWeight(float[] dw, int dwOff, float[] db, int dbOff, float[] dy, int dyOff,
+                                         float[] x, int xOff, int rows, int in, int out) {
+            backwardMacs += (double) rows * in * out;
+            super.matmulBackwardWeight(dw, dwOff, db, dbOff, dy, dyOff, x, xOff, rows, in, out);
+        }
+
+        @Override
+        public void close() {
+        }
+    }
+
+    /**
+     * flopsPerByte is the model's own matmuls: 2 FLOPs per forward multiply-add, 4 backward, less
+     * only the products of the zero state c[-1] that the first step skips (forward W_c c and
+     * backward dpre W_c: B·dC·dH each per layer).
+     */
+    @Test
+    void flopCountIsWhatTheModelComputes() {
+        RnnConfig c = new RnnConfig(8, 12, 5, 3);
+        CountingBackend counting = new CountingBackend();
+        ContextRnn m = new ContextRnn(c, counting);
+        m.init(1);
+        int B = 3, T = 10;
+        m.forward(randomBytes(B * T, 1), randomBytes(B * T, 2), B, T);
+        m.backward(1f);
+        double skipped = (double) c.layers() * B * c.dContext() * c.dHidden();
+        assertThat(counting.forwardMacs).isEqualTo(c.macsPerByte() * B * T - skipped);
+        assertThat(counting.backwardMacs).isEqualTo(2 * c.macsPerByte() * B * T - skipped);
     }
 }
