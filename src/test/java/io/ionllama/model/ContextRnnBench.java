@@ -62,6 +62,19 @@ public final class ContextRnnBench {
                 System.out.printf("step %d: forward %.3f s, backward %.3f s%n", k, (t1 - t0) / 1e9, (t2 - t1) / 1e9);
             }
             double flops = c.flopsPerByte() * B * T;
+            ContextRnn.State st = m.newState();
+            int b = 'a';
+            for (int k = 0; k < 500; k++) {
+                b = 'a' + (Math.abs((int) (m.step(st, b)[7] * 1e4f)) % 26);
+            }
+            int gen = 2000;
+            long g0 = System.nanoTime();
+            for (int k = 0; k < gen; k++) {
+                b = 'a' + (Math.abs((int) (m.step(st, b)[7] * 1e4f)) % 26);
+            }
+            double gs = (System.nanoTime() - g0) / 1e9;
+            System.out.printf("rnn generation (step, batch 1): %.0f bytes/s, %.2f GFLOP/s forward%n",
+                    gen / gs, gen * 2 * c.macsPerByte() / gs / 1e9);
             System.out.printf("rnn: best %.3f s/step = %.0f bytes/s, %.2f GFLOP/s (mean %.3f s = %.0f bytes/s, %.2f GFLOP/s)%n",
                     bestS, B * T / bestS, flops / bestS / 1e9, sum / steps, B * T / (sum / steps), flops / (sum / steps) / 1e9);
         }

@@ -232,4 +232,27 @@ class ContextRnnTest extends CpuBackendTest {
         assertThat(counting.forwardMacs).isEqualTo(c.macsPerByte() * B * T - skipped);
         assertThat(counting.backwardMacs).isEqualTo(2 * c.macsPerByte() * B * T - skipped);
     }
+
+    @Test
+    void twelveLayersTrainAndBuffersServeSmallerBatchesAfterLargerOnes() {
+        RnnConfig deep = new RnnConfig(4, 6, 4, RnnConfig.MAX_LAYERS);
+        ContextRnn m = model(deep, 2), fresh = model(deep, 2);
+        m.forward(randomBytes(4 * 16, 1), randomBytes(4 * 16, 2), 4, 16);
+        m.backward(1f);
+        int[] x = randomBytes(2 * 5, 3), y = randomBytes(2 * 5, 4);
+        java.util.Arrays.fill(m.grads, 0f);
+        ContextRnn.Output a = m.forward(x, y, 2, 5);
+        m.backward(1f);
+        ContextRnn.Output b = fresh.forward(x, y, 2, 5);
+        fresh.backward(1f);
+        assertThat(a.loss()).isEqualTo(b.loss());
+        assertThat(m.logitsBatchMajor()).isEqualTo(fresh.logitsBatchMajor());
+        assertThat(m.grads).isEqualTo(fresh.grads);
+        double norm = 0;
+        for (float g : m.grads) {
+            assertThat(Float.isFinite(g)).isTrue();
+            norm += g * g;
+        }
+        assertThat(norm).isPositive();
+    }
 }
