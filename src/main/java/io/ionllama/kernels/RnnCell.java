@@ -12,9 +12,9 @@ package io.ionllama.kernels;
  *   p = f ⊙ c + i ⊙ g                              (p [rows, C]; LayerNorm(p) is the next c)
  *
  *   backward (dp given; dz, dc ACCUMULATE):
- *   dz_f += dp · c · f (1 - f)        (1 - f computed as sigmoid(-z_f))
- *   dz_i += dp · g · i (1 - i)        (1 - i as sigmoid(-z_i))
- *   dz_g += dp · i · (1 - g²)         (1 - g² as 4 sigmoid(2 z_g) sigmoid(-2 z_g))
+ *   dz_f += dp · c · f (1 - f)        (f (1 - f) = e/(1+e)², e = exp(-|z_f|))
+ *   dz_i += dp · g · i (1 - i)        (likewise)
+ *   dz_g += dp · i · (1 - g²)         (1 - g² = 4 e/(1+e)², e = exp(-2|z_g|))
  *   dc   += dp · f
  * </pre>
  *
@@ -55,16 +55,21 @@ public final class RnnCell {
         int pr = dpOff + n * C;
         for (int k = 0; k < C; k++) {
             float zf = z[zr + k], zi = z[zr + C + k], zg = z[zr + 2 * C + k];
-            float f = Activations.sigmoid(zf);
-            float i = Activations.sigmoid(zi);
+            // With e = exp(-|x|): sigmoid(x) = 1/(1+e) or e/(1+e) by the sign of x, and
+            // sigmoid(x)(1 - sigmoid(x)) = e/(1+e)^2 for either sign; 1 - tanh(x)^2 =
+            // 4 e2/(1+e2)^2 with e2 = exp(-2|x|). One exp per gate, and no subtraction: 1 - f
+            // for f = 0.9997 keeps ~12 bits, the product form keeps full relative accuracy when a
+            // gate saturates.
+            float ef = (float) Math.exp(-Math.abs(zf)), sf = 1f / (1f + ef);
+            float ei = (float) Math.exp(-Math.abs(zi)), si = 1f / (1f + ei);
+            float eg = (float) Math.exp(-2f * Math.abs(zg)), sg = 1f / (1f + eg);
+            float f = zf >= 0f ? sf : ef * sf;
+            float i = zi >= 0f ? si : ei * si;
             float g = (float) Math.tanh(zg);
-            // 1 - sigmoid(x) = sigmoid(-x) and 1 - tanh(x)^2 = 4 sigmoid(2x) sigmoid(-2x): the
-            // subtractions lose all relative accuracy once a gate saturates (1 - f for f = 0.9997
-            // keeps ~12 bits), the products keep it.
             float d = dp[pr + k];
-            dz[dzr + k] += d * c[cr + k] * f * Activations.sigmoid(-zf);
-            dz[dzr + C + k] += d * g * i * Activations.sigmoid(-zi);
-            dz[dzr + 2 * C + k] += d * i * (4f * Activations.sigmoid(2f * zg) * Activations.sigmoid(-2f * zg));
+            dz[dzr + k] += d * c[cr + k] * (ef * sf * sf);
+            dz[dzr + C + k] += d * g * (ei * si * si);
+            dz[dzr + 2 * C + k] += d * i * (4f * eg * sg * sg);
             if (dc != null) {
                 dc[dcOff + n * C + k] += d * f;
             }
