@@ -3,7 +3,7 @@ package io.ionllama.train;
 import io.ionllama.data.Corpus;
 import io.ionllama.generate.Generator;
 import io.ionllama.generate.Sampling;
-import io.ionllama.model.IonLlama;
+import io.ionllama.model.ByteModel;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.lang.management.ManagementFactory;
@@ -38,7 +38,7 @@ public final class TrainRun {
                           long skipped, Path checkpoint, Path metrics, Path plot, boolean stopped) {}
 
     private final Trainer trainer;
-    private final IonLlama model;
+    private final ByteModel model;
     private final Corpus corpus;
     private final Options opt;
     private final PrintStream log;
@@ -156,7 +156,7 @@ public final class TrainRun {
             bestValidBpb = r.bpb();
             Checkpoint.save(opt.out().resolve("best.safetensors"), model, trainer, bytesSeen, bestValidBpb, null);
         }
-        CurvePlot.write(plot, "ionllama " + model.config.size(), metrics.train, metrics.valid);
+        CurvePlot.write(plot, model.kind() + " " + model.describe(), metrics.train, metrics.valid);
         String sample = opt.sampleBytes() > 0 ? sample() : "";
         String line = String.format("eval step %d: valid loss %.4f  bpb %.4f  ppl %.2f  acc %.3f  bytes/patch %.2f%s",
                 trainer.step, r.loss(), r.bpb(), r.perplexity(), r.accuracy(), r.bytesPerPatch(), better ? "  (best)" : "");
