@@ -255,7 +255,7 @@ public final class Checkpoint {
      */
     public static void checkArchitecture(Path path, Meta meta, String expected) throws CheckpointException {
         if (!meta.model().equals(expected)) {
-            throw new CheckpointException(path + " is a " + meta.model() + " checkpoint, not " + expected
+            throw new CheckpointException(path + " is a checkpoint of the " + meta.model() + " model, not of " + expected
                     + " (it was trained with --model " + meta.model() + ")");
         }
     }
