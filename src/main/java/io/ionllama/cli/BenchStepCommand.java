@@ -64,7 +64,7 @@ final class BenchStepCommand implements Callable<Integer> {
     @Option(names = "--heads", description = "Dense model: attention heads (default 8).")
     Integer heads;
 
-    @Option(names = "--mlp", description = "Dense model: SwiGLU hidden width (default 448).")
+    @Option(names = "--mlp", description = "Dense model: SwiGLU hidden width (default 7/3 d-model rounded to 64: 448 at 192).")
     Integer mlp;
 
     /** Stages of the report: the model's own, then the optimizer. */
@@ -130,8 +130,9 @@ final class BenchStepCommand implements Callable<Integer> {
     /** {@code --model dense}: the same step and report for the dense byte GPT (its context is --seq-len at least). */
     private int dense() {
         DenseConfig b = DenseConfig.defaults();
-        DenseConfig c = new DenseConfig(dModel != null ? dModel : b.dModel(), layers != null ? layers : b.layers(),
-                heads != null ? heads : b.heads(), mlp != null ? mlp : b.mlp(), Math.max(b.context(), seqLen)).validate();
+        int d = dModel != null ? dModel : b.dModel();
+        DenseConfig c = new DenseConfig(d, layers != null ? layers : b.layers(), heads != null ? heads : b.heads(),
+                mlp != null ? mlp : DenseConfig.defaultMlp(d), Math.max(b.context(), seqLen)).validate();
         long bytes = (long) batch * seqLen;
         int[] counts = threads > 1 ? new int[] {1, threads} : new int[] {1};
         Timing[] res = new Timing[counts.length];

@@ -48,7 +48,7 @@ final class ModelOptions {
     Integer maxPatch;
     @Option(names = "--target-patch", description = "Mean patch length the entropy threshold is calibrated to.")
     Float targetPatch;
-    @Option(names = "--mlp", description = "Dense model: SwiGLU hidden width (default 448).")
+    @Option(names = "--mlp", description = "Dense model: SwiGLU hidden width (default 7/3 d-model rounded to 64: 448 at 192).")
     Integer mlp;
     @Option(names = "--context", description = "Dense model: context in bytes, the longest sequence it reads (default 512).")
     Integer context;
@@ -73,7 +73,8 @@ final class ModelOptions {
             }
         }
         DenseConfig b = DenseConfig.defaults();
-        return new DenseConfig(or(dModel, b.dModel()), or(layers, b.layers()), or(heads, b.heads()), or(mlp, b.mlp()),
+        int d = or(dModel, b.dModel());
+        return new DenseConfig(d, or(layers, b.layers()), or(heads, b.heads()), or(mlp, DenseConfig.defaultMlp(d)),
                 or(context, b.context())).validate();
     }
 

@@ -7,7 +7,7 @@ import java.util.Map;
  * The dimensions of the dense byte-level GPT ({@link DenseGpt}). The defaults are the seed's
  * (a 6-layer transformer with 8 heads over a 512-byte context, about 2.5M parameters); the width
  * and MLP width, which the seed leaves open, are chosen to land there: d 192 (head dim 24), SwiGLU
- * hidden 448, 2,533,824 parameters.
+ * hidden 448 ({@link #defaultMlp}: 7/3 d, rounded to a multiple of 64), 2,533,824 parameters.
  *
  * <pre>
  *   dModel   width of the residual stream        layers, heads   depth and attention heads
@@ -17,7 +17,16 @@ import java.util.Map;
 public record DenseConfig(int dModel, int layers, int heads, int mlp, int context) {
 
     public static DenseConfig defaults() {
-        return new DenseConfig(192, 6, 8, 448, 512);
+        return new DenseConfig(192, 6, 8, defaultMlp(192), 512);
+    }
+
+    /**
+     * The SwiGLU width when none is given: 7/3 of d rounded to a multiple of 64 (at least 64), so
+     * a wider model keeps the seed's proportions (448 at d 192, 576 at d 256). SwiGLU's usual 8/3
+     * would put the seed's defaults at 2.76M rather than about 2.5M.
+     */
+    public static int defaultMlp(int dModel) {
+        return Math.max(64, (int) Math.round(7.0 * dModel / 3 / 64) * 64);
     }
 
     public int headDim() {

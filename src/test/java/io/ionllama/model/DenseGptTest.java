@@ -40,6 +40,7 @@ class DenseGptTest extends CpuBackendTest {
         assertThat(c.context()).isEqualTo(512);
         // "about 2.5M parameters"
         assertThat(Architecture.dense(c).total()).isEqualTo(2_533_824L);
+        assertThat(DenseConfig.defaultMlp(256)).isEqualTo(576);
     }
 
     @Test
