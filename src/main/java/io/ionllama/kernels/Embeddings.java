@@ -93,7 +93,8 @@ public final class Embeddings {
             h = h * HASH_MULT + (b + 1);
         }
         // h >>> k written as (h >> k) & mask (the same bits in Java): TornadoVM 5.2's OpenCL
-        // backend emits Java's >>> on an int as C's >>, an arithmetic shift (TORNADOVM.md).
+        // backend emits Java's >>> on an int as C's >>, an arithmetic shift (docs/gpu.md, section 9
+        // and its pitfalls table).
         h ^= (h >> 16) & 0xFFFF;
         h *= 0x85EBCA6B;
         h ^= (h >> 13) & 0x7FFFF;

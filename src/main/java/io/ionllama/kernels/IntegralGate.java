@@ -1,7 +1,7 @@
 package io.ionllama.kernels;
 
 /**
- * The input-dependent decay of an IntegralLNN layer (DESIGN.md section 1):
+ * The input-dependent decay of an IntegralLNN layer (docs/architecture.md, section 3.4):
  *
  * <pre>
  *   Δ[t,c] = softplus(z[t,c])                 z = W_Δ n + b_Δ, the step size, > 0

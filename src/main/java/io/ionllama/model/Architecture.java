@@ -83,7 +83,7 @@ public final class Architecture {
     }
 
     /**
-     * One IntegralLNN layer (DESIGN.md section 1): n = RMSNorm(x); Δ = softplus(W_Δ n + b_Δ);
+     * One IntegralLNN layer (docs/architecture.md, section 3.4): n = RMSNorm(x); Δ = softplus(W_Δ n + b_Δ);
      * a = exp(-Δ·exp(λ)); u = W_u n; h = a⊙h + (1-a)⊙u; y = x + W_o(RMSNorm(h) ⊙ silu(W_g n));
      * out = y + MLP(RMSNorm(y)).
      */

@@ -4,7 +4,7 @@ import io.ionllama.backend.Backend;
 import io.ionllama.kernels.Attention;
 
 /**
- * One pre-norm transformer block over the patches of a batch (DESIGN.md section 1):
+ * One pre-norm transformer block over the patches of a batch (docs/architecture.md, section 3.6):
  *
  * <pre>
  *   x ─► RMSNorm ─► q,k,v = W n ─► RoPE(q,k) on the patch index ─► attention ─► W_o ─(+x)─► x2

@@ -3,7 +3,7 @@ package io.ionllama.model;
 import io.ionllama.backend.Backend;
 
 /**
- * One IntegralLNN layer over B sequences of T bytes, width d (DESIGN.md section 1):
+ * One IntegralLNN layer over B sequences of T bytes, width d (docs/architecture.md, section 3.4):
  *
  * <pre>
  *   x ──► RMSNorm ──► n ─┬─► W_Δ n + b_Δ ─► z ─► a = exp(-softplus(z)·e^λ) ─┐

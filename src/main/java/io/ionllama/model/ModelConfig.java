@@ -5,8 +5,8 @@ import java.util.Locale;
 import java.util.Map;
 
 /**
- * Every dimension of an ionLlama v12 model. The named sizes follow the seed table (DESIGN.md
- * section 1); every field can be overridden on the command line.
+ * Every dimension of an ionLlama v12 model. The named sizes follow the seed table's parameter
+ * counts (docs/architecture.md, section 3.9); every field can be overridden on the command line.
  *
  * <pre>
  *   dLocal   width of the byte-level parts (embeddings, IntegralLNN encoder and decoder, head)

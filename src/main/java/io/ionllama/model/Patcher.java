@@ -5,7 +5,7 @@ import java.util.Locale;
 
 /**
  * Decides where patches end, causally: whether byte t closes its patch depends only on bytes ≤ t
- * (DESIGN.md section 1, "Timing"). {@code hNext[t]} is the entropy model's uncertainty about byte
+ * (docs/architecture.md, section 3.3, "Timing"). {@code hNext[t]} is the entropy model's uncertainty about byte
  * t+1, computed from bytes ≤ t.
  *
  * <pre>

@@ -135,7 +135,8 @@ public final class StreamingDecoder {
         copyStates(m.encoder, encState, n, last);
         copyStates(m.decoder, decState, n, last);
         int rows = m.lastPatchCount();
-        for (int i = 0; i < caches.length; i++) {
+        // A prompt that closes no patch ran no global block: its caches stay empty (reset).
+        for (int i = 0; i < caches.length && rows > 0; i++) {
             GlobalBlock g = m.global[i];
             be.toHost(g.saved.kr, g.saved.v);
             GlobalBlock.Cache cache = caches[i];

@@ -1,5 +1,6 @@
 package io.ionllama.train;
 
+import io.ionllama.model.Architecture;
 import io.ionllama.model.ByteModel;
 import io.ionllama.model.DenseConfig;
 import io.ionllama.model.DenseGpt;
@@ -119,10 +120,19 @@ public final class Checkpoint {
         return new Safetensors.Tensor(name, shape, data, t.off());
     }
 
-    /** Reads and validates the metadata of {@code path}. */
+    /**
+     * Reads and validates the metadata of {@code path}, and checks that the file holds every
+     * parameter tensor, in the shape, that the configuration implies: before a model is
+     * allocated, so a corrupt or edited configuration cannot ask for gigabytes first.
+     */
     public static Meta readMeta(Path path) throws IOException {
         Safetensors.Reader r = open(path);
-        return meta(path, r.metadata());
+        Meta meta = meta(path, r.metadata());
+        ParamLayout layout = meta.config() != null ? Architecture.layout(meta.config()) : Architecture.dense(meta.denseConfig());
+        for (ParamLayout.Tensor t : layout.tensors()) {
+            entry(r, path, t.name(), t);
+        }
+        return meta;
     }
 
     static Safetensors.Reader open(Path path) throws IOException {
@@ -140,10 +150,14 @@ public final class Checkpoint {
         if (!FORMAT.equals(m.get("format"))) {
             throw new CheckpointException(path + " is not an ionllama v12 checkpoint (format '" + m.get("format") + "')");
         }
+        if (!m.containsKey(Safetensors.CHECKSUM_KEY)) {
+            // Every checkpoint this project writes has one: without it the data could not be verified.
+            throw new CheckpointException(path + ": damaged header (the data's checksum is missing)");
+        }
         String model = m.getOrDefault("model", IonLlama.KIND);
         if (model.equals(DenseGpt.KIND)) {
             try {
-                DenseConfig dc = DenseConfig.fromMap(m, "model.");
+                DenseConfig dc = DenseConfig.fromMap(m, "model.").validate();
                 return new Meta(null, null, false, 0f, 0, Long.parseLong(m.getOrDefault("step", "0")),
                         Long.parseLong(m.getOrDefault("bytes_seen", "0")), Long.parseLong(m.getOrDefault("skipped_steps", "0")),
                         Double.parseDouble(m.getOrDefault("best_valid_bpb", "NaN")), m, model, dc);
@@ -164,7 +178,8 @@ public final class Checkpoint {
                     i(m, "model.layers"), i(m, "model.heads"), i(m, "model.n_enc"), i(m, "model.n_dec"),
                     i(m, "model.d_entropy"), i(m, "model.n_entropy"), ngrams, i(m, "model.buckets"),
                     i(m, "model.local_mlp"), i(m, "model.global_mlp"), i(m, "model.window"), i(m, "model.max_patch"),
-                    Float.parseFloat(m.get("model.target_patch")));
+                    Float.parseFloat(m.get("model.target_patch"))).validate();
+            Patcher.parse(m.get("patcher"), c.maxPatch(), c.targetPatch());
             return new Meta(c, m.get("patcher"), "dense".equals(m.get("attention")), Float.parseFloat(m.get("patch.theta")),
                     Double.parseDouble(m.get("patch.level")), Long.parseLong(m.getOrDefault("step", "0")),
                     Long.parseLong(m.getOrDefault("bytes_seen", "0")), Long.parseLong(m.getOrDefault("skipped_steps", "0")),
@@ -225,6 +240,12 @@ public final class Checkpoint {
     }
 
     private static void read(Safetensors.Reader r, Path path, String name, ParamLayout.Tensor t, float[] dst) throws IOException {
+        entry(r, path, name, t);
+        r.readF32(name, dst, t.off());
+    }
+
+    /** The file's entry for tensor {@code name}, which must have {@code t}'s shape. */
+    private static Safetensors.Entry entry(Safetensors.Reader r, Path path, String name, ParamLayout.Tensor t) throws CheckpointException {
         Safetensors.Entry e = r.entries().get(name);
         if (e == null) {
             throw new CheckpointException(path + " lacks tensor '" + name + "'");
@@ -237,7 +258,7 @@ public final class Checkpoint {
             throw new CheckpointException(path + ": tensor '" + name + "' has shape " + java.util.Arrays.toString(e.shape())
                     + ", the model expects " + java.util.Arrays.toString(want));
         }
-        r.readF32(name, dst, t.off());
+        return e;
     }
 
     static String describe(String kind, Map<String, String> c) {

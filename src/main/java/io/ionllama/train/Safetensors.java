@@ -25,7 +25,7 @@ import java.util.zip.CRC32C;
 /**
  * Reads and writes the safetensors format (an 8-byte little-endian header length, a JSON header,
  * then the raw little-endian tensor bytes), so checkpoints open in Python's {@code safetensors}
- * and other tools. Only F32 tensors are used.
+ * and other tools. It writes F32; it reads F32, and F16, BF16 and F64 by converting to float.
  *
  * <p>Writes are atomic: the file is written beside its destination under a temporary name,
  * forced to disk, then renamed over the destination, so a crash at any moment leaves either the
@@ -38,6 +38,8 @@ public final class Safetensors {
     public static final String CHECKSUM_KEY = "ionllama.crc32c";
     private static final Gson GSON = new Gson();
     private static final int CHUNK = 1 << 20;
+    /** Largest header accepted: a real one is kilobytes; this only stops a garbage length early. */
+    private static final long MAX_HEADER = 100_000_000L;
 
     /** A slice of a float array to write as one tensor. */
     public record Tensor(String name, long[] shape, float[] data, int offset) {
@@ -60,10 +62,11 @@ public final class Safetensors {
 
     /** A tensor's entry in a file's header. */
     public record Entry(String name, String dtype, long[] shape, long begin, long end) {
+        /** Elements; an ArithmeticException when a (damaged) shape's product overflows. */
         public long count() {
             long n = 1;
             for (long d : shape) {
-                n *= d;
+                n = Math.multiplyExact(n, d);
             }
             return n;
         }
@@ -98,7 +101,7 @@ public final class Safetensors {
         byte[] headerBytes = padded(header.toString());
         Path dir = path.toAbsolutePath().getParent();
         Files.createDirectories(dir);
-        Path tmp = dir.resolve("." + path.getFileName() + ".tmp-" + ProcessHandle.current().pid());
+        Path tmp = dir.resolve(temporaryName(path.getFileName().toString(), ProcessHandle.current().pid()));
         CRC32C crc = new CRC32C();
         try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
                 StandardOpenOption.WRITE, StandardOpenOption.READ)) {
@@ -136,6 +139,48 @@ public final class Safetensors {
             Files.move(tmp, path, StandardCopyOption.REPLACE_EXISTING);
         }
         syncDirectory(dir);
+    }
+
+    /** The hidden name a write of {@code file} by process {@code pid} uses until its rename. */
+    static String temporaryName(String file, long pid) {
+        return "." + file + ".tmp-" + pid;
+    }
+
+    private static final java.util.regex.Pattern TEMPORARY = java.util.regex.Pattern.compile("\\..+\\.safetensors\\.tmp-(\\d{1,18})");
+
+    /**
+     * Deletes the temporary files in {@code dir} that writes by processes no longer running left
+     * behind (a kill between creating the file and renaming it): they can be as large as the
+     * model, and nothing will ever rename them. A live process's file is left alone, since it may
+     * be writing. Returns how many were deleted; a file that cannot be deleted is skipped.
+     */
+    public static int removeStaleTemporaries(Path dir) throws IOException {
+        if (!Files.isDirectory(dir)) {
+            return 0;
+        }
+        int removed = 0;
+        try (java.util.stream.Stream<Path> files = Files.list(dir)) {
+            for (Path f : (Iterable<Path>) files::iterator) {
+                java.util.regex.Matcher m = TEMPORARY.matcher(f.getFileName().toString());
+                if (m.matches() && !writing(Long.parseLong(m.group(1)))) {
+                    try {
+                        removed += Files.deleteIfExists(f) ? 1 : 0;
+                    } catch (IOException e) {
+                        // Not ours to insist on: the run goes on, the file stays.
+                    }
+                }
+            }
+        }
+        return removed;
+    }
+
+    /**
+     * Whether process {@code pid} may still be writing its temporary file: it is alive and not
+     * this process (which writes nothing while it cleans up; a container restarting a run often
+     * gives the new process the killed one's pid).
+     */
+    private static boolean writing(long pid) {
+        return pid != ProcessHandle.current().pid() && ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false);
     }
 
     private static void flush(FileChannel ch, ByteBuffer buf, CRC32C crc) throws IOException {
@@ -197,12 +242,18 @@ public final class Safetensors {
             return e;
         }
 
-        /** Reads F32 tensor {@code name} into {@code dst[off..]}. */
+        /**
+         * Reads tensor {@code name} into {@code dst[off..]} as floats. F32 is read as it is; F16,
+         * BF16 and F64 (files from other tools) are converted to the nearest float.
+         */
         public void readF32(String name, float[] dst, int off) throws IOException {
             Entry e = entry(name);
-            if (!"F32".equals(e.dtype())) {
-                throw new FormatException(path + ": tensor '" + name + "' is " + e.dtype() + ", expected F32");
+            String dtype = e.dtype();
+            if (!dtype.equals("F32") && !dtype.equals("F16") && !dtype.equals("BF16") && !dtype.equals("F64")) {
+                throw new FormatException(path + ": tensor '" + name + "' is " + dtype + "; only F32, F16, BF16 and F64 load as floats");
             }
+            int width = width(dtype);
+            int kind = dtype.equals("F32") ? 0 : dtype.equals("F16") ? 1 : dtype.equals("BF16") ? 2 : 3;
             try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
                 ch.position(dataStart + e.begin());
                 ByteBuffer buf = ByteBuffer.allocateDirect(CHUNK).order(ByteOrder.LITTLE_ENDIAN);
@@ -210,7 +261,7 @@ public final class Safetensors {
                 long i = 0;
                 while (i < n) {
                     buf.clear();
-                    buf.limit((int) Math.min(buf.capacity(), (n - i) * Float.BYTES));
+                    buf.limit((int) Math.min(buf.capacity(), (n - i) * width));
                     while (buf.hasRemaining()) {
                         if (ch.read(buf) < 0) {
                             throw new FormatException(path + ": truncated inside tensor '" + name + "'");
@@ -218,7 +269,12 @@ public final class Safetensors {
                     }
                     buf.flip();
                     while (buf.hasRemaining()) {
-                        dst[Math.toIntExact(off + i++)] = buf.getFloat();
+                        dst[Math.toIntExact(off + i++)] = switch (kind) {
+                            case 0 -> buf.getFloat();
+                            case 1 -> Float.float16ToFloat(buf.getShort());
+                            case 2 -> Float.intBitsToFloat((buf.getShort() & 0xFFFF) << 16);
+                            default -> (float) buf.getDouble();
+                        };
                     }
                 }
             }
@@ -238,8 +294,11 @@ public final class Safetensors {
             ByteBuffer lenBuf = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
             readFully(ch, lenBuf, path);
             long headerLen = lenBuf.flip().getLong();
-            if (headerLen <= 0 || headerLen > 100_000_000L || 8 + headerLen > size) {
+            if (headerLen <= 0 || headerLen > MAX_HEADER) {
                 throw new FormatException(path + ": not a safetensors file (bad header length " + headerLen + ")");
+            }
+            if (8 + headerLen > size) {
+                throw new FormatException(path + ": truncated (its header needs " + (8 + headerLen) + " bytes, the file has " + size + ")");
             }
             ByteBuffer hb = ByteBuffer.allocate((int) headerLen);
             readFully(ch, hb, path);
@@ -247,7 +306,8 @@ public final class Safetensors {
             try {
                 header = JsonParser.parseString(new String(hb.array(), StandardCharsets.UTF_8)).getAsJsonObject();
             } catch (JsonParseException | IllegalStateException e) {
-                throw new FormatException(path + ": corrupt header (" + e.getMessage() + ")");
+                // The JSON library's own message spans lines and gives advice for its users, not ours.
+                throw new FormatException(path + ": corrupt header (not a JSON object)");
             }
             Map<String, String> meta = new LinkedHashMap<>();
             Map<String, Entry> entries = new LinkedHashMap<>();
@@ -261,20 +321,44 @@ public final class Safetensors {
                     continue;
                 }
                 JsonObject o = e.getValue().getAsJsonObject();
-                long[] shape = GSON.fromJson(o.get("shape"), long[].class);
-                long[] offs = GSON.fromJson(o.get("data_offsets"), long[].class);
+                long[] shape = naturals(o.get("shape"));
+                long[] offs = naturals(o.get("data_offsets"));
+                if (shape == null || offs == null) {
+                    throw new FormatException(path + ": corrupt header (tensor '" + e.getKey() + "' has no valid shape or data offsets)");
+                }
                 Entry entry = new Entry(e.getKey(), o.get("dtype").getAsString(), shape, offs[0], offs[1]);
-                long width = switch (entry.dtype()) {
-                    case "F32", "I32" -> 4;
-                    case "F64", "I64" -> 8;
-                    case "F16", "BF16", "I16" -> 2;
-                    default -> 1;
-                };
-                if (offs[0] < 0 || offs[1] < offs[0] || offs[1] > dataLen || offs[1] - offs[0] != entry.count() * width) {
-                    throw new FormatException(path + ": truncated or corrupt (tensor '" + e.getKey() + "' does not fit the file)");
+                long width = width(entry.dtype());
+                if (width == 0) {
+                    throw new FormatException(path + ": tensor '" + e.getKey() + "' has unknown dtype '" + entry.dtype() + "'");
+                }
+                if (offs.length != 2 || offs[0] < 0 || offs[1] < offs[0]) {
+                    throw new FormatException(path + ": corrupt header (tensor '" + e.getKey() + "' has data offsets "
+                            + java.util.Arrays.toString(offs) + ")");
+                }
+                if (offs[1] > dataLen) {
+                    throw new FormatException(path + ": truncated (tensor '" + e.getKey() + "' ends at data byte " + offs[1]
+                            + ", the file holds " + dataLen + ")");
+                }
+                long count = entry.count();
+                if (offs[1] - offs[0] != Math.multiplyExact(count, width)) {
+                    throw new FormatException(path + ": corrupt header (tensor '" + e.getKey() + "', " + entry.dtype() + " of shape "
+                            + java.util.Arrays.toString(shape) + ", spans " + (offs[1] - offs[0]) + " bytes)");
                 }
                 entries.put(e.getKey(), entry);
                 spans.add(offs);
+            }
+            // As the format requires, the tensors tile the data exactly: no holes, no overlaps, nothing after.
+            spans.sort(java.util.Comparator.comparingLong(a -> a[0]));
+            long covered = 0;
+            for (long[] span : spans) {
+                if (span[0] != covered) {
+                    throw new FormatException(path + ": corrupt header (tensor data " + (span[0] < covered ? "overlaps" : "has a hole")
+                            + " at data byte " + Math.min(span[0], covered) + ")");
+                }
+                covered = span[1];
+            }
+            if (covered != dataLen) {
+                throw new FormatException(path + ": corrupt header (" + (dataLen - covered) + " bytes after the last tensor)");
             }
             String want = meta.get(CHECKSUM_KEY);
             if (want != null) {
@@ -292,10 +376,43 @@ public final class Safetensors {
                 }
             }
             return new Reader(path, meta, entries, 8 + headerLen);
-        } catch (IllegalStateException | ClassCastException | NullPointerException | JsonParseException
-                 | ArrayIndexOutOfBoundsException | UnsupportedOperationException e) {
-            throw new FormatException(path + ": corrupt header (" + e.getClass().getSimpleName() + ")");
+        } catch (RuntimeException e) {
+            // Whatever else a damaged header makes the JSON accessors throw (a wrong type, a missing
+            // field): the file is at fault, not the program.
+            throw new FormatException(path + ": corrupt header (an entry is not what safetensors expects)");
         }
+    }
+
+    /** A JSON array of whole numbers >= 0 (a shape, data offsets), or null when it is anything else. */
+    private static long[] naturals(JsonElement e) {
+        if (e == null || !e.isJsonArray()) {
+            return null;
+        }
+        var a = e.getAsJsonArray();
+        long[] out = new long[a.size()];
+        for (int i = 0; i < out.length; i++) {
+            JsonElement v = a.get(i);
+            if (!v.isJsonPrimitive() || !v.getAsJsonPrimitive().isNumber()) {
+                return null;
+            }
+            java.math.BigDecimal d = v.getAsBigDecimal();
+            if (d.signum() < 0 || d.compareTo(java.math.BigDecimal.valueOf(Long.MAX_VALUE)) > 0 || d.stripTrailingZeros().scale() > 0) {
+                return null;
+            }
+            out[i] = d.longValueExact();
+        }
+        return out;
+    }
+
+    /** Bytes per element of a safetensors dtype; 0 for a name the format does not define. */
+    static int width(String dtype) {
+        return switch (dtype) {
+            case "F64", "I64", "U64" -> 8;
+            case "F32", "I32", "U32" -> 4;
+            case "F16", "BF16", "I16", "U16" -> 2;
+            case "I8", "U8", "BOOL", "F8_E4M3", "F8_E5M2" -> 1;
+            default -> 0;
+        };
     }
 
     private static void readFully(FileChannel ch, ByteBuffer buf, Path path) throws IOException {

@@ -63,6 +63,10 @@ public final class TrainRun {
 
     public Summary run() throws IOException {
         Files.createDirectories(opt.out());
+        int stale = Safetensors.removeStaleTemporaries(opt.out());
+        if (stale > 0) {
+            log.printf("removed %d temporary checkpoint file(s) left by a run that was killed while saving%n", stale);
+        }
         Path metricsFile = opt.out().resolve("metrics.jsonl");
         Path plot = opt.out().resolve("curves.png");
         Path latest = opt.out().resolve("latest.safetensors");

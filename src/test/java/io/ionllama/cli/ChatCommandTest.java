@@ -39,6 +39,14 @@ class ChatCommandTest {
         return CliHarness.run(input, a.toArray(new String[0]));
     }
 
+    /** A first line too short to close a patch once crashed the session. */
+    @Test
+    void aShortFirstLineIsAnswered() {
+        CliHarness.Run r = chat("On\nOnce upon\n", "--top-k", "1", "--max-new-bytes", "8", "--stop", "");
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.err()).doesNotContain("internal error");
+    }
+
     @Test
     void commandsChangeSettingsAndBadValuesKeepTheSessionGoing() {
         String input = String.join("\n", "/help", "/temp 0.5", "/topk 7", "/topp 0.5", "/length 12", "/penalty 1.5", "/seed 9", "/config",

@@ -58,6 +58,19 @@ class GenerateCommandTest {
         assertThat(expected).as("the tiny model's greedy bytes include invalid UTF-8").satisfies(e -> assertThat(validUtf8(e)).isFalse());
     }
 
+    /** Prompts too short to close a patch once crashed priming (the global blocks' keys did not exist yet). */
+    @Test
+    void everyPromptLengthFromZeroToTwentyGeneratesTheGeneratorsBytes() throws Exception {
+        String text = "Once upon a time, th";
+        for (int n = 0; n <= text.length(); n++) {
+            String prompt = text.substring(0, n);
+            byte[] expected = CliHarness.generate(ckpt, prompt, 8, Sampling.greedy(), 0, 1024);
+            CliHarness.Run r = CliHarness.run("", args("--prompt", prompt, "--top-k", "1", "--max-new-bytes", "8", "--raw", "--no-echo"));
+            assertThat(r.code()).as("prompt '%s': %s", prompt, r.err()).isZero();
+            assertThat(r.stdout()).as("prompt '%s'", prompt).isEqualTo(expected);
+        }
+    }
+
     @Test
     void textOutputIsThePromptAndTheDecodedBytesAndAlwaysValidUtf8() throws Exception {
         byte[] gen = CliHarness.generate(ckpt, "héllo €", 64, Sampling.greedy(), 0, 1024);

@@ -17,8 +17,8 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Causal attention, dense and sparse dilated. One double reference serves both: softmax attention
- * over an explicit key mask (j <= i for dense; the DESIGN.md key set, written out literally here,
- * for dilated). Forward and all three gradients are held to it; the dilated kernel is also held
+ * over an explicit key mask (j <= i for dense; for dilated, the key set of docs/architecture.md,
+ * section 3.6, written out literally here). Forward and all three gradients are held to it; the dilated kernel is also held
  * to the dense kernel when its window covers every key; causality is checked bit for bit; two
  * mutants (a dropped softmax term, a missing slot in the gather) must be rejected.
  */
@@ -31,7 +31,7 @@ class AttentionTest {
 
     static final Mask DENSE = (i, j) -> j <= i;
 
-    /** DESIGN.md section 1: {i, .., i-w+1} U {i - 2^m : 2^m >= w, 2^m <= i}. */
+    /** docs/architecture.md, section 3.6: {i, .., i-w+1} U {i - 2^m : 2^m >= w, 2^m <= i}. */
     static Mask dilated(int w) {
         return (i, j) -> {
             int k = i - j;

@@ -38,7 +38,7 @@ class TrainerTest {
             }
             double mean = after.stream().mapToDouble(Double::doubleValue).average().orElseThrow();
             assertThat(mean).as("mean bytes per patch after warm-up: %s", after).isBetween(3.6, 4.4);
-            // From the first entropy-patched step on, no step strays far (the lag DESIGN.md warns about).
+            // From the first entropy-patched step on, no step strays far (the lag docs/architecture.md, section 3.3, describes).
             assertThat(after).allSatisfy(v -> assertThat(v).isBetween(2.8, 5.2));
         }
     }

@@ -2,6 +2,7 @@ package io.ionllama.backend.cpu;
 
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
 
 /**
@@ -43,7 +44,8 @@ public final class WorkerPool implements AutoCloseable {
     private volatile RangeTask task;
     private volatile int taskUnits;
     private volatile boolean closed;
-    private volatile Throwable failure;
+    /** The dispatch's first failure (a compare-and-set, so two failing ranges keep the first). */
+    private final AtomicReference<Throwable> failure = new AtomicReference<>();
     private volatile Thread caller;
     private long generation;
 
@@ -84,7 +86,7 @@ public final class WorkerPool implements AutoCloseable {
             return;
         }
         synchronized (this) {
-            failure = null;
+            failure.set(null);
             task = body;
             taskUnits = n;
             caller = Thread.currentThread();
@@ -96,19 +98,7 @@ public final class WorkerPool implements AutoCloseable {
             for (Thread w : workers) {
                 LockSupport.unpark(w);
             }
-            Throwable own = null;
-            try {
-                try {
-                    runSlot(0, n, body);
-                } finally {
-                    finish();
-                }
-                runClaimed(g, n, body);
-            } catch (Throwable t) {
-                own = t;
-                // Slots this thread claimed but did not run must still count as finished.
-                drain(g);
-            }
+            runClaimed(g, n, body, true);
             if (done.get() < threads) {
                 long t0 = System.nanoTime();
                 while (done.get() < threads) {
@@ -120,7 +110,7 @@ public final class WorkerPool implements AutoCloseable {
                 }
             }
             task = null;
-            Throwable err = own != null ? own : failure;
+            Throwable err = failure.get();
             if (err instanceof RuntimeException re) {
                 throw re;
             }
@@ -144,14 +134,25 @@ public final class WorkerPool implements AutoCloseable {
         }
     }
 
-    private void runClaimed(long g, int n, RangeTask body) {
-        int slot;
-        while ((slot = claimSlot(g)) >= 0) {
+    /**
+     * Runs slots of generation {@code g} until none is left: slot 0 first when {@code callerSlot}.
+     * A failure is recorded before its slot counts as finished, so once every slot is finished
+     * the caller sees every failure of its dispatch, and no failure outlives it. After a failure
+     * this thread claims the remaining slots without running them, so the dispatch ends soon.
+     */
+    private void runClaimed(long g, int n, RangeTask body, boolean callerSlot) {
+        int slot = callerSlot ? 0 : claimSlot(g);
+        while (slot >= 0) {
             try {
                 runSlot(slot, n, body);
-            } finally {
+            } catch (Throwable t) {
+                failure.compareAndSet(null, t);
                 finish();
+                drain(g);
+                return;
             }
+            finish();
+            slot = claimSlot(g);
         }
     }
 
@@ -202,12 +203,7 @@ public final class WorkerPool implements AutoCloseable {
             if (body == null) {
                 continue;
             }
-            try {
-                runClaimed(g, n, body);
-            } catch (Throwable t) {
-                failure = t;
-                drain(g);
-            }
+            runClaimed(g, n, body, false);
         }
     }
 

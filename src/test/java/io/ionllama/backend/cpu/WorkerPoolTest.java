@@ -81,4 +81,33 @@ class WorkerPoolTest {
             }
         }
     }
+
+    /**
+     * A worker's failure must be recorded before its slot counts as finished, or the caller may
+     * return normally while a range threw (and the error surface in a later, unrelated call).
+     * The window is a few instructions wide, so hammer it: thousands of rounds, the failing unit
+     * in the caller's range and in a worker's, with clean dispatches in between.
+     */
+    @ParameterizedTest
+    @ValueSource(ints = {2, 3})
+    void everyFailureReachesItsOwnCallerUnderHammering(int threads) {
+        try (WorkerPool pool = new WorkerPool(threads)) {
+            AtomicInteger count = new AtomicInteger();
+            for (int round = 0; round < 20_000; round++) {
+                final int bad = round % threads;   // 0: the caller's slot; others: a worker's
+                final int n = threads * (1 + round % 3);
+                final int badUnit = bad * n / threads;
+                final String msg = "round " + round;
+                assertThatThrownBy(() -> pool.parallelFor(n, (from, to) -> {
+                    if (badUnit >= from && badUnit < to) {
+                        throw new IllegalStateException(msg);
+                    }
+                })).as("round %d (failing slot %d)", round, bad)
+                        .isInstanceOf(IllegalStateException.class).hasMessage(msg);
+                count.set(0);
+                pool.parallelFor(n, (from, to) -> count.addAndGet(to - from));
+                assertThat(count.get()).as("clean dispatch after round %d", round).isEqualTo(n);
+            }
+        }
+    }
 }

@@ -12,7 +12,7 @@ import uk.ac.manchester.tornado.api.KernelContext;
  *
  * <p>The number of patches P changes with every batch (and the model calls attention once per
  * sequence, so it changes from call to call), and with it the dilated slot count S: B, P and S
- * are read from {@code params} (transferred every execution, TORNADOVM.md pitfall 3). Heads,
+ * are read from {@code params} (transferred every execution, docs/gpu.md, pitfall 3). Heads,
  * head size and window are compiled in.
  * <pre>
  *   kernel                 threads      thread u ->           unit

@@ -21,7 +21,7 @@ import uk.ac.manchester.tornado.api.enums.DataTransferMode;
  * both ways. The whole-step graphs that keep weights and activations resident on the device come
  * in a later issue.
  *
- * <p>Cache key and sizes (TORNADOVM.md, pitfall 3): {@code in}, {@code out} and the bias flag are
+ * <p>Cache key and sizes (docs/gpu.md, pitfall 3): {@code in}, {@code out} and the bias flag are
  * compiled into the kernels, so they select the graph. The row count changes from call to call:
  * it is written into the graph's {@code params} (transferred on every execution) and the worker
  * grid's global size is set for it before each execution; the kernels mask the rest. Only a call

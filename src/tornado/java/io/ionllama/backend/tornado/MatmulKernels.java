@@ -17,7 +17,7 @@ import uk.ac.manchester.tornado.api.KernelContext;
  *       constants, so they are part of the key a graph is cached under;</li>
  *   <li>the row count changes between executions (batch x sequence, patches per batch), so it is
  *       never a scalar: it is read from {@code params[ROWS]}, an {@code int[]} transferred on
- *       every execution (TORNADOVM.md, pitfall 3), and the grid is set per execution.</li>
+ *       every execution (docs/gpu.md, pitfall 3), and the grid is set per execution.</li>
  * </ul>
  * Grids (x is the fastest-varying dimension, chosen so neighbouring threads read neighbouring
  * floats where the unit allows it):

@@ -9,7 +9,7 @@ import uk.ac.manchester.tornado.api.KernelContext;
  * corrections, clip scale), so they come from the float array {@code hyper}, never scalars.
  * Sum of squares: one thread per block of {@link Optim#BLOCK} elements writing its partial sum
  * ({@link Optim#sumSquaresBlock}); the host adds the partials in block order, as the CPU does.
- * No {@code @Reduce} (TORNADOVM.md, pitfall 4).
+ * No {@code @Reduce} (docs/gpu.md, pitfall 4).
  */
 public final class OptimKernels {
     private OptimKernels() {}

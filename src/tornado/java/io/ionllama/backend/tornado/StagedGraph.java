@@ -8,7 +8,7 @@ import uk.ac.manchester.tornado.api.WorkerGrid1D;
  * A TaskGraph for one op and one compiled shape, with the host staging arrays it is bound to.
  *
  * <p>A TaskGraph holds on to the very array objects it was built with, and TornadoVM compiles its
- * scalar arguments and array lengths into the kernels (TORNADOVM.md, pitfall 3). So a graph owns
+ * scalar arguments and array lengths into the kernels (docs/gpu.md, pitfall 3). So a graph owns
  * staging arrays sized for a capacity (rows, or elements), each call copies the caller's slices
  * into them, and the part of the size that changes from call to call travels in a small
  * {@code int[] params} transferred on every execution, with the worker grid set per execution.

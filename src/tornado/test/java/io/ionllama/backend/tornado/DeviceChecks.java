@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 /**
  * Shared by the TornadoVM tests: whether TornadoVM is here, and the device-vs-CPU comparison.
  *
- * <p>Tolerance (TORNADOVM.md, pitfall 9): the device compiles {@code acc += a*b} to {@code fma}
+ * <p>Tolerance (docs/gpu.md, pitfall 9): the device compiles {@code acc += a*b} to {@code fma}
  * and its {@code sqrt} and division may differ from Java's in the last bit, so device and CPU
  * agree only up to rounding. Each test states a per-element bound
  * {@code |device - cpu| <= rtol * scale[i]}, where {@code scale} is the size of what was summed

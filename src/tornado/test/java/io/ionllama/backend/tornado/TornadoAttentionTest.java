@@ -112,7 +112,7 @@ class TornadoAttentionTest extends DeviceTest {
         check(Problem.random(seed, true));
     }
 
-    /** Pitfall 3: P and the slot count change from call to call (one call per sequence); one graph serves them. */
+    /** docs/gpu.md, pitfall 3: P and the slot count change from call to call (one call per sequence); one graph serves them. */
     @Test
     void patchCountChangesBetweenExecutionsOfOneGraph() {
         String fwd = AttentionGraphs.DILATED_FORWARD, bwd = AttentionGraphs.DILATED_BACKWARD;

@@ -108,7 +108,7 @@ class TornadoMatmulTest extends DeviceTest {
     }
 
     /**
-     * Pitfall 3: the row count changes between executions of one compiled graph. Every op keeps
+     * docs/gpu.md, pitfall 3: the row count changes between executions of one compiled graph. Every op keeps
      * one graph for its (in, out) while the rows stay within its capacity, and gives the CPU's
      * answer for each count; only outgrowing the capacity builds a second graph.
      */

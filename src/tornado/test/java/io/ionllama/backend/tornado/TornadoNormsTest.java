@@ -105,7 +105,7 @@ class TornadoNormsTest extends DeviceTest {
         checkBackward(p, false);
     }
 
-    /** Pitfall 3: one graph per C serves every row count up to its capacity. */
+    /** docs/gpu.md, pitfall 3: one graph per C serves every row count up to its capacity. */
     @Test
     void rowCountChangesBetweenExecutionsOfOneGraph() {
         int C = 48;

@@ -140,7 +140,7 @@ class TornadoScanTest extends DeviceTest {
     }
 
     /**
-     * Pitfall 3: B, T and the chunk length change between executions of one graph (per C); all
+     * docs/gpu.md, pitfall 3: B, T and the chunk length change between executions of one graph (per C); all
      * of them travel in params, the grids are set per execution.
      */
     @Test
