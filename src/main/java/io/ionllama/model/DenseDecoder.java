@@ -62,6 +62,10 @@ public final class DenseDecoder implements ByteModel.Decoder {
         if (length >= m.config.context()) {
             throw new IllegalStateException("the dense decoder holds " + length + " bytes, the model's context: re-prime it");
         }
+        // Room for this byte's key and value first: growing the caches copies them on the host, outside a step.
+        for (int i = 0; i < caches.length; i++) {
+            m.blocks[i].ensureCache(be, caches[i], caches[i].rows + 1);
+        }
         be.beginStep(STEP);
         one[0] = b;
         be.hostChanged(one);

@@ -32,12 +32,12 @@ class DenseStepAllocationTest {
             long[] ids = new long[workers.length + 1];
             ids[0] = Thread.currentThread().threadId();
             System.arraycopy(workers, 0, ids, 1, workers.length);
-            for (int k = 0; k < 100; k++) {
+            for (int k = 0; k < 300; k++) {
                 m.forward(x, y, B, T);
                 m.backward(1f);
             }
             long best = Long.MAX_VALUE;
-            for (int round = 0; round < 5; round++) {
+            for (int round = 0; round < 10; round++) {
                 long before = total(mx, ids);
                 for (int k = 0; k < 10; k++) {
                     m.forward(x, y, B, T);
