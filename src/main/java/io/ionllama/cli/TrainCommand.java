@@ -10,6 +10,7 @@ import io.ionllama.model.ModelConfig;
 import io.ionllama.model.ParamLayout;
 import io.ionllama.model.Patcher;
 import io.ionllama.train.Checkpoint;
+import io.ionllama.train.CurvePlot;
 import io.ionllama.train.TrainConfig;
 import io.ionllama.train.TrainRun;
 import io.ionllama.train.Trainer;
@@ -25,7 +26,7 @@ import picocli.CommandLine.Option;
 /** {@code ionllama train}: trains a model and writes checkpoints, metrics and curves. */
 @Command(name = "train", mixinStandardHelpOptions = true, showDefaultValues = true, sortOptions = false,
         description = {"Train a model. With no arguments: nano on the embedded corpus, a few minutes on 2 cores.",
-            "Writes latest/best/step_N checkpoints, metrics.jsonl and curves.png to --out."})
+            "Writes latest/best/step_N checkpoints, metrics.jsonl, TensorBoard events and curves.png to --out."})
 final class TrainCommand implements Callable<Integer> {
 
     @Mixin
@@ -118,6 +119,9 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--sample-bytes", defaultValue = "120", description = "Bytes generated at each evaluation (0: none).")
     int sampleBytes;
 
+    @Option(names = "--plot-x", defaultValue = "step", description = "curves.png's x axis: step, bytes (bytes seen) or time (training time).")
+    String plotX;
+
     @Option(names = "--resume", arity = "0..1", fallbackValue = "", description = "Continue from a checkpoint file or run folder (its latest); without a value: --out's latest.")
     String resume;
 
@@ -140,6 +144,12 @@ final class TrainCommand implements Callable<Integer> {
         check(evalBatches >= 1, "--eval-batches must be >= 1");
         check(saveEvery >= 0 && keep >= 0 && logEvery >= 1, "--save-every, --keep must be >= 0 and --log-every >= 1");
         check(attention.equals("dilated") || attention.equals("dense"), "--attention must be dilated or dense");
+        CurvePlot.XAxis plotAxis;
+        try {
+            plotAxis = CurvePlot.XAxis.parse(plotX);
+        } catch (IllegalArgumentException e) {
+            throw new Errors.UserError(e.getMessage());
+        }
 
         Path resumeFrom = resumePath();
         ModelConfig config = denseModel ? null : model.config();
@@ -196,7 +206,8 @@ final class TrainCommand implements Callable<Integer> {
                     rates, maxSteps, maxSeconds > 0 ? " or " + maxTime : "", out);
             boolean bar = progress && System.console() != null;
             TrainRun run = new TrainRun(trainer, corpus, new TrainRun.Options(out, maxSeconds, evalEvery, evalBatches, saveEvery,
-                    keep, logEvery, sampleBytes, bar), System.out, Double.isNaN(best) ? Double.POSITIVE_INFINITY : best, bytesSeen);
+                    keep, logEvery, sampleBytes, bar), System.out, Double.isNaN(best) ? Double.POSITIVE_INFINITY : best, bytesSeen)
+                    .plotX(plotAxis);
             Thread mainThread = Thread.currentThread();
             Thread hook = new Thread(() -> {
                 run.requestStop();

@@ -45,6 +45,9 @@ public final class TrainRun {
     private volatile boolean stopRequested;
     private double bestValidBpb;
     private long bytesSeen;
+    private CurvePlot.XAxis plotX = CurvePlot.XAxis.STEP;
+    private long startNanos = System.nanoTime();
+    private double elapsedBefore;
 
     public TrainRun(Trainer trainer, Corpus corpus, Options opt, PrintStream log, double bestValidBpb, long bytesSeen) {
         this.trainer = trainer;
@@ -54,6 +57,17 @@ public final class TrainRun {
         this.log = log;
         this.bestValidBpb = bestValidBpb;
         this.bytesSeen = bytesSeen;
+    }
+
+    /** What curves.png's x axis shows (default: steps). */
+    public TrainRun plotX(CurvePlot.XAxis x) {
+        plotX = x;
+        return this;
+    }
+
+    /** Seconds of training, summed over the resumed runs (continued from metrics.jsonl's last elapsed_s). */
+    private double elapsed() {
+        return elapsedBefore + (System.nanoTime() - startNanos) / 1e9;
     }
 
     /** Asks the loop to stop after the current step (and save). Safe from any thread. */
@@ -74,12 +88,14 @@ public final class TrainRun {
         Evaluator eval = new Evaluator(corpus.valid(), cfg.batch(), cfg.seqLen(), opt.evalBatches());
         long startStep = trainer.step;
         long t0 = System.nanoTime();
+        startNanos = t0;
         long bytesAtStart = bytesSeen;
         double lastLoss = Double.NaN;
         boolean stopped = false;
-        try (MetricsLog metrics = new MetricsLog(metricsFile, startStep);
+        try (MetricsLog metrics = new MetricsLog(metricsFile, startStep, new TensorBoardEvents(opt.out(), startStep));
              ProgressBar bar = opt.progressBar() ? new ProgressBarBuilder().setTaskName("train").setInitialMax(cfg.maxSteps())
                      .setStyle(ProgressBarStyle.ASCII).continuousUpdate().setUpdateIntervalMillis(500).build() : null) {
+            elapsedBefore = metrics.lastElapsed();
             if (bar != null) {
                 bar.stepTo(startStep);
             }
@@ -112,6 +128,8 @@ public final class TrainRun {
                     rec.put("lr", (double) s.lr());
                     rec.put("grad_norm", s.gradNorm());
                     rec.put("bytes_per_s", rate);
+                    rec.put("bytes_seen", bytesSeen);
+                    rec.put("elapsed_s", elapsed());
                     rec.put("skipped", trainer.skippedSteps);
                     rec.put("peak_heap_mb", peakHeapMb());
                     if (toDevice + toHost > 0) {
@@ -153,6 +171,8 @@ public final class TrainRun {
         Evaluator.Result r = eval.run(model, last);
         Map<String, Object> rec = record("valid", trainer.step, r.loss(), r.bpb(), r.accuracy(), r.bytesPerPatch());
         rec.put("perplexity", r.perplexity());
+        rec.put("bytes_seen", bytesSeen);
+        rec.put("elapsed_s", elapsed());
         rec.put("peak_heap_mb", peakHeapMb());
         metrics.write(rec);
         boolean better = Double.isFinite(r.bpb()) && !(r.bpb() >= bestValidBpb);
@@ -160,7 +180,7 @@ public final class TrainRun {
             bestValidBpb = r.bpb();
             Checkpoint.save(opt.out().resolve("best.safetensors"), model, trainer, bytesSeen, bestValidBpb, null);
         }
-        CurvePlot.write(plot, model.kind() + " " + model.describe(), metrics.train, metrics.valid);
+        CurvePlot.write(plot, model.kind() + " " + model.describe(), metrics.train, metrics.valid, plotX);
         String sample = opt.sampleBytes() > 0 ? sample() : "";
         String line = String.format("eval step %d: valid loss %.4f  bpb %.4f  ppl %.2f  acc %.3f%s%s",
                 trainer.step, r.loss(), r.bpb(), r.perplexity(), r.accuracy(), perPatch(r.bytesPerPatch()), better ? "  (best)" : "");

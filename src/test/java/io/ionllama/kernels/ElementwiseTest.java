@@ -18,7 +18,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  */
 class ElementwiseTest {
 
-    /** CpuBackend's GLUE_GRAIN (private): below it the glue runs on the caller's thread. */
+    /** CpuGlue.GLUE_GRAIN: below it the glue runs on the caller's thread. */
     static final int GRAIN = 1 << 14;
 
     static final int[] SIZES = {0, 1, 17, GRAIN - 1, GRAIN, GRAIN + 1, 3 * GRAIN + 5};

@@ -195,7 +195,7 @@ class OptimTest {
         }
     }
 
-    /** Two steps over more than CpuBackend's serial threshold (1 << 14), so the update is split. */
+    /** Two steps over more than CpuOptim's serial threshold (CpuGlue.GLUE_GRAIN, 1 << 14), so the update is split. */
     private static float[][] runAdamw(int threads) {
         SplittableRandom rnd = new SplittableRandom(77);
         int off = 11, n = 3 * (1 << 14) + 7, len = off + n + 5;

@@ -1,10 +1,9 @@
 package io.ionllama.model;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.ionllama.backend.cpu.CpuBackend;
-import java.lang.management.ManagementFactory;
+import io.ionllama.testing.Allocations;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -18,9 +17,6 @@ class StepAllocationTest {
 
     @Test
     void steadyStateStepAllocatesAlmostNothing() {
-        com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
-        assumeTrue(mx.isThreadAllocatedMemorySupported(), "per-thread allocation counters unsupported");
-        mx.setThreadAllocatedMemoryEnabled(true);
         ModelConfig c = ModelConfig.of("nano");
         try (CpuBackend cpu = new CpuBackend(2)) {
             IonLlama m = new IonLlama(c, cpu, Patcher.parse("fixed:4", c.maxPatch(), c.targetPatch()), false);
@@ -32,32 +28,13 @@ class StepAllocationTest {
                 x[i] = 'a' + r.nextInt(26);
                 y[i] = 'a' + r.nextInt(26);
             }
-            long[] workers = cpu.pool().workerThreadIds();
-            long[] ids = new long[workers.length + 1];
-            ids[0] = Thread.currentThread().threadId();
-            System.arraycopy(workers, 0, ids, 1, workers.length);
-            for (int k = 0; k < 200; k++) {
-                m.forward(x, y, B, T);
-                m.backward(1f);
-            }
-            long best = Long.MAX_VALUE;
-            for (int round = 0; round < 5; round++) {
-                long before = total(mx, ids);
+            long best = Allocations.leastPerRun(cpu, () -> {
                 for (int k = 0; k < 10; k++) {
                     m.forward(x, y, B, T);
                     m.backward(1f);
                 }
-                best = Math.min(best, total(mx, ids) - before);
-            }
+            }, 20, 10 * 2048);
             assertThat(best / 10).as("bytes allocated per training step").isLessThan(2048);
         }
-    }
-
-    private static long total(com.sun.management.ThreadMXBean mx, long[] ids) {
-        long sum = 0;
-        for (long b : mx.getThreadAllocatedBytes(ids)) {
-            sum += b;
-        }
-        return sum;
     }
 }

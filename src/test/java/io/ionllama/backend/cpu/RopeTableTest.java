@@ -34,7 +34,7 @@ class RopeTableTest {
     @Test
     void tableGivesTheUnitsBits() {
         SplittableRandom rnd = new SplittableRandom(1);
-        int cap = CpuBackend.ROPE_TABLE_MAX_POSITIONS;
+        int cap = CpuAttention.ROPE_TABLE_MAX_POSITIONS;
         int[][] cases = {
             // rows, P, pos0, H, hd
             {40, 40, 0, 4, 64}, {1, 1, 7, 4, 64}, {1, 1, 3000, 4, 64}, {30, 10, 0, 3, 8}, {5, 5, cap - 2, 2, 16},

@@ -3,6 +3,7 @@ package io.ionllama.backend.cpu;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.ionllama.testing.Allocations;
 import io.ionllama.testing.Tensors;
 import java.util.SplittableRandom;
 import jdk.incubator.vector.FloatVector;
@@ -338,9 +339,6 @@ class SimdElementwiseTest {
     @Test
     @org.junit.jupiter.api.Tag("allocation")
     void steadyStateAllocatesNothing() {
-        com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
-        assumeTrue(mx.isThreadAllocatedMemorySupported(), "per-thread allocation counters unsupported");
-        mx.setThreadAllocatedMemoryEnabled(true);
         SplittableRandom rnd = new SplittableRandom(2);
         for (int C : new int[] {64, 53}) {
             int rows = 40, n = rows * C;
@@ -348,10 +346,6 @@ class SimdElementwiseTest {
             float[] da = Tensors.uniform(rnd, n, -1, 1), dz = new float[n], dl = new float[C], out = new float[n];
             float[] g = new float[n], h = new float[n], dw = new float[C], rstd = Tensors.uniform(rnd, rows, 0.5, 2);
             try (CpuBackend cpu = new CpuBackend(2, true)) {
-                long[] workers = cpu.pool().workerThreadIds();
-                long[] ids = new long[workers.length + 1];
-                ids[0] = Thread.currentThread().threadId();
-                System.arraycopy(workers, 0, ids, 1, workers.length);
                 Runnable calls = () -> {
                     for (int k = 0; k < 20; k++) {
                         cpu.integralGateForward(a, 0, z, 0, lambda, 0, rows, C);
@@ -365,27 +359,7 @@ class SimdElementwiseTest {
                         cpu.rmsNormBackward(g, 0, dw, 0, da, 0, z, 0, lambda, 0, rstd, 0, rows, C);
                     }
                 };
-                for (int k = 0; k < 300; k++) {
-                    calls.run();
-                }
-                // Measured until one round allocates nothing, warming up between rounds: on a loaded
-                // machine C2 may compile the loops long after the first 300 rounds, and until then
-                // C1 boxes vectors. A loop that stays boxed under C2 still fails after 40 rounds.
-                long best = Long.MAX_VALUE;
-                for (int round = 0; round < 40 && best >= 1024; round++) {
-                    for (int k = 0; k < 50 && round > 0; k++) {
-                        calls.run();
-                    }
-                    long before = 0, after = 0;
-                    for (long b : mx.getThreadAllocatedBytes(ids)) {
-                        before += b;
-                    }
-                    calls.run();
-                    for (long b : mx.getThreadAllocatedBytes(ids)) {
-                        after += b;
-                    }
-                    best = Math.min(best, after - before);
-                }
+                long best = Allocations.leastPerRun(cpu, calls, 300, 1024);
                 assertThat(best).as("bytes allocated by 180 elementwise calls, C = %d", C).isLessThan(1024);
             }
         }

@@ -3,8 +3,8 @@ package io.ionllama.backend.cpu;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.ionllama.testing.Allocations;
 import io.ionllama.testing.Tensors;
-import java.lang.management.ManagementFactory;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -174,17 +174,10 @@ class SimdMatmulTest {
     @Test
     @org.junit.jupiter.api.Tag("allocation")
     void steadyStateAllocatesNothing() {
-        com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
-        assumeTrue(mx.isThreadAllocatedMemorySupported(), "per-thread allocation counters unsupported");
-        mx.setThreadAllocatedMemoryEnabled(true);
         Problem big = Problem.random(1, 40, 70, 50), few = Problem.random(2, 2, 70, 50);
         float[] y = new float[big.yo + big.rows * big.out], dx = big.dx0.clone(), dw = big.dw0.clone(), db = big.db0.clone();
         float[] y2 = new float[few.yo + few.rows * few.out];
         try (CpuBackend cpu = new CpuBackend(2, true)) {
-            long[] workers = cpu.pool().workerThreadIds();
-            long[] ids = new long[workers.length + 1];
-            ids[0] = Thread.currentThread().threadId();
-            System.arraycopy(workers, 0, ids, 1, workers.length);
             Runnable calls = () -> {
                 for (int k = 0; k < 50; k++) {
                     cpu.matmulForward(y, big.yo, big.x, big.xo, big.w, big.wo, big.b, big.bo, big.rows, big.in, big.out);
@@ -193,25 +186,10 @@ class SimdMatmulTest {
                     cpu.matmulBackwardWeight(dw, big.wo, db, big.bo, big.dy, big.yo, big.x, big.xo, big.rows, big.in, big.out);
                 }
             };
-            for (int k = 0; k < 60; k++) {
-                calls.run();
-            }
-            long best = Long.MAX_VALUE;
-            for (int round = 0; round < 5 && best > 0; round++) {
-                long before = total(mx, ids);
-                calls.run();
-                best = Math.min(best, total(mx, ids) - before);
-            }
+            long best = Allocations.leastPerRun(cpu, calls, 60, 1024);
             // 200 matmul calls: a single boxed vector per call would be kilobytes.
             assertThat(best).as("bytes allocated by 200 matmul calls (caller + worker)").isLessThan(1024);
         }
     }
 
-    private static long total(com.sun.management.ThreadMXBean mx, long[] ids) {
-        long sum = 0;
-        for (long b : mx.getThreadAllocatedBytes(ids)) {
-            sum += b;
-        }
-        return sum;
-    }
 }
