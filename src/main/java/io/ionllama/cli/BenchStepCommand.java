@@ -2,6 +2,9 @@ package io.ionllama.cli;
 
 import io.ionllama.backend.Backends;
 import io.ionllama.backend.cpu.CpuBackend;
+import io.ionllama.model.ByteModel;
+import io.ionllama.model.DenseConfig;
+import io.ionllama.model.DenseGpt;
 import io.ionllama.model.IonLlama;
 import io.ionllama.model.ModelConfig;
 import io.ionllama.model.Patcher;
@@ -24,6 +27,9 @@ import picocli.CommandLine.Option;
             "Time a whole training step (forward, backward, AdamW) on 1 and N threads: bytes/s, per-stage breakdown,",
             "GFLOP/s (model FLOPs counted analytically: 6 x matmul multiply-adds + attention products)."})
 final class BenchStepCommand implements Callable<Integer> {
+
+    @Option(names = "--model", description = "Architecture: ionllama, or dense (the byte-level GPT baseline).")
+    String architecture = "ionllama";
 
     @Option(names = "--size", description = "Model size: nano, tiny, small, base, large, xl.")
     String size = "tiny";
@@ -49,13 +55,26 @@ final class BenchStepCommand implements Callable<Integer> {
     @Option(names = "--attention", description = "Global attention: dilated or dense.")
     String attention = "dilated";
 
-    /** Stages of the report: the model's own, then the optimizer. */
-    static final String[] STAGES;
+    @Option(names = "--d-model", description = "Dense model: width (default 192).")
+    Integer dModel;
 
-    static {
-        STAGES = Arrays.copyOf(IonLlama.STAGES, IonLlama.STAGES.length + 1);
-        STAGES[STAGES.length - 1] = "optimizer (norm + AdamW)";
+    @Option(names = "--layers", description = "Dense model: layers (default 6).")
+    Integer layers;
+
+    @Option(names = "--heads", description = "Dense model: attention heads (default 8).")
+    Integer heads;
+
+    @Option(names = "--mlp", description = "Dense model: SwiGLU hidden width (default 7/3 d-model rounded to 64: 448 at 192).")
+    Integer mlp;
+
+    /** Stages of the report: the model's own, then the optimizer. */
+    static String[] stages(String[] model) {
+        String[] s = Arrays.copyOf(model, model.length + 1);
+        s[s.length - 1] = "optimizer (norm + AdamW)";
+        return s;
     }
+
+    static final String[] STAGES = stages(IonLlama.STAGES);
 
     /** Best step of one thread count: total and per-stage nanoseconds. */
     record Timing(long total, long[] stages, int[] patches) {}
@@ -67,6 +86,15 @@ final class BenchStepCommand implements Callable<Integer> {
         }
         if (!attention.equals("dilated") && !attention.equals("dense")) {
             throw new Errors.UserError("--attention must be dilated or dense");
+        }
+        if (architecture.equals("dense")) {
+            return dense();
+        }
+        if (!architecture.equals("ionllama")) {
+            throw new Errors.UserError("--model must be ionllama or dense (got '" + architecture + "')");
+        }
+        if (dModel != null || layers != null || heads != null || mlp != null) {
+            throw new Errors.UserError("--d-model, --layers, --heads and --mlp apply to --model dense (ionllama: --size)");
         }
         ModelConfig c;
         Patcher p;
@@ -84,7 +112,7 @@ final class BenchStepCommand implements Callable<Integer> {
         for (int k = 0; k < counts.length; k++) {
             try (CpuBackend cpu = new CpuBackend(counts[k])) {
                 describe = cpu.describe();
-                res[k] = run(c, p, dense, cpu);
+                res[k] = run(new IonLlama(c, cpu, p, dense), cpu);
             }
         }
         double flops = StepFlops.perStep(c, bytes, res[0].patches, dense);
@@ -95,13 +123,45 @@ final class BenchStepCommand implements Callable<Integer> {
         System.out.printf(Locale.ROOT, "step: size %s, batch %d x %d bytes, patcher %s (%d patches), %s attention; best of %d after %d warm-up%n",
                 c.size(), batch, seqLen, p.spec(), patches, attention, steps, warmup);
         System.out.printf(Locale.ROOT, "model FLOPs per step: %.3g (6 x matmul multiply-adds + attention; StepFlops); %s%n", flops, describe);
+        report(STAGES, counts, res, bytes, flops);
+        return 0;
+    }
+
+    /** {@code --model dense}: the same step and report for the dense byte GPT (its context is --seq-len at least). */
+    private int dense() {
+        DenseConfig b = DenseConfig.defaults();
+        int d = dModel != null ? dModel : b.dModel();
+        DenseConfig c = new DenseConfig(d, layers != null ? layers : b.layers(), heads != null ? heads : b.heads(),
+                mlp != null ? mlp : DenseConfig.defaultMlp(d), Math.max(b.context(), seqLen)).validate();
+        long bytes = (long) batch * seqLen;
+        int[] counts = threads > 1 ? new int[] {1, threads} : new int[] {1};
+        Timing[] res = new Timing[counts.length];
+        String describe = "";
+        long params = 0;
+        for (int k = 0; k < counts.length; k++) {
+            try (CpuBackend cpu = new CpuBackend(counts[k])) {
+                describe = cpu.describe();
+                DenseGpt m = new DenseGpt(c, cpu);
+                params = m.layout.total();
+                res[k] = run(m, cpu);
+            }
+        }
+        double flops = StepFlops.perStepDense(c, batch, seqLen);
+        System.out.printf(Locale.ROOT, "step: dense d_model %d, %d layers, %d heads, mlp %d (%,d params), batch %d x %d bytes; best of %d after %d warm-up%n",
+                c.dModel(), c.layers(), c.heads(), c.mlp(), params, batch, seqLen, steps, warmup);
+        System.out.printf(Locale.ROOT, "model FLOPs per step: %.3g (6 x matmul multiply-adds + attention; StepFlops); %s%n", flops, describe);
+        report(stages(DenseGpt.STAGES), counts, res, bytes, flops);
+        return 0;
+    }
+
+    private static void report(String[] stageNames, int[] counts, Timing[] res, long bytes, double flops) {
         StringBuilder head = new StringBuilder(String.format(Locale.ROOT, "%-28s", "stage (ms)"));
         for (int n : counts) {
             head.append(String.format(Locale.ROOT, "%13s", n + (n == 1 ? " thread" : " threads")));
         }
         System.out.println(head);
-        for (int s = 0; s < STAGES.length; s++) {
-            StringBuilder row = new StringBuilder(String.format(Locale.ROOT, "%-28s", STAGES[s]));
+        for (int s = 0; s < stageNames.length; s++) {
+            StringBuilder row = new StringBuilder(String.format(Locale.ROOT, "%-28s", stageNames[s]));
             for (Timing t : res) {
                 row.append(String.format(Locale.ROOT, "%13.1f", t.stages[s] / 1e6));
             }
@@ -117,13 +177,12 @@ final class BenchStepCommand implements Callable<Integer> {
             }
             System.out.println(row);
         }
-        return 0;
     }
 
-    private Timing run(ModelConfig c, Patcher p, boolean dense, CpuBackend cpu) {
-        IonLlama m = new IonLlama(c, cpu, p, dense);
+    private Timing run(ByteModel m, CpuBackend cpu) {
+        String[] stages = stages(m.stages());
         m.init(1);
-        AdamW opt = AdamW.defaults(m.layout.total(), 0.1f);
+        AdamW opt = AdamW.defaults(m.layout().total(), 0.1f);
         int n = batch * seqLen;
         int[] x = new int[n], y = new int[n];
         SplittableRandom rnd = new SplittableRandom(7);
@@ -138,29 +197,31 @@ final class BenchStepCommand implements Callable<Integer> {
         for (int k = 0; k < warmup + steps; k++) {
             m.resetTimers();
             long t0 = System.nanoTime();
-            Arrays.fill(m.grads, 0f);
+            Arrays.fill(m.grads(), 0f);
             m.forward(x, y, batch, seqLen);
             m.backward(1f);
             long t1 = System.nanoTime();
-            double norm = AdamW.gradNorm(cpu, m.layout, m.grads);
-            opt.update(cpu, m.layout.tensors(), m.params, m.grads, 1e-4f, AdamW.clipScale(norm, 1f));
+            double norm = AdamW.gradNorm(cpu, m.layout(), m.grads());
+            opt.update(cpu, m.layout().tensors(), m.params(), m.grads(), 1e-4f, AdamW.clipScale(norm, 1f));
             long t2 = System.nanoTime();
             if (k >= warmup && t2 - t0 < best) {
                 best = t2 - t0;
-                bestStages = Arrays.copyOf(m.stageNanos, STAGES.length);
+                bestStages = Arrays.copyOf(m.stageNanos(), stages.length);
                 // The model's stages cover forward and backward; the remainder of that span is
                 // zeroing the gradients, counted with the optimizer.
                 long model = 0;
-                for (long s : m.stageNanos) {
+                for (long s : m.stageNanos()) {
                     model += s;
                 }
-                bestStages[STAGES.length - 1] = (t1 - t0 - model) + (t2 - t1);
+                bestStages[stages.length - 1] = (t1 - t0 - model) + (t2 - t1);
             }
         }
-        int[] ends = m.lastBoundaries();
         int[] patches = new int[batch];
-        for (int i = 0; i < ends.length; i++) {
-            patches[i / seqLen] += ends[i] != 0 ? 1 : 0;
+        if (m instanceof IonLlama ion) {
+            int[] ends = ion.lastBoundaries();
+            for (int i = 0; i < ends.length; i++) {
+                patches[i / seqLen] += ends[i] != 0 ? 1 : 0;
+            }
         }
         return new Timing(best, bestStages, patches);
     }

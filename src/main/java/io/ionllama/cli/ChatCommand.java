@@ -5,7 +5,7 @@ import io.ionllama.data.Corpus;
 import io.ionllama.generate.Generator;
 import io.ionllama.generate.Sampling;
 import io.ionllama.generate.StopStrings;
-import io.ionllama.model.IonLlama;
+import io.ionllama.model.ByteModel;
 import io.ionllama.train.Checkpoint;
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -67,14 +67,16 @@ final class ChatCommand implements Callable<Integer> {
         }
         boolean terminal = !plain && Tty.stdin() && Tty.stdout();
         try (Backend be = backendOptions.open()) {
-            IonLlama model = Checkpoint.loadModel(file, be);
-            Generator generator = new Generator(model, sampling.context);
+            ByteModel model = Checkpoint.loadAny(file, be);
+            // A model with a fixed context (dense) keeps at most that much conversation.
+            int context = Math.min(sampling.context, model.maxContext());
+            Generator generator = new Generator(model, context);
             if (terminal) {
-                interactive(model, file, generator, s, stops);
+                interactive(model, file, generator, s, stops, context);
             } else {
                 StreamPrinter printer = new StreamPrinter(System.out, false, StopStrings.of(stops));
                 ChatSession session = new ChatSession(generator, printer, m -> printer.text(m + "\n"), System.err::println, s,
-                        sampling.maxNewBytes, sampling.seedOrRandom(), sampling.context);
+                        sampling.maxNewBytes, sampling.seedOrRandom(), context);
                 BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
                 for (String line = in.readLine(); line != null; line = in.readLine()) {
                     if (!session.handle(line)) {
@@ -86,7 +88,8 @@ final class ChatCommand implements Callable<Integer> {
         }
     }
 
-    private void interactive(IonLlama model, Path file, Generator generator, Sampling s, List<String> stops) throws IOException {
+    private void interactive(ByteModel model, Path file, Generator generator, Sampling s, List<String> stops,
+                             int context) throws IOException {
         // SIG_IGN as the default makes JLine route native signals to handle() instead of the JVM's default (exit).
         try (Terminal t = TerminalBuilder.builder().system(true).nativeSignals(true).signalHandler(Terminal.SignalHandler.SIG_IGN)
                 .encoding(StandardCharsets.UTF_8).build()) {
@@ -102,10 +105,10 @@ final class ChatCommand implements Callable<Integer> {
             LineReader reader = rb.build();
             StreamPrinter printer = new StreamPrinter(t.output(), false, StopStrings.of(stops));
             ChatSession session = new ChatSession(generator, printer, m -> printer.text(m + "\n"), m -> printer.text(m + "\n"), s,
-                    sampling.maxNewBytes, sampling.seedOrRandom(), sampling.context);
+                    sampling.maxNewBytes, sampling.seedOrRandom(), context);
             t.handle(Terminal.Signal.INT, sig -> session.interrupt());
             printer.text(String.format("ionllama chat: %s model (%,d parameters) from %s%n%s%n/help for commands, Ctrl-C stops a reply, Ctrl-D or /quit leaves.%n",
-                    model.config.size(), model.layout.total(), file, session.config()));
+                    model.describe(), model.layout().total(), file, session.config()));
             while (true) {
                 String line;
                 try {

@@ -5,6 +5,7 @@ import io.ionllama.data.Corpus;
 import io.ionllama.generate.Generator;
 import io.ionllama.generate.Sampling;
 import io.ionllama.generate.StopStrings;
+import io.ionllama.model.ByteModel;
 import io.ionllama.model.IonLlama;
 import io.ionllama.model.ModelConfig;
 import io.ionllama.model.Patcher;
@@ -72,10 +73,10 @@ final class DemoCommand implements Callable<Integer> {
                 file = train(be);
                 be.forgetSteps(); // the training plan will not run again: let generation's steps stay on the device
             }
-            IonLlama model = Checkpoint.loadModel(file, be);
+            ByteModel model = Checkpoint.loadAny(file, be);
             Checkpoint.Meta meta = Checkpoint.readMeta(file);
-            System.out.printf("ionllama demo: %s model (%,d parameters), step %d, from %s%n", model.config.size(),
-                    model.layout.total(), meta.step(), file);
+            System.out.printf("ionllama demo: %s model (%,d parameters), step %d, from %s%n", model.describe(),
+                    model.layout().total(), meta.step(), file);
             Generator generator = new Generator(model, 1024);
             int right = 0, tasks = 0;
             for (Example ex : EXAMPLES) {

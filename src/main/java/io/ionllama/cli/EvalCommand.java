@@ -5,7 +5,7 @@ import io.ionllama.backend.Backend;
 import io.ionllama.data.ByteSource;
 import io.ionllama.data.Corpus;
 import io.ionllama.data.EmbeddedCorpus;
-import io.ionllama.model.IonLlama;
+import io.ionllama.model.ByteModel;
 import io.ionllama.train.Checkpoint;
 import io.ionllama.train.Evaluator;
 import java.nio.charset.StandardCharsets;
@@ -56,8 +56,9 @@ final class EvalCommand implements Callable<Integer> {
         out.put("checkpoint", file.toString());
         List<Map<String, Object>> rows = new ArrayList<>();
         try (Backend be = backendOptions.open()) {
-            IonLlama m = Checkpoint.loadModel(file, be);
-            out.put("model", m.config.toMap());
+            ByteModel m = Checkpoint.loadAny(file, be);
+            out.put("architecture", m.kind());
+            out.put("model", m.configMap());
             System.out.printf("%-48s %10s %8s %8s %8s %10s %10s%n", "data", "bytes", "BPB", "ppl", "acc", "bytes/pat", "bytes/s");
             if (data.isEmpty()) {
                 rows.add(score(m, "embedded-valid", ByteSource.of(EmbeddedCorpus.generate(EmbeddedCorpus.VALID_SEED,
@@ -78,7 +79,7 @@ final class EvalCommand implements Callable<Integer> {
         return 0;
     }
 
-    private Map<String, Object> score(IonLlama m, String name, ByteSource src) {
+    private Map<String, Object> score(ByteModel m, String name, ByteSource src) {
         long t0 = System.nanoTime();
         Evaluator.Result r = Evaluator.whole(m, src, seqLen, batchSize);
         double secs = (System.nanoTime() - t0) / 1e9;

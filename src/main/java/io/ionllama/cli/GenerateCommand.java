@@ -4,7 +4,7 @@ import io.ionllama.backend.Backend;
 import io.ionllama.generate.Generator;
 import io.ionllama.generate.Sampling;
 import io.ionllama.generate.StopStrings;
-import io.ionllama.model.IonLlama;
+import io.ionllama.model.ByteModel;
 import io.ionllama.train.Checkpoint;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -63,7 +63,7 @@ final class GenerateCommand implements Callable<Integer> {
             stops.add(u);
         }
         try (Backend be = backendOptions.open()) {
-            IonLlama model = Checkpoint.loadModel(file, be);
+            ByteModel model = Checkpoint.loadAny(file, be);
             StreamPrinter printer = new StreamPrinter(System.out, raw, StopStrings.of(stops));
             if (echo) {
                 printer.prompt(promptBytes);

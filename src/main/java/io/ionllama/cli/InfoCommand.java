@@ -1,6 +1,7 @@
 package io.ionllama.cli;
 
 import io.ionllama.model.Architecture;
+import io.ionllama.model.DenseConfig;
 import io.ionllama.model.MemoryEstimate;
 import io.ionllama.model.ModelConfig;
 import io.ionllama.model.ParamLayout;
@@ -30,6 +31,9 @@ final class InfoCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        if (model.dense()) {
+            return dense(model.denseConfig());
+        }
         ModelConfig c = model.config();
         ParamLayout layout = Architecture.layout(c);
         System.out.println("ionLlama v12 " + c.size());
@@ -38,15 +42,41 @@ final class InfoCommand implements Callable<Integer> {
             dims.append(dims.isEmpty() ? "  " : " ").append(e.getKey()).append('=').append(e.getValue());
         }
         System.out.println(dims);
+        printTensors(layout);
+        System.out.printf("%n  total parameters   %,d (%s nominal %s)%n", layout.total(),
+                c.size(), human(ModelConfig.nominalParams(c.size())));
+        MemoryEstimate m = MemoryEstimate.of(c, layout, batchSize, seqLen);
+        printMemory(layout, m, seqLen);
+        return 0;
+    }
+
+    /** {@code info --model dense}: the dense byte GPT's dimensions, tensors, parameters and step memory. */
+    private int dense(DenseConfig c) {
+        ParamLayout layout = Architecture.dense(c);
+        System.out.println("dense byte-level GPT (" + c.describe() + ")");
+        StringBuilder dims = new StringBuilder();
+        for (Map.Entry<String, String> e : c.toMap().entrySet()) {
+            dims.append(dims.isEmpty() ? "  " : " ").append(e.getKey()).append('=').append(e.getValue());
+        }
+        System.out.println(dims);
+        printTensors(layout);
+        System.out.printf("%n  total parameters   %,d (the seed's: about 2.5M at its defaults)%n", layout.total());
+        // A dense step reads at most the context: a longer --seq-len is estimated at the context.
+        int T = Math.min(seqLen, c.context());
+        printMemory(layout, MemoryEstimate.ofDense(c, layout, batchSize, T), T);
+        return 0;
+    }
+
+    private void printTensors(ParamLayout layout) {
         if (listTensors) {
             System.out.printf("%n  %-28s %-20s %14s%n", "tensor", "shape", "params");
             for (ParamLayout.Tensor t : layout.tensors()) {
                 System.out.printf("  %-28s %-20s %,14d%n", t.name(), t.shapeString(), t.size());
             }
         }
-        System.out.printf("%n  total parameters   %,d (%s nominal %s)%n", layout.total(),
-                c.size(), human(ModelConfig.nominalParams(c.size())));
-        MemoryEstimate m = MemoryEstimate.of(c, layout, batchSize, seqLen);
+    }
+
+    private void printMemory(ParamLayout layout, MemoryEstimate m, int seqLen) {
         System.out.printf("  training step      %s (parameters, gradients, AdamW moments %s; activations %s) at batch %d x %d bytes%n",
                 bytes(m.total()), bytes(m.optimizerState()), bytes(m.activations()), batchSize, seqLen);
         long heap = Runtime.getRuntime().maxMemory();
@@ -57,7 +87,6 @@ final class InfoCommand implements Callable<Integer> {
         } else {
             System.out.printf("  fits in this JVM's heap (%s)%n", bytes(heap));
         }
-        return 0;
     }
 
     static String human(long n) {

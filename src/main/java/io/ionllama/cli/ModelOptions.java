@@ -1,10 +1,19 @@
 package io.ionllama.cli;
 
+import io.ionllama.model.DenseConfig;
 import io.ionllama.model.ModelConfig;
 import picocli.CommandLine.Option;
 
-/** {@code --size} and per-dimension overrides, shared by every command that builds a model. */
+/**
+ * {@code --model}, {@code --size} and per-dimension overrides, shared by every command that builds
+ * a model. The dense model ({@code --model dense}) reads --d-model, --layers, --heads, --mlp and
+ * --context over the seed's defaults ({@link DenseConfig#defaults}); --size and the
+ * ionLlama-only dimensions do not apply to it.
+ */
 final class ModelOptions {
+
+    @Option(names = "--model", defaultValue = "ionllama", description = "Architecture: ionllama, or dense (the byte-level GPT baseline: RMSNorm, RoPE, dense causal attention, SwiGLU).")
+    String architecture;
 
     @Option(names = "--size", defaultValue = "nano", description = "Model size: nano, tiny, small, base, large, xl.")
     String size;
@@ -39,9 +48,41 @@ final class ModelOptions {
     Integer maxPatch;
     @Option(names = "--target-patch", description = "Mean patch length the entropy threshold is calibrated to.")
     Float targetPatch;
+    @Option(names = "--mlp", description = "Dense model: SwiGLU hidden width (default 7/3 d-model rounded to 64: 448 at 192).")
+    Integer mlp;
+    @Option(names = "--context", description = "Dense model: context in bytes, the longest sequence it reads (default 512).")
+    Integer context;
+
+    /** Whether {@code --model} is dense; refuses an unknown architecture. */
+    boolean dense() {
+        return switch (architecture) {
+            case "ionllama" -> false;
+            case "dense" -> true;
+            default -> throw new Errors.UserError("--model must be ionllama or dense (got '" + architecture + "')");
+        };
+    }
+
+    /** The dense model's dimensions: the seed's defaults with every given override, validated. */
+    DenseConfig denseConfig() {
+        Object[][] ionOnly = {{"--d-local", dLocal}, {"--n-enc", nEnc}, {"--n-dec", nDec}, {"--d-entropy", dEntropy},
+            {"--n-entropy", nEntropy}, {"--ngrams", ngrams}, {"--buckets", buckets}, {"--local-mlp", localMlp},
+            {"--global-mlp", globalMlp}, {"--window", window}, {"--max-patch", maxPatch}, {"--target-patch", targetPatch}};
+        for (Object[] o : ionOnly) {
+            if (o[1] != null) {
+                throw new Errors.UserError(o[0] + " is an ionllama dimension; --model dense takes --d-model, --layers, --heads, --mlp, --context");
+            }
+        }
+        DenseConfig b = DenseConfig.defaults();
+        int d = or(dModel, b.dModel());
+        return new DenseConfig(d, or(layers, b.layers()), or(heads, b.heads()), or(mlp, DenseConfig.defaultMlp(d)),
+                or(context, b.context())).validate();
+    }
 
     /** The named size with every given override applied, validated. */
     ModelConfig config() {
+        if (mlp != null || context != null) {
+            throw new Errors.UserError((mlp != null ? "--mlp" : "--context") + " applies to --model dense only");
+        }
         ModelConfig b = ModelConfig.of(size);
         return new ModelConfig(b.size(),
                 or(dLocal, b.dLocal()), or(dModel, b.dModel()), or(layers, b.layers()), or(heads, b.heads()),

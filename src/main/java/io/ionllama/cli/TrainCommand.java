@@ -2,6 +2,9 @@ package io.ionllama.cli;
 
 import io.ionllama.backend.Backend;
 import io.ionllama.data.Corpus;
+import io.ionllama.model.ByteModel;
+import io.ionllama.model.DenseConfig;
+import io.ionllama.model.DenseGpt;
 import io.ionllama.model.IonLlama;
 import io.ionllama.model.ModelConfig;
 import io.ionllama.model.ParamLayout;
@@ -25,9 +28,6 @@ import picocli.CommandLine.Option;
         description = {"Train a model. With no arguments: nano on the embedded corpus, a few minutes on 2 cores.",
             "Writes latest/best/step_N checkpoints, metrics.jsonl, TensorBoard events and curves.png to --out."})
 final class TrainCommand implements Callable<Integer> {
-
-    @Option(names = "--model", defaultValue = "ionllama", description = "Architecture: ionllama (the baselines dense, rnn, tokun come later).")
-    String architecture;
 
     @Mixin
     ModelOptions model = new ModelOptions();
@@ -59,16 +59,19 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--grad-accum", defaultValue = "1", description = "Micro-batches per optimizer step.")
     int gradAccum;
 
-    @Option(names = "--lr", defaultValue = "3e-3", description = "Peak learning rate.")
-    float lr;
+    @Option(names = "--lr", description = "Peak learning rate (Muon's under --optimizer muon). Default 3e-3; dense: 0.01 with Muon, 1e-3 with AdamW.")
+    Float lr;
 
-    @Option(names = "--min-lr", defaultValue = "3e-4", description = "Learning rate at the end of the cosine decay.")
-    float minLr;
+    @Option(names = "--min-lr", description = "Learning rate at the end of the cosine decay. Default 3e-4; dense: --lr / 10.")
+    Float minLr;
+
+    @Option(names = "--adamw-lr", description = "Under Muon: AdamW's peak rate for embeddings, norms and head (same schedule). Default: --lr; dense: 1e-3.")
+    Float adamwLr;
 
     @Option(names = "--warmup", defaultValue = "30", description = "Linear learning-rate warm-up steps.")
     int warmup;
 
-    @Option(names = "--optimizer", defaultValue = "adamw", description = "adamw, or muon (Muon for hidden matrices, AdamW for the rest).")
+    @Option(names = "--optimizer", description = "adamw, or muon (Muon for hidden matrices, AdamW for the rest). Default adamw; dense: muon.")
     String optimizer;
 
     @Option(names = "--weight-decay", defaultValue = "0.1", description = "Decoupled weight decay on matrices.")
@@ -128,11 +131,14 @@ final class TrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (!architecture.equals("ionllama")) {
-            throw new Errors.UserError("--model " + architecture + " is not available yet (only ionllama)");
-        }
-        TrainConfig cfg = new TrainConfig(batchSize, seqLen, gradAccum, lr, minLr, warmup, maxSteps, optimizer, weightDecay,
-                clip, seed, entropyWarmup).validate();
+        boolean denseModel = model.dense();
+        // The seed's optimizer for the dense model: Muon at 0.01 for the hidden matrices, AdamW at 1e-3 for the rest.
+        String opt = optimizer != null ? optimizer : denseModel ? "muon" : "adamw";
+        float peak = lr != null ? lr : !denseModel ? 3e-3f : opt.equals("muon") ? 1e-2f : 1e-3f;
+        float floor = minLr != null ? minLr : denseModel ? peak / 10 : 3e-4f;
+        float adamwPeak = adamwLr != null ? adamwLr : denseModel ? 1e-3f : 0f;
+        TrainConfig cfg = new TrainConfig(batchSize, seqLen, gradAccum, peak, floor, warmup, maxSteps, opt, weightDecay,
+                clip, seed, entropyWarmup, adamwPeak).validate();
         long maxSeconds = parseDuration(maxTime);
         check(evalEvery >= 1, "--eval-every must be >= 1");
         check(evalBatches >= 1, "--eval-batches must be >= 1");
@@ -146,18 +152,25 @@ final class TrainCommand implements Callable<Integer> {
         }
 
         Path resumeFrom = resumePath();
-        ModelConfig config = model.config();
+        ModelConfig config = denseModel ? null : model.config();
+        DenseConfig denseConfig = denseModel ? model.denseConfig() : null;
         String patcherSpec = patcher;
         boolean dense = attention.equals("dense");
         if (resumeFrom != null) {
             Checkpoint.Meta meta = Checkpoint.readMeta(resumeFrom);
+            Checkpoint.checkArchitecture(resumeFrom, meta, denseModel ? DenseGpt.KIND : IonLlama.KIND);
             config = meta.config();
+            denseConfig = meta.denseConfig();
             patcherSpec = meta.patcher();
             dense = meta.dense();
         }
+        if (denseModel) {
+            check(seqLen <= denseConfig.context(), "--seq-len (" + seqLen + ") is longer than the dense model's --context ("
+                    + denseConfig.context() + ")");
+        }
         if (runName == null) {
             runName = out != null ? out.getFileName().toString()
-                    : config.size() + "-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"));
+                    : (denseModel ? "dense" : config.size()) + "-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"));
         }
         if (out == null) {
             out = resumeFrom != null ? resumeFrom.toAbsolutePath().getParent() : Path.of("checkpoints", runName);
@@ -165,7 +178,8 @@ final class TrainCommand implements Callable<Integer> {
         Path cache = cacheDir != null ? cacheDir : Corpus.defaultCacheDir();
 
         try (Backend be = backendOptions.open(); Corpus corpus = openCorpus(cache)) {
-            IonLlama m = new IonLlama(config, be, Patcher.parse(patcherSpec, config.maxPatch(), config.targetPatch()), dense);
+            ByteModel m = denseModel ? new DenseGpt(denseConfig, be)
+                    : new IonLlama(config, be, Patcher.parse(patcherSpec, config.maxPatch(), config.targetPatch()), dense);
             m.init(seed);
             Trainer trainer = new Trainer(m, corpus.train(), cfg);
             double best = Double.NaN;
@@ -176,12 +190,20 @@ final class TrainCommand implements Callable<Integer> {
                 bytesSeen = meta.bytesSeen();
                 System.out.printf("resuming from %s at step %d%n", resumeFrom, trainer.step);
             }
-            ParamLayout layout = m.layout;
-            System.out.printf("ionllama train: %s (%,d params), %s, patcher %s, %s attention%n", config.size(), layout.total(),
-                    be.describe(), m.patcher.spec(), dense ? "dense" : "dilated");
+            ParamLayout layout = m.layout();
+            if (denseModel) {
+                System.out.printf("ionllama train: %s (%,d params, context %d), %s%n", m.describe(), layout.total(),
+                        denseConfig.context(), be.describe());
+            } else {
+                System.out.printf("ionllama train: %s (%,d params), %s, patcher %s, %s attention%n", config.size(), layout.total(),
+                        be.describe(), m.patcher().spec(), dense ? "dense" : "dilated");
+            }
             System.out.printf("data: %s%n", corpus.description());
-            System.out.printf("batch %d x %d bytes x %d accum, lr %.1e -> %.1e, %s, %d steps%s -> %s%n", batchSize, seqLen, gradAccum,
-                    lr, minLr, optimizer, maxSteps, maxSeconds > 0 ? " or " + maxTime : "", out);
+            String rates = opt.equals("muon") && adamwPeak > 0
+                    ? String.format("Muon lr %.1e -> %.1e, AdamW lr %.1e", peak, floor, adamwPeak)
+                    : String.format("lr %.1e -> %.1e, %s", peak, floor, opt);
+            System.out.printf("batch %d x %d bytes x %d accum, %s, %d steps%s -> %s%n", batchSize, seqLen, gradAccum,
+                    rates, maxSteps, maxSeconds > 0 ? " or " + maxTime : "", out);
             boolean bar = progress && System.console() != null;
             TrainRun run = new TrainRun(trainer, corpus, new TrainRun.Options(out, maxSeconds, evalEvery, evalBatches, saveEvery,
                     keep, logEvery, sampleBytes, bar), System.out, Double.isNaN(best) ? Double.POSITIVE_INFINITY : best, bytesSeen)

@@ -1,38 +1,39 @@
 package io.ionllama.generate;
 
-import io.ionllama.model.IonLlama;
-import io.ionllama.model.StreamingDecoder;
+import io.ionllama.model.ByteModel;
 import java.util.Arrays;
 import java.util.SplittableRandom;
 import java.util.function.IntPredicate;
 
 /**
- * Generates bytes from a model. The default path is incremental ({@link StreamingDecoder}): each
- * new byte costs O(1) in the context length. The reference path reruns the full model over the
+ * Generates bytes from a model. The default path is incremental (the model's
+ * {@link ByteModel.Decoder}): each new byte costs O(1) in the context length for ionLlama's
+ * recurrent decoder, O(context) for the dense model's key/value cache. The reference path reruns the full model over the
  * context window for every byte; it exists to measure the incremental path against.
  *
  * <p>When the context reaches {@code window} bytes, the most recent half window is kept: the
- * decoder is reset and re-primed with those bytes, so generation can run on without bound.
+ * decoder is reset and re-primed with those bytes, so generation can run on without bound. A model
+ * with a fixed context ({@link ByteModel#maxContext}, the dense model's) caps the window at it.
  */
 public final class Generator {
-    private final IonLlama model;
+    private final ByteModel model;
     private final int window;
     private final boolean incremental;
-    private final StreamingDecoder decoder;
+    private final ByteModel.Decoder decoder;
 
-    public Generator(IonLlama model, int window) {
+    public Generator(ByteModel model, int window) {
         this(model, window, true);
     }
 
-    public Generator(IonLlama model, int window, boolean incremental) {
+    public Generator(ByteModel model, int window, boolean incremental) {
         if (window < 2) {
             throw new IllegalArgumentException("context window must be at least 2 bytes");
         }
         this.model = model;
-        this.window = window;
+        this.window = Math.min(window, Math.max(2, model.maxContext()));
         this.incremental = incremental;
         // A decoder never holds more than the window's bytes, so never more patches than that.
-        this.decoder = incremental ? new StreamingDecoder(model, window) : null;
+        this.decoder = incremental ? model.decoder(this.window) : null;
     }
 
     /**

@@ -38,14 +38,7 @@ public final class Architecture {
         p.add("enc.proj", Kind.MATRIX, c.dModel(), c.dLocal());
 
         for (int i = 0; i < c.layers(); i++) {
-            String b = "global." + i;
-            p.add(b + ".norm1", Kind.VECTOR, c.dModel());
-            p.add(b + ".wq", Kind.MATRIX, c.dModel(), c.dModel());
-            p.add(b + ".wk", Kind.MATRIX, c.dModel(), c.dModel());
-            p.add(b + ".wv", Kind.MATRIX, c.dModel(), c.dModel());
-            p.add(b + ".wo", Kind.MATRIX, c.dModel(), c.dModel());
-            p.add(b + ".norm2", Kind.VECTOR, c.dModel());
-            swiglu(p, b, c.dModel(), c.globalMlp());
+            transformerBlock(p, "global." + i, c.dModel(), c.globalMlp());
         }
         p.add("global.norm", Kind.VECTOR, c.dModel());
 
@@ -57,6 +50,36 @@ public final class Architecture {
         p.add("dec.norm", Kind.VECTOR, c.dLocal());
         p.add("head", Kind.MATRIX, ModelConfig.VOCAB, c.dLocal());
         return p;
+    }
+
+    /**
+     * The parameter tensors of the dense byte-level GPT ({@link DenseGpt}), in layout order:
+     *
+     * <pre>
+     *   embed.byte [256, d]    block.{i}.*  pre-norm transformer blocks (as global.{i}.* above)
+     *   norm [d]               head [256, d]  (untied from the embedding)
+     * </pre>
+     */
+    public static ParamLayout dense(DenseConfig c) {
+        ParamLayout p = new ParamLayout();
+        p.add("embed.byte", Kind.EMBEDDING, ModelConfig.VOCAB, c.dModel());
+        for (int i = 0; i < c.layers(); i++) {
+            transformerBlock(p, "block." + i, c.dModel(), c.mlp());
+        }
+        p.add("norm", Kind.VECTOR, c.dModel());
+        p.add("head", Kind.MATRIX, ModelConfig.VOCAB, c.dModel());
+        return p;
+    }
+
+    /** One pre-norm transformer block ({@link GlobalBlock}): norm1, W_q, W_k, W_v, W_o, norm2, SwiGLU. */
+    static void transformerBlock(ParamLayout p, String b, int d, int mlp) {
+        p.add(b + ".norm1", Kind.VECTOR, d);
+        p.add(b + ".wq", Kind.MATRIX, d, d);
+        p.add(b + ".wk", Kind.MATRIX, d, d);
+        p.add(b + ".wv", Kind.MATRIX, d, d);
+        p.add(b + ".wo", Kind.MATRIX, d, d);
+        p.add(b + ".norm2", Kind.VECTOR, d);
+        swiglu(p, b, d, mlp);
     }
 
     /**

@@ -30,7 +30,8 @@ import java.util.SplittableRandom;
  * padding (sequence b owns rows start[b] .. start[b]+count[b]); an unfinished last patch is not a
  * row, since no byte of the sequence can read it yet.
  */
-public final class IonLlama {
+public final class IonLlama implements ByteModel {
+    public static final String KIND = "ionllama";
     static final float EPS = 1e-5f;
 
     public final ModelConfig config;
@@ -49,7 +50,7 @@ public final class IonLlama {
     final int eEmbed, eNorm, eHead, embByte, embNgram, encProj, gNorm, decStart, decUp, decNorm, head;
 
     /** Result of a forward pass. */
-    public record Output(float loss, float entropyLoss, long patches, long bytes, int correct) {
+    public record Output(float loss, float entropyLoss, long patches, long bytes, int correct) implements Result {
         public double bpb() {
             return loss / Math.log(2);
         }
@@ -70,6 +71,7 @@ public final class IonLlama {
     public final long[] stageNanos = new long[STAGES.length];
     private long mark;
 
+    @Override
     public void resetTimers() {
         java.util.Arrays.fill(stageNanos, 0);
     }
@@ -138,8 +140,101 @@ public final class IonLlama {
         return layers;
     }
 
+    @Override
     public Backend backend() {
         return be;
+    }
+
+    // ---- ByteModel: what training, checkpoints and generation ask of any model ----
+
+    @Override
+    public String kind() {
+        return KIND;
+    }
+
+    @Override
+    public String describe() {
+        return config.size();
+    }
+
+    @Override
+    public java.util.Map<String, String> configMap() {
+        return config.toMap();
+    }
+
+    @Override
+    public ParamLayout layout() {
+        return layout;
+    }
+
+    @Override
+    public float[] params() {
+        return params;
+    }
+
+    @Override
+    public float[] grads() {
+        return grads;
+    }
+
+    @Override
+    public Patcher patcher() {
+        return patcher;
+    }
+
+    @Override
+    public String[] stages() {
+        return STAGES;
+    }
+
+    @Override
+    public long[] stageNanos() {
+        return stageNanos;
+    }
+
+    /** The patcher and the threshold it has calibrated, as checkpoints record them. */
+    @Override
+    public java.util.Map<String, String> stateMeta() {
+        java.util.Map<String, String> m = new java.util.LinkedHashMap<>();
+        m.put("patcher", patcher.spec());
+        m.put("attention", denseAttention ? "dense" : "dilated");
+        m.put("patch.theta", Float.toString(patcher.theta));
+        m.put("patch.level", Double.toString(patcher.level));
+        m.put("patch.calibrated", Boolean.toString(patcher.calibrated()));
+        return m;
+    }
+
+    @Override
+    public void restoreState(java.util.Map<String, String> meta) {
+        patcher.restore(Float.parseFloat(meta.get("patch.theta")), Double.parseDouble(meta.get("patch.level")),
+                Boolean.parseBoolean(meta.getOrDefault("patch.calibrated", "true")));
+    }
+
+    /** A {@link StreamingDecoder} (room for {@code window} patches before its caches grow) behind the generic interface. */
+    @Override
+    public Decoder decoder(int window) {
+        StreamingDecoder d = new StreamingDecoder(this, window);
+        return new Decoder() {
+            @Override
+            public void reset() {
+                d.reset();
+            }
+
+            @Override
+            public float[] prime(int[] bytes, int from, int to) {
+                return d.prime(bytes, from, to);
+            }
+
+            @Override
+            public float[] feed(int b) {
+                return d.feed(b);
+            }
+
+            @Override
+            public int length() {
+                return d.length();
+            }
+        };
     }
 
     /** Deterministic initialisation from {@code seed}. */
@@ -175,6 +270,7 @@ public final class IonLlama {
     }
 
     /** Fixed patches of this length replace entropy patching (the entropy warm-up); 0 turns it off. */
+    @Override
     public void setWarmupFixed(int length) {
         this.warmupFixed = length;
     }
@@ -203,6 +299,7 @@ public final class IonLlama {
     }
 
     /** While on (training), each forward pass recalibrates the patch threshold on its own batch. */
+    @Override
     public void setCalibrating(boolean on) {
         this.calibrating = on;
     }

@@ -29,4 +29,20 @@ public record MemoryEstimate(long optimizerState, long activations) {
         long floats = positions * perByte + patches * perPatch;
         return new MemoryEstimate(state, floats * Float.BYTES);
     }
+
+    /**
+     * The dense model's step ({@link DenseGpt}): per byte and block, the activations a
+     * {@link GlobalBlock} saves (x, n1, q, k, v, q and k after RoPE, o, x2, n2: 10 d; two rstd;
+     * g, u, s of the SwiGLU: 3 mlp) and the backward's scratch (9 d + 3 mlp, once), the causal
+     * attention weights (heads · seqLen per byte and block), and the embedding, norm, head and
+     * loss buffers (7 d + 4 · 256).
+     */
+    public static MemoryEstimate ofDense(DenseConfig c, ParamLayout layout, int batch, int seqLen) {
+        long state = 4L * Float.BYTES * layout.total();
+        long positions = (long) batch * seqLen;
+        long d = c.dModel(), mlp = c.mlp();
+        long perByte = c.layers() * (10 * d + 2 + 3 * mlp + (long) c.heads() * seqLen) + 9 * d + 3 * mlp + 7 * d
+                + 4L * ModelConfig.VOCAB;
+        return new MemoryEstimate(state, positions * perByte * Float.BYTES);
+    }
 }

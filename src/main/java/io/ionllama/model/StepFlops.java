@@ -42,6 +42,19 @@ public final class StepFlops {
         return 6 * macs + 14.0 * c.headDim() * c.heads() * c.layers() * keys;
     }
 
+    /**
+     * FLOPs of one step of the dense model ({@link DenseGpt}) over {@code batch} sequences of
+     * {@code seqLen} bytes: per byte L (4 d^2 + 3 d mlp) + 256 d multiply-adds (blocks, head),
+     * and every query reads all keys up to its own position (seqLen (seqLen + 1) / 2 per
+     * sequence, head and layer), counted as for ionLlama.
+     */
+    public static double perStepDense(DenseConfig c, int batch, int seqLen) {
+        double d = c.dModel();
+        double perByte = c.layers() * (4 * d * d + 3 * d * c.mlp()) + 256 * d;
+        double keys = (double) batch * keysRead(seqLen, 0, true);
+        return 6 * perByte * batch * seqLen + 14.0 * c.headDim() * c.heads() * c.layers() * keys;
+    }
+
     /** Keys read by all queries 0..P-1 of one sequence. */
     public static double keysRead(int P, int window, boolean dense) {
         if (dense) {

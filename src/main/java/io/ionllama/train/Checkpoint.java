@@ -1,6 +1,9 @@
 package io.ionllama.train;
 
 import io.ionllama.model.Architecture;
+import io.ionllama.model.ByteModel;
+import io.ionllama.model.DenseConfig;
+import io.ionllama.model.DenseGpt;
 import io.ionllama.model.IonLlama;
 import io.ionllama.model.ModelConfig;
 import io.ionllama.model.ParamLayout;
@@ -17,7 +20,9 @@ import java.util.Map;
  * Checkpoints as safetensors files: every parameter tensor under its layout name, optimizer
  * moments under {@code adamw.m.}, {@code adamw.v.} and {@code muon.m.} prefixes (omitted in
  * weights-only files), and metadata with the model and training configuration, the step, the
- * patch threshold and everything else a resumed run needs. Written atomically by
+ * patch threshold and everything else a resumed run needs. The architecture is recorded as
+ * {@code model} ({@code ionllama} or {@code dense}; files without it are ionLlama's), and a file of
+ * one architecture given to another is refused in one line. Written atomically by
  * {@link Safetensors#write}; loading checks the model's dimensions and every tensor's name and
  * shape and says in one line what does not fit.
  */
@@ -33,35 +38,47 @@ public final class Checkpoint {
         }
     }
 
-    /** What a checkpoint's metadata says about the run that wrote it. */
+    /**
+     * What a checkpoint's metadata says about the run that wrote it. {@code model} is the
+     * architecture; {@code config} (with patcher, dense attention, θ and level) describes an
+     * ionLlama model and is null for a dense one, {@code denseConfig} the reverse.
+     */
     public record Meta(ModelConfig config, String patcher, boolean dense, float theta, double level, long step,
-                       long bytesSeen, long skippedSteps, double bestValidBpb, Map<String, String> raw) {}
+                       long bytesSeen, long skippedSteps, double bestValidBpb, Map<String, String> raw, String model,
+                       DenseConfig denseConfig) {
+
+        /** The dimensions as the model reports them ({@link ByteModel#configMap}). */
+        public Map<String, String> configMap() {
+            return config != null ? config.toMap() : denseConfig.toMap();
+        }
+
+        public String describe() {
+            return Checkpoint.describe(model, configMap());
+        }
+    }
 
     /** Writes model (and, when {@code trainer} is not null, optimizer) state to {@code path} atomically. */
-    public static void save(Path path, IonLlama model, Trainer trainer, long bytesSeen, double bestValidBpb,
+    public static void save(Path path, ByteModel model, Trainer trainer, long bytesSeen, double bestValidBpb,
                             Map<String, String> extra) throws IOException {
         Map<String, String> meta = new LinkedHashMap<>();
         meta.put("format", FORMAT);
-        for (Map.Entry<String, String> e : model.config.toMap().entrySet()) {
+        meta.put("model", model.kind());
+        for (Map.Entry<String, String> e : model.configMap().entrySet()) {
             meta.put("model." + e.getKey(), e.getValue());
         }
-        meta.put("patcher", model.patcher.spec());
-        meta.put("attention", model.denseAttention ? "dense" : "dilated");
-        meta.put("patch.theta", Float.toString(model.patcher.theta));
-        meta.put("patch.level", Double.toString(model.patcher.level));
-        meta.put("patch.calibrated", Boolean.toString(model.patcher.calibrated()));
+        meta.putAll(model.stateMeta());
         meta.put("bytes_seen", Long.toString(bytesSeen));
         meta.put("best_valid_bpb", Double.toString(bestValidBpb));
         if (extra != null) {
             meta.putAll(extra);
         }
         List<Safetensors.Tensor> tensors = new ArrayList<>();
-        for (ParamLayout.Tensor t : model.layout.tensors()) {
-            tensors.add(tensor(t.name(), t, model.params));
+        for (ParamLayout.Tensor t : model.layout().tensors()) {
+            tensors.add(tensor(t.name(), t, model.params()));
         }
         if (trainer != null) {
             // The moments may live on the device between steps (TornadoVM backend): bring them home first.
-            model.backend().toHost(model.params, trainer.adamw().m, trainer.adamw().v);
+            model.backend().toHost(model.params(), trainer.adamw().m, trainer.adamw().v);
             if (trainer.muon() != null) {
                 model.backend().toHost(trainer.muon().momentum);
             }
@@ -81,7 +98,8 @@ public final class Checkpoint {
             meta.put("train.clip", Float.toString(c.clip()));
             meta.put("train.seed", Long.toString(c.seed()));
             meta.put("train.entropy_warmup", Integer.toString(c.entropyWarmup()));
-            for (ParamLayout.Tensor t : model.layout.tensors()) {
+            meta.put("train.adamw_lr", Float.toString(c.adamwLr()));
+            for (ParamLayout.Tensor t : model.layout().tensors()) {
                 tensors.add(tensor("adamw.m." + t.name(), t, trainer.adamw().m));
                 tensors.add(tensor("adamw.v." + t.name(), t, trainer.adamw().v));
             }
@@ -110,7 +128,8 @@ public final class Checkpoint {
     public static Meta readMeta(Path path) throws IOException {
         Safetensors.Reader r = open(path);
         Meta meta = meta(path, r.metadata());
-        for (ParamLayout.Tensor t : Architecture.layout(meta.config()).tensors()) {
+        ParamLayout layout = meta.config() != null ? Architecture.layout(meta.config()) : Architecture.dense(meta.denseConfig());
+        for (ParamLayout.Tensor t : layout.tensors()) {
             entry(r, path, t.name(), t);
         }
         return meta;
@@ -135,6 +154,20 @@ public final class Checkpoint {
             // Every checkpoint this project writes has one: without it the data could not be verified.
             throw new CheckpointException(path + ": damaged header (the data's checksum is missing)");
         }
+        String model = m.getOrDefault("model", IonLlama.KIND);
+        if (model.equals(DenseGpt.KIND)) {
+            try {
+                DenseConfig dc = DenseConfig.fromMap(m, "model.").validate();
+                return new Meta(null, null, false, 0f, 0, Long.parseLong(m.getOrDefault("step", "0")),
+                        Long.parseLong(m.getOrDefault("bytes_seen", "0")), Long.parseLong(m.getOrDefault("skipped_steps", "0")),
+                        Double.parseDouble(m.getOrDefault("best_valid_bpb", "NaN")), m, model, dc);
+            } catch (RuntimeException e) {
+                throw new CheckpointException(path + ": unreadable checkpoint metadata (" + e.getMessage() + ")");
+            }
+        }
+        if (!model.equals(IonLlama.KIND)) {
+            throw new CheckpointException(path + " holds a model of unknown architecture '" + model + "' (expected ionllama or dense)");
+        }
         try {
             String[] ng = m.get("model.ngrams").isEmpty() ? new String[0] : m.get("model.ngrams").split(",");
             int[] ngrams = new int[ng.length];
@@ -150,7 +183,7 @@ public final class Checkpoint {
             return new Meta(c, m.get("patcher"), "dense".equals(m.get("attention")), Float.parseFloat(m.get("patch.theta")),
                     Double.parseDouble(m.get("patch.level")), Long.parseLong(m.getOrDefault("step", "0")),
                     Long.parseLong(m.getOrDefault("bytes_seen", "0")), Long.parseLong(m.getOrDefault("skipped_steps", "0")),
-                    Double.parseDouble(m.getOrDefault("best_valid_bpb", "NaN")), m);
+                    Double.parseDouble(m.getOrDefault("best_valid_bpb", "NaN")), m, model, null);
         } catch (RuntimeException e) {
             throw new CheckpointException(path + ": unreadable checkpoint metadata (" + e.getMessage() + ")");
         }
@@ -168,22 +201,23 @@ public final class Checkpoint {
      * Loads parameters (and, with a trainer, its optimizer state and step) from {@code path} into
      * {@code model}, whose configuration must match the file's.
      */
-    public static Meta load(Path path, IonLlama model, Trainer trainer) throws IOException {
+    public static Meta load(Path path, ByteModel model, Trainer trainer) throws IOException {
         Safetensors.Reader r = open(path);
         Meta meta = meta(path, r.metadata());
-        if (!meta.config().toMap().equals(model.config.toMap())) {
-            throw new CheckpointException(path + " holds a different model (" + describe(meta.config()) + ") than requested ("
-                    + describe(model.config) + ")");
+        checkArchitecture(path, meta, model.kind());
+        if (!meta.configMap().equals(model.configMap())) {
+            throw new CheckpointException(path + " holds a different model (" + meta.describe() + ") than requested ("
+                    + describe(model.kind(), model.configMap()) + ")");
         }
-        for (ParamLayout.Tensor t : model.layout.tensors()) {
-            read(r, path, t.name(), t, model.params);
+        for (ParamLayout.Tensor t : model.layout().tensors()) {
+            read(r, path, t.name(), t, model.params());
         }
-        model.patcher.restore(meta.theta(), meta.level(), Boolean.parseBoolean(meta.raw().getOrDefault("patch.calibrated", "true")));
+        model.restoreState(meta.raw());
         if (trainer != null) {
-            if (!r.entries().containsKey("adamw.m." + model.layout.tensors().get(0).name())) {
+            if (!r.entries().containsKey("adamw.m." + model.layout().tensors().get(0).name())) {
                 throw new CheckpointException(path + " holds weights only, no optimizer state to resume from");
             }
-            for (ParamLayout.Tensor t : model.layout.tensors()) {
+            for (ParamLayout.Tensor t : model.layout().tensors()) {
                 read(r, path, "adamw.m." + t.name(), t, trainer.adamw().m);
                 read(r, path, "adamw.v." + t.name(), t, trainer.adamw().v);
             }
@@ -197,7 +231,7 @@ public final class Checkpoint {
                 }
                 model.backend().hostChanged(trainer.muon().momentum);
             }
-            model.backend().hostChanged(model.params, trainer.adamw().m, trainer.adamw().v);
+            model.backend().hostChanged(model.params(), trainer.adamw().m, trainer.adamw().v);
             trainer.step = meta.step();
             trainer.skippedSteps = meta.skippedSteps();
             trainer.adamw().t = Long.parseLong(meta.raw().getOrDefault("adamw.t", Long.toString(meta.step())));
@@ -227,13 +261,41 @@ public final class Checkpoint {
         return e;
     }
 
-    static String describe(ModelConfig c) {
-        return String.format("%s: d_local %d, d_model %d, %d layers, %d heads", c.size(), c.dLocal(), c.dModel(), c.layers(), c.heads());
+    static String describe(String kind, Map<String, String> c) {
+        if (kind.equals(DenseGpt.KIND)) {
+            return String.format("dense: d_model %s, %s layers, %s heads, mlp %s, context %s", c.get("d_model"), c.get("layers"),
+                    c.get("heads"), c.get("mlp"), c.get("context"));
+        }
+        return String.format("%s: d_local %s, d_model %s, %s layers, %s heads", c.get("size"), c.get("d_local"), c.get("d_model"),
+                c.get("layers"), c.get("heads"));
     }
 
-    /** Creates the model a checkpoint describes (on {@code backend}) and loads its weights. */
+    /**
+     * Refuses, in one line, a checkpoint of another architecture than {@code expected} (a dense
+     * checkpoint given where an ionLlama model is wanted, or the reverse).
+     */
+    public static void checkArchitecture(Path path, Meta meta, String expected) throws CheckpointException {
+        if (!meta.model().equals(expected)) {
+            throw new CheckpointException(path + " is a checkpoint of the " + meta.model() + " model, not of " + expected
+                    + " (it was trained with --model " + meta.model() + ")");
+        }
+    }
+
+    /** Creates the model a checkpoint describes, of whichever architecture (on {@code backend}), and loads its weights. */
+    public static ByteModel loadAny(Path path, io.ionllama.backend.Backend backend) throws IOException {
+        Meta meta = readMeta(path);
+        if (meta.model().equals(DenseGpt.KIND)) {
+            DenseGpt m = new DenseGpt(meta.denseConfig(), backend);
+            load(path, m, null);
+            return m;
+        }
+        return loadModel(path, backend);
+    }
+
+    /** Creates the ionLlama model a checkpoint describes (on {@code backend}) and loads its weights. */
     public static IonLlama loadModel(Path path, io.ionllama.backend.Backend backend) throws IOException {
         Meta meta = readMeta(path);
+        checkArchitecture(path, meta, IonLlama.KIND);
         IonLlama m = new IonLlama(meta.config(), backend, Patcher.parse(meta.patcher(), meta.config().maxPatch(),
                 meta.config().targetPatch()), meta.dense());
         load(path, m, null);

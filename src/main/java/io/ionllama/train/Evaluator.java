@@ -2,7 +2,7 @@ package io.ionllama.train;
 
 import io.ionllama.backend.Backend;
 import io.ionllama.data.ByteSource;
-import io.ionllama.model.IonLlama;
+import io.ionllama.model.ByteModel;
 
 /**
  * Validation: the model's loss over fixed, evenly spaced windows of the validation bytes, so
@@ -36,9 +36,9 @@ public final class Evaluator {
      * (each window's first byte is context only), so every byte after the first of each window is
      * scored exactly once. A final short window covers the tail.
      */
-    public static Result whole(IonLlama model, ByteSource source, int seqLen, int batch) {
+    public static Result whole(ByteModel model, ByteSource source, int seqLen, int batch) {
         long n = source.size();
-        int T = (int) Math.min(seqLen, n - 1);
+        int T = (int) Math.min(Math.min(seqLen, model.maxContext()), n - 1);
         java.util.List<long[]> windows = new java.util.ArrayList<>();
         for (long start = 0; start + 1 < n; start += T) {
             windows.add(new long[] {start, Math.min(T, n - 1 - start)});
@@ -58,7 +58,7 @@ public final class Evaluator {
                 }
             }
             // A short last batch is another sequence of ops: it runs outside the replayed step.
-            IonLlama.Output o = rows == batch ? forward(model, EVAL, x, y, rows, T) : model.forward(x, y, rows, T);
+            ByteModel.Result o = rows == batch ? forward(model, EVAL, x, y, rows, T) : model.forward(x, y, rows, T);
             lossSum += (double) o.loss() * o.bytes();
             correct += o.correct();
             bytes += o.bytes();
@@ -69,16 +69,16 @@ public final class Evaluator {
                 (long) bytes);
     }
 
-    public Result run(IonLlama model) {
+    public Result run(ByteModel model) {
         return run(model, false);
     }
 
     /**
-     * As {@link #run(IonLlama)}; {@code last}: no training step follows, so an evaluation that
+     * As {@link #run(ByteModel)}; {@code last}: no training step follows, so an evaluation that
      * is also the first of the run runs outside any backend step: a device backend runs it op by
      * op instead of building (and compiling) a plan that nothing would replay.
      */
-    public Result run(IonLlama model, boolean last) {
+    public Result run(ByteModel model, boolean last) {
         boolean replay = !last || runs > 0;
         runs++;
         int T = seqLen, n = batch * T;
@@ -94,7 +94,7 @@ public final class Evaluator {
                 System.arraycopy(w, 0, x, b * T, T);
                 System.arraycopy(w, 1, y, b * T, T);
             }
-            IonLlama.Output o = replay ? forward(model, TRAINING_EVAL, x, y, batch, T) : model.forward(x, y, batch, T);
+            ByteModel.Result o = replay ? forward(model, TRAINING_EVAL, x, y, batch, T) : model.forward(x, y, batch, T);
             lossSum += (double) o.loss() * o.bytes();
             correct += o.correct();
             bytes += o.bytes();
@@ -106,10 +106,10 @@ public final class Evaluator {
     }
 
     /** One batch's forward pass as one backend step of {@code kind}. */
-    private static IonLlama.Output forward(IonLlama model, String kind, int[] x, int[] y, int rows, int T) {
+    private static ByteModel.Result forward(ByteModel model, String kind, int[] x, int[] y, int rows, int T) {
         Backend be = model.backend();
         be.beginStep(kind);
-        IonLlama.Output o;
+        ByteModel.Result o;
         try {
             o = model.forward(x, y, rows, T);
         } catch (RuntimeException | Error e) {

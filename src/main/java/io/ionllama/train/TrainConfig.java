@@ -16,9 +16,18 @@ package io.ionllama.train;
  * @param clip          global gradient-norm clip (0: off)
  * @param seed          initialisation and data order
  * @param entropyWarmup steps with fixed patches while the entropy model learns
+ * @param adamwLr       with Muon, AdamW's peak rate for what Muon leaves to it (embeddings, norms,
+ *                      heads), following the same schedule scaled by adamwLr / lr; 0: the same
+ *                      rate as Muon's (ionLlama's default)
  */
 public record TrainConfig(int batch, int seqLen, int gradAccum, float lr, float minLr, int warmup, long maxSteps,
-                          String optimizer, float weightDecay, float clip, long seed, int entropyWarmup) {
+                          String optimizer, float weightDecay, float clip, long seed, int entropyWarmup, float adamwLr) {
+
+    /** A run whose AdamW tensors, under Muon, share Muon's rate. */
+    public TrainConfig(int batch, int seqLen, int gradAccum, float lr, float minLr, int warmup, long maxSteps,
+                       String optimizer, float weightDecay, float clip, long seed, int entropyWarmup) {
+        this(batch, seqLen, gradAccum, lr, minLr, warmup, maxSteps, optimizer, weightDecay, clip, seed, entropyWarmup, 0f);
+    }
 
     public static TrainConfig defaults() {
         return new TrainConfig(8, 256, 1, 2e-3f, 2e-4f, 50, 1000, "adamw", 0.1f, 1.0f, 1337, 100);
@@ -33,6 +42,14 @@ public record TrainConfig(int batch, int seqLen, int gradAccum, float lr, float 
         return (float) (minLr + 0.5 * (lr - minLr) * (1 + Math.cos(Math.PI * progress)));
     }
 
+    /**
+     * AdamW's rate at {@code step} when Muon runs beside it: the schedule's rate scaled by
+     * adamwLr / lr (so warm-up and decay act on both alike), or Muon's own when adamwLr is 0.
+     */
+    public float adamwLrAt(long step) {
+        return adamwLr == 0 ? lrAt(step) : lrAt(step) * (adamwLr / lr);
+    }
+
     public TrainConfig validate() {
         check(batch >= 1, "--batch-size must be >= 1");
         check(seqLen >= 8, "--seq-len must be >= 8");
@@ -45,6 +62,7 @@ public record TrainConfig(int batch, int seqLen, int gradAccum, float lr, float 
         check(weightDecay >= 0, "--weight-decay must be >= 0");
         check(clip >= 0, "--clip must be >= 0");
         check(entropyWarmup >= 0, "--entropy-warmup must be >= 0");
+        check(adamwLr >= 0 && Float.isFinite(adamwLr), "--adamw-lr must be >= 0");
         return this;
     }
 

@@ -3,7 +3,7 @@ package io.ionllama.train;
 import io.ionllama.data.Corpus;
 import io.ionllama.generate.Generator;
 import io.ionllama.generate.Sampling;
-import io.ionllama.model.IonLlama;
+import io.ionllama.model.ByteModel;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.lang.management.ManagementFactory;
@@ -38,7 +38,7 @@ public final class TrainRun {
                           long skipped, Path checkpoint, Path metrics, Path plot, boolean stopped) {}
 
     private final Trainer trainer;
-    private final IonLlama model;
+    private final ByteModel model;
     private final Corpus corpus;
     private final Options opt;
     private final PrintStream log;
@@ -140,8 +140,8 @@ public final class TrainRun {
                     if (bar == null) {
                         long left = cfg.maxSteps() - trainer.step;
                         double eta = left * ((System.nanoTime() - t0) / 1e9) / Math.max(1, trainer.step - startStep);
-                        log.printf("step %d/%d  loss %.4f  bpb %.4f  bytes/patch %.2f  lr %.2e  |g| %.2f  %.0f bytes/s  ETA %s%s%n",
-                                trainer.step, cfg.maxSteps(), s.loss(), s.bpb(), s.bytesPerPatch(), s.lr(), s.gradNorm(), rate,
+                        log.printf("step %d/%d  loss %.4f  bpb %.4f%s  lr %.2e  |g| %.2f  %.0f bytes/s  ETA %s%s%n",
+                                trainer.step, cfg.maxSteps(), s.loss(), s.bpb(), perPatch(s.bytesPerPatch()), s.lr(), s.gradNorm(), rate,
                                 duration(eta), toDevice + toHost > 0 ? String.format("  host->device %.1f MB, device->host %.1f MB",
                                         toDevice / 1e6, toHost / 1e6) : "");
                     }
@@ -180,10 +180,10 @@ public final class TrainRun {
             bestValidBpb = r.bpb();
             Checkpoint.save(opt.out().resolve("best.safetensors"), model, trainer, bytesSeen, bestValidBpb, null);
         }
-        CurvePlot.write(plot, "ionllama " + model.config.size(), metrics.train, metrics.valid, plotX);
+        CurvePlot.write(plot, model.kind() + " " + model.describe(), metrics.train, metrics.valid, plotX);
         String sample = opt.sampleBytes() > 0 ? sample() : "";
-        String line = String.format("eval step %d: valid loss %.4f  bpb %.4f  ppl %.2f  acc %.3f  bytes/patch %.2f%s",
-                trainer.step, r.loss(), r.bpb(), r.perplexity(), r.accuracy(), r.bytesPerPatch(), better ? "  (best)" : "");
+        String line = String.format("eval step %d: valid loss %.4f  bpb %.4f  ppl %.2f  acc %.3f%s%s",
+                trainer.step, r.loss(), r.bpb(), r.perplexity(), r.accuracy(), perPatch(r.bytesPerPatch()), better ? "  (best)" : "");
         if (bar != null) {
             System.err.print("\r\033[2K");
         }
@@ -191,6 +191,11 @@ public final class TrainRun {
         if (!sample.isEmpty()) {
             log.println("  sample: " + sample.replace("\n", "\n          "));
         }
+    }
+
+    /** "  bytes/patch X" for a model that patches; nothing for one that does not (dense). */
+    private static String perPatch(double bytesPerPatch) {
+        return bytesPerPatch > 0 ? String.format("  bytes/patch %.2f", bytesPerPatch) : "";
     }
 
     /** A short sample from a fixed prompt, decoded leniently for display. */

@@ -3,7 +3,8 @@ package io.ionllama.train;
 import io.ionllama.backend.Backend;
 import io.ionllama.data.BatchSampler;
 import io.ionllama.data.ByteSource;
-import io.ionllama.model.IonLlama;
+import io.ionllama.model.ByteModel;
+import io.ionllama.model.Patcher;
 
 /**
  * One optimizer step at a time: gradient accumulation over micro-batches, entropy-patch warm-up
@@ -17,7 +18,7 @@ public final class Trainer {
     public record Step(long step, double loss, double entropyLoss, double bpb, double accuracy, double bytesPerPatch,
                        float lr, double gradNorm, boolean skipped, long bytes, double seconds) {}
 
-    public final IonLlama model;
+    public final ByteModel model;
     public final TrainConfig cfg;
     private final BatchSampler sampler;
     private final AdamW adamw;
@@ -29,12 +30,12 @@ public final class Trainer {
     public long skippedSteps;
     private int consecutiveSkips;
 
-    public Trainer(IonLlama model, ByteSource train, TrainConfig cfg) {
+    public Trainer(ByteModel model, ByteSource train, TrainConfig cfg) {
         this.model = model;
         this.cfg = cfg.validate();
         this.sampler = new BatchSampler(train, cfg.seed(), cfg.batch(), cfg.seqLen());
-        this.adamw = AdamW.defaults(model.layout.total(), cfg.weightDecay());
-        this.muon = cfg.optimizer().equals("muon") ? new Muon(model.layout, cfg.weightDecay()) : null;
+        this.adamw = AdamW.defaults(model.layout().total(), cfg.weightDecay());
+        this.muon = cfg.optimizer().equals("muon") ? new Muon(model.layout(), cfg.weightDecay()) : null;
         int n = cfg.batch() * cfg.seqLen();
         this.x = new int[n];
         this.y = new int[n];
@@ -58,8 +59,11 @@ public final class Trainer {
 
     public Step step() {
         long t0 = System.nanoTime();
-        boolean warm = step < cfg.entropyWarmup() && model.patcher.usesEntropy();
-        model.setWarmupFixed(warm ? Math.max(1, Math.round(model.patcher.target)) : 0);
+        Patcher patcher = model.patcher();
+        if (patcher != null) {
+            boolean warm = step < cfg.entropyWarmup() && patcher.usesEntropy();
+            model.setWarmupFixed(warm ? Math.max(1, Math.round(patcher.target)) : 0);
+        }
         Backend be = model.backend();
         be.beginStep();
         Step s;
@@ -75,13 +79,13 @@ public final class Trainer {
 
     /** One step between the backend's beginStep and endStep: everything it does is the same every step. */
     private Step stepInside(long t0, Backend be) {
-        be.fill(model.grads, 0, 0f, model.grads.length);
+        be.fill(model.grads(), 0, 0f, model.grads().length);
         double loss = 0, eloss = 0, correct = 0, bytes = 0, patches = 0;
         float scale = 1f / cfg.gradAccum();
         for (int k = 0; k < cfg.gradAccum(); k++) {
             sampler.fill(step * cfg.gradAccum() + k, x, y, window);
             model.setCalibrating(true);
-            IonLlama.Output o;
+            ByteModel.Result o;
             try {
                 o = model.forward(x, y, cfg.batch(), cfg.seqLen());
             } finally {
@@ -94,16 +98,16 @@ public final class Trainer {
             bytes += o.bytes();
             patches += o.patches();
         }
-        double norm = AdamW.gradNorm(model.backend(), model.layout, model.grads);
+        double norm = AdamW.gradNorm(model.backend(), model.layout(), model.grads());
         float lr = cfg.lrAt(step);
         boolean finite = Double.isFinite(loss) && Double.isFinite(norm);
         if (finite) {
             float clipScale = AdamW.clipScale(norm, cfg.clip());
             if (muon != null) {
-                muon.update(model.backend(), model.params, model.grads, lr, clipScale);
-                adamw.update(model.backend(), muon.adamwTensors(), model.params, model.grads, lr, clipScale);
+                muon.update(model.backend(), model.params(), model.grads(), lr, clipScale);
+                adamw.update(model.backend(), muon.adamwTensors(), model.params(), model.grads(), cfg.adamwLrAt(step), clipScale);
             } else {
-                adamw.update(model.backend(), model.layout.tensors(), model.params, model.grads, lr, clipScale);
+                adamw.update(model.backend(), model.layout().tensors(), model.params(), model.grads(), lr, clipScale);
             }
             consecutiveSkips = 0;
         } else {

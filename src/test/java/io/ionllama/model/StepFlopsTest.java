@@ -39,4 +39,24 @@ class StepFlopsTest {
         double attention = 14.0 * 32 * 4 * 2 * (1 + 2 + 3);
         assertThat(StepFlops.perStep(c, bytes, patches, false)).isEqualTo(6 * macs + attention);
     }
+
+    @Test
+    void denseTermsByHand() {
+        // d 192, 6 layers of 8 heads (24 each), SwiGLU 448; 2 sequences of 10 bytes.
+        DenseConfig c = DenseConfig.defaults();
+        double perByte = 6 * (4.0 * 192 * 192 + 3.0 * 192 * 448) + 256 * 192;
+        double attention = 14.0 * 24 * 8 * 6 * 2 * 55;
+        assertThat(StepFlops.perStepDense(c, 2, 10)).isEqualTo(6 * perByte * 20 + attention);
+    }
+
+    /** The dense estimate counts the attention weights, which grow with the square of the sequence. */
+    @Test
+    void denseMemoryGrowsWithTheSquareOfTheSequence() {
+        DenseConfig c = DenseConfig.defaults();
+        ParamLayout l = Architecture.dense(c);
+        MemoryEstimate m = MemoryEstimate.ofDense(c, l, 8, 512);
+        assertThat(m.optimizerState()).isEqualTo(16L * 2_533_824);
+        // 6 layers x 8 heads x 512 keys per byte, 4096 bytes: 400 MB of attention weights alone.
+        assertThat(m.activations()).isGreaterThan(6L * 8 * 512 * 4096 * 4);
+    }
 }

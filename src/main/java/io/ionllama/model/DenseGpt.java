@@ -1,0 +1,262 @@
+package io.ionllama.model;
+
+import io.ionllama.backend.Backend;
+import io.ionllama.kernels.Losses;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+/**
+ * The dense byte-level GPT of seed 002, the baseline ionLlama is measured against: a pre-norm
+ * transformer that attends densely and causally over every byte.
+ *
+ * <pre>
+ *   bytes x [B·T] ─► E[x] ─► block × L ─► RMSNorm ─► head ─► logits [B·T, 256]
+ *   block:  x ─► RMSNorm ─► q,k,v ─► RoPE(q,k) on the byte index ─► causal dense attention ─► W_o ─(+x)─►
+ *           ─► RMSNorm ─► SwiGLU ─(+)─►
+ * </pre>
+ *
+ * The blocks are ionLlama's {@link GlobalBlock} in its dense-attention form, with one "patch" per
+ * byte: sequence b owns rows b·T .. b·T+T-1, so RoPE positions are byte indices 0..T-1 and the
+ * block's forward, backward and one-row {@code step} (the key/value-cached decoder,
+ * {@link DenseDecoder}) are reused as they are; no op is new. The head is untied from the
+ * embedding. Positions run to {@code context - 1} and no further: a longer sequence is refused
+ * here, and generation slides its window before that ({@link io.ionllama.generate.Generator}).
+ */
+public final class DenseGpt implements ByteModel {
+    static final float EPS = 1e-5f;
+    public static final String KIND = "dense";
+
+    public final DenseConfig config;
+    public final ParamLayout layout;
+    public final float[] params;
+    public final float[] grads;
+    private final Backend be;
+    final GlobalBlock[] blocks;
+    private final GlobalBlock.Scratch scratch;
+    final int embed, norm, head;
+
+    /** Result of a forward pass: mean loss over the valid targets, their count, and argmax hits. */
+    public record Output(float loss, long bytes, int correct) implements Result {
+        @Override
+        public float entropyLoss() {
+            return 0;
+        }
+
+        @Override
+        public long patches() {
+            return 0;
+        }
+    }
+
+    public static final String[] STAGES = {"embedding + blocks", "norm + head + loss", "backward head", "backward blocks"};
+    private final long[] stageNanos = new long[STAGES.length];
+    private long mark;
+
+    // ---- per-step state (grow-only buffers) ----
+    private int B, T, N, capN;
+    private int[] x, targets, argmax, seqStart, seqCount;
+    private float[] bufA, bufB, top, normed, rstd, logits, probs, losses, stats, dLogits, dNormed, dA, dB;
+
+    public DenseGpt(DenseConfig config, Backend backend) {
+        this.config = config.validate();
+        this.layout = Architecture.dense(config);
+        if (!layout.fitsInOneArray()) {
+            throw new IllegalArgumentException("model has " + layout.total() + " parameters: more than one Java array holds");
+        }
+        this.be = backend;
+        this.params = new float[(int) layout.total()];
+        this.grads = new float[(int) layout.total()];
+        ModelConfig bc = config.blockConfig();
+        GlobalBlock.Saved saved = new GlobalBlock.Saved(bc, true, config.layers());
+        blocks = new GlobalBlock[config.layers()];
+        for (int i = 0; i < blocks.length; i++) {
+            blocks[i] = new GlobalBlock(layout, "block." + i, bc, true, saved, i);
+        }
+        scratch = new GlobalBlock.Scratch(config.dModel(), config.mlp());
+        embed = layout.get("embed.byte").off();
+        norm = layout.get("norm").off();
+        head = layout.get("head").off();
+    }
+
+    @Override
+    public String kind() {
+        return KIND;
+    }
+
+    @Override
+    public String describe() {
+        return config.describe();
+    }
+
+    @Override
+    public Map<String, String> configMap() {
+        return config.toMap();
+    }
+
+    @Override
+    public ParamLayout layout() {
+        return layout;
+    }
+
+    @Override
+    public float[] params() {
+        return params;
+    }
+
+    @Override
+    public float[] grads() {
+        return grads;
+    }
+
+    @Override
+    public Backend backend() {
+        return be;
+    }
+
+    @Override
+    public int maxContext() {
+        return config.context();
+    }
+
+    @Override
+    public Decoder decoder(int window) {
+        return new DenseDecoder(this, window);
+    }
+
+    @Override
+    public String[] stages() {
+        return STAGES;
+    }
+
+    @Override
+    public long[] stageNanos() {
+        return stageNanos;
+    }
+
+    @Override
+    public void resetTimers() {
+        java.util.Arrays.fill(stageNanos, 0);
+    }
+
+    private void lap(int stage) {
+        long now = System.nanoTime();
+        stageNanos[stage] += now - mark;
+        mark = now;
+    }
+
+    /** Deterministic initialisation from {@code seed}, as ionLlama's: unit embeddings, 1/sqrt(d) head, depth-scaled residual outputs. */
+    @Override
+    public void init(long seed) {
+        SplittableRandom rnd = new SplittableRandom(seed);
+        int d = config.dModel();
+        Init.normal(params, embed, 256 * d, 1f, rnd);
+        for (GlobalBlock blk : blocks) {
+            blk.init(params, rnd, blocks.length);
+        }
+        Init.fill(params, norm, d, 1f);
+        Init.normal(params, head, 256 * d, (float) (1 / Math.sqrt(d)), rnd);
+    }
+
+    private void ensure(int B, int T) {
+        this.B = B;
+        this.T = T;
+        this.N = B * T;
+        if (seqStart == null || seqStart.length < B + 1) {
+            seqStart = new int[B + 1];
+            seqCount = new int[B + 1];
+        }
+        // Every sequence is T rows long: the blocks' packed-rows view of a [B, T] batch.
+        for (int b = 0; b < B; b++) {
+            seqStart[b] = b * T;
+            seqCount[b] = T;
+        }
+        seqStart[B] = N;
+        be.hostChanged(seqStart, seqCount);
+        if (N <= capN) {
+            return;
+        }
+        capN = N;
+        int d = config.dModel();
+        x = new int[N]; targets = new int[N]; argmax = new int[N];
+        bufA = new float[N * d]; bufB = new float[N * d]; normed = new float[N * d]; rstd = new float[N];
+        logits = new float[N * 256]; probs = new float[N * 256]; losses = new float[N]; stats = new float[Losses.STATS];
+        dLogits = new float[N * 256]; dNormed = new float[N * d]; dA = new float[N * d]; dB = new float[N * d];
+    }
+
+    @Override
+    public Output forward(int[] bytes, int[] tgt, int B, int T) {
+        if (T > config.context()) {
+            throw new IllegalArgumentException("sequence of " + T + " bytes is longer than the dense model's context ("
+                    + config.context() + ")");
+        }
+        ensure(B, T);
+        System.arraycopy(bytes, 0, x, 0, N);
+        System.arraycopy(tgt, 0, targets, 0, N);
+        be.hostChanged(x, targets);
+        int d = config.dModel();
+        mark = System.nanoTime();
+        be.byteEmbeddingForward(bufA, 0, params, embed, x, 0, N, d);
+        float[] cur = bufA, next = bufB;
+        for (GlobalBlock blk : blocks) {
+            blk.forward(be, params, cur, 0, next, 0, N, B, seqStart, seqCount);
+            float[] t = cur;
+            cur = next;
+            next = t;
+        }
+        top = cur;
+        lap(0);
+        be.rmsNormForward(normed, 0, rstd, 0, top, 0, params, norm, N, d, EPS);
+        be.matmulForward(logits, 0, normed, 0, params, head, null, 0, N, d, 256);
+        be.crossEntropyForward(losses, 0, probs, 0, logits, 0, targets, 0, N, 256);
+        be.argmax(argmax, 0, logits, 0, N, 256);
+        be.lossStats(stats, 0, losses, 0, argmax, 0, targets, 0, N);
+        be.toHost(stats);
+        lap(1);
+        return new Output(stats[Losses.STAT_MEAN_LOSS], (long) (int) stats[Losses.STAT_VALID], (int) stats[Losses.STAT_CORRECT]);
+    }
+
+    @Override
+    public void backward(float scale) {
+        int d = config.dModel();
+        mark = System.nanoTime();
+        stats[Losses.STAT_INV_VALID] *= scale;
+        be.hostChanged(stats);
+        be.fill(dLogits, 0, 0f, N * 256);
+        be.crossEntropyBackward(dLogits, 0, probs, 0, targets, 0, stats, Losses.STAT_INV_VALID, 0, N, 256);
+        be.fill(dNormed, 0, 0f, N * d);
+        be.matmulBackwardInput(dNormed, 0, dLogits, 0, params, head, N, d, 256);
+        be.matmulBackwardWeight(grads, head, null, 0, dLogits, 0, normed, 0, N, d, 256);
+        be.fill(dA, 0, 0f, N * d);
+        be.rmsNormBackward(dA, 0, grads, norm, dNormed, 0, top, 0, params, norm, rstd, 0, N, d);
+        lap(2);
+        float[] dcur = dA, dnext = dB;
+        for (int i = blocks.length - 1; i >= 0; i--) {
+            be.fill(dnext, 0, 0f, N * d);
+            blocks[i].backward(be, params, grads, dcur, 0, dnext, 0, N, B, seqStart, seqCount, scratch);
+            float[] t = dcur;
+            dcur = dnext;
+            dnext = t;
+        }
+        be.byteEmbeddingBackward(grads, embed, dcur, 0, x, 0, N, d);
+        stats[Losses.STAT_INV_VALID] /= scale;
+        be.hostChanged(stats);
+        lap(3);
+    }
+
+    @Override
+    public double objective() {
+        be.toHost(losses, stats);
+        double sum = 0;
+        for (int i = 0; i < N; i++) {
+            sum += losses[i];
+        }
+        double valid = stats[Losses.STAT_VALID];
+        return valid == 0 ? 0 : sum / valid;
+    }
+
+    @Override
+    public float[] logits() {
+        be.toHost(logits);
+        return logits;
+    }
+}
