@@ -44,10 +44,10 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--cache-dir", description = "Where downloads and decompressed data are kept (default: ~/.cache/ionllama or $IONLLAMA_CACHE).")
     Path cacheDir;
 
-    @Option(names = "--max-steps", defaultValue = "400", description = "Optimizer steps (also the cosine schedule's length).")
-    long maxSteps;
+    @Option(names = "--max-steps", description = "Optimizer steps (also the cosine schedule's length unless --max-time is given). Default 400; with --max-time: no step limit.")
+    Long maxSteps;
 
-    @Option(names = "--max-time", defaultValue = "0", description = "Stop after this long, e.g. 90s, 15m, 2h (0: no limit).")
+    @Option(names = "--max-time", defaultValue = "0", description = "Time budget of training, e.g. 90s, 15m, 2h (0: none): the cosine schedule runs over it, not over --max-steps, and the run stops at its end.")
     String maxTime;
 
     @Option(names = "--batch-size", defaultValue = "8", description = "Sequences per micro-batch.")
@@ -137,9 +137,11 @@ final class TrainCommand implements Callable<Integer> {
         float peak = lr != null ? lr : !denseModel ? 3e-3f : opt.equals("muon") ? 1e-2f : 1e-3f;
         float floor = minLr != null ? minLr : denseModel ? peak / 10 : 3e-4f;
         float adamwPeak = adamwLr != null ? adamwLr : denseModel ? 1e-3f : 0f;
-        TrainConfig cfg = new TrainConfig(batchSize, seqLen, gradAccum, peak, floor, warmup, maxSteps, opt, weightDecay,
-                clip, seed, entropyWarmup, adamwPeak).validate();
         long maxSeconds = parseDuration(maxTime);
+        // With a time budget the schedule runs over time; --max-steps, when given too, is only a cap.
+        long steps = maxSteps != null ? maxSteps : maxSeconds > 0 ? Long.MAX_VALUE : 400;
+        TrainConfig cfg = new TrainConfig(batchSize, seqLen, gradAccum, peak, floor, warmup, steps, opt, weightDecay,
+                clip, seed, entropyWarmup, adamwPeak, maxSeconds).validate();
         check(evalEvery >= 1, "--eval-every must be >= 1");
         check(evalBatches >= 1, "--eval-batches must be >= 1");
         check(saveEvery >= 0 && keep >= 0 && logEvery >= 1, "--save-every, --keep must be >= 0 and --log-every >= 1");
@@ -202,10 +204,11 @@ final class TrainCommand implements Callable<Integer> {
             String rates = opt.equals("muon") && adamwPeak > 0
                     ? String.format("Muon lr %.1e -> %.1e, AdamW lr %.1e", peak, floor, adamwPeak)
                     : String.format("lr %.1e -> %.1e, %s", peak, floor, opt);
-            System.out.printf("batch %d x %d bytes x %d accum, %s, %d steps%s -> %s%n", batchSize, seqLen, gradAccum,
-                    rates, maxSteps, maxSeconds > 0 ? " or " + maxTime : "", out);
+            System.out.printf("batch %d x %d bytes x %d accum, %s, %s -> %s%n", batchSize, seqLen, gradAccum, rates,
+                    maxSeconds == 0 ? steps + " steps" : "cosine over " + maxTime + " of training"
+                            + (maxSteps != null ? " (at most " + steps + " steps)" : ""), out);
             boolean bar = progress && System.console() != null;
-            TrainRun run = new TrainRun(trainer, corpus, new TrainRun.Options(out, maxSeconds, evalEvery, evalBatches, saveEvery,
+            TrainRun run = new TrainRun(trainer, corpus, new TrainRun.Options(out, 0, evalEvery, evalBatches, saveEvery,
                     keep, logEvery, sampleBytes, bar), System.out, Double.isNaN(best) ? Double.POSITIVE_INFINITY : best, bytesSeen)
                     .plotX(plotAxis);
             Thread mainThread = Thread.currentThread();

@@ -99,6 +99,9 @@ public final class Checkpoint {
             meta.put("train.seed", Long.toString(c.seed()));
             meta.put("train.entropy_warmup", Integer.toString(c.entropyWarmup()));
             meta.put("train.adamw_lr", Float.toString(c.adamwLr()));
+            meta.put("train.max_seconds", Double.toString(c.maxSeconds()));
+            // Training time so far: where a resumed time-driven run continues its schedule.
+            meta.put("train.elapsed_s", Double.toString(trainer.elapsed()));
             for (ParamLayout.Tensor t : model.layout().tensors()) {
                 tensors.add(tensor("adamw.m." + t.name(), t, trainer.adamw().m));
                 tensors.add(tensor("adamw.v." + t.name(), t, trainer.adamw().v));
@@ -235,6 +238,8 @@ public final class Checkpoint {
             trainer.step = meta.step();
             trainer.skippedSteps = meta.skippedSteps();
             trainer.adamw().t = Long.parseLong(meta.raw().getOrDefault("adamw.t", Long.toString(meta.step())));
+            trainer.elapsedBefore = Double.parseDouble(meta.raw().getOrDefault("train.elapsed_s", "NaN"));
+            trainer.startClock();
         }
         return meta;
     }

@@ -19,9 +19,20 @@ package io.ionllama.train;
  * @param adamwLr       with Muon, AdamW's peak rate for what Muon leaves to it (embeddings, norms,
  *                      heads), following the same schedule scaled by adamwLr / lr; 0: the same
  *                      rate as Muon's (ionLlama's default)
+ * @param maxSeconds    a time budget in seconds (0: none). When set, the schedule is driven by time:
+ *                      the warm-up stays in steps, and the cosine runs over the budget's training time
+ *                      instead of over maxSteps ({@link #lrAt(long, double)}); the run stops at the
+ *                      budget (or at maxSteps, whichever comes first)
  */
 public record TrainConfig(int batch, int seqLen, int gradAccum, float lr, float minLr, int warmup, long maxSteps,
-                          String optimizer, float weightDecay, float clip, long seed, int entropyWarmup, float adamwLr) {
+                          String optimizer, float weightDecay, float clip, long seed, int entropyWarmup, float adamwLr,
+                          double maxSeconds) {
+
+    /** A step-driven run (no time budget). */
+    public TrainConfig(int batch, int seqLen, int gradAccum, float lr, float minLr, int warmup, long maxSteps,
+                       String optimizer, float weightDecay, float clip, long seed, int entropyWarmup, float adamwLr) {
+        this(batch, seqLen, gradAccum, lr, minLr, warmup, maxSteps, optimizer, weightDecay, clip, seed, entropyWarmup, adamwLr, 0);
+    }
 
     /** A run whose AdamW tensors, under Muon, share Muon's rate. */
     public TrainConfig(int batch, int seqLen, int gradAccum, float lr, float minLr, int warmup, long maxSteps,
@@ -40,6 +51,38 @@ public record TrainConfig(int batch, int seqLen, int gradAccum, float lr, float 
         }
         double progress = Math.min(1.0, (double) (step - warmup) / Math.max(1, maxSteps - warmup));
         return (float) (minLr + 0.5 * (lr - minLr) * (1 + Math.cos(Math.PI * progress)));
+    }
+
+    /** This configuration with a time budget of {@code seconds} (0: step-driven). */
+    public TrainConfig withMaxSeconds(double seconds) {
+        return new TrainConfig(batch, seqLen, gradAccum, lr, minLr, warmup, maxSteps, optimizer, weightDecay, clip, seed,
+                entropyWarmup, adamwLr, seconds);
+    }
+
+    /** Whether a time budget drives the schedule. */
+    public boolean timeDriven() {
+        return maxSeconds > 0;
+    }
+
+    /**
+     * Learning rate at optimizer step {@code step} after {@code seconds} of training. Step-driven
+     * (no budget): {@link #lrAt(long)}. Time-driven: the linear warm-up over the first
+     * {@code warmup} steps times a cosine from lr to minLr over the budget,
+     * {@code minLr + (lr - minLr) (1 + cos(pi min(1, seconds / maxSeconds))) / 2}, so the rate
+     * reaches minLr when the budget ends however fast the steps are.
+     */
+    public float lrAt(long step, double seconds) {
+        if (!timeDriven()) {
+            return lrAt(step);
+        }
+        double warm = step < warmup ? (double) (step + 1) / Math.max(1, warmup) : 1.0;
+        double progress = Math.min(1.0, Math.max(0.0, seconds / maxSeconds));
+        return (float) (warm * (minLr + 0.5 * (lr - minLr) * (1 + Math.cos(Math.PI * progress))));
+    }
+
+    /** AdamW's rate beside Muon at {@code step} after {@code seconds}, as {@link #adamwLrAt(long)}. */
+    public float adamwLrAt(long step, double seconds) {
+        return adamwLr == 0 ? lrAt(step, seconds) : lrAt(step, seconds) * (adamwLr / lr);
     }
 
     /**
@@ -63,6 +106,7 @@ public record TrainConfig(int batch, int seqLen, int gradAccum, float lr, float 
         check(clip >= 0, "--clip must be >= 0");
         check(entropyWarmup >= 0, "--entropy-warmup must be >= 0");
         check(adamwLr >= 0 && Float.isFinite(adamwLr), "--adamw-lr must be >= 0");
+        check(maxSeconds >= 0 && Double.isFinite(maxSeconds), "--max-time must be >= 0");
         return this;
     }
 

@@ -46,8 +46,6 @@ public final class TrainRun {
     private double bestValidBpb;
     private long bytesSeen;
     private CurvePlot.XAxis plotX = CurvePlot.XAxis.STEP;
-    private long startNanos = System.nanoTime();
-    private double elapsedBefore;
 
     public TrainRun(Trainer trainer, Corpus corpus, Options opt, PrintStream log, double bestValidBpb, long bytesSeen) {
         this.trainer = trainer;
@@ -65,9 +63,12 @@ public final class TrainRun {
         return this;
     }
 
-    /** Seconds of training, summed over the resumed runs (continued from metrics.jsonl's last elapsed_s). */
+    /**
+     * Seconds of training, summed over the resumed runs: the trainer's clock, continued from the
+     * checkpoint's {@code train.elapsed_s} (or, for a checkpoint without it, metrics.jsonl's last elapsed_s).
+     */
     private double elapsed() {
-        return elapsedBefore + (System.nanoTime() - startNanos) / 1e9;
+        return trainer.elapsed();
     }
 
     /** Asks the loop to stop after the current step (and save). Safe from any thread. */
@@ -88,21 +89,28 @@ public final class TrainRun {
         Evaluator eval = new Evaluator(corpus.valid(), cfg.batch(), cfg.seqLen(), opt.evalBatches());
         long startStep = trainer.step;
         long t0 = System.nanoTime();
-        startNanos = t0;
         long bytesAtStart = bytesSeen;
         double lastLoss = Double.NaN;
         boolean stopped = false;
         try (MetricsLog metrics = new MetricsLog(metricsFile, startStep, new TensorBoardEvents(opt.out(), startStep));
-             ProgressBar bar = opt.progressBar() ? new ProgressBarBuilder().setTaskName("train").setInitialMax(cfg.maxSteps())
+             ProgressBar bar = opt.progressBar() ? new ProgressBarBuilder().setTaskName("train")
+                     .setInitialMax(cfg.timeDriven() ? Math.round(cfg.maxSeconds()) : cfg.maxSteps())
                      .setStyle(ProgressBarStyle.ASCII).continuousUpdate().setUpdateIntervalMillis(500).build() : null) {
-            elapsedBefore = metrics.lastElapsed();
+            if (Double.isNaN(trainer.elapsedBefore)) {
+                trainer.elapsedBefore = metrics.lastElapsed();
+            }
+            trainer.startClock();
             if (bar != null) {
-                bar.stepTo(startStep);
+                bar.stepTo(cfg.timeDriven() ? Math.round(Math.min(elapsed(), cfg.maxSeconds())) : startStep);
             }
             while (trainer.step < cfg.maxSteps()) {
                 double elapsed = (System.nanoTime() - t0) / 1e9;
                 if (opt.maxSeconds() > 0 && elapsed >= opt.maxSeconds()) {
                     log.printf("time limit reached (%d s)%n", opt.maxSeconds());
+                    break;
+                }
+                if (trainer.budgetSpent()) {
+                    log.printf("time budget reached (%.0f s of training)%n", cfg.maxSeconds());
                     break;
                 }
                 if (stopRequested) {
@@ -119,7 +127,7 @@ public final class TrainRun {
                     log.printf("step %d skipped: non-finite loss or gradient (%d skipped so far)%n", s.step(), trainer.skippedSteps);
                 }
                 if (bar != null) {
-                    bar.stepTo(trainer.step);
+                    bar.stepTo(cfg.timeDriven() ? Math.round(Math.min(elapsed(), cfg.maxSeconds())) : trainer.step);
                     bar.setExtraMessage(String.format(" loss %.3f bpb %.3f %.0f B/s", s.loss(), s.bpb(), rate));
                 }
                 if (trainer.step % opt.logEvery() == 0 || trainer.step == 1) {
@@ -140,13 +148,17 @@ public final class TrainRun {
                     if (bar == null) {
                         long left = cfg.maxSteps() - trainer.step;
                         double eta = left * ((System.nanoTime() - t0) / 1e9) / Math.max(1, trainer.step - startStep);
-                        log.printf("step %d/%d  loss %.4f  bpb %.4f%s  lr %.2e  |g| %.2f  %.0f bytes/s  ETA %s%s%n",
-                                trainer.step, cfg.maxSteps(), s.loss(), s.bpb(), perPatch(s.bytesPerPatch()), s.lr(), s.gradNorm(), rate,
+                        if (cfg.timeDriven()) {
+                            eta = Math.min(eta, Math.max(0, cfg.maxSeconds() - elapsed()));
+                        }
+                        log.printf("step %d/%s  loss %.4f  bpb %.4f%s  lr %.2e  |g| %.2f  %.0f bytes/s  ETA %s%s%n",
+                                trainer.step, cfg.timeDriven() && cfg.maxSteps() == Long.MAX_VALUE ? "-" : Long.toString(cfg.maxSteps()), s.loss(), s.bpb(), perPatch(s.bytesPerPatch()), s.lr(), s.gradNorm(), rate,
                                 duration(eta), toDevice + toHost > 0 ? String.format("  host->device %.1f MB, device->host %.1f MB",
                                         toDevice / 1e6, toHost / 1e6) : "");
                     }
                 }
-                boolean last = trainer.step >= cfg.maxSteps();
+                // The last step: the step budget's, or the first to end past the time budget.
+                boolean last = trainer.step >= cfg.maxSteps() || trainer.budgetSpent();
                 if (trainer.step % opt.evalEvery() == 0 || last) {
                     evaluate(eval, last, metrics, plot, bar);
                 }

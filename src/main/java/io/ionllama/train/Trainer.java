@@ -29,6 +29,14 @@ public final class Trainer {
     /** Steps skipped because the loss or gradients were not finite. */
     public long skippedSteps;
     private int consecutiveSkips;
+    /** Nanosecond time source for the time-driven schedule (a test injects a fake one). */
+    private java.util.function.LongSupplier clock = System::nanoTime;
+    private long clockStart = System.nanoTime();
+    /**
+     * Seconds of training before this session (restored from a checkpoint's {@code train.elapsed_s};
+     * NaN when the checkpoint did not record it).
+     */
+    public double elapsedBefore;
 
     public Trainer(ByteModel model, ByteSource train, TrainConfig cfg) {
         this.model = model;
@@ -40,6 +48,28 @@ public final class Trainer {
         this.x = new int[n];
         this.y = new int[n];
         this.window = new int[cfg.seqLen() + 1];
+    }
+
+    /** Uses {@code nanos} as the clock from now on, and starts this session's time at its current reading. */
+    public Trainer clock(java.util.function.LongSupplier nanos) {
+        this.clock = nanos;
+        return startClock();
+    }
+
+    /** Starts this session's training time now (a run calls it when its loop begins). */
+    public Trainer startClock() {
+        clockStart = clock.getAsLong();
+        return this;
+    }
+
+    /** Seconds of training so far: before this session (checkpoint) plus since {@link #startClock}. */
+    public double elapsed() {
+        return (Double.isNaN(elapsedBefore) ? 0 : elapsedBefore) + (clock.getAsLong() - clockStart) / 1e9;
+    }
+
+    /** Whether the run's time budget ({@link TrainConfig#maxSeconds}) is spent. */
+    public boolean budgetSpent() {
+        return cfg.timeDriven() && elapsed() >= cfg.maxSeconds();
     }
 
     public AdamW adamw() {
@@ -99,13 +129,14 @@ public final class Trainer {
             patches += o.patches();
         }
         double norm = AdamW.gradNorm(model.backend(), model.layout(), model.grads());
-        float lr = cfg.lrAt(step);
+        double seconds = cfg.timeDriven() ? elapsed() : 0;
+        float lr = cfg.lrAt(step, seconds);
         boolean finite = Double.isFinite(loss) && Double.isFinite(norm);
         if (finite) {
             float clipScale = AdamW.clipScale(norm, cfg.clip());
             if (muon != null) {
                 muon.update(model.backend(), model.params(), model.grads(), lr, clipScale);
-                adamw.update(model.backend(), muon.adamwTensors(), model.params(), model.grads(), cfg.adamwLrAt(step), clipScale);
+                adamw.update(model.backend(), muon.adamwTensors(), model.params(), model.grads(), cfg.adamwLrAt(step, seconds), clipScale);
             } else {
                 adamw.update(model.backend(), model.layout().tensors(), model.params(), model.grads(), lr, clipScale);
             }
