@@ -35,6 +35,14 @@ class ErrorsTest {
     }
 
     @Test
+    void outOfMemoryNamesTheVariableTheLauncherReads() {
+        String line = Errors.outOfMemory(new OutOfMemoryError("Java heap space"));
+        assertThat(line).startsWith("ionllama: out of memory (Java heap space)").contains("IONLLAMA_JVM_OPTS=-Xmx")
+                .doesNotContain("JAVA_OPTS");
+        assertThat(line.lines()).hasSize(1);
+    }
+
+    @Test
     void otherFailuresAreNotTakenForIt() {
         assertThat(Errors.deviceOutOfMemory(new IllegalStateException("x", new RuntimeException("Unable to allocate")))).isNull();
     }
