@@ -30,6 +30,7 @@ final class InfoCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        Bounds.batch("--batch-size", batchSize, "--seq-len", seqLen, 1);
         ModelConfig c = model.config();
         ParamLayout layout = Architecture.layout(c);
         System.out.println("ionLlama v12 " + c.size());

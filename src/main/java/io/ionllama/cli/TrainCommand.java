@@ -2,6 +2,7 @@ package io.ionllama.cli;
 
 import io.ionllama.backend.Backend;
 import io.ionllama.data.Corpus;
+import io.ionllama.model.Architecture;
 import io.ionllama.model.IonLlama;
 import io.ionllama.model.ModelConfig;
 import io.ionllama.model.ParamLayout;
@@ -16,8 +17,10 @@ import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /** {@code ionllama train}: trains a model and writes checkpoints, metrics and curves. */
 @Command(name = "train", mixinStandardHelpOptions = true, showDefaultValues = true, sortOptions = false,
@@ -59,10 +62,10 @@ final class TrainCommand implements Callable<Integer> {
     int gradAccum;
 
     @Option(names = "--lr", defaultValue = "3e-3", description = "Peak learning rate.")
-    float lr;
+    double lr;
 
     @Option(names = "--min-lr", defaultValue = "3e-4", description = "Learning rate at the end of the cosine decay.")
-    float minLr;
+    double minLr;
 
     @Option(names = "--warmup", defaultValue = "30", description = "Linear learning-rate warm-up steps.")
     int warmup;
@@ -71,10 +74,10 @@ final class TrainCommand implements Callable<Integer> {
     String optimizer;
 
     @Option(names = "--weight-decay", defaultValue = "0.1", description = "Decoupled weight decay on matrices.")
-    float weightDecay;
+    double weightDecay;
 
     @Option(names = "--clip", defaultValue = "1.0", description = "Global gradient-norm clip (0: off).")
-    float clip;
+    double clip;
 
     @Option(names = "--seed", defaultValue = "1337", description = "Seed for initialisation and data order.")
     long seed;
@@ -122,29 +125,36 @@ final class TrainCommand implements Callable<Integer> {
             description = "Live progress bar on a terminal (plain log lines otherwise).")
     boolean progress;
 
+    @Spec
+    CommandSpec spec;
+
     @Override
     public Integer call() throws Exception {
         if (!architecture.equals("ionllama")) {
             throw new Errors.UserError("--model " + architecture + " is not available yet (only ionllama)");
         }
-        TrainConfig cfg = new TrainConfig(batchSize, seqLen, gradAccum, lr, minLr, warmup, maxSteps, optimizer, weightDecay,
-                clip, seed, entropyWarmup).validate();
-        long maxSeconds = parseDuration(maxTime);
-        check(evalEvery >= 1, "--eval-every must be >= 1");
-        check(evalBatches >= 1, "--eval-batches must be >= 1");
-        check(saveEvery >= 0 && keep >= 0 && logEvery >= 1, "--save-every, --keep must be >= 0 and --log-every >= 1");
-        check(attention.equals("dilated") || attention.equals("dense"), "--attention must be dilated or dense");
-
+        long maxSeconds = checkFlags();
         Path resumeFrom = resumePath();
         ModelConfig config = model.config();
         String patcherSpec = patcher;
         boolean dense = attention.equals("dense");
         if (resumeFrom != null) {
             Checkpoint.Meta meta = Checkpoint.readMeta(resumeFrom);
+            new ResumeCheck(resumeFrom, meta, this::given).model(config, modelFlags(), patcherSpec, attention)
+                    .training(this).throwIfConflicts();
             config = meta.config();
             patcherSpec = meta.patcher();
             dense = meta.dense();
+            if (meta.step() >= maxSteps) {
+                throw new Errors.UserError("nothing left to do: " + resumeFrom + " is at step " + meta.step() + " and --max-steps is "
+                        + maxSteps + " (give a larger --max-steps to train further)");
+            }
         }
+        if (!Architecture.layout(config).fitsInOneArray()) {
+            throw new Errors.UserError("model " + config.size() + " has more than 2^31 parameters: they cannot live in one Java array");
+        }
+        TrainConfig cfg = new TrainConfig(batchSize, seqLen, gradAccum, (float) lr, (float) minLr, warmup, maxSteps, optimizer,
+                (float) weightDecay, (float) clip, seed, entropyWarmup).validate();
         if (runName == null) {
             runName = out != null ? out.getFileName().toString()
                     : config.size() + "-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"));
@@ -152,6 +162,7 @@ final class TrainCommand implements Callable<Integer> {
         if (out == null) {
             out = resumeFrom != null ? resumeFrom.toAbsolutePath().getParent() : Path.of("checkpoints", runName);
         }
+        createOut();
         Path cache = cacheDir != null ? cacheDir : Corpus.defaultCacheDir();
 
         try (Backend be = backendOptions.open(); Corpus corpus = openCorpus(cache)) {
@@ -175,30 +186,70 @@ final class TrainCommand implements Callable<Integer> {
             boolean bar = progress && System.console() != null;
             TrainRun run = new TrainRun(trainer, corpus, new TrainRun.Options(out, maxSeconds, evalEvery, evalBatches, saveEvery,
                     keep, logEvery, sampleBytes, bar), System.out, Double.isNaN(best) ? Double.POSITIVE_INFINITY : best, bytesSeen);
-            Thread mainThread = Thread.currentThread();
-            Thread hook = new Thread(() -> {
-                run.requestStop();
-                try {
-                    mainThread.join(60_000);
-                } catch (InterruptedException ignored) {
-                    Thread.currentThread().interrupt();
-                }
-            });
-            Runtime.getRuntime().addShutdownHook(hook);
-            TrainRun.Summary s = run.run();
-            try {
-                Runtime.getRuntime().removeShutdownHook(hook);
-            } catch (IllegalStateException ignored) {
-                // Already shutting down: the hook is waiting for us.
+            // The summary is printed before the signal handler lets the JVM go: a Ctrl-C run ends with it.
+            try (StopOnSignal ignored = new StopOnSignal(run::requestStop)) {
+                printSummary(run.run());
             }
-            System.out.printf("%s after %d steps in %s: last loss %.4f, best valid BPB %.4f, %.0f bytes/s%s%n",
-                    s.stopped() ? "stopped" : "done", s.steps(), duration(s.seconds()), s.lastLoss(), s.bestValidBpb(),
-                    s.bytesPerSecond(), s.skipped() > 0 ? ", " + s.skipped() + " steps skipped (non-finite)" : "");
-            System.out.println("checkpoint: " + s.checkpoint() + (Files.exists(out.resolve("best.safetensors"))
-                    ? "  (best: " + out.resolve("best.safetensors") + ")" : ""));
-            System.out.println("metrics:    " + s.metrics());
-            System.out.println("plot:       " + s.plot());
             return 0;
+        }
+    }
+
+    private void printSummary(TrainRun.Summary s) {
+        boolean evaluated = Double.isFinite(s.bestValidBpb());
+        System.out.printf("%s after %d steps in %s: last loss %.4f, %s, %.0f bytes/s%s%n",
+                s.stopped() ? "stopped" : "done", s.steps(), duration(s.seconds()), s.lastLoss(),
+                evaluated ? String.format("best valid BPB %.4f", s.bestValidBpb()) : "no evaluation yet",
+                s.bytesPerSecond(), s.skipped() > 0 ? ", " + s.skipped() + " steps skipped (non-finite)" : "");
+        System.out.println("checkpoint: " + s.checkpoint() + (Files.exists(out.resolve("best.safetensors"))
+                ? "  (best: " + out.resolve("best.safetensors") + ")" : ""));
+        System.out.println("metrics:    " + s.metrics());
+        if (Files.exists(s.plot())) {
+            System.out.println("plot:       " + s.plot());
+        }
+    }
+
+    /** The names of the model-shape flags (the ModelOptions mixin's). */
+    private java.util.List<String> modelFlags() {
+        return spec.mixins().get("model").options().stream().map(o -> o.longestName()).toList();
+    }
+
+    /** Whether {@code flag} was given on the command line (not just defaulted). */
+    boolean given(String flag) {
+        return spec.commandLine().getParseResult() != null && spec.commandLine().getParseResult().hasMatchedOption(flag);
+    }
+
+    /** Every numeric flag within what a run can do (see {@link Bounds}); returns --max-time in seconds. */
+    private long checkFlags() {
+        Bounds.batch("--batch-size", batchSize, "--seq-len", seqLen, 8);
+        Bounds.check("--grad-accum", gradAccum, 1, Bounds.MAX_GRAD_ACCUM);
+        Bounds.positive("--lr", lr, Bounds.MAX_LR);
+        Bounds.check("--min-lr", minLr, 0, lr);
+        Bounds.check("--warmup", warmup, 0, Bounds.MAX_INTERVAL);
+        Bounds.check("--max-steps", maxSteps, 1, Bounds.MAX_STEPS);
+        Bounds.check("--weight-decay", weightDecay, 0, 10);
+        Bounds.check("--clip", clip, 0, 1e6);
+        Bounds.check("--entropy-warmup", entropyWarmup, 0, Bounds.MAX_INTERVAL);
+        Bounds.check("--eval-every", evalEvery, 1, Bounds.MAX_INTERVAL);
+        Bounds.check("--eval-batches", evalBatches, 1, 10_000);
+        Bounds.check("--save-every", saveEvery, 0, Bounds.MAX_INTERVAL);
+        Bounds.check("--keep", keep, 0, 10_000);
+        Bounds.check("--log-every", logEvery, 1, Bounds.MAX_INTERVAL);
+        Bounds.check("--sample-bytes", sampleBytes, 0, Bounds.MAX_BYTES);
+        check(optimizer.equals("adamw") || optimizer.equals("muon"), "--optimizer must be adamw or muon (got " + optimizer + ")");
+        check(attention.equals("dilated") || attention.equals("dense"), "--attention must be dilated or dense (got " + attention + ")");
+        backendOptions.validate();
+        return parseDuration(maxTime);
+    }
+
+    /** Creates --out now, so a file in its way is one clear line before any work. */
+    private void createOut() {
+        if (Files.exists(out) && !Files.isDirectory(out)) {
+            throw new Errors.UserError("--out " + out + " is a file, not a folder (name a folder for the run's checkpoints)");
+        }
+        try {
+            Files.createDirectories(out);
+        } catch (java.io.IOException e) {
+            throw new Errors.UserError("--out: cannot create the folder " + out + " (" + Checkpoint.reason(e) + ")");
         }
     }
 
@@ -243,22 +294,23 @@ final class TrainCommand implements Callable<Integer> {
 
     static long parseDuration(String s) {
         String v = s.strip().toLowerCase();
+        double seconds;
         try {
-            if (v.equals("0")) {
-                return 0;
-            }
             long mult = 1;
             if (v.endsWith("h")) {
                 mult = 3600;
             } else if (v.endsWith("m")) {
                 mult = 60;
-            } else if (!v.endsWith("s")) {
-                return Long.parseLong(v);
             }
-            return Math.round(Double.parseDouble(v.substring(0, v.length() - 1)) * mult);
+            seconds = Double.parseDouble(v.endsWith("h") || v.endsWith("m") || v.endsWith("s") ? v.substring(0, v.length() - 1) : v)
+                    * mult;
         } catch (NumberFormatException e) {
             throw new Errors.UserError("--max-time: cannot read '" + s + "' (examples: 90s, 15m, 2h)");
         }
+        if (!(seconds >= 0 && seconds <= Bounds.MAX_SECONDS)) {
+            throw new Errors.UserError("--max-time must be between 0 and " + Bounds.MAX_SECONDS / 3600 + "h (got " + s + ")");
+        }
+        return Math.round(seconds);
     }
 
     private static void check(boolean ok, String message) {
