@@ -36,10 +36,20 @@ class ErrorsTest {
 
     @Test
     void outOfMemoryNamesTheVariableTheLauncherReads() {
-        String line = Errors.outOfMemory(new OutOfMemoryError("Java heap space"));
+        java.io.PrintStream oldErr = System.err;
+        java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+        int code;
+        try {
+            System.setErr(new java.io.PrintStream(err, true, java.nio.charset.StandardCharsets.UTF_8));
+            code = Errors.handleOom(new OutOfMemoryError("Java heap space"));
+        } finally {
+            System.setErr(oldErr);
+        }
+        String line = err.toString(java.nio.charset.StandardCharsets.UTF_8).strip();
+        assertThat(code).isEqualTo(3);
+        assertThat(line.lines()).hasSize(1);
         assertThat(line).startsWith("ionllama: out of memory (Java heap space)").contains("IONLLAMA_JVM_OPTS=-Xmx")
                 .doesNotContain("JAVA_OPTS");
-        assertThat(line.lines()).hasSize(1);
     }
 
     @Test

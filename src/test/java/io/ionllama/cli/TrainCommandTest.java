@@ -81,7 +81,7 @@ class TrainCommandTest {
         assertThat(first.code()).as(first.err()).isZero();
 
         CliTest.Result tiny = CliTest.run("train", "--resume", out.toString(), "--size", "tiny", "--batch-size", "4",
-                "--no-progress", "--threads", "1");
+                "--max-steps", "3", "--no-progress", "--threads", "1");
         assertThat(tiny.code()).isEqualTo(2);
         assertThat(tiny.err().strip().lines()).as(tiny.err()).hasSize(1);
         assertThat(tiny.err()).startsWith("ionllama: --resume ").contains("--size tiny (the checkpoint's is nano)",
