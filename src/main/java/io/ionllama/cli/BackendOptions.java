@@ -18,14 +18,20 @@ final class BackendOptions {
     @Option(names = "--threads", description = "CPU worker threads (default: available processors).")
     Integer threads;
 
-    Backend open() {
-        int t = threads != null ? threads : Backends.defaultThreads();
-        if (t < 1) {
-            throw new IllegalArgumentException("--threads must be >= 1");
+    /** Checks --threads and --device; commands call it before any slow work. */
+    BackendOptions validate() {
+        if (threads != null) {
+            Bounds.check("--threads", threads, 1, Bounds.maxThreads());
         }
         if (device != null && device < 0) {
-            throw new IllegalArgumentException("--device must be >= 0 (see: ionllama devices)");
+            throw new Errors.UserError("--device must be >= 0 (got " + device + "; see: ionllama devices)");
         }
+        return this;
+    }
+
+    Backend open() {
+        validate();
+        int t = threads != null ? threads : Backends.defaultThreads();
         // -1: the TornadoVM backend takes -Dionllama.device, else TornadoVM's default device.
         Backend be = Backends.open(backend, t, device != null ? device : -1, System.err);
         SimdSupport.noticeOnce();

@@ -62,9 +62,9 @@ final class BenchCommand implements Runnable {
 
         @Override
         public Integer call() {
-            if (threads < 1 || rows < 1 || repeats < 1) {
-                throw new Errors.UserError("--threads, --rows and --repeats must be at least 1");
-            }
+            Bounds.check("--threads", threads, 1, Bounds.maxThreads());
+            Bounds.check("--rows", rows, 1, Bounds.MAX_BATCH_BYTES);
+            Bounds.check("--repeats", repeats, 1, 10_000);
             int d = size.d;
             int[][] shapes = {{d, d}, {d, 3 * d}, {d, 4 * d}, {4 * d, d}, {d, 256}};
             String[] labels = {"d->d", "d->3d", "d->4d", "4d->d", "d->256"};

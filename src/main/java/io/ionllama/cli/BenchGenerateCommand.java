@@ -50,18 +50,14 @@ final class BenchGenerateCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        if (threads < 1 || bytes < 1 || referenceBytes < 1) {
-            throw new Errors.UserError("--threads, --bytes and --reference-bytes must be at least 1");
-        }
+        Bounds.check("--threads", threads, 1, Bounds.maxThreads());
+        Bounds.check("--bytes", bytes, 1, Bounds.MAX_BYTES);
+        Bounds.check("--reference-bytes", referenceBytes, 1, Bounds.MAX_BYTES);
         for (int ctx : contexts) {
-            if (ctx < 1) {
-                throw new Errors.UserError("--contexts must be at least 1 byte each");
-            }
+            Bounds.check("--contexts", ctx, 1, Bounds.MAX_SEQ_LEN);
         }
         for (int w : reference) {
-            if (w < 2) {
-                throw new Errors.UserError("--reference windows must be at least 2 bytes each");
-            }
+            Bounds.check("--reference", w, 2, Bounds.MAX_SEQ_LEN);
         }
         ModelConfig c;
         Patcher p;

@@ -81,9 +81,10 @@ final class BenchStepCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        if (batch < 1 || seqLen < 2 || threads < 1 || steps < 1 || warmup < 0) {
-            throw new Errors.UserError("--batch-size, --threads and --steps must be at least 1, --seq-len at least 2");
-        }
+        Bounds.batch("--batch-size", batch, "--seq-len", seqLen, 2);
+        Bounds.check("--threads", threads, 1, Bounds.maxThreads());
+        Bounds.check("--steps", steps, 1, 10_000);
+        Bounds.check("--warmup", warmup, 0, 10_000);
         if (!attention.equals("dilated") && !attention.equals("dense")) {
             throw new Errors.UserError("--attention must be dilated or dense");
         }

@@ -152,8 +152,8 @@ final class ChatSession {
     String config() {
         Sampling s = sampling;
         return String.format(Locale.ROOT, "temperature %s, top-k %d, top-p %s, length %d, penalty %s (window %d), seed %d, context %d/%d bytes%s",
-                SamplingOptions.num(s.temperature()), s.topK(), SamplingOptions.num(s.topP()), length,
-                SamplingOptions.num(s.repetitionPenalty()), s.penaltyWindow(), seed, history.length, context,
+                Bounds.num(s.temperature()), s.topK(), Bounds.num(s.topP()), length,
+                Bounds.num(s.repetitionPenalty()), s.penaltyWindow(), seed, history.length, context,
                 s.isGreedy() ? " (greedy)" : "");
     }
 

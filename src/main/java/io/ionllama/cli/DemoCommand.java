@@ -64,9 +64,8 @@ final class DemoCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (trainSteps < 1) {
-            throw new Errors.UserError("--train-steps must be >= 1 (got " + trainSteps + ")");
-        }
+        Bounds.check("--train-steps", trainSteps, 1, 1_000_000);
+        backendOptions.validate();
         Path file = checkpoint != null ? CheckpointPaths.resolve(checkpoint) : CheckpointPaths.newest(checkpointsDir);
         try (Backend be = backendOptions.open()) {
             if (file == null) {

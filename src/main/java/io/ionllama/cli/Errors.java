@@ -74,7 +74,13 @@ final class Errors {
     }
 
     static int handleOom(OutOfMemoryError e) {
-        System.err.println("ionllama: out of memory (" + e.getMessage() + "); use a smaller --size/--batch-size or raise the heap with JAVA_OPTS=-Xmx...");
+        System.err.println(outOfMemory(e));
         return 3;
+    }
+
+    /** The advice names the variable scripts/ionllama reads for JVM flags (it reads no JAVA_OPTS). */
+    static String outOfMemory(OutOfMemoryError e) {
+        return "ionllama: out of memory (" + e.getMessage() + "); use a smaller --size/--batch-size or raise the heap, e.g."
+                + " IONLLAMA_JVM_OPTS=-Xmx16g scripts/ionllama ... (java -Xmx16g with java -jar)";
     }
 }

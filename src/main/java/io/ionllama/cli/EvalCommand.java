@@ -8,9 +8,11 @@ import io.ionllama.data.EmbeddedCorpus;
 import io.ionllama.model.ByteModel;
 import io.ionllama.train.Checkpoint;
 import io.ionllama.train.Evaluator;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -31,7 +33,7 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--data", description = "Files (or folders) to score; default: the embedded corpus's validation text.")
     List<Path> data = new ArrayList<>();
 
-    @Option(names = "--seq-len", defaultValue = "1024", description = "Bytes per window (each byte is scored once, with its window as context).")
+    @Option(names = "--seq-len", defaultValue = "1024", description = "Bytes per window (each byte is scored once, with the bytes before it in its window as context).")
     int seqLen;
 
     @Option(names = "--batch-size", defaultValue = "8", description = "Windows per forward pass.")
@@ -48,14 +50,21 @@ final class EvalCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (seqLen < 2 || batchSize < 1) {
-            throw new Errors.UserError("--seq-len must be >= 2 and --batch-size >= 1");
-        }
+        Bounds.batch("--batch-size", batchSize, "--seq-len", seqLen, 2);
+        backendOptions.validate();
         Path file = CheckpointPaths.resolve(checkpoint);
+        checkResultsWritable();
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("checkpoint", file.toString());
         List<Map<String, Object>> rows = new ArrayList<>();
-        try (Backend be = backendOptions.open()) {
+        Path cache = cacheDir != null ? cacheDir : Corpus.defaultCacheDir();
+        List<Corpus> corpora = new ArrayList<>();
+        try (Backend be = backendOptions.open(); AutoCloseable closeCorpora = () -> closeAll(corpora)) {
+            // Every file is opened (and checked) before the table starts: bad data fails before any output.
+            for (Path p : data) {
+                // Corpus.open reads files, folders and .gz/.xz; a whole file is scored, no split.
+                corpora.add(Corpus.open(p, p, 2, cache));
+            }
             ByteModel m = Checkpoint.loadAny(file, be);
             out.put("architecture", m.kind());
             out.put("model", m.configMap());
@@ -64,11 +73,8 @@ final class EvalCommand implements Callable<Integer> {
                 rows.add(score(m, "embedded-valid", ByteSource.of(EmbeddedCorpus.generate(EmbeddedCorpus.VALID_SEED,
                         Corpus.EMBEDDED_VALID_BYTES))));
             }
-            for (Path p : data) {
-                // Corpus.open reads files, folders and .gz/.xz; a whole file is scored, no split.
-                try (Corpus c = Corpus.open(p, p, 2, cacheDir != null ? cacheDir : Corpus.defaultCacheDir())) {
-                    rows.add(score(m, p.toString(), c.valid()));
-                }
+            for (int i = 0; i < data.size(); i++) {
+                rows.add(score(m, data.get(i).toString(), corpora.get(i).valid()));
             }
         }
         out.put("results", rows);
@@ -77,6 +83,40 @@ final class EvalCommand implements Callable<Integer> {
             System.out.println("results: " + results);
         }
         return 0;
+    }
+
+    /** --results can be written: checked before the evaluation, not after it. */
+    private void checkResultsWritable() {
+        if (results == null) {
+            return;
+        }
+        if (Files.isDirectory(results)) {
+            throw new Errors.UserError("--results " + results + " is a folder (name a file, e.g. results.json)");
+        }
+        Path parent = results.toAbsolutePath().getParent();
+        if (parent != null && !Files.isDirectory(parent)) {
+            throw new Errors.UserError("--results " + results + ": its folder " + parent + " does not exist");
+        }
+        boolean existed = Files.exists(results);
+        // Opening for append creates or keeps the file without changing it: the one sure test of writability.
+        try (var ignored = Files.newOutputStream(results, StandardOpenOption.CREATE, StandardOpenOption.APPEND)) {
+            // nothing to write yet
+        } catch (IOException e) {
+            throw new Errors.UserError("--results " + results + " cannot be written (" + Checkpoint.reason(e) + ")");
+        }
+        if (!existed) {
+            try {
+                Files.deleteIfExists(results);
+            } catch (IOException ignored) {
+                // An empty file left behind is harmless; it is overwritten at the end.
+            }
+        }
+    }
+
+    private static void closeAll(List<Corpus> corpora) throws IOException {
+        for (Corpus c : corpora) {
+            c.close();
+        }
     }
 
     private Map<String, Object> score(ByteModel m, String name, ByteSource src) {

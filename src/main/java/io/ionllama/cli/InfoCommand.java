@@ -31,6 +31,7 @@ final class InfoCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        Bounds.batch("--batch-size", batchSize, "--seq-len", seqLen, 1);
         if (model.dense()) {
             return dense(model.denseConfig());
         }

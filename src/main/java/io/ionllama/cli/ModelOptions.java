@@ -72,6 +72,9 @@ final class ModelOptions {
                 throw new Errors.UserError(o[0] + " is an ionllama dimension; --model dense takes --d-model, --layers, --heads, --mlp, --context");
             }
         }
+        checkBounds();
+        bound("--mlp", mlp, 1, Bounds.MAX_MLP);
+        bound("--context", context, 2, Bounds.MAX_SEQ_LEN);
         DenseConfig b = DenseConfig.defaults();
         int d = or(dModel, b.dModel());
         return new DenseConfig(d, or(layers, b.layers()), or(heads, b.heads()), or(mlp, DenseConfig.defaultMlp(d)),
@@ -83,13 +86,46 @@ final class ModelOptions {
         if (mlp != null || context != null) {
             throw new Errors.UserError((mlp != null ? "--mlp" : "--context") + " applies to --model dense only");
         }
+        checkBounds();
         ModelConfig b = ModelConfig.of(size);
+        if (targetPatch != null) {
+            Bounds.check("--target-patch", targetPatch, 1, or(maxPatch, b.maxPatch()));
+        }
         return new ModelConfig(b.size(),
                 or(dLocal, b.dLocal()), or(dModel, b.dModel()), or(layers, b.layers()), or(heads, b.heads()),
                 or(nEnc, b.nEnc()), or(nDec, b.nDec()), or(dEntropy, b.dEntropy()), or(nEntropy, b.nEntropy()),
                 ngrams != null ? ngrams : b.ngrams(), or(buckets, b.buckets()), or(localMlp, b.localMlp()),
                 or(globalMlp, b.globalMlp()), or(window, b.window()), or(maxPatch, b.maxPatch()),
                 targetPatch != null ? targetPatch : b.targetPatch()).validate();
+    }
+
+    /** Each given dimension within what the kernels and one Java array per tensor can hold. */
+    private void checkBounds() {
+        bound("--d-local", dLocal, 1, Bounds.MAX_WIDTH);
+        bound("--d-model", dModel, 1, Bounds.MAX_WIDTH);
+        // At least one global layer: with none, patches pass to the decoder untouched and the model is not ionLlama.
+        bound("--layers", layers, 1, Bounds.MAX_LAYERS);
+        bound("--heads", heads, 1, Bounds.MAX_HEADS);
+        bound("--n-enc", nEnc, 0, Bounds.MAX_LAYERS);
+        bound("--n-dec", nDec, 0, Bounds.MAX_LAYERS);
+        bound("--d-entropy", dEntropy, 1, Bounds.MAX_WIDTH);
+        bound("--n-entropy", nEntropy, 0, Bounds.MAX_LAYERS);
+        bound("--buckets", buckets, 1, Bounds.MAX_BUCKETS);
+        bound("--local-mlp", localMlp, 1, Bounds.MAX_MLP);
+        bound("--global-mlp", globalMlp, 1, Bounds.MAX_MLP);
+        bound("--window", window, 1, Bounds.MAX_SEQ_LEN);
+        bound("--max-patch", maxPatch, 1, 256);
+        if (ngrams != null) {
+            for (int n : ngrams) {
+                Bounds.check("--ngrams", n, 2, 8);
+            }
+        }
+    }
+
+    private static void bound(String flag, Integer v, int lo, int hi) {
+        if (v != null) {
+            Bounds.check(flag, v, lo, hi);
+        }
     }
 
     private static int or(Integer v, int dflt) {

@@ -1,7 +1,6 @@
 package io.ionllama.cli;
 
 import io.ionllama.generate.Sampling;
-import java.util.Locale;
 import picocli.CommandLine.Option;
 
 /** Sampling, length and context options shared by {@code generate} and {@code chat}. */
@@ -38,13 +37,9 @@ final class SamplingOptions {
     Sampling sampling() {
         Sampling s = new Sampling(temperature, topK, topP, repetitionPenalty, penaltyWindow);
         check(s, "--temperature", "--top-k", "--top-p", "--repetition-penalty");
-        if (penaltyWindow < 0) {
-            throw new Errors.UserError("--penalty-window must be >= 0 (got " + penaltyWindow + ")");
-        }
+        Bounds.check("--penalty-window", penaltyWindow, 0, Bounds.MAX_BYTES);
         range("--max-new-bytes", maxNewBytes, 1, MAX_NEW_BYTES);
-        if (context < 2) {
-            throw new Errors.UserError("--context must be >= 2 bytes (got " + context + ")");
-        }
+        Bounds.check("--context", context, 2, Bounds.MAX_SEQ_LEN);
         return s;
     }
 
@@ -61,13 +56,7 @@ final class SamplingOptions {
     }
 
     static void range(String name, double v, double lo, double hi) {
-        if (!(v >= lo && v <= hi)) {
-            throw new Errors.UserError(name + " must be between " + num(lo) + " and " + num(hi) + " (got " + num(v) + ")");
-        }
-    }
-
-    static String num(double v) {
-        return v == Math.rint(v) && Math.abs(v) < 1e15 ? Long.toString((long) v) : String.format(Locale.ROOT, "%s", (float) v);
+        Bounds.check(name, v, lo, hi);
     }
 
     /** Undoes the backslash escapes a shell makes awkward: \n, \r, \t and \\. */

@@ -2,6 +2,7 @@ package io.ionllama.cli;
 
 import io.ionllama.backend.Backend;
 import io.ionllama.data.Corpus;
+import io.ionllama.model.Architecture;
 import io.ionllama.model.ByteModel;
 import io.ionllama.model.DenseConfig;
 import io.ionllama.model.DenseGpt;
@@ -20,8 +21,10 @@ import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /** {@code ionllama train}: trains a model and writes checkpoints, metrics and curves. */
 @Command(name = "train", mixinStandardHelpOptions = true, showDefaultValues = true, sortOptions = false,
@@ -44,8 +47,8 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--cache-dir", description = "Where downloads and decompressed data are kept (default: ~/.cache/ionllama or $IONLLAMA_CACHE).")
     Path cacheDir;
 
-    @Option(names = "--max-steps", description = "Optimizer steps (also the cosine schedule's length unless --max-time is given). Default 400; with --max-time: no step limit.")
-    Long maxSteps;
+    @Option(names = "--max-steps", defaultValue = "400", description = "Optimizer steps (also the cosine schedule's length unless --max-time is given; with --max-time and no --max-steps: no step limit).")
+    long maxSteps;
 
     @Option(names = "--max-time", defaultValue = "0", description = "Time budget of training, e.g. 90s, 15m, 2h (0: none): the cosine schedule runs over it, not over --max-steps, and the run stops at its end.")
     String maxTime;
@@ -60,13 +63,13 @@ final class TrainCommand implements Callable<Integer> {
     int gradAccum;
 
     @Option(names = "--lr", description = "Peak learning rate (Muon's under --optimizer muon). Default 3e-3; dense: 0.01 with Muon, 1e-3 with AdamW.")
-    Float lr;
+    Double lr;
 
     @Option(names = "--min-lr", description = "Learning rate at the end of the cosine decay. Default 3e-4; dense: --lr / 10.")
-    Float minLr;
+    Double minLr;
 
     @Option(names = "--adamw-lr", description = "Under Muon: AdamW's peak rate for embeddings, norms and head (same schedule). Default: --lr; dense: 1e-3.")
-    Float adamwLr;
+    Double adamwLr;
 
     @Option(names = "--warmup", defaultValue = "30", description = "Linear learning-rate warm-up steps.")
     int warmup;
@@ -75,10 +78,10 @@ final class TrainCommand implements Callable<Integer> {
     String optimizer;
 
     @Option(names = "--weight-decay", defaultValue = "0.1", description = "Decoupled weight decay on matrices.")
-    float weightDecay;
+    double weightDecay;
 
     @Option(names = "--clip", defaultValue = "1.0", description = "Global gradient-norm clip (0: off).")
-    float clip;
+    double clip;
 
     @Option(names = "--seed", defaultValue = "1337", description = "Seed for initialisation and data order.")
     long seed;
@@ -129,30 +132,19 @@ final class TrainCommand implements Callable<Integer> {
             description = "Live progress bar on a terminal (plain log lines otherwise).")
     boolean progress;
 
+    @Spec
+    CommandSpec spec;
+
     @Override
     public Integer call() throws Exception {
         boolean denseModel = model.dense();
-        // The seed's optimizer for the dense model: Muon at 0.01 for the hidden matrices, AdamW at 1e-3 for the rest.
-        String opt = optimizer != null ? optimizer : denseModel ? "muon" : "adamw";
-        float peak = lr != null ? lr : !denseModel ? 3e-3f : opt.equals("muon") ? 1e-2f : 1e-3f;
-        float floor = minLr != null ? minLr : denseModel ? peak / 10 : 3e-4f;
-        float adamwPeak = adamwLr != null ? adamwLr : denseModel ? 1e-3f : 0f;
-        long maxSeconds = parseDuration(maxTime);
-        // With a time budget the schedule runs over time; --max-steps, when given too, is only a cap.
-        long steps = maxSteps != null ? maxSteps : maxSeconds > 0 ? Long.MAX_VALUE : 400;
-        TrainConfig cfg = new TrainConfig(batchSize, seqLen, gradAccum, peak, floor, warmup, steps, opt, weightDecay,
-                clip, seed, entropyWarmup, adamwPeak, maxSeconds).validate();
-        check(evalEvery >= 1, "--eval-every must be >= 1");
-        check(evalBatches >= 1, "--eval-batches must be >= 1");
-        check(saveEvery >= 0 && keep >= 0 && logEvery >= 1, "--save-every, --keep must be >= 0 and --log-every >= 1");
-        check(attention.equals("dilated") || attention.equals("dense"), "--attention must be dilated or dense");
+        long maxSeconds = checkFlags();
         CurvePlot.XAxis plotAxis;
         try {
             plotAxis = CurvePlot.XAxis.parse(plotX);
         } catch (IllegalArgumentException e) {
             throw new Errors.UserError(e.getMessage());
         }
-
         Path resumeFrom = resumePath();
         ModelConfig config = denseModel ? null : model.config();
         DenseConfig denseConfig = denseModel ? model.denseConfig() : null;
@@ -161,15 +153,37 @@ final class TrainCommand implements Callable<Integer> {
         if (resumeFrom != null) {
             Checkpoint.Meta meta = Checkpoint.readMeta(resumeFrom);
             Checkpoint.checkArchitecture(resumeFrom, meta, denseModel ? DenseGpt.KIND : IonLlama.KIND);
+            ResumeCheck resumeCheck = new ResumeCheck(resumeFrom, meta, this::given);
+            if (!denseModel) {
+                resumeCheck.model(config, modelFlags(), patcherSpec, attention);
+            }
+            resumeCheck.training(this).throwIfConflicts();
+            maxSeconds = parseDuration(maxTime); // the checkpoint's time budget when --max-time is not given
             config = meta.config();
             denseConfig = meta.denseConfig();
             patcherSpec = meta.patcher();
             dense = meta.dense();
+            if (meta.step() >= maxSteps) {
+                throw new Errors.UserError("nothing left to do: " + resumeFrom + " is at step " + meta.step() + " and --max-steps is "
+                        + maxSteps + " (give a larger --max-steps to train further)");
+            }
         }
         if (denseModel) {
             check(seqLen <= denseConfig.context(), "--seq-len (" + seqLen + ") is longer than the dense model's --context ("
                     + denseConfig.context() + ")");
+        } else if (!Architecture.layout(config).fitsInOneArray()) {
+            throw new Errors.UserError("model " + config.size() + " has more than 2^31 parameters: they cannot live in one Java array");
         }
+        // The seed's optimizer for the dense model: Muon at 0.01 for the hidden matrices, AdamW at 1e-3 for the rest.
+        String opt = optimizer != null ? optimizer : denseModel ? "muon" : "adamw";
+        double peak = lr != null ? lr : !denseModel ? 3e-3 : opt.equals("muon") ? 1e-2 : 1e-3;
+        double floor = minLr != null ? minLr : denseModel ? peak / 10 : Math.min(3e-4, peak);
+        double adamwPeak = adamwLr != null ? adamwLr : denseModel ? 1e-3 : 0;
+        Bounds.check("--min-lr", floor, 0, peak);
+        // With a time budget the cosine runs over time (TrainConfig.lrAt), and --max-steps, given too, is only a cap.
+        long steps = maxSeconds > 0 && !given("--max-steps") && resumeFrom == null ? Long.MAX_VALUE : maxSteps;
+        TrainConfig cfg = new TrainConfig(batchSize, seqLen, gradAccum, (float) peak, (float) floor, warmup, steps, opt,
+                (float) weightDecay, (float) clip, seed, entropyWarmup, (float) adamwPeak, maxSeconds).validate();
         if (runName == null) {
             runName = out != null ? out.getFileName().toString()
                     : (denseModel ? "dense" : config.size()) + "-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"));
@@ -177,6 +191,7 @@ final class TrainCommand implements Callable<Integer> {
         if (out == null) {
             out = resumeFrom != null ? resumeFrom.toAbsolutePath().getParent() : Path.of("checkpoints", runName);
         }
+        createOut();
         Path cache = cacheDir != null ? cacheDir : Corpus.defaultCacheDir();
 
         try (Backend be = backendOptions.open(); Corpus corpus = openCorpus(cache)) {
@@ -206,35 +221,83 @@ final class TrainCommand implements Callable<Integer> {
                     : String.format("lr %.1e -> %.1e, %s", peak, floor, opt);
             System.out.printf("batch %d x %d bytes x %d accum, %s, %s -> %s%n", batchSize, seqLen, gradAccum, rates,
                     maxSeconds == 0 ? steps + " steps" : "cosine over " + maxTime + " of training"
-                            + (maxSteps != null ? " (at most " + steps + " steps)" : ""), out);
+                            + (steps != Long.MAX_VALUE ? " (at most " + steps + " steps)" : ""), out);
             boolean bar = progress && System.console() != null;
             TrainRun run = new TrainRun(trainer, corpus, new TrainRun.Options(out, 0, evalEvery, evalBatches, saveEvery,
                     keep, logEvery, sampleBytes, bar), System.out, Double.isNaN(best) ? Double.POSITIVE_INFINITY : best, bytesSeen)
                     .plotX(plotAxis);
-            Thread mainThread = Thread.currentThread();
-            Thread hook = new Thread(() -> {
-                run.requestStop();
-                try {
-                    mainThread.join(60_000);
-                } catch (InterruptedException ignored) {
-                    Thread.currentThread().interrupt();
-                }
-            });
-            Runtime.getRuntime().addShutdownHook(hook);
-            TrainRun.Summary s = run.run();
-            try {
-                Runtime.getRuntime().removeShutdownHook(hook);
-            } catch (IllegalStateException ignored) {
-                // Already shutting down: the hook is waiting for us.
+            // The summary is printed before the signal handler lets the JVM go: a Ctrl-C run ends with it.
+            try (StopOnSignal ignored = new StopOnSignal(run::requestStop)) {
+                printSummary(run.run());
             }
-            System.out.printf("%s after %d steps in %s: last loss %.4f, best valid BPB %.4f, %.0f bytes/s%s%n",
-                    s.stopped() ? "stopped" : "done", s.steps(), duration(s.seconds()), s.lastLoss(), s.bestValidBpb(),
-                    s.bytesPerSecond(), s.skipped() > 0 ? ", " + s.skipped() + " steps skipped (non-finite)" : "");
-            System.out.println("checkpoint: " + s.checkpoint() + (Files.exists(out.resolve("best.safetensors"))
-                    ? "  (best: " + out.resolve("best.safetensors") + ")" : ""));
-            System.out.println("metrics:    " + s.metrics());
-            System.out.println("plot:       " + s.plot());
             return 0;
+        }
+    }
+
+    private void printSummary(TrainRun.Summary s) {
+        boolean evaluated = Double.isFinite(s.bestValidBpb());
+        System.out.printf("%s after %d steps in %s: last loss %.4f, %s, %.0f bytes/s%s%n",
+                s.stopped() ? "stopped" : "done", s.steps(), duration(s.seconds()), s.lastLoss(),
+                evaluated ? String.format("best valid BPB %.4f", s.bestValidBpb()) : "no evaluation yet",
+                s.bytesPerSecond(), s.skipped() > 0 ? ", " + s.skipped() + " steps skipped (non-finite)" : "");
+        System.out.println("checkpoint: " + s.checkpoint() + (Files.exists(out.resolve("best.safetensors"))
+                ? "  (best: " + out.resolve("best.safetensors") + ")" : ""));
+        System.out.println("metrics:    " + s.metrics());
+        if (Files.exists(s.plot())) {
+            System.out.println("plot:       " + s.plot());
+        }
+    }
+
+    /** The names of the model-shape flags (the ModelOptions mixin's). */
+    private java.util.List<String> modelFlags() {
+        return spec.mixins().get("model").options().stream().map(o -> o.longestName()).toList();
+    }
+
+    /** Whether {@code flag} was given on the command line (not just defaulted). */
+    boolean given(String flag) {
+        return spec.commandLine().getParseResult() != null && spec.commandLine().getParseResult().hasMatchedOption(flag);
+    }
+
+    /** Every numeric flag within what a run can do (see {@link Bounds}); returns --max-time in seconds. */
+    private long checkFlags() {
+        Bounds.batch("--batch-size", batchSize, "--seq-len", seqLen, 8);
+        Bounds.check("--grad-accum", gradAccum, 1, Bounds.MAX_GRAD_ACCUM);
+        if (lr != null) {
+            Bounds.positive("--lr", lr, Bounds.MAX_LR);
+        }
+        if (adamwLr != null) {
+            Bounds.positive("--adamw-lr", adamwLr, Bounds.MAX_LR);
+        }
+        if (minLr != null) {
+            Bounds.check("--min-lr", minLr, 0, lr != null ? lr : Bounds.MAX_LR);
+        }
+        Bounds.check("--warmup", warmup, 0, Bounds.MAX_INTERVAL);
+        Bounds.check("--max-steps", maxSteps, 1, Bounds.MAX_STEPS);
+        Bounds.check("--weight-decay", weightDecay, 0, 10);
+        Bounds.check("--clip", clip, 0, 1e6);
+        Bounds.check("--entropy-warmup", entropyWarmup, 0, Bounds.MAX_INTERVAL);
+        Bounds.check("--eval-every", evalEvery, 1, Bounds.MAX_INTERVAL);
+        Bounds.check("--eval-batches", evalBatches, 1, 10_000);
+        Bounds.check("--save-every", saveEvery, 0, Bounds.MAX_INTERVAL);
+        Bounds.check("--keep", keep, 0, 10_000);
+        Bounds.check("--log-every", logEvery, 1, Bounds.MAX_INTERVAL);
+        Bounds.check("--sample-bytes", sampleBytes, 0, Bounds.MAX_BYTES);
+        check(optimizer == null || optimizer.equals("adamw") || optimizer.equals("muon"),
+                "--optimizer must be adamw or muon (got " + optimizer + ")");
+        check(attention.equals("dilated") || attention.equals("dense"), "--attention must be dilated or dense (got " + attention + ")");
+        backendOptions.validate();
+        return parseDuration(maxTime);
+    }
+
+    /** Creates --out now, so a file in its way is one clear line before any work. */
+    private void createOut() {
+        if (Files.exists(out) && !Files.isDirectory(out)) {
+            throw new Errors.UserError("--out " + out + " is a file, not a folder (name a folder for the run's checkpoints)");
+        }
+        try {
+            Files.createDirectories(out);
+        } catch (java.io.IOException e) {
+            throw new Errors.UserError("--out: cannot create the folder " + out + " (" + Checkpoint.reason(e) + ")");
         }
     }
 
@@ -279,22 +342,23 @@ final class TrainCommand implements Callable<Integer> {
 
     static long parseDuration(String s) {
         String v = s.strip().toLowerCase();
+        double seconds;
         try {
-            if (v.equals("0")) {
-                return 0;
-            }
             long mult = 1;
             if (v.endsWith("h")) {
                 mult = 3600;
             } else if (v.endsWith("m")) {
                 mult = 60;
-            } else if (!v.endsWith("s")) {
-                return Long.parseLong(v);
             }
-            return Math.round(Double.parseDouble(v.substring(0, v.length() - 1)) * mult);
+            seconds = Double.parseDouble(v.endsWith("h") || v.endsWith("m") || v.endsWith("s") ? v.substring(0, v.length() - 1) : v)
+                    * mult;
         } catch (NumberFormatException e) {
             throw new Errors.UserError("--max-time: cannot read '" + s + "' (examples: 90s, 15m, 2h)");
         }
+        if (!(seconds >= 0 && seconds <= Bounds.MAX_SECONDS)) {
+            throw new Errors.UserError("--max-time must be between 0 and " + Bounds.MAX_SECONDS / 3600 + "h (got " + s + ")");
+        }
+        return Math.round(seconds);
     }
 
     private static void check(boolean ok, String message) {

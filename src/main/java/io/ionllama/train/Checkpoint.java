@@ -112,7 +112,46 @@ public final class Checkpoint {
                 }
             }
         }
-        Safetensors.write(path, meta, tensors);
+        try {
+            Safetensors.write(path, meta, tensors);
+        } catch (IOException e) {
+            throw new CheckpointException(writeFailure(path, e));
+        }
+    }
+
+    /**
+     * One line for a checkpoint that could not be written: the file, why, and what is left. The
+     * write is atomic (a temporary file renamed over the old one), so an earlier checkpoint at
+     * {@code path} is still whole.
+     */
+    static String writeFailure(Path path, IOException e) {
+        String left = Files.isRegularFile(path) ? "the previous " + path.getFileName() + " is intact"
+                : "no earlier checkpoint was there";
+        return "cannot write checkpoint " + path + " (" + reason(e) + "); " + left;
+    }
+
+    /** Why an I/O operation failed, in words: "the disk is full", "permission denied", the system's reason. */
+    public static String reason(IOException e) {
+        String msg = String.valueOf(e.getMessage());
+        if (msg.contains("No space left on device") || msg.contains("Disk quota exceeded")) {
+            return "the disk is full";
+        }
+        if (e instanceof java.nio.file.AccessDeniedException) {
+            return "permission denied";
+        }
+        if (e instanceof java.nio.file.DirectoryNotEmptyException || msg.contains("Is a directory")) {
+            return "a folder of that name is in the way";
+        }
+        if (e instanceof java.nio.file.FileAlreadyExistsException) {
+            return "a file of that name is in the way";
+        }
+        if (e instanceof java.nio.file.NoSuchFileException) {
+            return "its folder does not exist";
+        }
+        if (e instanceof java.nio.file.FileSystemException fs && fs.getReason() != null) {
+            return fs.getReason();
+        }
+        return msg;
     }
 
     private static Safetensors.Tensor tensor(String name, ParamLayout.Tensor t, float[] data) {

@@ -32,9 +32,11 @@ public final class Evaluator {
     }
 
     /**
-     * Bits per byte over a whole source: consecutive windows of {@code seqLen} predicted bytes
-     * (each window's first byte is context only), so every byte after the first of each window is
-     * scored exactly once. A final short window covers the tail.
+     * Bits per byte over a whole source, every byte scored exactly once: consecutive windows of
+     * {@code seqLen} predicted bytes (each window's first byte is context only, and was predicted
+     * at the end of the window before), a final short window for the tail. The source's first byte
+     * has no context at all, and the model cannot predict from an empty one: it is charged as a
+     * uniform guess, 8 bits, counted as a miss (and left out of bytes per patch).
      */
     public static Result whole(ByteModel model, ByteSource source, int seqLen, int batch) {
         long n = source.size();
@@ -64,10 +66,18 @@ public final class Evaluator {
             bytes += o.bytes();
             patches += o.patches();
         }
+        double modelBytes = bytes;
+        if (n > 0) {
+            lossSum += UNIFORM_NATS;
+            bytes += 1;
+        }
         double loss = lossSum / bytes;
-        return new Result(loss, loss / Math.log(2), Math.exp(loss), correct / bytes, patches == 0 ? 0 : bytes / patches,
+        return new Result(loss, loss / Math.log(2), Math.exp(loss), correct / bytes, patches == 0 ? 0 : modelBytes / patches,
                 (long) bytes);
     }
+
+    /** The loss of a uniform guess over the 256 byte values: ln 256 nats, 8 bits. */
+    static final double UNIFORM_NATS = Math.log(256);
 
     public Result run(ByteModel model) {
         return run(model, false);

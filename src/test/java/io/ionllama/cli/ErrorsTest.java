@@ -35,6 +35,24 @@ class ErrorsTest {
     }
 
     @Test
+    void outOfMemoryNamesTheVariableTheLauncherReads() {
+        java.io.PrintStream oldErr = System.err;
+        java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+        int code;
+        try {
+            System.setErr(new java.io.PrintStream(err, true, java.nio.charset.StandardCharsets.UTF_8));
+            code = Errors.handleOom(new OutOfMemoryError("Java heap space"));
+        } finally {
+            System.setErr(oldErr);
+        }
+        String line = err.toString(java.nio.charset.StandardCharsets.UTF_8).strip();
+        assertThat(code).isEqualTo(3);
+        assertThat(line.lines()).hasSize(1);
+        assertThat(line).startsWith("ionllama: out of memory (Java heap space)").contains("IONLLAMA_JVM_OPTS=-Xmx")
+                .doesNotContain("JAVA_OPTS");
+    }
+
+    @Test
     void otherFailuresAreNotTakenForIt() {
         assertThat(Errors.deviceOutOfMemory(new IllegalStateException("x", new RuntimeException("Unable to allocate")))).isNull();
     }

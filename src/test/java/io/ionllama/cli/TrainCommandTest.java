@@ -73,6 +73,44 @@ class TrainCommandTest {
         assertThat(r.err()).startsWith("ionllama: ").doesNotContain("Exception", "\tat ");
     }
 
+    /** --resume takes the run as it was: a flag that contradicts the checkpoint is named, in one line. */
+    @Test
+    void resumeNamesWhatContradictsItAndInheritsTheRest() throws IOException {
+        Path out = dir.resolve("run");
+        CliTest.Result first = CliTest.run(args("--max-steps", "2", "--eval-every", "100", "--out", out.toString()));
+        assertThat(first.code()).as(first.err()).isZero();
+
+        CliTest.Result tiny = CliTest.run("train", "--resume", out.toString(), "--size", "tiny", "--batch-size", "4",
+                "--max-steps", "3", "--no-progress", "--threads", "1");
+        assertThat(tiny.code()).isEqualTo(2);
+        assertThat(tiny.err().strip().lines()).as(tiny.err()).hasSize(1);
+        assertThat(tiny.err()).startsWith("ionllama: --resume ").contains("--size tiny (the checkpoint's is nano)",
+                "--batch-size 4 (the checkpoint's is 2)");
+        assertThat(tiny.out()).isEmpty();
+
+        // Nothing given but --resume: the run goes on with its own batch, sequence length and schedule.
+        CliTest.Result on = CliTest.run("train", "--resume", out.toString(), "--max-steps", "3", "--no-progress", "--threads", "1",
+                "--sample-bytes", "0");
+        assertThat(on.code()).as(on.err()).isZero();
+        assertThat(on.out()).contains("batch 2 x 32 bytes", "at step 2");
+        assertThat(Checkpoint.readMeta(out.resolve("latest.safetensors")).step()).isEqualTo(3);
+
+        CliTest.Result done = CliTest.run("train", "--resume", out.toString(), "--no-progress", "--threads", "1");
+        assertThat(done.code()).isEqualTo(2);
+        assertThat(done.err().strip().lines()).as(done.err()).hasSize(1);
+        assertThat(done.err()).startsWith("ionllama: nothing left to do: ").contains("at step 3", "--max-steps is 3");
+        assertThat(done.out()).isEmpty();
+    }
+
+    @Test
+    void outOnAFileSaysSoBeforeAnyWork() throws IOException {
+        Path file = Files.writeString(dir.resolve("taken"), "x");
+        CliTest.Result r = CliTest.run(args("--max-steps", "2", "--out", file.toString()));
+        assertThat(r.code()).isEqualTo(2);
+        assertThat(r.err().strip()).isEqualTo("ionllama: --out " + file + " is a file, not a folder (name a folder for the run's checkpoints)");
+        assertThat(r.out()).isEmpty();
+    }
+
     /**
      * A training process killed with SIGKILL at random moments (saving every step) always leaves
      * a loadable checkpoint, and training resumes from it.
