@@ -119,8 +119,9 @@ public final class CompareReport {
                 if ("valid".equals(kind) && Double.isFinite(elapsed)) {
                     curve.add(new double[] {elapsed, num(r, "bpb")});
                 }
-                if ("train".equals(kind)) {
-                    rate = num(r, "bytes_per_s");
+                double seen = num(r, "bytes_seen");
+                if (Double.isFinite(seen) && elapsed > 0) {
+                    rate = seen / elapsed; // bytes trained per second of the run's wall clock so far
                 }
                 if (Double.isFinite(elapsed)) {
                     seconds = elapsed;
@@ -182,11 +183,11 @@ public final class CompareReport {
             b.append(String.format(Locale.ROOT, "| %s | `%s` | %s | %s | %s | %,.0f | **%.4f** | %s | %d | %s | %s |%n", r.run(),
                     r.flags(), r.lr(), r.params() > 0 ? String.format(Locale.ROOT, "%,d", r.params()) : "?",
                     Double.isFinite(r.flopsPerByte()) ? String.format(Locale.ROOT, "%.2f M", r.flopsPerByte() / 1e6) : "?",
-                    r.bytesPerSecond(), r.validBpb(), r.bytesPerPatch() > 0 ? String.format(Locale.ROOT, "%.2f", r.bytesPerPatch()) : "1 (no patches)",
-                    r.steps(), TrainRun.duration(r.seconds())));
+                    r.bytesPerSecond(), r.validBpb(), r.bytesPerPatch() > 0 ? String.format(Locale.ROOT, "%.2f", r.bytesPerPatch()) : "- (no patches)",
+                    r.steps(), TrainRun.duration(r.seconds()), r.lrsTried()));
         }
-        b.append("\nbytes/s: training bytes per second of wall-clock time (evaluations included), from the last "
-                + "metrics.jsonl record; train FLOPs/byte: forward + backward matmul and attention FLOPs per training byte "
+        b.append("\nbytes/s: bytes trained per second of wall-clock training time (evaluations included): the last "
+                + "metrics.jsonl record's bytes_seen / elapsed_s; train FLOPs/byte: forward + backward matmul and attention FLOPs per training byte "
                 + "(StepFlops, ionLlama at the measured mean patch length); valid BPB: `ionllama eval` over the whole validation file.\n");
         return b.toString();
     }
@@ -196,8 +197,8 @@ public final class CompareReport {
         double tMax = rows.stream().flatMap(r -> r.curve().stream()).mapToDouble(p -> p[0]).max().orElse(0);
         boolean minutes = tMax > 180;
         XYSeriesCollection data = new XYSeriesCollection();
-        double yMin = Double.POSITIVE_INFINITY;
-        List<Double> firsts = new ArrayList<>();
+        List<Double> ys = new ArrayList<>();
+        double lastTop = Double.NEGATIVE_INFINITY;
         for (Row r : rows) {
             if (r.curve().isEmpty()) {
                 continue;
@@ -206,11 +207,12 @@ public final class CompareReport {
             for (double[] p : r.curve()) {
                 if (Double.isFinite(p[1])) {
                     s.add(minutes ? p[0] / 60 : p[0], p[1]);
-                    yMin = Math.min(yMin, p[1]);
+                    ys.add(p[1]);
                 }
             }
-            if (r.curve().size() > 1) {
-                firsts.add(r.curve().get(Math.min(1, r.curve().size() - 1))[1]);
+            double last = r.curve().get(r.curve().size() - 1)[1];
+            if (Double.isFinite(last)) {
+                lastTop = Math.max(lastTop, last);
             }
             data.addSeries(s);
         }
@@ -231,13 +233,18 @@ public final class CompareReport {
             r.setSeriesStroke(i, new BasicStroke(1.8f));
         }
         plot.setRenderer(r);
-        if (Double.isFinite(yMin) && !firsts.isEmpty()) {
+        if (ys.size() >= 10) {
             // The first evaluations (an untrained model, ~8 BPB) would flatten the rest: the top is the
-            // highest second evaluation, so only the very first points may run off the chart.
-            double top = firsts.stream().mapToDouble(Double::doubleValue).max().orElse(yMin + 1);
+            // 85th percentile of all points, or higher to show every run's last point.
+            List<Double> sorted = ys.stream().sorted().toList();
+            double yMin = sorted.get(0);
+            double top = Math.max(sorted.get((int) Math.floor(0.85 * (sorted.size() - 1))), lastTop);
             NumberAxis range = (NumberAxis) plot.getRangeAxis();
             range.setRange(Math.max(0, yMin - 0.05 * (top - yMin) - 0.01), top + 0.05 * (top - yMin) + 0.01);
+        } else {
+            ((NumberAxis) plot.getRangeAxis()).setAutoRangeIncludesZero(false);
         }
+        ((NumberAxis) plot.getDomainAxis()).setAutoRangeIncludesZero(true);
         Path tmp = png.resolveSibling("." + png.getFileName() + ".tmp");
         ChartUtils.saveChartAsPNG(tmp.toFile(), chart, 1000, 560);
         Files.move(tmp, png, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
