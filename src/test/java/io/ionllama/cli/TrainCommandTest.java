@@ -55,6 +55,36 @@ class TrainCommandTest {
         assertThat(Checkpoint.readMeta(out.resolve("latest.safetensors")).step()).isEqualTo(9);
     }
 
+    /**
+     * --max-time without --max-steps: the schedule runs over the time (no step limit), the run
+     * stops at the budget with the rate at its floor, and --resume keeps the budget and the time spent.
+     */
+    @Test
+    void maxTimeDrivesTheScheduleAndResumeKeepsTheBudget() throws IOException {
+        Path out = dir.resolve("timed");
+        CliTest.Result r = CliTest.run(args("--max-time", "3s", "--warmup", "2", "--eval-every", "1000", "--log-every", "1",
+                "--out", out.toString()));
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.out()).contains("cosine over 3s of training", "time budget reached");
+        Checkpoint.Meta meta = Checkpoint.readMeta(out.resolve("latest.safetensors"));
+        assertThat(meta.raw().get("train.max_seconds")).isEqualTo("3.0");
+        assertThat(Long.parseLong(meta.raw().get("train.max_steps"))).isEqualTo(Long.MAX_VALUE);
+        double spent = Double.parseDouble(meta.raw().get("train.elapsed_s"));
+        assertThat(spent).isGreaterThanOrEqualTo(3.0);
+        // The last step's rate is the cosine's value past most of the budget: near --min-lr (3e-4), far below 3e-3.
+        List<String> lines = Files.readAllLines(out.resolve("metrics.jsonl"));
+        String last = lines.stream().filter(l -> l.contains("\"kind\":\"train\"")).reduce((a, b) -> b).orElseThrow();
+        double lr = com.google.gson.JsonParser.parseString(last).getAsJsonObject().get("lr").getAsDouble();
+        assertThat(lr).isLessThan(1.5e-3);
+
+        // Resumed: the budget is spent already, so the run stops at once, the time carried on.
+        CliTest.Result again = CliTest.run(args("--resume", out.toString()));
+        assertThat(again.code()).as(again.err()).isZero();
+        assertThat(again.out()).contains("cosine over 3.0s of training", "time budget reached");
+        assertThat(Double.parseDouble(Checkpoint.readMeta(out.resolve("latest.safetensors")).raw().get("train.elapsed_s")))
+                .isGreaterThanOrEqualTo(spent);
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"--data /nonexistent/file.txt", "--lr -1", "--optimizer sgd", "--max-time soon", "--batch-size 0",
         "--patcher zigzag", "--attention full", "--resume /nonexistent/run", "--model gpt5", "--clip -2", "--seq-len 2",
