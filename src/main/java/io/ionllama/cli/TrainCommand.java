@@ -3,8 +3,10 @@ package io.ionllama.cli;
 import io.ionllama.backend.Backend;
 import io.ionllama.data.Corpus;
 import io.ionllama.model.ByteModel;
+import io.ionllama.model.ContextRnn;
 import io.ionllama.model.DenseConfig;
 import io.ionllama.model.DenseGpt;
+import io.ionllama.model.RnnConfig;
 import io.ionllama.model.IonLlama;
 import io.ionllama.model.ModelConfig;
 import io.ionllama.model.ParamLayout;
@@ -59,10 +61,10 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--grad-accum", defaultValue = "1", description = "Micro-batches per optimizer step.")
     int gradAccum;
 
-    @Option(names = "--lr", description = "Peak learning rate (Muon's under --optimizer muon). Default 3e-3; dense: 0.01 with Muon, 1e-3 with AdamW.")
+    @Option(names = "--lr", description = "Peak learning rate (Muon's under --optimizer muon). Default 3e-3; dense: 0.01 with Muon, 1e-3 with AdamW; rnn: 1e-3.")
     Float lr;
 
-    @Option(names = "--min-lr", description = "Learning rate at the end of the cosine decay. Default 3e-4; dense: --lr / 10.")
+    @Option(names = "--min-lr", description = "Learning rate at the end of the cosine decay. Default 3e-4; dense, rnn: --lr / 10.")
     Float minLr;
 
     @Option(names = "--adamw-lr", description = "Under Muon: AdamW's peak rate for embeddings, norms and head (same schedule). Default: --lr; dense: 1e-3.")
@@ -132,10 +134,12 @@ final class TrainCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         boolean denseModel = model.dense();
+        // The context-vector RNN: AdamW at 1e-3 (its seed trains with Adam), decaying to a tenth.
+        boolean rnnModel = model.rnn();
         // The seed's optimizer for the dense model: Muon at 0.01 for the hidden matrices, AdamW at 1e-3 for the rest.
         String opt = optimizer != null ? optimizer : denseModel ? "muon" : "adamw";
-        float peak = lr != null ? lr : !denseModel ? 3e-3f : opt.equals("muon") ? 1e-2f : 1e-3f;
-        float floor = minLr != null ? minLr : denseModel ? peak / 10 : 3e-4f;
+        float peak = lr != null ? lr : rnnModel ? 1e-3f : !denseModel ? 3e-3f : opt.equals("muon") ? 1e-2f : 1e-3f;
+        float floor = minLr != null ? minLr : denseModel || rnnModel ? peak / 10 : 3e-4f;
         float adamwPeak = adamwLr != null ? adamwLr : denseModel ? 1e-3f : 0f;
         TrainConfig cfg = new TrainConfig(batchSize, seqLen, gradAccum, peak, floor, warmup, maxSteps, opt, weightDecay,
                 clip, seed, entropyWarmup, adamwPeak).validate();
@@ -152,15 +156,17 @@ final class TrainCommand implements Callable<Integer> {
         }
 
         Path resumeFrom = resumePath();
-        ModelConfig config = denseModel ? null : model.config();
+        ModelConfig config = denseModel || rnnModel ? null : model.config();
         DenseConfig denseConfig = denseModel ? model.denseConfig() : null;
+        RnnConfig rnnConfig = rnnModel ? model.rnnConfig() : null;
         String patcherSpec = patcher;
         boolean dense = attention.equals("dense");
         if (resumeFrom != null) {
             Checkpoint.Meta meta = Checkpoint.readMeta(resumeFrom);
-            Checkpoint.checkArchitecture(resumeFrom, meta, denseModel ? DenseGpt.KIND : IonLlama.KIND);
+            Checkpoint.checkArchitecture(resumeFrom, meta, model.kind());
             config = meta.config();
             denseConfig = meta.denseConfig();
+            rnnConfig = meta.rnnConfig();
             patcherSpec = meta.patcher();
             dense = meta.dense();
         }
@@ -170,7 +176,7 @@ final class TrainCommand implements Callable<Integer> {
         }
         if (runName == null) {
             runName = out != null ? out.getFileName().toString()
-                    : (denseModel ? "dense" : config.size()) + "-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"));
+                    : (config == null ? model.kind() : config.size()) + "-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"));
         }
         if (out == null) {
             out = resumeFrom != null ? resumeFrom.toAbsolutePath().getParent() : Path.of("checkpoints", runName);
@@ -178,7 +184,7 @@ final class TrainCommand implements Callable<Integer> {
         Path cache = cacheDir != null ? cacheDir : Corpus.defaultCacheDir();
 
         try (Backend be = backendOptions.open(); Corpus corpus = openCorpus(cache)) {
-            ByteModel m = denseModel ? new DenseGpt(denseConfig, be)
+            ByteModel m = denseModel ? new DenseGpt(denseConfig, be) : rnnModel ? new ContextRnn(rnnConfig, be)
                     : new IonLlama(config, be, Patcher.parse(patcherSpec, config.maxPatch(), config.targetPatch()), dense);
             m.init(seed);
             Trainer trainer = new Trainer(m, corpus.train(), cfg);
@@ -194,6 +200,8 @@ final class TrainCommand implements Callable<Integer> {
             if (denseModel) {
                 System.out.printf("ionllama train: %s (%,d params, context %d), %s%n", m.describe(), layout.total(),
                         denseConfig.context(), be.describe());
+            } else if (rnnModel) {
+                System.out.printf("ionllama train: %s (%,d params), %s%n", m.describe(), layout.total(), be.describe());
             } else {
                 System.out.printf("ionllama train: %s (%,d params), %s, patcher %s, %s attention%n", config.size(), layout.total(),
                         be.describe(), m.patcher().spec(), dense ? "dense" : "dilated");
