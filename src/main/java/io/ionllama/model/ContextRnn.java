@@ -45,8 +45,10 @@ import java.util.SplittableRandom;
  * so one time step is {@code B} contiguous rows and each step is one batched product over the
  * whole batch. Layers run one after another over all T steps (layer l+1 at t reads only h_l[t]), so
  * the input product W_x x + b_in of a layer is one matmul over all B·T rows before its time loop;
- * each step is then: W_c c (B rows), add, GELU, the fused gate matmul (B rows), the gate unit,
- * LayerNorm. The backward is truncated BPTT over the T bytes of the batch (states start at zero
+ * each step is then: W_c c accumulated into pre (B rows), GELU, the fused gate matmul (B rows, from
+ * b_g), the gate unit, LayerNorm. The two per-step products read W_c and W_g transposed once per
+ * forward (the input-gradient product's weight layout): a B-row product then packs its weights with
+ * unit stride, where the [out, in] layout of matmulForward would be packed with stride in each step. The backward is truncated BPTT over the T bytes of the batch (states start at zero
  * per sequence, so sequences are independent): right to left per step only the products that
  * carry the gradient through time (dh += dz W_g, dc += dpre W_c); the weight gradients of W_g, W_c
  * and W_x are each one matmul over all B·T rows after the time loop (context rows [t*B..] hold
@@ -92,8 +94,10 @@ public final class ContextRnn implements ByteModel {
     // ---- per-batch buffers (grow-only) ----
     private int B, T, N, cap;
     private int[] x, targets, argmax;
-    private float[] emb, logits, logitsBatchMajor, probs, losses, stats, tmp;
+    private float[] emb, logits, logitsBatchMajor, probs, losses, stats;
     private float[][] pre, h, z, p, mean, rstd, ctx;
+    /** W_cᵀ [dC, dH] and W_gᵀ [dH, 3dC] of the current forward, and b_g repeated over B rows. */
+    private float[] wcT, wgT, gateBias;
     private float[] dLogits, dA, dB, dPre, dZ, dP, dcA, dcB, dEmb;
 
     public ContextRnn(RnnConfig config, Backend backend) {
@@ -218,6 +222,10 @@ public final class ContextRnn implements ByteModel {
         this.B = B;
         this.T = T;
         this.N = B * T;
+        int dC3 = 3 * config.dContext();
+        if (gateBias == null || gateBias.length < B * dC3) {
+            gateBias = new float[B * dC3];
+        }
         if (N <= cap) {
             return;
         }
@@ -233,7 +241,8 @@ public final class ContextRnn implements ByteModel {
         probs = new float[N * 256];
         losses = new float[N];
         stats = new float[Losses.STATS];
-        tmp = new float[N * dH];      // per-step scratch; only B rows used, sized N so B may grow with T fixed
+        wcT = new float[config.dContext() * dH];
+        wgT = new float[dH * dC3];
         pre = new float[L][N * dH];
         h = new float[L][N * dH];
         z = new float[L][N * 3 * dC];
@@ -291,14 +300,23 @@ public final class ContextRnn implements ByteModel {
         float[] pre = this.pre[l], h = this.h[l], z = this.z[l], p = this.p[l], c = ctx[l];
         be.matmulForward(pre, 0, in, 0, params, inX[l], params, inB[l], N, dIn, dH);
         be.fill(c, 0, 0f, B * dC);
+        // The per-step products read W_c and W_g transposed ([in, out]), as the input-gradient
+        // product reads a weight: a B-row product then packs its weights with unit stride, where
+        // matmulForward's [out, in] weights are packed with stride in (at B = 8 that packing cost
+        // several times the product). W_cᵀ c accumulates straight into pre; z starts from b_g.
+        be.transpose(wcT, 0, params, inC[l], dH, dC);
+        be.transpose(wgT, 0, params, gates[l], 3 * dC, dH);
+        for (int b = 0; b < B; b++) {
+            be.copy(gateBias, b * 3 * dC, params, gatesB[l], 3 * dC);
+        }
         for (int t = 0; t < T; t++) {
             int r = t * B;
             if (t > 0) { // c[-1] = 0 contributes nothing
-                be.matmulForward(tmp, 0, c, r * dC, params, inC[l], null, 0, B, dC, dH);
-                be.accumulate(pre, r * dH, tmp, 0, B * dH);
+                be.matmulBackwardInput(pre, r * dH, c, r * dC, wcT, 0, B, dH, dC);
             }
             be.geluForward(h, r * dH, pre, r * dH, B * dH);
-            be.matmulForward(z, r * 3 * dC, h, r * dH, params, gates[l], params, gatesB[l], B, dH, 3 * dC);
+            be.copy(z, r * 3 * dC, gateBias, 0, B * 3 * dC);
+            be.matmulBackwardInput(z, r * 3 * dC, h, r * dH, wgT, 0, B, 3 * dC, dH);
             be.rnnGatesForward(p, r * dC, z, r * 3 * dC, c, r * dC, B, dC);
             be.layerNormForward(c, (r + B) * dC, mean[l], r, rstd[l], r, p, r * dC, params, normW[l],
                     params, normB[l], B, dC, EPS);
