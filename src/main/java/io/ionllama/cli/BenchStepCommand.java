@@ -3,11 +3,13 @@ package io.ionllama.cli;
 import io.ionllama.backend.Backends;
 import io.ionllama.backend.cpu.CpuBackend;
 import io.ionllama.model.ByteModel;
+import io.ionllama.model.ContextRnn;
 import io.ionllama.model.DenseConfig;
 import io.ionllama.model.DenseGpt;
 import io.ionllama.model.IonLlama;
 import io.ionllama.model.ModelConfig;
 import io.ionllama.model.Patcher;
+import io.ionllama.model.RnnConfig;
 import io.ionllama.model.StepFlops;
 import io.ionllama.train.AdamW;
 import java.util.Arrays;
@@ -28,7 +30,7 @@ import picocli.CommandLine.Option;
             "GFLOP/s (model FLOPs counted analytically: 6 x matmul multiply-adds + attention products)."})
 final class BenchStepCommand implements Callable<Integer> {
 
-    @Option(names = "--model", description = "Architecture: ionllama, or dense (the byte-level GPT baseline).")
+    @Option(names = "--model", description = "Architecture: ionllama, dense (the byte-level GPT baseline), or rnn (the context-vector RNN).")
     String architecture = "ionllama";
 
     @Option(names = "--size", description = "Model size: nano, tiny, small, base, large, xl.")
@@ -58,7 +60,7 @@ final class BenchStepCommand implements Callable<Integer> {
     @Option(names = "--d-model", description = "Dense model: width (default 192).")
     Integer dModel;
 
-    @Option(names = "--layers", description = "Dense model: layers (default 6).")
+    @Option(names = "--layers", description = "Dense model: layers (default 6); rnn: layers (default 3).")
     Integer layers;
 
     @Option(names = "--heads", description = "Dense model: attention heads (default 8).")
@@ -66,6 +68,15 @@ final class BenchStepCommand implements Callable<Integer> {
 
     @Option(names = "--mlp", description = "Dense model: SwiGLU hidden width (default 7/3 d-model rounded to 64: 448 at 192).")
     Integer mlp;
+
+    @Option(names = "--d-embed", description = "RNN model: byte embedding width (default 256).")
+    Integer dEmbed;
+
+    @Option(names = "--d-hidden", description = "RNN model: FNN (hidden) width (default 512).")
+    Integer dHidden;
+
+    @Option(names = "--d-context", description = "RNN model: context vector width (default 256).")
+    Integer dContext;
 
     /** Stages of the report: the model's own, then the optimizer. */
     static String[] stages(String[] model) {
@@ -88,11 +99,17 @@ final class BenchStepCommand implements Callable<Integer> {
         if (!attention.equals("dilated") && !attention.equals("dense")) {
             throw new Errors.UserError("--attention must be dilated or dense");
         }
+        if (!architecture.equals("rnn") && (dEmbed != null || dHidden != null || dContext != null)) {
+            throw new Errors.UserError("--d-embed, --d-hidden and --d-context apply to --model rnn");
+        }
         if (architecture.equals("dense")) {
             return dense();
         }
+        if (architecture.equals("rnn")) {
+            return rnn();
+        }
         if (!architecture.equals("ionllama")) {
-            throw new Errors.UserError("--model must be ionllama or dense (got '" + architecture + "')");
+            throw new Errors.UserError("--model must be ionllama, dense or rnn (got '" + architecture + "')");
         }
         if (dModel != null || layers != null || heads != null || mlp != null) {
             throw new Errors.UserError("--d-model, --layers, --heads and --mlp apply to --model dense (ionllama: --size)");
@@ -152,6 +169,36 @@ final class BenchStepCommand implements Callable<Integer> {
                 c.dModel(), c.layers(), c.heads(), c.mlp(), params, batch, seqLen, steps, warmup);
         System.out.printf(Locale.ROOT, "model FLOPs per step: %.3g (6 x matmul multiply-adds + attention; StepFlops); %s%n", flops, describe);
         report(stages(DenseGpt.STAGES), counts, res, bytes, flops);
+        return 0;
+    }
+
+    /**
+     * {@code --model rnn}: the same step and report for the context-vector RNN (truncated BPTT over
+     * --seq-len; each time step one batched product over the batch, the gates fused).
+     */
+    private int rnn() {
+        if (dModel != null || heads != null || mlp != null) {
+            throw new Errors.UserError("--d-model, --heads and --mlp apply to --model dense (rnn: --d-embed, --d-hidden, --d-context, --layers)");
+        }
+        RnnConfig b = RnnConfig.defaults();
+        RnnConfig c = new RnnConfig(dEmbed != null ? dEmbed : b.dEmbed(), dHidden != null ? dHidden : b.dHidden(),
+                dContext != null ? dContext : b.dContext(), layers != null ? layers : b.layers()).validate();
+        long bytes = (long) batch * seqLen;
+        int[] counts = threads > 1 ? new int[] {1, threads} : new int[] {1};
+        Timing[] res = new Timing[counts.length];
+        String describe = "";
+        for (int k = 0; k < counts.length; k++) {
+            try (CpuBackend cpu = new CpuBackend(counts[k])) {
+                describe = cpu.describe();
+                res[k] = run(new ContextRnn(c, cpu), cpu);
+            }
+        }
+        double flops = StepFlops.perStepRnn(c, bytes);
+        System.out.printf(Locale.ROOT, "step: rnn d_embed %d, d_hidden %d, d_context %d, %d layers (%,d params), batch %d x %d bytes; best of %d after %d warm-up%n",
+                c.dEmbed(), c.dHidden(), c.dContext(), c.layers(), c.layout().total(), batch, seqLen, steps, warmup);
+        System.out.printf(Locale.ROOT, "model FLOPs per step: %.3g (%.1f MFLOP/byte: 6 x matmul multiply-adds; StepFlops); %s%n", flops,
+                c.flopsPerByte() / 1e6, describe);
+        report(stages(ContextRnn.STAGES), counts, res, bytes, flops);
         return 0;
     }
 

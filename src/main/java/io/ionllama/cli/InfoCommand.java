@@ -5,6 +5,7 @@ import io.ionllama.model.DenseConfig;
 import io.ionllama.model.MemoryEstimate;
 import io.ionllama.model.ModelConfig;
 import io.ionllama.model.ParamLayout;
+import io.ionllama.model.RnnConfig;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -34,6 +35,9 @@ final class InfoCommand implements Callable<Integer> {
         Bounds.batch("--batch-size", batchSize, "--seq-len", seqLen, 1);
         if (model.dense()) {
             return dense(model.denseConfig());
+        }
+        if (model.rnn()) {
+            return rnn(model.rnnConfig());
         }
         ModelConfig c = model.config();
         ParamLayout layout = Architecture.layout(c);
@@ -65,6 +69,22 @@ final class InfoCommand implements Callable<Integer> {
         // A dense step reads at most the context: a longer --seq-len is estimated at the context.
         int T = Math.min(seqLen, c.context());
         printMemory(layout, MemoryEstimate.ofDense(c, layout, batchSize, T), T);
+        return 0;
+    }
+
+    /** {@code info --model rnn}: the context-vector RNN's dimensions, tensors, parameters and step memory. */
+    private int rnn(RnnConfig c) {
+        ParamLayout layout = Architecture.rnn(c);
+        System.out.println("context-vector RNN (" + c.describe() + ")");
+        StringBuilder dims = new StringBuilder();
+        for (Map.Entry<String, String> e : c.toMap().entrySet()) {
+            dims.append(dims.isEmpty() ? "  " : " ").append(e.getKey()).append('=').append(e.getValue());
+        }
+        System.out.println(dims);
+        printTensors(layout);
+        System.out.printf("%n  total parameters   %,d (the seed's: about 2.7M at its base configuration)%n", layout.total());
+        System.out.printf("  generation state   %,d floats (the context vectors; flat in the length)%n", c.layers() * c.dContext());
+        printMemory(layout, MemoryEstimate.ofRnn(c, layout, batchSize, seqLen), seqLen);
         return 0;
     }
 

@@ -2,17 +2,20 @@ package io.ionllama.cli;
 
 import io.ionllama.model.DenseConfig;
 import io.ionllama.model.ModelConfig;
+import io.ionllama.model.RnnConfig;
 import picocli.CommandLine.Option;
 
 /**
  * {@code --model}, {@code --size} and per-dimension overrides, shared by every command that builds
  * a model. The dense model ({@code --model dense}) reads --d-model, --layers, --heads, --mlp and
  * --context over the seed's defaults ({@link DenseConfig#defaults}); --size and the
- * ionLlama-only dimensions do not apply to it.
+ * ionLlama-only dimensions do not apply to it. The context-vector RNN ({@code --model rnn}) reads
+ * --d-embed, --d-hidden, --d-context and --layers over {@link RnnConfig#defaults}; each model
+ * refuses the others' dimensions.
  */
 final class ModelOptions {
 
-    @Option(names = "--model", defaultValue = "ionllama", description = "Architecture: ionllama, or dense (the byte-level GPT baseline: RMSNorm, RoPE, dense causal attention, SwiGLU).")
+    @Option(names = "--model", defaultValue = "ionllama", description = "Architecture: ionllama, dense (the byte-level GPT baseline: RMSNorm, RoPE, dense causal attention, SwiGLU), or rnn (the context-vector RNN: no attention, memory that does not grow with length).")
     String architecture;
 
     @Option(names = "--size", defaultValue = "nano", description = "Model size: nano, tiny, small, base, large, xl.")
@@ -53,17 +56,64 @@ final class ModelOptions {
     @Option(names = "--context", description = "Dense model: context in bytes, the longest sequence it reads (default 512).")
     Integer context;
 
+    @Option(names = "--d-embed", description = "RNN model: byte embedding width (default 256).")
+    Integer dEmbed;
+    @Option(names = "--d-hidden", description = "RNN model: FNN (hidden) width (default 512).")
+    Integer dHidden;
+    @Option(names = "--d-context", description = "RNN model: context vector width per layer (default 256).")
+    Integer dContext;
+
+    /** {@code --model} as checkpoints spell it (ionllama, dense or rnn); refuses an unknown architecture. */
+    String kind() {
+        return switch (architecture) {
+            case "ionllama", "dense", "rnn" -> architecture;
+            default -> throw new Errors.UserError("--model must be ionllama, dense or rnn (got '" + architecture + "')");
+        };
+    }
+
     /** Whether {@code --model} is dense; refuses an unknown architecture. */
     boolean dense() {
-        return switch (architecture) {
-            case "ionllama" -> false;
-            case "dense" -> true;
-            default -> throw new Errors.UserError("--model must be ionllama or dense (got '" + architecture + "')");
-        };
+        return kind().equals("dense");
+    }
+
+    /** Whether {@code --model} is rnn; refuses an unknown architecture. */
+    boolean rnn() {
+        return kind().equals("rnn");
+    }
+
+    /** Refuses the context-vector RNN's dimensions for another model. */
+    private void noRnnDimensions() {
+        Object[][] rnnOnly = {{"--d-embed", dEmbed}, {"--d-hidden", dHidden}, {"--d-context", dContext}};
+        for (Object[] o : rnnOnly) {
+            if (o[1] != null) {
+                throw new Errors.UserError(o[0] + " applies to --model rnn only");
+            }
+        }
+    }
+
+    /** The context-vector RNN's dimensions: {@link RnnConfig#defaults} with every given override, validated. */
+    RnnConfig rnnConfig() {
+        Object[][] others = {{"--d-local", dLocal}, {"--d-model", dModel}, {"--heads", heads}, {"--n-enc", nEnc},
+            {"--n-dec", nDec}, {"--d-entropy", dEntropy}, {"--n-entropy", nEntropy}, {"--ngrams", ngrams},
+            {"--buckets", buckets}, {"--local-mlp", localMlp}, {"--global-mlp", globalMlp}, {"--window", window},
+            {"--max-patch", maxPatch}, {"--target-patch", targetPatch}, {"--mlp", mlp}, {"--context", context}};
+        for (Object[] o : others) {
+            if (o[1] != null) {
+                throw new Errors.UserError(o[0] + " is not an rnn dimension; --model rnn takes --d-embed, --d-hidden, --d-context, --layers");
+            }
+        }
+        bound("--d-embed", dEmbed, 1, Bounds.MAX_WIDTH);
+        bound("--d-hidden", dHidden, 1, Bounds.MAX_WIDTH);
+        bound("--d-context", dContext, 1, Bounds.MAX_WIDTH);
+        bound("--layers", layers, 1, 12);
+        RnnConfig b = RnnConfig.defaults();
+        return new RnnConfig(or(dEmbed, b.dEmbed()), or(dHidden, b.dHidden()), or(dContext, b.dContext()),
+                or(layers, b.layers())).validate();
     }
 
     /** The dense model's dimensions: the seed's defaults with every given override, validated. */
     DenseConfig denseConfig() {
+        noRnnDimensions();
         Object[][] ionOnly = {{"--d-local", dLocal}, {"--n-enc", nEnc}, {"--n-dec", nDec}, {"--d-entropy", dEntropy},
             {"--n-entropy", nEntropy}, {"--ngrams", ngrams}, {"--buckets", buckets}, {"--local-mlp", localMlp},
             {"--global-mlp", globalMlp}, {"--window", window}, {"--max-patch", maxPatch}, {"--target-patch", targetPatch}};
@@ -83,6 +133,7 @@ final class ModelOptions {
 
     /** The named size with every given override applied, validated. */
     ModelConfig config() {
+        noRnnDimensions();
         if (mlp != null || context != null) {
             throw new Errors.UserError((mlp != null ? "--mlp" : "--context") + " applies to --model dense only");
         }

@@ -4,12 +4,14 @@ import io.ionllama.backend.Backend;
 import io.ionllama.data.Corpus;
 import io.ionllama.model.Architecture;
 import io.ionllama.model.ByteModel;
+import io.ionllama.model.ContextRnn;
 import io.ionllama.model.DenseConfig;
 import io.ionllama.model.DenseGpt;
 import io.ionllama.model.IonLlama;
 import io.ionllama.model.ModelConfig;
 import io.ionllama.model.ParamLayout;
 import io.ionllama.model.Patcher;
+import io.ionllama.model.RnnConfig;
 import io.ionllama.train.Checkpoint;
 import io.ionllama.train.CurvePlot;
 import io.ionllama.train.TrainConfig;
@@ -62,10 +64,10 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--grad-accum", defaultValue = "1", description = "Micro-batches per optimizer step.")
     int gradAccum;
 
-    @Option(names = "--lr", description = "Peak learning rate (Muon's under --optimizer muon). Default 3e-3; dense: 0.01 with Muon, 1e-3 with AdamW.")
+    @Option(names = "--lr", description = "Peak learning rate (Muon's under --optimizer muon). Default 3e-3; dense: 0.01 with Muon, 1e-3 with AdamW; rnn: 1e-3.")
     Double lr;
 
-    @Option(names = "--min-lr", description = "Learning rate at the end of the cosine decay. Default 3e-4; dense: --lr / 10.")
+    @Option(names = "--min-lr", description = "Learning rate at the end of the cosine decay. Default 3e-4; dense, rnn: --lr / 10.")
     Double minLr;
 
     @Option(names = "--adamw-lr", description = "Under Muon: AdamW's peak rate for embeddings, norms and head (same schedule). Default: --lr; dense: 1e-3.")
@@ -138,6 +140,7 @@ final class TrainCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         boolean denseModel = model.dense();
+        boolean rnnModel = model.rnn();
         long maxSeconds = checkFlags();
         CurvePlot.XAxis plotAxis;
         try {
@@ -146,21 +149,23 @@ final class TrainCommand implements Callable<Integer> {
             throw new Errors.UserError(e.getMessage());
         }
         Path resumeFrom = resumePath();
-        ModelConfig config = denseModel ? null : model.config();
+        ModelConfig config = denseModel || rnnModel ? null : model.config();
         DenseConfig denseConfig = denseModel ? model.denseConfig() : null;
+        RnnConfig rnnConfig = rnnModel ? model.rnnConfig() : null;
         String patcherSpec = patcher;
         boolean dense = attention.equals("dense");
         if (resumeFrom != null) {
             Checkpoint.Meta meta = Checkpoint.readMeta(resumeFrom);
-            Checkpoint.checkArchitecture(resumeFrom, meta, denseModel ? DenseGpt.KIND : IonLlama.KIND);
+            Checkpoint.checkArchitecture(resumeFrom, meta, model.kind());
             ResumeCheck resumeCheck = new ResumeCheck(resumeFrom, meta, this::given);
-            if (!denseModel) {
+            if (!denseModel && !rnnModel) {
                 resumeCheck.model(config, modelFlags(), patcherSpec, attention);
             }
             resumeCheck.training(this).throwIfConflicts();
             maxSeconds = parseDuration(maxTime); // the checkpoint's time budget when --max-time is not given
             config = meta.config();
             denseConfig = meta.denseConfig();
+            rnnConfig = meta.rnnConfig();
             patcherSpec = meta.patcher();
             dense = meta.dense();
             if (meta.step() >= maxSteps) {
@@ -171,13 +176,14 @@ final class TrainCommand implements Callable<Integer> {
         if (denseModel) {
             check(seqLen <= denseConfig.context(), "--seq-len (" + seqLen + ") is longer than the dense model's --context ("
                     + denseConfig.context() + ")");
-        } else if (!Architecture.layout(config).fitsInOneArray()) {
+        } else if (config != null && !Architecture.layout(config).fitsInOneArray()) {
             throw new Errors.UserError("model " + config.size() + " has more than 2^31 parameters: they cannot live in one Java array");
         }
         // The seed's optimizer for the dense model: Muon at 0.01 for the hidden matrices, AdamW at 1e-3 for the rest.
+        // The context-vector RNN: AdamW at 1e-3 (its seed trains with Adam), decaying to a tenth.
         String opt = optimizer != null ? optimizer : denseModel ? "muon" : "adamw";
-        double peak = lr != null ? lr : !denseModel ? 3e-3 : opt.equals("muon") ? 1e-2 : 1e-3;
-        double floor = minLr != null ? minLr : denseModel ? peak / 10 : Math.min(3e-4, peak);
+        double peak = lr != null ? lr : rnnModel ? 1e-3 : !denseModel ? 3e-3 : opt.equals("muon") ? 1e-2 : 1e-3;
+        double floor = minLr != null ? minLr : denseModel || rnnModel ? peak / 10 : Math.min(3e-4, peak);
         double adamwPeak = adamwLr != null ? adamwLr : denseModel ? 1e-3 : 0;
         Bounds.check("--min-lr", floor, 0, peak);
         // With a time budget the cosine runs over time (TrainConfig.lrAt), and --max-steps, given too, is only a cap.
@@ -186,7 +192,7 @@ final class TrainCommand implements Callable<Integer> {
                 (float) weightDecay, (float) clip, seed, entropyWarmup, (float) adamwPeak, maxSeconds).validate();
         if (runName == null) {
             runName = out != null ? out.getFileName().toString()
-                    : (denseModel ? "dense" : config.size()) + "-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"));
+                    : (config == null ? model.kind() : config.size()) + "-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"));
         }
         if (out == null) {
             out = resumeFrom != null ? resumeFrom.toAbsolutePath().getParent() : Path.of("checkpoints", runName);
@@ -195,7 +201,7 @@ final class TrainCommand implements Callable<Integer> {
         Path cache = cacheDir != null ? cacheDir : Corpus.defaultCacheDir();
 
         try (Backend be = backendOptions.open(); Corpus corpus = openCorpus(cache)) {
-            ByteModel m = denseModel ? new DenseGpt(denseConfig, be)
+            ByteModel m = denseModel ? new DenseGpt(denseConfig, be) : rnnModel ? new ContextRnn(rnnConfig, be)
                     : new IonLlama(config, be, Patcher.parse(patcherSpec, config.maxPatch(), config.targetPatch()), dense);
             m.init(seed);
             Trainer trainer = new Trainer(m, corpus.train(), cfg);
@@ -211,6 +217,8 @@ final class TrainCommand implements Callable<Integer> {
             if (denseModel) {
                 System.out.printf("ionllama train: %s (%,d params, context %d), %s%n", m.describe(), layout.total(),
                         denseConfig.context(), be.describe());
+            } else if (rnnModel) {
+                System.out.printf("ionllama train: %s (%,d params), %s%n", m.describe(), layout.total(), be.describe());
             } else {
                 System.out.printf("ionllama train: %s (%,d params), %s, patcher %s, %s attention%n", config.size(), layout.total(),
                         be.describe(), m.patcher().spec(), dense ? "dense" : "dilated");

@@ -8,7 +8,8 @@ import java.util.function.IntPredicate;
 /**
  * Generates bytes from a model. The default path is incremental (the model's
  * {@link ByteModel.Decoder}): each new byte costs O(1) in the context length for ionLlama's
- * recurrent decoder, O(context) for the dense model's key/value cache. The reference path reruns the full model over the
+ * recurrent decoder and the context-vector RNN's ({@code --model rnn}, whose state is its context
+ * vectors only), O(context) for the dense model's key/value cache. The reference path reruns the full model over the
  * context window for every byte; it exists to measure the incremental path against.
  *
  * <p>When the context reaches {@code window} bytes, the most recent half window is kept: the

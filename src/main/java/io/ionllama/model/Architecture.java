@@ -71,6 +71,19 @@ public final class Architecture {
         return p;
     }
 
+    /**
+     * The parameter tensors of the context-vector RNN ({@link ContextRnn}), in layout order
+     * ({@link RnnConfig#layout}):
+     *
+     * <pre>
+     *   embed [256, dE]    layer.{l}.in_x [dH, dIn]  in_c [dH, dC]  in_b [dH]  gates [3dC, dH]  gates_b [3dC]
+     *                      norm_w [dC]  norm_b [dC]        head [256, dH]  head_b [256]
+     * </pre>
+     */
+    public static ParamLayout rnn(RnnConfig c) {
+        return c.layout();
+    }
+
     /** One pre-norm transformer block ({@link GlobalBlock}): norm1, W_q, W_k, W_v, W_o, norm2, SwiGLU. */
     static void transformerBlock(ParamLayout p, String b, int d, int mlp) {
         p.add(b + ".norm1", Kind.VECTOR, d);

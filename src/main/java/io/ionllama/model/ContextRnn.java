@@ -2,6 +2,7 @@ package io.ionllama.model;
 
 import io.ionllama.backend.Backend;
 import io.ionllama.kernels.Losses;
+import java.util.Map;
 import java.util.SplittableRandom;
 
 /**
@@ -44,17 +45,25 @@ import java.util.SplittableRandom;
  * so one time step is {@code B} contiguous rows and each step is one batched product over the
  * whole batch. Layers run one after another over all T steps (layer l+1 at t reads only h_l[t]), so
  * the input product W_x x + b_in of a layer is one matmul over all B·T rows before its time loop;
- * each step is then: W_c c (B rows), add, GELU, the fused gate matmul (B rows), the gate unit,
- * LayerNorm. The backward is truncated BPTT over the T bytes of the batch (states start at zero
+ * each step is then: W_c c accumulated into pre (B rows), GELU, the fused gate matmul (B rows, from
+ * b_g), the gate unit, LayerNorm. The two per-step products read W_c and W_g transposed once per
+ * forward (the input-gradient product's weight layout): a B-row product then packs its weights with
+ * unit stride, where the [out, in] layout of matmulForward would be packed with stride in each step. The backward is truncated BPTT over the T bytes of the batch (states start at zero
  * per sequence, so sequences are independent): right to left per step only the products that
  * carry the gradient through time (dh += dz W_g, dc += dpre W_c); the weight gradients of W_g, W_c
  * and W_x are each one matmul over all B·T rows after the time loop (context rows [t*B..] hold
  * c[t-1], contiguous, so dW_c = dpreᵀ · c_prev is one product).
  *
- * <p>Generation ({@link #step}) keeps per layer only the context vector c_l: L·dC floats.
+ * <p>Generation ({@link #step}, behind {@link ByteModel.Decoder} as {@link RnnDecoder}) keeps per
+ * layer only the context vector c_l: L·dC floats.
  */
-public final class ContextRnn {
+public final class ContextRnn implements ByteModel {
     static final float EPS = 1e-5f;
+    public static final String KIND = "rnn";
+
+    public static final String[] STAGES = {"embedding + layers", "head + loss", "backward head", "backward layers"};
+    private final long[] stageNanos = new long[STAGES.length];
+    private long mark;
 
     public final RnnConfig config;
     public final ParamLayout layout;
@@ -66,7 +75,17 @@ public final class ContextRnn {
     private final int[] inX, inC, inB, gates, gatesB, normW, normB;
 
     /** Result of a forward pass: mean loss over valid targets (nats), their number, argmax hits. */
-    public record Output(float loss, long bytes, int correct) {
+    public record Output(float loss, long bytes, int correct) implements Result {
+        @Override
+        public float entropyLoss() {
+            return 0;
+        }
+
+        @Override
+        public long patches() {
+            return 0;
+        }
+
         public double bpb() {
             return loss / Math.log(2);
         }
@@ -75,8 +94,10 @@ public final class ContextRnn {
     // ---- per-batch buffers (grow-only) ----
     private int B, T, N, cap;
     private int[] x, targets, argmax;
-    private float[] emb, logits, probs, losses, stats, tmp;
+    private float[] emb, logits, logitsBatchMajor, probs, losses, stats;
     private float[][] pre, h, z, p, mean, rstd, ctx;
+    /** W_cᵀ [dC, dH] and W_gᵀ [dH, 3dC] of the current forward, and b_g repeated over B rows. */
+    private float[] wcT, wgT, gateBias;
     private float[] dLogits, dA, dB, dPre, dZ, dP, dcA, dcB, dEmb;
 
     public ContextRnn(RnnConfig config, Backend backend) {
@@ -111,11 +132,70 @@ public final class ContextRnn {
         headB = layout.get("head_b").off();
     }
 
+    @Override
     public Backend backend() {
         return be;
     }
 
+    @Override
+    public String kind() {
+        return KIND;
+    }
+
+    @Override
+    public String describe() {
+        return config.describe();
+    }
+
+    @Override
+    public Map<String, String> configMap() {
+        return config.toMap();
+    }
+
+    @Override
+    public ParamLayout layout() {
+        return layout;
+    }
+
+    @Override
+    public float[] params() {
+        return params;
+    }
+
+    @Override
+    public float[] grads() {
+        return grads;
+    }
+
+    /** A decoder holding only the context vectors: {@code window} does not bound it (nothing grows with length). */
+    @Override
+    public Decoder decoder(int window) {
+        return new RnnDecoder(this);
+    }
+
+    @Override
+    public String[] stages() {
+        return STAGES;
+    }
+
+    @Override
+    public long[] stageNanos() {
+        return stageNanos;
+    }
+
+    @Override
+    public void resetTimers() {
+        java.util.Arrays.fill(stageNanos, 0);
+    }
+
+    private void lap(int stage) {
+        long now = System.nanoTime();
+        stageNanos[stage] += now - mark;
+        mark = now;
+    }
+
     /** Deterministic initialisation from {@code seed}. */
+    @Override
     public void init(long seed) {
         SplittableRandom rnd = new SplittableRandom(seed);
         int dE = config.dEmbed(), dH = config.dHidden(), dC = config.dContext();
@@ -142,6 +222,10 @@ public final class ContextRnn {
         this.B = B;
         this.T = T;
         this.N = B * T;
+        int dC3 = 3 * config.dContext();
+        if (gateBias == null || gateBias.length < B * dC3) {
+            gateBias = new float[B * dC3];
+        }
         if (N <= cap) {
             return;
         }
@@ -153,10 +237,12 @@ public final class ContextRnn {
         argmax = new int[N];
         emb = new float[N * dE];
         logits = new float[N * 256];
+        logitsBatchMajor = new float[N * 256];
         probs = new float[N * 256];
         losses = new float[N];
         stats = new float[Losses.STATS];
-        tmp = new float[N * dH];      // per-step scratch; only B rows used, sized N so B may grow with T fixed
+        wcT = new float[config.dContext() * dH];
+        wgT = new float[dH * dC3];
         pre = new float[L][N * dH];
         h = new float[L][N * dH];
         z = new float[L][N * 3 * dC];
@@ -180,8 +266,10 @@ public final class ContextRnn {
      * {@code targets[b*T + t]} (usually the next byte; negative targets are ignored). Each sequence
      * starts from zero context vectors.
      */
+    @Override
     public Output forward(int[] bytes, int[] tgt, int B, int T) {
         ensure(B, T);
+        mark = System.nanoTime();
         // To time-major: row t*B + b.
         for (int b = 0; b < B; b++) {
             for (int t = 0; t < T; t++) {
@@ -197,11 +285,13 @@ public final class ContextRnn {
             layerForward(l, in);
             in = h[l];
         }
+        lap(0);
         be.matmulForward(logits, 0, in, 0, params, head, params, headB, N, dH, 256);
         be.crossEntropyForward(losses, 0, probs, 0, logits, 0, targets, 0, N, 256);
         be.argmax(argmax, 0, logits, 0, N, 256);
         be.lossStats(stats, 0, losses, 0, argmax, 0, targets, 0, N);
         be.toHost(stats);
+        lap(1);
         return new Output(stats[Losses.STAT_MEAN_LOSS], (long) (int) stats[Losses.STAT_VALID], (int) stats[Losses.STAT_CORRECT]);
     }
 
@@ -210,14 +300,23 @@ public final class ContextRnn {
         float[] pre = this.pre[l], h = this.h[l], z = this.z[l], p = this.p[l], c = ctx[l];
         be.matmulForward(pre, 0, in, 0, params, inX[l], params, inB[l], N, dIn, dH);
         be.fill(c, 0, 0f, B * dC);
+        // The per-step products read W_c and W_g transposed ([in, out]), as the input-gradient
+        // product reads a weight: a B-row product then packs its weights with unit stride, where
+        // matmulForward's [out, in] weights are packed with stride in (at B = 8 that packing cost
+        // several times the product). W_cᵀ c accumulates straight into pre; z starts from b_g.
+        be.transpose(wcT, 0, params, inC[l], dH, dC);
+        be.transpose(wgT, 0, params, gates[l], 3 * dC, dH);
+        for (int b = 0; b < B; b++) {
+            be.copy(gateBias, b * 3 * dC, params, gatesB[l], 3 * dC);
+        }
         for (int t = 0; t < T; t++) {
             int r = t * B;
             if (t > 0) { // c[-1] = 0 contributes nothing
-                be.matmulForward(tmp, 0, c, r * dC, params, inC[l], null, 0, B, dC, dH);
-                be.accumulate(pre, r * dH, tmp, 0, B * dH);
+                be.matmulBackwardInput(pre, r * dH, c, r * dC, wcT, 0, B, dH, dC);
             }
             be.geluForward(h, r * dH, pre, r * dH, B * dH);
-            be.matmulForward(z, r * 3 * dC, h, r * dH, params, gates[l], params, gatesB[l], B, dH, 3 * dC);
+            be.copy(z, r * 3 * dC, gateBias, 0, B * 3 * dC);
+            be.matmulBackwardInput(z, r * 3 * dC, h, r * dH, wgT, 0, B, 3 * dC, dH);
             be.rnnGatesForward(p, r * dC, z, r * 3 * dC, c, r * dC, B, dC);
             be.layerNormForward(c, (r + B) * dC, mean[l], r, rstd[l], r, p, r * dC, params, normW[l],
                     params, normB[l], B, dC, EPS);
@@ -228,8 +327,10 @@ public final class ContextRnn {
      * Accumulates d(loss)/d(params) into {@link #grads} for the last forward pass (the mean over
      * valid targets, scaled by {@code scale}): truncated BPTT over its T bytes.
      */
+    @Override
     public void backward(float scale) {
         int dE = config.dEmbed(), dH = config.dHidden();
+        mark = System.nanoTime();
         stats[Losses.STAT_INV_VALID] *= scale;
         be.hostChanged(stats);
         be.fill(dLogits, 0, 0f, N * 256);
@@ -238,6 +339,7 @@ public final class ContextRnn {
         be.matmulBackwardWeight(grads, head, grads, headB, dLogits, 0, h[top], 0, N, dH, 256);
         be.fill(dA, 0, 0f, N * dH);
         be.matmulBackwardInput(dA, 0, dLogits, 0, params, head, N, dH, 256);
+        lap(2);
         float[] dh = dA, dx = dB;
         for (int l = top; l >= 0; l--) {
             float[] dIn = l == 0 ? dEmb : dx;
@@ -247,6 +349,32 @@ public final class ContextRnn {
             dx = t;
         }
         be.byteEmbeddingBackward(grads, embed, dEmb, 0, x, 0, N, dE);
+        stats[Losses.STAT_INV_VALID] /= scale;
+        be.hostChanged(stats);
+        lap(3);
+    }
+
+    @Override
+    public double objective() {
+        be.toHost(losses, stats);
+        double sum = 0;
+        for (int i = 0; i < N; i++) {
+            sum += losses[i];
+        }
+        double valid = stats[Losses.STAT_VALID];
+        return valid == 0 ? 0 : sum / valid;
+    }
+
+    /** Logits of the last forward pass, batch-major [B·T, 256] as {@link ByteModel} orders them (a live view). */
+    @Override
+    public float[] logits() {
+        be.toHost(logits);
+        for (int b = 0; b < B; b++) {
+            for (int t = 0; t < T; t++) {
+                System.arraycopy(logits, (t * B + b) * 256, logitsBatchMajor, (b * T + t) * 256, 256);
+            }
+        }
+        return logitsBatchMajor;
     }
 
     /** Layer l's backward: dh [N, dH] (complete) in; dxIn [N, dIn] is overwritten with d(loss)/d(input). */

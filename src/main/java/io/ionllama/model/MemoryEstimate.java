@@ -45,4 +45,20 @@ public record MemoryEstimate(long optimizerState, long activations) {
                 + 4L * ModelConfig.VOCAB;
         return new MemoryEstimate(state, positions * perByte * Float.BYTES);
     }
+
+    /**
+     * The context-vector RNN's step ({@link ContextRnn}): per byte and layer the saved pre, h (2 dH),
+     * z (3 dC), p (dC), c (2 dC, the buffer's headroom for a larger batch) and the norm's mean and
+     * rstd (2); once per byte the embedding and its gradient (2 dE), the step and backward scratch
+     * (2 max(dE, dH) + dH + 6 dC) and the logits, probabilities and their gradient (4 · 256, the
+     * batch-major copy included), the loss, bytes, targets and argmax (4).
+     */
+    public static MemoryEstimate ofRnn(RnnConfig c, ParamLayout layout, int batch, int seqLen) {
+        long state = 4L * Float.BYTES * layout.total();
+        long positions = (long) batch * seqLen;
+        long dE = c.dEmbed(), dH = c.dHidden(), dC = c.dContext();
+        long perByte = c.layers() * (2 * dH + 6 * dC + 2) + 2 * dE + 2 * Math.max(dE, dH) + dH + 6 * dC
+                + 4L * ModelConfig.VOCAB + 4;
+        return new MemoryEstimate(state, positions * perByte * Float.BYTES);
+    }
 }

@@ -1,12 +1,54 @@
 package io.ionllama.model;
 
+import java.util.LinkedHashMap;
+import java.util.Map;
+
 /**
  * Sizes of the context-vector RNN ({@link ContextRnn}): byte embedding width, FNN (hidden) width,
  * context width, and the number of stacked recurrent layers (1 to 12, the range seed 003 scales over).
+ *
+ * <p>The defaults ({@link #defaults}) are the seed's size: its repository's embedding width 256,
+ * a context vector at the low end of its "256-512 dims", FNN width 512 and 3 layers (its base
+ * configuration's depth), 2,430,464 parameters: about the seed's 2.7M baseline and the dense
+ * model's 2.5M, so the three models of the tool compare at one size.
  */
 public record RnnConfig(int dEmbed, int dHidden, int dContext, int layers) {
 
     public static final int MAX_LAYERS = 12;
+
+    /** d_embed 256, d_hidden 512, d_context 256, 3 layers (2,430,464 parameters). */
+    public static RnnConfig defaults() {
+        return new RnnConfig(256, 512, 256, 3);
+    }
+
+    /** Flat key/value view, stored in checkpoints (under {@code model.}) and printed by {@code info}. */
+    public Map<String, String> toMap() {
+        Map<String, String> m = new LinkedHashMap<>();
+        m.put("d_embed", Integer.toString(dEmbed));
+        m.put("d_hidden", Integer.toString(dHidden));
+        m.put("d_context", Integer.toString(dContext));
+        m.put("layers", Integer.toString(layers));
+        return m;
+    }
+
+    /** Reads {@link #toMap}'s keys back (prefixed by {@code prefix}); throws on a missing or bad value. */
+    public static RnnConfig fromMap(Map<String, String> m, String prefix) {
+        return new RnnConfig(i(m, prefix + "d_embed"), i(m, prefix + "d_hidden"), i(m, prefix + "d_context"),
+                i(m, prefix + "layers"));
+    }
+
+    private static int i(Map<String, String> m, String key) {
+        String v = m.get(key);
+        if (v == null) {
+            throw new IllegalArgumentException("missing " + key);
+        }
+        return Integer.parseInt(v);
+    }
+
+    /** e.g. "rnn e256 h512 c256 x3". */
+    public String describe() {
+        return "rnn e" + dEmbed + " h" + dHidden + " c" + dContext + " x" + layers;
+    }
 
     public RnnConfig validate() {
         if (dEmbed < 1 || dHidden < 1 || dContext < 1) {

@@ -55,6 +55,14 @@ public final class StepFlops {
         return 6 * perByte * batch * seqLen + 14.0 * c.headDim() * c.heads() * c.layers() * keys;
     }
 
+    /**
+     * FLOPs of one step of the context-vector RNN ({@link ContextRnn}) over {@code bytes} bytes:
+     * 6 · its matmul multiply-adds per byte ({@link RnnConfig#flopsPerByte}); no attention.
+     */
+    public static double perStepRnn(RnnConfig c, long bytes) {
+        return c.flopsPerByte() * bytes;
+    }
+
     /** Keys read by all queries 0..P-1 of one sequence. */
     public static double keysRead(int P, int window, boolean dense) {
         if (dense) {

@@ -2,12 +2,14 @@ package io.ionllama.train;
 
 import io.ionllama.model.Architecture;
 import io.ionllama.model.ByteModel;
+import io.ionllama.model.ContextRnn;
 import io.ionllama.model.DenseConfig;
 import io.ionllama.model.DenseGpt;
 import io.ionllama.model.IonLlama;
 import io.ionllama.model.ModelConfig;
 import io.ionllama.model.ParamLayout;
 import io.ionllama.model.Patcher;
+import io.ionllama.model.RnnConfig;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -21,7 +23,7 @@ import java.util.Map;
  * moments under {@code adamw.m.}, {@code adamw.v.} and {@code muon.m.} prefixes (omitted in
  * weights-only files), and metadata with the model and training configuration, the step, the
  * patch threshold and everything else a resumed run needs. The architecture is recorded as
- * {@code model} ({@code ionllama} or {@code dense}; files without it are ionLlama's), and a file of
+ * {@code model} ({@code ionllama}, {@code dense} or {@code rnn}; files without it are ionLlama's), and a file of
  * one architecture given to another is refused in one line. Written atomically by
  * {@link Safetensors#write}; loading checks the model's dimensions and every tensor's name and
  * shape and says in one line what does not fit.
@@ -41,15 +43,22 @@ public final class Checkpoint {
     /**
      * What a checkpoint's metadata says about the run that wrote it. {@code model} is the
      * architecture; {@code config} (with patcher, dense attention, θ and level) describes an
-     * ionLlama model and is null for a dense one, {@code denseConfig} the reverse.
+     * ionLlama model and is null for the others; {@code denseConfig} is the dense model's and
+     * {@code rnnConfig} the context-vector RNN's (each null for the other models).
      */
     public record Meta(ModelConfig config, String patcher, boolean dense, float theta, double level, long step,
                        long bytesSeen, long skippedSteps, double bestValidBpb, Map<String, String> raw, String model,
-                       DenseConfig denseConfig) {
+                       DenseConfig denseConfig, RnnConfig rnnConfig) {
 
         /** The dimensions as the model reports them ({@link ByteModel#configMap}). */
         public Map<String, String> configMap() {
-            return config != null ? config.toMap() : denseConfig.toMap();
+            return config != null ? config.toMap() : denseConfig != null ? denseConfig.toMap() : rnnConfig.toMap();
+        }
+
+        /** The layout of the model the file holds. */
+        ParamLayout layout() {
+            return config != null ? Architecture.layout(config) : denseConfig != null ? Architecture.dense(denseConfig)
+                    : Architecture.rnn(rnnConfig);
         }
 
         public String describe() {
@@ -170,7 +179,7 @@ public final class Checkpoint {
     public static Meta readMeta(Path path) throws IOException {
         Safetensors.Reader r = open(path);
         Meta meta = meta(path, r.metadata());
-        ParamLayout layout = meta.config() != null ? Architecture.layout(meta.config()) : Architecture.dense(meta.denseConfig());
+        ParamLayout layout = meta.layout();
         for (ParamLayout.Tensor t : layout.tensors()) {
             entry(r, path, t.name(), t);
         }
@@ -202,13 +211,23 @@ public final class Checkpoint {
                 DenseConfig dc = DenseConfig.fromMap(m, "model.").validate();
                 return new Meta(null, null, false, 0f, 0, Long.parseLong(m.getOrDefault("step", "0")),
                         Long.parseLong(m.getOrDefault("bytes_seen", "0")), Long.parseLong(m.getOrDefault("skipped_steps", "0")),
-                        Double.parseDouble(m.getOrDefault("best_valid_bpb", "NaN")), m, model, dc);
+                        Double.parseDouble(m.getOrDefault("best_valid_bpb", "NaN")), m, model, dc, null);
+            } catch (RuntimeException e) {
+                throw new CheckpointException(path + ": unreadable checkpoint metadata (" + e.getMessage() + ")");
+            }
+        }
+        if (model.equals(ContextRnn.KIND)) {
+            try {
+                RnnConfig rc = RnnConfig.fromMap(m, "model.").validate();
+                return new Meta(null, null, false, 0f, 0, Long.parseLong(m.getOrDefault("step", "0")),
+                        Long.parseLong(m.getOrDefault("bytes_seen", "0")), Long.parseLong(m.getOrDefault("skipped_steps", "0")),
+                        Double.parseDouble(m.getOrDefault("best_valid_bpb", "NaN")), m, model, null, rc);
             } catch (RuntimeException e) {
                 throw new CheckpointException(path + ": unreadable checkpoint metadata (" + e.getMessage() + ")");
             }
         }
         if (!model.equals(IonLlama.KIND)) {
-            throw new CheckpointException(path + " holds a model of unknown architecture '" + model + "' (expected ionllama or dense)");
+            throw new CheckpointException(path + " holds a model of unknown architecture '" + model + "' (expected ionllama, dense or rnn)");
         }
         try {
             String[] ng = m.get("model.ngrams").isEmpty() ? new String[0] : m.get("model.ngrams").split(",");
@@ -225,7 +244,7 @@ public final class Checkpoint {
             return new Meta(c, m.get("patcher"), "dense".equals(m.get("attention")), Float.parseFloat(m.get("patch.theta")),
                     Double.parseDouble(m.get("patch.level")), Long.parseLong(m.getOrDefault("step", "0")),
                     Long.parseLong(m.getOrDefault("bytes_seen", "0")), Long.parseLong(m.getOrDefault("skipped_steps", "0")),
-                    Double.parseDouble(m.getOrDefault("best_valid_bpb", "NaN")), m, model, null);
+                    Double.parseDouble(m.getOrDefault("best_valid_bpb", "NaN")), m, model, null, null);
         } catch (RuntimeException e) {
             throw new CheckpointException(path + ": unreadable checkpoint metadata (" + e.getMessage() + ")");
         }
@@ -310,13 +329,17 @@ public final class Checkpoint {
             return String.format("dense: d_model %s, %s layers, %s heads, mlp %s, context %s", c.get("d_model"), c.get("layers"),
                     c.get("heads"), c.get("mlp"), c.get("context"));
         }
+        if (kind.equals(ContextRnn.KIND)) {
+            return String.format("rnn: d_embed %s, d_hidden %s, d_context %s, %s layers", c.get("d_embed"), c.get("d_hidden"),
+                    c.get("d_context"), c.get("layers"));
+        }
         return String.format("%s: d_local %s, d_model %s, %s layers, %s heads", c.get("size"), c.get("d_local"), c.get("d_model"),
                 c.get("layers"), c.get("heads"));
     }
 
     /**
-     * Refuses, in one line, a checkpoint of another architecture than {@code expected} (a dense
-     * checkpoint given where an ionLlama model is wanted, or the reverse).
+     * Refuses, in one line, a checkpoint of another architecture than {@code expected} (a dense or
+     * rnn checkpoint given where an ionLlama model is wanted, and every other pair).
      */
     public static void checkArchitecture(Path path, Meta meta, String expected) throws CheckpointException {
         if (!meta.model().equals(expected)) {
@@ -330,6 +353,11 @@ public final class Checkpoint {
         Meta meta = readMeta(path);
         if (meta.model().equals(DenseGpt.KIND)) {
             DenseGpt m = new DenseGpt(meta.denseConfig(), backend);
+            load(path, m, null);
+            return m;
+        }
+        if (meta.model().equals(ContextRnn.KIND)) {
+            ContextRnn m = new ContextRnn(meta.rnnConfig(), backend);
             load(path, m, null);
             return m;
         }

@@ -6,6 +6,7 @@ import com.google.gson.JsonParser;
 import io.ionllama.model.Architecture;
 import io.ionllama.model.DenseConfig;
 import io.ionllama.model.ModelConfig;
+import io.ionllama.model.RnnConfig;
 import io.ionllama.model.StepFlops;
 import java.awt.BasicStroke;
 import java.awt.Color;
@@ -102,7 +103,9 @@ public final class CompareReport {
             params = Architecture.dense(c).total();
             flops = StepFlops.perStepDense(c, batch, seqLen) / ((double) batch * seqLen);
         } else {
-            params = 0; // TODO: another architecture (rnn): its parameter and FLOP counts.
+            RnnConfig c = meta.rnnConfig();
+            params = Architecture.rnn(c).total();
+            flops = StepFlops.perStepRnn(c, (long) batch * seqLen) / ((double) batch * seqLen);
         }
         List<double[]> curve = new ArrayList<>();
         double rate = Double.NaN, seconds = Double.NaN;

@@ -4,8 +4,8 @@ import io.ionllama.backend.cpu.CpuBackend;
 import java.util.SplittableRandom;
 
 /**
- * Quick forward+backward throughput of {@link ContextRnn} (not a test; run by hand until the
- * model has a bench command):
+ * Quick forward+backward throughput of {@link ContextRnn} (not a test; a hand-run probe: the tool's
+ * {@code ionllama bench step --model rnn} times the whole step with the optimizer):
  * {@code java -cp target/classes:target/test-classes io.ionllama.model.ContextRnnBench [threads] [B] [T] [layers] [d] [steps]}.
  * Without {@code d} it picks the width whose FLOPs per byte come closest to the ionLlama "tiny"
  * preset's (fixed patches of its target length), so the two GFLOP/s figures compare like for like.

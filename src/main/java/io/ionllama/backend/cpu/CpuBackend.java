@@ -23,6 +23,7 @@ import io.ionllama.backend.Backend;
  *   <li>{@link CpuPatching}: the patch boundaries;</li>
  *   <li>{@link CpuAttention}: attention and RoPE;</li>
  *   <li>{@link CpuScan}: the IntegralLNN scan;</li>
+ *   <li>{@link CpuRnn}: the context-vector RNN's fused gate unit;</li>
  *   <li>{@link CpuOptim}: AdamW and the gradient norm's sum of squares.</li>
  * </ul>
  * Each family object is built once, here, and keeps its reusable task objects and scratch, so a
@@ -54,6 +55,7 @@ public final class CpuBackend implements Backend {
     private final CpuPatching patching;
     private final CpuAttention attention;
     private final CpuScan scan;
+    private final CpuRnn rnn;
     private final CpuOptim optim;
 
     public CpuBackend(int threads) {
@@ -83,6 +85,7 @@ public final class CpuBackend implements Backend {
         this.patching = new CpuPatching(pool);
         this.attention = new CpuAttention(pool);
         this.scan = new CpuScan(pool);
+        this.rnn = new CpuRnn(pool);
         this.optim = new CpuOptim(pool);
     }
 
@@ -432,5 +435,18 @@ public final class CpuBackend implements Backend {
     @Override
     public void scanStep(float[] h, int hOff, float[] a, int aOff, float[] u, int uOff, int n) {
         scan.scanStep(h, hOff, a, aOff, u, uOff, n);
+    }
+
+    // ---------------------------------------------------------------- context-vector RNN (CpuRnn)
+
+    @Override
+    public void rnnGatesForward(float[] p, int pOff, float[] z, int zOff, float[] c, int cOff, int rows, int C) {
+        rnn.rnnGatesForward(p, pOff, z, zOff, c, cOff, rows, C);
+    }
+
+    @Override
+    public void rnnGatesBackward(float[] dz, int dzOff, float[] dc, int dcOff, float[] dp, int dpOff,
+                                 float[] z, int zOff, float[] c, int cOff, int rows, int C) {
+        rnn.rnnGatesBackward(dz, dzOff, dc, dcOff, dp, dpOff, z, zOff, c, cOff, rows, C);
     }
 }
