@@ -101,6 +101,12 @@ public final class ContextRnn implements ByteModel {
     private float[] dLogits, dA, dB, dPre, dZ, dP, dcA, dcB, dEmb;
 
     public ContextRnn(RnnConfig config, Backend backend) {
+        if (!backend.name().equals("cpu")) {
+            // The gate and layer-norm ops have no device schedule yet: a device backend would run them
+            // on host copies of arrays the device holds, and compute with stale values (seen on PoCL).
+            throw new IllegalArgumentException("--model rnn runs on the CPU backend only for now (its gate and layer-norm ops"
+                    + " have no TornadoVM schedule yet): use --backend cpu");
+        }
         this.config = config.validate();
         this.layout = config.layout();
         if (!layout.fitsInOneArray()) {

@@ -157,6 +157,24 @@ class ContextRnnTest extends CpuBackendTest {
         assertThat(last).isLessThan(first * 0.5f);
     }
 
+    /** Until its ops have a device schedule, a device backend is refused in one line instead of computing with stale arrays. */
+    @Test
+    void aDeviceBackendIsRefusedUntilTheOpsHaveADeviceSchedule() {
+        ForwardingBackend device = new ForwardingBackend(cpu) {
+            @Override
+            public String name() {
+                return "tornado";
+            }
+
+            @Override
+            public void close() {
+                // the shared CPU backend stays open
+            }
+        };
+        assertThatThrownBy(() -> new ContextRnn(new RnnConfig(4, 6, 3, 1), device)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("--backend cpu");
+    }
+
     @Test
     void configurationLimitsAndFlops() {
         assertThatThrownBy(() -> new RnnConfig(8, 8, 8, 0).validate()).hasMessageContaining("1..12");
