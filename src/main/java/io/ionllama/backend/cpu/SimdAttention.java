@@ -29,7 +29,7 @@ import jdk.incubator.vector.VectorSpecies;
  * </pre>
  *
  * <p>Every product runs on one micro-kernel ({@link #gemm}): an MR-row tile of C in registers,
- * two (or one) vectors wide, one broadcast-FMA per row per step of the reduction, scalar
+ * four vectors wide (then three, two, one: head dims 24 and 32 are one tile), one broadcast-FMA per row per step of the reduction, scalar
  * {@code Math.fma} for the last columns. Each element of C is one FMA chain over the reduction
  * index in order from its initial value, whichever tile shape computed it, so results depend on
  * the shape only. The softmax uses {@link SimdElementwise#exp} (a polynomial, not {@code
@@ -328,6 +328,13 @@ final class SimdAttention {
                      float[] bm, int bo, int brs, int t0, int t1, int rows, int n, boolean acc) {
         int c = 0;
         if (rows == MR) {
+            for (; c + 4 * VL <= n; c += 4 * VL) {
+                tile4x4(cm, co + c, crs, a, ao, ars, acs, bm, bo + c, brs, t0, t1, acc);
+            }
+            if (c + 3 * VL <= n) {
+                tile4x3(cm, co + c, crs, a, ao, ars, acs, bm, bo + c, brs, t0, t1, acc);
+                c += 3 * VL;
+            }
             for (; c + 2 * VL <= n; c += 2 * VL) {
                 tile4x2(cm, co + c, crs, a, ao, ars, acs, bm, bo + c, brs, t0, t1, acc);
             }
@@ -352,6 +359,129 @@ final class SimdAttention {
                 cm[ci] = s;
             }
         }
+    }
+
+    private static void tile4x4(float[] cm, int co, int crs, float[] a, int ao, int ars, int acs,
+                                float[] bm, int bo, int brs, int t0, int t1, boolean acc) {
+        FloatVector c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33;
+        if (acc) {
+            c00 = FloatVector.fromArray(V, cm, co);
+            c01 = FloatVector.fromArray(V, cm, co + VL);
+            c02 = FloatVector.fromArray(V, cm, co + 2 * VL);
+            c03 = FloatVector.fromArray(V, cm, co + 3 * VL);
+            c10 = FloatVector.fromArray(V, cm, co + crs);
+            c11 = FloatVector.fromArray(V, cm, co + crs + VL);
+            c12 = FloatVector.fromArray(V, cm, co + crs + 2 * VL);
+            c13 = FloatVector.fromArray(V, cm, co + crs + 3 * VL);
+            c20 = FloatVector.fromArray(V, cm, co + 2 * crs);
+            c21 = FloatVector.fromArray(V, cm, co + 2 * crs + VL);
+            c22 = FloatVector.fromArray(V, cm, co + 2 * crs + 2 * VL);
+            c23 = FloatVector.fromArray(V, cm, co + 2 * crs + 3 * VL);
+            c30 = FloatVector.fromArray(V, cm, co + 3 * crs);
+            c31 = FloatVector.fromArray(V, cm, co + 3 * crs + VL);
+            c32 = FloatVector.fromArray(V, cm, co + 3 * crs + 2 * VL);
+            c33 = FloatVector.fromArray(V, cm, co + 3 * crs + 3 * VL);
+        } else {
+            c00 = c01 = c02 = c03 = c10 = c11 = c12 = c13 = c20 = c21 = c22 = c23 = c30 = c31 = c32 = c33 = FloatVector.zero(V);
+        }
+        for (int t = t0; t < t1; t++) {
+            int bi = bo + t * brs, ai = ao + t * acs;
+            FloatVector b0 = FloatVector.fromArray(V, bm, bi);
+            FloatVector b1 = FloatVector.fromArray(V, bm, bi + VL);
+            FloatVector b2 = FloatVector.fromArray(V, bm, bi + 2 * VL);
+            FloatVector b3 = FloatVector.fromArray(V, bm, bi + 3 * VL);
+            FloatVector a0 = FloatVector.broadcast(V, a[ai]);
+            c00 = a0.fma(b0, c00);
+            c01 = a0.fma(b1, c01);
+            c02 = a0.fma(b2, c02);
+            c03 = a0.fma(b3, c03);
+            FloatVector a1 = FloatVector.broadcast(V, a[ai + ars]);
+            c10 = a1.fma(b0, c10);
+            c11 = a1.fma(b1, c11);
+            c12 = a1.fma(b2, c12);
+            c13 = a1.fma(b3, c13);
+            FloatVector a2 = FloatVector.broadcast(V, a[ai + 2 * ars]);
+            c20 = a2.fma(b0, c20);
+            c21 = a2.fma(b1, c21);
+            c22 = a2.fma(b2, c22);
+            c23 = a2.fma(b3, c23);
+            FloatVector a3 = FloatVector.broadcast(V, a[ai + 3 * ars]);
+            c30 = a3.fma(b0, c30);
+            c31 = a3.fma(b1, c31);
+            c32 = a3.fma(b2, c32);
+            c33 = a3.fma(b3, c33);
+        }
+        c00.intoArray(cm, co);
+        c01.intoArray(cm, co + VL);
+        c02.intoArray(cm, co + 2 * VL);
+        c03.intoArray(cm, co + 3 * VL);
+        c10.intoArray(cm, co + crs);
+        c11.intoArray(cm, co + crs + VL);
+        c12.intoArray(cm, co + crs + 2 * VL);
+        c13.intoArray(cm, co + crs + 3 * VL);
+        c20.intoArray(cm, co + 2 * crs);
+        c21.intoArray(cm, co + 2 * crs + VL);
+        c22.intoArray(cm, co + 2 * crs + 2 * VL);
+        c23.intoArray(cm, co + 2 * crs + 3 * VL);
+        c30.intoArray(cm, co + 3 * crs);
+        c31.intoArray(cm, co + 3 * crs + VL);
+        c32.intoArray(cm, co + 3 * crs + 2 * VL);
+        c33.intoArray(cm, co + 3 * crs + 3 * VL);
+    }
+
+    private static void tile4x3(float[] cm, int co, int crs, float[] a, int ao, int ars, int acs,
+                                float[] bm, int bo, int brs, int t0, int t1, boolean acc) {
+        FloatVector c00, c01, c02, c10, c11, c12, c20, c21, c22, c30, c31, c32;
+        if (acc) {
+            c00 = FloatVector.fromArray(V, cm, co);
+            c01 = FloatVector.fromArray(V, cm, co + VL);
+            c02 = FloatVector.fromArray(V, cm, co + 2 * VL);
+            c10 = FloatVector.fromArray(V, cm, co + crs);
+            c11 = FloatVector.fromArray(V, cm, co + crs + VL);
+            c12 = FloatVector.fromArray(V, cm, co + crs + 2 * VL);
+            c20 = FloatVector.fromArray(V, cm, co + 2 * crs);
+            c21 = FloatVector.fromArray(V, cm, co + 2 * crs + VL);
+            c22 = FloatVector.fromArray(V, cm, co + 2 * crs + 2 * VL);
+            c30 = FloatVector.fromArray(V, cm, co + 3 * crs);
+            c31 = FloatVector.fromArray(V, cm, co + 3 * crs + VL);
+            c32 = FloatVector.fromArray(V, cm, co + 3 * crs + 2 * VL);
+        } else {
+            c00 = c01 = c02 = c10 = c11 = c12 = c20 = c21 = c22 = c30 = c31 = c32 = FloatVector.zero(V);
+        }
+        for (int t = t0; t < t1; t++) {
+            int bi = bo + t * brs, ai = ao + t * acs;
+            FloatVector b0 = FloatVector.fromArray(V, bm, bi);
+            FloatVector b1 = FloatVector.fromArray(V, bm, bi + VL);
+            FloatVector b2 = FloatVector.fromArray(V, bm, bi + 2 * VL);
+            FloatVector a0 = FloatVector.broadcast(V, a[ai]);
+            c00 = a0.fma(b0, c00);
+            c01 = a0.fma(b1, c01);
+            c02 = a0.fma(b2, c02);
+            FloatVector a1 = FloatVector.broadcast(V, a[ai + ars]);
+            c10 = a1.fma(b0, c10);
+            c11 = a1.fma(b1, c11);
+            c12 = a1.fma(b2, c12);
+            FloatVector a2 = FloatVector.broadcast(V, a[ai + 2 * ars]);
+            c20 = a2.fma(b0, c20);
+            c21 = a2.fma(b1, c21);
+            c22 = a2.fma(b2, c22);
+            FloatVector a3 = FloatVector.broadcast(V, a[ai + 3 * ars]);
+            c30 = a3.fma(b0, c30);
+            c31 = a3.fma(b1, c31);
+            c32 = a3.fma(b2, c32);
+        }
+        c00.intoArray(cm, co);
+        c01.intoArray(cm, co + VL);
+        c02.intoArray(cm, co + 2 * VL);
+        c10.intoArray(cm, co + crs);
+        c11.intoArray(cm, co + crs + VL);
+        c12.intoArray(cm, co + crs + 2 * VL);
+        c20.intoArray(cm, co + 2 * crs);
+        c21.intoArray(cm, co + 2 * crs + VL);
+        c22.intoArray(cm, co + 2 * crs + 2 * VL);
+        c30.intoArray(cm, co + 3 * crs);
+        c31.intoArray(cm, co + 3 * crs + VL);
+        c32.intoArray(cm, co + 3 * crs + 2 * VL);
     }
 
     private static void tile4x2(float[] cm, int co, int crs, float[] a, int ao, int ars, int acs,
