@@ -264,23 +264,21 @@ final class SimdAttention {
      * is exact in any order; the sum adds vector lanes in lane order, then the tail.
      */
     static void softmaxRow(float[] a, int o, int n, int P, float scale) {
+        // max_j(scale s_j) = scale max_j(s_j) exactly (scale > 0, rounding is monotone)
         int j = 0;
         FloatVector vmax = FloatVector.broadcast(S, -Float.MAX_VALUE);
         for (; j + SL <= n; j += SL) {
-            FloatVector x = FloatVector.fromArray(S, a, o + j).mul(scale);
-            x.intoArray(a, o + j);
-            vmax = vmax.max(x);
+            vmax = vmax.max(FloatVector.fromArray(S, a, o + j));
         }
-        float max = vmax.reduceLanes(VectorOperators.MAX);
+        float raw = vmax.reduceLanes(VectorOperators.MAX);
         for (; j < n; j++) {
-            float x = a[o + j] * scale;
-            a[o + j] = x;
-            max = Math.max(max, x);
+            raw = Math.max(raw, a[o + j]);
         }
+        float max = raw * scale;
         FloatVector vsum = FloatVector.zero(S);
         j = 0;
         for (; j + SL <= n; j += SL) {
-            FloatVector e = SimdElementwise.exp(FloatVector.fromArray(S, a, o + j).sub(max));
+            FloatVector e = SimdElementwise.exp(FloatVector.fromArray(S, a, o + j).mul(scale).sub(max));
             e.intoArray(a, o + j);
             vsum = vsum.add(e);
         }
@@ -289,7 +287,7 @@ final class SimdAttention {
             sum += vsum.lane(l);
         }
         for (; j < n; j++) {
-            float e = SimdElementwise.expLane(a[o + j] - max);
+            float e = SimdElementwise.expLane(a[o + j] * scale - max);
             a[o + j] = e;
             sum += e;
         }
