@@ -12,7 +12,9 @@ import io.ionllama.kernels.Rope;
  * thread's range walks query rows and their heads together; the backward is two passes (dq by
  * query, then dk/dv gathered by key), which write disjoint outputs and need no atomics. Dense
  * units interleave short and long rows ({@link AttentionFields#position}) so threads get even
- * work.
+ * work. With the Vector API, dense attention (forward and backward, not generation's one-row
+ * query) runs on {@link SimdAttention} instead: blocked products per (sequence, head, block of
+ * rows), tested against these units.
  *
  * <p>RoPE reads cos/sin from a table of positions [0, ropePositions) instead of computing them
  * per row and head (exp, log, cos, sin per pair). Each entry is computed by exactly the unit's
@@ -22,9 +24,13 @@ import io.ionllama.kernels.Rope;
 final class CpuAttention {
 
     private final WorkerPool pool;
+    /** The Vector API path of dense attention ({@link SimdAttention}), or null: the scalar units. */
+    private final SimdAttention simd;
 
-    CpuAttention(WorkerPool pool) {
+    CpuAttention(WorkerPool pool, boolean simd) {
         this.pool = pool;
+        // SimdAttention is referenced only behind this check (a JVM without jdk.incubator.vector).
+        this.simd = simd ? new SimdAttention(pool) : null;
     }
 
     /** Positions the RoPE table may hold (a table of P x hd floats; 4 MiB at hd 64). */
@@ -200,6 +206,10 @@ final class CpuAttention {
     void attentionDenseForward(float[] out, int outOff, float[] att, int attOff,
                                float[] q, int qOff, float[] k, int kOff, float[] v, int vOff,
                                int B, int P, int heads, int headDim) {
+        if (simd != null) {
+            simd.denseForward(out, outOff, att, attOff, q, qOff, k, kOff, v, vOff, B, P, heads, headDim);
+            return;
+        }
         attentionForward(out, outOff, att, attOff, q, qOff, k, kOff, v, vOff, B, P, heads, headDim, -1, P);
     }
 
@@ -207,6 +217,11 @@ final class CpuAttention {
                                 float[] dout, int doutOff, float[] q, int qOff, float[] k, int kOff,
                                 float[] v, int vOff, float[] out, int outOff, float[] att, int attOff,
                                 int B, int P, int heads, int headDim) {
+        if (simd != null) {
+            simd.denseBackward(dq, dqOff, dk, dkOff, dv, dvOff, dout, doutOff, q, qOff, k, kOff, v, vOff,
+                    out, outOff, att, attOff, B, P, heads, headDim);
+            return;
+        }
         attentionBackward(dq, dqOff, dk, dkOff, dv, dvOff, dout, doutOff, q, qOff, k, kOff, v, vOff,
                 out, outOff, att, attOff, B, P, heads, headDim, -1, P);
     }

@@ -83,7 +83,7 @@ public final class CpuBackend implements Backend {
         this.loss = new CpuLosses(pool);
         this.embeddings = new CpuEmbeddings(pool);
         this.patching = new CpuPatching(pool);
-        this.attention = new CpuAttention(pool);
+        this.attention = new CpuAttention(pool, simdOps);
         this.scan = new CpuScan(pool);
         this.rnn = new CpuRnn(pool);
         this.optim = new CpuOptim(pool);

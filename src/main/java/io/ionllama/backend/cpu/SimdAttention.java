@@ -1,0 +1,560 @@
+package io.ionllama.backend.cpu;
+
+import io.ionllama.kernels.Attention;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The Vector API path of dense causal attention behind {@link CpuAttention}: the same inputs,
+ * outputs and saved probabilities as {@link Attention#denseForward}, {@link
+ * Attention#denseBackwardQuery} and {@link Attention#denseBackwardKey} (the scalar units it is
+ * tested against), computed as small matrix products per (sequence b, head h, block of rows).
+ *
+ * <pre>
+ *   per (b, h):  Kt = K_h^T (forward) or Vt = V_h^T (backward), [hd][Pp], Pp = P rounded up to VL,
+ *                zero-padded, in a shared scratch (one transpose pass first)
+ *   forward, work item (b, h, query block of QB rows), per group of MR rows g..last:
+ *     att[i, 0..N)  = Q_g . Kt[:, 0..N)            N = last+1 rounded up to VL (at most P)
+ *     att[i, :]     = softmax_j<=i (scale att[i, j]), zero for j > i
+ *     out_g         = att[g.., 0..last] . V[0..last]
+ *   backward pass 1 (dq), work item (b, h, query block):
+ *     dS[i, 0..N)   = dO_g . Vt[:, 0..N)           (dp), into a [B*H][P][Pp] scratch
+ *     dS[i, j]      = att[i, j] (dS[i, j] - D_i) scale for j <= i, 0 for i < j < N,  D_i = dO_i . O_i
+ *     dq_g         += dS[g.., 0..last] . K[0..last]
+ *   backward pass 2 (dk, dv), work item (b, h, key block), per group of MR keys g..:
+ *     dv_g         += att[g.., g..]^T . dO[g..P)     (att[i, j] = 0 for j > i)
+ *     dk_g         += dS[g.., g..]^T  . Q[g..P)
+ * </pre>
+ *
+ * <p>Every product runs on one micro-kernel ({@link #gemm}): an MR-row tile of C in registers,
+ * four vectors wide (then three, two, one: head dims 24 and 32 are one tile), one broadcast-FMA per row per step of the reduction, scalar
+ * {@code Math.fma} for the last columns. Each element of C is one FMA chain over the reduction
+ * index in order from its initial value, whichever tile shape computed it, so results depend on
+ * the shape only. The softmax uses {@link SimdElementwise#exp} (a polynomial, not {@code
+ * Math.exp}) and sums lanes in a fixed order (no {@code reduceLanes} for sums). Rows of a group
+ * read up to the group's last key: the extra entries are exact zeros (att and dS above the
+ * diagonal), or, for the scores, overwritten by the softmax.
+ *
+ * <p>Work items write disjoint outputs (out/att rows and dq rows of their query block; dk/dv rows
+ * of their key block; the dS rows of their query block), so the results are identical for any
+ * thread count. Blocks are handed out long and short alternately (as {@link CpuAttention} does
+ * for the units) so threads get even work. Scratch grows only; dispatch allocates nothing.
+ *
+ * <p>Loaded only when {@link SimdSupport#available()} is true.
+ */
+final class SimdAttention {
+
+    /** The products' species: at most 256 bits (on AVX-512 the same FLOP rate, half the edge waste at hd 24). */
+    static final VectorSpecies<Float> V = VectorSpecies.of(float.class,
+            VectorShape.forBitSize(Math.min(256, FloatVector.SPECIES_PREFERRED.vectorBitSize())));
+    static final int VL = V.length();
+    /** The softmax's species (that of {@link SimdElementwise#exp}). */
+    static final VectorSpecies<Float> S = SimdElementwise.S;
+    static final int SL = S.length();
+    /** Rows of a micro tile. */
+    static final int MR = 4;
+    /** Rows (queries or keys) of a work item; a multiple of MR. */
+    static final int QB = 32;
+
+    private final WorkerPool pool;
+    /** Kt or Vt per (b, h): [B*H][hd][Pp]. */
+    private float[] tr = new float[0];
+    /** dS per (b, h): [B*H][P][Pp]. */
+    private float[] ds = new float[0];
+
+    private final TransposeTask transpose = new TransposeTask();
+    private final ForwardTask forward = new ForwardTask();
+    private final QueryTask query = new QueryTask();
+    private final KeyTask key = new KeyTask();
+
+    SimdAttention(WorkerPool pool) {
+        this.pool = pool;
+    }
+
+    static int padded(int P) {
+        return (P + VL - 1) / VL * VL;
+    }
+
+    // ---------------------------------------------------------------- the two calls
+
+    void denseForward(float[] out, int outOff, float[] att, int attOff, float[] q, int qOff,
+                      float[] k, int kOff, float[] v, int vOff, int B, int P, int H, int hd) {
+        int Pp = padded(P);
+        long need = (long) B * H * hd * Pp;
+        if (tr.length < need) {
+            tr = new float[Math.toIntExact(need)];
+        }
+        transposeHeads(k, kOff, B, P, H, hd);
+        ForwardTask t = forward;
+        t.set(att, attOff, q, qOff, k, kOff, v, vOff, B, P, H, hd);
+        t.out = out; t.outOff = outOff;
+        pool.parallelFor(B * H * t.blocks, t);
+        t.clear();
+        t.out = null;
+    }
+
+    void denseBackward(float[] dq, int dqOff, float[] dk, int dkOff, float[] dv, int dvOff,
+                       float[] dout, int doutOff, float[] q, int qOff, float[] k, int kOff,
+                       float[] v, int vOff, float[] out, int outOff, float[] att, int attOff,
+                       int B, int P, int H, int hd) {
+        int Pp = padded(P);
+        long needT = (long) B * H * hd * Pp, needS = (long) B * H * P * Pp;
+        if (tr.length < needT) {
+            tr = new float[Math.toIntExact(needT)];
+        }
+        if (ds.length < needS) {
+            ds = new float[Math.toIntExact(needS)];
+        }
+        transposeHeads(v, vOff, B, P, H, hd);
+        QueryTask tq = query;
+        tq.set(att, attOff, q, qOff, k, kOff, v, vOff, B, P, H, hd);
+        tq.dq = dq; tq.dqOff = dqOff; tq.dout = dout; tq.doutOff = doutOff; tq.out = out; tq.outOff = outOff;
+        pool.parallelFor(B * H * tq.blocks, tq);
+        tq.clear();
+        tq.dq = tq.dout = tq.out = null;
+        KeyTask tk = key;
+        tk.set(att, attOff, q, qOff, k, kOff, v, vOff, B, P, H, hd);
+        tk.dk = dk; tk.dkOff = dkOff; tk.dv = dv; tk.dvOff = dvOff; tk.dout = dout; tk.doutOff = doutOff;
+        pool.parallelFor(B * H * tk.blocks, tk);
+        tk.clear();
+        tk.dk = tk.dv = tk.dout = null;
+    }
+
+    private void transposeHeads(float[] x, int xOff, int B, int P, int H, int hd) {
+        TransposeTask t = transpose;
+        t.x = x; t.xOff = xOff; t.P = P; t.H = H; t.hd = hd; t.tr = tr;
+        pool.parallelFor(B * H, t);
+        t.x = null; t.tr = null;
+    }
+
+    // ---------------------------------------------------------------- tasks
+
+    /** Unit (b*H + h): tr[(bh hd + d) Pp + j] = x[(b P + j) C + h hd + d], zero for P <= j < Pp. */
+    private static final class TransposeTask implements WorkerPool.RangeTask {
+        float[] x, tr;
+        int xOff, P, H, hd;
+
+        @Override
+        public void run(int from, int to) {
+            int C = H * hd, Pp = padded(P);
+            for (int bh = from; bh < to; bh++) {
+                int b = bh / H, h = bh % H, t0 = bh * hd * Pp;
+                for (int j = 0; j < P; j++) {
+                    int xr = xOff + (b * P + j) * C + h * hd;
+                    for (int d = 0; d < hd; d++) {
+                        tr[t0 + d * Pp + j] = x[xr + d];
+                    }
+                }
+                for (int d = 0; d < hd; d++) {
+                    java.util.Arrays.fill(tr, t0 + d * Pp + P, t0 + (d + 1) * Pp, 0f);
+                }
+            }
+        }
+    }
+
+    private abstract class Fields {
+        float[] att, q, k, v;
+        int attOff, qOff, kOff, vOff, B, P, H, hd, blocks;
+
+        void set(float[] att, int attOff, float[] q, int qOff, float[] k, int kOff, float[] v, int vOff,
+                 int B, int P, int H, int hd) {
+            this.att = att; this.attOff = attOff; this.q = q; this.qOff = qOff;
+            this.k = k; this.kOff = kOff; this.v = v; this.vOff = vOff;
+            this.B = B; this.P = P; this.H = H; this.hd = hd;
+            this.blocks = (P + QB - 1) / QB;
+        }
+
+        void clear() {
+            att = q = k = v = null;
+        }
+
+        /** Block of unit u within its (b, h): long and short alternately (0, n-1, 1, n-2, ...). */
+        int block(int u) {
+            int r = u % blocks;
+            return (r & 1) == 0 ? r >> 1 : blocks - 1 - (r >> 1);
+        }
+    }
+
+    private final class ForwardTask extends Fields implements WorkerPool.RangeTask {
+        float[] out;
+        int outOff;
+
+        @Override
+        public void run(int from, int to) {
+            float[] tr = SimdAttention.this.tr;
+            int C = H * hd, Pp = padded(P);
+            float scale = Attention.scale(hd);
+            for (int u = from; u < to; u++) {
+                int bh = u / blocks, b = bh / H, h = bh % H;
+                int q0 = block(u) * QB, q1 = Math.min(q0 + QB, P);
+                int base = b * P * C + h * hd, kt = bh * hd * Pp, a0 = attOff + bh * P * P;
+                for (int g = q0; g < q1; g += MR) {
+                    int rows = Math.min(MR, q1 - g), last = g + rows - 1;
+                    int n = Math.min(padded(last + 1), P);
+                    gemm(att, a0 + g * P, P, q, qOff + base + g * C, C, 1, tr, kt, Pp, 0, hd, rows, n, false);
+                    for (int i = g; i <= last; i++) {
+                        softmaxRow(att, a0 + i * P, i + 1, P, scale);
+                    }
+                    gemm(out, outOff + base + g * C, C, att, a0 + g * P, P, 1, v, vOff + base, C, 0, last + 1,
+                            rows, hd, false);
+                }
+            }
+        }
+    }
+
+    private final class QueryTask extends Fields implements WorkerPool.RangeTask {
+        float[] dq, dout, out;
+        int dqOff, doutOff, outOff;
+
+        @Override
+        public void run(int from, int to) {
+            float[] tr = SimdAttention.this.tr, ds = SimdAttention.this.ds;
+            int C = H * hd, Pp = padded(P);
+            float scale = Attention.scale(hd);
+            for (int u = from; u < to; u++) {
+                int bh = u / blocks, b = bh / H, h = bh % H;
+                int q0 = block(u) * QB, q1 = Math.min(q0 + QB, P);
+                int base = b * P * C + h * hd, vt = bh * hd * Pp, a0 = attOff + bh * P * P, s0 = bh * P * Pp;
+                for (int g = q0; g < q1; g += MR) {
+                    int rows = Math.min(MR, q1 - g), last = g + rows - 1;
+                    int n = padded(last + 1);
+                    gemm(ds, s0 + g * Pp, Pp, dout, doutOff + base + g * C, C, 1, tr, vt, Pp, 0, hd, rows, n, false);
+                    for (int i = g; i <= last; i++) {
+                        int ir = base + i * C;
+                        float dsum = 0f;
+                        for (int d = 0; d < hd; d++) {
+                            dsum = Math.fma(dout[doutOff + ir + d], out[outOff + ir + d], dsum);
+                        }
+                        dsRow(ds, s0 + i * Pp, att, a0 + i * P, i + 1, n, dsum, scale);
+                    }
+                    gemm(dq, dqOff + base + g * C, C, ds, s0 + g * Pp, Pp, 1, k, kOff + base, C, 0, last + 1,
+                            rows, hd, true);
+                }
+            }
+        }
+    }
+
+    private final class KeyTask extends Fields implements WorkerPool.RangeTask {
+        float[] dk, dv, dout;
+        int dkOff, dvOff, doutOff;
+
+        @Override
+        public void run(int from, int to) {
+            float[] ds = SimdAttention.this.ds;
+            int C = H * hd, Pp = padded(P);
+            for (int u = from; u < to; u++) {
+                int bh = u / blocks, b = bh / H, h = bh % H;
+                int k0 = block(u) * QB, k1 = Math.min(k0 + QB, P);
+                int base = b * P * C + h * hd, a0 = attOff + bh * P * P, s0 = bh * P * Pp;
+                for (int g = k0; g < k1; g += MR) {
+                    int rows = Math.min(MR, k1 - g);
+                    gemm(dv, dvOff + base + g * C, C, att, a0 + g, 1, P, dout, doutOff + base, C, g, P, rows, hd, true);
+                    gemm(dk, dkOff + base + g * C, C, ds, s0 + g, 1, Pp, q, qOff + base, C, g, P, rows, hd, true);
+                }
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- softmax and dS rows
+
+    /**
+     * Row of n = i+1 raw scores at a[o..o+n): p_j = softmax(scale s_j), then zeros up to P. Max
+     * is exact in any order; the sum adds vector lanes in lane order, then the tail.
+     */
+    static void softmaxRow(float[] a, int o, int n, int P, float scale) {
+        // max_j(scale s_j) = scale max_j(s_j) exactly (scale > 0, rounding is monotone)
+        int j = 0;
+        FloatVector vmax = FloatVector.broadcast(S, -Float.MAX_VALUE);
+        for (; j + SL <= n; j += SL) {
+            vmax = vmax.max(FloatVector.fromArray(S, a, o + j));
+        }
+        float raw = vmax.reduceLanes(VectorOperators.MAX);
+        for (; j < n; j++) {
+            raw = Math.max(raw, a[o + j]);
+        }
+        float max = raw * scale;
+        FloatVector vsum = FloatVector.zero(S);
+        j = 0;
+        for (; j + SL <= n; j += SL) {
+            FloatVector e = SimdElementwise.exp(FloatVector.fromArray(S, a, o + j).mul(scale).sub(max));
+            e.intoArray(a, o + j);
+            vsum = vsum.add(e);
+        }
+        float sum = 0f;
+        for (int l = 0; l < SL; l++) {
+            sum += vsum.lane(l);
+        }
+        for (; j < n; j++) {
+            float e = SimdElementwise.expLane(a[o + j] * scale - max);
+            a[o + j] = e;
+            sum += e;
+        }
+        float inv = 1.0f / sum;
+        j = 0;
+        for (; j + SL <= n; j += SL) {
+            FloatVector.fromArray(S, a, o + j).mul(inv).intoArray(a, o + j);
+        }
+        for (; j < n; j++) {
+            a[o + j] = a[o + j] * inv;
+        }
+        java.util.Arrays.fill(a, o + n, o + P, 0f);
+    }
+
+    /** ds[o + j] = p_j (dp_j - dsum) scale for j < n (dp already at ds[o + j]), 0 for n <= j < end. */
+    static void dsRow(float[] ds, int o, float[] att, int ao, int n, int end, float dsum, float scale) {
+        int j = 0;
+        for (; j + SL <= n; j += SL) {
+            FloatVector p = FloatVector.fromArray(S, att, ao + j);
+            p.mul(FloatVector.fromArray(S, ds, o + j).sub(dsum)).mul(scale).intoArray(ds, o + j);
+        }
+        for (; j < n; j++) {
+            ds[o + j] = att[ao + j] * (ds[o + j] - dsum) * scale;
+        }
+        java.util.Arrays.fill(ds, o + n, o + end, 0f);
+    }
+
+    // ---------------------------------------------------------------- micro-kernel
+
+    /**
+     * C(r, c) = (acc ? C(r, c) : 0) + sum_{t = t0}^{t1-1} A(r, t) B(t, c) for r < rows (at most MR),
+     * c < n, each element one FMA chain in t order. C(r, c) = cm[co + r crs + c],
+     * A(r, t) = a[ao + r ars + t acs], B(t, c) = bm[bo + t brs + c].
+     */
+    static void gemm(float[] cm, int co, int crs, float[] a, int ao, int ars, int acs,
+                     float[] bm, int bo, int brs, int t0, int t1, int rows, int n, boolean acc) {
+        int c = 0;
+        if (rows == MR) {
+            for (; c + 4 * VL <= n; c += 4 * VL) {
+                tile4x4(cm, co + c, crs, a, ao, ars, acs, bm, bo + c, brs, t0, t1, acc);
+            }
+            if (c + 3 * VL <= n) {
+                tile4x3(cm, co + c, crs, a, ao, ars, acs, bm, bo + c, brs, t0, t1, acc);
+                c += 3 * VL;
+            }
+            for (; c + 2 * VL <= n; c += 2 * VL) {
+                tile4x2(cm, co + c, crs, a, ao, ars, acs, bm, bo + c, brs, t0, t1, acc);
+            }
+            for (; c + VL <= n; c += VL) {
+                tile4x1(cm, co + c, crs, a, ao, ars, acs, bm, bo + c, brs, t0, t1, acc);
+            }
+        } else {
+            for (int r = 0; r < rows; r++) {
+                for (int cc = 0; cc + VL <= n; cc += VL) {
+                    tile1x1(cm, co + r * crs + cc, a, ao + r * ars, acs, bm, bo + cc, brs, t0, t1, acc);
+                }
+            }
+            c = n / VL * VL;
+        }
+        for (int r = 0; r < rows; r++) {
+            for (int cc = c; cc < n; cc++) {
+                int ci = co + r * crs + cc;
+                float s = acc ? cm[ci] : 0f;
+                for (int t = t0; t < t1; t++) {
+                    s = Math.fma(a[ao + r * ars + t * acs], bm[bo + t * brs + cc], s);
+                }
+                cm[ci] = s;
+            }
+        }
+    }
+
+    private static void tile4x4(float[] cm, int co, int crs, float[] a, int ao, int ars, int acs,
+                                float[] bm, int bo, int brs, int t0, int t1, boolean acc) {
+        FloatVector c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33;
+        if (acc) {
+            c00 = FloatVector.fromArray(V, cm, co);
+            c01 = FloatVector.fromArray(V, cm, co + VL);
+            c02 = FloatVector.fromArray(V, cm, co + 2 * VL);
+            c03 = FloatVector.fromArray(V, cm, co + 3 * VL);
+            c10 = FloatVector.fromArray(V, cm, co + crs);
+            c11 = FloatVector.fromArray(V, cm, co + crs + VL);
+            c12 = FloatVector.fromArray(V, cm, co + crs + 2 * VL);
+            c13 = FloatVector.fromArray(V, cm, co + crs + 3 * VL);
+            c20 = FloatVector.fromArray(V, cm, co + 2 * crs);
+            c21 = FloatVector.fromArray(V, cm, co + 2 * crs + VL);
+            c22 = FloatVector.fromArray(V, cm, co + 2 * crs + 2 * VL);
+            c23 = FloatVector.fromArray(V, cm, co + 2 * crs + 3 * VL);
+            c30 = FloatVector.fromArray(V, cm, co + 3 * crs);
+            c31 = FloatVector.fromArray(V, cm, co + 3 * crs + VL);
+            c32 = FloatVector.fromArray(V, cm, co + 3 * crs + 2 * VL);
+            c33 = FloatVector.fromArray(V, cm, co + 3 * crs + 3 * VL);
+        } else {
+            c00 = c01 = c02 = c03 = c10 = c11 = c12 = c13 = c20 = c21 = c22 = c23 = c30 = c31 = c32 = c33 = FloatVector.zero(V);
+        }
+        for (int t = t0; t < t1; t++) {
+            int bi = bo + t * brs, ai = ao + t * acs;
+            FloatVector b0 = FloatVector.fromArray(V, bm, bi);
+            FloatVector b1 = FloatVector.fromArray(V, bm, bi + VL);
+            FloatVector b2 = FloatVector.fromArray(V, bm, bi + 2 * VL);
+            FloatVector b3 = FloatVector.fromArray(V, bm, bi + 3 * VL);
+            FloatVector a0 = FloatVector.broadcast(V, a[ai]);
+            c00 = a0.fma(b0, c00);
+            c01 = a0.fma(b1, c01);
+            c02 = a0.fma(b2, c02);
+            c03 = a0.fma(b3, c03);
+            FloatVector a1 = FloatVector.broadcast(V, a[ai + ars]);
+            c10 = a1.fma(b0, c10);
+            c11 = a1.fma(b1, c11);
+            c12 = a1.fma(b2, c12);
+            c13 = a1.fma(b3, c13);
+            FloatVector a2 = FloatVector.broadcast(V, a[ai + 2 * ars]);
+            c20 = a2.fma(b0, c20);
+            c21 = a2.fma(b1, c21);
+            c22 = a2.fma(b2, c22);
+            c23 = a2.fma(b3, c23);
+            FloatVector a3 = FloatVector.broadcast(V, a[ai + 3 * ars]);
+            c30 = a3.fma(b0, c30);
+            c31 = a3.fma(b1, c31);
+            c32 = a3.fma(b2, c32);
+            c33 = a3.fma(b3, c33);
+        }
+        c00.intoArray(cm, co);
+        c01.intoArray(cm, co + VL);
+        c02.intoArray(cm, co + 2 * VL);
+        c03.intoArray(cm, co + 3 * VL);
+        c10.intoArray(cm, co + crs);
+        c11.intoArray(cm, co + crs + VL);
+        c12.intoArray(cm, co + crs + 2 * VL);
+        c13.intoArray(cm, co + crs + 3 * VL);
+        c20.intoArray(cm, co + 2 * crs);
+        c21.intoArray(cm, co + 2 * crs + VL);
+        c22.intoArray(cm, co + 2 * crs + 2 * VL);
+        c23.intoArray(cm, co + 2 * crs + 3 * VL);
+        c30.intoArray(cm, co + 3 * crs);
+        c31.intoArray(cm, co + 3 * crs + VL);
+        c32.intoArray(cm, co + 3 * crs + 2 * VL);
+        c33.intoArray(cm, co + 3 * crs + 3 * VL);
+    }
+
+    private static void tile4x3(float[] cm, int co, int crs, float[] a, int ao, int ars, int acs,
+                                float[] bm, int bo, int brs, int t0, int t1, boolean acc) {
+        FloatVector c00, c01, c02, c10, c11, c12, c20, c21, c22, c30, c31, c32;
+        if (acc) {
+            c00 = FloatVector.fromArray(V, cm, co);
+            c01 = FloatVector.fromArray(V, cm, co + VL);
+            c02 = FloatVector.fromArray(V, cm, co + 2 * VL);
+            c10 = FloatVector.fromArray(V, cm, co + crs);
+            c11 = FloatVector.fromArray(V, cm, co + crs + VL);
+            c12 = FloatVector.fromArray(V, cm, co + crs + 2 * VL);
+            c20 = FloatVector.fromArray(V, cm, co + 2 * crs);
+            c21 = FloatVector.fromArray(V, cm, co + 2 * crs + VL);
+            c22 = FloatVector.fromArray(V, cm, co + 2 * crs + 2 * VL);
+            c30 = FloatVector.fromArray(V, cm, co + 3 * crs);
+            c31 = FloatVector.fromArray(V, cm, co + 3 * crs + VL);
+            c32 = FloatVector.fromArray(V, cm, co + 3 * crs + 2 * VL);
+        } else {
+            c00 = c01 = c02 = c10 = c11 = c12 = c20 = c21 = c22 = c30 = c31 = c32 = FloatVector.zero(V);
+        }
+        for (int t = t0; t < t1; t++) {
+            int bi = bo + t * brs, ai = ao + t * acs;
+            FloatVector b0 = FloatVector.fromArray(V, bm, bi);
+            FloatVector b1 = FloatVector.fromArray(V, bm, bi + VL);
+            FloatVector b2 = FloatVector.fromArray(V, bm, bi + 2 * VL);
+            FloatVector a0 = FloatVector.broadcast(V, a[ai]);
+            c00 = a0.fma(b0, c00);
+            c01 = a0.fma(b1, c01);
+            c02 = a0.fma(b2, c02);
+            FloatVector a1 = FloatVector.broadcast(V, a[ai + ars]);
+            c10 = a1.fma(b0, c10);
+            c11 = a1.fma(b1, c11);
+            c12 = a1.fma(b2, c12);
+            FloatVector a2 = FloatVector.broadcast(V, a[ai + 2 * ars]);
+            c20 = a2.fma(b0, c20);
+            c21 = a2.fma(b1, c21);
+            c22 = a2.fma(b2, c22);
+            FloatVector a3 = FloatVector.broadcast(V, a[ai + 3 * ars]);
+            c30 = a3.fma(b0, c30);
+            c31 = a3.fma(b1, c31);
+            c32 = a3.fma(b2, c32);
+        }
+        c00.intoArray(cm, co);
+        c01.intoArray(cm, co + VL);
+        c02.intoArray(cm, co + 2 * VL);
+        c10.intoArray(cm, co + crs);
+        c11.intoArray(cm, co + crs + VL);
+        c12.intoArray(cm, co + crs + 2 * VL);
+        c20.intoArray(cm, co + 2 * crs);
+        c21.intoArray(cm, co + 2 * crs + VL);
+        c22.intoArray(cm, co + 2 * crs + 2 * VL);
+        c30.intoArray(cm, co + 3 * crs);
+        c31.intoArray(cm, co + 3 * crs + VL);
+        c32.intoArray(cm, co + 3 * crs + 2 * VL);
+    }
+
+    private static void tile4x2(float[] cm, int co, int crs, float[] a, int ao, int ars, int acs,
+                                float[] bm, int bo, int brs, int t0, int t1, boolean acc) {
+        FloatVector c00, c01, c10, c11, c20, c21, c30, c31;
+        if (acc) {
+            c00 = FloatVector.fromArray(V, cm, co);
+            c01 = FloatVector.fromArray(V, cm, co + VL);
+            c10 = FloatVector.fromArray(V, cm, co + crs);
+            c11 = FloatVector.fromArray(V, cm, co + crs + VL);
+            c20 = FloatVector.fromArray(V, cm, co + 2 * crs);
+            c21 = FloatVector.fromArray(V, cm, co + 2 * crs + VL);
+            c30 = FloatVector.fromArray(V, cm, co + 3 * crs);
+            c31 = FloatVector.fromArray(V, cm, co + 3 * crs + VL);
+        } else {
+            c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = FloatVector.zero(V);
+        }
+        for (int t = t0; t < t1; t++) {
+            int bi = bo + t * brs, ai = ao + t * acs;
+            FloatVector b0 = FloatVector.fromArray(V, bm, bi);
+            FloatVector b1 = FloatVector.fromArray(V, bm, bi + VL);
+            FloatVector a0 = FloatVector.broadcast(V, a[ai]);
+            c00 = a0.fma(b0, c00);
+            c01 = a0.fma(b1, c01);
+            FloatVector a1 = FloatVector.broadcast(V, a[ai + ars]);
+            c10 = a1.fma(b0, c10);
+            c11 = a1.fma(b1, c11);
+            FloatVector a2 = FloatVector.broadcast(V, a[ai + 2 * ars]);
+            c20 = a2.fma(b0, c20);
+            c21 = a2.fma(b1, c21);
+            FloatVector a3 = FloatVector.broadcast(V, a[ai + 3 * ars]);
+            c30 = a3.fma(b0, c30);
+            c31 = a3.fma(b1, c31);
+        }
+        c00.intoArray(cm, co);
+        c01.intoArray(cm, co + VL);
+        c10.intoArray(cm, co + crs);
+        c11.intoArray(cm, co + crs + VL);
+        c20.intoArray(cm, co + 2 * crs);
+        c21.intoArray(cm, co + 2 * crs + VL);
+        c30.intoArray(cm, co + 3 * crs);
+        c31.intoArray(cm, co + 3 * crs + VL);
+    }
+
+    private static void tile4x1(float[] cm, int co, int crs, float[] a, int ao, int ars, int acs,
+                                float[] bm, int bo, int brs, int t0, int t1, boolean acc) {
+        FloatVector c0, c1, c2, c3;
+        if (acc) {
+            c0 = FloatVector.fromArray(V, cm, co);
+            c1 = FloatVector.fromArray(V, cm, co + crs);
+            c2 = FloatVector.fromArray(V, cm, co + 2 * crs);
+            c3 = FloatVector.fromArray(V, cm, co + 3 * crs);
+        } else {
+            c0 = c1 = c2 = c3 = FloatVector.zero(V);
+        }
+        for (int t = t0; t < t1; t++) {
+            int ai = ao + t * acs;
+            FloatVector b0 = FloatVector.fromArray(V, bm, bo + t * brs);
+            c0 = FloatVector.broadcast(V, a[ai]).fma(b0, c0);
+            c1 = FloatVector.broadcast(V, a[ai + ars]).fma(b0, c1);
+            c2 = FloatVector.broadcast(V, a[ai + 2 * ars]).fma(b0, c2);
+            c3 = FloatVector.broadcast(V, a[ai + 3 * ars]).fma(b0, c3);
+        }
+        c0.intoArray(cm, co);
+        c1.intoArray(cm, co + crs);
+        c2.intoArray(cm, co + 2 * crs);
+        c3.intoArray(cm, co + 3 * crs);
+    }
+
+    private static void tile1x1(float[] cm, int co, float[] a, int ao, int acs,
+                                float[] bm, int bo, int brs, int t0, int t1, boolean acc) {
+        FloatVector c0 = acc ? FloatVector.fromArray(V, cm, co) : FloatVector.zero(V);
+        for (int t = t0; t < t1; t++) {
+            c0 = FloatVector.broadcast(V, a[ao + t * acs]).fma(FloatVector.fromArray(V, bm, bo + t * brs), c0);
+        }
+        c0.intoArray(cm, co);
+    }
+}
