@@ -88,6 +88,17 @@ final class ChildCli implements AutoCloseable {
         return (exitNanos - line.nanos()) / 1e9;
     }
 
+    /**
+     * How soon after its last message a child must have exited: 2 s on a machine with a core to
+     * spare, stretched by the load (a child that gets a fifth of a core needs five times as long
+     * to run down the JVM), at most 20 s. The hang this guards against lasted 60 s.
+     */
+    static double exitLimitSeconds() {
+        double load = java.lang.management.ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage();
+        double perCore = load / Runtime.getRuntime().availableProcessors();
+        return Math.min(20.0, 2.0 * Math.max(1.0, perCore));
+    }
+
     /** Sends a signal by name (INT, TERM) with kill(1): Java has no portable SIGINT. */
     void signal(String name) throws IOException, InterruptedException {
         new ProcessBuilder("kill", "-" + name, Long.toString(process.pid())).inheritIO().start().waitFor();

@@ -40,7 +40,7 @@ class CliExitTest {
             assertThat(err).as(c.errText()).hasSize(1);
             assertThat(err.get(0)).startsWith("ionllama: cannot write checkpoint ").contains("latest.safetensors")
                     .doesNotContain("Exception");
-            assertThat(c.secondsAfter(c.err.get(c.err.size() - 1))).isLessThan(2.0);
+            assertThat(c.secondsAfter(c.err.get(c.err.size() - 1))).isLessThan(ChildCli.exitLimitSeconds());
         }
     }
 
@@ -56,7 +56,7 @@ class CliExitTest {
             assertThat(stopped).as(c.outText() + c.errText()).isNotNull();
             int code = c.awaitExit(30);
             assertThat(code).isEqualTo(expectedCode);
-            assertThat(c.secondsAfter(c.out.get(c.out.size() - 1))).isLessThan(2.0);
+            assertThat(c.secondsAfter(c.out.get(c.out.size() - 1))).isLessThan(ChildCli.exitLimitSeconds());
             assertThat(errLines(c)).as(c.errText()).isEmpty();
             // No evaluation ran: the summary says so and names no plot that was never written.
             assertThat(c.outText()).doesNotContain("Infinity", "curves.png").contains("no evaluation");
@@ -78,7 +78,7 @@ class CliExitTest {
             List<String> err = errLines(c);
             assertThat(err).as(c.errText()).hasSize(1);
             assertThat(err.get(0)).startsWith("ionllama: ").contains(mentions).doesNotContain("Exception", "\tat ");
-            assertThat(c.secondsAfter(c.err.get(c.err.size() - 1))).isLessThan(2.0);
+            assertThat(c.secondsAfter(c.err.get(c.err.size() - 1))).isLessThan(ChildCli.exitLimitSeconds());
         }
     }
 }
