@@ -57,19 +57,13 @@ import java.util.SplittableRandom;
  * <p>Generation ({@link #step}, behind {@link ByteModel.Decoder} as {@link RnnDecoder}) keeps per
  * layer only the context vector c_l: L·dC floats.
  */
-public final class ContextRnn implements ByteModel {
+public final class ContextRnn extends FlatModel {
     static final float EPS = 1e-5f;
     public static final String KIND = "rnn";
 
     public static final String[] STAGES = {"embedding + layers", "head + loss", "backward head", "backward layers"};
-    private final long[] stageNanos = new long[STAGES.length];
-    private long mark;
 
     public final RnnConfig config;
-    public final ParamLayout layout;
-    public final float[] params;
-    public final float[] grads;
-    private final Backend be;
 
     private final int embed, head, headB;
     private final int[] inX, inC, inB, gates, gatesB, normW, normB;
@@ -101,20 +95,8 @@ public final class ContextRnn implements ByteModel {
     private float[] dLogits, dA, dB, dPre, dZ, dP, dcA, dcB, dEmb;
 
     public ContextRnn(RnnConfig config, Backend backend) {
-        if (!backend.name().equals("cpu")) {
-            // The gate and layer-norm ops have no device schedule yet: a device backend would run them
-            // on host copies of arrays the device holds, and compute with stale values (seen on PoCL).
-            throw new IllegalArgumentException("--model rnn runs on the CPU backend only for now (its gate and layer-norm ops"
-                    + " have no TornadoVM schedule yet): use --backend cpu");
-        }
-        this.config = config.validate();
-        this.layout = config.layout();
-        if (!layout.fitsInOneArray()) {
-            throw new IllegalArgumentException("model has " + layout.total() + " parameters: more than one Java array holds");
-        }
-        this.be = backend;
-        this.params = new float[(int) layout.total()];
-        this.grads = new float[(int) layout.total()];
+        super(config.validate().layout(), cpuOnly(backend), STAGES);
+        this.config = config;
         int L = config.layers();
         inX = new int[L];
         inC = new int[L];
@@ -138,9 +120,16 @@ public final class ContextRnn implements ByteModel {
         headB = layout.get("head_b").off();
     }
 
-    @Override
-    public Backend backend() {
-        return be;
+    /**
+     * The gate and layer-norm ops have no device schedule yet: a device backend would run them on
+     * host copies of arrays the device holds, and compute with stale values (seen on PoCL).
+     */
+    private static Backend cpuOnly(Backend backend) {
+        if (!backend.name().equals("cpu")) {
+            throw new IllegalArgumentException("--model rnn runs on the CPU backend only for now (its gate and layer-norm ops"
+                    + " have no TornadoVM schedule yet): use --backend cpu");
+        }
+        return backend;
     }
 
     @Override
@@ -158,46 +147,10 @@ public final class ContextRnn implements ByteModel {
         return config.toMap();
     }
 
-    @Override
-    public ParamLayout layout() {
-        return layout;
-    }
-
-    @Override
-    public float[] params() {
-        return params;
-    }
-
-    @Override
-    public float[] grads() {
-        return grads;
-    }
-
     /** A decoder holding only the context vectors: {@code window} does not bound it (nothing grows with length). */
     @Override
     public Decoder decoder(int window) {
         return new RnnDecoder(this);
-    }
-
-    @Override
-    public String[] stages() {
-        return STAGES;
-    }
-
-    @Override
-    public long[] stageNanos() {
-        return stageNanos;
-    }
-
-    @Override
-    public void resetTimers() {
-        java.util.Arrays.fill(stageNanos, 0);
-    }
-
-    private void lap(int stage) {
-        long now = System.nanoTime();
-        stageNanos[stage] += now - mark;
-        mark = now;
     }
 
     /** Deterministic initialisation from {@code seed}. */
@@ -275,7 +228,7 @@ public final class ContextRnn implements ByteModel {
     @Override
     public Output forward(int[] bytes, int[] tgt, int B, int T) {
         ensure(B, T);
-        mark = System.nanoTime();
+        startTimer();
         // To time-major: row t*B + b.
         for (int b = 0; b < B; b++) {
             for (int t = 0; t < T; t++) {
@@ -336,7 +289,7 @@ public final class ContextRnn implements ByteModel {
     @Override
     public void backward(float scale) {
         int dE = config.dEmbed(), dH = config.dHidden();
-        mark = System.nanoTime();
+        startTimer();
         stats[Losses.STAT_INV_VALID] *= scale;
         be.hostChanged(stats);
         be.fill(dLogits, 0, 0f, N * 256);

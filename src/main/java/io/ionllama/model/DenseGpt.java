@@ -22,15 +22,11 @@ import java.util.SplittableRandom;
  * embedding. Positions run to {@code context - 1} and no further: a longer sequence is refused
  * here, and generation slides its window before that ({@link io.ionllama.generate.Generator}).
  */
-public final class DenseGpt implements ByteModel {
+public final class DenseGpt extends FlatModel {
     static final float EPS = 1e-5f;
     public static final String KIND = "dense";
 
     public final DenseConfig config;
-    public final ParamLayout layout;
-    public final float[] params;
-    public final float[] grads;
-    private final Backend be;
     final GlobalBlock[] blocks;
     private final GlobalBlock.Scratch scratch;
     final int embed, norm, head;
@@ -49,8 +45,6 @@ public final class DenseGpt implements ByteModel {
     }
 
     public static final String[] STAGES = {"embedding + blocks", "norm + head + loss", "backward head", "backward blocks"};
-    private final long[] stageNanos = new long[STAGES.length];
-    private long mark;
 
     // ---- per-step state (grow-only buffers) ----
     private int B, T, N, capN;
@@ -58,14 +52,8 @@ public final class DenseGpt implements ByteModel {
     private float[] bufA, bufB, top, normed, rstd, logits, probs, losses, stats, dLogits, dNormed, dA, dB;
 
     public DenseGpt(DenseConfig config, Backend backend) {
-        this.config = config.validate();
-        this.layout = Architecture.dense(config);
-        if (!layout.fitsInOneArray()) {
-            throw new IllegalArgumentException("model has " + layout.total() + " parameters: more than one Java array holds");
-        }
-        this.be = backend;
-        this.params = new float[(int) layout.total()];
-        this.grads = new float[(int) layout.total()];
+        super(Architecture.dense(config.validate()), backend, STAGES);
+        this.config = config;
         ModelConfig bc = config.blockConfig();
         GlobalBlock.Saved saved = new GlobalBlock.Saved(bc, true, config.layers());
         blocks = new GlobalBlock[config.layers()];
@@ -94,26 +82,6 @@ public final class DenseGpt implements ByteModel {
     }
 
     @Override
-    public ParamLayout layout() {
-        return layout;
-    }
-
-    @Override
-    public float[] params() {
-        return params;
-    }
-
-    @Override
-    public float[] grads() {
-        return grads;
-    }
-
-    @Override
-    public Backend backend() {
-        return be;
-    }
-
-    @Override
     public int maxContext() {
         return config.context();
     }
@@ -121,27 +89,6 @@ public final class DenseGpt implements ByteModel {
     @Override
     public Decoder decoder(int window) {
         return new DenseDecoder(this, window);
-    }
-
-    @Override
-    public String[] stages() {
-        return STAGES;
-    }
-
-    @Override
-    public long[] stageNanos() {
-        return stageNanos;
-    }
-
-    @Override
-    public void resetTimers() {
-        java.util.Arrays.fill(stageNanos, 0);
-    }
-
-    private void lap(int stage) {
-        long now = System.nanoTime();
-        stageNanos[stage] += now - mark;
-        mark = now;
     }
 
     /** Deterministic initialisation from {@code seed}, as ionLlama's: unit embeddings, 1/sqrt(d) head, depth-scaled residual outputs. */
@@ -194,7 +141,7 @@ public final class DenseGpt implements ByteModel {
         System.arraycopy(tgt, 0, targets, 0, N);
         be.hostChanged(x, targets);
         int d = config.dModel();
-        mark = System.nanoTime();
+        startTimer();
         be.byteEmbeddingForward(bufA, 0, params, embed, x, 0, N, d);
         float[] cur = bufA, next = bufB;
         for (GlobalBlock blk : blocks) {
@@ -218,7 +165,7 @@ public final class DenseGpt implements ByteModel {
     @Override
     public void backward(float scale) {
         int d = config.dModel();
-        mark = System.nanoTime();
+        startTimer();
         stats[Losses.STAT_INV_VALID] *= scale;
         be.hostChanged(stats);
         be.fill(dLogits, 0, 0f, N * 256);

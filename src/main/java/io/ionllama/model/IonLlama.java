@@ -30,17 +30,13 @@ import java.util.SplittableRandom;
  * padding (sequence b owns rows start[b] .. start[b]+count[b]); an unfinished last patch is not a
  * row, since no byte of the sequence can read it yet.
  */
-public final class IonLlama implements ByteModel {
+public final class IonLlama extends FlatModel {
     public static final String KIND = "ionllama";
     static final float EPS = 1e-5f;
 
     public final ModelConfig config;
-    public final ParamLayout layout;
     public final Patcher patcher;
     public final boolean denseAttention;
-    public final float[] params;
-    public final float[] grads;
-    private final Backend be;
 
     final IntegralLayer[] entropyLayers, encoder, decoder;
     final GlobalBlock[] global;
@@ -67,20 +63,6 @@ public final class IonLlama implements ByteModel {
     /** Stages of a step, for the per-stage time breakdown ({@link #stageNanos}). */
     public static final String[] STAGES = {"entropy", "encoder", "global", "decoder+head", "backward decoder+head",
         "backward global", "backward encoder", "backward entropy"};
-    /** Nanoseconds spent per stage since the last {@link #resetTimers}. */
-    public final long[] stageNanos = new long[STAGES.length];
-    private long mark;
-
-    @Override
-    public void resetTimers() {
-        java.util.Arrays.fill(stageNanos, 0);
-    }
-
-    private void lap(int stage) {
-        long now = System.nanoTime();
-        stageNanos[stage] += now - mark;
-        mark = now;
-    }
 
     // ---- per-step state (grow-only buffers) ----
     private int B, T, N, R, capN, capR;
@@ -93,16 +75,10 @@ public final class IonLlama implements ByteModel {
     private int warmupFixed;
 
     public IonLlama(ModelConfig config, Backend backend, Patcher patcher, boolean denseAttention) {
-        this.config = config.validate();
-        this.layout = Architecture.layout(config);
-        if (!layout.fitsInOneArray()) {
-            throw new IllegalArgumentException("model has " + layout.total() + " parameters: more than one Java array holds");
-        }
+        super(Architecture.layout(config.validate()), backend, STAGES);
+        this.config = config;
         this.patcher = patcher;
         this.denseAttention = denseAttention;
-        this.be = backend;
-        this.params = new float[(int) layout.total()];
-        this.grads = new float[(int) layout.total()];
         this.ngramOrders = config.ngrams().clone();
         int dE = config.dEntropy(), dL = config.dLocal();
         // One set of activation arrays per stack, each layer at its own offset (IntegralLayer.Saved).
@@ -140,11 +116,6 @@ public final class IonLlama implements ByteModel {
         return layers;
     }
 
-    @Override
-    public Backend backend() {
-        return be;
-    }
-
     // ---- ByteModel: what training, checkpoints and generation ask of any model ----
 
     @Override
@@ -163,33 +134,8 @@ public final class IonLlama implements ByteModel {
     }
 
     @Override
-    public ParamLayout layout() {
-        return layout;
-    }
-
-    @Override
-    public float[] params() {
-        return params;
-    }
-
-    @Override
-    public float[] grads() {
-        return grads;
-    }
-
-    @Override
     public Patcher patcher() {
         return patcher;
-    }
-
-    @Override
-    public String[] stages() {
-        return STAGES;
-    }
-
-    @Override
-    public long[] stageNanos() {
-        return stageNanos;
     }
 
     /** The patcher and the threshold it has calibrated, as checkpoints record them. */
@@ -405,7 +351,7 @@ public final class IonLlama implements ByteModel {
         be.hostChanged(x, targets);
         int dE = config.dEntropy(), dL = config.dLocal(), dM = config.dModel();
 
-        mark = System.nanoTime();
+        startTimer();
         // ---- entropy model (its own small byte LM) ----
         be.byteEmbeddingForward(eIn, 0, params, eEmbed, x, 0, N, dE);
         runLayers(entropyLayers, eIn, eOut, B, T, dE);
@@ -518,7 +464,7 @@ public final class IonLlama implements ByteModel {
      */
     public void backward(float scale) {
         int dE = config.dEntropy(), dL = config.dLocal(), dM = config.dModel();
-        mark = System.nanoTime();
+        startTimer();
         stats[Losses.STAT_INV_VALID] *= scale;
         eStats[Losses.STAT_INV_VALID] *= scale;
         be.hostChanged(stats, eStats);

@@ -1,0 +1,78 @@
+package io.ionllama.model;
+
+import io.ionllama.backend.Backend;
+
+/**
+ * What every model of the tool shares, as llm.c lays a model out: one flat parameter buffer and
+ * one gradient buffer of the same size, addressed through a {@link ParamLayout}'s offset table, the
+ * backend that runs its ops, and the per-stage timers {@code bench step} reads.
+ */
+public abstract class FlatModel implements ByteModel {
+    public final ParamLayout layout;
+    public final float[] params;
+    public final float[] grads;
+    protected final Backend be;
+    private final String[] stages;
+    /** Nanoseconds spent per stage since the last {@link #resetTimers}. */
+    public final long[] stageNanos;
+    private long mark;
+
+    protected FlatModel(ParamLayout layout, Backend backend, String[] stages) {
+        if (!layout.fitsInOneArray()) {
+            throw new IllegalArgumentException("model has " + layout.total() + " parameters: more than one Java array holds");
+        }
+        this.layout = layout;
+        this.be = backend;
+        this.params = new float[(int) layout.total()];
+        this.grads = new float[(int) layout.total()];
+        this.stages = stages;
+        this.stageNanos = new long[stages.length];
+    }
+
+    @Override
+    public final ParamLayout layout() {
+        return layout;
+    }
+
+    @Override
+    public final float[] params() {
+        return params;
+    }
+
+    @Override
+    public final float[] grads() {
+        return grads;
+    }
+
+    @Override
+    public final Backend backend() {
+        return be;
+    }
+
+    @Override
+    public final String[] stages() {
+        return stages;
+    }
+
+    @Override
+    public final long[] stageNanos() {
+        return stageNanos;
+    }
+
+    @Override
+    public final void resetTimers() {
+        java.util.Arrays.fill(stageNanos, 0);
+    }
+
+    /** Starts timing the first stage of a pass. */
+    protected final void startTimer() {
+        mark = System.nanoTime();
+    }
+
+    /** Charges the time since the last mark to {@code stage}. */
+    protected final void lap(int stage) {
+        long now = System.nanoTime();
+        stageNanos[stage] += now - mark;
+        mark = now;
+    }
+}
