@@ -180,8 +180,20 @@ public final class Checkpoint {
         Safetensors.Reader r = open(path);
         Meta meta = meta(path, r.metadata());
         ParamLayout layout = meta.layout();
+        java.util.Set<String> names = new java.util.HashSet<>();
         for (ParamLayout.Tensor t : layout.tensors()) {
             entry(r, path, t.name(), t);
+            names.add(t.name());
+        }
+        // Nothing beyond the configuration's tensors and their optimizer moments: a file with more was
+        // written for another configuration (a damaged layer count would otherwise load the wrong slices).
+        for (String name : r.entries().keySet()) {
+            String base = name.startsWith("adamw.m.") || name.startsWith("adamw.v.") || name.startsWith("muon.m.")
+                    ? name.substring(name.indexOf('.', name.indexOf('.') + 1) + 1) : name;
+            if (!names.contains(base)) {
+                throw new CheckpointException(path + " holds tensor '" + name + "', which its configuration (" + meta.describe()
+                        + ") does not have: the file is damaged or its metadata edited");
+            }
         }
         return meta;
     }

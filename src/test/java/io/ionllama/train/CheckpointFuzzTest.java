@@ -1,6 +1,7 @@
 package io.ionllama.train;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 import io.ionllama.backend.cpu.CpuBackend;
@@ -16,6 +17,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.SplittableRandom;
+import net.jqwik.api.Example;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
 import net.jqwik.api.lifecycle.AfterContainer;
@@ -109,6 +111,25 @@ class CheckpointFuzzTest {
         ByteBuffer out = ByteBuffer.allocate(8 + hb.length + ORIGINAL.length - HEADER_END).order(ByteOrder.LITTLE_ENDIAN);
         out.putLong(prefix).put(hb).put(ORIGINAL, HEADER_END, ORIGINAL.length - HEADER_END);
         check(out.array(), "edited header: " + h);
+    }
+
+    /**
+     * Found by the flips above: one bit turns {@code "model.n_entropy":"1"} into {@code "0"}, the
+     * smaller configuration's tensors all exist in the file, and without the check for tensors the
+     * configuration lacks, the model loaded with a different layout.
+     */
+    @Example
+    void aConfigurationThatLacksSomeOfTheFilesTensorsIsRefused() throws IOException {
+        String header = new String(ORIGINAL, 8, HEADER_END - 8, StandardCharsets.UTF_8);
+        assertThat(header).contains("\"model.n_entropy\":\"1\"");
+        byte[] edited = ORIGINAL.clone();
+        byte[] h = header.replace("\"model.n_entropy\":\"1\"", "\"model.n_entropy\":\"0\"").getBytes(StandardCharsets.UTF_8);
+        System.arraycopy(h, 0, edited, 8, h.length);
+        Path p = DIR.resolve("edited.safetensors");
+        Files.write(p, edited);
+        assertThatThrownBy(() -> Checkpoint.loadModel(p, CPU)).isInstanceOf(Checkpoint.CheckpointException.class)
+                .hasMessageContaining("entropy.0.").hasMessageContaining("does not have");
+        check(edited, "n_entropy 1 -> 0");
     }
 
     /** Loads {@code bytes} as a checkpoint and asserts the contract above. */
