@@ -26,7 +26,7 @@ final class Bounds {
     /** --max-time: one year. */
     static final long MAX_SECONDS = 365L * 24 * 3600;
     /** Widths of the model's layers and of the n-gram tables. */
-    static final int MAX_WIDTH = 16_384, MAX_MLP = 65_536, MAX_BUCKETS = 1 << 24, MAX_LAYERS = 512, MAX_HEADS = 1024;
+    static final int MAX_WIDTH = 16_384, MAX_MLP = 65_536, MAX_BUCKETS = 1 << 24, MAX_LAYERS = io.ionllama.model.ModelConfig.MAX_LAYERS, MAX_HEADS = 1024;
     /** Bytes generated or scored in one go (the generator keeps them all). */
     static final int MAX_BYTES = 1 << 20;
 

@@ -36,7 +36,7 @@ public record DenseConfig(int dModel, int layers, int heads, int mlp, int contex
     /** Checks the invariants the kernels rely on; throws with a one-line reason. */
     public DenseConfig validate() {
         require(dModel > 0 && mlp > 0, "widths must be positive");
-        require(layers >= 1, "layers must be >= 1");
+        require(layers >= 1 && layers <= ModelConfig.MAX_LAYERS, "layers must be in 1.." + ModelConfig.MAX_LAYERS);
         require(heads > 0 && dModel % heads == 0, "d-model (" + dModel + ") must be a multiple of heads (" + heads + ")");
         require(headDim() % 2 == 0, "head dimension (" + headDim() + ") must be even for RoPE");
         require(context >= 2, "context must be >= 2 bytes");

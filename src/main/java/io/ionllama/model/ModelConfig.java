@@ -76,6 +76,9 @@ public record ModelConfig(
     public ModelConfig validate() {
         require(dLocal > 0 && dModel > 0 && dEntropy > 0, "widths must be positive");
         require(layers >= 0 && nEnc >= 0 && nDec >= 0 && nEntropy >= 0, "layer counts must be >= 0");
+        // Also bounds what a damaged checkpoint can ask for: the layout has a few tensors per layer.
+        require(layers <= MAX_LAYERS && nEnc <= MAX_LAYERS && nDec <= MAX_LAYERS && nEntropy <= MAX_LAYERS,
+                "layer counts must be at most " + MAX_LAYERS);
         require(heads > 0 && dModel % heads == 0, "d-model (" + dModel + ") must be a multiple of heads (" + heads + ")");
         require(headDim() % 2 == 0, "head dimension (" + headDim() + ") must be even for RoPE");
         require(buckets > 0 || ngrams.length == 0, "buckets must be positive");
@@ -88,6 +91,9 @@ public record ModelConfig(
         require(targetPatch >= 1 && targetPatch <= maxPatch, "target-patch must be in 1..max-patch");
         return this;
     }
+
+    /** The most layers a stack may have (the CLI's bound too). */
+    public static final int MAX_LAYERS = 512;
 
     private static void require(boolean ok, String message) {
         if (!ok) {
