@@ -70,6 +70,13 @@ final class ResumeCheck {
         if (!given.test("--max-time") && Double.parseDouble(raw.getOrDefault("train.max_seconds", "0")) > 0) {
             t.maxTime = raw.get("train.max_seconds") + "s";
         }
+        if (raw.containsKey("train.clock")) {
+            if (!given.test("--clock")) {
+                t.clock = raw.get("train.clock");
+            } else if (!t.clock.equals(raw.get("train.clock"))) {
+                conflicts.add("--clock " + t.clock + " (the checkpoint's is " + raw.get("train.clock") + ")");
+            }
+        }
         t.lr = inheritedRate("--lr", "train.lr", t.lr);
         t.minLr = inheritedRate("--min-lr", "train.min_lr", t.minLr);
         t.adamwLr = inheritedRate("--adamw-lr", "train.adamw_lr", t.adamwLr);

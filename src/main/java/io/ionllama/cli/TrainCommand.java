@@ -55,6 +55,9 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--max-time", defaultValue = "0", description = "Time budget of training, e.g. 90s, 15m, 2h (0: none): the cosine schedule runs over it, not over --max-steps, and the run stops at its end.")
     String maxTime;
 
+    @Option(names = "--clock", defaultValue = "wall", description = "What --max-time and the time axis measure: wall (elapsed time) or cpu (this process's CPU time: equal compute for every run even beside other jobs).")
+    String clock;
+
     @Option(names = "--batch-size", defaultValue = "8", description = "Sequences per micro-batch.")
     int batchSize;
 
@@ -204,7 +207,7 @@ final class TrainCommand implements Callable<Integer> {
             ByteModel m = denseModel ? new DenseGpt(denseConfig, be) : rnnModel ? new ContextRnn(rnnConfig, be)
                     : new IonLlama(config, be, Patcher.parse(patcherSpec, config.maxPatch(), config.targetPatch()), dense);
             m.init(seed);
-            Trainer trainer = new Trainer(m, corpus.train(), cfg);
+            Trainer trainer = new Trainer(m, corpus.train(), cfg).clock(clock);
             double best = Double.NaN;
             long bytesSeen = 0;
             if (resumeFrom != null) {
@@ -268,6 +271,9 @@ final class TrainCommand implements Callable<Integer> {
 
     /** Every numeric flag within what a run can do (see {@link Bounds}); returns --max-time in seconds. */
     private long checkFlags() {
+        if (!clock.equals("wall") && !clock.equals("cpu")) {
+            throw new Errors.UserError("--clock must be wall or cpu (got '" + clock + "')");
+        }
         Bounds.batch("--batch-size", batchSize, "--seq-len", seqLen, 8);
         Bounds.check("--grad-accum", gradAccum, 1, Bounds.MAX_GRAD_ACCUM);
         if (lr != null) {

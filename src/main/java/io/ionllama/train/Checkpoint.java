@@ -111,6 +111,7 @@ public final class Checkpoint {
             meta.put("train.max_seconds", Double.toString(c.maxSeconds()));
             // Training time so far: where a resumed time-driven run continues its schedule.
             meta.put("train.elapsed_s", Double.toString(trainer.elapsed()));
+            meta.put("train.clock", trainer.clockKind());
             for (ParamLayout.Tensor t : model.layout().tensors()) {
                 tensors.add(tensor("adamw.m." + t.name(), t, trainer.adamw().m));
                 tensors.add(tensor("adamw.v." + t.name(), t, trainer.adamw().v));

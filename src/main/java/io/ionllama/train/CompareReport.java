@@ -124,7 +124,7 @@ public final class CompareReport {
                 }
                 double seen = num(r, "bytes_seen");
                 if (Double.isFinite(seen) && elapsed > 0) {
-                    rate = seen / elapsed; // bytes trained per second of the run's wall clock so far
+                    rate = seen / elapsed; // bytes trained per second of the run's training clock so far
                 }
                 if (Double.isFinite(elapsed)) {
                     seconds = elapsed;
@@ -189,7 +189,8 @@ public final class CompareReport {
                     r.bytesPerSecond(), r.validBpb(), r.bytesPerPatch() > 0 ? String.format(Locale.ROOT, "%.2f", r.bytesPerPatch()) : "- (no patches)",
                     r.steps(), TrainRun.duration(r.seconds()), r.lrsTried()));
         }
-        b.append("\nbytes/s: bytes trained per second of wall-clock training time (evaluations included): the last "
+        b.append("\nbytes/s: bytes trained per second of training time as the run measured it (its --clock; scripts/compare uses cpu, "
+                + "the process's CPU time, evaluations included): the last "
                 + "metrics.jsonl record's bytes_seen / elapsed_s; train FLOPs/byte: forward + backward matmul and attention FLOPs per training byte "
                 + "(StepFlops, ionLlama at the measured mean patch length); valid BPB: `ionllama eval` over the whole validation file.\n");
         return b.toString();

@@ -31,6 +31,8 @@ public final class Trainer {
     private int consecutiveSkips;
     /** Nanosecond time source for the time-driven schedule (a test injects a fake one). */
     private java.util.function.LongSupplier clock = System::nanoTime;
+    /** What {@link #clock} measures: "wall" or "cpu" (recorded in checkpoints, so a resumed run keeps it). */
+    private String clockKind = "wall";
     private long clockStart = System.nanoTime();
     /**
      * Seconds of training before this session (restored from a checkpoint's {@code train.elapsed_s};
@@ -54,6 +56,32 @@ public final class Trainer {
     public Trainer clock(java.util.function.LongSupplier nanos) {
         this.clock = nanos;
         return startClock();
+    }
+
+    /**
+     * Measures training time by {@code kind}: "wall" (elapsed time, the default) or "cpu" (this process's
+     * CPU time, every thread's, garbage collection and compilation included). A CPU-time budget means the
+     * same compute for every run even when other work shares the machine: a comparison of models run
+     * beside other jobs stays fair, it only takes longer.
+     */
+    public Trainer clock(String kind) {
+        switch (kind) {
+            case "wall" -> clock(System::nanoTime);
+            case "cpu" -> clock(Trainer::processCpuNanos);
+            default -> throw new IllegalArgumentException("clock must be wall or cpu, got '" + kind + "'");
+        }
+        clockKind = kind;
+        return this;
+    }
+
+    /** "wall" or "cpu": what {@link #elapsed} measures. */
+    public String clockKind() {
+        return clockKind;
+    }
+
+    private static long processCpuNanos() {
+        return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory
+                .getOperatingSystemMXBean()).getProcessCpuTime();
     }
 
     /** Starts this session's training time now (a run calls it when its loop begins). */

@@ -85,6 +85,28 @@ class TimeScheduleTest extends CpuBackendTest {
     }
 
     @Test
+    void theCpuClockCountsComputeAndTheCheckpointRecordsIt() throws IOException {
+        IonLlama m = ResumeTest.model();
+        Trainer t = new Trainer(m, ResumeTest.data, timed(100)).clock("cpu");
+        assertThat(t.clockKind()).isEqualTo("cpu");
+        var threads = java.lang.management.ManagementFactory.getThreadMXBean();
+        long start = threads.getCurrentThreadCpuTime();
+        double sink = 0;
+        while (threads.getCurrentThreadCpuTime() - start < 200_000_000L) { // 0.2 s of this thread's CPU
+            sink += Math.sqrt(sink + 1);
+        }
+        assertThat(sink).isPositive();
+        // The process's CPU time includes this thread's: at least the 0.2 s spent.
+        assertThat(t.elapsed()).isGreaterThanOrEqualTo(0.19);
+        Path file = dir.resolve("cpu.safetensors");
+        Checkpoint.save(file, m, t, 0, Double.NaN, null);
+        assertThat(Checkpoint.readMeta(file).raw()).containsEntry("train.clock", "cpu");
+        assertThat(new Trainer(m, ResumeTest.data, timed(100)).clockKind()).isEqualTo("wall");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> t.clock("sundial"))
+                .isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
     void runStopsAtTheBudgetWithTheScheduleAtMinLr() throws IOException {
         try (Corpus corpus = Corpus.embedded()) {
             IonLlama m = ResumeTest.model();
