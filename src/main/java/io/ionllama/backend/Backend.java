@@ -59,6 +59,13 @@ public interface Backend extends AutoCloseable {
     /** y[0..n) = alpha * y[0..n). */
     void scale(float[] y, int yOff, float alpha, int n);
 
+    /**
+     * Dropout in place: y[i] = keep(seed, i) ? y[i] / (1 - p) : 0 ({@code kernels.Elementwise}),
+     * 0 <= p < 1. The mask depends only on (seed, i): applied to a branch's output in the forward
+     * and to its gradient in the backward with the same seed, it is the branch's exact backward.
+     */
+    void dropout(float[] y, int yOff, float p, int seed, int n);
+
     /** dst[cols, rows] = src[rows, cols]^T (dst and src distinct arrays). */
     void transpose(float[] dst, int dstOff, float[] src, int srcOff, int rows, int cols);
 

@@ -69,6 +69,11 @@ public class ForwardingBackend implements Backend {
     }
 
     @Override
+    public void dropout(float[] y, int yOff, float p, int seed, int n) {
+        delegate.dropout(y, yOff, p, seed, n);
+    }
+
+    @Override
     public void transpose(float[] dst, int dstOff, float[] src, int srcOff, int rows, int cols) {
         delegate.transpose(dst, dstOff, src, srcOff, rows, cols);
     }

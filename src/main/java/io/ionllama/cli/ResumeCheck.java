@@ -83,6 +83,7 @@ final class ResumeCheck {
         t.warmup = (int) inherited("--warmup", "train.warmup", t.warmup);
         t.weightDecay = inherited("--weight-decay", "train.weight_decay", t.weightDecay);
         t.clip = inherited("--clip", "train.clip", t.clip);
+        t.dropout = inherited("--dropout", "train.dropout", t.dropout);
         t.entropyWarmup = (int) inherited("--entropy-warmup", "train.entropy_warmup", t.entropyWarmup);
         return this;
     }

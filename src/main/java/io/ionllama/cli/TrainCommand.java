@@ -55,6 +55,9 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--max-time", defaultValue = "0", description = "Time budget of training, e.g. 90s, 15m, 2h (0: none): the cosine schedule runs over it, not over --max-steps, and the run stops at its end.")
     String maxTime;
 
+    @Option(names = "--dropout", defaultValue = "0", description = "Dropout rate on the residual branches of ionllama's encoder, global and decoder blocks and of dense's blocks, during training (0: off, as the source documents train).")
+    double dropout;
+
     @Option(names = "--clock", defaultValue = "wall", description = "What --max-time and the time axis measure: wall (elapsed time) or cpu (this process's CPU time: equal compute for every run even beside other jobs).")
     String clock;
 
@@ -145,6 +148,7 @@ final class TrainCommand implements Callable<Integer> {
         boolean denseModel = model.dense();
         boolean rnnModel = model.rnn();
         long maxSeconds = checkFlags();
+        check(!(rnnModel && dropout > 0), "--dropout: --model rnn has no residual branches to drop (it is for ionllama and dense)");
         CurvePlot.XAxis plotAxis;
         try {
             plotAxis = CurvePlot.XAxis.parse(plotX);
@@ -192,7 +196,7 @@ final class TrainCommand implements Callable<Integer> {
         // With a time budget the cosine runs over time (TrainConfig.lrAt), and --max-steps, given too, is only a cap.
         long steps = maxSeconds > 0 && !given("--max-steps") && resumeFrom == null ? Long.MAX_VALUE : maxSteps;
         TrainConfig cfg = new TrainConfig(batchSize, seqLen, gradAccum, (float) peak, (float) floor, warmup, steps, opt,
-                (float) weightDecay, (float) clip, seed, entropyWarmup, (float) adamwPeak, maxSeconds).validate();
+                (float) weightDecay, (float) clip, seed, entropyWarmup, (float) adamwPeak, maxSeconds, (float) dropout).validate();
         if (runName == null) {
             runName = out != null ? out.getFileName().toString()
                     : (config == null ? model.kind() : config.size()) + "-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"));
@@ -271,6 +275,7 @@ final class TrainCommand implements Callable<Integer> {
 
     /** Every numeric flag within what a run can do (see {@link Bounds}); returns --max-time in seconds. */
     private long checkFlags() {
+        Bounds.check("--dropout", dropout, 0, 0.9);
         if (!clock.equals("wall") && !clock.equals("cpu")) {
             throw new Errors.UserError("--clock must be wall or cpu (got '" + clock + "')");
         }

@@ -105,6 +105,17 @@ public interface ByteModel {
     /** Restores what {@link #stateMeta} recorded, from a checkpoint's metadata. */
     default void restoreState(Map<String, String> meta) {}
 
+    /**
+     * Dropout of rate {@code p} on the residual branches for the following forward and backward
+     * passes (0: off), masks drawn from {@code seed}; training turns it on for a step and off after.
+     * A model without residual branches refuses a rate above 0.
+     */
+    default void setDropout(float p, int seed) {
+        if (p != 0) {
+            throw new UnsupportedOperationException(kind() + " has no residual branches to drop");
+        }
+    }
+
     /** Stages of a step, for the benchmark's time breakdown ({@link #stageNanos}). */
     String[] stages();
 

@@ -132,6 +132,14 @@ public final class ContextRnn extends FlatModel {
         return backend;
     }
 
+    /** The recurrent model has no residual branches: dropout is refused (the CLI says so first). */
+    @Override
+    public void setDropout(float p, int seed) {
+        if (p != 0) {
+            throw new UnsupportedOperationException("--model rnn has no residual branches to drop (--dropout is for ionllama and dense)");
+        }
+    }
+
     @Override
     public String kind() {
         return KIND;

@@ -58,7 +58,7 @@ public final class DenseGpt extends FlatModel {
         GlobalBlock.Saved saved = new GlobalBlock.Saved(bc, true, config.layers());
         blocks = new GlobalBlock[config.layers()];
         for (int i = 0; i < blocks.length; i++) {
-            blocks[i] = new GlobalBlock(layout, "block." + i, bc, true, saved, i);
+            blocks[i] = new GlobalBlock(layout, "block." + i, bc, true, saved, i, dropout, 2 * i);
         }
         scratch = new GlobalBlock.Scratch(config.dModel(), config.mlp());
         embed = layout.get("embed.byte").off();

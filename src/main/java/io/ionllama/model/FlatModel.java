@@ -13,6 +13,8 @@ public abstract class FlatModel implements ByteModel {
     public final float[] grads;
     protected final Backend be;
     private final String[] stages;
+    /** Dropout on the residual branches (off unless a trainer turns it on for its step). */
+    protected final Dropout dropout = new Dropout();
     /** Nanoseconds spent per stage since the last {@link #resetTimers}. */
     public final long[] stageNanos;
     private long mark;
@@ -47,6 +49,16 @@ public abstract class FlatModel implements ByteModel {
     @Override
     public final Backend backend() {
         return be;
+    }
+
+    @Override
+    public void setDropout(float p, int seed) {
+        dropout.set(p, seed);
+    }
+
+    /** The dropout rate now in force (0 outside a training step). */
+    public final float dropoutRate() {
+        return dropout.rate();
     }
 
     @Override

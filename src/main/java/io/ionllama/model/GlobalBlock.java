@@ -7,8 +7,8 @@ import io.ionllama.kernels.Attention;
  * One pre-norm transformer block over the patches of a batch (docs/architecture.md, section 3.6):
  *
  * <pre>
- *   x ─► RMSNorm ─► q,k,v = W n ─► RoPE(q,k) on the patch index ─► attention ─► W_o ─(+x)─► x2
- *   x2 ─► RMSNorm ─► SwiGLU MLP ─(+x2)─► out
+ *   x ─► RMSNorm ─► q,k,v = W n ─► RoPE(q,k) on the patch index ─► attention ─► W_o ─► dropout ─(+x)─► x2
+ *   x2 ─► RMSNorm ─► SwiGLU MLP ─► dropout ─(+x2)─► out           (dropout: training only, {@link Dropout})
  * </pre>
  *
  * Rows are the patches of all sequences, packed without padding: sequence b owns rows
@@ -29,8 +29,14 @@ final class GlobalBlock {
     /** The saved activations of all blocks, and this block's place in them. */
     final Saved saved;
     final int index;
+    /** Dropout on the two residual branches, sites {@code dropSite} (attention) and {@code dropSite + 1} (MLP). */
+    private final Dropout drop;
+    private final int dropSite;
 
-    GlobalBlock(ParamLayout layout, String prefix, ModelConfig c, boolean dense, Saved saved, int index) {
+    GlobalBlock(ParamLayout layout, String prefix, ModelConfig c, boolean dense, Saved saved, int index,
+                Dropout drop, int dropSite) {
+        this.drop = drop;
+        this.dropSite = dropSite;
         d = c.dModel();
         hidden = c.globalMlp();
         heads = c.heads();
@@ -130,7 +136,7 @@ final class GlobalBlock {
     static final class Scratch {
         int cap;
         final int d, hidden;
-        float[] dn1, dq, dk, dv, dqr, dkr, dO, dx2, dn2, dg1, du1, ds;
+        float[] dn1, dq, dk, dv, dqr, dkr, dO, dx2, dn2, dg1, du1, ds, dBranch;
 
         Scratch(int d, int hidden) {
             this.d = d;
@@ -144,7 +150,7 @@ final class GlobalBlock {
             cap = grown(rows, cap);
             int rd = cap * d, rh = cap * hidden;
             dn1 = new float[rd]; dq = new float[rd]; dk = new float[rd]; dv = new float[rd]; dqr = new float[rd];
-            dkr = new float[rd]; dO = new float[rd]; dx2 = new float[rd]; dn2 = new float[rd];
+            dkr = new float[rd]; dO = new float[rd]; dx2 = new float[rd]; dn2 = new float[rd]; dBranch = new float[rd];
             dg1 = new float[rh]; du1 = new float[rh]; ds = new float[rh];
         }
     }
@@ -175,10 +181,11 @@ final class GlobalBlock {
             }
         }
         be.matmulForward(sv.x2, base, sv.o, base, p, wo, null, 0, rows, d, d);
+        drop.apply(be, sv.x2, base, rd, dropSite);
         be.accumulate(sv.x2, base, sv.x, base, rd);
         be.rmsNormForward(sv.n2, base, sv.rstd2, baseRow, sv.x2, base, p, norm2, rows, d, EPS);
         SwiGluMlp.forward(be, p, wGate, wUp, wDown, sv.n2, sv.x2, base, sv.g1, sv.u1, sv.s, baseHid, out, outOff,
-                rows, d, hidden);
+                rows, d, hidden, drop, dropSite + 1);
     }
 
     void backward(Backend be, float[] p, float[] gr, float[] dOut, int dOutOff, float[] dIn, int dInOff,
@@ -189,13 +196,19 @@ final class GlobalBlock {
         int baseAtt = index * sv.attOff[B];
         be.copy(sc.dx2, 0, dOut, dOutOff, rd);
         SwiGluMlp.backward(be, p, gr, wGate, wUp, wDown, dOut, dOutOff, sv.n2, base, sv.g1, sv.u1, sv.s, baseHid,
-                sc.dn2, sc.dg1, sc.du1, sc.ds, rows, d, hidden);
+                sc.dn2, sc.dg1, sc.du1, sc.ds, rows, d, hidden, drop, dropSite + 1, sc.dBranch);
         be.rmsNormBackward(sc.dx2, 0, gr, norm2, sc.dn2, 0, sv.x2, base, p, norm2, sv.rstd2, baseRow, rows, d);
-        // x2 = x + W_o o
+        // x2 = x + dropout(W_o o): the residual takes dx2 whole, the branch dx2 masked
         be.accumulate(dIn, dInOff, sc.dx2, 0, rd);
+        float[] dBranch = sc.dx2;
+        if (drop.on()) {
+            be.copy(sc.dBranch, 0, sc.dx2, 0, rd);
+            drop.apply(be, sc.dBranch, 0, rd, dropSite);
+            dBranch = sc.dBranch;
+        }
         be.fill(sc.dO, 0, 0f, rd);
-        be.matmulBackwardInput(sc.dO, 0, sc.dx2, 0, p, wo, rows, d, d);
-        be.matmulBackwardWeight(gr, wo, null, 0, sc.dx2, 0, sv.o, base, rows, d, d);
+        be.matmulBackwardInput(sc.dO, 0, dBranch, 0, p, wo, rows, d, d);
+        be.matmulBackwardWeight(gr, wo, null, 0, dBranch, 0, sv.o, base, rows, d, d);
         be.fill(sc.dqr, 0, 0f, rd);
         be.fill(sc.dkr, 0, 0f, rd);
         be.fill(sc.dv, 0, 0f, rd);
@@ -277,7 +290,8 @@ final class GlobalBlock {
         be.matmulForward(c.x2, 0, c.o, 0, p, wo, null, 0, 1, d, d);
         be.accumulate(c.x2, 0, c.x, 0, d);
         be.rmsNormForward(c.n2, 0, c.r2, 0, c.x2, 0, p, norm2, 1, d, EPS);
-        SwiGluMlp.forward(be, p, wGate, wUp, wDown, c.n2, c.x2, 0, c.g1, c.u1, c.s, 0, out, outOff, 1, d, hidden);
+        SwiGluMlp.forward(be, p, wGate, wUp, wDown, c.n2, c.x2, 0, c.g1, c.u1, c.s, 0, out, outOff, 1, d, hidden,
+                Dropout.NONE, 0);
         c.rows = j + 1;
     }
 

@@ -10,8 +10,8 @@ import io.ionllama.backend.Backend;
  *                        ├─► W_u n ───────────► u ──────────────────────────┴─► scan: h = a⊙h + (1-a)⊙u
  *                        └─► W_g n ─► g                                          │
  *                                     └──► m = silu(g) ⊙ RMSNorm(h) ◄────────────┘
- *   y   = x + W_o m
- *   out = y + W_down (silu(W_gate n2) ⊙ W_up n2),   n2 = RMSNorm(y)
+ *   y   = x + dropout(W_o m)
+ *   out = y + dropout(W_down (silu(W_gate n2) ⊙ W_up n2)),   n2 = RMSNorm(y)   (dropout: training only)
  * </pre>
  *
  * The layers of one stack save their activations in arrays the stack shares ({@link Saved}), each
@@ -28,8 +28,13 @@ final class IntegralLayer {
     /** The stack's saved activations, and this layer's place in them. */
     final Saved saved;
     final int index;
+    /** Dropout on the two residual branches, sites {@code dropSite} (scan) and {@code dropSite + 1} (MLP). */
+    private final Dropout drop;
+    private final int dropSite;
 
-    IntegralLayer(ParamLayout layout, String prefix, Saved saved, int index) {
+    IntegralLayer(ParamLayout layout, String prefix, Saved saved, int index, Dropout drop, int dropSite) {
+        this.drop = drop;
+        this.dropSite = dropSite;
         this.d = saved.d;
         this.hidden = saved.hidden;
         this.saved = saved;
@@ -97,7 +102,7 @@ final class IntegralLayer {
     static final class Scratch {
         final int d, hidden, depth;
         int cap;
-        float[] dn, dz, da, du, dh, dhn, dg, dm, dy, dn2, dg1, du1, ds;
+        float[] dn, dz, da, du, dh, dhn, dg, dm, dy, dn2, dg1, du1, ds, dBranch;
 
         Scratch(int d, int hidden, int depth) {
             this.d = d;
@@ -113,6 +118,7 @@ final class IntegralLayer {
             int rd = rows * d, rh = rows * hidden, scan = Math.multiplyExact(Math.max(1, depth), rd);
             dn = new float[rd]; dz = new float[rd]; da = new float[scan]; du = new float[scan]; dh = new float[scan];
             dhn = new float[rd]; dg = new float[rd]; dm = new float[rd]; dy = new float[rd]; dn2 = new float[rd];
+            dBranch = new float[rd];
             dg1 = new float[rh]; du1 = new float[rh]; ds = new float[rh];
         }
     }
@@ -133,9 +139,11 @@ final class IntegralLayer {
         be.matmulForward(v.g, o, v.n, o, p, wG, null, 0, rows, d, d);
         be.swigluForward(v.m, o, v.g, o, v.hn, o, rd);
         be.matmulForward(v.y, o, v.m, o, p, wO, null, 0, rows, d, d);
+        drop.apply(be, v.y, o, rd, dropSite);
         be.accumulate(v.y, o, v.x, o, rd);
         be.rmsNormForward(v.n2, o, v.rstd2, oRow, v.y, o, p, norm2, rows, d, EPS);
-        SwiGluMlp.forward(be, p, wGate, wUp, wDown, v.n2, v.y, o, v.g1, v.u1, v.s, oHid, out, outOff, rows, d, hidden);
+        SwiGluMlp.forward(be, p, wGate, wUp, wDown, v.n2, v.y, o, v.g1, v.u1, v.s, oHid, out, outOff, rows, d, hidden,
+                drop, dropSite + 1);
     }
 
     /** dIn[rows, d] += d(layer)/d(in) · dOut; parameter gradients accumulate into {@code gr}. */
@@ -148,13 +156,19 @@ final class IntegralLayer {
         // out = y + W_down s
         be.copy(sc.dy, 0, dOut, dOutOff, rd);
         SwiGluMlp.backward(be, p, gr, wGate, wUp, wDown, dOut, dOutOff, v.n2, o, v.g1, v.u1, v.s, oHid,
-                sc.dn2, sc.dg1, sc.du1, sc.ds, rows, d, hidden);
+                sc.dn2, sc.dg1, sc.du1, sc.ds, rows, d, hidden, drop, dropSite + 1, sc.dBranch);
         be.rmsNormBackward(sc.dy, 0, gr, norm2, sc.dn2, 0, v.y, o, p, norm2, v.rstd2, oRow, rows, d);
-        // y = x + W_o m
+        // y = x + dropout(W_o m): the residual takes dy whole, the branch dy masked
         be.accumulate(dIn, dInOff, sc.dy, 0, rd);
+        float[] dBranch = sc.dy;
+        if (drop.on()) {
+            be.copy(sc.dBranch, 0, sc.dy, 0, rd);
+            drop.apply(be, sc.dBranch, 0, rd, dropSite);
+            dBranch = sc.dBranch;
+        }
         be.fill(sc.dm, 0, 0f, rd);
-        be.matmulBackwardInput(sc.dm, 0, sc.dy, 0, p, wO, rows, d, d);
-        be.matmulBackwardWeight(gr, wO, null, 0, sc.dy, 0, v.m, o, rows, d, d);
+        be.matmulBackwardInput(sc.dm, 0, dBranch, 0, p, wO, rows, d, d);
+        be.matmulBackwardWeight(gr, wO, null, 0, dBranch, 0, v.m, o, rows, d, d);
         be.fill(sc.dg, 0, 0f, rd);
         be.fill(sc.dhn, 0, 0f, rd);
         be.swigluBackward(sc.dg, 0, sc.dhn, 0, sc.dm, 0, v.g, o, v.hn, o, rd);
@@ -204,7 +218,8 @@ final class IntegralLayer {
         be.matmulForward(sb.y, 0, sb.m, 0, p, wO, null, 0, 1, d, d);
         be.accumulate(sb.y, 0, sb.x, 0, d);
         be.rmsNormForward(sb.n2, 0, sb.r2, 0, sb.y, 0, p, norm2, 1, d, EPS);
-        SwiGluMlp.forward(be, p, wGate, wUp, wDown, sb.n2, sb.y, 0, sb.g1, sb.u1, sb.s, 0, out, outOff, 1, d, hidden);
+        SwiGluMlp.forward(be, p, wGate, wUp, wDown, sb.n2, sb.y, 0, sb.g1, sb.u1, sb.s, 0, out, outOff, 1, d, hidden,
+                Dropout.NONE, 0);
     }
 
     /** Initial values: norms 1, softplus(b_Δ) = 1, τ log-uniform over 1..256, matrices scaled by fan-in. */

@@ -82,13 +82,15 @@ public final class IonLlama extends FlatModel {
         this.ngramOrders = config.ngrams().clone();
         int dE = config.dEntropy(), dL = config.dLocal();
         // One set of activation arrays per stack, each layer at its own offset (IntegralLayer.Saved).
-        entropyLayers = integralStack("entropy.", config.nEntropy(), dE, 2 * dE);
-        encoder = integralStack("enc.", config.nEnc(), dL, config.localMlp());
-        decoder = integralStack("dec.", config.nDec(), dL, config.localMlp());
+        // Dropout sites: encoder 1000 + 2i, decoder 2000 + 2i, global 3000 + 2i; never in the entropy
+        // model, whose outputs place the patch boundaries.
+        entropyLayers = integralStack("entropy.", config.nEntropy(), dE, 2 * dE, Dropout.NONE, 0);
+        encoder = integralStack("enc.", config.nEnc(), dL, config.localMlp(), dropout, 1000);
+        decoder = integralStack("dec.", config.nDec(), dL, config.localMlp(), dropout, 2000);
         GlobalBlock.Saved globalSaved = new GlobalBlock.Saved(config, denseAttention, config.layers());
         global = new GlobalBlock[config.layers()];
         for (int i = 0; i < global.length; i++) {
-            global[i] = new GlobalBlock(layout, "global." + i, config, denseAttention, globalSaved, i);
+            global[i] = new GlobalBlock(layout, "global." + i, config, denseAttention, globalSaved, i, dropout, 3000 + 2 * i);
         }
         entropyScratch = new IntegralLayer.Scratch(dE, 2 * dE, config.nEntropy());
         localScratch = new IntegralLayer.Scratch(dL, config.localMlp(), Math.max(config.nEnc(), config.nDec()));
@@ -106,12 +108,15 @@ public final class IonLlama extends FlatModel {
         head = layout.get("head").off();
     }
 
-    /** A stack of {@code depth} IntegralLNN layers named {@code prefix + i}, sharing one {@link IntegralLayer.Saved}. */
-    private IntegralLayer[] integralStack(String prefix, int depth, int d, int hidden) {
+    /**
+     * A stack of {@code depth} IntegralLNN layers named {@code prefix + i}, sharing one
+     * {@link IntegralLayer.Saved}; layer i drops at sites {@code dropSite + 2i} and {@code + 2i + 1}.
+     */
+    private IntegralLayer[] integralStack(String prefix, int depth, int d, int hidden, Dropout drop, int dropSite) {
         IntegralLayer.Saved saved = new IntegralLayer.Saved(d, hidden, depth);
         IntegralLayer[] layers = new IntegralLayer[depth];
         for (int i = 0; i < depth; i++) {
-            layers[i] = new IntegralLayer(layout, prefix + i, saved, i);
+            layers[i] = new IntegralLayer(layout, prefix + i, saved, i, drop, dropSite + 2 * i);
         }
         return layers;
     }

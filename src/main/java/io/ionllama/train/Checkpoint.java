@@ -109,6 +109,7 @@ public final class Checkpoint {
             meta.put("train.entropy_warmup", Integer.toString(c.entropyWarmup()));
             meta.put("train.adamw_lr", Float.toString(c.adamwLr()));
             meta.put("train.max_seconds", Double.toString(c.maxSeconds()));
+            meta.put("train.dropout", Float.toString(c.dropout()));
             // Training time so far: where a resumed time-driven run continues its schedule.
             meta.put("train.elapsed_s", Double.toString(trainer.elapsed()));
             meta.put("train.clock", trainer.clockKind());

@@ -23,10 +23,21 @@ package io.ionllama.train;
  *                      the warm-up stays in steps, and the cosine runs over the budget's training time
  *                      instead of over maxSteps ({@link #lrAt(long, double)}); the run stops at the
  *                      budget (or at maxSteps, whichever comes first)
+ * @param dropout       dropout rate on the models' residual branches during training (0: off, the
+ *                      default, as the source documents train); the masks of a step come from
+ *                      (seed, step, micro-batch), so resume stays exact
  */
 public record TrainConfig(int batch, int seqLen, int gradAccum, float lr, float minLr, int warmup, long maxSteps,
                           String optimizer, float weightDecay, float clip, long seed, int entropyWarmup, float adamwLr,
-                          double maxSeconds) {
+                          double maxSeconds, float dropout) {
+
+    /** No dropout. */
+    public TrainConfig(int batch, int seqLen, int gradAccum, float lr, float minLr, int warmup, long maxSteps,
+                       String optimizer, float weightDecay, float clip, long seed, int entropyWarmup, float adamwLr,
+                       double maxSeconds) {
+        this(batch, seqLen, gradAccum, lr, minLr, warmup, maxSteps, optimizer, weightDecay, clip, seed, entropyWarmup, adamwLr,
+                maxSeconds, 0f);
+    }
 
     /** A step-driven run (no time budget). */
     public TrainConfig(int batch, int seqLen, int gradAccum, float lr, float minLr, int warmup, long maxSteps,
@@ -56,7 +67,13 @@ public record TrainConfig(int batch, int seqLen, int gradAccum, float lr, float 
     /** This configuration with a time budget of {@code seconds} (0: step-driven). */
     public TrainConfig withMaxSeconds(double seconds) {
         return new TrainConfig(batch, seqLen, gradAccum, lr, minLr, warmup, maxSteps, optimizer, weightDecay, clip, seed,
-                entropyWarmup, adamwLr, seconds);
+                entropyWarmup, adamwLr, seconds, dropout);
+    }
+
+    /** This configuration with dropout {@code p} on the residual branches. */
+    public TrainConfig withDropout(float p) {
+        return new TrainConfig(batch, seqLen, gradAccum, lr, minLr, warmup, maxSteps, optimizer, weightDecay, clip, seed,
+                entropyWarmup, adamwLr, maxSeconds, p);
     }
 
     /** Whether a time budget drives the schedule. */
@@ -107,6 +124,7 @@ public record TrainConfig(int batch, int seqLen, int gradAccum, float lr, float 
         check(entropyWarmup >= 0, "--entropy-warmup must be >= 0");
         check(adamwLr >= 0 && Float.isFinite(adamwLr), "--adamw-lr must be >= 0");
         check(maxSeconds >= 0 && Double.isFinite(maxSeconds), "--max-time must be >= 0");
+        check(dropout >= 0 && dropout < 1, "--dropout must be in [0, 1)");
         return this;
     }
 

@@ -135,21 +135,40 @@ public final class Trainer {
         return s;
     }
 
+    /** The seed of micro-batch {@code micro}'s dropout masks: a SplitMix64 mix of the run's seed and the index. */
+    static int dropoutSeed(long seed, long micro) {
+        long z = seed * 0x9E3779B97F4A7C15L + micro + 0x632BE59BD9B4E019L;
+        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+        return (int) (z ^ (z >>> 31));
+    }
+
     /** One step between the backend's beginStep and endStep: everything it does is the same every step. */
     private Step stepInside(long t0, Backend be) {
         be.fill(model.grads(), 0, 0f, model.grads().length);
         double loss = 0, eloss = 0, correct = 0, bytes = 0, patches = 0;
         float scale = 1f / cfg.gradAccum();
         for (int k = 0; k < cfg.gradAccum(); k++) {
-            sampler.fill(step * cfg.gradAccum() + k, x, y, window);
+            long micro = step * cfg.gradAccum() + k;
+            sampler.fill(micro, x, y, window);
             model.setCalibrating(true);
             ByteModel.Result o;
-            try {
-                o = model.forward(x, y, cfg.batch(), cfg.seqLen());
-            } finally {
-                model.setCalibrating(false);
+            // Dropout only between this micro-batch's forward and its backward, with masks from (seed, micro-batch).
+            if (cfg.dropout() > 0) {
+                model.setDropout(cfg.dropout(), dropoutSeed(cfg.seed(), micro));
             }
-            model.backward(scale);
+            try {
+                try {
+                    o = model.forward(x, y, cfg.batch(), cfg.seqLen());
+                } finally {
+                    model.setCalibrating(false);
+                }
+                model.backward(scale);
+            } finally {
+                if (cfg.dropout() > 0) {
+                    model.setDropout(0f, 0);
+                }
+            }
             loss += o.loss() * scale;
             eloss += o.entropyLoss() * scale;
             correct += o.correct();

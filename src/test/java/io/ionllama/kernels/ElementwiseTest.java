@@ -210,4 +210,43 @@ class ElementwiseTest {
             }
         }
     }
+
+    /**
+     * Dropout drops a fraction p of elements (to within sampling error), scales the rest by 1/(1-p),
+     * draws the same mask for the same (seed, index) wherever the range is split, and another mask
+     * for another seed.
+     */
+    @Test
+    void dropoutDropsAFractionPAndScalesTheRest() {
+        int n = 200_000;
+        float p = 0.3f;
+        float[] y = new float[n];
+        java.util.Arrays.fill(y, 2f);
+        int threshold = Elementwise.dropoutThreshold(p);
+        Elementwise.dropoutRange(y, 0, 12345, threshold, 1f / (1f - p), 0, n);
+        int dropped = 0;
+        for (float v : y) {
+            if (v == 0f) {
+                dropped++;
+            } else {
+                org.assertj.core.api.Assertions.assertThat(v).isEqualTo(2f / (1f - p));
+            }
+        }
+        // Binomial standard deviation ~ 0.001 at n = 200,000: 5 sigma.
+        org.assertj.core.api.Assertions.assertThat((double) dropped / n).isCloseTo(p, org.assertj.core.api.Assertions.within(0.005));
+        float[] split = new float[n];
+        java.util.Arrays.fill(split, 2f);
+        Elementwise.dropoutRange(split, 0, 12345, threshold, 1f / (1f - p), 0, 777);
+        Elementwise.dropoutRange(split, 0, 12345, threshold, 1f / (1f - p), 777, n);
+        org.assertj.core.api.Assertions.assertThat(split).isEqualTo(y);
+        int same = 0;
+        for (int i = 0; i < n; i++) {
+            if (Elementwise.dropoutKeeps(12345, i, threshold) == Elementwise.dropoutKeeps(12346, i, threshold)) {
+                same++;
+            }
+        }
+        // Independent masks agree with probability p^2 + (1-p)^2 = 0.58.
+        org.assertj.core.api.Assertions.assertThat((double) same / n).isCloseTo(0.58, org.assertj.core.api.Assertions.within(0.01));
+        org.assertj.core.api.Assertions.assertThat(Elementwise.dropoutThreshold(0f)).isZero();
+    }
 }

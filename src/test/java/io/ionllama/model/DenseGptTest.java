@@ -93,6 +93,15 @@ class DenseGptTest extends CpuBackendTest {
                 .noneMatch(f -> f.startsWith("head"));
     }
 
+    /** Dropout on (rate 0.3, one fixed draw): the backward masks each branch's gradient as the forward masked the branch. */
+    @Test
+    void backwardMatchesFiniteDifferencesWithDropout() {
+        DenseGpt m = model(tiny(), 7);
+        m.setDropout(0.3f, 99);
+        assertThat(check(m, 2, 11, 505, g -> { }, name -> true)).isEmpty();
+        m.setDropout(0f, 0);
+    }
+
     /** Changing byte s leaves every logit before s bit for bit unchanged, in every sequence of the batch. */
     @Test
     void isCausal() {

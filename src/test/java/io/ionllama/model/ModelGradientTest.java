@@ -92,18 +92,51 @@ class ModelGradientTest extends CpuBackendTest {
                 .noneMatch(f -> f.startsWith("head"));
     }
 
+    /**
+     * Dropout on (rate 0.3, one fixed draw of masks, so the objective is a smooth function of the
+     * parameters): every branch's gradient must be masked as the forward masked the branch.
+     */
+    @Test
+    void backwardMatchesFiniteDifferencesWithDropout() {
+        IonLlama m = model(small(), "fixed:3", false);
+        m.setDropout(0.3f, 99);
+        checkAll(m, 3, 11, 505);
+        m.setDropout(0f, 0);
+    }
+
+    /** The check rejects a backward whose masks are not the forward's (another draw), in every block kind. */
+    @Test
+    void dropoutCheckRejectsABackwardWithOtherMasks() {
+        IonLlama m = model(small(), "fixed:3", false);
+        m.setDropout(0.3f, 99);
+        List<String> failures = check(m, 3, 11, 505, g -> { },
+                name -> name.equals("global.0.wo") || name.equals("enc.0.w_o") || name.equals("dec.0.mlp.w_down"),
+                () -> m.setDropout(0.3f, 100), () -> m.setDropout(0.3f, 99));
+        assertThat(failures).anyMatch(f -> f.startsWith("global.0.wo")).anyMatch(f -> f.startsWith("enc.0.w_o"))
+                .anyMatch(f -> f.startsWith("dec.0.mlp.w_down"));
+        m.setDropout(0f, 0);
+    }
+
     private void checkAll(IonLlama m, int B, int T, long seed) {
         assertThat(check(m, B, T, seed, g -> { }, name -> true)).isEmpty();
     }
 
     private List<String> check(IonLlama m, int B, int T, long seed, java.util.function.Consumer<float[]> mutate,
                                java.util.function.Predicate<String> tensors) {
+        return check(m, B, T, seed, mutate, tensors, () -> { }, () -> { });
+    }
+
+    /** {@code beforeBackward} and {@code afterBackward} run around the analytic backward (a test's way to break it). */
+    private List<String> check(IonLlama m, int B, int T, long seed, java.util.function.Consumer<float[]> mutate,
+                               java.util.function.Predicate<String> tensors, Runnable beforeBackward, Runnable afterBackward) {
         int[][] xy = batch(B, T, seed);
         m.forward(xy[0], xy[1], B, T);
         m.forceBoundaries(m.lastBoundaries());
         java.util.Arrays.fill(m.grads, 0f);
         m.forward(xy[0], xy[1], B, T);
+        beforeBackward.run();
         m.backward(1f);
+        afterBackward.run();
         float[] g = m.grads.clone();
         mutate.accept(g);
         SplittableRandom r = new SplittableRandom(seed);

@@ -85,6 +85,44 @@ class ResumeTest extends CpuBackendTest {
     }
 
     /**
+     * With dropout the masks come from (seed, step, micro-batch): a resumed run draws the same ones
+     * as the straight run, bit for bit; dropout changes training (the losses differ from a run
+     * without it) and is off again after every step (evaluation and generation never see it).
+     */
+    @org.junit.jupiter.api.Test
+    void resumedRunWithDropoutEqualsStraightRun() throws IOException {
+        TrainConfig cfg = train("adamw").withDropout(0.2f);
+        IonLlama straight = model();
+        Trainer ts = new Trainer(straight, data, cfg);
+        List<Double> lossesStraight = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            lossesStraight.add(ts.step().loss());
+            assertThat(straight.dropoutRate()).isZero();
+        }
+        Trainer plain = new Trainer(model(), data, train("adamw"));
+        plain.step();
+        assertThat(plain.step().loss()).isNotEqualTo(lossesStraight.get(1));
+
+        IonLlama first = model();
+        Trainer t1 = new Trainer(first, data, cfg);
+        List<Double> lossesResumed = new ArrayList<>();
+        for (int i = 0; i < 2; i++) {
+            lossesResumed.add(t1.step().loss());
+        }
+        Path ckpt = dir.resolve("dropout.safetensors");
+        Checkpoint.save(ckpt, first, t1, 0, Double.NaN, null);
+        assertThat(Checkpoint.readMeta(ckpt).raw()).containsEntry("train.dropout", "0.2");
+        IonLlama second = model();
+        Trainer t2 = new Trainer(second, data, cfg);
+        Checkpoint.load(ckpt, second, t2);
+        for (int i = 0; i < 2; i++) {
+            lossesResumed.add(t2.step().loss());
+        }
+        assertThat(lossesResumed).isEqualTo(lossesStraight);
+        assertThat(second.params).isEqualTo(straight.params);
+    }
+
+    /**
      * A backend that, like the TornadoVM one, keeps AdamW's moments and Muon's momentum in memory
      * of its own between steps and hands them to the host only through {@code toHost}, and takes
      * the host's again after {@code hostChanged}. Saving must ask for them (else the file holds zeros) and loading

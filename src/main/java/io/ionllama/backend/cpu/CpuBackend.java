@@ -146,6 +146,11 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public void dropout(float[] y, int yOff, float p, int seed, int n) {
+        glue.dropout(y, yOff, p, seed, n);
+    }
+
+    @Override
     public void transpose(float[] dst, int dstOff, float[] src, int srcOff, int rows, int cols) {
         glue.transpose(dst, dstOff, src, srcOff, rows, cols);
     }

@@ -4,7 +4,7 @@ import io.ionllama.kernels.Elementwise;
 import io.ionllama.kernels.IntegralGate;
 
 /**
- * The CPU schedule of the glue: copy, accumulate, fill, axpby, scale and transpose
+ * The CPU schedule of the glue: copy, accumulate, fill, axpby, scale, transpose and dropout
  * ({@code kernels.Elementwise}) and the IntegralLNN gate, forward and backward
  * ({@code kernels.IntegralGate}, or {@link SimdElementwise}'s vector form). The device
  * counterpart is {@code backend/tornado/GlueGraphs}.
@@ -36,8 +36,8 @@ final class CpuGlue {
 
     private final class CopyTask implements WorkerPool.RangeTask {
         float[] dst, src;
-        int dstOff, srcOff, mode; // 0 copy, 1 accumulate, 2 fill, 3 axpby, 4 scale, 5 transpose
-        int rows, cols;
+        int dstOff, srcOff, mode; // 0 copy, 1 accumulate, 2 fill, 3 axpby, 4 scale, 5 transpose, 6 dropout
+        int rows, cols, seed, threshold;
         float value, beta;
 
         @Override
@@ -48,6 +48,7 @@ final class CpuGlue {
                 case 3 -> Elementwise.axpbyRange(dst, dstOff, value, src, srcOff, beta, from, to);
                 case 4 -> Elementwise.scaleRange(dst, dstOff, value, from, to);
                 case 5 -> Elementwise.transposeRange(dst, dstOff, src, srcOff, rows, cols, from, to);
+                case 6 -> Elementwise.dropoutRange(dst, dstOff, seed, threshold, value, from, to);
                 default -> Elementwise.fillRange(dst, dstOff, value, from, to);
             }
         }
@@ -166,6 +167,12 @@ final class CpuGlue {
 
     void scale(float[] y, int yOff, float alpha, int n) {
         elementwise(4, y, yOff, null, 0, alpha, n);
+    }
+
+    void dropout(float[] y, int yOff, float p, int seed, int n) {
+        copyTask.seed = seed;
+        copyTask.threshold = Elementwise.dropoutThreshold(p);
+        elementwise(6, y, yOff, null, 0, 1f / (1f - p), n);
     }
 
     void transpose(float[] dst, int dstOff, float[] src, int srcOff, int rows, int cols) {

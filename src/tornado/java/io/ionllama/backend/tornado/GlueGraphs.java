@@ -9,7 +9,7 @@ import uk.ac.manchester.tornado.api.WorkerGrid1D;
 import uk.ac.manchester.tornado.api.enums.DataTransferMode;
 
 /**
- * The glue's TaskGraphs: copy, accumulate, fill, axpby, scale, transpose, SwiGLU forward/backward and the IntegralLNN
+ * The glue's TaskGraphs: copy, accumulate, fill, axpby, scale, dropout, transpose, SwiGLU forward/backward and the IntegralLNN
  * gate forward/backward, with per-op transfers as in {@link MatmulGraphs}.
  *
  * <p>The elementwise ops see every size in one step (a residual of B*T*C floats, a bias of C), so
@@ -29,6 +29,7 @@ final class GlueGraphs implements AutoCloseable {
     static final String FILL = "fill";
     static final String AXPBY = "axpby";
     static final String SCALE = "scale";
+    static final String DROPOUT = "dropout";
     static final String TRANSPOSE = "transpose";
     static final String SWIGLU_FORWARD = "swigluForward";
     static final String SWIGLU_BACKWARD = "swigluBackward";
@@ -37,7 +38,7 @@ final class GlueGraphs implements AutoCloseable {
     static final String GATE_BACKWARD = "integralGateBackward";
 
     /** What an {@link Elementwise} graph runs. */
-    enum Kind { COPY, ACCUMULATE, FILL, SWIGLU_FORWARD, SWIGLU_BACKWARD, SCAN_STEP, AXPBY, SCALE, TRANSPOSE }
+    enum Kind { COPY, ACCUMULATE, FILL, SWIGLU_FORWARD, SWIGLU_BACKWARD, SCAN_STEP, AXPBY, SCALE, DROPOUT, TRANSPOSE }
 
     private final TornadoSession session;
     private final Residency residency;
@@ -152,6 +153,19 @@ final class GlueGraphs implements AutoCloseable {
         }
     }
 
+    /** Dropout in place; the seed and threshold travel as the call's integer parameters, the scale as its value. */
+    void dropout(float[] y, int yOff, float p, int seed, int n) {
+        int threshold = io.ionllama.kernels.Elementwise.dropoutThreshold(p);
+        float scale = 1f / (1f - p);
+        if (!resident(DROPOUT, new Object[] {y}, 1, (tg, name, grids, st) -> dropoutTasks(tg, name, grids, st.grid1(), y, values(st),
+                st.base[1], st.params, st.pb()), n, offsets(yOff, seed, threshold), scale)) {
+            Elementwise g = elementwise(Kind.DROPOUT, n);
+            g.params[GlueKernels.OFF0 + 1] = seed;
+            g.params[GlueKernels.OFF0 + 2] = threshold;
+            perOp(Kind.DROPOUT, n, y, yOff, true, null, 0, null, 0, scale);
+        }
+    }
+
     void transpose(float[] dst, int dstOff, float[] src, int srcOff, int rows, int cols) {
         int n = rows * cols;
         if (!resident(TRANSPOSE, new Object[] {dst, src}, 1, (tg, name, grids, st) -> transposeTasks(tg, name, grids, st.grid1(), dst,
@@ -231,6 +245,12 @@ final class GlueGraphs implements AutoCloseable {
         grids.addWorkerGrid(name + "." + ELEMENTS, grid);
     }
 
+    static void dropoutTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid1D grid, float[] y, float[] coef, int cb,
+                             int[] params, int pb) {
+        tg.task(ELEMENTS, GlueKernels::dropout, new KernelContext(), y, coef, cb, params, pb);
+        grids.addWorkerGrid(name + "." + ELEMENTS, grid);
+    }
+
     static void transposeTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid1D grid, float[] dst, float[] src,
                                int[] params, int pb) {
         tg.task(ELEMENTS, GlueKernels::transpose, new KernelContext(), dst, src, params, pb);
@@ -292,6 +312,7 @@ final class GlueGraphs implements AutoCloseable {
                 case SCAN_STEP -> SCAN_STEP;
                 case AXPBY -> AXPBY;
                 case SCALE -> SCALE;
+                case DROPOUT -> DROPOUT;
                 case TRANSPOSE -> TRANSPOSE;
             });
             this.kind = kind;
@@ -307,7 +328,7 @@ final class GlueGraphs implements AutoCloseable {
         DeviceGraph build(int capacity) {
             out = new float[capacity];
             boolean two = kind == Kind.SWIGLU_FORWARD || kind == Kind.SWIGLU_BACKWARD || kind == Kind.SCAN_STEP;
-            a = kind == Kind.FILL || kind == Kind.SCALE ? new float[1] : new float[capacity];
+            a = kind == Kind.FILL || kind == Kind.SCALE || kind == Kind.DROPOUT ? new float[1] : new float[capacity];
             b = two ? new float[capacity] : new float[1];
             out2 = kind == Kind.SWIGLU_BACKWARD ? new float[capacity] : new float[1];
             dy = kind == Kind.SWIGLU_BACKWARD ? new float[capacity] : new float[1];
@@ -346,6 +367,12 @@ final class GlueGraphs implements AutoCloseable {
                     result = arrays(out);
                     tg.transferToDevice(DataTransferMode.EVERY_EXECUTION, in);
                     scaleTasks(tg, name, grids, grid, out, value, 0, params, 0);
+                }
+                case DROPOUT -> {
+                    in = arrays(params, value, out);
+                    result = arrays(out);
+                    tg.transferToDevice(DataTransferMode.EVERY_EXECUTION, in);
+                    dropoutTasks(tg, name, grids, grid, out, value, 0, params, 0);
                 }
                 case TRANSPOSE -> {
                     in = arrays(params, a);

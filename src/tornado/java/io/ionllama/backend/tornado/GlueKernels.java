@@ -17,7 +17,7 @@ import uk.ac.manchester.tornado.api.KernelContext;
  * arrays ({@link Residency}).
  * <pre>
  *   copy, accumulate, fill, swiglu*   thread i = element i
- *   axpby, scale, transpose           thread i = element i (of y; of dst)
+ *   axpby, scale, dropout, transpose  thread i = element i (of y; of dst)
  *   scanStep                          thread c = channel c (generation: h = a h + (1 - a) u)
  *   gateForward, gateBackwardInput    thread n = row n (C channels each)
  *   gateBackwardLambda                thread c = channel c, sums its rows in order
@@ -66,6 +66,18 @@ public final class GlueKernels {
         int i = k.globalIdx;
         if (i < params[pb + N]) {
             Elementwise.scaleRange(y, params[pb + OFF0], coef[cb], i, i + 1);
+        }
+    }
+
+    /**
+     * Dropout in place: y = keep(seed, i) ? y * scale : 0; y's offset at OFF0, the seed at OFF0+1,
+     * the threshold at OFF0+2 (integers: the mask is a hash of the seed and the element index),
+     * scale from {@code coef[cb]}.
+     */
+    public static void dropout(KernelContext k, float[] y, float[] coef, int cb, int[] params, int pb) {
+        int i = k.globalIdx;
+        if (i < params[pb + N]) {
+            Elementwise.dropoutRange(y, params[pb + OFF0], params[pb + OFF0 + 1], params[pb + OFF0 + 2], coef[cb], i, i + 1);
         }
     }
 

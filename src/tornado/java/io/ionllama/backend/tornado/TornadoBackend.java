@@ -518,6 +518,13 @@ public final class TornadoBackend extends ForwardingBackend {
     }
 
     @Override
+    public void dropout(float[] y, int yOff, float p, int seed, int n) {
+        if (n > 0) {
+            glue.dropout(y, yOff, p, seed, n);
+        }
+    }
+
+    @Override
     public void transpose(float[] dst, int dstOff, float[] src, int srcOff, int rows, int cols) {
         if (rows > 0 && cols > 0) {
             glue.transpose(dst, dstOff, src, srcOff, rows, cols);

@@ -11,7 +11,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * The glue's TaskGraphs (copy, accumulate, fill, axpby, scale, transpose, SwiGLU, IntegralLNN gate)
+ * The glue's TaskGraphs (copy, accumulate, fill, axpby, scale, dropout, transpose, SwiGLU, IntegralLNN gate)
  * on the TornadoVM device against the CPU backend.
  *
  * <p>Tolerances ({@link DeviceChecks}): copy, fill, accumulate (one addition, no product to
@@ -82,6 +82,11 @@ class TornadoGlueTest extends DeviceTest {
         device.scale(dd, dOff, alpha, n);
         cpu.scale(dc, dOff, alpha, n);
         DeviceChecks.assertMatchesCpu("scale n=" + n, dd, dc, zero, 0, dOff, n);
+        // dropout: the mask is integer hashing and the kept values one product: bit-equal
+        int seed = r.nextInt();
+        device.dropout(dd, dOff, 0.3f, seed, n);
+        cpu.dropout(dc, dOff, 0.3f, seed, n);
+        DeviceChecks.assertMatchesCpu("dropout n=" + n, dd, dc, zero, 0, dOff, n);
         // The largest rows x cols <= n with cols close to sqrt(n), and its transpose back.
         int cols = Math.max(1, (int) Math.sqrt(n) + 1), rows = Math.max(1, n / cols);
         if (rows * cols > n) {
@@ -193,7 +198,7 @@ class TornadoGlueTest extends DeviceTest {
     static final class GlueStep {
         static final int N = 300, ROWS = 5, C = 24, GN = ROWS * C, O1 = 7, O2 = 13, PAD = 5, TR = 15, TC = 20;
         /** Op calls in {@link #run}. */
-        static final int CALLS = 12;
+        static final int CALLS = 13;
 
         final float[] src, a, b, dy, z, lambda, gda, sa, u;
         final float[] copy0, acc0, fill0, out0, da0, db0, ga0, dz0, dl0, h0, ax0, sc0, tr0;
@@ -265,6 +270,8 @@ class TornadoGlueTest extends DeviceTest {
             be.axpby(ax, O1, value, src, O2, 0.5f, N);
             be.axpby(ax, O1, 1.5f, src, O2, -value, N);
             be.scale(sc, O2, value, N);
+            // Another seed each step: the site must take each call's seed, not the first's.
+            be.dropout(sc, O2, 0.3f, Float.floatToIntBits(value), N);
             be.transpose(tr, O2, a, O2, TR, TC);
         }
     }
