@@ -231,23 +231,11 @@ public interface Backend extends AutoCloseable {
                            float[] dy, int dyOff, float[] x, int xOff, float[] w, int wOff,
                            float[] mean, int meanOff, float[] rstd, int rstdOff, int rows, int C);
 
-    /** out[i] = silu(x[i]) = x * sigmoid(x), for i in [0, n) ({@code kernels.Activations}). */
-    void siluForward(float[] out, int outOff, float[] x, int xOff, int n);
-
-    /** dx[i] += dy[i] * silu'(x[i]). */
-    void siluBackward(float[] dx, int dxOff, float[] dy, int dyOff, float[] x, int xOff, int n);
-
     /** out[i] = gelu(x[i]), GPT-2's tanh approximation. */
     void geluForward(float[] out, int outOff, float[] x, int xOff, int n);
 
     /** dx[i] += dy[i] * gelu'(x[i]). */
     void geluBackward(float[] dx, int dxOff, float[] dy, int dyOff, float[] x, int xOff, int n);
-
-    /** out[i] = log(1 + e^x[i]), numerically stable at both ends. */
-    void softplusForward(float[] out, int outOff, float[] x, int xOff, int n);
-
-    /** dx[i] += dy[i] * sigmoid(x[i]). */
-    void softplusBackward(float[] dx, int dxOff, float[] dy, int dyOff, float[] x, int xOff, int n);
 
     /** out[i] = silu(a[i]) * b[i]. */
     void swigluForward(float[] out, int outOff, float[] a, int aOff, float[] b, int bOff, int n);
@@ -257,13 +245,6 @@ public interface Backend extends AutoCloseable {
                         float[] a, int aOff, float[] b, int bOff, int n);
 
     // ---------------------------------------------------------------- losses and embeddings
-
-    /** probs[N,V] = row softmax of logits[N,V] ({@code kernels.Losses}). */
-    void softmaxForward(float[] probs, int probsOff, float[] logits, int logitsOff, int rows, int V);
-
-    /** dx[n,:] += p * (dy - dot(dy, p)) per row, with {@code probs} the forward's output. */
-    void softmaxBackward(float[] dx, int dxOff, float[] dy, int dyOff, float[] probs, int probsOff,
-                         int rows, int V);
 
     /**
      * Cross-entropy per row: probs[N,V] = softmax(logits) and losses[n] = -log p[n, targets[n]]
@@ -405,20 +386,9 @@ public interface Backend extends AutoCloseable {
     /** h = scan(a, u), one sequential unit per (sequence, channel). */
     void scanForward(float[] h, float[] a, float[] u, int off, int B, int T, int C);
 
-    /**
-     * The same through the three-phase chunked scan with chunks of {@code chunk} steps;
-     * carryA and carryB are scratch of at least B * Scan.chunkCount(T, chunk) * C floats.
-     */
-    void scanForwardChunked(float[] h, float[] a, float[] u, int off, int B, int T, int C, int chunk,
-                            float[] carryA, float[] carryB);
-
     /** da, du += gradients of the scan given dh and the saved h. */
     void scanBackward(float[] da, float[] du, float[] dh, float[] h, float[] a, float[] u,
                       int off, int B, int T, int C);
-
-    /** The same through the chunked reverse scan (scratch as for scanForwardChunked). */
-    void scanBackwardChunked(float[] da, float[] du, float[] dh, float[] h, float[] a, float[] u,
-                             int off, int B, int T, int C, int chunk, float[] carryA, float[] carryB);
 
     /** One generation step in place over n channels: h = a h + (1 - a) u. */
     void scanStep(float[] h, int hOff, float[] a, int aOff, float[] u, int uOff, int n);

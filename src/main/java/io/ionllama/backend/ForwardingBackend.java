@@ -141,16 +141,6 @@ public class ForwardingBackend implements Backend {
     }
 
     @Override
-    public void siluForward(float[] out, int outOff, float[] x, int xOff, int n) {
-        delegate.siluForward(out, outOff, x, xOff, n);
-    }
-
-    @Override
-    public void siluBackward(float[] dx, int dxOff, float[] dy, int dyOff, float[] x, int xOff, int n) {
-        delegate.siluBackward(dx, dxOff, dy, dyOff, x, xOff, n);
-    }
-
-    @Override
     public void geluForward(float[] out, int outOff, float[] x, int xOff, int n) {
         delegate.geluForward(out, outOff, x, xOff, n);
     }
@@ -158,16 +148,6 @@ public class ForwardingBackend implements Backend {
     @Override
     public void geluBackward(float[] dx, int dxOff, float[] dy, int dyOff, float[] x, int xOff, int n) {
         delegate.geluBackward(dx, dxOff, dy, dyOff, x, xOff, n);
-    }
-
-    @Override
-    public void softplusForward(float[] out, int outOff, float[] x, int xOff, int n) {
-        delegate.softplusForward(out, outOff, x, xOff, n);
-    }
-
-    @Override
-    public void softplusBackward(float[] dx, int dxOff, float[] dy, int dyOff, float[] x, int xOff, int n) {
-        delegate.softplusBackward(dx, dxOff, dy, dyOff, x, xOff, n);
     }
 
     @Override
@@ -182,17 +162,6 @@ public class ForwardingBackend implements Backend {
     }
 
     // ---------------------------------------------------------------- losses and embeddings
-
-    @Override
-    public void softmaxForward(float[] probs, int probsOff, float[] logits, int logitsOff, int rows, int V) {
-        delegate.softmaxForward(probs, probsOff, logits, logitsOff, rows, V);
-    }
-
-    @Override
-    public void softmaxBackward(float[] dx, int dxOff, float[] dy, int dyOff, float[] probs, int probsOff,
-                                int rows, int V) {
-        delegate.softmaxBackward(dx, dxOff, dy, dyOff, probs, probsOff, rows, V);
-    }
 
     @Override
     public void crossEntropyForward(float[] losses, int lossesOff, float[] probs, int probsOff,
@@ -324,21 +293,9 @@ public class ForwardingBackend implements Backend {
     }
 
     @Override
-    public void scanForwardChunked(float[] h, float[] a, float[] u, int off, int B, int T, int C, int chunk,
-                                   float[] carryA, float[] carryB) {
-        delegate.scanForwardChunked(h, a, u, off, B, T, C, chunk, carryA, carryB);
-    }
-
-    @Override
     public void scanBackward(float[] da, float[] du, float[] dh, float[] h, float[] a, float[] u, int off,
                              int B, int T, int C) {
         delegate.scanBackward(da, du, dh, h, a, u, off, B, T, C);
-    }
-
-    @Override
-    public void scanBackwardChunked(float[] da, float[] du, float[] dh, float[] h, float[] a, float[] u,
-                                    int off, int B, int T, int C, int chunk, float[] carryA, float[] carryB) {
-        delegate.scanBackwardChunked(da, du, dh, h, a, u, off, B, T, C, chunk, carryA, carryB);
     }
 
     @Override

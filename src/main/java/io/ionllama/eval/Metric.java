@@ -11,7 +11,7 @@ import java.util.Map;
 public record Metric(String task, String name, double value, double stderr, long samples, Map<String, String> tags) {
 
     public Metric {
-        tags = Map.copyOf(tags);
+        tags = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(tags)); // keeps the caller's order
     }
 
     /** An exact-match accuracy over {@code n} samples, {@code correct} of them right, with its binomial standard error. */

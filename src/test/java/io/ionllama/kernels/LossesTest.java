@@ -77,8 +77,11 @@ class LossesTest {
             dy[c.off + i] = (float) c.r[i];
         }
         try (CpuBackend cpu = new CpuBackend(2)) {
-            cpu.softmaxForward(probs, c.off, c.logits, c.off, c.rows, c.V);
-            cpu.softmaxBackward(dx, c.off, dy, c.off, probs, c.off, c.rows, c.V);
+            // Softmax is a unit (no backend op: the models' losses fuse it); rows are independent.
+            for (int n = 0; n < c.rows; n++) {
+                Losses.softmaxRow(probs, c.off, c.logits, c.off, c.V, n);
+                Losses.softmaxBackwardRow(dx, c.off, dy, c.off, probs, c.off, c.V, n);
+            }
         }
         double[] l = c.ls();
         assertClose("probs", probs, c.off, softmaxReference(l, c.rows, c.V), 1e-5, 1e-7);
@@ -296,8 +299,10 @@ class LossesTest {
         float[] stats = new float[Losses.STATS];
         int[] am = new int[rows];
         try (CpuBackend cpu = new CpuBackend(threads)) {
-            cpu.softmaxForward(probs, 0, logits, 0, rows, V);
-            cpu.softmaxBackward(sdx, 0, dy, 0, probs, 0, rows, V);
+            for (int n = 0; n < rows; n++) {
+                Losses.softmaxRow(probs, 0, logits, 0, V, n);
+                Losses.softmaxBackwardRow(sdx, 0, dy, 0, probs, 0, V, n);
+            }
             cpu.crossEntropyForward(losses, 0, ceProbs, 0, logits, 0, targets, 0, rows, V);
             cpu.argmax(am, 0, logits, 0, rows, V);
             cpu.lossStats(stats, 0, losses, 0, am, 0, targets, 0, rows);

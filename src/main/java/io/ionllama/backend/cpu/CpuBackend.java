@@ -233,16 +233,6 @@ public final class CpuBackend implements Backend {
     // ---------------------------------------------------------------- activations (CpuActivations)
 
     @Override
-    public void siluForward(float[] out, int outOff, float[] x, int xOff, int n) {
-        activations.siluForward(out, outOff, x, xOff, n);
-    }
-
-    @Override
-    public void siluBackward(float[] dx, int dxOff, float[] dy, int dyOff, float[] x, int xOff, int n) {
-        activations.siluBackward(dx, dxOff, dy, dyOff, x, xOff, n);
-    }
-
-    @Override
     public void geluForward(float[] out, int outOff, float[] x, int xOff, int n) {
         activations.geluForward(out, outOff, x, xOff, n);
     }
@@ -250,16 +240,6 @@ public final class CpuBackend implements Backend {
     @Override
     public void geluBackward(float[] dx, int dxOff, float[] dy, int dyOff, float[] x, int xOff, int n) {
         activations.geluBackward(dx, dxOff, dy, dyOff, x, xOff, n);
-    }
-
-    @Override
-    public void softplusForward(float[] out, int outOff, float[] x, int xOff, int n) {
-        activations.softplusForward(out, outOff, x, xOff, n);
-    }
-
-    @Override
-    public void softplusBackward(float[] dx, int dxOff, float[] dy, int dyOff, float[] x, int xOff, int n) {
-        activations.softplusBackward(dx, dxOff, dy, dyOff, x, xOff, n);
     }
 
     @Override
@@ -274,17 +254,6 @@ public final class CpuBackend implements Backend {
     }
 
     // ---------------------------------------------------------------- losses (CpuLosses)
-
-    @Override
-    public void softmaxForward(float[] probs, int probsOff, float[] logits, int logitsOff, int rows, int V) {
-        loss.softmaxForward(probs, probsOff, logits, logitsOff, rows, V);
-    }
-
-    @Override
-    public void softmaxBackward(float[] dx, int dxOff, float[] dy, int dyOff, float[] probs, int probsOff,
-                                int rows, int V) {
-        loss.softmaxBackward(dx, dxOff, dy, dyOff, probs, probsOff, rows, V);
-    }
 
     @Override
     public void crossEntropyForward(float[] losses, int lossesOff, float[] probs, int probsOff,
@@ -419,7 +388,6 @@ public final class CpuBackend implements Backend {
         scan.scanForward(h, a, u, off, B, T, C);
     }
 
-    @Override
     public void scanForwardChunked(float[] h, float[] a, float[] u, int off, int B, int T, int C, int chunk,
                                    float[] carryA, float[] carryB) {
         scan.scanForwardChunked(h, a, u, off, B, T, C, chunk, carryA, carryB);
@@ -431,7 +399,6 @@ public final class CpuBackend implements Backend {
         scan.scanBackward(da, du, dh, h, a, u, off, B, T, C);
     }
 
-    @Override
     public void scanBackwardChunked(float[] da, float[] du, float[] dh, float[] h, float[] a, float[] u,
                                     int off, int B, int T, int C, int chunk, float[] carryA, float[] carryB) {
         scan.scanBackwardChunked(da, du, dh, h, a, u, off, B, T, C, chunk, carryA, carryB);

@@ -3,8 +3,8 @@ package io.ionllama.backend.cpu;
 import io.ionllama.kernels.Losses;
 
 /**
- * The CPU schedule of the losses: softmax forward and backward, cross-entropy forward and
- * backward, entropy, argmax and the batch statistics ({@code kernels.Losses}). The device
+ * The CPU schedule of the losses: cross-entropy forward and backward (its softmax fused),
+ * entropy, argmax and the batch statistics ({@code kernels.Losses}). The device
  * counterpart is {@code backend/tornado/LossGraphs}.
  *
  * <p>Per-row ops split rows (a row's V logits are one unit). The batch statistics are one
@@ -19,7 +19,7 @@ final class CpuLosses {
         this.pool = pool;
     }
 
-    private static final int LOSS_SOFTMAX = 0, LOSS_ENTROPY = 1, LOSS_ARGMAX = 2;
+    private static final int LOSS_ENTROPY = 1, LOSS_ARGMAX = 2;
 
     private static final class RowLogitsTask implements WorkerPool.RangeTask {
         float[] outF, logits;
@@ -30,22 +30,9 @@ final class CpuLosses {
         public void run(int from, int to) {
             for (int n = from; n < to; n++) {
                 switch (op) {
-                    case LOSS_SOFTMAX -> Losses.softmaxRow(outF, outOff, logits, logitsOff, V, n);
                     case LOSS_ENTROPY -> Losses.entropyRow(outF, outOff, logits, logitsOff, V, n);
                     default -> Losses.argmaxRow(outI, outOff, logits, logitsOff, V, n);
                 }
-            }
-        }
-    }
-
-    private static final class SoftmaxBackwardTask implements WorkerPool.RangeTask {
-        float[] dx, dy, probs;
-        int dxOff, dyOff, probsOff, V;
-
-        @Override
-        public void run(int from, int to) {
-            for (int n = from; n < to; n++) {
-                Losses.softmaxBackwardRow(dx, dxOff, dy, dyOff, probs, probsOff, V, n);
             }
         }
     }
@@ -79,7 +66,6 @@ final class CpuLosses {
     }
 
     private final RowLogitsTask rowLogits = new RowLogitsTask();
-    private final SoftmaxBackwardTask softmaxBackward = new SoftmaxBackwardTask();
     private final CrossEntropyForwardTask crossEntropyForward = new CrossEntropyForwardTask();
     private final CrossEntropyBackwardTask crossEntropyBackward = new CrossEntropyBackwardTask();
 
@@ -88,17 +74,6 @@ final class CpuLosses {
         RowLogitsTask t = rowLogits;
         t.op = op; t.outF = outF; t.outI = outI; t.outOff = outOff; t.logits = logits; t.logitsOff = logitsOff;
         t.V = V;
-        pool.parallelFor(rows, t);
-    }
-
-    void softmaxForward(float[] probs, int probsOff, float[] logits, int logitsOff, int rows, int V) {
-        rowLogits(LOSS_SOFTMAX, probs, null, probsOff, logits, logitsOff, rows, V);
-    }
-
-    void softmaxBackward(float[] dx, int dxOff, float[] dy, int dyOff, float[] probs, int probsOff,
-                         int rows, int V) {
-        SoftmaxBackwardTask t = softmaxBackward;
-        t.dx = dx; t.dxOff = dxOff; t.dy = dy; t.dyOff = dyOff; t.probs = probs; t.probsOff = probsOff; t.V = V;
         pool.parallelFor(rows, t);
     }
 

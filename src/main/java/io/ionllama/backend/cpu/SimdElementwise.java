@@ -6,8 +6,8 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * Vector API versions of the elementwise ops with transcendentals (SiLU, softplus, SwiGLU, the
- * IntegralLNN gate) and of the row-major weight-gradient reductions, for {@link CpuBackend}.
+ * Vector API versions of the elementwise ops with transcendentals (SwiGLU and the
+ * IntegralLNN gate, SiLU and softplus inside them) and of the row-major weight-gradient reductions, for {@link CpuBackend}.
  * The scalar units in {@code io.ionllama.kernels} stay the reference: these are tested against
  * them with a tolerance (a few float ulps: exp and log1p here are polynomials, not
  * {@code Math.exp}).
@@ -151,59 +151,10 @@ final class SimdElementwise {
         return Math.max(x, 0f) + log1pLane(expLane(-Math.abs(x)));
     }
 
-    // ---------------------------------------------------------------- SiLU, softplus, SwiGLU
+    // ---------------------------------------------------------------- SwiGLU
     //
     // Whole vectors, then the rest of the range element by element through the scalar twins, in
     // the same order of operations.
-
-    static void siluForward(float[] out, int outOff, float[] x, int xOff, int from, int to) {
-        int i = from;
-        for (; i + VL <= to; i += VL) {
-            FloatVector v = FloatVector.fromArray(S, x, xOff + i);
-            v.mul(sigmoid(v)).intoArray(out, outOff + i);
-        }
-        for (; i < to; i++) {
-            float v = x[xOff + i];
-            out[outOff + i] = v * sigmoidLane(v);
-        }
-    }
-
-    static void siluBackward(float[] dx, int dxOff, float[] dy, int dyOff, float[] x, int xOff, int from, int to) {
-        int i = from;
-        for (; i + VL <= to; i += VL) {
-            FloatVector v = FloatVector.fromArray(S, x, xOff + i);
-            FloatVector s = sigmoid(v);
-            FloatVector grad = s.mul(v.mul(s.neg().add(1f)).add(1f));
-            FloatVector.fromArray(S, dy, dyOff + i).mul(grad)
-                    .add(FloatVector.fromArray(S, dx, dxOff + i)).intoArray(dx, dxOff + i);
-        }
-        for (; i < to; i++) {
-            float v = x[xOff + i], s = sigmoidLane(v);
-            dx[dxOff + i] = dy[dyOff + i] * (s * (v * (-s + 1f) + 1f)) + dx[dxOff + i];
-        }
-    }
-
-    static void softplusForward(float[] out, int outOff, float[] x, int xOff, int from, int to) {
-        int i = from;
-        for (; i + VL <= to; i += VL) {
-            softplus(FloatVector.fromArray(S, x, xOff + i)).intoArray(out, outOff + i);
-        }
-        for (; i < to; i++) {
-            out[outOff + i] = softplusLane(x[xOff + i]);
-        }
-    }
-
-    static void softplusBackward(float[] dx, int dxOff, float[] dy, int dyOff, float[] x, int xOff, int from, int to) {
-        int i = from;
-        for (; i + VL <= to; i += VL) {
-            FloatVector s = sigmoid(FloatVector.fromArray(S, x, xOff + i));
-            FloatVector.fromArray(S, dy, dyOff + i).mul(s)
-                    .add(FloatVector.fromArray(S, dx, dxOff + i)).intoArray(dx, dxOff + i);
-        }
-        for (; i < to; i++) {
-            dx[dxOff + i] = dy[dyOff + i] * sigmoidLane(x[xOff + i]) + dx[dxOff + i];
-        }
-    }
 
     /** out = silu(a) * b. */
     static void swigluForward(float[] out, int outOff, float[] a, int aOff, float[] b, int bOff, int from, int to) {

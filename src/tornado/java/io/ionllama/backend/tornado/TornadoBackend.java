@@ -37,8 +37,9 @@ import java.util.Map;
  *       moments kept on the device ({@link #adamwTensors}), and the per-block sums of squares of
  *       the gradient norm ({@link OptimKernels}).</li>
  * </ul>
- * That is every op a training step and generation call. <b>LayerNorm, softmax and the standalone
- * activations</b> (silu, gelu, softplus), which the model does not call, run on an internal
+ * That is every op ionLlama's and the dense model's training steps and generation call. <b>LayerNorm,
+ * GELU and the RNN cell's gates</b>, which only the recurrent baseline calls (and it runs on the CPU
+ * backend only: {@code model.ContextRnn} refuses a device backend), run on an internal
  * {@link CpuBackend}, inherited from {@link ForwardingBackend}: an op gets a device version by
  * overriding it here.
  *
@@ -225,8 +226,7 @@ public final class TornadoBackend extends ForwardingBackend {
                 + ", " + deviceName() + "); every training op on the device"
                 + (tile > 0 ? " (matmul tiled " + tile + "x" + tile + ")" : "")
                 + (residency.enabled() ? ", training and generation steps resident on the device from their second step on" : ", per-op transfers")
-                + "; layernorm, softmax and the standalone activations, which the model does"
-                + " not call, on the cpu (" + cpu.threads() + " thread(s))";
+                + "; layernorm, gelu and the rnn gates, which only --model rnn calls, on the cpu (" + cpu.threads() + " thread(s))";
     }
 
     /** The device's name as its driver reports it. */
@@ -351,7 +351,6 @@ public final class TornadoBackend extends ForwardingBackend {
         scanForwardChunked(h, a, u, off, B, T, C, ScanGraphs.defaultChunk(T), null, null);
     }
 
-    @Override
     public void scanForwardChunked(float[] h, float[] a, float[] u, int off, int B, int T, int C, int chunk,
                                    float[] carryA, float[] carryB) {
         if (chunk < 1) {
@@ -369,7 +368,6 @@ public final class TornadoBackend extends ForwardingBackend {
         scanBackwardChunked(da, du, dh, h, a, u, off, B, T, C, ScanGraphs.defaultChunk(T), null, null);
     }
 
-    @Override
     public void scanBackwardChunked(float[] da, float[] du, float[] dh, float[] h, float[] a, float[] u,
                                     int off, int B, int T, int C, int chunk, float[] carryA, float[] carryB) {
         if (chunk < 1) {

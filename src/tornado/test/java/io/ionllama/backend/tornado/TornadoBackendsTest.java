@@ -82,8 +82,8 @@ class TornadoBackendsTest {
     void opsWithoutADeviceVersionRunOnTheInternalCpuBackend() {
         try (TornadoBackend b = new TornadoBackend(-1, 1); io.ionllama.backend.cpu.CpuBackend cpu = new io.ionllama.backend.cpu.CpuBackend(1)) {
             float[] x = {1, -2, 3}, y = new float[3], ref = new float[3];
-            b.siluForward(y, 0, x, 0, 3);
-            cpu.siluForward(ref, 0, x, 0, 3);
+            b.geluForward(y, 0, x, 0, 3);
+            cpu.geluForward(ref, 0, x, 0, 3);
             assertThat(y).containsExactly(ref);
             assertThat(b.stats()).isEmpty();
             assertThat(b.bytesToDevice()).isZero();
