@@ -2,10 +2,10 @@ package io.ionllama.data;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.ionllama.testing.TaskOracle;
 import java.nio.charset.StandardCharsets;
 import java.util.HashSet;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.TreeSet;
@@ -20,57 +20,30 @@ import org.junit.jupiter.api.Test;
  */
 class TasksTest {
 
-    /** Every task line format, each with its groups; a line of the training text that matches none is a story line. */
-    static final Map<Tasks.Kind, Pattern> FORMATS = Map.of(
-            Tasks.Kind.ADD, Pattern.compile("(\\d+) \\+ (\\d+) = (\\d+)"),
-            Tasks.Kind.MULTIPLY, Pattern.compile("(\\d+) \\* (\\d+) = (\\d+)"),
-            Tasks.Kind.SPELL, Pattern.compile("spell ([a-z]+): ([a-z](?:-[a-z])*)"),
-            Tasks.Kind.COUNT, Pattern.compile("count ([a-z]) in ([a-z]+): (\\d+)"),
-            Tasks.Kind.REVERSE, Pattern.compile("reverse ([a-z]+): ([a-z]+)"),
-            Tasks.Kind.CONTAINS, Pattern.compile("contains ([a-z]) in ([a-z]+): (yes|no)"),
-            Tasks.Kind.REPLACE, Pattern.compile("replace ([a-z]) with ([a-z]) in ([a-z]+): ([a-z]+)"));
-
     private static final Pattern WORD = Pattern.compile("[a-z]+");
 
     /**
-     * Checks one task line: its answer is right, it names no held-out word (as a whole word: "g-a-r-d-e-n"
-     * is letters) and no held-out operand pair. Returns its kind, or null when it is not a task line.
+     * Checks one line of training text that may be a task line: its answer is the right one
+     * ({@link TaskOracle}), it names no held-out word (as a whole word: "g-a-r-d-e-n" is letters) and
+     * no held-out operand pair. Returns its kind, or null when it is not a task line.
      */
     static Tasks.Kind checkTaskLine(String line) {
-        for (Map.Entry<Tasks.Kind, Pattern> f : FORMATS.entrySet()) {
-            Matcher m = f.getValue().matcher(line);
-            if (!m.matches()) {
-                continue;
-            }
-            Tasks.Kind k = f.getKey();
-            if (k.arithmetic()) {
-                long a = Long.parseLong(m.group(1)), b = Long.parseLong(m.group(2));
-                assertThat(Tasks.heldOutPair(k, a, b)).as("held-out pair in %s", line).isFalse();
-                assertThat(Long.parseLong(m.group(3))).as(line).isEqualTo(k == Tasks.Kind.ADD ? a + b : a * b);
-            } else {
-                Matcher w = WORD.matcher(line);
-                while (w.find()) {
-                    assertThat(TaskWords.heldOut(w.group())).as("held-out word '%s' in %s", w.group(), line).isFalse();
-                }
-                assertThat(line).as(line).isEqualTo(expected(k, m));
-            }
-            return k;
+        int at = TaskOracle.answerStart(line);
+        TaskOracle.Parsed p = at < 0 ? null : TaskOracle.parse(line.substring(0, at));
+        if (p == null) {
+            return null;
         }
-        return null;
-    }
-
-    /** The line the task's definition gives for the question {@code m} parsed. */
-    private static String expected(Tasks.Kind k, Matcher m) {
-        return switch (k) {
-            case SPELL -> "spell " + m.group(1) + ": " + String.join("-", m.group(1).split(""));
-            case COUNT -> "count " + m.group(1) + " in " + m.group(2) + ": "
-                    + m.group(2).chars().filter(c -> c == m.group(1).charAt(0)).count();
-            case REVERSE -> "reverse " + m.group(1) + ": " + new StringBuilder(m.group(1)).reverse();
-            case CONTAINS -> "contains " + m.group(1) + " in " + m.group(2) + ": " + (m.group(2).contains(m.group(1)) ? "yes" : "no");
-            case REPLACE -> "replace " + m.group(1) + " with " + m.group(2) + " in " + m.group(3) + ": "
-                    + m.group(3).replace(m.group(1).charAt(0), m.group(2).charAt(0));
-            default -> throw new AssertionError(k);
-        };
+        assertThat(line.substring(at)).as(line).isEqualTo(TaskOracle.solve(line.substring(0, at)));
+        if (p.kind().arithmetic()) {
+            long a = Long.parseLong(p.parts().group(1)), b = Long.parseLong(p.parts().group(2));
+            assertThat(Tasks.heldOutPair(p.kind(), a, b)).as("held-out pair in %s", line).isFalse();
+        } else {
+            Matcher w = WORD.matcher(line);
+            while (w.find()) {
+                assertThat(TaskWords.heldOut(w.group())).as("held-out word '%s' in %s", w.group(), line).isFalse();
+            }
+        }
+        return p.kind();
     }
 
     @Test
