@@ -120,14 +120,15 @@ class TasksTest {
                 assertThat(String.valueOf(ab[0])).hasSize(d);
                 assertThat(String.valueOf(ab[1])).hasSize(d);
             }
-            // One digit: 100 ordered pairs, a handful of them held out.
+            // One digit: 100 ordered pairs, a handful of them held out (the README gives these counts;
+            // they also pin the rule: another hash would hold out other pairs and change the protocol).
             int held = 0;
             for (int a = 0; a < 10; a++) {
                 for (int b = 0; b < 10; b++) {
                     held += Tasks.heldOutPair(op, a, b) ? 1 : 0;
                 }
             }
-            assertThat(held).as("%s one-digit held-out pairs", op).isBetween(4, 25);
+            assertThat(held).as("%s one-digit held-out pairs", op).isEqualTo(op == Tasks.Kind.ADD ? 12 : 11);
         }
     }
 
