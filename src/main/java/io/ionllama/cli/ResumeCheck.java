@@ -12,9 +12,10 @@ import java.util.function.Predicate;
 /**
  * What {@code train --resume} may take from the command line. The checkpoint decides the model,
  * the patcher, the attention and the data order (batch, sequence length, accumulation, optimizer,
- * seed, the fraction of task lines mixed in): a flag given with a different value is a conflict, named in one line. Training settings
- * not given are taken from the checkpoint, so {@code --resume RUN} alone continues the run as it
- * was; learning rates, clipping and --max-steps may be changed on purpose.
+ * seed, the fraction of task lines mixed in): a flag given with a different value is a conflict,
+ * named in one line. Training settings not given are taken from the checkpoint, so
+ * {@code --resume RUN} alone continues the run as it was; learning rates, clipping and --max-steps
+ * may be changed on purpose.
  */
 final class ResumeCheck {
 

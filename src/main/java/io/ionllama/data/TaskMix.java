@@ -17,7 +17,6 @@ import java.util.SplittableRandom;
 public final class TaskMix {
     private final long seed;
     private final double fraction;
-    private final StringBuilder text = new StringBuilder();
 
     /** Mixes a fraction {@code fraction} (in [0, 1)) of windows of task lines, drawn from {@code seed}. */
     public TaskMix(long seed, double fraction) {
@@ -44,7 +43,8 @@ public final class TaskMix {
         if (rnd.nextDouble() >= fraction) {
             return false;
         }
-        text.setLength(0);
+        // A task window allocates its text (a batch without one allocates nothing); nothing is kept between calls.
+        StringBuilder text = new StringBuilder(2 * len);
         EmbeddedCorpus.taskParagraph(rnd, text);
         text.append('\n');
         int start = rnd.nextInt(text.length());

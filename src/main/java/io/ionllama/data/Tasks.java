@@ -1,5 +1,7 @@
 package io.ionllama.data;
 
+import java.util.List;
+import java.util.Locale;
 import java.util.SplittableRandom;
 
 /**
@@ -33,7 +35,7 @@ public final class Tasks {
 
         /** The name results and tables use: "add", "spell", ... */
         public String label() {
-            return name().toLowerCase(java.util.Locale.ROOT);
+            return name().toLowerCase(Locale.ROOT);
         }
 
         public boolean arithmetic() {
@@ -42,9 +44,9 @@ public final class Tasks {
     }
 
     /** The character kinds, in the order tables show them. */
-    public static final Kind[] CHARACTER_KINDS = {Kind.SPELL, Kind.COUNT, Kind.REVERSE, Kind.CONTAINS, Kind.REPLACE};
+    public static final List<Kind> CHARACTER_KINDS = List.of(Kind.SPELL, Kind.COUNT, Kind.REVERSE, Kind.CONTAINS, Kind.REPLACE);
     /** The arithmetic kinds. */
-    public static final Kind[] ARITHMETIC_KINDS = {Kind.ADD, Kind.MULTIPLY};
+    public static final List<Kind> ARITHMETIC_KINDS = List.of(Kind.ADD, Kind.MULTIPLY);
     /** Operands have 1 to this many digits. */
     public static final int MAX_DIGITS = 5;
     /** One unordered operand pair in this many is held out of training ({@link #heldOutPair}). */
