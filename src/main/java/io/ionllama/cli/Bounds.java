@@ -56,6 +56,14 @@ final class Bounds {
         return v;
     }
 
+    /** {@code v} in [0, 1): a fraction of something that must leave some of the rest. */
+    static double fraction(String flag, double v) {
+        if (!(v >= 0 && v < 1)) {
+            throw new Errors.UserError(flag + " must be at least 0 and below 1 (got " + num(v) + ")");
+        }
+        return v;
+    }
+
     /** {@code v} in (0, hi]: a rate that must be above zero. */
     static double positive(String flag, double v, double hi) {
         if (!(v > 0 && v <= hi)) {

@@ -12,9 +12,10 @@ import java.util.function.Predicate;
 /**
  * What {@code train --resume} may take from the command line. The checkpoint decides the model,
  * the patcher, the attention and the data order (batch, sequence length, accumulation, optimizer,
- * seed): a flag given with a different value is a conflict, named in one line. Training settings
- * not given are taken from the checkpoint, so {@code --resume RUN} alone continues the run as it
- * was; learning rates, clipping and --max-steps may be changed on purpose.
+ * seed, the fraction of task lines mixed in): a flag given with a different value is a conflict,
+ * named in one line. Training settings not given are taken from the checkpoint, so
+ * {@code --resume RUN} alone continues the run as it was; learning rates, clipping and --max-steps
+ * may be changed on purpose.
  */
 final class ResumeCheck {
 
@@ -76,6 +77,13 @@ final class ResumeCheck {
             } else if (!t.clock.equals(raw.get("train.clock"))) {
                 conflicts.add("--clock " + t.clock + " (the checkpoint's is " + raw.get("train.clock") + ")");
             }
+        }
+        // Which windows are task lines is part of the data order: a checkpoint from before the flag mixed none.
+        double mixed = Double.parseDouble(raw.getOrDefault("train.mix_tasks", "0"));
+        if (!given.test("--mix-tasks")) {
+            t.mixTasks = mixed;
+        } else if (t.mixTasks != mixed) {
+            conflicts.add("--mix-tasks " + Bounds.num(t.mixTasks) + " (the checkpoint's is " + Bounds.num(mixed) + ")");
         }
         t.lr = inheritedRate("--lr", "train.lr", t.lr);
         t.minLr = inheritedRate("--min-lr", "train.min_lr", t.minLr);

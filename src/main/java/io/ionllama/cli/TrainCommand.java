@@ -46,6 +46,9 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--dataset", description = "A named dataset downloaded once into the cache: tinystories, enwik8, shakespeare.")
     String dataset;
 
+    @Option(names = "--mix-tasks", defaultValue = "0", description = "Fraction of training windows that are task lines (arithmetic, spelling, counting, ...; training words and operand pairs only), in [0, 1). Chosen per (seed, step): resume stays exact.")
+    double mixTasks;
+
     @Option(names = "--cache-dir", description = "Where downloads and decompressed data are kept (default: ~/.cache/ionllama or $IONLLAMA_CACHE).")
     Path cacheDir;
 
@@ -211,7 +214,7 @@ final class TrainCommand implements Callable<Integer> {
             ByteModel m = denseModel ? new DenseGpt(denseConfig, be) : rnnModel ? new ContextRnn(rnnConfig, be)
                     : new IonLlama(config, be, Patcher.parse(patcherSpec, config.maxPatch(), config.targetPatch()), dense);
             m.init(seed);
-            Trainer trainer = new Trainer(m, corpus.train(), cfg).clock(clock);
+            Trainer trainer = new Trainer(m, corpus.train(), cfg).clock(clock).mixTasks(mixTasks);
             double best = Double.NaN;
             long bytesSeen = 0;
             if (resumeFrom != null) {
@@ -230,7 +233,8 @@ final class TrainCommand implements Callable<Integer> {
                 System.out.printf("ionllama train: %s (%,d params), %s, patcher %s, %s attention%n", config.size(), layout.total(),
                         be.describe(), m.patcher().spec(), dense ? "dense" : "dilated");
             }
-            System.out.printf("data: %s%n", corpus.description());
+            System.out.printf("data: %s%s%n", corpus.description(), mixTasks > 0
+                    ? String.format(java.util.Locale.ROOT, ", %.1f%% of windows task lines (--mix-tasks)", 100 * mixTasks) : "");
             String rates = opt.equals("muon") && adamwPeak > 0
                     ? String.format("Muon lr %.1e -> %.1e, AdamW lr %.1e", peak, floor, adamwPeak)
                     : String.format("lr %.1e -> %.1e, %s", peak, floor, opt);
@@ -281,6 +285,7 @@ final class TrainCommand implements Callable<Integer> {
         }
         Bounds.batch("--batch-size", batchSize, "--seq-len", seqLen, 8);
         Bounds.check("--grad-accum", gradAccum, 1, Bounds.MAX_GRAD_ACCUM);
+        Bounds.fraction("--mix-tasks", mixTasks);
         if (lr != null) {
             Bounds.positive("--lr", lr, Bounds.MAX_LR);
         }

@@ -113,6 +113,7 @@ public final class Checkpoint {
             // Training time so far: where a resumed time-driven run continues its schedule.
             meta.put("train.elapsed_s", Double.toString(trainer.elapsed()));
             meta.put("train.clock", trainer.clockKind());
+            meta.put("train.mix_tasks", Double.toString(trainer.mixTasks()));
             for (ParamLayout.Tensor t : model.layout().tensors()) {
                 tensors.add(tensor("adamw.m." + t.name(), t, trainer.adamw().m));
                 tensors.add(tensor("adamw.v." + t.name(), t, trainer.adamw().v));

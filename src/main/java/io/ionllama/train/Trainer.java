@@ -20,7 +20,8 @@ public final class Trainer {
 
     public final ByteModel model;
     public final TrainConfig cfg;
-    private final BatchSampler sampler;
+    private final ByteSource train;
+    private BatchSampler sampler;
     private final AdamW adamw;
     private final Muon muon;
     private final int[] x, y, window;
@@ -43,6 +44,7 @@ public final class Trainer {
     public Trainer(ByteModel model, ByteSource train, TrainConfig cfg) {
         this.model = model;
         this.cfg = cfg.validate();
+        this.train = train;
         this.sampler = new BatchSampler(train, cfg.seed(), cfg.batch(), cfg.seqLen());
         this.adamw = AdamW.defaults(model.layout().total(), cfg.weightDecay());
         this.muon = cfg.optimizer().equals("muon") ? new Muon(model.layout(), cfg.weightDecay()) : null;
@@ -50,6 +52,21 @@ public final class Trainer {
         this.x = new int[n];
         this.y = new int[n];
         this.window = new int[cfg.seqLen() + 1];
+    }
+
+    /**
+     * Makes a fraction {@code fraction} (in [0, 1)) of the training windows task lines
+     * ({@code train --mix-tasks}, {@link io.ionllama.data.TaskMix}); recorded in checkpoints as
+     * {@code train.mix_tasks}. Chosen per (seed, step, row), so a resumed run mixes the same lines.
+     */
+    public Trainer mixTasks(double fraction) {
+        sampler = new BatchSampler(train, cfg.seed(), cfg.batch(), cfg.seqLen(), fraction);
+        return this;
+    }
+
+    /** The fraction of training windows that are task lines (0: the data alone). */
+    public double mixTasks() {
+        return sampler.mixTasks();
     }
 
     /** Uses {@code nanos} as the clock from now on, and starts this session's time at its current reading. */

@@ -40,6 +40,8 @@ class FlagBoundsTest {
         "train --heads 0                              | --heads must be between 1 and 1024 (got 0)",
         "train --d-model 100000                       | --d-model must be between 1 and 16384 (got 100000)",
         "train --target-patch 99                      | --target-patch must be between 1 and 16 (got 99)",
+        "train --mix-tasks 1                          | --mix-tasks must be at least 0 and below 1 (got 1)",
+        "train --mix-tasks -0.5                       | --mix-tasks must be at least 0 and below 1 (got -0.5)",
         "info --layers 0                              | --layers must be between 1 and 512 (got 0)",
         "info --batch-size 0                          | --batch-size must be between 1 and 4096 (got 0)",
         "info --seq-len 2147483647                    | --seq-len must be between 1 and 1048576 (got 2147483647)",

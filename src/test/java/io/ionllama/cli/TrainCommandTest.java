@@ -88,7 +88,7 @@ class TrainCommandTest {
     @ParameterizedTest
     @ValueSource(strings = {"--data /nonexistent/file.txt", "--lr -1", "--optimizer sgd", "--max-time soon", "--batch-size 0",
         "--patcher zigzag", "--attention full", "--resume /nonexistent/run", "--model gpt5", "--clip -2", "--seq-len 2",
-        "--data EMPTY", "--data SHORT", "--resume CORRUPT", "--dataset nosuchset"})
+        "--data EMPTY", "--data SHORT", "--resume CORRUPT", "--dataset nosuchset", "--mix-tasks 1", "--mix-tasks -0.1"})
     void badInputIsOneLineAndNonZero(String bad) throws IOException {
         Path empty = Files.createFile(dir.resolve("empty.txt"));
         Path shortFile = dir.resolve("short.txt");
@@ -130,6 +130,28 @@ class TrainCommandTest {
         assertThat(done.err().strip().lines()).as(done.err()).hasSize(1);
         assertThat(done.err()).startsWith("ionllama: nothing left to do: ").contains("at step 3", "--max-steps is 3");
         assertThat(done.out()).isEmpty();
+    }
+
+    /** --mix-tasks is recorded in the checkpoint, inherited by --resume, and a different value is a conflict. */
+    @Test
+    void mixTasksIsRecordedInheritedAndFixedOnResume() throws IOException {
+        Path out = dir.resolve("mixed");
+        CliTest.Result first = CliTest.run(args("--max-steps", "2", "--eval-every", "100", "--mix-tasks", "0.25", "--out", out.toString()));
+        assertThat(first.code()).as(first.err()).isZero();
+        assertThat(first.out()).contains("25.0% of windows task lines (--mix-tasks)");
+        assertThat(Checkpoint.readMeta(out.resolve("latest.safetensors")).raw()).containsEntry("train.mix_tasks", "0.25");
+
+        CliTest.Result changed = CliTest.run("train", "--resume", out.toString(), "--mix-tasks", "0.5", "--max-steps", "3",
+                "--no-progress", "--threads", "1");
+        assertThat(changed.code()).isEqualTo(2);
+        assertThat(changed.err().strip().lines()).as(changed.err()).hasSize(1);
+        assertThat(changed.err()).contains("--mix-tasks 0.5 (the checkpoint's is 0.25)");
+
+        CliTest.Result on = CliTest.run("train", "--resume", out.toString(), "--max-steps", "3", "--no-progress", "--threads", "1",
+                "--sample-bytes", "0");
+        assertThat(on.code()).as(on.err()).isZero();
+        assertThat(on.out()).contains("25.0% of windows task lines");
+        assertThat(Checkpoint.readMeta(out.resolve("latest.safetensors")).raw()).containsEntry("train.mix_tasks", "0.25");
     }
 
     @Test

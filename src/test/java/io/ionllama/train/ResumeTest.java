@@ -120,6 +120,41 @@ class ResumeTest extends CpuBackendTest {
         }
         assertThat(lossesResumed).isEqualTo(lossesStraight);
         assertThat(second.params).isEqualTo(straight.params);
+
+     * With task lines mixed in ({@code --mix-tasks}), 2N steps straight equal N, a save, a load and N
+     * more, and the checkpoint records the fraction; the mixed run trains on other bytes than the plain one.
+     */
+    @org.junit.jupiter.api.Test
+    void resumedRunWithTaskLinesMixedInEqualsStraightRun() throws IOException {
+        int n = 4;
+        Trainer ts = new Trainer(model(), data, train("adamw")).mixTasks(0.5);
+        List<Double> straight = new ArrayList<>(), resumed = new ArrayList<>();
+        for (int i = 0; i < 2 * n; i++) {
+            straight.add(ts.step().loss());
+        }
+        Trainer t1 = new Trainer(model(), data, train("adamw")).mixTasks(0.5);
+        for (int i = 0; i < n; i++) {
+            resumed.add(t1.step().loss());
+        }
+        Path ckpt = dir.resolve("mixed.safetensors");
+        Checkpoint.save(ckpt, t1.model, t1, 0, Double.NaN, null);
+        assertThat(Checkpoint.readMeta(ckpt).raw()).containsEntry("train.mix_tasks", "0.5");
+        IonLlama second = model();
+        second.init(999);
+        Trainer t2 = new Trainer(second, data, train("adamw")).mixTasks(0.5);
+        Checkpoint.load(ckpt, second, t2);
+        for (int i = 0; i < n; i++) {
+            resumed.add(t2.step().loss());
+        }
+        assertThat(resumed).isEqualTo(straight);
+        assertThat(second.params).isEqualTo(ts.model.params());
+        Trainer plain = new Trainer(model(), data, train("adamw"));
+        assertThat(plain.mixTasks()).isZero();
+        List<Double> plainLosses = new ArrayList<>();
+        for (int i = 0; i < 2 * n; i++) {
+            plainLosses.add(plain.step().loss());
+        }
+        assertThat(plainLosses).isNotEqualTo(straight);
     }
 
     /**
