@@ -63,7 +63,7 @@ public final class EvalReport {
         info(h, "tasks", String.join(", ", run.tasks()));
         info(h, "version", run.version() + " (commit " + run.gitCommit() + ")");
         info(h, "date", run.date());
-        info(h, "backend", run.backendDetail() + "; " + run.threads() + " threads");
+        info(h, "backend", run.backendDetail() + "; " + run.threads() + (run.threads() == 1 ? " thread" : " threads"));
         info(h, "seed", Long.toString(run.seed()));
         h.append("</dl>\n");
 
@@ -81,12 +81,14 @@ public final class EvalReport {
             for (Metric m : langs) {
                 d.addValue(m.value(), "BPB", m.tags().getOrDefault(langKey, "?"));
             }
-            figure(h, bar("Bits per byte (lower is better)", "data", "bits per byte", d, false, "%.3f"), "BPB by language");
+            figure(h, bar("Bits per byte (lower is better)", langKey.equals("lang") ? "language" : "data", "bits per byte", d, false, "%.3f"),
+                    "BPB by language");
         }
 
         h.append("<h2>Accuracy by task (seen vs held-out)</h2>\n");
+        // A task's totals: no digit count, or the total over digit counts ("digits=all").
         List<Metric> byTask = select(metrics, m -> m.tags().containsKey("kind") && m.tags().containsKey("split")
-                && !m.tags().containsKey("digits") && isAccuracy(m));
+                && m.tags().getOrDefault("digits", "all").equals("all") && isAccuracy(m));
         if (byTask.isEmpty()) {
             none(h, "chars or arith");
         } else {
@@ -98,7 +100,8 @@ public final class EvalReport {
         }
 
         h.append("<h2>Accuracy by number of digits</h2>\n");
-        List<Metric> byDigits = select(metrics, m -> m.tags().containsKey("digits") && isAccuracy(m));
+        List<Metric> byDigits = select(metrics, m -> m.tags().containsKey("digits") && !m.tags().get("digits").equals("all")
+                && isAccuracy(m));
         if (byDigits.isEmpty()) {
             none(h, "arith");
         } else {
@@ -138,8 +141,9 @@ public final class EvalReport {
         return h.toString();
     }
 
+    /** Exact-match accuracies (the chars and arith tasks' {@code exact_match}) and any figure named an accuracy. */
     private static boolean isAccuracy(Metric m) {
-        return m.name().contains("acc") && Double.isFinite(m.value());
+        return (m.name().equals("exact_match") || m.name().contains("acc")) && Double.isFinite(m.value());
     }
 
     private static List<Metric> select(List<Metric> metrics, Predicate<Metric> p) {

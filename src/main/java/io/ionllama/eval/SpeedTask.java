@@ -74,8 +74,8 @@ public final class SpeedTask implements EvalTask {
         gt.put("prompt_bytes", Integer.toString(prompt.length));
         out.add(new Metric(NAME, "generate_bytes_per_s", mean(rate), FileScore.stderr(rate), (long) REPEATS * (n - 1), gt));
         out.add(new Metric(NAME, "first_byte_ms", mean(first), FileScore.stderr(first), REPEATS, gt));
-        ctx.log().printf(Locale.ROOT, "speed (%s, %d threads): scoring %,.0f bytes/s; generation %,.1f bytes/s; first byte %.1f ms%n",
-                ctx.backend().name(), ctx.threads(), scoreRate, mean(rate), mean(first));
+        ctx.log().printf(Locale.ROOT, "speed (%s, %d thread%s): scoring %,.0f bytes/s; generation %,.1f bytes/s; first byte %.1f ms%n",
+                ctx.backend().name(), ctx.threads(), ctx.threads() == 1 ? "" : "s", scoreRate, mean(rate), mean(first));
         return out;
     }
 
