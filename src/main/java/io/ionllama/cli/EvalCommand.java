@@ -34,9 +34,8 @@ import picocli.CommandLine.Option;
  * {@code --tasks} it runs {@code lm}: bits per byte of a checkpoint over whole files.
  */
 @Command(name = "eval", mixinStandardHelpOptions = true, showDefaultValues = true,
-        description = {
-            "Evaluate a checkpoint: bits per byte, perplexity, accuracy and bytes per patch over whole files (--tasks lm),",
-            "and the rest of the suite: speed, memory, compression, multilingual (--tasks all)."})
+        description = "Evaluate a checkpoint: bits per byte, perplexity, accuracy and bytes per patch over whole files (--tasks lm),"
+                + " and the rest of the suite (--tasks all); results.json and an HTML report.")
 final class EvalCommand implements Callable<Integer> {
 
     @Option(names = "--checkpoint", required = true, description = "A checkpoint file or run folder (its best, else latest).")

@@ -63,7 +63,8 @@ public final class MultilingualTask implements EvalTask {
             if (patching) {
                 out.add(new Metric(NAME, "bytes_per_patch", bpp, Double.NaN, patches, tags));
             }
-            ctx.log().printf(Locale.ROOT, "%-16s %6d %,12d %8.4f %7.4f %10.2f%n", e.getKey(), e.getValue().size(), bytes, bpb, se, bpp);
+            ctx.log().printf(Locale.ROOT, "%-16s %6d %,12d %8.4f %7.4f %10s%n", e.getKey(), e.getValue().size(), bytes, bpb, se,
+                    patching ? String.format(Locale.ROOT, "%.2f", bpp) : "-");
         }
         return out;
     }

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
+import io.ionllama.eval.JsonSchemaCheck;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
@@ -37,6 +38,7 @@ class EvalSuiteCommandTest {
         assertThat(r.code()).as(r.err()).isZero();
         assertThat(r.out()).contains("== lm", "== compression", "== multilingual", "en.txt", "p50", "results: ", "report: ");
         JsonObject doc = JsonParser.parseString(Files.readString(json)).getAsJsonObject();
+        assertThat(JsonSchemaCheck.violations(JsonSchemaCheck.resultsSchema(), doc)).isEmpty();
         assertThat(doc.get("schema").getAsString()).isEqualTo("ionllama-eval/1");
         assertThat(doc.get("architecture").getAsString()).isEqualTo("ionllama");
         assertThat(doc.getAsJsonArray("data").get(1).getAsJsonObject().get("label").getAsString()).isEqualTo("zh");
@@ -50,6 +52,17 @@ class EvalSuiteCommandTest {
         assertThat(onFolder.code()).isEqualTo(2);
         assertThat(onFolder.err()).startsWith("ionllama: --report ").contains("is a folder");
         assertThat(onFolder.out()).isEmpty();
+    }
+
+    @Test
+    void dataLabelsAndLimitBounds() throws Exception {
+        assertThat(EvalCommand.DataArg.parse("zh=data/zh.txt")).isEqualTo(new EvalCommand.DataArg("zh", Path.of("data/zh.txt")));
+        assertThat(EvalCommand.DataArg.parse("data/zh.txt")).isEqualTo(new EvalCommand.DataArg("zh.txt", Path.of("data/zh.txt")));
+        assertThat(EvalCommand.DataArg.parse("a/b=c.txt").label()).as("a path, not a label").isEqualTo("b=c.txt");
+
+        CliTest.Result r = CliTest.run("eval", "--checkpoint", dir.resolve("none").toString(), "--limit", "-1");
+        assertThat(r.code()).isEqualTo(2);
+        assertThat(r.err().strip()).startsWith("ionllama: --limit must be between 0 and ");
     }
 
     @Test

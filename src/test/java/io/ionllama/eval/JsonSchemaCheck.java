@@ -15,13 +15,24 @@ import java.util.regex.Pattern;
  * required, properties, additionalProperties, items, minimum, pattern. A keyword it does not know
  * is an error, so the schema cannot grow a rule this check would silently skip.
  */
-final class JsonSchemaCheck {
+public final class JsonSchemaCheck {
     private JsonSchemaCheck() {}
 
     private static final Set<String> ANNOTATIONS = Set.of("$schema", "$id", "title", "description");
 
+    /** The schema of results.json, as the jar ships it. */
+    public static JsonObject resultsSchema() throws java.io.IOException {
+        try (java.io.InputStream in = ResultsJson.class.getResourceAsStream("results.schema.json")) {
+            if (in == null) {
+                throw new java.io.FileNotFoundException("results.schema.json is not on the class path");
+            }
+            return com.google.gson.JsonParser.parseString(new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8))
+                    .getAsJsonObject();
+        }
+    }
+
     /** The violations of {@code doc} against {@code schema}, each as "path: what"; empty when it conforms. */
-    static List<String> violations(JsonObject schema, JsonElement doc) {
+    public static List<String> violations(JsonObject schema, JsonElement doc) {
         List<String> out = new ArrayList<>();
         check(schema, doc, "$", out);
         return out;

@@ -7,8 +7,6 @@ import com.google.gson.JsonParser;
 import io.ionllama.backend.cpu.CpuBackend;
 import io.ionllama.model.ByteModel;
 import java.io.ByteArrayOutputStream;
-import java.io.InputStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -23,10 +21,7 @@ class ResultsJsonTest {
     Path dir;
 
     static JsonObject schema() throws Exception {
-        try (InputStream in = ResultsJson.class.getResourceAsStream("results.schema.json")) {
-            assertThat(in).as("results.schema.json in the jar").isNotNull();
-            return JsonParser.parseString(new String(in.readAllBytes(), StandardCharsets.UTF_8)).getAsJsonObject();
-        }
+        return JsonSchemaCheck.resultsSchema();
     }
 
     /** A run of every task on a tiny model, as the command records it. */
