@@ -108,7 +108,7 @@ public final class EvalReport {
             DefaultCategoryDataset d = new DefaultCategoryDataset();
             for (Metric m : byDigits) {
                 String series = (m.tags().getOrDefault("kind", m.name()) + " " + m.tags().getOrDefault("split", "")).strip();
-                d.addValue(100 * m.value(), series, m.tags().get("digits") + " digits");
+                d.addValue(100 * m.value(), series, m.tags().get("digits") + (m.tags().get("digits").equals("1") ? " digit" : " digits"));
             }
             figure(h, bar("Exact-match accuracy by operand digits", "operands", "accuracy (%)", d, true, "%.0f"), "accuracy by digits");
         }
@@ -178,13 +178,20 @@ public final class EvalReport {
         if (percent) {
             plot.getRangeAxis().setRange(0, 100);
         }
-        if (d.getColumnCount() > 8) {
+        // Many or long category names would be cut to "char...": turned, they have the room.
+        int longest = 0;
+        for (Object c : d.getColumnKeys()) {
+            longest = Math.max(longest, c.toString().length());
+        }
+        if (d.getColumnCount() > 8 || d.getColumnCount() * longest > 60) {
             plot.getDomainAxis().setCategoryLabelPositions(CategoryLabelPositions.UP_45);
+            plot.getDomainAxis().setMaximumCategoryLabelWidthRatio(3f);
         }
         BarRenderer r = (BarRenderer) plot.getRenderer();
         r.setBarPainter(new StandardBarPainter());
         r.setShadowVisible(false);
         r.setItemMargin(0.05);
+        r.setMaximumBarWidth(0.12);
         for (int i = 0; i < PALETTE.length; i++) {
             r.setSeriesPaint(i, PALETTE[i]);
         }
