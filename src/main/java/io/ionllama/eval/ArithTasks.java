@@ -19,6 +19,9 @@ import java.util.SplittableRandom;
  * corpus, for more digits most are new to the model and only the held-out rule separates the splits.
  */
 public final class ArithTasks implements EvalTask {
+    /** The name {@code --tasks} selects it by. */
+    public static final String NAME = "arith";
+
 
     /** Items per slice (operation × digits × split) unless {@code --limit} says otherwise. */
     public static final int DEFAULT_SAMPLES = 50;
@@ -31,7 +34,7 @@ public final class ArithTasks implements EvalTask {
 
     @Override
     public String name() {
-        return "arith";
+        return NAME;
     }
 
     @Override

@@ -18,6 +18,9 @@ import java.util.SplittableRandom;
  * asks the same questions of every model.
  */
 public final class CharTasks implements EvalTask {
+    /** The name {@code --tasks} selects it by. */
+    public static final String NAME = "chars";
+
 
     /** Items per slice (kind × split) unless {@code --limit} says otherwise. */
     public static final int DEFAULT_SAMPLES = 50;
@@ -26,7 +29,7 @@ public final class CharTasks implements EvalTask {
 
     @Override
     public String name() {
-        return "chars";
+        return NAME;
     }
 
     @Override

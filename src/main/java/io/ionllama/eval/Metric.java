@@ -11,7 +11,10 @@ import java.util.Map;
 public record Metric(String task, String name, double value, double stderr, long samples, Map<String, String> tags) {
 
     public Metric {
-        tags = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(tags)); // keeps the caller's order
+        // Map.copyOf would lose the order the tags were given in, which the table and report show.
+        java.util.LinkedHashMap<String, String> copy = new java.util.LinkedHashMap<>();
+        tags.forEach((k, v) -> copy.put(java.util.Objects.requireNonNull(k), java.util.Objects.requireNonNull(v, k)));
+        tags = java.util.Collections.unmodifiableMap(copy);
     }
 
     /** An exact-match accuracy over {@code n} samples, {@code correct} of them right, with its binomial standard error. */

@@ -39,13 +39,31 @@ public final class Evaluator {
      * uniform guess, 8 bits, counted as a miss (and left out of bytes per patch).
      */
     public static Result whole(ByteModel model, ByteSource source, int seqLen, int batch) {
+        return whole(model, source, seqLen, batch, null);
+    }
+
+    /**
+     * Sees each batch of {@link #whole}, right after its forward pass, while the model still holds
+     * that pass's logits (and, for a patching model, its patch boundaries): the evaluation suite
+     * reads per-window losses and patch lengths here without a second pass.
+     */
+    public interface BatchObserver {
+        /**
+         * Rows {@code 0..rows-1} of {@code x}/{@code y} ({@code T} positions each) were scored;
+         * row b holds {@code lens[b]} predicted bytes, the rest of the row is padding (target -1).
+         */
+        void batch(ByteModel model, int[] x, int[] y, int rows, int T, int[] lens);
+    }
+
+    /** As {@link #whole(ByteModel, ByteSource, int, int)}, showing each batch to {@code observer} (may be null). */
+    public static Result whole(ByteModel model, ByteSource source, int seqLen, int batch, BatchObserver observer) {
         long n = source.size();
         int T = (int) Math.min(Math.min(seqLen, model.maxContext()), n - 1);
         java.util.List<long[]> windows = new java.util.ArrayList<>();
         for (long start = 0; start + 1 < n; start += T) {
             windows.add(new long[] {start, Math.min(T, n - 1 - start)});
         }
-        int[] x = new int[batch * T], y = new int[batch * T], w = new int[T + 1];
+        int[] x = new int[batch * T], y = new int[batch * T], w = new int[T + 1], lens = new int[batch];
         double lossSum = 0, correct = 0, bytes = 0, patches = 0;
         for (int k = 0; k < windows.size(); k += batch) {
             int rows = Math.min(batch, windows.size() - k);
@@ -53,6 +71,7 @@ public final class Evaluator {
             for (int b = 0; b < rows; b++) {
                 long start = windows.get(k + b)[0];
                 int len = (int) windows.get(k + b)[1];
+                lens[b] = len;
                 source.read(start, w, 0, len + 1);
                 for (int t = 0; t < T; t++) {
                     x[b * T + t] = t < len ? w[t] : 0;
@@ -61,6 +80,9 @@ public final class Evaluator {
             }
             // A short last batch is another sequence of ops: it runs outside the replayed step.
             ByteModel.Result o = rows == batch ? forward(model, EVAL, x, y, rows, T) : model.forward(x, y, rows, T);
+            if (observer != null) {
+                observer.batch(model, x, y, rows, T, lens);
+            }
             lossSum += (double) o.loss() * o.bytes();
             correct += o.correct();
             bytes += o.bytes();

@@ -120,7 +120,9 @@ class ResumeTest extends CpuBackendTest {
         }
         assertThat(lossesResumed).isEqualTo(lossesStraight);
         assertThat(second.params).isEqualTo(straight.params);
+    }
 
+    /**
      * With task lines mixed in ({@code --mix-tasks}), 2N steps straight equal N, a save, a load and N
      * more, and the checkpoint records the fraction; the mixed run trains on other bytes than the plain one.
      */
