@@ -37,8 +37,30 @@ final class ModelOptions {
     Integer dEntropy;
     @Option(names = "--n-entropy", description = "Entropy model layers.")
     Integer nEntropy;
-    @Option(names = "--ngrams", split = ",", description = "Hashed n-gram orders, e.g. 3,4,5 (empty string: none).")
+    /** Hashed n-gram orders; null when --ngrams is not given, empty for {@code --ngrams ''} (none). */
     int[] ngrams;
+    /** A --ngrams value that is not a list of numbers, refused with the other bounds. */
+    private String badNgrams;
+
+    @Option(names = "--ngrams", paramLabel = "ORDERS", description = "Hashed n-gram orders, e.g. 3,4,5 (empty string: none).")
+    void ngrams(String spec) {
+        // Not picocli's split = ",": it reads '' as one empty number instead of an empty list.
+        if (spec.isBlank()) {
+            ngrams = new int[0];
+            return;
+        }
+        String[] parts = spec.split(",", -1);
+        ngrams = new int[parts.length];
+        for (int i = 0; i < parts.length; i++) {
+            try {
+                ngrams[i] = Integer.parseInt(parts[i].strip());
+            } catch (NumberFormatException e) {
+                ngrams = null;
+                badNgrams = spec;
+                return;
+            }
+        }
+    }
     @Option(names = "--buckets", description = "Buckets per n-gram table.")
     Integer buckets;
     @Option(names = "--local-mlp", description = "SwiGLU hidden width of byte-level layers.")
@@ -166,6 +188,9 @@ final class ModelOptions {
         bound("--global-mlp", globalMlp, 1, Bounds.MAX_MLP);
         bound("--window", window, 1, Bounds.MAX_SEQ_LEN);
         bound("--max-patch", maxPatch, 1, 256);
+        if (badNgrams != null) {
+            throw new Errors.UserError("--ngrams: '" + badNgrams + "' is not a list of orders (e.g. 3,4,5, or '' for none)");
+        }
         if (ngrams != null) {
             for (int n : ngrams) {
                 Bounds.check("--ngrams", n, 2, 8);

@@ -67,4 +67,13 @@ class CliTest {
         }
         assertThat(run("info", "--size", "xl", "--no-tensors").out()).contains("does not fit");
     }
+
+    /** {@code --ngrams ''} is the ablation without hashed n-grams (an empty list, not a bad number). */
+    @Test
+    void anEmptyNgramListMeansNone() {
+        Result none = run("info", "--ngrams", "");
+        assertThat(none.code()).isZero();
+        assertThat(none.out()).contains("ngrams= ").doesNotContain("embed.ngram");
+        assertThat(run("info", "--ngrams", "3,4").out()).contains("ngrams=3,4", "embed.ngram");
+    }
 }

@@ -33,6 +33,7 @@ class FlagBoundsTest {
         "train --keep -1                              | --keep must be between 0 and 10000 (got -1)",
         "train --sample-bytes 99999999                | --sample-bytes must be between 0 and 1048576 (got 99999999)",
         "train --weight-decay -1                      | --weight-decay must be between 0 and 10 (got -1)",
+        "train --ngrams 3,x                           | --ngrams: '3,x' is not a list of orders (e.g. 3,4,5, or '' for none)",
         "train --dropout 1                            | --dropout must be between 0 and 0.9 (got 1)",
         "train --model rnn --dropout 0.1              | --dropout: --model rnn has no residual branches to drop",
         "train --clock sundial                        | --clock must be wall or cpu (got 'sundial')",
