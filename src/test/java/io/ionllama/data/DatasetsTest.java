@@ -34,7 +34,12 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
-@Timeout(10)
+/**
+ * Downloads against a local server. The limit catches a hang (a download that never gives up); it
+ * is generous because a first HttpClient on a starved JVM (a loaded machine, a low-priority test
+ * run) took over 10 s just to refuse a closed port.
+ */
+@Timeout(60)
 class DatasetsTest {
 
     @TempDir
