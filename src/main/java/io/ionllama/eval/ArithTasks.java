@@ -22,7 +22,6 @@ public final class ArithTasks implements EvalTask {
     /** The name {@code --tasks} selects it by. */
     public static final String NAME = "arith";
 
-
     /** Items per slice (operation × digits × split) unless {@code --limit} says otherwise. */
     public static final int DEFAULT_SAMPLES = 50;
     /** Up to this many digits every pair of a slice is listed and shuffled; above, pairs are drawn. */

@@ -21,7 +21,6 @@ public final class CharTasks implements EvalTask {
     /** The name {@code --tasks} selects it by. */
     public static final String NAME = "chars";
 
-
     /** Items per slice (kind × split) unless {@code --limit} says otherwise. */
     public static final int DEFAULT_SAMPLES = 50;
 
