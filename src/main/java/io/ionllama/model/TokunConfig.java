@@ -25,7 +25,7 @@ public record TokunConfig(int[] groups, int dim, int heads, int mlp) {
         return of(new int[] {4, 4}, 256);
     }
 
-    /** Groups and width, with heads (width/64, at least 1, at most 4... as divides) and mlp 2·dim chosen for them. */
+    /** Groups and width, with 4 heads where the width allows (else 2, else 1: heads of at least 8, even) and SwiGLU 2·dim. */
     public static TokunConfig of(int[] groups, int dim) {
         int heads = 1;
         for (int h : new int[] {4, 2}) {
