@@ -96,6 +96,14 @@ final class TokunTrainCommand implements Callable<Integer> {
     @Mixin
     BackendOptions backendOptions = new BackendOptions();
 
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    /** Whether {@code flag} was given on the command line (not just defaulted). */
+    private boolean given(String flag) {
+        return spec.commandLine().getParseResult() != null && spec.commandLine().getParseResult().hasMatchedOption(flag);
+    }
+
     @Override
     public Integer call() throws Exception {
         TokunConfig config = config();
@@ -117,7 +125,11 @@ final class TokunTrainCommand implements Callable<Integer> {
         if (resumeFrom != null) {
             Checkpoint.Meta meta = Checkpoint.readMeta(resumeFrom);
             Checkpoint.checkArchitecture(resumeFrom, meta, Tokun.KIND);
-            config = meta.tokunConfig(); // the file's shape; --groups/--dim describe a new run only
+            if (!meta.tokunConfig().equals(config) && (given("--groups") || given("--dim") || given("--heads") || given("--mlp"))) {
+                throw new Errors.UserError("--resume: " + resumeFrom + " holds " + meta.tokunConfig() + ", not the " + config
+                        + " asked for (leave out --groups/--dim/--heads/--mlp to continue it)");
+            }
+            config = meta.tokunConfig(); // the file's shape
             if (meta.step() >= maxSteps) {
                 throw new Errors.UserError("nothing left to do: " + resumeFrom + " is at step " + meta.step() + " and --max-steps is "
                         + maxSteps + " (give a larger --max-steps to train further)");

@@ -17,7 +17,8 @@ import java.util.SplittableRandom;
  * </pre>
  *
  * The text is cut into pieces of whole chunks (the last padded), so memory stays bounded; the
- * noise of piece p depends only on (seed, k, p), so a run is reproducible.
+ * noise of piece p depends only on (seed, k, p), so a run is reproducible, and the two experiments
+ * draw the same ε, so each chunk's random-direction noise has exactly its Gaussian noise's norm.
  */
 public final class TokunScore {
     private TokunScore() {}
@@ -101,22 +102,7 @@ public final class TokunScore {
                 SplittableRandom rnd = new SplittableRandom(seed * 1_000_003L + Double.hashCode(k) * 31L + p);
                 float[] z = m.latent();
                 for (int r = 0; r < m.latentRows(); r++) {
-                    double norm = 0;
-                    for (int j = 0; j < d; j++) {
-                        e[j] = k * std[j] * gaussian(rnd);
-                        norm += e[j] * e[j];
-                    }
-                    if (kind == Kind.DIRECTION) {
-                        double un = 0;
-                        for (int j = 0; j < d; j++) {
-                            u[j] = gaussian(rnd);
-                            un += u[j] * u[j];
-                        }
-                        double scale = Math.sqrt(norm) / Math.max(Math.sqrt(un), 1e-30);
-                        for (int j = 0; j < d; j++) {
-                            e[j] = u[j] * scale;
-                        }
-                    }
+                    noise(e, u, std, k, kind, rnd);
                     for (int j = 0; j < d; j++) {
                         z[r * d + j] += (float) e[j];
                     }
@@ -131,6 +117,30 @@ public final class TokunScore {
             lossSum += (double) o.loss() * o.bytes();
         }
         return new Score(bytes, correct, chunks, exact, bytes == 0 ? 0 : lossSum / bytes);
+    }
+
+    /**
+     * One latent vector's noise into {@code e}: k·σ⊙ε, or (DIRECTION) a vector of that same norm
+     * along a uniformly random direction ({@code u} is scratch of the same length).
+     */
+    static void noise(double[] e, double[] u, double[] std, double k, Kind kind, SplittableRandom rnd) {
+        int d = e.length;
+        double norm = 0;
+        for (int j = 0; j < d; j++) {
+            e[j] = k * std[j] * gaussian(rnd);
+            norm += e[j] * e[j];
+        }
+        if (kind == Kind.DIRECTION) {
+            double un = 0;
+            for (int j = 0; j < d; j++) {
+                u[j] = gaussian(rnd);
+                un += u[j] * u[j];
+            }
+            double scale = Math.sqrt(norm) / Math.max(Math.sqrt(un), 1e-30);
+            for (int j = 0; j < d; j++) {
+                e[j] = u[j] * scale;
+            }
+        }
     }
 
     /** A standard normal draw (Box-Muller; one of the pair, so each draw is independent of call order). */

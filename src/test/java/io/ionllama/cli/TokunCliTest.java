@@ -52,6 +52,9 @@ class TokunCliTest {
         assertThat(again.code()).as(again.err()).isZero();
         assertThat(again.out()).contains("at step 4");
         assertThat(Checkpoint.readMeta(latest).step()).isEqualTo(6);
+        CliTest.Result other = CliTest.run("tokun", "train", "--groups", "4,4", "--resume", out.toString(), "--max-steps", "8");
+        assertThat(other.code()).isEqualTo(2);
+        assertThat(other.err().strip()).contains("holds tokun 2x4 d8", "not the tokun 4x4 d256").doesNotContain("\n");
 
         Path results = dir.resolve("res/tokun.json");
         CliTest.Result eval = CliTest.run("tokun", "eval", "--checkpoint", out.toString(), "--data", "en=" + text,
