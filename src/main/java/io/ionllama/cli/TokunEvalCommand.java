@@ -3,6 +3,7 @@ package io.ionllama.cli;
 import com.google.gson.GsonBuilder;
 import io.ionllama.backend.Backend;
 import io.ionllama.data.Corpus;
+import io.ionllama.eval.TokunPlot;
 import io.ionllama.eval.TokunScore;
 import io.ionllama.model.Tokun;
 import java.nio.charset.StandardCharsets;
@@ -27,11 +28,13 @@ import picocli.CommandLine.Option;
         description = "Score a tokun checkpoint: byte and chunk accuracy per text, and accuracy under latent noise.")
 final class TokunEvalCommand implements Callable<Integer> {
     static final String SCHEMA = "ionllama-tokun-eval/1";
+    /** The --data value that means the embedded corpus's validation bytes. */
+    static final String EMBEDDED = "embedded";
 
     @Option(names = "--checkpoint", required = true, description = "A tokun checkpoint, or a run folder (its latest).")
     Path checkpoint;
 
-    @Option(names = "--data", description = "[LANG=]FILE, repeatable: each text scored on its own, under LANG (default: the file's name). Default: the embedded corpus's validation bytes.")
+    @Option(names = "--data", description = "[LANG=]FILE, repeatable: each text scored on its own, under LANG (default: the file's name); 'embedded' is the embedded corpus's validation bytes, the default.")
     List<String> data = new ArrayList<>();
 
     @Option(names = "--max-bytes", defaultValue = "65536", description = "Bytes scored per text (its first ones).")
@@ -47,6 +50,9 @@ final class TokunEvalCommand implements Callable<Integer> {
     @Option(names = "--results", description = "Write the results as JSON to this file.")
     Path results;
 
+    @Option(names = "--plot", description = "Draw the robustness curves (byte accuracy against k, both experiments, per text) to this PNG.")
+    Path plot;
+
     @Mixin
     BackendOptions backendOptions = new BackendOptions();
 
@@ -56,15 +62,17 @@ final class TokunEvalCommand implements Callable<Integer> {
         double[] ks = levels(noise);
         List<String> names = new ArrayList<>();
         List<byte[]> texts = new ArrayList<>();
-        if (data.isEmpty()) {
-            try (Corpus c = Corpus.embedded()) {
-                names.add("embedded");
-                texts.add(TokunCommand.bytes(c.valid(), 0, (int) Math.min(maxBytes, c.valid().size())));
-            }
-        }
-        for (String spec : data) {
+        for (String spec : data.isEmpty() ? List.of(EMBEDDED) : data) {
             int eq = spec.indexOf('=');
+            String name = eq > 0 ? spec.substring(0, eq) : spec;
             Path file = Path.of(eq > 0 ? spec.substring(eq + 1) : spec);
+            if (file.toString().equals(EMBEDDED) && !Files.exists(file)) {
+                try (Corpus c = Corpus.embedded()) {
+                    names.add(name);
+                    texts.add(TokunCommand.bytes(c.valid(), 0, (int) Math.min(maxBytes, c.valid().size())));
+                }
+                continue;
+            }
             if (!Files.isRegularFile(file)) {
                 throw new Errors.UserError("--data: no such file: " + file);
             }
@@ -72,7 +80,7 @@ final class TokunEvalCommand implements Callable<Integer> {
             if (all.length == 0) {
                 throw new Errors.UserError("--data: " + file + " is empty");
             }
-            names.add(eq > 0 ? spec.substring(0, eq) : file.getFileName().toString());
+            names.add(eq > 0 ? name : file.getFileName().toString());
             texts.add(all.length > maxBytes ? java.util.Arrays.copyOf(all, maxBytes) : all);
         }
         backendOptions.validate();
@@ -80,6 +88,7 @@ final class TokunEvalCommand implements Callable<Integer> {
             Tokun m = TokunCommand.load(checkpoint, be);
             System.out.printf("ionllama tokun eval: %s, %s%n", m.config, be.describe());
             List<Map<String, Object>> rows = new ArrayList<>();
+            List<TokunPlot.Curve> curves = new ArrayList<>();
             System.out.printf("%-14s %10s %10s %10s %8s%n", "text", "bytes", "byte acc", "chunk acc", "loss");
             for (int i = 0; i < texts.size(); i++) {
                 TokunScore.Score s = TokunScore.score(m, texts.get(i));
@@ -90,7 +99,9 @@ final class TokunEvalCommand implements Callable<Integer> {
                 row.putAll(json(s));
                 if (ks.length > 0) {
                     List<Map<String, Object>> curve = new ArrayList<>();
-                    for (TokunScore.Noise n : TokunScore.robustness(m, texts.get(i), ks, seed)) {
+                    TokunScore.Noise[] noisy = TokunScore.robustness(m, texts.get(i), ks, seed);
+                    curves.add(new TokunPlot.Curve(names.get(i), s, noisy));
+                    for (TokunScore.Noise n : noisy) {
                         Map<String, Object> point = new LinkedHashMap<>();
                         point.put("k", n.k());
                         point.put("gaussian", json(n.gaussian()));
@@ -112,6 +123,14 @@ final class TokunEvalCommand implements Callable<Integer> {
                                 pair((Map<?, ?>) p.get("gaussian")), pair((Map<?, ?>) p.get("random_direction")));
                     }
                 }
+            }
+            if (plot != null && !curves.isEmpty()) {
+                Path parent = plot.toAbsolutePath().getParent();
+                if (parent != null) {
+                    Files.createDirectories(parent);
+                }
+                TokunPlot.write(plot, "tokun robustness: " + m.config.describe(), curves);
+                System.out.println("plot: " + plot);
             }
             if (results != null) {
                 Map<String, Object> doc = new LinkedHashMap<>();

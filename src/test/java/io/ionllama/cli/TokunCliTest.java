@@ -58,9 +58,11 @@ class TokunCliTest {
 
         Path results = dir.resolve("res/tokun.json");
         CliTest.Result eval = CliTest.run("tokun", "eval", "--checkpoint", out.toString(), "--data", "en=" + text,
-                "--data", text.toString(), "--noise", "0.5,1", "--results", results.toString(), "--threads", "1");
+                "--data", text.toString(), "--noise", "0.5,1", "--results", results.toString(), "--plot", dir.resolve("res/noise.png").toString(),
+                "--threads", "1");
         assertThat(eval.code()).as(eval.err()).isZero();
         assertThat(eval.out()).contains("en ", "en.txt", "robustness", "random direction");
+        assertThat(dir.resolve("res/noise.png")).exists().isNotEmptyFile();
         JsonObject doc = JsonParser.parseString(Files.readString(results)).getAsJsonObject();
         assertThat(doc.get("schema").getAsString()).isEqualTo("ionllama-tokun-eval/1");
         JsonObject en = doc.getAsJsonArray("texts").get(0).getAsJsonObject();
