@@ -378,6 +378,21 @@ public interface Backend extends AutoCloseable {
                                   float[] v, int vOff, float[] out, int outOff, float[] att, int attOff,
                                   int B, int P, int heads, int headDim, int window, int slots);
 
+    /**
+     * Non-causal attention inside groups of {@code G} consecutive rows ({@code kernels.GroupAttention},
+     * tokun's blocks): row g*G+i reads every row of group g and no other; writes out [groups*G, C]
+     * and att [groups, heads, G, G].
+     */
+    void attentionGroupForward(float[] out, int outOff, float[] att, int attOff,
+                               float[] q, int qOff, float[] k, int kOff, float[] v, int vOff,
+                               int groups, int G, int heads, int headDim);
+
+    /** dq, dk, dv += gradients of group attention, from dout, the saved out and att. */
+    void attentionGroupBackward(float[] dq, int dqOff, float[] dk, int dkOff, float[] dv, int dvOff,
+                                float[] dout, int doutOff, float[] q, int qOff, float[] k, int kOff,
+                                float[] v, int vOff, float[] out, int outOff, float[] att, int attOff,
+                                int groups, int G, int heads, int headDim);
+
     // ---------------------------------------------------------------- IntegralLNN scan
     //
     // kernels.Scan: h[t] = a[t] h[t-1] + (1 - a[t]) u[t], h[-1] = 0, per channel, over B

@@ -285,6 +285,21 @@ public class ForwardingBackend implements Backend {
         delegate.attentionDilatedBackward(dq, dqOff, dk, dkOff, dv, dvOff, dout, doutOff, q, qOff, k, kOff, v, vOff, out, outOff, att, attOff, B, P, heads, headDim, window, slots);
     }
 
+    @Override
+    public void attentionGroupForward(float[] out, int outOff, float[] att, int attOff, float[] q, int qOff,
+                                      float[] k, int kOff, float[] v, int vOff, int groups, int G, int heads, int headDim) {
+        delegate.attentionGroupForward(out, outOff, att, attOff, q, qOff, k, kOff, v, vOff, groups, G, heads, headDim);
+    }
+
+    @Override
+    public void attentionGroupBackward(float[] dq, int dqOff, float[] dk, int dkOff, float[] dv, int dvOff,
+                                       float[] dout, int doutOff, float[] q, int qOff, float[] k, int kOff,
+                                       float[] v, int vOff, float[] out, int outOff, float[] att, int attOff,
+                                       int groups, int G, int heads, int headDim) {
+        delegate.attentionGroupBackward(dq, dqOff, dk, dkOff, dv, dvOff, dout, doutOff, q, qOff, k, kOff, v, vOff,
+                out, outOff, att, attOff, groups, G, heads, headDim);
+    }
+
     // ---------------------------------------------------------------- IntegralLNN scan
 
     @Override

@@ -11,7 +11,7 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         versionProvider = Version.class,
         description = "Tokenizer-free byte-level language model (ionLlama v12) on the JVM: CPU kernels and TornadoVM TaskGraphs from one kernel library.",
-        subcommands = {TrainCommand.class, EvalCommand.class, GenerateCommand.class, ChatCommand.class, DemoCommand.class, InfoCommand.class, DevicesCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {TrainCommand.class, EvalCommand.class, GenerateCommand.class, ChatCommand.class, DemoCommand.class, InfoCommand.class, DevicesCommand.class, BenchCommand.class, TokunCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
     @CommandLine.Spec

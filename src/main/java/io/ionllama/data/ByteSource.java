@@ -38,6 +38,39 @@ public interface ByteSource extends AutoCloseable {
         };
     }
 
+    /** The sources one after another (several --data files trained on together); a read may span two. */
+    static ByteSource concat(java.util.List<ByteSource> parts) {
+        if (parts.size() == 1) {
+            return parts.get(0);
+        }
+        long[] start = new long[parts.size() + 1];
+        for (int i = 0; i < parts.size(); i++) {
+            start[i + 1] = start[i] + parts.get(i).size();
+        }
+        return new ByteSource() {
+            @Override
+            public long size() {
+                return start[parts.size()];
+            }
+
+            @Override
+            public void read(long pos, int[] dst, int off, int len) {
+                int i = 0;
+                while (i < parts.size() - 1 && pos >= start[i + 1]) {
+                    i++;
+                }
+                while (len > 0) {
+                    int n = (int) Math.min(len, start[i + 1] - pos);
+                    parts.get(i).read(pos - start[i], dst, off, n);
+                    pos += n;
+                    off += n;
+                    len -= n;
+                    i++;
+                }
+            }
+        };
+    }
+
     static ByteSource of(byte[] bytes) {
         return new ByteSource() {
             @Override

@@ -10,6 +10,8 @@ import io.ionllama.model.ModelConfig;
 import io.ionllama.model.ParamLayout;
 import io.ionllama.model.Patcher;
 import io.ionllama.model.RnnConfig;
+import io.ionllama.model.Tokun;
+import io.ionllama.model.TokunConfig;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -23,7 +25,7 @@ import java.util.Map;
  * moments under {@code adamw.m.}, {@code adamw.v.} and {@code muon.m.} prefixes (omitted in
  * weights-only files), and metadata with the model and training configuration, the step, the
  * patch threshold and everything else a resumed run needs. The architecture is recorded as
- * {@code model} ({@code ionllama}, {@code dense} or {@code rnn}; files without it are ionLlama's), and a file of
+ * {@code model} ({@code ionllama}, {@code dense}, {@code rnn} or {@code tokun}; files without it are ionLlama's), and a file of
  * one architecture given to another is refused in one line. Written atomically by
  * {@link Safetensors#write}; loading checks the model's dimensions and every tensor's name and
  * shape and says in one line what does not fit.
@@ -48,17 +50,18 @@ public final class Checkpoint {
      */
     public record Meta(ModelConfig config, String patcher, boolean dense, float theta, double level, long step,
                        long bytesSeen, long skippedSteps, double bestValidBpb, Map<String, String> raw, String model,
-                       DenseConfig denseConfig, RnnConfig rnnConfig) {
+                       DenseConfig denseConfig, RnnConfig rnnConfig, TokunConfig tokunConfig) {
 
         /** The dimensions as the model reports them ({@link ByteModel#configMap}). */
         public Map<String, String> configMap() {
-            return config != null ? config.toMap() : denseConfig != null ? denseConfig.toMap() : rnnConfig.toMap();
+            return config != null ? config.toMap() : denseConfig != null ? denseConfig.toMap()
+                    : rnnConfig != null ? rnnConfig.toMap() : tokunConfig.toMap();
         }
 
         /** The layout of the model the file holds. */
         ParamLayout layout() {
             return config != null ? Architecture.layout(config) : denseConfig != null ? Architecture.dense(denseConfig)
-                    : Architecture.rnn(rnnConfig);
+                    : rnnConfig != null ? Architecture.rnn(rnnConfig) : tokunConfig.layout();
         }
 
         public String describe() {
@@ -226,7 +229,7 @@ public final class Checkpoint {
                 DenseConfig dc = DenseConfig.fromMap(m, "model.").validate();
                 return new Meta(null, null, false, 0f, 0, Long.parseLong(m.getOrDefault("step", "0")),
                         Long.parseLong(m.getOrDefault("bytes_seen", "0")), Long.parseLong(m.getOrDefault("skipped_steps", "0")),
-                        Double.parseDouble(m.getOrDefault("best_valid_bpb", "NaN")), m, model, dc, null);
+                        Double.parseDouble(m.getOrDefault("best_valid_bpb", "NaN")), m, model, dc, null, null);
             } catch (RuntimeException e) {
                 throw new CheckpointException(path + ": unreadable checkpoint metadata (" + e.getMessage() + ")");
             }
@@ -236,13 +239,24 @@ public final class Checkpoint {
                 RnnConfig rc = RnnConfig.fromMap(m, "model.").validate();
                 return new Meta(null, null, false, 0f, 0, Long.parseLong(m.getOrDefault("step", "0")),
                         Long.parseLong(m.getOrDefault("bytes_seen", "0")), Long.parseLong(m.getOrDefault("skipped_steps", "0")),
-                        Double.parseDouble(m.getOrDefault("best_valid_bpb", "NaN")), m, model, null, rc);
+                        Double.parseDouble(m.getOrDefault("best_valid_bpb", "NaN")), m, model, null, rc, null);
+            } catch (RuntimeException e) {
+                throw new CheckpointException(path + ": unreadable checkpoint metadata (" + e.getMessage() + ")");
+            }
+        }
+        if (model.equals(Tokun.KIND)) {
+            try {
+                TokunConfig tc = TokunConfig.fromMap(m, "model.");
+                return new Meta(null, null, false, 0f, 0, Long.parseLong(m.getOrDefault("step", "0")),
+                        Long.parseLong(m.getOrDefault("bytes_seen", "0")), Long.parseLong(m.getOrDefault("skipped_steps", "0")),
+                        Double.parseDouble(m.getOrDefault("best_valid_bpb", "NaN")), m, model, null, null, tc);
             } catch (RuntimeException e) {
                 throw new CheckpointException(path + ": unreadable checkpoint metadata (" + e.getMessage() + ")");
             }
         }
         if (!model.equals(IonLlama.KIND)) {
-            throw new CheckpointException(path + " holds a model of unknown architecture '" + model + "' (expected ionllama, dense or rnn)");
+            throw new CheckpointException(path + " holds a model of unknown architecture '" + model
+                    + "' (expected ionllama, dense, rnn or tokun)");
         }
         try {
             String[] ng = m.get("model.ngrams").isEmpty() ? new String[0] : m.get("model.ngrams").split(",");
@@ -259,7 +273,7 @@ public final class Checkpoint {
             return new Meta(c, m.get("patcher"), "dense".equals(m.get("attention")), Float.parseFloat(m.get("patch.theta")),
                     Double.parseDouble(m.get("patch.level")), Long.parseLong(m.getOrDefault("step", "0")),
                     Long.parseLong(m.getOrDefault("bytes_seen", "0")), Long.parseLong(m.getOrDefault("skipped_steps", "0")),
-                    Double.parseDouble(m.getOrDefault("best_valid_bpb", "NaN")), m, model, null, null);
+                    Double.parseDouble(m.getOrDefault("best_valid_bpb", "NaN")), m, model, null, null, null);
         } catch (RuntimeException e) {
             throw new CheckpointException(path + ": unreadable checkpoint metadata (" + e.getMessage() + ")");
         }
@@ -344,6 +358,10 @@ public final class Checkpoint {
             return String.format("dense: d_model %s, %s layers, %s heads, mlp %s, context %s", c.get("d_model"), c.get("layers"),
                     c.get("heads"), c.get("mlp"), c.get("context"));
         }
+        if (kind.equals(Tokun.KIND)) {
+            return String.format("tokun: groups %s, dim %s, %s heads, mlp %s", c.get("groups"), c.get("dim"), c.get("heads"),
+                    c.get("mlp"));
+        }
         if (kind.equals(ContextRnn.KIND)) {
             return String.format("rnn: d_embed %s, d_hidden %s, d_context %s, %s layers", c.get("d_embed"), c.get("d_hidden"),
                     c.get("d_context"), c.get("layers"));
@@ -357,6 +375,14 @@ public final class Checkpoint {
      * rnn checkpoint given where an ionLlama model is wanted, and every other pair).
      */
     public static void checkArchitecture(Path path, Meta meta, String expected) throws CheckpointException {
+        if (!meta.model().equals(expected) && meta.model().equals(Tokun.KIND)) {
+            throw new CheckpointException(path + " is a checkpoint of tokun, the byte-group autoencoder, not of a " + expected
+                    + " language model: it reconstructs bytes and cannot predict them (use ionllama tokun eval or tokun roundtrip)");
+        }
+        if (!meta.model().equals(expected) && expected.equals(Tokun.KIND)) {
+            throw new CheckpointException(path + " is a checkpoint of the " + meta.model() + " language model, not of tokun"
+                    + " (train one with ionllama tokun train)");
+        }
         if (!meta.model().equals(expected)) {
             throw new CheckpointException(path + " is a checkpoint of the " + meta.model() + " model, not of " + expected
                     + " (it was trained with --model " + meta.model() + ")");
@@ -366,6 +392,10 @@ public final class Checkpoint {
     /** Creates the model a checkpoint describes, of whichever architecture (on {@code backend}), and loads its weights. */
     public static ByteModel loadAny(Path path, io.ionllama.backend.Backend backend) throws IOException {
         Meta meta = readMeta(path);
+        if (meta.model().equals(Tokun.KIND)) {
+            // Every caller of loadAny wants a language model (generate, chat, eval, demo).
+            checkArchitecture(path, meta, IonLlama.KIND);
+        }
         if (meta.model().equals(DenseGpt.KIND)) {
             DenseGpt m = new DenseGpt(meta.denseConfig(), backend);
             load(path, m, null);
@@ -377,6 +407,15 @@ public final class Checkpoint {
             return m;
         }
         return loadModel(path, backend);
+    }
+
+    /** Creates the tokun model a checkpoint describes (on {@code backend}) and loads its weights; refuses any other model in one line. */
+    public static Tokun loadTokun(Path path, io.ionllama.backend.Backend backend) throws IOException {
+        Meta meta = readMeta(path);
+        checkArchitecture(path, meta, Tokun.KIND);
+        Tokun m = new Tokun(meta.tokunConfig(), backend);
+        load(path, m, null);
+        return m;
     }
 
     /** Creates the ionLlama model a checkpoint describes (on {@code backend}) and loads its weights. */

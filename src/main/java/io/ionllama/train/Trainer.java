@@ -22,6 +22,8 @@ public final class Trainer {
     public final TrainConfig cfg;
     private final ByteSource train;
     private BatchSampler sampler;
+    /** Draws the micro-batches instead of {@link #sampler} when set (a model that is not a next-byte model). */
+    private Batches batches;
     private final AdamW adamw;
     private final Muon muon;
     private final int[] x, y, window;
@@ -61,6 +63,22 @@ public final class Trainer {
      */
     public Trainer mixTasks(double fraction) {
         sampler = new BatchSampler(train, cfg.seed(), cfg.batch(), cfg.seqLen(), fraction);
+        return this;
+    }
+
+    /**
+     * How a micro-batch's inputs and targets are drawn, for a model whose targets are not the next
+     * bytes (tokun reconstructs its input). {@code fill} must depend only on {@code micro} (and what
+     * the filler was built with), so that a resumed run draws the same batches.
+     */
+    public interface Batches {
+        /** Fills {@code x[batch*seqLen]} and {@code y[batch*seqLen]} for micro-batch {@code micro}. */
+        void fill(long micro, int[] x, int[] y);
+    }
+
+    /** Draws micro-batches with {@code b} instead of next-byte windows. */
+    public Trainer batches(Batches b) {
+        this.batches = b;
         return this;
     }
 
@@ -167,7 +185,11 @@ public final class Trainer {
         float scale = 1f / cfg.gradAccum();
         for (int k = 0; k < cfg.gradAccum(); k++) {
             long micro = step * cfg.gradAccum() + k;
-            sampler.fill(micro, x, y, window);
+            if (batches != null) {
+                batches.fill(micro, x, y);
+            } else {
+                sampler.fill(micro, x, y, window);
+            }
             model.setCalibrating(true);
             ByteModel.Result o;
             // Dropout only between this micro-batch's forward and its backward, with masks from (seed, micro-batch).

@@ -1,6 +1,7 @@
 package io.ionllama.backend.cpu;
 
 import io.ionllama.kernels.Attention;
+import io.ionllama.kernels.GroupAttention;
 import io.ionllama.kernels.Rope;
 
 /**
@@ -269,6 +270,52 @@ final class CpuAttention {
         tk.set(out, outOff, att, attOff, q, qOff, k, kOff, v, vOff, P, heads, headDim, window, slots);
         tk.dk = dk; tk.dkOff = dkOff; tk.dv = dv; tk.dvOff = dvOff; tk.dout = dout; tk.doutOff = doutOff;
         pool.parallelFor(B * P * heads, tk);
+    }
+
+    /** The three passes of group attention: forward, dq by query, dk/dv gathered by key. */
+    private static final class GroupTask extends AttentionFields implements WorkerPool.RangeTask {
+        int phase;
+
+        @Override
+        public void run(int from, int to) {
+            int G = P;
+            for (int unit = from; unit < to; unit++) {
+                int h = unit % heads, i = unit / heads % G, g = unit / (heads * G);
+                switch (phase) {
+                    case 0 -> GroupAttention.forward(out, outOff, att, attOff, q, qOff, k, kOff, v, vOff,
+                            G, heads, headDim, g, i, h);
+                    case 1 -> GroupAttention.backwardQuery(dq, dqOff, dout, doutOff, k, kOff, v, vOff, out, outOff,
+                            att, attOff, G, heads, headDim, g, i, h);
+                    default -> GroupAttention.backwardKey(dk, dkOff, dv, dvOff, dout, doutOff, q, qOff, v, vOff,
+                            out, outOff, att, attOff, G, heads, headDim, g, i, h);
+                }
+            }
+        }
+    }
+
+    private final GroupTask group = new GroupTask();
+
+    void attentionGroupForward(float[] out, int outOff, float[] att, int attOff,
+                               float[] q, int qOff, float[] k, int kOff, float[] v, int vOff,
+                               int groups, int G, int heads, int headDim) {
+        GroupTask t = group;
+        t.set(out, outOff, att, attOff, q, qOff, k, kOff, v, vOff, G, heads, headDim, 0, G);
+        t.phase = 0;
+        pool.parallelFor(groups * G * heads, t);
+    }
+
+    void attentionGroupBackward(float[] dq, int dqOff, float[] dk, int dkOff, float[] dv, int dvOff,
+                                float[] dout, int doutOff, float[] q, int qOff, float[] k, int kOff,
+                                float[] v, int vOff, float[] out, int outOff, float[] att, int attOff,
+                                int groups, int G, int heads, int headDim) {
+        GroupTask t = group;
+        t.set(out, outOff, att, attOff, q, qOff, k, kOff, v, vOff, G, heads, headDim, 0, G);
+        t.dq = dq; t.dqOff = dqOff; t.dk = dk; t.dkOff = dkOff; t.dv = dv; t.dvOff = dvOff;
+        t.dout = dout; t.doutOff = doutOff;
+        t.phase = 1;
+        pool.parallelFor(groups * G * heads, t);
+        t.phase = 2;
+        pool.parallelFor(groups * G * heads, t);
     }
 
     void attentionQuery(boolean dense, float[] out, int outOff, float[] att, float[] q, int qOff,

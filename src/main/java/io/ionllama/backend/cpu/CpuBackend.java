@@ -375,6 +375,22 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public void attentionGroupForward(float[] out, int outOff, float[] att, int attOff,
+                                      float[] q, int qOff, float[] k, int kOff, float[] v, int vOff,
+                                      int groups, int G, int heads, int headDim) {
+        attention.attentionGroupForward(out, outOff, att, attOff, q, qOff, k, kOff, v, vOff, groups, G, heads, headDim);
+    }
+
+    @Override
+    public void attentionGroupBackward(float[] dq, int dqOff, float[] dk, int dkOff, float[] dv, int dvOff,
+                                       float[] dout, int doutOff, float[] q, int qOff, float[] k, int kOff,
+                                       float[] v, int vOff, float[] out, int outOff, float[] att, int attOff,
+                                       int groups, int G, int heads, int headDim) {
+        attention.attentionGroupBackward(dq, dqOff, dk, dkOff, dv, dvOff, dout, doutOff, q, qOff, k, kOff, v, vOff,
+                out, outOff, att, attOff, groups, G, heads, headDim);
+    }
+
+    @Override
     public void attentionQuery(boolean dense, float[] out, int outOff, float[] att, float[] q, int qOff,
                                float[] k, int kOff, float[] v, int vOff, int i, int heads, int headDim, int window, int slots) {
         attention.attentionQuery(dense, out, outOff, att, q, qOff, k, kOff, v, vOff, i, heads, headDim, window,
