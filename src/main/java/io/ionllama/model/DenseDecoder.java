@@ -15,6 +15,9 @@ import io.ionllama.backend.Backend;
  * {@link io.ionllama.generate.Generator} keeps half a window), so positions restart at 0 for the
  * first byte kept. A rolling window that kept old keys would need them re-rotated to new
  * positions, which costs a re-forward anyway.
+ *
+ * <p>This class holds the decoding state ({@link DenseGpt.StepState}) and says where the backend
+ * step begins and ends; the ops of a byte are the model's ({@link DenseGpt#step}).
  */
 public final class DenseDecoder implements ByteModel.Decoder {
     /** The backend step one byte is (the same ops each byte, so a device backend can replay it). */
@@ -22,31 +25,19 @@ public final class DenseDecoder implements ByteModel.Decoder {
 
     private final DenseGpt m;
     private final Backend be;
-    private final float[] p;
-    private final int d, capacity;
-    private final GlobalBlock.Cache[] caches;
-    private final float[] rowA, rowB, normed, r1, logits;
-    private final int[] one = new int[1];
+    private final DenseGpt.StepState state;
     private int length;
 
     /** A decoder that will hold up to {@code window} bytes (at most the model's context) before it must be re-primed. */
     DenseDecoder(DenseGpt model, int window) {
         this.m = model;
         this.be = model.backend();
-        this.p = model.params;
-        this.d = model.config.dModel();
-        this.capacity = Math.max(1, Math.min(window, model.config.context()));
-        caches = new GlobalBlock.Cache[model.blocks.length];
-        for (int i = 0; i < caches.length; i++) {
-            caches[i] = new GlobalBlock.Cache(d, model.config.mlp(), model.config.heads());
-            model.blocks[i].ensureCache(be, caches[i], capacity);
-        }
-        rowA = new float[d]; rowB = new float[d]; normed = new float[d]; r1 = new float[1]; logits = new float[256];
+        this.state = model.newStepState(Math.max(1, Math.min(window, model.config.context())));
     }
 
     @Override
     public void reset() {
-        for (GlobalBlock.Cache c : caches) {
+        for (GlobalBlock.Cache c : state.caches) {
             c.rows = 0;
         }
         length = 0;
@@ -63,26 +54,13 @@ public final class DenseDecoder implements ByteModel.Decoder {
             throw new IllegalStateException("the dense decoder holds " + length + " bytes, the model's context: re-prime it");
         }
         // Room for this byte's key and value first: growing the caches copies them on the host, outside a step.
-        for (int i = 0; i < caches.length; i++) {
-            m.blocks[i].ensureCache(be, caches[i], caches[i].rows + 1);
-        }
+        m.makeRoomForByte(state);
         be.beginStep(STEP);
-        one[0] = b;
-        be.hostChanged(one);
-        be.byteEmbeddingForward(rowA, 0, p, m.embed, one, 0, 1, d);
-        float[] cur = rowA, next = rowB;
-        for (int i = 0; i < caches.length; i++) {
-            m.blocks[i].step(be, p, cur, 0, next, 0, caches[i]);
-            float[] t = cur;
-            cur = next;
-            next = t;
-        }
-        be.rmsNormForward(normed, 0, r1, 0, cur, 0, p, m.norm, 1, d, DenseGpt.EPS);
-        be.matmulForward(logits, 0, normed, 0, p, m.head, null, 0, 1, d, 256);
-        be.toHost(logits);
+        m.step(state, b);
+        be.toHost(state.logits);
         be.endStep();
         length++;
-        return logits;
+        return state.logits;
     }
 
     /**
@@ -105,20 +83,8 @@ public final class DenseDecoder implements ByteModel.Decoder {
         int[] x = java.util.Arrays.copyOfRange(bytes, from, to), y = new int[n];
         java.util.Arrays.fill(y, -1);
         m.forward(x, y, 1, n);
-        for (int i = 0; i < caches.length; i++) {
-            GlobalBlock blk = m.blocks[i];
-            GlobalBlock.Cache c = caches[i];
-            blk.ensureCache(be, c, n);
-            be.toHost(blk.saved.kr, blk.saved.v);
-            be.toHost(c.k, c.v);
-            System.arraycopy(blk.saved.kr, blk.offset(n), c.k, 0, n * d);
-            System.arraycopy(blk.saved.v, blk.offset(n), c.v, 0, n * d);
-            be.hostChanged(c.k, c.v);
-            c.rows = n;
-        }
-        System.arraycopy(m.logits(), (n - 1) * 256, logits, 0, 256);
-        be.hostChanged(logits);
+        m.fromForward(state, n);
         length = n;
-        return logits;
+        return state.logits;
     }
 }

@@ -27,9 +27,9 @@ public final class DenseGpt extends FlatModel {
     public static final String KIND = "dense";
 
     public final DenseConfig config;
-    final GlobalBlock[] blocks;
+    private final GlobalBlock[] blocks;
     private final GlobalBlock.Scratch scratch;
-    final int embed, norm, head;
+    private final int embed, norm, head;
 
     /** Result of a forward pass: mean loss over the valid targets, their count, and argmax hits. */
     public record Output(float loss, long bytes, int correct) implements Result {
@@ -205,5 +205,66 @@ public final class DenseGpt extends FlatModel {
     public float[] logits() {
         be.toHost(logits);
         return logits;
+    }
+
+    // ---- generation: the forward pass one byte at a time ({@link DenseDecoder} holds the state) ----
+
+    /** What the per-byte path carries from byte to byte (each block's keys and values) and its one-row buffers. */
+    final class StepState {
+        final GlobalBlock.Cache[] caches = new GlobalBlock.Cache[blocks.length];
+        /** The logits for the next byte. */
+        final float[] logits = new float[256];
+        private final float[] rowA, rowB, normed, r1 = new float[1];
+        private final int[] one = new int[1];
+
+        /** Keys and values with room for {@code bytes} bytes before they grow. */
+        private StepState(int bytes) {
+            int d = config.dModel();
+            for (int i = 0; i < caches.length; i++) {
+                caches[i] = new GlobalBlock.Cache(d, config.mlp(), config.heads());
+                blocks[i].ensureCache(be, caches[i], bytes);
+            }
+            rowA = new float[d]; rowB = new float[d]; normed = new float[d];
+        }
+    }
+
+    StepState newStepState(int bytes) {
+        return new StepState(bytes);
+    }
+
+    /** Room in every block's cache for one more byte: outside a backend step, since growing copies on the host. */
+    void makeRoomForByte(StepState s) {
+        for (int i = 0; i < s.caches.length; i++) {
+            blocks[i].ensureCache(be, s.caches[i], s.caches[i].rows + 1);
+        }
+    }
+
+    /**
+     * Byte {@code b} at the next position (the caches' rows): the ops of {@link #forward} on one
+     * row, each block attending to its cached keys and values; the logits land in {@code s.logits}.
+     */
+    void step(StepState s, int b) {
+        int d = config.dModel();
+        s.one[0] = b;
+        be.hostChanged(s.one);
+        be.byteEmbeddingForward(s.rowA, 0, params, embed, s.one, 0, 1, d);
+        float[] cur = s.rowA, next = s.rowB;
+        for (int i = 0; i < blocks.length; i++) {
+            blocks[i].step(be, params, cur, 0, next, 0, s.caches[i]);
+            float[] t = cur;
+            cur = next;
+            next = t;
+        }
+        be.rmsNormForward(s.normed, 0, s.r1, 0, cur, 0, params, norm, 1, d, EPS);
+        be.matmulForward(s.logits, 0, s.normed, 0, params, head, null, 0, 1, d, 256);
+    }
+
+    /** Takes every block's keys and values, and the logits for the next byte, from the last forward pass (one sequence of {@code n} bytes). */
+    void fromForward(StepState s, int n) {
+        for (int i = 0; i < blocks.length; i++) {
+            blocks[i].cacheFromForward(be, s.caches[i], n);
+        }
+        System.arraycopy(logits(), (n - 1) * 256, s.logits, 0, 256);
+        be.hostChanged(s.logits);
     }
 }

@@ -272,6 +272,21 @@ final class GlobalBlock {
     }
 
     /**
+     * Fills {@code c} with this block's keys (after RoPE) and values from the last forward pass,
+     * over one sequence of {@code rows} rows: generation picks up where a prompt's forward pass
+     * left off. Called outside a backend step, as {@link #ensureCache} is.
+     */
+    void cacheFromForward(Backend be, Cache c, int rows) {
+        ensureCache(be, c, rows);
+        be.toHost(saved.kr, saved.v);
+        be.toHost(c.k, c.v);
+        System.arraycopy(saved.kr, offset(rows), c.k, 0, rows * d);
+        System.arraycopy(saved.v, offset(rows), c.v, 0, rows * d);
+        be.hostChanged(c.k, c.v);
+        c.rows = rows;
+    }
+
+    /**
      * The block for one new patch (row {@code cache.rows}, its patch index): the same ops as
      * {@link #forward} on one row, attending to the cached keys and values (O(w + log P) reads
      * with the dilated pattern).

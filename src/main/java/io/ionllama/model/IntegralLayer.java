@@ -222,6 +222,15 @@ final class IntegralLayer {
                 Dropout.NONE, 0);
     }
 
+    /**
+     * The scan state after row {@code row} of the last forward pass over {@code rows} rows, into
+     * {@code dst}: generation picks up where a prompt's forward pass left off.
+     */
+    void stateAfter(Backend be, int rows, int row, float[] dst) {
+        be.toHost(saved.h);
+        System.arraycopy(saved.h, offset(rows) + row * d, dst, 0, d);
+    }
+
     /** Initial values: norms 1, softplus(b_Δ) = 1, τ log-uniform over 1..256, matrices scaled by fan-in. */
     void init(float[] p, java.util.SplittableRandom rnd, int residualLayers) {
         Init.fill(p, norm1, d, 1f);

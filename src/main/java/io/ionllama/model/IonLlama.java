@@ -29,6 +29,9 @@ import java.util.SplittableRandom;
  * <p>Rows of the global transformer are the closed patches of all sequences, packed without
  * padding (sequence b owns rows start[b] .. start[b]+count[b]); an unfinished last patch is not a
  * row, since no byte of the sequence can read it yet.
+ *
+ * <p>Generation runs the same ops in the same order a byte at a time: {@link IonLlamaStep}, the
+ * one other class that reads the parameter offsets, for a {@link StreamingDecoder}.
  */
 public final class IonLlama extends FlatModel {
     public static final String KIND = "ionllama";
@@ -43,6 +46,7 @@ public final class IonLlama extends FlatModel {
     private final IntegralLayer.Scratch entropyScratch, localScratch;
     private final GlobalBlock.Scratch globalScratch;
     private final int[] ngramOrders;
+    /** Parameter offsets, read here and by {@link IonLlamaStep} (the same wiring a byte at a time), nowhere else. */
     final int eEmbed, eNorm, eHead, embByte, embNgram, encProj, gNorm, decStart, decUp, decNorm, head;
 
     /** Result of a forward pass. */
@@ -161,31 +165,10 @@ public final class IonLlama extends FlatModel {
                 Boolean.parseBoolean(meta.getOrDefault("patch.calibrated", "true")));
     }
 
-    /** A {@link StreamingDecoder} (room for {@code window} patches before its caches grow) behind the generic interface. */
+    /** A {@link StreamingDecoder} with room for {@code window} patches before its caches grow. */
     @Override
     public Decoder decoder(int window) {
-        StreamingDecoder d = new StreamingDecoder(this, window);
-        return new Decoder() {
-            @Override
-            public void reset() {
-                d.reset();
-            }
-
-            @Override
-            public float[] prime(int[] bytes, int from, int to) {
-                return d.prime(bytes, from, to);
-            }
-
-            @Override
-            public float[] feed(int b) {
-                return d.feed(b);
-            }
-
-            @Override
-            public int length() {
-                return d.length();
-            }
-        };
+        return new StreamingDecoder(this, window);
     }
 
     /** Deterministic initialisation from {@code seed}. */

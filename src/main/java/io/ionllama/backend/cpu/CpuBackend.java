@@ -14,7 +14,7 @@ import io.ionllama.backend.Backend;
  * that schedules its family, as the device backend's files are split
  * ({@code backend/tornado/*Graphs}):
  * <ul>
- *   <li>{@link CpuGlue}: copy, accumulate, fill, axpby, scale, transpose, the IntegralLNN gate;</li>
+ *   <li>{@link CpuGlue}: copy, accumulate, fill, axpby, scale, transpose, dropout;</li>
  *   <li>{@link CpuActivations}: SiLU, GELU, softplus, SwiGLU;</li>
  *   <li>{@link CpuMatmul}: the matmul and its gradients;</li>
  *   <li>{@link CpuNorms}: RMSNorm and LayerNorm;</li>
@@ -22,7 +22,7 @@ import io.ionllama.backend.Backend;
  *   <li>{@link CpuEmbeddings}: the byte and hashed n-gram embeddings;</li>
  *   <li>{@link CpuPatching}: the patch boundaries;</li>
  *   <li>{@link CpuAttention}: attention and RoPE;</li>
- *   <li>{@link CpuScan}: the IntegralLNN scan;</li>
+ *   <li>{@link CpuScan}: the IntegralLNN scan, its one-row step and the gate that computes its decay;</li>
  *   <li>{@link CpuRnn}: the context-vector RNN's fused gate unit;</li>
  *   <li>{@link CpuOptim}: AdamW and the gradient norm's sum of squares.</li>
  * </ul>
@@ -76,7 +76,7 @@ public final class CpuBackend implements Backend {
         if (simd) {
             SimdSupport.noticeOnce();
         }
-        this.glue = new CpuGlue(pool, simdOps);
+        this.glue = new CpuGlue(pool);
         this.activations = new CpuActivations(pool, simdOps);
         this.matmul = new CpuMatmul(pool, this.simd, simdInline);
         this.norms = new CpuNorms(pool, simdOps);
@@ -84,7 +84,7 @@ public final class CpuBackend implements Backend {
         this.embeddings = new CpuEmbeddings(pool);
         this.patching = new CpuPatching(pool);
         this.attention = new CpuAttention(pool, simdOps);
-        this.scan = new CpuScan(pool);
+        this.scan = new CpuScan(pool, simdOps);
         this.rnn = new CpuRnn(pool);
         this.optim = new CpuOptim(pool);
     }
@@ -153,18 +153,6 @@ public final class CpuBackend implements Backend {
     @Override
     public void transpose(float[] dst, int dstOff, float[] src, int srcOff, int rows, int cols) {
         glue.transpose(dst, dstOff, src, srcOff, rows, cols);
-    }
-
-    @Override
-    public void integralGateForward(float[] a, int aOff, float[] z, int zOff, float[] lambda, int lambdaOff, int rows, int C) {
-        glue.integralGateForward(a, aOff, z, zOff, lambda, lambdaOff, rows, C);
-    }
-
-    @Override
-    public void integralGateBackward(float[] dz, int dzOff, float[] dLambda, int dLambdaOff, float[] da, int daOff,
-                                     float[] a, int aOff, float[] z, int zOff, float[] lambda, int lambdaOff, int rows, int C) {
-        glue.integralGateBackward(dz, dzOff, dLambda, dLambdaOff, da, daOff, a, aOff, z, zOff, lambda, lambdaOff,
-                rows, C);
     }
 
     // ---------------------------------------------------------------- optimizer (CpuOptim)
@@ -423,6 +411,18 @@ public final class CpuBackend implements Backend {
     @Override
     public void scanStep(float[] h, int hOff, float[] a, int aOff, float[] u, int uOff, int n) {
         scan.scanStep(h, hOff, a, aOff, u, uOff, n);
+    }
+
+    @Override
+    public void integralGateForward(float[] a, int aOff, float[] z, int zOff, float[] lambda, int lambdaOff, int rows, int C) {
+        scan.integralGateForward(a, aOff, z, zOff, lambda, lambdaOff, rows, C);
+    }
+
+    @Override
+    public void integralGateBackward(float[] dz, int dzOff, float[] dLambda, int dLambdaOff, float[] da, int daOff,
+                                     float[] a, int aOff, float[] z, int zOff, float[] lambda, int lambdaOff, int rows, int C) {
+        scan.integralGateBackward(dz, dzOff, dLambda, dLambdaOff, da, daOff, a, aOff, z, zOff, lambda, lambdaOff,
+                rows, C);
     }
 
     // ---------------------------------------------------------------- context-vector RNN (CpuRnn)

@@ -1,11 +1,14 @@
 package io.ionllama.backend.cpu;
 
+import io.ionllama.kernels.IntegralGate;
 import io.ionllama.kernels.Scan;
 
 /**
  * The CPU schedule of the IntegralLNN scan ({@code kernels.Scan}): the sequential recurrence,
- * forward and backward, the three-phase chunked form, and generation's one-row step. The device
- * counterpart is {@code backend/tornado/ScanGraphs}.
+ * forward and backward, the three-phase chunked form, generation's one-row step, and the gate
+ * that computes the scan's decay a, forward and backward ({@code kernels.IntegralGate}, or
+ * {@link SimdElementwise}'s vector form). The device counterpart is
+ * {@code backend/tornado/ScanGraphs}.
  *
  * <p>scanForward/scanBackward run the sequential recurrence per (b, c), grouped into blocks of
  * {@link #SCAN_BLOCK} channels stepped together ({@code Scan.forwardBlock/backwardBlock}:
@@ -14,13 +17,22 @@ import io.ionllama.kernels.Scan;
  * and the sequential form does the least arithmetic. The chunked methods run the three phases of
  * the associative scan (units (b, chunk, c), then (b, c), then (b, chunk, c)), the form a GPU
  * uses; they are here so it is tested through a backend too.
+ *
+ * <p>The gate splits rows, and its dλ pass splits channels (each channel sums its rows in order),
+ * so every output has one writer and one order of terms for any thread count.
  */
 final class CpuScan {
 
     private final WorkerPool pool;
+    /**
+     * Whether the gate runs on {@link SimdElementwise} (the Vector API; tested against the scalar
+     * units) or on the units; {@link CpuBackend} decides once, at construction.
+     */
+    private final boolean simdOps;
 
-    CpuScan(WorkerPool pool) {
+    CpuScan(WorkerPool pool, boolean simdOps) {
         this.pool = pool;
+        this.simdOps = simdOps;
     }
 
     private final class ScanTask implements WorkerPool.RangeTask {
@@ -141,5 +153,122 @@ final class CpuScan {
         for (int c = 0; c < n; c++) {
             Scan.step(h, hOff, a, aOff, u, uOff, n, c);
         }
+    }
+
+    // ---------------------------------------------------------------- the IntegralLNN gate (the scan's decay a)
+
+    private final class GateForwardTask implements WorkerPool.RangeTask {
+        float[] a, z, lambda;
+        int aOff, zOff, lOff, C;
+
+        @Override
+        public void run(int from, int to) {
+            if (simdOps) {
+                SimdElementwise.gateExponent(a, aOff, z, zOff, gateRate, C, from, to);
+                return;
+            }
+            for (int n = from; n < to; n++) {
+                IntegralGate.forwardRow(a, aOff, z, zOff, lambda, lOff, C, n);
+            }
+        }
+    }
+
+    /** The vector forward's second pass (its own task, so C2 compiles it on its own): a = exp(a). */
+    private static final class ExpRowsTask implements WorkerPool.RangeTask {
+        float[] a;
+        int aOff, C;
+
+        @Override
+        public void run(int from, int to) {
+            SimdElementwise.expRows(a, aOff, C, from, to);
+        }
+    }
+
+    private final ExpRowsTask expRows = new ExpRowsTask();
+
+    /** The vector dλ pass, its own task class for the same reason as {@link ExpRowsTask}. */
+    private final class GateLambdaTask implements WorkerPool.RangeTask {
+        GateBackwardTask f;
+
+        @Override
+        public void run(int from, int to) {
+            GateBackwardTask t = f;
+            SimdElementwise.gateBackwardLambda(t.dLambda, t.dlOff, t.da, t.daOff, t.a, t.aOff, t.z, t.zOff, gateRate,
+                    gateAcc, t.rows, t.C, from * GATE_CHANNEL_BLOCK, Math.min(t.C, to * GATE_CHANNEL_BLOCK));
+        }
+    }
+
+    private final GateLambdaTask gateLambda = new GateLambdaTask();
+
+    /** Units of the vector dλ pass: blocks of this many channels, each summing every row. */
+    private static final int GATE_CHANNEL_BLOCK = 32;
+
+    private final class GateBackwardTask implements WorkerPool.RangeTask {
+        float[] dz, dLambda, da, a, z, lambda;
+        int dzOff, dlOff, daOff, aOff, zOff, lOff, rows, C;
+        boolean lambdaPass;
+
+        @Override
+        public void run(int from, int to) {
+            if (simdOps) {
+                SimdElementwise.gateBackwardInput(dz, dzOff, da, daOff, a, aOff, z, zOff, gateRate, C, from, to);
+                return;
+            }
+            for (int u = from; u < to; u++) {
+                if (lambdaPass) {
+                    IntegralGate.backwardLambdaCell(dLambda, dlOff, da, daOff, a, aOff, z, zOff, lambda, lOff, rows, C, u);
+                } else {
+                    IntegralGate.backwardInputRow(dz, dzOff, da, daOff, a, aOff, z, zOff, lambda, lOff, C, u);
+                }
+            }
+        }
+    }
+
+    /** rate[c] = exp(λ[c]) for the vector gate, and its dλ running sums; grown, never per call. */
+    private float[] gateRate = new float[0], gateAcc = new float[0];
+
+    private void gateRates(float[] lambda, int lOff, int C) {
+        if (gateRate.length < C) {
+            gateRate = new float[C];
+            gateAcc = new float[C];
+        }
+        for (int c = 0; c < C; c++) {
+            gateRate[c] = (float) Math.exp(lambda[lOff + c]); // as IntegralGate's units compute it
+        }
+    }
+
+    private final GateForwardTask gateForward = new GateForwardTask();
+    private final GateBackwardTask gateBackward = new GateBackwardTask();
+
+    void integralGateForward(float[] a, int aOff, float[] z, int zOff, float[] lambda, int lambdaOff, int rows, int C) {
+        GateForwardTask t = gateForward;
+        t.a = a; t.aOff = aOff; t.z = z; t.zOff = zOff; t.lambda = lambda; t.lOff = lambdaOff; t.C = C;
+        if (simdOps) {
+            gateRates(lambda, lambdaOff, C);
+            pool.parallelFor(rows, t);
+            ExpRowsTask e = expRows;
+            e.a = a; e.aOff = aOff; e.C = C;
+            pool.parallelFor(rows, e);
+            return;
+        }
+        pool.parallelFor(rows, t);
+    }
+
+    void integralGateBackward(float[] dz, int dzOff, float[] dLambda, int dLambdaOff, float[] da, int daOff,
+                              float[] a, int aOff, float[] z, int zOff, float[] lambda, int lambdaOff, int rows, int C) {
+        GateBackwardTask t = gateBackward;
+        t.dz = dz; t.dzOff = dzOff; t.dLambda = dLambda; t.dlOff = dLambdaOff; t.da = da; t.daOff = daOff;
+        t.a = a; t.aOff = aOff; t.z = z; t.zOff = zOff; t.lambda = lambda; t.lOff = lambdaOff; t.rows = rows; t.C = C;
+        t.lambdaPass = false;
+        if (simdOps) {
+            gateRates(lambda, lambdaOff, C);
+            pool.parallelFor(rows, t);
+            gateLambda.f = t;
+            pool.parallelFor((C + GATE_CHANNEL_BLOCK - 1) / GATE_CHANNEL_BLOCK, gateLambda);
+            return;
+        }
+        pool.parallelFor(rows, t);
+        t.lambdaPass = true;
+        pool.parallelFor(C, t);
     }
 }

@@ -9,13 +9,13 @@ import uk.ac.manchester.tornado.api.WorkerGrid1D;
 import uk.ac.manchester.tornado.api.enums.DataTransferMode;
 
 /**
- * The glue's TaskGraphs: copy, accumulate, fill, axpby, scale, dropout, transpose, SwiGLU forward/backward and the IntegralLNN
- * gate forward/backward, with per-op transfers as in {@link MatmulGraphs}.
+ * The glue's TaskGraphs: copy, accumulate, fill, axpby, scale, dropout, transpose, SwiGLU
+ * forward/backward, with per-op transfers as in {@link MatmulGraphs}. (The IntegralLNN gate and
+ * generation's scan step are the scan's: {@link ScanGraphs}.)
  *
  * <p>The elementwise ops see every size in one step (a residual of B*T*C floats, a bias of C), so
  * their graphs are cached per capacity class ({@link StagedGraph#byClass}): a call moves a staging
- * array at most twice its size. The gate's graphs are cached per channel count C, rows per
- * execution.
+ * array at most twice its size.
  *
  * <p>Inside a training step every call also names a site bound to the caller's own arrays
  * ({@link Residency}); the sizes and the caller's offsets travel in the site's {@code params}
@@ -33,18 +33,13 @@ final class GlueGraphs implements AutoCloseable {
     static final String TRANSPOSE = "transpose";
     static final String SWIGLU_FORWARD = "swigluForward";
     static final String SWIGLU_BACKWARD = "swigluBackward";
-    static final String SCAN_STEP = "scanStep";
-    static final String GATE_FORWARD = "integralGateForward";
-    static final String GATE_BACKWARD = "integralGateBackward";
 
     /** What an {@link Elementwise} graph runs. */
-    enum Kind { COPY, ACCUMULATE, FILL, SWIGLU_FORWARD, SWIGLU_BACKWARD, SCAN_STEP, AXPBY, SCALE, DROPOUT, TRANSPOSE }
+    enum Kind { COPY, ACCUMULATE, FILL, SWIGLU_FORWARD, SWIGLU_BACKWARD, AXPBY, SCALE, DROPOUT, TRANSPOSE }
 
     private final TornadoSession session;
     private final Residency residency;
     private final List<List<Elementwise>> elementwise = new ArrayList<>();
-    private final List<GateForward> gateForwards = new ArrayList<>();
-    private final List<GateBackward> gateBackwards = new ArrayList<>();
 
     GlueGraphs(TornadoSession session, Residency residency) {
         this.session = session;
@@ -94,7 +89,7 @@ final class GlueGraphs implements AutoCloseable {
     /**
      * An elementwise call through its per-op graph: {@code a} and {@code b} in (null: unused),
      * {@code dst} out, and in as well when the op reads it ({@code dstIn}: accumulate, axpby,
-     * scale, the scan step).
+     * scale, dropout).
      */
     private void perOp(Kind kind, int n, float[] dst, int dstOff, boolean dstIn, float[] a, int aOff, float[] b, int bOff,
                        float... values) {
@@ -202,14 +197,6 @@ final class GlueGraphs implements AutoCloseable {
         residency.wroteOnHost(da, db);
     }
 
-    /** Generation's scan step in place over n channels: h = a h + (1 - a) u. */
-    void scanStep(float[] h, int hOff, float[] a, int aOff, float[] u, int uOff, int n) {
-        if (!resident(SCAN_STEP, new Object[] {h, a, u}, 1, (tg, name, grids, st) -> scanStepTasks(tg, name, grids, st.grid1(), h, a,
-                u, st.params, st.pb()), n, offsets(hOff, aOff, uOff))) {
-            perOp(Kind.SCAN_STEP, n, h, hOff, true, a, aOff, u, uOff);
-        }
-    }
-
     // ---------------------------------------------------------------- tasks, shared by the per-op graphs and the sites
 
     /** Name of the elementwise ops' task. */
@@ -269,26 +256,6 @@ final class GlueGraphs implements AutoCloseable {
         grids.addWorkerGrid(name + "." + ELEMENTS, grid);
     }
 
-    static void scanStepTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid1D grid, float[] h, float[] a,
-                              float[] u, int[] params, int pb) {
-        tg.task(ELEMENTS, GlueKernels::scanStep, new KernelContext(), h, a, u, params, pb);
-        grids.addWorkerGrid(name + "." + ELEMENTS, grid);
-    }
-
-    static void gateForwardTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid1D grid, float[] a, float[] z,
-                                 float[] lambda, int[] params, int pb, int C) {
-        tg.task("rows", GlueKernels::gateForward, new KernelContext(), a, z, lambda, params, pb, C);
-        grids.addWorkerGrid(name + ".rows", grid);
-    }
-
-    static void gateBackwardTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid1D rowGrid, float[] dz,
-                                  float[] dLambda, float[] da, float[] a, float[] z, float[] lambda, int[] params, int pb, int C) {
-        tg.task("rows", GlueKernels::gateBackwardInput, new KernelContext(), dz, da, a, z, lambda, params, pb, C);
-        grids.addWorkerGrid(name + ".rows", rowGrid);
-        tg.task("channels", GlueKernels::gateBackwardLambda, new KernelContext(), dLambda, da, a, z, lambda, params, pb, C);
-        grids.addWorkerGrid(name + ".channels", StagedGraph.grid1(C));
-    }
-
     /**
      * One elementwise op for one capacity class. Staging: {@code out} is the written array (dst,
      * out, or da), {@code out2} the second written one (db), {@code a}, {@code b}, {@code dy} the
@@ -309,7 +276,6 @@ final class GlueGraphs implements AutoCloseable {
                 case FILL -> FILL;
                 case SWIGLU_FORWARD -> SWIGLU_FORWARD;
                 case SWIGLU_BACKWARD -> SWIGLU_BACKWARD;
-                case SCAN_STEP -> SCAN_STEP;
                 case AXPBY -> AXPBY;
                 case SCALE -> SCALE;
                 case DROPOUT -> DROPOUT;
@@ -327,7 +293,7 @@ final class GlueGraphs implements AutoCloseable {
         @Override
         DeviceGraph build(int capacity) {
             out = new float[capacity];
-            boolean two = kind == Kind.SWIGLU_FORWARD || kind == Kind.SWIGLU_BACKWARD || kind == Kind.SCAN_STEP;
+            boolean two = kind == Kind.SWIGLU_FORWARD || kind == Kind.SWIGLU_BACKWARD;
             a = kind == Kind.FILL || kind == Kind.SCALE || kind == Kind.DROPOUT ? new float[1] : new float[capacity];
             b = two ? new float[capacity] : new float[1];
             out2 = kind == Kind.SWIGLU_BACKWARD ? new float[capacity] : new float[1];
@@ -386,12 +352,6 @@ final class GlueGraphs implements AutoCloseable {
                     tg.transferToDevice(DataTransferMode.EVERY_EXECUTION, in);
                     swigluForwardTasks(tg, name, grids, grid, out, a, b, params, 0);
                 }
-                case SCAN_STEP -> {
-                    in = arrays(params, out, a, b);
-                    result = arrays(out);
-                    tg.transferToDevice(DataTransferMode.EVERY_EXECUTION, in);
-                    scanStepTasks(tg, name, grids, grid, out, a, b, params, 0);
-                }
                 default -> {
                     in = arrays(params, out, out2, dy, a, b);
                     result = arrays(out, out2);
@@ -404,153 +364,8 @@ final class GlueGraphs implements AutoCloseable {
         }
     }
 
-    // ---------------------------------------------------------------- IntegralLNN gate
-
-    void gateForward(float[] a, int aOff, float[] z, int zOff, float[] lambda, int lambdaOff, int rows, int C) {
-        GateForward g = null;
-        for (GateForward f : gateForwards) {
-            if (f.C == C) {
-                g = f;
-                break;
-            }
-        }
-        Residency.Site site = residency.site(new Residency.Key(GATE_FORWARD, new int[] {C}, a, z, lambda),
-                () -> new Residency.Site(GATE_FORWARD, GlueKernels.PARAMS, new Object[] {a, z, lambda}, new Object[] {a},
-                        Residency.grids1(1), (tg, name, grids, st) -> gateForwardTasks(tg, name, grids, st.grid1(), a, z, lambda, st.params, st.pb(), C)));
-        if (site != null) {
-            setOffsets(site.params, rows, aOff, zOff, lambdaOff);
-            StagedGraph.size(site.grid1(), rows);
-        }
-        if (residency.run(site)) {
-            return;
-        }
-        if (g == null) {
-            g = new GateForward(C);
-            gateForwards.add(g);
-        }
-        g.run(a, aOff, z, zOff, lambda, lambdaOff, rows);
-        residency.wroteOnHost(a);
-    }
-
-    void gateBackward(float[] dz, int dzOff, float[] dLambda, int dLambdaOff, float[] da, int daOff,
-                      float[] a, int aOff, float[] z, int zOff, float[] lambda, int lambdaOff, int rows, int C) {
-        GateBackward g = null;
-        for (GateBackward f : gateBackwards) {
-            if (f.C == C) {
-                g = f;
-                break;
-            }
-        }
-        // One grid, the rows'; gateBackwardTasks sizes the channels' grid from C itself.
-        Residency.Site site = residency.site(new Residency.Key(GATE_BACKWARD, new int[] {C}, dz, dLambda, da, a, z, lambda),
-                () -> new Residency.Site(GATE_BACKWARD, GlueKernels.PARAMS, new Object[] {dz, dLambda, da, a, z, lambda},
-                        new Object[] {dz, dLambda}, Residency.grids1(1),
-                        (tg, name, grids, st) -> gateBackwardTasks(tg, name, grids, st.grid1(), dz, dLambda, da, a, z, lambda, st.params, st.pb(), C)));
-        if (site != null) {
-            setOffsets(site.params, rows, dzOff, daOff, aOff, zOff, lambdaOff, dLambdaOff);
-            StagedGraph.size(site.grid1(), rows);
-        }
-        if (residency.run(site)) {
-            return;
-        }
-        if (g == null) {
-            g = new GateBackward(C);
-            gateBackwards.add(g);
-        }
-        g.run(dz, dzOff, dLambda, dLambdaOff, da, daOff, a, aOff, z, zOff, lambda, lambdaOff, rows);
-        residency.wroteOnHost(dz, dLambda);
-    }
-
-    private final class GateForward extends StagedGraph {
-        final int C;
-        final int[] params = new int[GlueKernels.PARAMS];
-        final float[] lambda;
-        float[] a, z;
-        WorkerGrid1D grid;
-
-        GateForward(int C) {
-            super(GlueGraphs.this.session, GATE_FORWARD);
-            this.C = C;
-            this.lambda = new float[C];
-        }
-
-        void run(float[] a, int aOff, float[] z, int zOff, float[] lambda, int lambdaOff, int rows) {
-            ensureCapacity(rows);
-            System.arraycopy(z, zOff, this.z, 0, rows * C);
-            System.arraycopy(lambda, lambdaOff, this.lambda, 0, C);
-            params[GlueKernels.N] = rows;
-            size(grid, rows);
-            graph.execute();
-            System.arraycopy(this.a, 0, a, aOff, rows * C);
-        }
-
-        @Override
-        DeviceGraph build(int capacity) {
-            a = new float[capacity * C];
-            z = new float[capacity * C];
-            String name = session.graphName(op, "C" + C);
-            GridScheduler grids = new GridScheduler();
-            grid = StagedGraph.grid1(capacity);
-            Object[] in = arrays(params, z, lambda);
-            TaskGraph tg = new TaskGraph(name).transferToDevice(DataTransferMode.EVERY_EXECUTION, in);
-            gateForwardTasks(tg, name, grids, grid, a, z, lambda, params, 0, C);
-            tg.transferToHost(DataTransferMode.EVERY_EXECUTION, a);
-            return device(tg, grids, in, arrays(a));
-        }
-    }
-
-    private final class GateBackward extends StagedGraph {
-        final int C;
-        final int[] params = new int[GlueKernels.PARAMS];
-        final float[] lambda, dLambda;
-        float[] dz, da, a, z;
-        WorkerGrid1D rowGrid;
-
-        GateBackward(int C) {
-            super(GlueGraphs.this.session, GATE_BACKWARD);
-            this.C = C;
-            this.lambda = new float[C];
-            this.dLambda = new float[C];
-        }
-
-        void run(float[] dz, int dzOff, float[] dLambda, int dLambdaOff, float[] da, int daOff, float[] a, int aOff,
-                 float[] z, int zOff, float[] lambda, int lambdaOff, int rows) {
-            ensureCapacity(rows);
-            int n = rows * C;
-            System.arraycopy(dz, dzOff, this.dz, 0, n);
-            System.arraycopy(dLambda, dLambdaOff, this.dLambda, 0, C);
-            System.arraycopy(da, daOff, this.da, 0, n);
-            System.arraycopy(a, aOff, this.a, 0, n);
-            System.arraycopy(z, zOff, this.z, 0, n);
-            System.arraycopy(lambda, lambdaOff, this.lambda, 0, C);
-            params[GlueKernels.N] = rows;
-            size(rowGrid, rows);
-            graph.execute();
-            System.arraycopy(this.dz, 0, dz, dzOff, n);
-            System.arraycopy(this.dLambda, 0, dLambda, dLambdaOff, C);
-        }
-
-        @Override
-        DeviceGraph build(int capacity) {
-            dz = new float[capacity * C];
-            da = new float[capacity * C];
-            a = new float[capacity * C];
-            z = new float[capacity * C];
-            String name = session.graphName(op, "C" + C);
-            GridScheduler grids = new GridScheduler();
-            rowGrid = StagedGraph.grid1(capacity);
-            Object[] in = arrays(params, dz, dLambda, da, a, z, lambda);
-            TaskGraph tg = new TaskGraph(name).transferToDevice(DataTransferMode.EVERY_EXECUTION, in);
-            gateBackwardTasks(tg, name, grids, rowGrid, dz, dLambda, da, a, z, lambda, params, 0, C);
-            tg.transferToHost(DataTransferMode.EVERY_EXECUTION, dz, dLambda);
-            return device(tg, grids, in, arrays(dz, dLambda));
-        }
-    }
-
     @Override
     public void close() {
         elementwise.forEach(l -> l.forEach(StagedGraph::close));
-        gateForwards.forEach(StagedGraph::close);
-        gateBackwards.forEach(StagedGraph::close);
     }
 }

@@ -2,14 +2,12 @@ package io.ionllama.backend.tornado;
 
 import io.ionllama.kernels.Activations;
 import io.ionllama.kernels.Elementwise;
-import io.ionllama.kernels.IntegralGate;
-import io.ionllama.kernels.Scan;
 import uk.ac.manchester.tornado.api.KernelContext;
 
 /**
  * The glue's device kernels: {@link Elementwise}'s range units called for a range of one element
- * per thread, {@link Activations}'s SwiGLU cells, and {@link IntegralGate}'s row and channel
- * units. The element or row count comes from {@code params[N]} (it changes with every call),
+ * per thread, and {@link Activations}'s SwiGLU cells (the IntegralLNN gate and generation's scan
+ * step are the scan's, {@link ScanKernels}). The element count comes from {@code params[N]} (it changes with every call),
  * fill's value from {@code value[0]}, axpby's and scale's factors from {@code coef} (a scalar
  * argument would be compiled in). Offsets into the
  * arrays come from {@code params} too, in the order of the kernel's array arguments: 0 for the
@@ -18,13 +16,7 @@ import uk.ac.manchester.tornado.api.KernelContext;
  * <pre>
  *   copy, accumulate, fill, swiglu*   thread i = element i
  *   axpby, scale, dropout, transpose  thread i = element i (of y; of dst)
- *   scanStep                          thread c = channel c (generation: h = a h + (1 - a) u)
- *   gateForward, gateBackwardInput    thread n = row n (C channels each)
- *   gateBackwardLambda                thread c = channel c, sums its rows in order
  * </pre>
- * The gate's two backward tasks share one {@code params}: gateBackwardInput's arrays (dz, da, a,
- * z, lambda) at OFF0..OFF0+4, gateBackwardLambda's dLambda at OFF0+5 and its other arrays at the
- * same indexes as gateBackwardInput's.
  */
 public final class GlueKernels {
     private GlueKernels() {}
@@ -102,38 +94,6 @@ public final class GlueKernels {
         if (i < params[pb + N]) {
             Activations.swigluBackwardCell(da, params[pb + OFF0], db, params[pb + OFF0 + 1], dy, params[pb + OFF0 + 2], a, params[pb + OFF0 + 3],
                     b, params[pb + OFF0 + 4], i);
-        }
-    }
-
-    public static void gateForward(KernelContext k, float[] a, float[] z, float[] lambda, int[] params, int pb, int C) {
-        int n = k.globalIdx;
-        if (n < params[pb + N]) {
-            IntegralGate.forwardRow(a, params[pb + OFF0], z, params[pb + OFF0 + 1], lambda, params[pb + OFF0 + 2], C, n);
-        }
-    }
-
-    public static void gateBackwardInput(KernelContext k, float[] dz, float[] da, float[] a, float[] z, float[] lambda,
-                                         int[] params, int pb, int C) {
-        int n = k.globalIdx;
-        if (n < params[pb + N]) {
-            IntegralGate.backwardInputRow(dz, params[pb + OFF0], da, params[pb + OFF0 + 1], a, params[pb + OFF0 + 2], z, params[pb + OFF0 + 3],
-                    lambda, params[pb + OFF0 + 4], C, n);
-        }
-    }
-
-    public static void gateBackwardLambda(KernelContext k, float[] dLambda, float[] da, float[] a, float[] z,
-                                          float[] lambda, int[] params, int pb, int C) {
-        int c = k.globalIdx;
-        if (c < C) {
-            IntegralGate.backwardLambdaCell(dLambda, params[pb + OFF0 + 5], da, params[pb + OFF0 + 1], a, params[pb + OFF0 + 2], z,
-                    params[pb + OFF0 + 3], lambda, params[pb + OFF0 + 4], params[pb + N], C, c);
-        }
-    }
-
-    public static void scanStep(KernelContext k, float[] h, float[] a, float[] u, int[] params, int pb) {
-        int c = k.globalIdx;
-        if (c < params[pb + N]) {
-            Scan.step(h, params[pb + OFF0], a, params[pb + OFF0 + 1], u, params[pb + OFF0 + 2], params[pb + N], c);
         }
     }
 }

@@ -1,5 +1,6 @@
 package io.ionllama.backend.tornado;
 
+import io.ionllama.kernels.IntegralGate;
 import io.ionllama.kernels.Scan;
 import uk.ac.manchester.tornado.api.KernelContext;
 
@@ -28,6 +29,20 @@ import uk.ac.manchester.tornado.api.KernelContext;
  *   params[OFF0]       offset of the sequence arrays: h, a, u (forward); da, du, dh, h, a, u (backward)
  *   params[OFF0 + 1]   offset of the carries: carryA, carryB
  * </pre>
+ *
+ * <p>The scan's family also holds the ops that run one thread per channel or row beside it:
+ * generation's scan step and the IntegralLNN gate that computes the scan's decay a
+ * ({@link IntegralGate}'s row and channel units). Their {@code params} hold the count (the step's
+ * channels, the gate's rows) at COUNT, then the offset of each array from COUNT_OFF0 in the order
+ * of the kernel's array arguments:
+ * <pre>
+ *   scanStep                          thread c = channel c (generation: h = a h + (1 - a) u)
+ *   gateForward, gateBackwardInput    thread n = row n (C channels each)
+ *   gateBackwardLambda                thread c = channel c, sums its rows in order
+ * </pre>
+ * The gate's two backward tasks share one {@code params}: gateBackwardInput's arrays (dz, da, a,
+ * z, lambda) at COUNT_OFF0..COUNT_OFF0+4, gateBackwardLambda's dLambda at COUNT_OFF0+5 and its
+ * other arrays at the same indexes as gateBackwardInput's.
  */
 public final class ScanKernels {
     private ScanKernels() {}
@@ -37,6 +52,9 @@ public final class ScanKernels {
      * the sequence arrays and that of the carries; PARAMS is the array's length.
      */
     public static final int B = 0, T = 1, CHUNK = 2, CHUNKS = 3, OFF0 = 4, PARAMS = 6;
+
+    /** Indexes into the step's and the gate's {@code params}: the count, then the offsets; COUNT_PARAMS is the array's length. */
+    public static final int COUNT = 0, COUNT_OFF0 = 1, COUNT_PARAMS = 7;
 
     /** Offset of the sequence of work-item i (one per chunk and channel) in the sequence arrays. */
     static int sequenceOffset(int[] params, int pb, int i, int C) {
@@ -114,6 +132,44 @@ public final class ScanKernels {
             int off = sequenceOffset(params, pb, i, C), carryOff = carryOffset(params, pb, i / (C * nChunks), C);
             Scan.chunkBackwardApply(da, du, dh, h, a, u, carryB, off, carryOff, steps, C,
                     params[pb + CHUNK], chunk, c);
+        }
+    }
+
+    // ---------------------------------------------------------------- the scan step and the IntegralLNN gate
+
+    /** Named scanStep, not step: the OpenCL kernel takes the method's name, and OpenCL C has a builtin step(). */
+    public static void scanStep(KernelContext k, float[] h, float[] a, float[] u, int[] params, int pb) {
+        int c = k.globalIdx;
+        if (c < params[pb + COUNT]) {
+            Scan.step(h, params[pb + COUNT_OFF0], a, params[pb + COUNT_OFF0 + 1], u, params[pb + COUNT_OFF0 + 2],
+                    params[pb + COUNT], c);
+        }
+    }
+
+    public static void gateForward(KernelContext k, float[] a, float[] z, float[] lambda, int[] params, int pb, int C) {
+        int n = k.globalIdx;
+        if (n < params[pb + COUNT]) {
+            IntegralGate.forwardRow(a, params[pb + COUNT_OFF0], z, params[pb + COUNT_OFF0 + 1], lambda,
+                    params[pb + COUNT_OFF0 + 2], C, n);
+        }
+    }
+
+    public static void gateBackwardInput(KernelContext k, float[] dz, float[] da, float[] a, float[] z, float[] lambda,
+                                         int[] params, int pb, int C) {
+        int n = k.globalIdx;
+        if (n < params[pb + COUNT]) {
+            IntegralGate.backwardInputRow(dz, params[pb + COUNT_OFF0], da, params[pb + COUNT_OFF0 + 1], a,
+                    params[pb + COUNT_OFF0 + 2], z, params[pb + COUNT_OFF0 + 3], lambda, params[pb + COUNT_OFF0 + 4], C, n);
+        }
+    }
+
+    public static void gateBackwardLambda(KernelContext k, float[] dLambda, float[] da, float[] a, float[] z,
+                                          float[] lambda, int[] params, int pb, int C) {
+        int c = k.globalIdx;
+        if (c < C) {
+            IntegralGate.backwardLambdaCell(dLambda, params[pb + COUNT_OFF0 + 5], da, params[pb + COUNT_OFF0 + 1], a,
+                    params[pb + COUNT_OFF0 + 2], z, params[pb + COUNT_OFF0 + 3], lambda, params[pb + COUNT_OFF0 + 4],
+                    params[pb + COUNT], C, c);
         }
     }
 }

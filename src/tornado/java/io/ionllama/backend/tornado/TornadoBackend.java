@@ -18,9 +18,9 @@ import java.util.Map;
  *       {@link #matmulBackwardWeight} (weight and bias gradients);</li>
  *   <li>RMSNorm forward and backward ({@link NormKernels});</li>
  *   <li>the IntegralLNN scan: {@link #scanForward}, {@link #scanForwardChunked}, {@link #scanBackward},
- *       {@link #scanBackwardChunked} as the three-phase chunked scan ({@link ScanKernels}), also for
- *       the "sequential" methods, whose results it matches to rounding; the gate forward and
- *       backward and generation's {@link #scanStep} ({@link GlueKernels});</li>
+ *       {@link #scanBackwardChunked} as the three-phase chunked scan, also for the "sequential"
+ *       methods, whose results it matches to rounding; generation's {@link #scanStep}; the gate
+ *       forward and backward ({@link ScanKernels});</li>
  *   <li>attention: sparse dilated and dense, forward and backward (a query pass for dq and a key
  *       GATHER pass for dk, dv), generation's one-query {@link #attentionQuery}, RoPE forward and
  *       backward ({@link AttentionKernels});</li>
@@ -379,6 +379,29 @@ public final class TornadoBackend extends ForwardingBackend {
         scan.backward(da, du, dh, h, a, u, off, B, T, C, chunk);
     }
 
+    /** Generation's one step of the scan (one row of n channels), and the gate that computes every scan's decay a. */
+    @Override
+    public void scanStep(float[] h, int hOff, float[] a, int aOff, float[] u, int uOff, int n) {
+        if (n > 0) {
+            scan.step(h, hOff, a, aOff, u, uOff, n);
+        }
+    }
+
+    @Override
+    public void integralGateForward(float[] a, int aOff, float[] z, int zOff, float[] lambda, int lambdaOff, int rows, int C) {
+        if (rows > 0 && C > 0) {
+            scan.gateForward(a, aOff, z, zOff, lambda, lambdaOff, rows, C);
+        }
+    }
+
+    @Override
+    public void integralGateBackward(float[] dz, int dzOff, float[] dLambda, int dLambdaOff, float[] da, int daOff,
+                                     float[] a, int aOff, float[] z, int zOff, float[] lambda, int lambdaOff, int rows, int C) {
+        if (rows > 0 && C > 0) {
+            scan.gateBackward(dz, dzOff, dLambda, dLambdaOff, da, daOff, a, aOff, z, zOff, lambda, lambdaOff, rows, C);
+        }
+    }
+
     // ---------------------------------------------------------------- attention and RoPE (on the device)
     //
     // The model calls these once per sequence, with that sequence's patch count: one graph per
@@ -463,13 +486,6 @@ public final class TornadoBackend extends ForwardingBackend {
         attention.query(dense, out, outOff, att, q, qOff, k, kOff, v, vOff, i, heads, headDim, dense ? 0 : window, slots);
     }
 
-    @Override
-    public void scanStep(float[] h, int hOff, float[] a, int aOff, float[] u, int uOff, int n) {
-        if (n > 0) {
-            glue.scanStep(h, hOff, a, aOff, u, uOff, n);
-        }
-    }
-
     /** The CPU backend's argument check, so both backends reject the same calls. */
     private static void checkDilated(int P, int window, int slots) {
         if (window < 1 || slots < io.ionllama.kernels.Attention.dilatedSlots(window, P)) {
@@ -541,21 +557,6 @@ public final class TornadoBackend extends ForwardingBackend {
                                float[] a, int aOff, float[] b, int bOff, int n) {
         if (n > 0) {
             glue.swigluBackward(da, daOff, db, dbOff, dy, dyOff, a, aOff, b, bOff, n);
-        }
-    }
-
-    @Override
-    public void integralGateForward(float[] a, int aOff, float[] z, int zOff, float[] lambda, int lambdaOff, int rows, int C) {
-        if (rows > 0 && C > 0) {
-            glue.gateForward(a, aOff, z, zOff, lambda, lambdaOff, rows, C);
-        }
-    }
-
-    @Override
-    public void integralGateBackward(float[] dz, int dzOff, float[] dLambda, int dLambdaOff, float[] da, int daOff,
-                                     float[] a, int aOff, float[] z, int zOff, float[] lambda, int lambdaOff, int rows, int C) {
-        if (rows > 0 && C > 0) {
-            glue.gateBackward(dz, dzOff, dLambda, dLambdaOff, da, daOff, a, aOff, z, zOff, lambda, lambdaOff, rows, C);
         }
     }
 

@@ -11,15 +11,15 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * The glue's TaskGraphs (copy, accumulate, fill, axpby, scale, dropout, transpose, SwiGLU, IntegralLNN gate)
- * on the TornadoVM device against the CPU backend.
+ * The glue's TaskGraphs (copy, accumulate, fill, axpby, scale, dropout, transpose, SwiGLU) on the
+ * TornadoVM device against the CPU backend, and one resident step of every glue op beside the
+ * scan family's gate and step (their own tests are {@link TornadoScanTest}'s).
  *
  * <p>Tolerances ({@link DeviceChecks}): copy, fill, accumulate (one addition, no product to
  * fuse), scale (one product) and transpose must be bit-equal; axpby (two products, one may be
- * fused) rtol 1e-5 of |alpha y| + |beta x|. SwiGLU and the gate go through exp and division: forward rtol 1e-5 of
- * |cpu result|; backward rtol 1e-5 of |initial| + the largest increment ({@link DeviceChecks#gradScale});
- * the gate's dlambda, a sum over rows, rtol 1e-5 of |dlambda0| + the same sum on |da| (every term
- * then has one sign, so it is the sum of |terms|).
+ * fused) rtol 1e-5 of |alpha y| + |beta x|. SwiGLU goes through exp and division: forward rtol 1e-5 of
+ * |cpu result|; backward rtol 1e-5 of |initial| + the largest increment ({@link DeviceChecks#gradScale}).
+ * The gate and the scan step in the resident step: as in {@link TornadoScanTest}.
  */
 class TornadoGlueTest extends DeviceTest {
 
@@ -132,66 +132,11 @@ class TornadoGlueTest extends DeviceTest {
         }
     }
 
-    static void checkGate(long seed, int rows, int C) {
-        SplittableRandom r = new SplittableRandom(seed);
-        int zo = r.nextInt(7), lo = r.nextInt(5), pad = 3, n = rows * C;
-        float[] z = Tensors.gaussian(r, zo + n + pad, 2), lambda = Tensors.uniform(r, lo + C + pad, -3, 1);
-        float[] a0 = Tensors.uniform(r, zo + n + pad, -1, 1);
-        float[] ad = a0.clone(), ac = a0.clone();
-        device.integralGateForward(ad, zo, z, zo, lambda, lo, rows, C);
-        cpu.integralGateForward(ac, zo, z, zo, lambda, lo, rows, C);
-        DeviceChecks.assertMatchesCpu("gate a rows=" + rows, ad, ac, abs(ac), RTOL, zo, n);
-
-        float[] da = Tensors.gaussian(r, zo + n + pad, 1);
-        float[] dz0 = Tensors.uniform(r, zo + n + pad, -1, 1), dl0 = Tensors.uniform(r, lo + C + pad, -1, 1);
-        float[] dzd = dz0.clone(), dzc = dz0.clone(), dld = dl0.clone(), dlc = dl0.clone();
-        device.integralGateBackward(dzd, zo, dld, lo, da, zo, ac, zo, z, zo, lambda, lo, rows, C);
-        cpu.integralGateBackward(dzc, zo, dlc, lo, da, zo, ac, zo, z, zo, lambda, lo, rows, C);
-        DeviceChecks.assertMatchesCpu("gate dz rows=" + rows, dzd, dzc, DeviceChecks.gradScale(dz0, dzc, zo, n), RTOL, zo, n);
-        float[] dlScale = new float[dl0.length], scratch = new float[dz0.length];
-        cpu.integralGateBackward(scratch, zo, dlScale, lo, abs(da), zo, ac, zo, z, zo, lambda, lo, rows, C);
-        dlScale = abs(dlScale);
-        for (int i = 0; i < dlScale.length; i++) {
-            dlScale[i] += Math.abs(dl0[i]);
-        }
-        DeviceChecks.assertMatchesCpu("gate dlambda rows=" + rows, dld, dlc, dlScale, RTOL, lo, C);
-    }
-
-    @Test
-    void gateMatchesCpuWhileRowsChange() {
-        long g0 = device.stats(GlueGraphs.GATE_BACKWARD).graphsBuilt();
-        checkGate(1, 40, 24);
-        checkGate(2, 3, 24);
-        checkGate(3, 64, 24);
-        checkGate(4, 1, 24);
-        assertThat(device.stats(GlueGraphs.GATE_BACKWARD).graphsBuilt() - g0).isEqualTo(1);
-        checkGate(5, 100, 7);
-        DeviceChecks.assertRanOnDevice(device, GlueGraphs.GATE_FORWARD, GlueGraphs.GATE_BACKWARD);
-    }
-
     @Test
     void ranOnTheDevice() {
         checkElementwise(9, 33);
         DeviceChecks.assertRanOnDevice(device, GlueGraphs.COPY, GlueGraphs.ACCUMULATE, GlueGraphs.FILL,
                 GlueGraphs.AXPBY, GlueGraphs.SCALE, GlueGraphs.TRANSPOSE, GlueGraphs.SWIGLU_FORWARD, GlueGraphs.SWIGLU_BACKWARD);
-    }
-
-    /** Generation's scan step in place: h = a h + (1 - a) u, rtol 1e-5 of |a h| + |(1 - a) u|. */
-    @Test
-    void scanStepMatchesCpu() {
-        SplittableRandom r = new SplittableRandom(30);
-        for (int n : new int[] {96, 7, 128}) {
-            float[] h = Tensors.gaussian(r, 4 + n, 1), a = Tensors.uniform(r, 2 + n, 0.02, 0.98), u = Tensors.gaussian(r, 3 + n, 1);
-            float[] hd = h.clone(), hc = h.clone();
-            device.scanStep(hd, 4, a, 2, u, 3, n);
-            cpu.scanStep(hc, 4, a, 2, u, 3, n);
-            float[] scale = new float[h.length];
-            for (int c = 0; c < n; c++) {
-                scale[4 + c] = Math.abs(a[2 + c] * h[4 + c]) + Math.abs((1 - a[2 + c]) * u[3 + c]);
-            }
-            DeviceChecks.assertMatchesCpu("scan step n=" + n, hd, hc, scale, RTOL, 4, n);
-        }
-        DeviceChecks.assertRanOnDevice(device, GlueGraphs.SCAN_STEP);
     }
 
     /** Every glue op's inputs and outputs at non-zero offsets, and the op calls of one step. */

@@ -87,8 +87,8 @@ class TornadoModelTest extends DeviceTest {
                 MatmulGraphs.BACKWARD_WEIGHT, NormGraphs.RMS_FORWARD, NormGraphs.RMS_BACKWARD, ScanGraphs.FORWARD,
                 ScanGraphs.BACKWARD, AttentionGraphs.DILATED_FORWARD, AttentionGraphs.DILATED_BACKWARD,
                 AttentionGraphs.ROPE_FORWARD, AttentionGraphs.ROPE_BACKWARD, GlueGraphs.COPY, GlueGraphs.ACCUMULATE,
-                GlueGraphs.FILL, GlueGraphs.SWIGLU_FORWARD, GlueGraphs.SWIGLU_BACKWARD, GlueGraphs.GATE_FORWARD,
-                GlueGraphs.GATE_BACKWARD, EmbeddingGraphs.BYTE_FORWARD, EmbeddingGraphs.BYTE_BACKWARD,
+                GlueGraphs.FILL, GlueGraphs.SWIGLU_FORWARD, GlueGraphs.SWIGLU_BACKWARD, ScanGraphs.GATE_FORWARD,
+                ScanGraphs.GATE_BACKWARD, EmbeddingGraphs.BYTE_FORWARD, EmbeddingGraphs.BYTE_BACKWARD,
                 EmbeddingGraphs.NGRAM_INDEX, EmbeddingGraphs.NGRAM_FORWARD, EmbeddingGraphs.NGRAM_BACKWARD,
                 LossGraphs.CE_FORWARD, LossGraphs.CE_BACKWARD, LossGraphs.ARGMAX, LossGraphs.LOSS_STATS);
     }

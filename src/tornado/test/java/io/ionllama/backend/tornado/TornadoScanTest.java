@@ -1,5 +1,6 @@
 package io.ionllama.backend.tornado;
 
+import static io.ionllama.backend.tornado.DeviceChecks.abs;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.ionllama.kernels.Scan;
@@ -20,6 +21,12 @@ import org.junit.jupiter.params.provider.ValueSource;
  * the same backward run on |dh| (G[t] = |dh[t]| + a[t+1] G[t+1]) times |h[t-1]| + |u[t]| (or
  * 1 - a[t]), rtol 1e-5. Against the CPU's chunked
  * scan with the same chunk length the arithmetic is the same per unit, up to fma.
+ *
+ * <p>The family's other graphs: generation's scan step, rtol 1e-5 of |a h| + |(1 - a) u|; the
+ * IntegralLNN gate, through exp and division: forward rtol 1e-5 of |cpu result|, dz rtol 1e-5 of
+ * |initial| + the largest increment ({@link DeviceChecks#gradScale}), dlambda, a sum over rows,
+ * rtol 1e-5 of |dlambda0| + the same sum on |da| (every term then has one sign, so it is the sum
+ * of |terms|).
  */
 class TornadoScanTest extends DeviceTest {
 
@@ -246,5 +253,60 @@ class TornadoScanTest extends DeviceTest {
         } finally {
             res.close();
         }
+    }
+
+    /** Generation's scan step in place: h = a h + (1 - a) u, rtol 1e-5 of |a h| + |(1 - a) u|. */
+    @Test
+    void scanStepMatchesCpu() {
+        SplittableRandom r = new SplittableRandom(30);
+        for (int n : new int[] {96, 7, 128}) {
+            float[] h = Tensors.gaussian(r, 4 + n, 1), a = Tensors.uniform(r, 2 + n, 0.02, 0.98), u = Tensors.gaussian(r, 3 + n, 1);
+            float[] hd = h.clone(), hc = h.clone();
+            device.scanStep(hd, 4, a, 2, u, 3, n);
+            cpu.scanStep(hc, 4, a, 2, u, 3, n);
+            float[] scale = new float[h.length];
+            for (int c = 0; c < n; c++) {
+                scale[4 + c] = Math.abs(a[2 + c] * h[4 + c]) + Math.abs((1 - a[2 + c]) * u[3 + c]);
+            }
+            DeviceChecks.assertMatchesCpu("scan step n=" + n, hd, hc, scale, RTOL, 4, n);
+        }
+        DeviceChecks.assertRanOnDevice(device, ScanGraphs.STEP);
+    }
+
+    static void checkGate(long seed, int rows, int C) {
+        SplittableRandom r = new SplittableRandom(seed);
+        int zo = r.nextInt(7), lo = r.nextInt(5), pad = 3, n = rows * C;
+        float[] z = Tensors.gaussian(r, zo + n + pad, 2), lambda = Tensors.uniform(r, lo + C + pad, -3, 1);
+        float[] a0 = Tensors.uniform(r, zo + n + pad, -1, 1);
+        float[] ad = a0.clone(), ac = a0.clone();
+        device.integralGateForward(ad, zo, z, zo, lambda, lo, rows, C);
+        cpu.integralGateForward(ac, zo, z, zo, lambda, lo, rows, C);
+        DeviceChecks.assertMatchesCpu("gate a rows=" + rows, ad, ac, abs(ac), RTOL, zo, n);
+
+        float[] da = Tensors.gaussian(r, zo + n + pad, 1);
+        float[] dz0 = Tensors.uniform(r, zo + n + pad, -1, 1), dl0 = Tensors.uniform(r, lo + C + pad, -1, 1);
+        float[] dzd = dz0.clone(), dzc = dz0.clone(), dld = dl0.clone(), dlc = dl0.clone();
+        device.integralGateBackward(dzd, zo, dld, lo, da, zo, ac, zo, z, zo, lambda, lo, rows, C);
+        cpu.integralGateBackward(dzc, zo, dlc, lo, da, zo, ac, zo, z, zo, lambda, lo, rows, C);
+        DeviceChecks.assertMatchesCpu("gate dz rows=" + rows, dzd, dzc, DeviceChecks.gradScale(dz0, dzc, zo, n), RTOL, zo, n);
+        float[] dlScale = new float[dl0.length], scratch = new float[dz0.length];
+        cpu.integralGateBackward(scratch, zo, dlScale, lo, abs(da), zo, ac, zo, z, zo, lambda, lo, rows, C);
+        dlScale = abs(dlScale);
+        for (int i = 0; i < dlScale.length; i++) {
+            dlScale[i] += Math.abs(dl0[i]);
+        }
+        DeviceChecks.assertMatchesCpu("gate dlambda rows=" + rows, dld, dlc, dlScale, RTOL, lo, C);
+    }
+
+    @Test
+    void gateMatchesCpuWhileRowsChange() {
+        long g0 = device.stats(ScanGraphs.GATE_BACKWARD).graphsBuilt();
+        checkGate(1, 40, 24);
+        checkGate(2, 3, 24);
+        checkGate(3, 64, 24);
+        checkGate(4, 1, 24);
+        assertThat(device.stats(ScanGraphs.GATE_BACKWARD).graphsBuilt() - g0).isEqualTo(1);
+        checkGate(5, 100, 7);
+        DeviceChecks.assertRanOnDevice(device, ScanGraphs.GATE_FORWARD, ScanGraphs.GATE_BACKWARD);
     }
 }

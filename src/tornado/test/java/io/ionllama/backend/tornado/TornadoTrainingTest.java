@@ -151,6 +151,6 @@ class TornadoTrainingTest {
         new Generator(onDevice, 1024, false).generate(prompt, 64, Sampling.greedy(), 1, full::add);
         assertThat(full).isEqualTo(bc);
         DeviceChecks.assertRanOnDevice(device, MatmulGraphs.FORWARD, AttentionGraphs.ROPE_FORWARD, AttentionGraphs.QUERY,
-                GlueGraphs.SCAN_STEP);
+                ScanGraphs.STEP);
     }
 }
