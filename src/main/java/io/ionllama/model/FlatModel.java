@@ -76,6 +76,21 @@ public abstract class FlatModel implements ByteModel {
         java.util.Arrays.fill(stageNanos, 0);
     }
 
+    /**
+     * The mean cross-entropy of the last forward pass, summed in double over its {@code n} rows'
+     * losses (ignored rows hold 0) and divided by the valid rows the loss statistics counted: the
+     * objective a model's backward differentiates.
+     */
+    protected final double meanLoss(float[] losses, float[] stats, int n) {
+        be.toHost(losses, stats);
+        double sum = 0;
+        for (int i = 0; i < n; i++) {
+            sum += losses[i];
+        }
+        double valid = stats[io.ionllama.kernels.Losses.STAT_VALID];
+        return valid == 0 ? 0 : sum / valid;
+    }
+
     /** Starts timing the first stage of a pass. */
     protected final void startTimer() {
         mark = System.nanoTime();

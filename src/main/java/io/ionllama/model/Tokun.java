@@ -320,13 +320,7 @@ public final class Tokun extends FlatModel {
 
     @Override
     public double objective() {
-        be.toHost(losses, stats);
-        double sum = 0;
-        for (int i = 0; i < N; i++) {
-            sum += losses[i];
-        }
-        double valid = stats[Losses.STAT_VALID];
-        return valid == 0 ? 0 : sum / valid;
+        return meanLoss(losses, stats, N);
     }
 
     @Override
