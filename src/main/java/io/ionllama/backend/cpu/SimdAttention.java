@@ -2,8 +2,8 @@ package io.ionllama.backend.cpu;
 
 import io.ionllama.kernels.Attention;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -29,10 +29,11 @@ import jdk.incubator.vector.VectorSpecies;
  * </pre>
  *
  * <p>Every product runs on one micro-kernel ({@link #gemm}): an MR-row tile of C in registers,
- * four vectors wide (then three, two, one: head dims 24 and 32 are one tile), one broadcast-FMA per row per step of the reduction, scalar
- * {@code Math.fma} for the last columns. Each element of C is one FMA chain over the reduction
- * index in order from its initial value, whichever tile shape computed it, so results depend on
- * the shape only. The softmax uses {@link SimdElementwise#exp} (a polynomial, not {@code
+ * four vectors wide (then three, two, one), one broadcast-FMA per row per step of the reduction;
+ * the last columns of a row are one masked vector (masked-off lanes load zeros and are never
+ * stored). Each element of C is one FMA chain over the reduction index in order from its initial
+ * value, whichever tile shape or vector width computed it, so results depend on the shape only.
+ * The softmax uses {@link SimdElementwise#exp} (a polynomial, not {@code
  * Math.exp}) and sums lanes in a fixed order (no {@code reduceLanes} for sums). Rows of a group
  * read up to the group's last key: the extra entries are exact zeros (att and dS above the
  * diagonal), or, for the scores, overwritten by the softmax.
@@ -46,12 +47,18 @@ import jdk.incubator.vector.VectorSpecies;
  */
 final class SimdAttention {
 
-    /** The products' species: at most 256 bits (on AVX-512 the same FLOP rate, half the edge waste at hd 24). */
-    static final VectorSpecies<Float> V = VectorSpecies.of(float.class,
-            VectorShape.forBitSize(Math.min(256, FloatVector.SPECIES_PREFERRED.vectorBitSize())));
+    /**
+     * The products' species: the one every Vector API path of this backend uses. A second shape
+     * (256-bit products beside 512-bit elementwise code) splits the JDK's type profiles inside
+     * {@code FloatVector} between two classes, and C2 then may leave a tile's FMAs on the boxing
+     * Java fallback for good: hundreds of KB allocated per call, several times slower, depending
+     * on compile timing ({@code SimdAttentionTest.steadyStateAllocatesNothing} caught it on an
+     * AVX-512 machine, and reproduces it with -XX:-TieredCompilation).
+     */
+    static final VectorSpecies<Float> V = SimdElementwise.S;
     static final int VL = V.length();
-    /** The softmax's species (that of {@link SimdElementwise#exp}). */
-    static final VectorSpecies<Float> S = SimdElementwise.S;
+    /** The softmax's species (that of {@link SimdElementwise#exp}): the same. */
+    static final VectorSpecies<Float> S = V;
     static final int SL = S.length();
     /** Rows of a micro tile. */
     static final int MR = 4;
@@ -324,61 +331,54 @@ final class SimdAttention {
      */
     static void gemm(float[] cm, int co, int crs, float[] a, int ao, int ars, int acs,
                      float[] bm, int bo, int brs, int t0, int t1, int rows, int n, boolean acc) {
-        int c = 0;
         if (rows == MR) {
+            int c = 0;
             for (; c + 4 * VL <= n; c += 4 * VL) {
-                tile4x4(cm, co + c, crs, a, ao, ars, acs, bm, bo + c, brs, t0, t1, acc);
+                tile4x4(cm, co + c, crs, a, ao, ars, acs, bm, bo + c, brs, t0, t1, acc, VL);
             }
-            if (c + 3 * VL <= n) {
-                tile4x3(cm, co + c, crs, a, ao, ars, acs, bm, bo + c, brs, t0, t1, acc);
-                c += 3 * VL;
-            }
-            for (; c + 2 * VL <= n; c += 2 * VL) {
-                tile4x2(cm, co + c, crs, a, ao, ars, acs, bm, bo + c, brs, t0, t1, acc);
-            }
-            for (; c + VL <= n; c += VL) {
-                tile4x1(cm, co + c, crs, a, ao, ars, acs, bm, bo + c, brs, t0, t1, acc);
+            // the rest, fewer than four vectors, in one tile: each B row is loaded once per step
+            int rest = n - c;
+            if (rest > 3 * VL) {
+                tile4x4(cm, co + c, crs, a, ao, ars, acs, bm, bo + c, brs, t0, t1, acc, rest - 3 * VL);
+            } else if (rest > 2 * VL) {
+                tile4x3(cm, co + c, crs, a, ao, ars, acs, bm, bo + c, brs, t0, t1, acc, rest - 2 * VL);
+            } else if (rest > VL) {
+                tile4x2(cm, co + c, crs, a, ao, ars, acs, bm, bo + c, brs, t0, t1, acc, rest - VL);
+            } else if (rest > 0) {
+                tile4x1(cm, co + c, crs, a, ao, ars, acs, bm, bo + c, brs, t0, t1, acc, rest);
             }
         } else {
             for (int r = 0; r < rows; r++) {
-                for (int cc = 0; cc + VL <= n; cc += VL) {
-                    tile1x1(cm, co + r * crs + cc, a, ao + r * ars, acs, bm, bo + cc, brs, t0, t1, acc);
+                for (int c = 0; c < n; c += VL) {
+                    tile1x1(cm, co + r * crs + c, a, ao + r * ars, acs, bm, bo + c, brs, t0, t1, acc,
+                            Math.min(VL, n - c));
                 }
-            }
-            c = n / VL * VL;
-        }
-        for (int r = 0; r < rows; r++) {
-            for (int cc = c; cc < n; cc++) {
-                int ci = co + r * crs + cc;
-                float s = acc ? cm[ci] : 0f;
-                for (int t = t0; t < t1; t++) {
-                    s = Math.fma(a[ao + r * ars + t * acs], bm[bo + t * brs + cc], s);
-                }
-                cm[ci] = s;
             }
         }
     }
 
+    /** Four rows by 4 vectors of columns; of the last vector only the first {@code last} lanes. */
     private static void tile4x4(float[] cm, int co, int crs, float[] a, int ao, int ars, int acs,
-                                float[] bm, int bo, int brs, int t0, int t1, boolean acc) {
+                                float[] bm, int bo, int brs, int t0, int t1, boolean acc, int last) {
+        VectorMask<Float> m = V.indexInRange(0, last);
         FloatVector c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33;
         if (acc) {
             c00 = FloatVector.fromArray(V, cm, co);
             c01 = FloatVector.fromArray(V, cm, co + VL);
             c02 = FloatVector.fromArray(V, cm, co + 2 * VL);
-            c03 = FloatVector.fromArray(V, cm, co + 3 * VL);
+            c03 = FloatVector.fromArray(V, cm, co + 3 * VL, m);
             c10 = FloatVector.fromArray(V, cm, co + crs);
             c11 = FloatVector.fromArray(V, cm, co + crs + VL);
             c12 = FloatVector.fromArray(V, cm, co + crs + 2 * VL);
-            c13 = FloatVector.fromArray(V, cm, co + crs + 3 * VL);
+            c13 = FloatVector.fromArray(V, cm, co + crs + 3 * VL, m);
             c20 = FloatVector.fromArray(V, cm, co + 2 * crs);
             c21 = FloatVector.fromArray(V, cm, co + 2 * crs + VL);
             c22 = FloatVector.fromArray(V, cm, co + 2 * crs + 2 * VL);
-            c23 = FloatVector.fromArray(V, cm, co + 2 * crs + 3 * VL);
+            c23 = FloatVector.fromArray(V, cm, co + 2 * crs + 3 * VL, m);
             c30 = FloatVector.fromArray(V, cm, co + 3 * crs);
             c31 = FloatVector.fromArray(V, cm, co + 3 * crs + VL);
             c32 = FloatVector.fromArray(V, cm, co + 3 * crs + 2 * VL);
-            c33 = FloatVector.fromArray(V, cm, co + 3 * crs + 3 * VL);
+            c33 = FloatVector.fromArray(V, cm, co + 3 * crs + 3 * VL, m);
         } else {
             c00 = c01 = c02 = c03 = c10 = c11 = c12 = c13 = c20 = c21 = c22 = c23 = c30 = c31 = c32 = c33 = FloatVector.zero(V);
         }
@@ -387,7 +387,7 @@ final class SimdAttention {
             FloatVector b0 = FloatVector.fromArray(V, bm, bi);
             FloatVector b1 = FloatVector.fromArray(V, bm, bi + VL);
             FloatVector b2 = FloatVector.fromArray(V, bm, bi + 2 * VL);
-            FloatVector b3 = FloatVector.fromArray(V, bm, bi + 3 * VL);
+            FloatVector b3 = FloatVector.fromArray(V, bm, bi + 3 * VL, m);
             FloatVector a0 = FloatVector.broadcast(V, a[ai]);
             c00 = a0.fma(b0, c00);
             c01 = a0.fma(b1, c01);
@@ -412,37 +412,39 @@ final class SimdAttention {
         c00.intoArray(cm, co);
         c01.intoArray(cm, co + VL);
         c02.intoArray(cm, co + 2 * VL);
-        c03.intoArray(cm, co + 3 * VL);
+        c03.intoArray(cm, co + 3 * VL, m);
         c10.intoArray(cm, co + crs);
         c11.intoArray(cm, co + crs + VL);
         c12.intoArray(cm, co + crs + 2 * VL);
-        c13.intoArray(cm, co + crs + 3 * VL);
+        c13.intoArray(cm, co + crs + 3 * VL, m);
         c20.intoArray(cm, co + 2 * crs);
         c21.intoArray(cm, co + 2 * crs + VL);
         c22.intoArray(cm, co + 2 * crs + 2 * VL);
-        c23.intoArray(cm, co + 2 * crs + 3 * VL);
+        c23.intoArray(cm, co + 2 * crs + 3 * VL, m);
         c30.intoArray(cm, co + 3 * crs);
         c31.intoArray(cm, co + 3 * crs + VL);
         c32.intoArray(cm, co + 3 * crs + 2 * VL);
-        c33.intoArray(cm, co + 3 * crs + 3 * VL);
+        c33.intoArray(cm, co + 3 * crs + 3 * VL, m);
     }
 
+    /** Four rows by 3 vectors of columns; of the last vector only the first {@code last} lanes. */
     private static void tile4x3(float[] cm, int co, int crs, float[] a, int ao, int ars, int acs,
-                                float[] bm, int bo, int brs, int t0, int t1, boolean acc) {
+                                float[] bm, int bo, int brs, int t0, int t1, boolean acc, int last) {
+        VectorMask<Float> m = V.indexInRange(0, last);
         FloatVector c00, c01, c02, c10, c11, c12, c20, c21, c22, c30, c31, c32;
         if (acc) {
             c00 = FloatVector.fromArray(V, cm, co);
             c01 = FloatVector.fromArray(V, cm, co + VL);
-            c02 = FloatVector.fromArray(V, cm, co + 2 * VL);
+            c02 = FloatVector.fromArray(V, cm, co + 2 * VL, m);
             c10 = FloatVector.fromArray(V, cm, co + crs);
             c11 = FloatVector.fromArray(V, cm, co + crs + VL);
-            c12 = FloatVector.fromArray(V, cm, co + crs + 2 * VL);
+            c12 = FloatVector.fromArray(V, cm, co + crs + 2 * VL, m);
             c20 = FloatVector.fromArray(V, cm, co + 2 * crs);
             c21 = FloatVector.fromArray(V, cm, co + 2 * crs + VL);
-            c22 = FloatVector.fromArray(V, cm, co + 2 * crs + 2 * VL);
+            c22 = FloatVector.fromArray(V, cm, co + 2 * crs + 2 * VL, m);
             c30 = FloatVector.fromArray(V, cm, co + 3 * crs);
             c31 = FloatVector.fromArray(V, cm, co + 3 * crs + VL);
-            c32 = FloatVector.fromArray(V, cm, co + 3 * crs + 2 * VL);
+            c32 = FloatVector.fromArray(V, cm, co + 3 * crs + 2 * VL, m);
         } else {
             c00 = c01 = c02 = c10 = c11 = c12 = c20 = c21 = c22 = c30 = c31 = c32 = FloatVector.zero(V);
         }
@@ -450,7 +452,7 @@ final class SimdAttention {
             int bi = bo + t * brs, ai = ao + t * acs;
             FloatVector b0 = FloatVector.fromArray(V, bm, bi);
             FloatVector b1 = FloatVector.fromArray(V, bm, bi + VL);
-            FloatVector b2 = FloatVector.fromArray(V, bm, bi + 2 * VL);
+            FloatVector b2 = FloatVector.fromArray(V, bm, bi + 2 * VL, m);
             FloatVector a0 = FloatVector.broadcast(V, a[ai]);
             c00 = a0.fma(b0, c00);
             c01 = a0.fma(b1, c01);
@@ -470,37 +472,39 @@ final class SimdAttention {
         }
         c00.intoArray(cm, co);
         c01.intoArray(cm, co + VL);
-        c02.intoArray(cm, co + 2 * VL);
+        c02.intoArray(cm, co + 2 * VL, m);
         c10.intoArray(cm, co + crs);
         c11.intoArray(cm, co + crs + VL);
-        c12.intoArray(cm, co + crs + 2 * VL);
+        c12.intoArray(cm, co + crs + 2 * VL, m);
         c20.intoArray(cm, co + 2 * crs);
         c21.intoArray(cm, co + 2 * crs + VL);
-        c22.intoArray(cm, co + 2 * crs + 2 * VL);
+        c22.intoArray(cm, co + 2 * crs + 2 * VL, m);
         c30.intoArray(cm, co + 3 * crs);
         c31.intoArray(cm, co + 3 * crs + VL);
-        c32.intoArray(cm, co + 3 * crs + 2 * VL);
+        c32.intoArray(cm, co + 3 * crs + 2 * VL, m);
     }
 
+    /** Four rows by 2 vectors of columns; of the last vector only the first {@code last} lanes. */
     private static void tile4x2(float[] cm, int co, int crs, float[] a, int ao, int ars, int acs,
-                                float[] bm, int bo, int brs, int t0, int t1, boolean acc) {
+                                float[] bm, int bo, int brs, int t0, int t1, boolean acc, int last) {
+        VectorMask<Float> m = V.indexInRange(0, last);
         FloatVector c00, c01, c10, c11, c20, c21, c30, c31;
         if (acc) {
             c00 = FloatVector.fromArray(V, cm, co);
-            c01 = FloatVector.fromArray(V, cm, co + VL);
+            c01 = FloatVector.fromArray(V, cm, co + VL, m);
             c10 = FloatVector.fromArray(V, cm, co + crs);
-            c11 = FloatVector.fromArray(V, cm, co + crs + VL);
+            c11 = FloatVector.fromArray(V, cm, co + crs + VL, m);
             c20 = FloatVector.fromArray(V, cm, co + 2 * crs);
-            c21 = FloatVector.fromArray(V, cm, co + 2 * crs + VL);
+            c21 = FloatVector.fromArray(V, cm, co + 2 * crs + VL, m);
             c30 = FloatVector.fromArray(V, cm, co + 3 * crs);
-            c31 = FloatVector.fromArray(V, cm, co + 3 * crs + VL);
+            c31 = FloatVector.fromArray(V, cm, co + 3 * crs + VL, m);
         } else {
             c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = FloatVector.zero(V);
         }
         for (int t = t0; t < t1; t++) {
             int bi = bo + t * brs, ai = ao + t * acs;
             FloatVector b0 = FloatVector.fromArray(V, bm, bi);
-            FloatVector b1 = FloatVector.fromArray(V, bm, bi + VL);
+            FloatVector b1 = FloatVector.fromArray(V, bm, bi + VL, m);
             FloatVector a0 = FloatVector.broadcast(V, a[ai]);
             c00 = a0.fma(b0, c00);
             c01 = a0.fma(b1, c01);
@@ -515,46 +519,53 @@ final class SimdAttention {
             c31 = a3.fma(b1, c31);
         }
         c00.intoArray(cm, co);
-        c01.intoArray(cm, co + VL);
+        c01.intoArray(cm, co + VL, m);
         c10.intoArray(cm, co + crs);
-        c11.intoArray(cm, co + crs + VL);
+        c11.intoArray(cm, co + crs + VL, m);
         c20.intoArray(cm, co + 2 * crs);
-        c21.intoArray(cm, co + 2 * crs + VL);
+        c21.intoArray(cm, co + 2 * crs + VL, m);
         c30.intoArray(cm, co + 3 * crs);
-        c31.intoArray(cm, co + 3 * crs + VL);
+        c31.intoArray(cm, co + 3 * crs + VL, m);
     }
 
+    /** Four rows by 1 vector of columns; of the last vector only the first {@code last} lanes. */
     private static void tile4x1(float[] cm, int co, int crs, float[] a, int ao, int ars, int acs,
-                                float[] bm, int bo, int brs, int t0, int t1, boolean acc) {
-        FloatVector c0, c1, c2, c3;
+                                float[] bm, int bo, int brs, int t0, int t1, boolean acc, int last) {
+        VectorMask<Float> m = V.indexInRange(0, last);
+        FloatVector c00, c10, c20, c30;
         if (acc) {
-            c0 = FloatVector.fromArray(V, cm, co);
-            c1 = FloatVector.fromArray(V, cm, co + crs);
-            c2 = FloatVector.fromArray(V, cm, co + 2 * crs);
-            c3 = FloatVector.fromArray(V, cm, co + 3 * crs);
+            c00 = FloatVector.fromArray(V, cm, co, m);
+            c10 = FloatVector.fromArray(V, cm, co + crs, m);
+            c20 = FloatVector.fromArray(V, cm, co + 2 * crs, m);
+            c30 = FloatVector.fromArray(V, cm, co + 3 * crs, m);
         } else {
-            c0 = c1 = c2 = c3 = FloatVector.zero(V);
+            c00 = c10 = c20 = c30 = FloatVector.zero(V);
         }
         for (int t = t0; t < t1; t++) {
-            int ai = ao + t * acs;
-            FloatVector b0 = FloatVector.fromArray(V, bm, bo + t * brs);
-            c0 = FloatVector.broadcast(V, a[ai]).fma(b0, c0);
-            c1 = FloatVector.broadcast(V, a[ai + ars]).fma(b0, c1);
-            c2 = FloatVector.broadcast(V, a[ai + 2 * ars]).fma(b0, c2);
-            c3 = FloatVector.broadcast(V, a[ai + 3 * ars]).fma(b0, c3);
+            int bi = bo + t * brs, ai = ao + t * acs;
+            FloatVector b0 = FloatVector.fromArray(V, bm, bi, m);
+            FloatVector a0 = FloatVector.broadcast(V, a[ai]);
+            c00 = a0.fma(b0, c00);
+            FloatVector a1 = FloatVector.broadcast(V, a[ai + ars]);
+            c10 = a1.fma(b0, c10);
+            FloatVector a2 = FloatVector.broadcast(V, a[ai + 2 * ars]);
+            c20 = a2.fma(b0, c20);
+            FloatVector a3 = FloatVector.broadcast(V, a[ai + 3 * ars]);
+            c30 = a3.fma(b0, c30);
         }
-        c0.intoArray(cm, co);
-        c1.intoArray(cm, co + crs);
-        c2.intoArray(cm, co + 2 * crs);
-        c3.intoArray(cm, co + 3 * crs);
+        c00.intoArray(cm, co, m);
+        c10.intoArray(cm, co + crs, m);
+        c20.intoArray(cm, co + 2 * crs, m);
+        c30.intoArray(cm, co + 3 * crs, m);
     }
 
     private static void tile1x1(float[] cm, int co, float[] a, int ao, int acs,
-                                float[] bm, int bo, int brs, int t0, int t1, boolean acc) {
-        FloatVector c0 = acc ? FloatVector.fromArray(V, cm, co) : FloatVector.zero(V);
+                                float[] bm, int bo, int brs, int t0, int t1, boolean acc, int cols) {
+        VectorMask<Float> m = V.indexInRange(0, cols);
+        FloatVector c0 = acc ? FloatVector.fromArray(V, cm, co, m) : FloatVector.zero(V);
         for (int t = t0; t < t1; t++) {
-            c0 = FloatVector.broadcast(V, a[ao + t * acs]).fma(FloatVector.fromArray(V, bm, bo + t * brs), c0);
+            c0 = FloatVector.broadcast(V, a[ao + t * acs]).fma(FloatVector.fromArray(V, bm, bo + t * brs, m), c0);
         }
-        c0.intoArray(cm, co);
+        c0.intoArray(cm, co, m);
     }
 }
