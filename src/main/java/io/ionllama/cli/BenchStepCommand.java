@@ -1,6 +1,8 @@
 package io.ionllama.cli;
 
+import io.ionllama.backend.Backend;
 import io.ionllama.backend.Backends;
+import io.ionllama.backend.OpProfile;
 import io.ionllama.backend.cpu.CpuBackend;
 import io.ionllama.model.ByteModel;
 import io.ionllama.model.ContextRnn;
@@ -13,6 +15,7 @@ import io.ionllama.model.RnnConfig;
 import io.ionllama.model.StepFlops;
 import io.ionllama.train.AdamW;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Locale;
 import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
@@ -57,6 +60,9 @@ final class BenchStepCommand implements Callable<Integer> {
     @Option(names = "--attention", description = "Global attention: dilated or dense.")
     String attention = "dilated";
 
+    @Option(names = "--profile", description = "Also time every backend op of the timed steps: ms and calls per step, share of the step, and the time between ops.")
+    boolean profile;
+
     @Option(names = "--d-model", description = "Dense model: width (default 192).")
     Integer dModel;
 
@@ -87,8 +93,19 @@ final class BenchStepCommand implements Callable<Integer> {
 
     static final String[] STAGES = stages(IonLlama.STAGES);
 
-    /** Best step of one thread count: total and per-stage nanoseconds. */
-    record Timing(long total, long[] stages, int[] patches) {}
+    /** Best step of one thread count: total and per-stage nanoseconds; the op profile when asked for. */
+    record Timing(long total, long[] stages, int[] patches, OpProfile profile, long profiledNanos) {}
+
+    /** The backend a model of this run computes on: the CPU, timed op by op with --profile. */
+    private Backend backend(CpuBackend cpu) {
+        if (!profile) {
+            return cpu;
+        }
+        current = new OpProfile();
+        return current.wrap(cpu);
+    }
+
+    private OpProfile current;
 
     @Override
     public Integer call() {
@@ -130,7 +147,8 @@ final class BenchStepCommand implements Callable<Integer> {
         for (int k = 0; k < counts.length; k++) {
             try (CpuBackend cpu = new CpuBackend(counts[k])) {
                 describe = cpu.describe();
-                res[k] = run(new IonLlama(c, cpu, p, dense), cpu);
+                Backend b = backend(cpu);
+                res[k] = run(new IonLlama(c, b, p, dense), b);
             }
         }
         double flops = StepFlops.perStep(c, bytes, res[0].patches, dense);
@@ -159,9 +177,10 @@ final class BenchStepCommand implements Callable<Integer> {
         for (int k = 0; k < counts.length; k++) {
             try (CpuBackend cpu = new CpuBackend(counts[k])) {
                 describe = cpu.describe();
-                DenseGpt m = new DenseGpt(c, cpu);
+                Backend bk = backend(cpu);
+                DenseGpt m = new DenseGpt(c, bk);
                 params = m.layout.total();
-                res[k] = run(m, cpu);
+                res[k] = run(m, bk);
             }
         }
         double flops = StepFlops.perStepDense(c, batch, seqLen);
@@ -190,7 +209,8 @@ final class BenchStepCommand implements Callable<Integer> {
         for (int k = 0; k < counts.length; k++) {
             try (CpuBackend cpu = new CpuBackend(counts[k])) {
                 describe = cpu.describe();
-                res[k] = run(new ContextRnn(c, cpu), cpu);
+                Backend bk = backend(cpu);
+                res[k] = run(new ContextRnn(c, bk), bk);
             }
         }
         double flops = StepFlops.perStepRnn(c, bytes);
@@ -202,7 +222,7 @@ final class BenchStepCommand implements Callable<Integer> {
         return 0;
     }
 
-    private static void report(String[] stageNames, int[] counts, Timing[] res, long bytes, double flops) {
+    private void report(String[] stageNames, int[] counts, Timing[] res, long bytes, double flops) {
         StringBuilder head = new StringBuilder(String.format(Locale.ROOT, "%-28s", "stage (ms)"));
         for (int n : counts) {
             head.append(String.format(Locale.ROOT, "%13s", n + (n == 1 ? " thread" : " threads")));
@@ -225,9 +245,28 @@ final class BenchStepCommand implements Callable<Integer> {
             }
             System.out.println(row);
         }
+        for (int c = 0; c < counts.length; c++) {
+            if (res[c].profile != null) {
+                printProfile(counts[c], res[c], steps);
+            }
+        }
     }
 
-    private Timing run(ByteModel m, CpuBackend cpu) {
+    /** The op table of --profile: per timed step (the mean of them), ops by time, then what ran between them. */
+    private static void printProfile(int threads, Timing t, int steps) {
+        double step = t.profiledNanos / 1e6 / steps, ops = t.profile.totalNanos() / 1e6 / steps;
+        System.out.printf(Locale.ROOT, "%nprofile, %d thread(s), mean of %d timed steps: %.1f ms a step, %.1f ms in backend ops,"
+                + " %.1f ms (%.1f%%) between them%n", threads, steps, step, ops, step - ops, 100 * (step - ops) / step);
+        System.out.printf(Locale.ROOT, "%-32s %10s %10s %8s%n", "op", "ms/step", "calls/step", "share");
+        for (OpProfile.Entry e : t.profile.entries()) {
+            System.out.printf(Locale.ROOT, "%-32s %10.1f %10d %7.1f%%%n", e.op(), e.nanos() / 1e6 / steps, e.calls() / steps,
+                    100 * e.nanos() / 1e6 / steps / step);
+        }
+    }
+
+    private Timing run(ByteModel m, Backend cpu) {
+        OpProfile prof = profile ? current : null;
+        long profiled = 0;
         String[] stages = stages(m.stages());
         m.init(1);
         AdamW opt = AdamW.defaults(m.layout().total(), 0.1f);
@@ -243,6 +282,9 @@ final class BenchStepCommand implements Callable<Integer> {
         long best = Long.MAX_VALUE;
         long[] bestStages = null;
         for (int k = 0; k < warmup + steps; k++) {
+            if (prof != null && k == warmup) {
+                prof.reset();
+            }
             m.resetTimers();
             long t0 = System.nanoTime();
             Arrays.fill(m.grads(), 0f);
@@ -252,6 +294,9 @@ final class BenchStepCommand implements Callable<Integer> {
             double norm = AdamW.gradNorm(cpu, m.layout(), m.grads());
             opt.update(cpu, m.layout().tensors(), m.params(), m.grads(), 1e-4f, AdamW.clipScale(norm, 1f));
             long t2 = System.nanoTime();
+            if (k >= warmup) {
+                profiled += t2 - t0;
+            }
             if (k >= warmup && t2 - t0 < best) {
                 best = t2 - t0;
                 bestStages = Arrays.copyOf(m.stageNanos(), stages.length);
@@ -271,6 +316,6 @@ final class BenchStepCommand implements Callable<Integer> {
                 patches[i / seqLen] += ends[i] != 0 ? 1 : 0;
             }
         }
-        return new Timing(best, bestStages, patches);
+        return new Timing(best, bestStages, patches, prof, profiled);
     }
 }

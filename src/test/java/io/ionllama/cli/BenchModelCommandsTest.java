@@ -37,6 +37,19 @@ class BenchModelCommandsTest {
     }
 
     @Test
+    void profileListsTheOpsOfEachThreadCount() {
+        int[] code = new int[1];
+        String out = capture(code, "bench", "step", "--model", "dense", "--d-model", "32", "--layers", "1", "--heads", "2",
+                "--batch-size", "2", "--seq-len", "32", "--steps", "2", "--warmup", "1", "--threads", "2", "--profile");
+        assertThat(code[0]).as(out).isZero();
+        assertThat(out).contains("profile, 1 thread(s), mean of 2 timed steps").contains("profile, 2 thread(s)")
+                .contains("between them");
+        // one dense layer: q, k, v, o, gate, up, down and the head, each once forward per step
+        assertThat(out.lines().filter(l -> l.startsWith("matmulForward ")).findFirst().orElseThrow()).matches(".*\\s8\\s+[0-9.]+%$");
+        assertThat(out).contains("attentionDenseForward").contains("adamwTensors");
+    }
+
+    @Test
     void generatePrintsIncrementalAndReferenceRows() {
         int[] code = new int[1];
         String out = capture(code, "bench", "generate", "--size", "nano", "--contexts", "16,40", "--reference", "16",
