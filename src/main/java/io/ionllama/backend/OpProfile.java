@@ -20,7 +20,9 @@ import java.util.Set;
  *                          t0 ........................ t1    totals[op] += t1 - t0, calls[op]++
  * </pre>
  *
- * <p>Only the outermost call is timed: an op the delegate implements with other ops (a default
+ * <p>The three matmul products are listed per shape ({@code matmulForward 4096x256->768}: rows,
+ * in, out, their last three arguments), with their FLOPs, so a slow shape shows as a low GFLOP/s.
+ * Only the outermost call is timed: an op the delegate implements with other ops (a default
  * method of {@link Backend}) runs on the delegate, so its parts are not counted twice. What a step
  * spends outside every op (the models' Java between ops: index arithmetic, small loops, array
  * bookkeeping) is the step's time minus the sum. A dynamic proxy costs a boxed argument array per
@@ -34,8 +36,13 @@ public final class OpProfile {
 
     private final Map<String, long[]> ops = new LinkedHashMap<>();
 
-    /** One op's totals: wall nanoseconds and calls. */
-    public record Entry(String op, long nanos, long calls) {}
+    /** One op's totals: wall nanoseconds, calls, and floating-point operations where known (matmul; else 0). */
+    public record Entry(String op, long nanos, long calls, long flops) {
+        /** GFLOP/s, or NaN where the FLOPs are not known. */
+        public double gflops() {
+            return flops > 0 ? flops / (double) nanos : Double.NaN;
+        }
+    }
 
     /** {@code backend}, with every op call timed into this profile. */
     public Backend wrap(Backend backend) {
@@ -47,13 +54,21 @@ public final class OpProfile {
         if (NOT_OPS.contains(method.getName())) {
             return call(backend, method, args);
         }
+        String op = method.getName();
+        long flops = 0;
+        if (op.startsWith("matmul") && args.length >= 3) {
+            int n = args.length, rows = (Integer) args[n - 3], in = (Integer) args[n - 2], out = (Integer) args[n - 1];
+            op = op + " " + rows + "x" + in + "->" + out;
+            flops = 2L * rows * in * out;
+        }
         long t0 = System.nanoTime();
         try {
             return call(backend, method, args);
         } finally {
-            long[] e = ops.computeIfAbsent(method.getName(), k -> new long[2]);
+            long[] e = ops.computeIfAbsent(op, k -> new long[3]);
             e[0] += System.nanoTime() - t0;
             e[1]++;
+            e[2] += flops;
         }
     }
 
@@ -73,7 +88,7 @@ public final class OpProfile {
     /** The ops seen, most time first. */
     public List<Entry> entries() {
         List<Entry> out = new ArrayList<>();
-        ops.forEach((op, e) -> out.add(new Entry(op, e[0], e[1])));
+        ops.forEach((op, e) -> out.add(new Entry(op, e[0], e[1], e[2])));
         out.sort(Comparator.comparingLong(Entry::nanos).reversed());
         return out;
     }

@@ -257,10 +257,12 @@ final class BenchStepCommand implements Callable<Integer> {
         double step = t.profiledNanos / 1e6 / steps, ops = t.profile.totalNanos() / 1e6 / steps;
         System.out.printf(Locale.ROOT, "%nprofile, %d thread(s), mean of %d timed steps: %.1f ms a step, %.1f ms in backend ops,"
                 + " %.1f ms (%.1f%%) between them%n", threads, steps, step, ops, step - ops, 100 * (step - ops) / step);
-        System.out.printf(Locale.ROOT, "%-32s %10s %10s %8s%n", "op", "ms/step", "calls/step", "share");
+        System.out.printf(Locale.ROOT, "%-44s %10s %10s %8s %9s%n", "op (matmul: rows x in -> out)", "ms/step", "calls/step", "share",
+                "GFLOP/s");
         for (OpProfile.Entry e : t.profile.entries()) {
-            System.out.printf(Locale.ROOT, "%-32s %10.1f %10d %7.1f%%%n", e.op(), e.nanos() / 1e6 / steps, e.calls() / steps,
-                    100 * e.nanos() / 1e6 / steps / step);
+            String rate = Double.isNaN(e.gflops()) ? "" : String.format(Locale.ROOT, "%9.1f", e.gflops());
+            System.out.printf(Locale.ROOT, "%-44s %10.1f %10d %7.1f%% %s%n", e.op(), e.nanos() / 1e6 / steps, e.calls() / steps,
+                    100 * e.nanos() / 1e6 / steps / step, rate);
         }
     }
 

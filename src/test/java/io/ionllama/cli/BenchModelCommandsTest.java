@@ -44,8 +44,9 @@ class BenchModelCommandsTest {
         assertThat(code[0]).as(out).isZero();
         assertThat(out).contains("profile, 1 thread(s), mean of 2 timed steps").contains("profile, 2 thread(s)")
                 .contains("between them");
-        // one dense layer: q, k, v, o, gate, up, down and the head, each once forward per step
-        assertThat(out.lines().filter(l -> l.startsWith("matmulForward ")).findFirst().orElseThrow()).matches(".*\\s8\\s+[0-9.]+%$");
+        // matmuls per shape (rows x in -> out) with their rate; the head (32 -> 256) once forward per step
+        assertThat(out.lines().filter(l -> l.startsWith("matmulForward 64x32->256 ")).findFirst().orElseThrow())
+                .matches(".*\\s1\\s+[0-9.]+%\\s+[0-9.]+$");
         assertThat(out).contains("attentionDenseForward").contains("adamwTensors");
     }
 
