@@ -38,7 +38,24 @@ public final class Checkpoint {
     /** A problem with a checkpoint file: its message is one line for the user. */
     public static final class CheckpointException extends IOException {
         public CheckpointException(String message) {
-            super(message);
+            super(printable(message));
+        }
+
+        /**
+         * The message with control characters written as {@code \\uXXXX}: messages quote values
+         * read from a damaged file, and a carriage return or newline among them would break the
+         * one-line error (a fuzzed header once turned the '-' of the format name into '\\r').
+         */
+        static String printable(String message) {
+            StringBuilder b = new StringBuilder(message.length());
+            message.codePoints().forEach(c -> {
+                if (Character.isISOControl(c)) {
+                    b.append(String.format("\\u%04X", c));
+                } else {
+                    b.appendCodePoint(c);
+                }
+            });
+            return b.toString();
         }
     }
 

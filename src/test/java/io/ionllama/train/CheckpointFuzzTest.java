@@ -132,6 +132,24 @@ class CheckpointFuzzTest {
         check(edited, "n_entropy 1 -> 0");
     }
 
+    /**
+     * Found by the flips above: one bit turns the '-' of the format name into a carriage return,
+     * and the message that quotes the format broke the one-line rule.
+     */
+    @Example
+    void aControlCharacterInAQuotedValueStaysOnOneLine() {
+        String header = new String(ORIGINAL, 8, HEADER_END - 8, StandardCharsets.UTF_8);
+        int at = 8 + header.indexOf("ionllama-v12") + "ionllama".length();
+        assertThat((char) ORIGINAL[at]).isEqualTo('-');
+        byte[] b = ORIGINAL.clone();
+        b[at] ^= 0x20; // '-' -> '\r'
+        check(b, "format '-' -> CR");
+        assertThatThrownBy(() -> {
+            Files.write(DIR.resolve("mutant.safetensors"), b);
+            Checkpoint.loadModel(DIR.resolve("mutant.safetensors"), CPU);
+        }).hasMessageContaining("ionllama\\u000Dv12");
+    }
+
     /** Found by the header edits: a layer count of 999991 once built a layout of millions of tensors before failing. */
     @Example
     void anEnormousLayerCountIsRefusedAtOnce() {
