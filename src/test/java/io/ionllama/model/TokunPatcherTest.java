@@ -17,21 +17,11 @@ import org.junit.jupiter.api.Test;
  */
 class TokunPatcherTest extends CpuBackendTest {
 
-    static int[] text(int n, long seed) {
-        SplittableRandom r = new SplittableRandom(seed);
-        String alphabet = "the quick brown fox, 0123. ";
-        int[] x = new int[n];
-        for (int i = 0; i < n; i++) {
-            x[i] = alphabet.charAt(r.nextInt(alphabet.length()));
-        }
-        return x;
-    }
-
     @Test
     void patchesAreTheTokunsChunks() {
         IonLlama m = TokunPatched.model(cpu, 1);
         int B = 2, T = 23; // 5 whole chunks and 3 bytes of an open one per sequence
-        int[] x = text(B * T, 1), y = new int[B * T];
+        int[] x = TokunPatched.text(B * T, 1), y = new int[B * T];
         IonLlama.Output o = m.forward(x, y, B, T);
         assertThat(o.patches()).isEqualTo(2 * 5);
         int[] ends = m.lastBoundaries();
@@ -47,7 +37,7 @@ class TokunPatcherTest extends CpuBackendTest {
         IonLlama m = TokunPatched.model(cpu, 2);
         SplittableRandom r = new SplittableRandom(2);
         int B = 2, T = 50;
-        int[] x = text(B * T, 2), y = new int[B * T];
+        int[] x = TokunPatched.text(B * T, 2), y = new int[B * T];
         for (int i = 0; i < y.length; i++) {
             y[i] = r.nextInt(256);
         }
@@ -75,7 +65,7 @@ class TokunPatcherTest extends CpuBackendTest {
     void theTokunReachesBytesFromItsFirstChunksEndOn() {
         IonLlama m = TokunPatched.model(cpu, 3);
         int T = 20;
-        int[] x = text(T, 3), y = new int[T];
+        int[] x = TokunPatched.text(T, 3), y = new int[T];
         m.forward(x, y, 1, T);
         float[] before = m.logits().clone();
         m.patchEncoder.init(77);
@@ -92,7 +82,7 @@ class TokunPatcherTest extends CpuBackendTest {
     void incrementalLogitsEqualTheFullPass() {
         IonLlama m = TokunPatched.model(cpu, 4);
         int T = 70;
-        int[] x = text(T, 4), y = new int[T];
+        int[] x = TokunPatched.text(T, 4), y = new int[T];
         Arrays.fill(y, -1);
         m.forward(x, y, 1, T);
         float[] full = m.logits().clone();

@@ -39,4 +39,15 @@ public final class TokunPatched {
     public static IonLlama model(Backend be, long seed) {
         return model(config(), be, tokun(be, seed + 1000), seed);
     }
+
+    /** {@code n} bytes of a small alphabet, drawn from {@code seed}. */
+    public static int[] text(int n, long seed) {
+        java.util.SplittableRandom r = new java.util.SplittableRandom(seed);
+        String alphabet = "the quick brown fox, 0123. ";
+        int[] x = new int[n];
+        for (int i = 0; i < n; i++) {
+            x[i] = alphabet.charAt(r.nextInt(alphabet.length()));
+        }
+        return x;
+    }
 }
