@@ -274,15 +274,15 @@ final class TrainCommand implements Callable<Integer> {
         }
     }
 
-    /** A {@code --patcher tokun:PATH}'s checkpoint and the patcher it implies. */
-    private record TokunPatcher(Path path, Patcher patcher) {}
+    /** A {@code --patcher tokun:PATH}'s checkpoint, the patcher it implies and the tokun's dimensions. */
+    record TokunPatcher(Path path, Patcher patcher, io.ionllama.model.TokunConfig config) {}
 
     /**
      * Reads {@code tokun:PATH}'s checkpoint metadata before any work, so a missing file, a
      * checkpoint of another model, or a chunk longer than --max-patch is one line; the weights load
      * once the backend is open.
      */
-    private static TokunPatcher tokunPatcher(String spec, ModelConfig config) throws java.io.IOException {
+    static TokunPatcher tokunPatcher(String spec, ModelConfig config) throws java.io.IOException {
         String source = Patcher.tokunPath(spec);
         Path path = Path.of(source);
         Checkpoint.Meta meta;
@@ -292,7 +292,8 @@ final class TrainCommand implements Callable<Integer> {
         } catch (Checkpoint.CheckpointException e) {
             throw new Errors.UserError("--patcher tokun: " + e.getMessage());
         }
-        return new TokunPatcher(path, Patcher.tokun(source, meta.tokunConfig().chunk(), config.maxPatch(), config.targetPatch()));
+        return new TokunPatcher(path, Patcher.tokun(source, meta.tokunConfig().chunk(), config.maxPatch(), config.targetPatch()),
+                meta.tokunConfig());
     }
 
     /** The names of the model-shape flags (the ModelOptions mixin's). */

@@ -75,6 +75,17 @@ class TokunPatcherCliTest {
     }
 
     @Test
+    void infoShowsTheLayoutOfATokunPatchedModel() throws Exception {
+        Path tokun = tokunFile();
+        CliTest.Result r = CliTest.run("info", "--size", "nano", "--patcher", "tokun:" + tokun);
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.out()).contains("a frozen tokun 2x2 d8", "not trained", "tokun.proj").doesNotContain("enc.proj");
+        CliTest.Result bad = CliTest.run("info", "--patcher", "tokun:" + dir.resolve("none.safetensors"));
+        assertThat(bad.code()).isEqualTo(2);
+        assertThat(bad.err().strip()).contains("no checkpoint at").doesNotContain("\n");
+    }
+
+    @Test
     void badTokunPatchersAreOneLineAndExitTwo() throws Exception {
         Path tokun = tokunFile();
         Path lm = CliHarness.tinyCheckpoint(dir.resolve("lm.safetensors"));
