@@ -26,12 +26,15 @@ final class InfoCommand implements Callable<Integer> {
     @Option(names = "--seq-len", defaultValue = "1024", description = "Bytes per sequence, for the memory estimate.")
     int seqLen;
 
+    @Option(names = "--patcher", description = "With tokun:PATH: the layout of a model patched by that tokun checkpoint (tokun.proj in place of enc.proj; the frozen tokun counted apart).")
+    String patcher;
+
     @Option(names = "--tensors", negatable = true, defaultValue = "true", fallbackValue = "true",
             description = "List every tensor (--no-tensors: totals only).")
     boolean listTensors;
 
     @Override
-    public Integer call() {
+    public Integer call() throws java.io.IOException {
         Bounds.batch("--batch-size", batchSize, "--seq-len", seqLen, 1);
         if (model.dense()) {
             return dense(model.denseConfig());
@@ -40,8 +43,14 @@ final class InfoCommand implements Callable<Integer> {
             return rnn(model.rnnConfig());
         }
         ModelConfig c = model.config();
-        ParamLayout layout = Architecture.layout(c);
-        System.out.println("ionLlama v12 " + c.size());
+        io.ionllama.model.TokunConfig tokun = patcher != null && io.ionllama.model.Patcher.isTokun(patcher)
+                ? TrainCommand.tokunPatcher(patcher, c).config() : null;
+        if (patcher != null && tokun == null) {
+            io.ionllama.model.Patcher.parse(patcher, c.maxPatch(), c.targetPatch()); // the others share one layout: only checked
+        }
+        ParamLayout layout = Architecture.layout(c, tokun == null ? 0 : tokun.dim());
+        System.out.println("ionLlama v12 " + c.size() + (tokun == null ? "" : ", patcher " + patcher.strip() + ": a frozen "
+                + tokun.describe() + " (" + String.format("%,d", tokun.layout().total()) + " params, not trained) as the patch encoder"));
         StringBuilder dims = new StringBuilder();
         for (Map.Entry<String, String> e : c.toMap().entrySet()) {
             dims.append(dims.isEmpty() ? "  " : " ").append(e.getKey()).append('=').append(e.getValue());

@@ -40,7 +40,9 @@ final class ResumeCheck {
             }
         }
         if (given.test("--patcher")) {
-            String spec = Patcher.parse(patcher, meta.config().maxPatch(), meta.config().targetPatch()).spec();
+            // A tokun patcher is compared as written: the checkpoint carries its tokun, the path is provenance.
+            String spec = Patcher.isTokun(patcher) ? patcher.strip()
+                    : Patcher.parse(patcher, meta.config().maxPatch(), meta.config().targetPatch()).spec();
             if (!spec.equals(meta.patcher())) {
                 conflicts.add("--patcher " + spec + " (the checkpoint's is " + meta.patcher() + ")");
             }

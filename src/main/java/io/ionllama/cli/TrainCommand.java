@@ -97,7 +97,7 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "1337", description = "Seed for initialisation and data order.")
     long seed;
 
-    @Option(names = "--patcher", defaultValue = "entropy", description = "entropy, monotonic, space or fixed:N.")
+    @Option(names = "--patcher", defaultValue = "entropy", description = "entropy, monotonic, space, fixed:N, or tokun:PATH (a trained tokun checkpoint as a frozen patch encoder: patches of its chunk, each the tokun's latent).")
     String patcher;
 
     @Option(names = "--entropy-warmup", defaultValue = "60", description = "Steps of fixed patches while the entropy model learns.")
@@ -164,6 +164,7 @@ final class TrainCommand implements Callable<Integer> {
         RnnConfig rnnConfig = rnnModel ? model.rnnConfig() : null;
         String patcherSpec = patcher;
         boolean dense = attention.equals("dense");
+        Checkpoint.Meta resumeMeta = null;
         if (resumeFrom != null) {
             Checkpoint.Meta meta = Checkpoint.readMeta(resumeFrom);
             Checkpoint.checkArchitecture(resumeFrom, meta, model.kind());
@@ -178,11 +179,14 @@ final class TrainCommand implements Callable<Integer> {
             rnnConfig = meta.rnnConfig();
             patcherSpec = meta.patcher();
             dense = meta.dense();
+            resumeMeta = meta;
             if (meta.step() >= maxSteps) {
                 throw new Errors.UserError("nothing left to do: " + resumeFrom + " is at step " + meta.step() + " and --max-steps is "
                         + maxSteps + " (give a larger --max-steps to train further)");
             }
         }
+        TokunPatcher tokunPatcher = resumeFrom == null && config != null && Patcher.isTokun(patcherSpec)
+                ? tokunPatcher(patcherSpec, config) : null;
         if (denseModel) {
             check(seqLen <= denseConfig.context(), "--seq-len (" + seqLen + ") is longer than the dense model's --context ("
                     + denseConfig.context() + ")");
@@ -212,6 +216,9 @@ final class TrainCommand implements Callable<Integer> {
 
         try (Backend be = backendOptions.open(); Corpus corpus = openCorpus(cache)) {
             ByteModel m = denseModel ? new DenseGpt(denseConfig, be) : rnnModel ? new ContextRnn(rnnConfig, be)
+                    : resumeMeta != null ? Checkpoint.newModel(resumeMeta, be) // its tokun patch encoder, if any, loads with it
+                    : tokunPatcher != null ? new IonLlama(config, be, tokunPatcher.patcher(), dense,
+                            Checkpoint.loadTokun(tokunPatcher.path(), be))
                     : new IonLlama(config, be, Patcher.parse(patcherSpec, config.maxPatch(), config.targetPatch()), dense);
             m.init(seed);
             Trainer trainer = new Trainer(m, corpus.train(), cfg).clock(clock).mixTasks(mixTasks);
@@ -265,6 +272,28 @@ final class TrainCommand implements Callable<Integer> {
         if (Files.exists(s.plot())) {
             System.out.println("plot:       " + s.plot());
         }
+    }
+
+    /** A {@code --patcher tokun:PATH}'s checkpoint, the patcher it implies and the tokun's dimensions. */
+    record TokunPatcher(Path path, Patcher patcher, io.ionllama.model.TokunConfig config) {}
+
+    /**
+     * Reads {@code tokun:PATH}'s checkpoint metadata before any work, so a missing file, a
+     * checkpoint of another model, or a chunk longer than --max-patch is one line; the weights load
+     * once the backend is open.
+     */
+    static TokunPatcher tokunPatcher(String spec, ModelConfig config) throws java.io.IOException {
+        String source = Patcher.tokunPath(spec);
+        Path path = Path.of(source);
+        Checkpoint.Meta meta;
+        try {
+            meta = Checkpoint.readMeta(path);
+            Checkpoint.checkArchitecture(path, meta, io.ionllama.model.Tokun.KIND);
+        } catch (Checkpoint.CheckpointException e) {
+            throw new Errors.UserError("--patcher tokun: " + e.getMessage());
+        }
+        return new TokunPatcher(path, Patcher.tokun(source, meta.tokunConfig().chunk(), config.maxPatch(), config.targetPatch()),
+                meta.tokunConfig());
     }
 
     /** The names of the model-shape flags (the ModelOptions mixin's). */

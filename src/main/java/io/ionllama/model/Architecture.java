@@ -10,6 +10,7 @@ import io.ionllama.model.ParamLayout.Kind;
  *   embed.byte [256, dL]   embed.ngram [nN, buckets, dL]
  *   entropy.*             small causal IntegralLNN byte model with its own head
  *   enc.{i}.*             IntegralLNN layers at dL        enc.proj [dM, dL]  (W_p, pool at patch end)
+ *                         or, with --patcher tokun:PATH,  tokun.proj [dM, dT] (a frozen tokun's latent per patch)
  *   global.{i}.*          pre-norm transformer blocks at dM        global.norm [dM]
  *   dec.start [dM]        dec.up [dL, dM]        dec.{i}.*  IntegralLNN layers at dL
  *   dec.norm [dL]         head [256, dL]
@@ -18,7 +19,20 @@ import io.ionllama.model.ParamLayout.Kind;
 public final class Architecture {
     private Architecture() {}
 
+    /** The trainable projection of a frozen tokun's patch latents to the global width (--patcher tokun:PATH). */
+    public static final String TOKUN_PROJ = "tokun.proj";
+
     public static ParamLayout layout(ModelConfig c) {
+        return layout(c, 0);
+    }
+
+    /**
+     * The layout with {@code tokunDim} > 0: patch vectors are a frozen tokun's latents of width
+     * {@code tokunDim} (--patcher tokun:PATH), projected by {@code tokun.proj} in place of
+     * {@code enc.proj}. The tokun's own weights are not parameters of this model: it never
+     * trains them ({@link IonLlama#patchEncoder}).
+     */
+    public static ParamLayout layout(ModelConfig c, int tokunDim) {
         ParamLayout p = new ParamLayout();
         p.add("embed.byte", Kind.EMBEDDING, ModelConfig.VOCAB, c.dLocal());
         if (c.ngrams().length > 0) {
@@ -35,7 +49,11 @@ public final class Architecture {
         for (int i = 0; i < c.nEnc(); i++) {
             integralLayer(p, "enc." + i, c.dLocal(), c.localMlp());
         }
-        p.add("enc.proj", Kind.MATRIX, c.dModel(), c.dLocal());
+        if (tokunDim > 0) {
+            p.add(TOKUN_PROJ, Kind.MATRIX, c.dModel(), tokunDim);
+        } else {
+            p.add("enc.proj", Kind.MATRIX, c.dModel(), c.dLocal());
+        }
 
         for (int i = 0; i < c.layers(); i++) {
             transformerBlock(p, "global." + i, c.dModel(), c.globalMlp());

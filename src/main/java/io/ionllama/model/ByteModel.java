@@ -106,6 +106,16 @@ public interface ByteModel {
     default void restoreState(Map<String, String> meta) {}
 
     /**
+     * Models this one carries but never trains, by the prefix their tensors take in a checkpoint
+     * (ionLlama's tokun patch encoder): their weights are in neither {@link #params} nor
+     * {@link #grads}, so no optimizer sees them, and checkpoints store them so the file stands
+     * alone. Empty for most models.
+     */
+    default Map<String, ByteModel> frozenParts() {
+        return Map.of();
+    }
+
+    /**
      * Dropout of rate {@code p} on the residual branches for the following forward and backward
      * passes (0: off), masks drawn from {@code seed}; training turns it on for a step and off after.
      * A model without residual branches refuses a rate above 0.

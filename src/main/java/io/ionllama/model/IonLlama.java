@@ -30,6 +30,14 @@ import java.util.SplittableRandom;
  * padding (sequence b owns rows start[b] .. start[b]+count[b]); an unfinished last patch is not a
  * row, since no byte of the sequence can read it yet.
  *
+ * <p>With {@code --patcher tokun:PATH} ({@link #patchEncoder}) patches are a trained tokun's chunks
+ * (fixed:C, C = 16 for tokun 4,4) and patch r's vector is the frozen tokun's latent of its C bytes,
+ * projected by the trainable {@code tokun.proj} in place of W_p·yEnc[end]: the global
+ * transformer sees only what tokun encoded, the ablation's question. The tokun's weights are not
+ * in {@link #params}, so neither the backward nor any optimizer touches them; checkpoints carry
+ * them ({@link #frozenParts}). Causality holds as for fixed:C: patch r's latent reads its own
+ * bytes only, and no byte before the patch's last one reads row r (π).
+ *
  * <p>Generation runs the same ops in the same order a byte at a time: {@link IonLlamaStep}, the
  * one other class that reads the parameter offsets, for a {@link StreamingDecoder}.
  */
@@ -40,6 +48,15 @@ public final class IonLlama extends FlatModel {
     public final ModelConfig config;
     public final Patcher patcher;
     public final boolean denseAttention;
+    /**
+     * The frozen tokun whose latents are the patch vectors ({@code --patcher tokun:PATH}), or null
+     * (patch vectors pooled from the encoder). Why it replaces the pooled vector rather than being
+     * added to it: added, the global transformer could ignore it and read the encoder as fixed:C
+     * does, and the run would not measure tokun as a patch encoder.
+     */
+    public final Tokun patchEncoder;
+    /** Width of a patch's vector before the projection to dModel: dLocal, or the tokun's dim. */
+    final int dPatch;
 
     final IntegralLayer[] entropyLayers, encoder, decoder;
     final GlobalBlock[] global;
@@ -47,7 +64,7 @@ public final class IonLlama extends FlatModel {
     private final GlobalBlock.Scratch globalScratch;
     private final int[] ngramOrders;
     /** Parameter offsets, read here and by {@link IonLlamaStep} (the same wiring a byte at a time), nowhere else. */
-    final int eEmbed, eNorm, eHead, embByte, embNgram, encProj, gNorm, decStart, decUp, decNorm, head;
+    final int eEmbed, eNorm, eHead, embByte, embNgram, patchProj, gNorm, decStart, decUp, decNorm, head;
 
     /** Result of a forward pass. */
     public record Output(float loss, float entropyLoss, long patches, long bytes, int correct) implements Result {
@@ -70,7 +87,7 @@ public final class IonLlama extends FlatModel {
 
     // ---- per-step state (grow-only buffers) ----
     private int B, T, N, R, capN, capR;
-    private int[] x, targets, ngramIdx, ends, endRows, pi, seqStart, seqCount, argmax;
+    private int[] x, targets, ngramIdx, ends, endRows, pi, seqStart, seqCount, argmax, chunkBytes;
     private float[] eIn, eOut, eNormed, eRstd, eLogits, eProbs, eLosses, hNext, stats, eStats;
     private float[] emb, encOut, bufA, bufB, pv, gin, gout, gNormed, gRstd, gup, z, decOut, decNormed, decRstd,
             logits, probs, losses;
@@ -79,10 +96,25 @@ public final class IonLlama extends FlatModel {
     private int warmupFixed;
 
     public IonLlama(ModelConfig config, Backend backend, Patcher patcher, boolean denseAttention) {
-        super(Architecture.layout(config.validate()), backend, STAGES);
+        this(config, backend, patcher, denseAttention, null);
+    }
+
+    /**
+     * A model whose patch vectors come from {@code patchEncoder}, a trained tokun on the same
+     * backend, frozen (null: pooled from the encoder). The patcher must be its {@code tokun:}
+     * patcher, with the tokun's chunk as the patch length.
+     */
+    public IonLlama(ModelConfig config, Backend backend, Patcher patcher, boolean denseAttention, Tokun patchEncoder) {
+        super(Architecture.layout(config.validate(), patchEncoder == null ? 0 : patchEncoder.config.dim()), backend, STAGES);
+        if ((patcher.mode == Patcher.Mode.TOKUN) != (patchEncoder != null)
+                || patchEncoder != null && (patchEncoder.chunk() != patcher.fixedLength || patchEncoder.backend() != backend)) {
+            throw new IllegalArgumentException("a tokun patcher needs its tokun (same chunk, same backend), and only it has one");
+        }
         this.config = config;
         this.patcher = patcher;
         this.denseAttention = denseAttention;
+        this.patchEncoder = patchEncoder;
+        this.dPatch = patchEncoder == null ? config.dLocal() : patchEncoder.config.dim();
         this.ngramOrders = config.ngrams().clone();
         int dE = config.dEntropy(), dL = config.dLocal();
         // One set of activation arrays per stack, each layer at its own offset (IntegralLayer.Saved).
@@ -104,7 +136,7 @@ public final class IonLlama extends FlatModel {
         eHead = layout.get("entropy.head").off();
         embByte = layout.get("embed.byte").off();
         embNgram = ngramOrders.length > 0 ? layout.get("embed.ngram").off() : -1;
-        encProj = layout.get("enc.proj").off();
+        patchProj = layout.get(patchEncoder == null ? "enc.proj" : Architecture.TOKUN_PROJ).off();
         gNorm = layout.get("global.norm").off();
         decStart = layout.get("dec.start").off();
         decUp = layout.get("dec.up").off();
@@ -156,7 +188,21 @@ public final class IonLlama extends FlatModel {
         m.put("patch.theta", Float.toString(patcher.theta));
         m.put("patch.level", Double.toString(patcher.level));
         m.put("patch.calibrated", Boolean.toString(patcher.calibrated()));
+        if (patchEncoder != null) {
+            for (java.util.Map.Entry<String, String> e : patchEncoder.configMap().entrySet()) {
+                m.put(TOKUN_PREFIX + e.getKey(), e.getValue());
+            }
+        }
         return m;
+    }
+
+    /** Where checkpoints keep a tokun patcher's configuration (metadata) and frozen weights (tensors). */
+    public static final String TOKUN_PREFIX = "patcher.tokun.";
+
+    /** The frozen tokun of a {@code tokun:} patcher, under {@link #TOKUN_PREFIX}: checkpoints carry it so the file stands alone. */
+    @Override
+    public java.util.Map<String, ByteModel> frozenParts() {
+        return patchEncoder == null ? java.util.Map.of() : java.util.Map.of(TOKUN_PREFIX, patchEncoder);
     }
 
     @Override
@@ -189,7 +235,7 @@ public final class IonLlama extends FlatModel {
         for (IntegralLayer l : encoder) {
             l.init(params, rnd, localLayers);
         }
-        Init.normal(params, encProj, dM * dL, (float) (1 / Math.sqrt(dL)), rnd);
+        Init.normal(params, patchProj, dM * dPatch, (float) (1 / Math.sqrt(dPatch)), rnd);
         for (GlobalBlock g : global) {
             g.init(params, rnd, Math.max(1, global.length));
         }
@@ -322,7 +368,7 @@ public final class IonLlama extends FlatModel {
         }
         capR = GlobalBlock.grown(R + 1, capR);
         int dL = config.dLocal(), dM = config.dModel();
-        pv = new float[capR * dL]; gin = new float[capR * dM]; gout = new float[capR * dM];
+        pv = new float[capR * dPatch]; gin = new float[capR * dM]; gout = new float[capR * dM];
         gNormed = new float[capR * dM]; gRstd = new float[capR]; gup = new float[capR * dL];
         dPv = new float[capR * dL]; dGin = new float[capR * dM]; dGup = new float[capR * dL];
         dGlobalA = new float[capR * dM]; dGlobalB = new float[capR * dM];
@@ -359,6 +405,14 @@ public final class IonLlama extends FlatModel {
                 patcher.calibrate(hNext, B, T);
             }
             System.arraycopy(forcedEnds, 0, ends, 0, N);
+            if (patchEncoder != null) {
+                for (int i = 0; i < N; i++) {
+                    if ((ends[i] != 0) != ((i % T + 1) % patcher.fixedLength == 0)) {
+                        throw new IllegalStateException("a tokun patcher's patches are its chunks: held boundaries must be every "
+                                + patcher.fixedLength + " bytes");
+                    }
+                }
+            }
             for (int b = 0; b < B; b++) {
                 int c = 0;
                 for (int t = 0; t < T; t++) {
@@ -403,8 +457,12 @@ public final class IonLlama extends FlatModel {
         // ---- global transformer over closed patches ----
         be.copy(gin, 0, params, decStart, dM);
         if (R > 0) {
-            be.byteEmbeddingForward(pv, 0, encOut, 0, endRows, 0, R, dL);
-            be.matmulForward(dGlobalA, 0, pv, 0, params, encProj, null, 0, R, dL, dM);
+            if (patchEncoder != null) {
+                encodePatches();
+            } else {
+                be.byteEmbeddingForward(pv, 0, encOut, 0, endRows, 0, R, dL);
+            }
+            be.matmulForward(dGlobalA, 0, pv, 0, params, patchProj, null, 0, R, dPatch, dM);
             float[] gx = dGlobalA, gy = gout;
             for (GlobalBlock blk : global) {
                 blk.forward(be, params, gx, 0, gy, 0, R, B, seqStart, seqCount);
@@ -433,6 +491,23 @@ public final class IonLlama extends FlatModel {
         lap(3);
         return new Output(stats[Losses.STAT_MEAN_LOSS], eStats[Losses.STAT_MEAN_LOSS], R, (long) (int) stats[Losses.STAT_VALID],
                 (int) stats[Losses.STAT_CORRECT]);
+    }
+
+    /**
+     * pv [R, dT]: the frozen tokun's latent of every closed patch. Patches are the tokun's chunks
+     * counted from each sequence's start, so sequence b's closed patches are its first
+     * count[b]·C bytes, contiguous, and its rows follow in order: one tokun pass over them all.
+     */
+    private void encodePatches() {
+        int C = patcher.fixedLength;
+        if (chunkBytes == null || chunkBytes.length < capR * C) {
+            chunkBytes = new int[capR * C];
+        }
+        for (int b = 0; b < B; b++) {
+            System.arraycopy(x, b * T, chunkBytes, seqStart[b] * C, seqCount[b] * C);
+        }
+        patchEncoder.encode(chunkBytes, R * C);
+        be.copy(pv, 0, patchEncoder.latent(), 0, R * dPatch);
     }
 
     /** Runs a stack of layers, ping-ponging between two scratch buffers; the result lands in {@code out}. */
@@ -487,10 +562,13 @@ public final class IonLlama extends FlatModel {
                 dcur = dnext;
                 dnext = tmp;
             }
-            be.fill(dPv, 0, 0f, R * dL);
-            be.matmulBackwardInput(dPv, 0, dcur, 0, params, encProj, R, dL, dM);
-            be.matmulBackwardWeight(grads, encProj, null, 0, dcur, 0, pv, 0, R, dL, dM);
-            be.byteEmbeddingBackward(dEncOut, 0, dPv, 0, endRows, 0, R, dL);
+            be.matmulBackwardWeight(grads, patchProj, null, 0, dcur, 0, pv, 0, R, dPatch, dM);
+            // A tokun's latents are inputs, not activations: the frozen tokun gets no gradient.
+            if (patchEncoder == null) {
+                be.fill(dPv, 0, 0f, R * dL);
+                be.matmulBackwardInput(dPv, 0, dcur, 0, params, patchProj, R, dL, dM);
+                be.byteEmbeddingBackward(dEncOut, 0, dPv, 0, endRows, 0, R, dL);
+            }
         }
         lap(5);
 

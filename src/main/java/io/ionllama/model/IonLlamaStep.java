@@ -15,7 +15,7 @@ import io.ionllama.kernels.Embeddings;
  *   {@link #input}        byte t and its n-gram buckets over bytes ≤ t
  *   {@link #entropyStep}  entropy layers (state) ─► RMSNorm ─► head ─► hNext[t]
  *   {@link #encodeStep}   byte + n-gram embedding ─► encoder layers (state) ─► yEnc[t]
- *   {@link #globalStep}   if t closes patch j: W_p yEnc[t] ─► global blocks (KV cache) ─► RMSNorm ─► ctx = W_up G[j]
+ *   {@link #globalStep}   if t closes patch j: W_p yEnc[t] (or tokun.proj · tokun(bytes of j)) ─► global blocks (KV cache) ─► RMSNorm ─► ctx = W_up G[j]
  *   {@link #decodeStep}   z = yEnc[t] + ctx ─► decoder layers (state) ─► RMSNorm ─► head ─► logits for byte t+1
  * </pre>
  *
@@ -47,6 +47,9 @@ final class IonLlamaStep {
         final float[] hNext = new float[1], logits = new float[256];
         private final IntegralLayer.StepBuffers eBuf, lBuf;
         private final int[] one = new int[1], ngramIdx;
+        /** A tokun patcher's: the bytes of the patch just closed, and its latent. */
+        private final int[] chunk;
+        private final float[] latent;
         private final float[] eRow, eRow2, eNormed, eLogits, r1, row, row2, yEnc, pv, g, g2, gin, z, decNormed;
 
         /** Keys and values with room for {@code patches} patches before they grow. */
@@ -67,6 +70,8 @@ final class IonLlamaStep {
             row = new float[dL]; row2 = new float[dL]; yEnc = new float[dL]; pv = new float[dM]; g = new float[dM];
             g2 = new float[dM]; gin = new float[dM]; ctx = new float[dL]; z = new float[dL]; decNormed = new float[dL];
             ngramIdx = new int[Math.max(1, c.ngrams().length)];
+            chunk = m.patchEncoder == null ? null : new int[m.patcher.fixedLength];
+            latent = m.patchEncoder == null ? null : new float[m.dPatch];
         }
     }
 
@@ -185,10 +190,22 @@ final class IonLlamaStep {
         }
     }
 
-    /** The input byte closed a patch: its encoder row through the global blocks, and the decoder's new context. */
-    void globalStep(State s) {
+    /**
+     * Byte {@code history[position]} closed a patch: its vector (the encoder's row, or a tokun
+     * patcher's latent of the patch's bytes) through the global blocks, and the decoder's new context.
+     */
+    void globalStep(State s, int[] history, int position) {
         int dL = c.dLocal(), dM = c.dModel();
-        be.matmulForward(s.pv, 0, s.yEnc, 0, p, m.encProj, null, 0, 1, dL, dM);
+        if (m.patchEncoder != null) {
+            // The patch is the tokun's chunk ending here: the same latent the forward pass computes for it.
+            int C = s.chunk.length;
+            System.arraycopy(history, position - C + 1, s.chunk, 0, C);
+            m.patchEncoder.encode(s.chunk, C);
+            be.copy(s.latent, 0, m.patchEncoder.latent(), 0, m.dPatch);
+            be.matmulForward(s.pv, 0, s.latent, 0, p, m.patchProj, null, 0, 1, m.dPatch, dM);
+        } else {
+            be.matmulForward(s.pv, 0, s.yEnc, 0, p, m.patchProj, null, 0, 1, dL, dM);
+        }
         float[] gx = s.pv, gy = s.g;
         for (int i = 0; i < m.global.length; i++) {
             m.global[i].step(be, p, gx, 0, gy, 0, s.caches[i]);

@@ -14,6 +14,8 @@ import java.util.Locale;
  *   fixed:N     every N bytes
  *   space       after every byte that is not a letter or digit (SpaceByte-style); bytes ≥ 128
  *               count as letters, so UTF-8 sequences stay whole
+ *   tokun:PATH  every C bytes, C the chunk of the tokun checkpoint at PATH, whose frozen encoder
+ *               then gives each patch its vector ({@link IonLlama}); its boundaries are fixed:C's
  *   all modes   a patch never exceeds maxPatch bytes
  * </pre>
  *
@@ -25,10 +27,16 @@ import java.util.Locale;
  */
 public final class Patcher {
 
-    public enum Mode { ENTROPY, MONOTONIC, FIXED, SPACE }
+    public enum Mode { ENTROPY, MONOTONIC, FIXED, SPACE, TOKUN }
+
+    /** The prefix of a tokun patcher's spec, {@code tokun:PATH}. */
+    public static final String TOKUN_PREFIX = "tokun:";
 
     public final Mode mode;
+    /** Bytes per patch for {@code fixed:N}, and for {@code tokun:PATH} the tokun's chunk. */
     public final int fixedLength;
+    /** The tokun checkpoint a {@code tokun:PATH} patcher was made from, as given (provenance only: models carry its weights). */
+    public final String tokunSource;
     public final int maxPatch;
     public final float target;
 
@@ -38,6 +46,11 @@ public final class Patcher {
     private boolean calibrated;
 
     public Patcher(Mode mode, int fixedLength, int maxPatch, float target) {
+        this(mode, fixedLength, maxPatch, target, null);
+    }
+
+    private Patcher(Mode mode, int fixedLength, int maxPatch, float target, String tokunSource) {
+        this.tokunSource = tokunSource;
         this.mode = mode;
         this.fixedLength = fixedLength;
         this.maxPatch = maxPatch;
@@ -46,8 +59,16 @@ public final class Patcher {
         this.theta = mode == Mode.MONOTONIC ? 0.5f : 2.0f;
     }
 
-    /** Parses {@code entropy}, {@code monotonic}, {@code space} or {@code fixed:N}. */
+    /**
+     * Parses {@code entropy}, {@code monotonic}, {@code space} or {@code fixed:N}. A
+     * {@code tokun:PATH} spec needs the tokun's chunk, which only its checkpoint knows: it is
+     * refused here and built by {@link #tokun} once the checkpoint is read.
+     */
     public static Patcher parse(String spec, int maxPatch, float target) {
+        if (isTokun(spec)) {
+            throw new IllegalArgumentException("--patcher tokun:PATH is for ionllama train (a trained tokun checkpoint as a"
+                    + " fixed patch encoder)");
+        }
         String s = spec.toLowerCase(Locale.ROOT).strip();
         if (s.startsWith("fixed:")) {
             int n;
@@ -65,12 +86,43 @@ public final class Patcher {
             case "entropy" -> new Patcher(Mode.ENTROPY, 0, maxPatch, target);
             case "monotonic" -> new Patcher(Mode.MONOTONIC, 0, maxPatch, target);
             case "space" -> new Patcher(Mode.SPACE, 0, maxPatch, target);
-            default -> throw new IllegalArgumentException("unknown patcher '" + spec + "' (expected entropy, monotonic, space or fixed:N)");
+            default -> throw new IllegalArgumentException("unknown patcher '" + spec
+                    + "' (expected entropy, monotonic, space, fixed:N or tokun:PATH)");
         };
     }
 
+    /** Whether {@code spec} names a tokun patcher, {@code tokun:PATH}. */
+    public static boolean isTokun(String spec) {
+        return spec.strip().toLowerCase(Locale.ROOT).startsWith(TOKUN_PREFIX);
+    }
+
+    /** The PATH of a {@code tokun:PATH} spec; refuses an empty one in one line. */
+    public static String tokunPath(String spec) {
+        String path = spec.strip().substring(TOKUN_PREFIX.length()).strip();
+        if (path.isEmpty()) {
+            throw new IllegalArgumentException("--patcher tokun:PATH needs the path of a tokun checkpoint (ionllama tokun train)");
+        }
+        return path;
+    }
+
+    /**
+     * The patcher of {@code tokun:source}: patches of exactly {@code chunk} bytes (the tokun's
+     * chunk, so each patch is one tokun latent), which the cap must allow.
+     */
+    public static Patcher tokun(String source, int chunk, int maxPatch, float target) {
+        if (chunk < 1 || chunk > maxPatch) {
+            throw new IllegalArgumentException("--patcher tokun: the tokun's chunk (" + chunk + " bytes) must fit in max-patch ("
+                    + maxPatch + "): give --max-patch " + chunk + " or more");
+        }
+        return new Patcher(Mode.TOKUN, chunk, maxPatch, target, source);
+    }
+
     public String spec() {
-        return mode == Mode.FIXED ? "fixed:" + fixedLength : mode.name().toLowerCase(Locale.ROOT);
+        return switch (mode) {
+            case FIXED -> "fixed:" + fixedLength;
+            case TOKUN -> TOKUN_PREFIX + tokunSource;
+            default -> mode.name().toLowerCase(Locale.ROOT);
+        };
     }
 
     /** Whether this patcher reads the entropy model. */
@@ -83,7 +135,7 @@ public final class Patcher {
         return switch (mode) {
             case ENTROPY -> Patching.ENTROPY;
             case MONOTONIC -> Patching.MONOTONIC;
-            case FIXED -> Patching.FIXED;
+            case FIXED, TOKUN -> Patching.FIXED;
             case SPACE -> Patching.SPACE;
         };
     }

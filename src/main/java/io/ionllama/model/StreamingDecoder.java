@@ -163,7 +163,7 @@ public final class StreamingDecoder implements ByteModel.Decoder {
             closedPatches++;
             perByte.makeRoomForPatch(state);
             be.beginStep(PATCH_STEP);
-            perByte.globalStep(state);
+            perByte.globalStep(state, history, length);
             be.endStep();
         }
 

@@ -29,6 +29,10 @@ import java.util.Map;
  * one architecture given to another is refused in one line. Written atomically by
  * {@link Safetensors#write}; loading checks the model's dimensions and every tensor's name and
  * shape and says in one line what does not fit.
+ *
+ * <p>A model's frozen parts ({@link ByteModel#frozenParts}: the tokun of an ionLlama model trained
+ * with {@code --patcher tokun:PATH}) are stored whole under their prefix, with their configuration
+ * in the model's metadata, so such a file is loaded without the tokun checkpoint it came from.
  */
 public final class Checkpoint {
     private Checkpoint() {}
@@ -64,6 +68,8 @@ public final class Checkpoint {
      * architecture; {@code config} (with patcher, dense attention, θ and level) describes an
      * ionLlama model and is null for the others; {@code denseConfig} is the dense model's and
      * {@code rnnConfig} the context-vector RNN's (each null for the other models).
+     * {@code tokunConfig} is a tokun model's, or an ionLlama model's frozen tokun patch encoder
+     * ({@code --patcher tokun:PATH}); null otherwise.
      */
     public record Meta(ModelConfig config, String patcher, boolean dense, float theta, double level, long step,
                        long bytesSeen, long skippedSteps, double bestValidBpb, Map<String, String> raw, String model,
@@ -77,12 +83,22 @@ public final class Checkpoint {
 
         /** The layout of the model the file holds. */
         ParamLayout layout() {
-            return config != null ? Architecture.layout(config) : denseConfig != null ? Architecture.dense(denseConfig)
+            return config != null ? Architecture.layout(config, patchTokun() ? tokunConfig.dim() : 0) : denseConfig != null ? Architecture.dense(denseConfig)
                     : rnnConfig != null ? Architecture.rnn(rnnConfig) : tokunConfig.layout();
         }
 
         public String describe() {
             return Checkpoint.describe(model, configMap());
+        }
+
+        /** Whether this is an ionLlama model whose patch vectors come from a frozen tokun it carries. */
+        public boolean patchTokun() {
+            return config != null && tokunConfig != null;
+        }
+
+        /** The layouts of the frozen parts the file carries, by tensor-name prefix (as {@link ByteModel#frozenParts}). */
+        Map<String, ParamLayout> frozenLayouts() {
+            return patchTokun() ? Map.of(IonLlama.TOKUN_PREFIX, tokunConfig.layout()) : Map.of();
         }
     }
 
@@ -104,6 +120,12 @@ public final class Checkpoint {
         List<Safetensors.Tensor> tensors = new ArrayList<>();
         for (ParamLayout.Tensor t : model.layout().tensors()) {
             tensors.add(tensor(t.name(), t, model.params()));
+        }
+        for (Map.Entry<String, ByteModel> part : model.frozenParts().entrySet()) {
+            part.getValue().backend().toHost(part.getValue().params());
+            for (ParamLayout.Tensor t : part.getValue().layout().tensors()) {
+                tensors.add(tensor(part.getKey() + t.name(), t, part.getValue().params()));
+            }
         }
         if (trainer != null) {
             // The moments may live on the device between steps (TornadoVM backend): bring them home first.
@@ -208,6 +230,12 @@ public final class Checkpoint {
             entry(r, path, t.name(), t);
             names.add(t.name());
         }
+        for (Map.Entry<String, ParamLayout> part : meta.frozenLayouts().entrySet()) {
+            for (ParamLayout.Tensor t : part.getValue().tensors()) {
+                entry(r, path, part.getKey() + t.name(), t);
+                names.add(part.getKey() + t.name());
+            }
+        }
         // Nothing beyond the configuration's tensors and their optimizer moments: a file with more was
         // written for another configuration (a damaged layer count would otherwise load the wrong slices).
         for (String name : r.entries().keySet()) {
@@ -286,14 +314,22 @@ public final class Checkpoint {
                     i(m, "model.d_entropy"), i(m, "model.n_entropy"), ngrams, i(m, "model.buckets"),
                     i(m, "model.local_mlp"), i(m, "model.global_mlp"), i(m, "model.window"), i(m, "model.max_patch"),
                     Float.parseFloat(m.get("model.target_patch"))).validate();
-            Patcher.parse(m.get("patcher"), c.maxPatch(), c.targetPatch());
+            // A tokun patcher's tokun is carried by the file: its configuration under patcher.tokun.
+            TokunConfig patchTokun = Patcher.isTokun(m.get("patcher")) ? TokunConfig.fromMap(m, IonLlama.TOKUN_PREFIX) : null;
+            patcher(m.get("patcher"), c, patchTokun);
             return new Meta(c, m.get("patcher"), "dense".equals(m.get("attention")), Float.parseFloat(m.get("patch.theta")),
                     Double.parseDouble(m.get("patch.level")), Long.parseLong(m.getOrDefault("step", "0")),
                     Long.parseLong(m.getOrDefault("bytes_seen", "0")), Long.parseLong(m.getOrDefault("skipped_steps", "0")),
-                    Double.parseDouble(m.getOrDefault("best_valid_bpb", "NaN")), m, model, null, null, null);
+                    Double.parseDouble(m.getOrDefault("best_valid_bpb", "NaN")), m, model, null, null, patchTokun);
         } catch (RuntimeException e) {
             throw new CheckpointException(path + ": unreadable checkpoint metadata (" + e.getMessage() + ")");
         }
+    }
+
+    /** The patcher {@code spec} names for a model of configuration {@code c} ({@code tokun} its tokun's, for tokun:PATH). */
+    private static Patcher patcher(String spec, ModelConfig c, TokunConfig tokun) {
+        return tokun != null ? Patcher.tokun(Patcher.tokunPath(spec), tokun.chunk(), c.maxPatch(), c.targetPatch())
+                : Patcher.parse(spec, c.maxPatch(), c.targetPatch());
     }
 
     private static int i(Map<String, String> m, String key) {
@@ -316,8 +352,26 @@ public final class Checkpoint {
             throw new CheckpointException(path + " holds a different model (" + meta.describe() + ") than requested ("
                     + describe(model.kind(), model.configMap()) + ")");
         }
+        if (!meta.frozenLayouts().keySet().equals(model.frozenParts().keySet())) {
+            throw new CheckpointException(path + " holds a model patched " + (meta.patchTokun() ? "by a tokun" : "by --patcher "
+                    + meta.patcher()) + ", not one patched as requested (" + (model.patcher() == null ? model.kind()
+                    : "--patcher " + model.patcher().spec()) + ")");
+        }
         for (ParamLayout.Tensor t : model.layout().tensors()) {
             read(r, path, t.name(), t, model.params());
+        }
+        for (Map.Entry<String, ByteModel> part : model.frozenParts().entrySet()) {
+            ByteModel frozen = part.getValue();
+            for (Map.Entry<String, String> e : frozen.configMap().entrySet()) {
+                if (!e.getValue().equals(meta.raw().get(part.getKey() + e.getKey()))) {
+                    throw new CheckpointException(path + " carries a different " + frozen.kind() + " (" + part.getKey() + e.getKey()
+                            + " " + meta.raw().get(part.getKey() + e.getKey()) + ") than the model's (" + e.getValue() + ")");
+                }
+            }
+            for (ParamLayout.Tensor t : frozen.layout().tensors()) {
+                read(r, path, part.getKey() + t.name(), t, frozen.params());
+            }
+            frozen.backend().hostChanged(frozen.params());
         }
         model.restoreState(meta.raw());
         if (trainer != null) {
@@ -439,9 +493,18 @@ public final class Checkpoint {
     public static IonLlama loadModel(Path path, io.ionllama.backend.Backend backend) throws IOException {
         Meta meta = readMeta(path);
         checkArchitecture(path, meta, IonLlama.KIND);
-        IonLlama m = new IonLlama(meta.config(), backend, Patcher.parse(meta.patcher(), meta.config().maxPatch(),
-                meta.config().targetPatch()), meta.dense());
+        IonLlama m = newModel(meta, backend);
         load(path, m, null);
         return m;
+    }
+
+    /**
+     * The ionLlama model {@code meta} describes, its weights not yet loaded ({@link #load} reads
+     * them, a tokun patch encoder's included): what resuming a run builds before loading.
+     */
+    public static IonLlama newModel(Meta meta, io.ionllama.backend.Backend backend) {
+        Tokun patchEncoder = meta.patchTokun() ? new Tokun(meta.tokunConfig(), backend) : null;
+        return new IonLlama(meta.config(), backend, patcher(meta.patcher(), meta.config(), meta.tokunConfig()), meta.dense(),
+                patchEncoder);
     }
 }

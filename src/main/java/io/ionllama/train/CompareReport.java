@@ -92,7 +92,7 @@ public final class CompareReport {
         double flops = Double.NaN;
         if (meta.config() != null) {
             ModelConfig c = meta.config();
-            params = Architecture.layout(c).total();
+            params = meta.layout().total(); // a tokun patcher's tokun.proj included, its frozen tokun not
             // Training FLOPs (forward + backward) per byte at the training shape, with the mean patch
             // length measured on the validation file.
             int[] patches = new int[batch];

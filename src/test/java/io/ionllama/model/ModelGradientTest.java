@@ -117,18 +117,18 @@ class ModelGradientTest extends CpuBackendTest {
         m.setDropout(0f, 0);
     }
 
-    private void checkAll(IonLlama m, int B, int T, long seed) {
+    static void checkAll(IonLlama m, int B, int T, long seed) {
         assertThat(check(m, B, T, seed, g -> { }, name -> true)).isEmpty();
     }
 
-    private List<String> check(IonLlama m, int B, int T, long seed, java.util.function.Consumer<float[]> mutate,
-                               java.util.function.Predicate<String> tensors) {
+    static List<String> check(IonLlama m, int B, int T, long seed, java.util.function.Consumer<float[]> mutate,
+                              java.util.function.Predicate<String> tensors) {
         return check(m, B, T, seed, mutate, tensors, () -> { }, () -> { });
     }
 
     /** {@code beforeBackward} and {@code afterBackward} run around the analytic backward (a test's way to break it). */
-    private List<String> check(IonLlama m, int B, int T, long seed, java.util.function.Consumer<float[]> mutate,
-                               java.util.function.Predicate<String> tensors, Runnable beforeBackward, Runnable afterBackward) {
+    static List<String> check(IonLlama m, int B, int T, long seed, java.util.function.Consumer<float[]> mutate,
+                              java.util.function.Predicate<String> tensors, Runnable beforeBackward, Runnable afterBackward) {
         int[][] xy = batch(B, T, seed);
         m.forward(xy[0], xy[1], B, T);
         m.forceBoundaries(m.lastBoundaries());
