@@ -20,17 +20,13 @@ public final class TrainWorker {
         TrainCommand command = new TrainCommand();
         command.exchange = ex;
         command.log = ex.rank() == 0 ? log : new PrintStream(OutputStream.nullOutputStream());
-        CommandLine cli = new CommandLine(command);
-        cli.setExecutionExceptionHandler((e, c, parsed) -> {
-            throw e;
-        });
-        cli.setParameterExceptionHandler((e, args) -> {
+        // parseArgs and call, not execute: execute prints a failure and returns a code, and the task must throw it.
+        try {
+            new CommandLine(command).parseArgs(trainArgs);
+        } catch (CommandLine.ParameterException e) {
             throw new Errors.UserError(e.getMessage());
-        });
-        int code = cli.execute(trainArgs);
-        if (code != 0) {
-            throw new Errors.UserError("ionllama train exited with code " + code);
         }
+        command.call();
     }
 
     /** Whether {@code t} (or a cause) is a mistake in the flags, which no retry can fix. */
