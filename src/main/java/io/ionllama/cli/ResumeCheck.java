@@ -87,6 +87,13 @@ final class ResumeCheck {
         } else if (t.mixTasks != mixed) {
             conflicts.add("--mix-tasks " + Bounds.num(t.mixTasks) + " (the checkpoint's is " + Bounds.num(mixed) + ")");
         }
+        // How micro-batch gradients are summed changes the bits: a checkpoint from before the flag summed in place.
+        String accumSum = raw.getOrDefault("train.grad_accum_sum", "in-place");
+        if (!given.test("--grad-accum-sum")) {
+            t.gradAccumSum = accumSum;
+        } else if (!t.gradAccumSum.equals(accumSum)) {
+            conflicts.add("--grad-accum-sum " + t.gradAccumSum + " (the checkpoint's is " + accumSum + ")");
+        }
         t.lr = inheritedRate("--lr", "train.lr", t.lr);
         t.minLr = inheritedRate("--min-lr", "train.min_lr", t.minLr);
         t.adamwLr = inheritedRate("--adamw-lr", "train.adamw_lr", t.adamwLr);

@@ -14,6 +14,7 @@ import io.ionllama.model.Patcher;
 import io.ionllama.model.RnnConfig;
 import io.ionllama.train.Checkpoint;
 import io.ionllama.train.CurvePlot;
+import io.ionllama.train.GradientExchange;
 import io.ionllama.train.TrainConfig;
 import io.ionllama.train.TrainRun;
 import io.ionllama.train.Trainer;
@@ -72,6 +73,9 @@ final class TrainCommand implements Callable<Integer> {
 
     @Option(names = "--grad-accum", defaultValue = "1", description = "Micro-batches per optimizer step.")
     int gradAccum;
+
+    @Option(names = "--grad-accum-sum", defaultValue = "in-place", description = "How a step's micro-batch gradients are summed: in-place (each backward adds into the last) or separate (each alone, then added in order, as ionllama-spark's workers do: equals --workers N bit for bit; one more gradient-sized array).")
+    String gradAccumSum;
 
     @Option(names = "--lr", description = "Peak learning rate (Muon's under --optimizer muon). Default 3e-3; dense: 0.01 with Muon, 1e-3 with AdamW; rnn: 1e-3.")
     Double lr;
@@ -146,8 +150,17 @@ final class TrainCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
+    /** Where the run's lines go (a data-parallel worker other than rank 0 prints nothing). */
+    java.io.PrintStream log;
+
+    /** Set by {@link TrainWorker}: this process is one worker of a data-parallel run (null: the whole run). */
+    GradientExchange exchange;
+
     @Override
     public Integer call() throws Exception {
+        if (log == null) {
+            log = System.out;
+        }
         boolean denseModel = model.dense();
         boolean rnnModel = model.rnn();
         long maxSeconds = checkFlags();
@@ -187,6 +200,12 @@ final class TrainCommand implements Callable<Integer> {
         }
         TokunPatcher tokunPatcher = resumeFrom == null && config != null && Patcher.isTokun(patcherSpec)
                 ? tokunPatcher(patcherSpec, config) : null;
+        if (exchange != null) {
+            // Each worker's clock differs: a time-driven schedule would give them different rates.
+            check(maxSeconds == 0, "--max-time: a data-parallel run is step-driven (give --max-steps)");
+            check(gradAccum == exchange.workers(), "--grad-accum must equal --workers (" + exchange.workers()
+                    + "): a step's micro-batches are the workers' (got " + gradAccum + ")");
+        }
         if (denseModel) {
             check(seqLen <= denseConfig.context(), "--seq-len (" + seqLen + ") is longer than the dense model's --context ("
                     + denseConfig.context() + ")");
@@ -211,7 +230,9 @@ final class TrainCommand implements Callable<Integer> {
         if (out == null) {
             out = resumeFrom != null ? resumeFrom.toAbsolutePath().getParent() : Path.of("checkpoints", runName);
         }
-        createOut();
+        if (exchange == null || exchange.rank() == 0) {
+            createOut();
+        }
         Path cache = cacheDir != null ? cacheDir : Corpus.defaultCacheDir();
 
         try (Backend be = backendOptions.open(); Corpus corpus = openCorpus(cache)) {
@@ -221,38 +242,54 @@ final class TrainCommand implements Callable<Integer> {
                             Checkpoint.loadTokun(tokunPatcher.path(), be))
                     : new IonLlama(config, be, Patcher.parse(patcherSpec, config.maxPatch(), config.targetPatch()), dense);
             m.init(seed);
-            Trainer trainer = new Trainer(m, corpus.train(), cfg).clock(clock).mixTasks(mixTasks);
+            Trainer trainer = new Trainer(m, corpus.train(), cfg).clock(clock).mixTasks(mixTasks)
+                    .accumSum(Trainer.AccumSum.parse(gradAccumSum));
+            if (exchange != null) {
+                trainer.dataParallel(exchange);
+            }
             double best = Double.NaN;
             long bytesSeen = 0;
             if (resumeFrom != null) {
                 Checkpoint.Meta meta = Checkpoint.load(resumeFrom, m, trainer);
                 best = meta.bestValidBpb();
                 bytesSeen = meta.bytesSeen();
-                System.out.printf("resuming from %s at step %d%n", resumeFrom, trainer.step);
+                log.printf("resuming from %s at step %d%n", resumeFrom, trainer.step);
             }
             ParamLayout layout = m.layout();
             if (denseModel) {
-                System.out.printf("ionllama train: %s (%,d params, context %d), %s%n", m.describe(), layout.total(),
+                log.printf("ionllama train: %s (%,d params, context %d), %s%n", m.describe(), layout.total(),
                         denseConfig.context(), be.describe());
             } else if (rnnModel) {
-                System.out.printf("ionllama train: %s (%,d params), %s%n", m.describe(), layout.total(), be.describe());
+                log.printf("ionllama train: %s (%,d params), %s%n", m.describe(), layout.total(), be.describe());
             } else {
-                System.out.printf("ionllama train: %s (%,d params), %s, patcher %s, %s attention%n", config.size(), layout.total(),
+                log.printf("ionllama train: %s (%,d params), %s, patcher %s, %s attention%n", config.size(), layout.total(),
                         be.describe(), m.patcher().spec(), dense ? "dense" : "dilated");
             }
-            System.out.printf("data: %s%s%n", corpus.description(), mixTasks > 0
+            log.printf("data: %s%s%n", corpus.description(), mixTasks > 0
                     ? String.format(java.util.Locale.ROOT, ", %.1f%% of windows task lines (--mix-tasks)", 100 * mixTasks) : "");
             String rates = opt.equals("muon") && adamwPeak > 0
                     ? String.format("Muon lr %.1e -> %.1e, AdamW lr %.1e", peak, floor, adamwPeak)
                     : String.format("lr %.1e -> %.1e, %s", peak, floor, opt);
-            System.out.printf("batch %d x %d bytes x %d accum, %s, %s -> %s%n", batchSize, seqLen, gradAccum, rates,
+            log.printf("batch %d x %d bytes x %d accum, %s, %s -> %s%n", batchSize, seqLen, gradAccum, rates,
                     maxSeconds == 0 ? steps + " steps" : "cosine over " + maxTime + " of training"
                             + (steps != Long.MAX_VALUE ? " (at most " + steps + " steps)" : ""), out);
-            boolean bar = progress && System.console() != null;
+            if (exchange != null && exchange.rank() > 0) {
+                // Only rank 0 evaluates, saves and logs; the others take the same steps.
+                while (trainer.step < cfg.maxSteps()) {
+                    trainer.step();
+                }
+                return 0;
+            }
+            boolean bar = progress && System.console() != null && exchange == null;
             TrainRun run = new TrainRun(trainer, corpus, new TrainRun.Options(out, 0, evalEvery, evalBatches, saveEvery,
-                    keep, logEvery, sampleBytes, bar), System.out, Double.isNaN(best) ? Double.POSITIVE_INFINITY : best, bytesSeen)
+                    keep, logEvery, sampleBytes, bar), log, Double.isNaN(best) ? Double.POSITIVE_INFINITY : best, bytesSeen)
                     .plotX(plotAxis);
             // The summary is printed before the signal handler lets the JVM go: a Ctrl-C run ends with it.
+            if (exchange != null) {
+                // A stop must reach every worker at once: Spark cancels the job, the workers do not stop alone.
+                printSummary(run.run());
+                return 0;
+            }
             try (StopOnSignal ignored = new StopOnSignal(run::requestStop)) {
                 printSummary(run.run());
             }
@@ -262,15 +299,15 @@ final class TrainCommand implements Callable<Integer> {
 
     private void printSummary(TrainRun.Summary s) {
         boolean evaluated = Double.isFinite(s.bestValidBpb());
-        System.out.printf("%s after %d steps in %s: last loss %.4f, %s, %.0f bytes/s%s%n",
+        log.printf("%s after %d steps in %s: last loss %.4f, %s, %.0f bytes/s%s%n",
                 s.stopped() ? "stopped" : "done", s.steps(), duration(s.seconds()), s.lastLoss(),
                 evaluated ? String.format("best valid BPB %.4f", s.bestValidBpb()) : "no evaluation yet",
                 s.bytesPerSecond(), s.skipped() > 0 ? ", " + s.skipped() + " steps skipped (non-finite)" : "");
-        System.out.println("checkpoint: " + s.checkpoint() + (Files.exists(out.resolve("best.safetensors"))
+        log.println("checkpoint: " + s.checkpoint() + (Files.exists(out.resolve("best.safetensors"))
                 ? "  (best: " + out.resolve("best.safetensors") + ")" : ""));
-        System.out.println("metrics:    " + s.metrics());
+        log.println("metrics:    " + s.metrics());
         if (Files.exists(s.plot())) {
-            System.out.println("plot:       " + s.plot());
+            log.println("plot:       " + s.plot());
         }
     }
 
@@ -315,6 +352,11 @@ final class TrainCommand implements Callable<Integer> {
         Bounds.batch("--batch-size", batchSize, "--seq-len", seqLen, 8);
         Bounds.check("--grad-accum", gradAccum, 1, Bounds.MAX_GRAD_ACCUM);
         Bounds.fraction("--mix-tasks", mixTasks);
+        try {
+            Trainer.AccumSum.parse(gradAccumSum);
+        } catch (IllegalArgumentException e) {
+            throw new Errors.UserError(e.getMessage());
+        }
         if (lr != null) {
             Bounds.positive("--lr", lr, Bounds.MAX_LR);
         }
@@ -359,7 +401,7 @@ final class TrainCommand implements Callable<Integer> {
             throw new Errors.UserError("give either --data or --dataset, not both");
         }
         if (dataset != null) {
-            io.ionllama.data.Datasets.Local local = io.ionllama.data.Datasets.ensure(dataset, cache, System.out);
+            io.ionllama.data.Datasets.Local local = io.ionllama.data.Datasets.ensure(dataset, cache, log);
             return Corpus.open(local.train(), valData != null ? valData : local.valid(), seqLen + 1, cache);
         }
         if (data == null) {

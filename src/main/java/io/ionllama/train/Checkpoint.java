@@ -156,6 +156,7 @@ public final class Checkpoint {
             meta.put("train.elapsed_s", Double.toString(trainer.elapsed()));
             meta.put("train.clock", trainer.clockKind());
             meta.put("train.mix_tasks", Double.toString(trainer.mixTasks()));
+            meta.put("train.grad_accum_sum", trainer.accumSum().flag());
             for (ParamLayout.Tensor t : model.layout().tensors()) {
                 tensors.add(tensor("adamw.m." + t.name(), t, trainer.adamw().m));
                 tensors.add(tensor("adamw.v." + t.name(), t, trainer.adamw().v));

@@ -92,6 +92,9 @@ public final class TrainRun {
         long bytesAtStart = bytesSeen;
         double lastLoss = Double.NaN;
         boolean stopped = false;
+        // A data-parallel run's all-reduce time and step time since the last log line.
+        double exchangeSince = 0, stepSince = 0;
+        long stepsSince = 0;
         try (MetricsLog metrics = new MetricsLog(metricsFile, startStep, new TensorBoardEvents(opt.out(), startStep));
              ProgressBar bar = opt.progressBar() ? new ProgressBarBuilder().setTaskName("train")
                      .setInitialMax(cfg.timeDriven() ? Math.round(cfg.maxSeconds()) : cfg.maxSteps())
@@ -122,6 +125,9 @@ public final class TrainRun {
                 long toDevice = model.backend().bytesToDevice() - toDevice0, toHost = model.backend().bytesToHost() - toHost0;
                 bytesSeen += s.bytes();
                 lastLoss = s.loss();
+                exchangeSince += s.exchangeSeconds();
+                stepSince += s.seconds();
+                stepsSince++;
                 double rate = (bytesSeen - bytesAtStart) / ((System.nanoTime() - t0) / 1e9);
                 if (s.skipped()) {
                     log.printf("step %d skipped: non-finite loss or gradient (%d skipped so far)%n", s.step(), trainer.skippedSteps);
@@ -144,6 +150,17 @@ public final class TrainRun {
                         rec.put("bytes_to_device", toDevice);
                         rec.put("bytes_to_host", toHost);
                     }
+                    String workers = "";
+                    if (trainer.workers() > 1) {
+                        double stepS = stepSince / stepsSince, exchangeS = exchangeSince / stepsSince;
+                        rec.put("workers", trainer.workers());
+                        rec.put("step_s", stepS);
+                        rec.put("allreduce_s", exchangeS);
+                        workers = String.format("  %d workers: %.2f steps/s, %.0f bytes/s each, all-reduce %.0f ms/step (%.0f%%)",
+                                trainer.workers(), 1 / stepS, rate / trainer.workers(), 1e3 * exchangeS, 100 * exchangeS / stepS);
+                    }
+                    exchangeSince = stepSince = 0;
+                    stepsSince = 0;
                     metrics.write(rec);
                     if (bar == null) {
                         long left = cfg.maxSteps() - trainer.step;
@@ -151,10 +168,10 @@ public final class TrainRun {
                         if (cfg.timeDriven()) {
                             eta = Math.min(eta, Math.max(0, cfg.maxSeconds() - elapsed()));
                         }
-                        log.printf("step %d/%s  loss %.4f  bpb %.4f%s  lr %.2e  |g| %.2f  %.0f bytes/s  ETA %s%s%n",
+                        log.printf("step %d/%s  loss %.4f  bpb %.4f%s  lr %.2e  |g| %.2f  %.0f bytes/s  ETA %s%s%s%n",
                                 trainer.step, cfg.timeDriven() && cfg.maxSteps() == Long.MAX_VALUE ? "-" : Long.toString(cfg.maxSteps()), s.loss(), s.bpb(), perPatch(s.bytesPerPatch()), s.lr(), s.gradNorm(), rate,
                                 duration(eta), toDevice + toHost > 0 ? String.format("  host->device %.1f MB, device->host %.1f MB",
-                                        toDevice / 1e6, toHost / 1e6) : "");
+                                        toDevice / 1e6, toHost / 1e6) : "", workers);
                     }
                 }
                 // The last step: the step budget's, or the first to end past the time budget.

@@ -5,6 +5,7 @@ import io.ionllama.data.BatchSampler;
 import io.ionllama.data.ByteSource;
 import io.ionllama.model.ByteModel;
 import io.ionllama.model.Patcher;
+import java.io.IOException;
 
 /**
  * One optimizer step at a time: gradient accumulation over micro-batches, entropy-patch warm-up
@@ -16,7 +17,31 @@ public final class Trainer {
 
     /** What one optimizer step did. */
     public record Step(long step, double loss, double entropyLoss, double bpb, double accuracy, double bytesPerPatch,
-                       float lr, double gradNorm, boolean skipped, long bytes, double seconds) {}
+                       float lr, double gradNorm, boolean skipped, long bytes, double seconds, double exchangeSeconds) {}
+
+    /**
+     * How the micro-batch gradients of a step are summed. IN_PLACE (the default): each backward
+     * accumulates into the gradients of the micro-batches before it. SEPARATE: each micro-batch's
+     * gradient is computed alone and the gradients are then added in order, each micro-batch starting
+     * from the step's patch threshold; this is what N data-parallel workers do
+     * ({@link GradientExchange}), so a run with it equals N workers bit for bit. It costs one more
+     * gradient-sized array. Recorded in checkpoints as {@code train.grad_accum_sum}.
+     */
+    public enum AccumSum {
+        IN_PLACE, SEPARATE;
+
+        public String flag() {
+            return this == IN_PLACE ? "in-place" : "separate";
+        }
+
+        public static AccumSum parse(String s) {
+            return switch (s) {
+                case "in-place" -> IN_PLACE;
+                case "separate" -> SEPARATE;
+                default -> throw new IllegalArgumentException("--grad-accum-sum must be in-place or separate (got '" + s + "')");
+            };
+        }
+    }
 
     public final ByteModel model;
     public final TrainConfig cfg;
@@ -32,6 +57,13 @@ public final class Trainer {
     /** Steps skipped because the loss or gradients were not finite. */
     public long skippedSteps;
     private int consecutiveSkips;
+    private AccumSum accumSum = AccumSum.IN_PLACE;
+    /** SEPARATE's running sum of the micro-batch gradients (allocated on first use). */
+    private float[] gradSum;
+    /** This worker's share of a data-parallel run (null: one process does every micro-batch). */
+    private GradientExchange exchange;
+    /** The statistics of the step being taken (kept, so that a step allocates nothing). */
+    private final double[] stepStats = new double[STATS];
     /** Nanosecond time source for the time-driven schedule (a test injects a fake one). */
     private java.util.function.LongSupplier clock = System::nanoTime;
     /** What {@link #clock} measures: "wall" or "cpu" (recorded in checkpoints, so a resumed run keeps it). */
@@ -80,6 +112,36 @@ public final class Trainer {
     public Trainer batches(Batches b) {
         this.batches = b;
         return this;
+    }
+
+    /** Sums micro-batch gradients by {@code how} (see {@link AccumSum}). */
+    public Trainer accumSum(AccumSum how) {
+        this.accumSum = how;
+        return this;
+    }
+
+    public AccumSum accumSum() {
+        return accumSum;
+    }
+
+    /**
+     * Makes this trainer worker {@code ex.rank()} of a data-parallel run: each step it computes only
+     * micro-batch {@code rank} and sums the gradients with the others through {@code ex}. The
+     * configuration's grad-accum must be the worker count (a step's micro-batches are the workers').
+     */
+    public Trainer dataParallel(GradientExchange ex) {
+        if (ex.workers() != cfg.gradAccum()) {
+            throw new IllegalArgumentException("a data-parallel run of " + ex.workers() + " workers needs grad-accum "
+                    + ex.workers() + " (one micro-batch per worker), got " + cfg.gradAccum());
+        }
+        this.exchange = ex;
+        this.accumSum = AccumSum.SEPARATE;
+        return this;
+    }
+
+    /** The number of data-parallel workers (1 without {@link #dataParallel}). */
+    public int workers() {
+        return exchange == null ? 1 : exchange.workers();
     }
 
     /** The fraction of training windows that are task lines (0: the data alone). */
@@ -162,6 +224,9 @@ public final class Trainer {
         Step s;
         try {
             s = stepInside(t0, be);
+        } catch (IOException e) {
+            be.abortStep();
+            throw new java.io.UncheckedIOException("a data-parallel worker's gradient exchange failed", e);
         } catch (RuntimeException | Error e) {
             be.abortStep();
             throw e;
@@ -179,41 +244,55 @@ public final class Trainer {
     }
 
     /** One step between the backend's beginStep and endStep: everything it does is the same every step. */
-    private Step stepInside(long t0, Backend be) {
-        be.fill(model.grads(), 0, 0f, model.grads().length);
-        double loss = 0, eloss = 0, correct = 0, bytes = 0, patches = 0;
-        float scale = 1f / cfg.gradAccum();
-        for (int k = 0; k < cfg.gradAccum(); k++) {
-            long micro = step * cfg.gradAccum() + k;
-            if (batches != null) {
-                batches.fill(micro, x, y);
-            } else {
-                sampler.fill(micro, x, y, window);
+    private Step stepInside(long t0, Backend be) throws IOException {
+        // The step's statistics, each summed over its micro-batches in order: loss and entropy loss
+        // (scaled), correct predictions, bytes, patches.
+        double[] stats = stepStats;
+        java.util.Arrays.fill(stats, 0);
+        float[] grads = model.grads();
+        int n = grads.length;
+        double exchanged = 0;
+        if (exchange != null) {
+            double before = exchange.seconds();
+            be.fill(grads, 0, 0f, n);
+            long micro = step * cfg.gradAccum() + exchange.rank();
+            double[] mine = new double[STATS];
+            microBatch(micro, mine);
+            be.toHost(grads);
+            exchange.sum(step, grads);
+            be.hostChanged(grads);
+            byte[][] all = exchange.allGather(WorkerStats.encode(mine, model.stateMeta()));
+            for (byte[] b : all) {
+                WorkerStats.addTo(stats, b);
             }
-            model.setCalibrating(true);
-            ByteModel.Result o;
-            // Dropout only between this micro-batch's forward and its backward, with masks from (seed, micro-batch).
-            if (cfg.dropout() > 0) {
-                model.setDropout(cfg.dropout(), dropoutSeed(cfg.seed(), micro));
+            // The patch threshold the last micro-batch left, as one process summing SEPARATE would have it.
+            model.restoreState(WorkerStats.state(all[all.length - 1]));
+            exchanged = exchange.seconds() - before;
+        } else if (accumSum == AccumSum.SEPARATE && cfg.gradAccum() > 1) {
+            java.util.Map<String, String> start = model.stateMeta();
+            if (gradSum == null) {
+                gradSum = new float[n];
             }
-            try {
-                try {
-                    o = model.forward(x, y, cfg.batch(), cfg.seqLen());
-                } finally {
-                    model.setCalibrating(false);
+            for (int k = 0; k < cfg.gradAccum(); k++) {
+                if (k > 0) {
+                    model.restoreState(start);
                 }
-                model.backward(scale);
-            } finally {
-                if (cfg.dropout() > 0) {
-                    model.setDropout(0f, 0);
+                be.fill(grads, 0, 0f, n);
+                microBatch(step * cfg.gradAccum() + k, stats);
+                if (k == 0) {
+                    be.copy(gradSum, 0, grads, 0, n);
+                } else {
+                    be.accumulate(gradSum, 0, grads, 0, n);
                 }
             }
-            loss += o.loss() * scale;
-            eloss += o.entropyLoss() * scale;
-            correct += o.correct();
-            bytes += o.bytes();
-            patches += o.patches();
+            be.copy(grads, 0, gradSum, 0, n);
+        } else {
+            be.fill(grads, 0, 0f, n);
+            for (int k = 0; k < cfg.gradAccum(); k++) {
+                microBatch(step * cfg.gradAccum() + k, stats);
+            }
         }
+        double loss = stats[0], eloss = stats[1], correct = stats[2], bytes = stats[3], patches = stats[4];
         double norm = AdamW.gradNorm(model.backend(), model.layout(), model.grads());
         double seconds = cfg.timeDriven() ? elapsed() : 0;
         float lr = cfg.lrAt(step, seconds);
@@ -236,6 +315,44 @@ public final class Trainer {
         long s = step++;
         double secs = (System.nanoTime() - t0) / 1e9;
         return new Step(s, loss, eloss, loss / Math.log(2), bytes == 0 ? 0 : correct / bytes,
-                patches == 0 ? 0 : bytes / patches, lr, norm, !finite, (long) bytes, secs);
+                patches == 0 ? 0 : bytes / patches, lr, norm, !finite, (long) bytes, secs, exchanged);
+    }
+
+    static final int STATS = 5;
+
+    /**
+     * Forward and backward of micro-batch {@code micro}, its gradient (scaled by 1/grad-accum) added
+     * into the model's gradients; its statistics added into {@code stats}.
+     */
+    private void microBatch(long micro, double[] stats) {
+        float scale = 1f / cfg.gradAccum();
+        if (batches != null) {
+            batches.fill(micro, x, y);
+        } else {
+            sampler.fill(micro, x, y, window);
+        }
+        model.setCalibrating(true);
+        ByteModel.Result o;
+        // Dropout only between this micro-batch's forward and its backward, with masks from (seed, micro-batch).
+        if (cfg.dropout() > 0) {
+            model.setDropout(cfg.dropout(), dropoutSeed(cfg.seed(), micro));
+        }
+        try {
+            try {
+                o = model.forward(x, y, cfg.batch(), cfg.seqLen());
+            } finally {
+                model.setCalibrating(false);
+            }
+            model.backward(scale);
+        } finally {
+            if (cfg.dropout() > 0) {
+                model.setDropout(0f, 0);
+            }
+        }
+        stats[0] += o.loss() * scale;
+        stats[1] += o.entropyLoss() * scale;
+        stats[2] += o.correct();
+        stats[3] += o.bytes();
+        stats[4] += o.patches();
     }
 }
