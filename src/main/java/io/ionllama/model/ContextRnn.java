@@ -95,7 +95,7 @@ public final class ContextRnn extends FlatModel {
     private float[] dLogits, dA, dB, dPre, dZ, dP, dcA, dcB, dEmb;
 
     public ContextRnn(RnnConfig config, Backend backend) {
-        super(config.validate().layout(), cpuOnly(backend), STAGES);
+        super(config.validate().layout(), backend, STAGES);
         this.config = config;
         int L = config.layers();
         inX = new int[L];
@@ -118,18 +118,6 @@ public final class ContextRnn extends FlatModel {
         embed = layout.get("embed").off();
         head = layout.get("head").off();
         headB = layout.get("head_b").off();
-    }
-
-    /**
-     * The gate and layer-norm ops have no device schedule yet: a device backend would run them on
-     * host copies of arrays the device holds, and compute with stale values (seen on PoCL).
-     */
-    private static Backend cpuOnly(Backend backend) {
-        if (!backend.name().equals("cpu")) {
-            throw new IllegalArgumentException("--model rnn runs on the CPU backend only for now (its gate and layer-norm ops"
-                    + " have no TornadoVM schedule yet): use --backend cpu");
-        }
-        return backend;
     }
 
     /** The recurrent model has no residual branches: dropout is refused (the CLI says so first). */

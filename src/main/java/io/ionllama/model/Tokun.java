@@ -34,9 +34,6 @@ import java.util.SplittableRandom;
  * array, one row of width G·d, so both are the existing matmul on a reshaped view. The pad byte
  * has its own embedding row, so the encoder knows where the text ends; its targets are negative,
  * so pads are left out of the loss and the accuracies (scored apart, {@link Output#pads}).
- *
- * <p>CPU only for now: group attention has no TornadoVM schedule, and {@code ForwardingBackend}
- * would silently run it on the host between device ops.
  */
 public final class Tokun extends FlatModel {
     public static final String KIND = "tokun";
@@ -83,7 +80,7 @@ public final class Tokun extends FlatModel {
     private float[] normed, rstd, logits, probs, losses, stats, dLogits, dNormed;
 
     public Tokun(TokunConfig config, Backend backend) {
-        super(config.validate().layout(), cpuOnly(backend), STAGES);
+        super(config.validate().layout(), backend, STAGES);
         this.config = config;
         int S = config.stages();
         enc = new TokunBlock[S];
@@ -100,14 +97,6 @@ public final class Tokun extends FlatModel {
         decNorm = layout.get("dec.norm").off();
         head = layout.get("head").off();
         rowsAt = new int[S + 1];
-    }
-
-    private static Backend cpuOnly(Backend backend) {
-        if (!backend.name().equals("cpu")) {
-            throw new IllegalArgumentException("tokun runs on the CPU backend only for now (its group attention has no"
-                    + " TornadoVM schedule yet): use --backend cpu");
-        }
-        return backend;
     }
 
     @Override

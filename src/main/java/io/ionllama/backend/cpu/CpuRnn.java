@@ -11,8 +11,8 @@ import io.ionllama.kernels.RnnCell;
  * the results equal the interface default ({@code Backend.rnnGatesForward/Backward}, the units on
  * the caller's thread) bit for bit at any thread count. A one-row call (generation's step) runs on
  * the caller's thread ({@link WorkerPool#parallelFor} does not wake the workers for one unit). The
- * task objects are built once, so a call allocates nothing. The device schedule is the interface
- * default for now.
+ * task objects are built once, so a call allocates nothing. The TornadoVM backend runs the same
+ * units one cell per device thread ({@code backend.tornado.RnnKernels}).
  */
 final class CpuRnn {
 

@@ -9,8 +9,10 @@ import uk.ac.manchester.tornado.api.WorkerGrid1D;
 import uk.ac.manchester.tornado.api.enums.DataTransferMode;
 
 /**
- * The TaskGraphs of attention (dilated and dense, forward and backward) and RoPE, with per-op
- * transfers as in {@link MatmulGraphs}.
+ * The TaskGraphs of attention (dilated, dense and tokun's group attention, forward and backward)
+ * and RoPE, with per-op transfers as in {@link MatmulGraphs}. Group attention is dense attention's
+ * shape with B = groups and P = S = G, so it shares dense's graphs and sizes, with its own kernels
+ * (window code {@link #GROUP}).
  *
  * <p>Cache keys: heads, head size and window (attention), heads, head size, base and direction
  * (RoPE) are compiled in. The model calls attention and RoPE once per sequence with that
@@ -32,6 +34,11 @@ final class AttentionGraphs implements AutoCloseable {
     static final String ROPE_FORWARD = "ropeForward";
     static final String ROPE_BACKWARD = "ropeBackward";
     static final String QUERY = "attentionQuery";
+    static final String GROUP_FORWARD = "attentionGroupForward";
+    static final String GROUP_BACKWARD = "attentionGroupBackward";
+
+    /** The window argument that means group attention (0 means dense, positive dilated). */
+    static final int GROUP = -1;
 
     private final TornadoSession session;
     private final Residency residency;
@@ -45,7 +52,23 @@ final class AttentionGraphs implements AutoCloseable {
         this.residency = residency;
     }
 
-    /** window = 0: dense (S = P). */
+    /** The op's name for a window code: dense (0), group ({@link #GROUP}) or dilated. */
+    private static String op(int window, boolean backward) {
+        if (window == 0) {
+            return backward ? DENSE_BACKWARD : DENSE_FORWARD;
+        }
+        if (window == GROUP) {
+            return backward ? GROUP_BACKWARD : GROUP_FORWARD;
+        }
+        return backward ? DILATED_BACKWARD : DILATED_FORWARD;
+    }
+
+    /** The graph name's shape part. */
+    private static String shape(int heads, int hd, int window) {
+        return heads + "x" + hd + (window == 0 ? "" : window == GROUP ? "g" : "w" + window);
+    }
+
+    /** window = 0: dense (S = P); {@link #GROUP}: group attention, B groups of P = S = G rows. */
     void forward(float[] out, int outOff, float[] att, int attOff, float[] q, int qOff, float[] k, int kOff,
                  float[] v, int vOff, int B, int P, int heads, int hd, int window, int slots) {
         Forward g = null;
@@ -55,8 +78,8 @@ final class AttentionGraphs implements AutoCloseable {
                 break;
             }
         }
-        int S = window == 0 ? P : slots;
-        String op = window == 0 ? DENSE_FORWARD : DILATED_FORWARD;
+        int S = window <= 0 ? P : slots;
+        String op = op(window, false);
         Residency.Site site = residency.site(new Residency.Key(op, new int[] {heads, hd, window}, out, att, q, k, v),
                 () -> new Residency.Site(op, AttentionKernels.PARAMS, new Object[] {out, att, q, k, v}, new Object[] {out, att},
                         Residency.grids1(1), (tg, name, grids, st) -> forwardTasks(tg, name, grids, st.grid1(), out, att, q, k, v, st.params, st.pb(), heads, hd, window)));
@@ -85,8 +108,8 @@ final class AttentionGraphs implements AutoCloseable {
                 break;
             }
         }
-        int S = window == 0 ? P : slots;
-        String op = window == 0 ? DENSE_BACKWARD : DILATED_BACKWARD;
+        int S = window <= 0 ? P : slots;
+        String op = op(window, true);
         Residency.Site site = residency.site(new Residency.Key(op, new int[] {heads, hd, window}, dq, dk, dv, dout, q, k, v, out, att),
                 () -> new Residency.Site(op, AttentionKernels.PARAMS, new Object[] {dq, dk, dv, dout, q, k, v, out, att}, new Object[] {dq, dk, dv},
                         Residency.grids1(2), (tg, name, grids, st) -> backwardTasks(tg, name, grids, st.grid1(0), st.grid1(1),
@@ -138,10 +161,14 @@ final class AttentionGraphs implements AutoCloseable {
 
     /**
      * Slots per att row to stage for a graph holding {@code rows} rows: dense reads up to P <= rows
-     * keys; dilated at most dilatedSlots(window, rows) (more only when the caller asks for more).
+     * keys; group attention G; dilated at most dilatedSlots(window, rows) (more only when the
+     * caller asks for more).
      */
     private static int slotCapacity(int rows, int S, int window) {
         int cap = StagedGraph.capacityFor(rows);
+        if (window == GROUP) {
+            return S;
+        }
         return window == 0 ? cap : Math.max(S, io.ionllama.kernels.Attention.dilatedSlots(window, cap));
     }
 
@@ -166,7 +193,9 @@ final class AttentionGraphs implements AutoCloseable {
 
     static void forwardTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid1D grid, float[] out, float[] att,
                              float[] q, float[] k, float[] v, int[] params, int pb, int heads, int hd, int window) {
-        if (window == 0) {
+        if (window == GROUP) {
+            tg.task("queries", AttentionKernels::groupForward, new KernelContext(), out, att, q, k, v, params, pb, heads, hd);
+        } else if (window == 0) {
             tg.task("queries", AttentionKernels::denseForward, new KernelContext(), out, att, q, k, v, params, pb, heads, hd);
         } else {
             tg.task("queries", AttentionKernels::dilatedForward, new KernelContext(), out, att, q, k, v, params, pb,
@@ -178,7 +207,12 @@ final class AttentionGraphs implements AutoCloseable {
     static void backwardTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid1D queryGrid, WorkerGrid1D keyGrid,
                               float[] dq, float[] dk, float[] dv, float[] dout, float[] q, float[] k, float[] v,
                               float[] out, float[] att, int[] params, int pb, int heads, int hd, int window) {
-        if (window == 0) {
+        if (window == GROUP) {
+            tg.task("queries", AttentionKernels::groupBackwardQuery, new KernelContext(), dq, dout, k, v, out, att,
+                    params, pb, heads, hd);
+            tg.task("keys", AttentionKernels::groupBackwardKey, new KernelContext(), dk, dv, dout, q, v, out, att,
+                    params, pb, heads, hd);
+        } else if (window == 0) {
             tg.task("queries", AttentionKernels::denseBackwardQuery, new KernelContext(), dq, dout, k, v, out, att,
                     params, pb, heads, hd);
             tg.task("keys", AttentionKernels::denseBackwardKey, new KernelContext(), dk, dv, dout, q, v, out, att,
@@ -217,7 +251,7 @@ final class AttentionGraphs implements AutoCloseable {
         WorkerGrid1D grid;
 
         Forward(int heads, int hd, int window) {
-            super(AttentionGraphs.this.session, window == 0 ? DENSE_FORWARD : DILATED_FORWARD);
+            super(AttentionGraphs.this.session, op(window, false));
             this.heads = heads;
             this.hd = hd;
             this.window = window;
@@ -244,7 +278,7 @@ final class AttentionGraphs implements AutoCloseable {
             k = new float[capacity * C];
             v = new float[capacity * C];
             att = new float[capacity * heads * capacity2];
-            String name = session.graphName(op, heads + "x" + hd + (window == 0 ? "" : "w" + window));
+            String name = session.graphName(op, shape(heads, hd, window));
             GridScheduler grids = new GridScheduler();
             grid = StagedGraph.grid1(capacity * heads);
             TaskGraph tg = new TaskGraph(name).transferToDevice(DataTransferMode.EVERY_EXECUTION, params, q, k, v);
@@ -261,7 +295,7 @@ final class AttentionGraphs implements AutoCloseable {
         WorkerGrid1D queryGrid, keyGrid;
 
         Backward(int heads, int hd, int window) {
-            super(AttentionGraphs.this.session, window == 0 ? DENSE_BACKWARD : DILATED_BACKWARD);
+            super(AttentionGraphs.this.session, op(window, true));
             this.heads = heads;
             this.hd = hd;
             this.window = window;
@@ -302,7 +336,7 @@ final class AttentionGraphs implements AutoCloseable {
             v = new float[n];
             out = new float[n];
             att = new float[capacity * heads * capacity2];
-            String name = session.graphName(op, heads + "x" + hd + (window == 0 ? "" : "w" + window));
+            String name = session.graphName(op, shape(heads, hd, window));
             GridScheduler grids = new GridScheduler();
             queryGrid = StagedGraph.grid1(capacity * heads);
             keyGrid = StagedGraph.grid1(capacity * heads);

@@ -1,12 +1,13 @@
 package io.ionllama.backend.tornado;
 
 import io.ionllama.kernels.Attention;
+import io.ionllama.kernels.GroupAttention;
 import io.ionllama.kernels.Rope;
 import uk.ac.manchester.tornado.api.KernelContext;
 
 /**
- * Attention's and RoPE's device kernels: one thread per unit of {@link Attention} and
- * {@link Rope}, which TornadoVM inlines. Offsets into the arrays come from {@code params}
+ * Attention's and RoPE's device kernels: one thread per unit of {@link Attention},
+ * {@link GroupAttention} and {@link Rope}, which TornadoVM inlines. Offsets into the arrays come from {@code params}
  * ({@code params[OFF0 + i]}): 0 for the per-op graphs' staging buffers, the caller's offsets when
  * a graph is bound to the caller's own arrays ({@link Residency}).
  *
@@ -20,6 +21,8 @@ import uk.ac.manchester.tornado.api.KernelContext;
  *   dilatedBackwardQuery   B * P * H    i = (u / H) % P,      Attention.dilatedBackwardQuery  dq row i head h
  *   dilatedBackwardKey     B * P * H    b = u / (H * P)       Attention.dilatedBackwardKey    dk, dv row j=i head h (a gather)
  *   dense*                 the same, with S = P              Attention.dense*
+ *   group*                 the same, with B = groups,        GroupAttention.forward / backwardQuery / backwardKey
+ *                          P = S = G (tokun's blocks)        (g = b, row i of the group)
  *   ropeForward/Backward   rows * H     n = u / H, h = u % H  Rope.forwardHead / backwardHead
  * </pre>
  * The backward's two kernels write disjoint outputs (dq; dk and dv), so they are two tasks of one
@@ -108,6 +111,38 @@ public final class AttentionKernels {
             Attention.denseBackwardKey(dk, params[pb + OFF0 + DK], dv, params[pb + OFF0 + DK + 1], dout, params[pb + OFF0 + 1],
                     q, params[pb + OFF0 + DK + 2], v, params[pb + OFF0 + 3], out, params[pb + OFF0 + 4], att, params[pb + OFF0 + 5], pp, heads, hd,
                     u / (heads * pp), (u / heads) % pp, u % heads);
+        }
+    }
+
+    /** Group attention: B = groups and P = G in {@code params}, att [groups, H, G, G] as dense's [B, H, P, P]. */
+    public static void groupForward(KernelContext c, float[] out, float[] att, float[] q, float[] k, float[] v,
+                                    int[] params, int pb, int heads, int hd) {
+        int u = c.globalIdx;
+        int g = params[pb + P];
+        if (u < params[pb + B] * g * heads) {
+            GroupAttention.forward(out, params[pb + OFF0], att, params[pb + OFF0 + 1], q, params[pb + OFF0 + 2], k, params[pb + OFF0 + 3],
+                    v, params[pb + OFF0 + 4], g, heads, hd, u / (heads * g), (u / heads) % g, u % heads);
+        }
+    }
+
+    public static void groupBackwardQuery(KernelContext c, float[] dq, float[] dout, float[] k, float[] v,
+                                          float[] out, float[] att, int[] params, int pb, int heads, int hd) {
+        int u = c.globalIdx;
+        int g = params[pb + P];
+        if (u < params[pb + B] * g * heads) {
+            GroupAttention.backwardQuery(dq, params[pb + OFF0], dout, params[pb + OFF0 + 1], k, params[pb + OFF0 + 2], v, params[pb + OFF0 + 3],
+                    out, params[pb + OFF0 + 4], att, params[pb + OFF0 + 5], g, heads, hd, u / (heads * g), (u / heads) % g, u % heads);
+        }
+    }
+
+    public static void groupBackwardKey(KernelContext c, float[] dk, float[] dv, float[] dout, float[] q,
+                                        float[] v, float[] out, float[] att, int[] params, int pb, int heads, int hd) {
+        int u = c.globalIdx;
+        int g = params[pb + P];
+        if (u < params[pb + B] * g * heads) {
+            GroupAttention.backwardKey(dk, params[pb + OFF0 + DK], dv, params[pb + OFF0 + DK + 1], dout, params[pb + OFF0 + 1],
+                    q, params[pb + OFF0 + DK + 2], v, params[pb + OFF0 + 3], out, params[pb + OFF0 + 4], att, params[pb + OFF0 + 5],
+                    g, heads, hd, u / (heads * g), (u / heads) % g, u % heads);
         }
     }
 

@@ -9,8 +9,8 @@ import uk.ac.manchester.tornado.api.WorkerGrid1D;
 import uk.ac.manchester.tornado.api.enums.DataTransferMode;
 
 /**
- * The glue's TaskGraphs: copy, accumulate, fill, axpby, scale, dropout, transpose, SwiGLU
- * forward/backward, with per-op transfers as in {@link MatmulGraphs}. (The IntegralLNN gate and
+ * The glue's TaskGraphs: copy, accumulate, fill, axpby, scale, dropout, transpose, SwiGLU and
+ * GELU forward/backward, with per-op transfers as in {@link MatmulGraphs}. (The IntegralLNN gate and
  * generation's scan step are the scan's: {@link ScanGraphs}.)
  *
  * <p>The elementwise ops see every size in one step (a residual of B*T*C floats, a bias of C), so
@@ -33,9 +33,11 @@ final class GlueGraphs implements AutoCloseable {
     static final String TRANSPOSE = "transpose";
     static final String SWIGLU_FORWARD = "swigluForward";
     static final String SWIGLU_BACKWARD = "swigluBackward";
+    static final String GELU_FORWARD = "geluForward";
+    static final String GELU_BACKWARD = "geluBackward";
 
     /** What an {@link Elementwise} graph runs. */
-    enum Kind { COPY, ACCUMULATE, FILL, SWIGLU_FORWARD, SWIGLU_BACKWARD, AXPBY, SCALE, DROPOUT, TRANSPOSE }
+    enum Kind { COPY, ACCUMULATE, FILL, SWIGLU_FORWARD, SWIGLU_BACKWARD, AXPBY, SCALE, DROPOUT, TRANSPOSE, GELU_FORWARD, GELU_BACKWARD }
 
     private final TornadoSession session;
     private final Residency residency;
@@ -197,6 +199,21 @@ final class GlueGraphs implements AutoCloseable {
         residency.wroteOnHost(da, db);
     }
 
+    void geluForward(float[] out, int outOff, float[] x, int xOff, int n) {
+        if (!resident(GELU_FORWARD, new Object[] {out, x}, 1, (tg, name, grids, st) -> geluForwardTasks(tg, name, grids,
+                st.grid1(), out, x, st.params, st.pb()), n, offsets(outOff, xOff))) {
+            perOp(Kind.GELU_FORWARD, n, out, outOff, false, x, xOff, null, 0);
+        }
+    }
+
+    /** dx += dy * gelu'(x): staged as dst (in and out), a = dy, b = x. */
+    void geluBackward(float[] dx, int dxOff, float[] dy, int dyOff, float[] x, int xOff, int n) {
+        if (!resident(GELU_BACKWARD, new Object[] {dx, dy, x}, 1, (tg, name, grids, st) -> geluBackwardTasks(tg, name, grids,
+                st.grid1(), dx, dy, x, st.params, st.pb()), n, offsets(dxOff, dyOff, xOff))) {
+            perOp(Kind.GELU_BACKWARD, n, dx, dxOff, true, dy, dyOff, x, xOff);
+        }
+    }
+
     // ---------------------------------------------------------------- tasks, shared by the per-op graphs and the sites
 
     /** Name of the elementwise ops' task. */
@@ -256,6 +273,18 @@ final class GlueGraphs implements AutoCloseable {
         grids.addWorkerGrid(name + "." + ELEMENTS, grid);
     }
 
+    static void geluForwardTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid1D grid, float[] out, float[] x,
+                                 int[] params, int pb) {
+        tg.task(ELEMENTS, GlueKernels::geluForward, new KernelContext(), out, x, params, pb);
+        grids.addWorkerGrid(name + "." + ELEMENTS, grid);
+    }
+
+    static void geluBackwardTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid1D grid, float[] dx, float[] dy,
+                                  float[] x, int[] params, int pb) {
+        tg.task(ELEMENTS, GlueKernels::geluBackward, new KernelContext(), dx, dy, x, params, pb);
+        grids.addWorkerGrid(name + "." + ELEMENTS, grid);
+    }
+
     /**
      * One elementwise op for one capacity class. Staging: {@code out} is the written array (dst,
      * out, or da), {@code out2} the second written one (db), {@code a}, {@code b}, {@code dy} the
@@ -280,6 +309,8 @@ final class GlueGraphs implements AutoCloseable {
                 case SCALE -> SCALE;
                 case DROPOUT -> DROPOUT;
                 case TRANSPOSE -> TRANSPOSE;
+                case GELU_FORWARD -> GELU_FORWARD;
+                case GELU_BACKWARD -> GELU_BACKWARD;
             });
             this.kind = kind;
         }
@@ -293,7 +324,7 @@ final class GlueGraphs implements AutoCloseable {
         @Override
         DeviceGraph build(int capacity) {
             out = new float[capacity];
-            boolean two = kind == Kind.SWIGLU_FORWARD || kind == Kind.SWIGLU_BACKWARD;
+            boolean two = kind == Kind.SWIGLU_FORWARD || kind == Kind.SWIGLU_BACKWARD || kind == Kind.GELU_BACKWARD;
             a = kind == Kind.FILL || kind == Kind.SCALE || kind == Kind.DROPOUT ? new float[1] : new float[capacity];
             b = two ? new float[capacity] : new float[1];
             out2 = kind == Kind.SWIGLU_BACKWARD ? new float[capacity] : new float[1];
@@ -351,6 +382,18 @@ final class GlueGraphs implements AutoCloseable {
                     result = arrays(out);
                     tg.transferToDevice(DataTransferMode.EVERY_EXECUTION, in);
                     swigluForwardTasks(tg, name, grids, grid, out, a, b, params, 0);
+                }
+                case GELU_FORWARD -> {
+                    in = arrays(params, a);
+                    result = arrays(out);
+                    tg.transferToDevice(DataTransferMode.EVERY_EXECUTION, in);
+                    geluForwardTasks(tg, name, grids, grid, out, a, params, 0);
+                }
+                case GELU_BACKWARD -> {
+                    in = arrays(params, out, a, b);
+                    result = arrays(out);
+                    tg.transferToDevice(DataTransferMode.EVERY_EXECUTION, in);
+                    geluBackwardTasks(tg, name, grids, grid, out, a, b, params, 0);
                 }
                 default -> {
                     in = arrays(params, out, out2, dy, a, b);

@@ -6,7 +6,7 @@ import uk.ac.manchester.tornado.api.KernelContext;
 
 /**
  * The glue's device kernels: {@link Elementwise}'s range units called for a range of one element
- * per thread, and {@link Activations}'s SwiGLU cells (the IntegralLNN gate and generation's scan
+ * per thread, and {@link Activations}'s SwiGLU and GELU cells (the IntegralLNN gate and generation's scan
  * step are the scan's, {@link ScanKernels}). The element count comes from {@code params[N]} (it changes with every call),
  * fill's value from {@code value[0]}, axpby's and scale's factors from {@code coef} (a scalar
  * argument would be compiled in). Offsets into the
@@ -14,7 +14,8 @@ import uk.ac.manchester.tornado.api.KernelContext;
  * per-op graphs' staging buffers, the caller's offsets when a graph is bound to the caller's own
  * arrays ({@link Residency}).
  * <pre>
- *   copy, accumulate, fill, swiglu*   thread i = element i
+ *   copy, accumulate, fill, swiglu*,  thread i = element i
+ *   gelu* (only --model rnn calls GELU)
  *   axpby, scale, dropout, transpose  thread i = element i (of y; of dst)
  * </pre>
  */
@@ -94,6 +95,21 @@ public final class GlueKernels {
         if (i < params[pb + N]) {
             Activations.swigluBackwardCell(da, params[pb + OFF0], db, params[pb + OFF0 + 1], dy, params[pb + OFF0 + 2], a, params[pb + OFF0 + 3],
                     b, params[pb + OFF0 + 4], i);
+        }
+    }
+
+    public static void geluForward(KernelContext k, float[] out, float[] x, int[] params, int pb) {
+        int i = k.globalIdx;
+        if (i < params[pb + N]) {
+            Activations.geluForwardCell(out, params[pb + OFF0], x, params[pb + OFF0 + 1], i);
+        }
+    }
+
+    /** dx += dy * gelu'(x). */
+    public static void geluBackward(KernelContext k, float[] dx, float[] dy, float[] x, int[] params, int pb) {
+        int i = k.globalIdx;
+        if (i < params[pb + N]) {
+            Activations.geluBackwardCell(dx, params[pb + OFF0], dy, params[pb + OFF0 + 1], x, params[pb + OFF0 + 2], i);
         }
     }
 }

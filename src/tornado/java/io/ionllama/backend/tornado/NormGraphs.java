@@ -11,7 +11,7 @@ import uk.ac.manchester.tornado.api.enums.DataTransferMode;
 /**
  * RMSNorm's TaskGraphs, cached per (C, eps) for the forward and per (C, trained weight or not)
  * for the backward; the row count is per execution (see {@link StagedGraph}). Per-op transfers,
- * as for {@link MatmulGraphs}.
+ * as for {@link MatmulGraphs}. LayerNorm's are in {@link LayerNormGraphs}.
  */
 final class NormGraphs implements AutoCloseable {
 
