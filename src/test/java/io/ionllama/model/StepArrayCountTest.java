@@ -15,12 +15,12 @@ import org.junit.jupiter.api.Test;
  * The number of distinct arrays one training step (forward and backward) passes to backend ops
  * does not grow with depth: the layers of a stack share one array per role
  * ({@link IntegralLayer.Saved}, {@link GlobalBlock.Saved}). A resident TornadoVM step binds every
- * such array to each graph of its plan, and trains op by op above {@code Residency.MAX_SHARED}
+ * such array to each graph of its plan, and trains op by op above {@code ResidentPlan.MAX_SHARED}
  * (480) arrays (docs/gpu.md, "graph size limits").
  */
 class StepArrayCountTest extends CpuBackendTest {
 
-    /** Residency.MAX_SHARED in the TornadoVM backend (not on this test's class path). */
+    /** ResidentPlan.MAX_SHARED in the TornadoVM backend (not on this test's class path). */
     static final int MAX_SHARED = 480;
 
     /** Small widths, the given depths: global blocks, encoder and decoder layers, entropy layers. */

@@ -21,7 +21,7 @@ import uk.ac.manchester.tornado.api.enums.DataTransferMode;
  * staging arrays hold {@code capacity} rows of q/k/v and {@code capacity x heads x capacity2}
  * floats of att ([B, heads, P, S] with B*P rows and S slots per row; dense: S = P).
  *
- * <p>Inside a training step each op call also names a {@link Residency.Site} bound to the caller's
+ * <p>Inside a training step each op call also names a {@link Site} bound to the caller's
  * own arrays (q, k, v at the sequence's offset, att at its own): one site per op and arrays serves
  * every sequence, its {@code params} carrying that call's sizes and offsets.
  */
@@ -80,9 +80,9 @@ final class AttentionGraphs implements AutoCloseable {
         }
         int S = window <= 0 ? P : slots;
         String op = op(window, false);
-        Residency.Site site = residency.site(new Residency.Key(op, new int[] {heads, hd, window}, out, att, q, k, v),
-                () -> new Residency.Site(op, AttentionKernels.PARAMS, new Object[] {out, att, q, k, v}, new Object[] {out, att},
-                        Residency.grids1(1), (tg, name, grids, st) -> forwardTasks(tg, name, grids, st.grid1(), out, att, q, k, v, st.params, st.pb(), heads, hd, window)));
+        Site site = residency.site(new SiteKey(op, new int[] {heads, hd, window}, out, att, q, k, v),
+                () -> new Site(op, AttentionKernels.PARAMS, new Object[] {out, att, q, k, v}, new Object[] {out, att},
+                        Site.grids1(1), (tg, name, grids, st) -> forwardTasks(tg, name, grids, st.grid1(), out, att, q, k, v, st.params, st.pb(), heads, hd, window)));
         if (site != null) {
             setSizes(site.params, site.grid1(), B, P, S, heads);
             setOffsets(site.params, outOff, attOff, qOff, kOff, vOff);
@@ -110,9 +110,9 @@ final class AttentionGraphs implements AutoCloseable {
         }
         int S = window <= 0 ? P : slots;
         String op = op(window, true);
-        Residency.Site site = residency.site(new Residency.Key(op, new int[] {heads, hd, window}, dq, dk, dv, dout, q, k, v, out, att),
-                () -> new Residency.Site(op, AttentionKernels.PARAMS, new Object[] {dq, dk, dv, dout, q, k, v, out, att}, new Object[] {dq, dk, dv},
-                        Residency.grids1(2), (tg, name, grids, st) -> backwardTasks(tg, name, grids, st.grid1(0), st.grid1(1),
+        Site site = residency.site(new SiteKey(op, new int[] {heads, hd, window}, dq, dk, dv, dout, q, k, v, out, att),
+                () -> new Site(op, AttentionKernels.PARAMS, new Object[] {dq, dk, dv, dout, q, k, v, out, att}, new Object[] {dq, dk, dv},
+                        Site.grids1(2), (tg, name, grids, st) -> backwardTasks(tg, name, grids, st.grid1(0), st.grid1(1),
                                 dq, dk, dv, dout, q, k, v, out, att, st.params, st.pb(), heads, hd, window)));
         if (site != null) {
             setSizes(site.params, site.grid1(0), B, P, S, heads);
@@ -141,9 +141,9 @@ final class AttentionGraphs implements AutoCloseable {
             }
         }
         String op = backward ? ROPE_BACKWARD : ROPE_FORWARD;
-        Residency.Site site = residency.site(new Residency.Key(op, new int[] {heads, hd, Float.floatToIntBits(base)}, y, x),
-                () -> new Residency.Site(op, AttentionKernels.PARAMS, new Object[] {y, x}, new Object[] {y},
-                        Residency.grids1(1), (tg, name, grids, st) -> ropeTasks(tg, name, grids, st.grid1(), backward, y, x, st.params, st.pb(), heads, hd, base)));
+        Site site = residency.site(new SiteKey(op, new int[] {heads, hd, Float.floatToIntBits(base)}, y, x),
+                () -> new Site(op, AttentionKernels.PARAMS, new Object[] {y, x}, new Object[] {y},
+                        Site.grids1(1), (tg, name, grids, st) -> ropeTasks(tg, name, grids, st.grid1(), backward, y, x, st.params, st.pb(), heads, hd, base)));
         if (site != null) {
             setRope(site.params, site.grid1(), rows, P, pos0, heads);
             setOffsets(site.params, yOff, xOff);
@@ -358,9 +358,9 @@ final class AttentionGraphs implements AutoCloseable {
                 break;
             }
         }
-        Residency.Site site = residency.site(new Residency.Key(QUERY, new int[] {dense ? 1 : 0, heads, hd, window}, out, att, q, k, v),
-                () -> new Residency.Site(QUERY, AttentionKernels.PARAMS, new Object[] {out, att, q, k, v}, new Object[] {out, att},
-                        Residency.grids1(1), (tg, name, grids, st) -> queryTasks(tg, name, grids, st.grid1(), out, att, q, k, v, st.params, st.pb(), heads, hd, window, dense)));
+        Site site = residency.site(new SiteKey(QUERY, new int[] {dense ? 1 : 0, heads, hd, window}, out, att, q, k, v),
+                () -> new Site(QUERY, AttentionKernels.PARAMS, new Object[] {out, att, q, k, v}, new Object[] {out, att},
+                        Site.grids1(1), (tg, name, grids, st) -> queryTasks(tg, name, grids, st.grid1(), out, att, q, k, v, st.params, st.pb(), heads, hd, window, dense)));
         if (site != null) {
             site.params[AttentionKernels.QUERY] = i;
             site.params[AttentionKernels.QUERY_SLOTS] = slots;

@@ -48,9 +48,9 @@ final class EmbeddingGraphs implements AutoCloseable {
                        int rows, int D) {
         // Forward: out = emb[x]; backward: emb += scatter of out by x. The site binds the whole table, so no table rows are staged.
         String op = backward ? BYTE_BACKWARD : BYTE_FORWARD;
-        Residency.Site site = residency.site(new Residency.Key(op, new int[] {D}, out, emb, x),
-                () -> new Residency.Site(op, EmbeddingKernels.PARAMS, new Object[] {out, emb, x}, new Object[] {backward ? emb : out},
-                        Residency.grids1(1), (tg, name, grids, st) -> {
+        Site site = residency.site(new SiteKey(op, new int[] {D}, out, emb, x),
+                () -> new Site(op, EmbeddingKernels.PARAMS, new Object[] {out, emb, x}, new Object[] {backward ? emb : out},
+                        Site.grids1(1), (tg, name, grids, st) -> {
                             if (backward) {
                                 byteBackwardTasks(tg, name, grids, st.grid1(), emb, out, x, st.params, st.pb(), D);
                             } else {
@@ -85,9 +85,9 @@ final class EmbeddingGraphs implements AutoCloseable {
 
     void ngramIndex(int[] idx, int idxOff, int[] x, int xOff, int[] ns, int buckets, int T, int rows) {
         // The site binds the n-gram lengths list too.
-        Residency.Site site = residency.site(new Residency.Key(NGRAM_INDEX, new int[] {ns.length, buckets}, idx, x, ns),
-                () -> new Residency.Site(NGRAM_INDEX, EmbeddingKernels.PARAMS, new Object[] {idx, x, ns}, new Object[] {idx},
-                        Residency.grids1(1), (tg, name, grids, st) -> indexTasks(tg, name, grids, st.grid1(), idx, x, ns, st.params, st.pb(), buckets)));
+        Site site = residency.site(new SiteKey(NGRAM_INDEX, new int[] {ns.length, buckets}, idx, x, ns),
+                () -> new Site(NGRAM_INDEX, EmbeddingKernels.PARAMS, new Object[] {idx, x, ns}, new Object[] {idx},
+                        Site.grids1(1), (tg, name, grids, st) -> indexTasks(tg, name, grids, st.grid1(), idx, x, ns, st.params, st.pb(), buckets)));
         if (site != null) {
             setOffsets(site.params, rows, idxOff, xOff);
             site.params[EmbeddingKernels.T] = T;
@@ -115,9 +115,9 @@ final class EmbeddingGraphs implements AutoCloseable {
     void ngram(boolean backward, float[] out, int outOff, float[] tables, int tablesOff, int[] idx, int idxOff,
                int numN, int rows, int D) {
         String op = backward ? NGRAM_BACKWARD : NGRAM_FORWARD;
-        Residency.Site site = residency.site(new Residency.Key(op, new int[] {numN, D}, out, tables, idx),
-                () -> new Residency.Site(op, EmbeddingKernels.PARAMS, new Object[] {out, tables, idx}, new Object[] {backward ? tables : out},
-                        Residency.grids1(1), (tg, name, grids, st) -> {
+        Site site = residency.site(new SiteKey(op, new int[] {numN, D}, out, tables, idx),
+                () -> new Site(op, EmbeddingKernels.PARAMS, new Object[] {out, tables, idx}, new Object[] {backward ? tables : out},
+                        Site.grids1(1), (tg, name, grids, st) -> {
                             if (backward) {
                                 ngramBackwardTasks(tg, name, grids, st.grid1(), tables, out, idx, st.params, st.pb(), numN, D);
                             } else {

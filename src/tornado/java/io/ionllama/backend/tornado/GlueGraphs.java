@@ -68,11 +68,11 @@ final class GlueGraphs implements AutoCloseable {
      * own float array ({@code perCall[1]}, which {@code tasks} reads from the site). Returns true
      * when the call was taken by the resident plan; false when the per-op graph must run it.
      */
-    private boolean resident(String op, Object[] bound, int written, Residency.Site.Tasks tasks, int n, int[] offsets,
+    private boolean resident(String op, Object[] bound, int written, Site.Tasks tasks, int n, int[] offsets,
                              float... values) {
-        Residency.Site site = residency.site(new Residency.Key(op, new int[0], bound),
-                () -> new Residency.Site(op, GlueKernels.PARAMS, bound, java.util.Arrays.copyOf(bound, written),
-                        Residency.grids1(1), tasks, values.length == 0 ? new Object[0] : new Object[] {new float[values.length]}));
+        Site site = residency.site(new SiteKey(op, new int[0], bound),
+                () -> new Site(op, GlueKernels.PARAMS, bound, java.util.Arrays.copyOf(bound, written),
+                        Site.grids1(1), tasks, values.length == 0 ? new Object[0] : new Object[] {new float[values.length]}));
         if (site != null) {
             setOffsets(site.params, n, offsets);
             if (values.length > 0) {
@@ -84,7 +84,7 @@ final class GlueGraphs implements AutoCloseable {
     }
 
     /** The per-call values an elementwise site's tasks read ({@link #resident}). */
-    private static float[] values(Residency.Site site) {
+    private static float[] values(Site site) {
         return (float[]) site.perCall[1];
     }
 

@@ -41,9 +41,9 @@ final class LayerNormGraphs implements AutoCloseable {
         // No bias, or a bias in the weights' own array: w is bound once (and b stands for it).
         boolean oneArray = !hasBias || b == w;
         Object[] arrays = oneArray ? new Object[] {out, mean, rstd, x, w} : new Object[] {out, mean, rstd, x, w, b};
-        Residency.Site site = residency.site(
-                new Residency.Key(FORWARD, new int[] {C, Float.floatToIntBits(eps), !hasBias ? 0 : oneArray ? 2 : 1}, arrays),
-                () -> new Residency.Site(FORWARD, NormKernels.PARAMS, arrays, new Object[] {out, mean, rstd}, Residency.grids1(1),
+        Site site = residency.site(
+                new SiteKey(FORWARD, new int[] {C, Float.floatToIntBits(eps), !hasBias ? 0 : oneArray ? 2 : 1}, arrays),
+                () -> new Site(FORWARD, NormKernels.PARAMS, arrays, new Object[] {out, mean, rstd}, Site.grids1(1),
                         (tg, name, grids, st) -> forwardTasks(tg, name, grids, st.grid1(), out, mean, rstd, x, w, oneArray ? w : b,
                                 st.params, st.pb(), C, eps, hasBias)));
         if (site != null) {
@@ -81,8 +81,8 @@ final class LayerNormGraphs implements AutoCloseable {
         }
         Object[] arrays = bound.toArray();
         int kind = (dw == null ? 0 : 1) + (db == null ? 0 : db == dw ? 4 : 2);
-        Residency.Site site = residency.site(new Residency.Key(BACKWARD, new int[] {C, kind}, arrays),
-                () -> new Residency.Site(BACKWARD, NormKernels.PARAMS, arrays, written.toArray(), Residency.grids1(1),
+        Site site = residency.site(new SiteKey(BACKWARD, new int[] {C, kind}, arrays),
+                () -> new Site(BACKWARD, NormKernels.PARAMS, arrays, written.toArray(), Site.grids1(1),
                         (tg, name, grids, st) -> backwardTasks(tg, name, grids, st.grid1(), dx, dw, db, dy, x, w, mean, rstd,
                                 st.params, st.pb(), C)));
         if (site != null) {

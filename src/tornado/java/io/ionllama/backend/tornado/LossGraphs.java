@@ -19,7 +19,7 @@ import uk.ac.manchester.tornado.api.enums.DataTransferMode;
  * (the model passes {@code stats[STAT_INV_VALID]}), stride 1 one per row; other strides are
  * gathered into stride 1 on the host.
  *
- * <p>Inside a training step every op also names a {@link Residency.Site} bound to the caller's own
+ * <p>Inside a training step every op also names a {@link Site} bound to the caller's own
  * arrays, with the offsets in its {@code params}; its CE backward binds the caller's dloss array
  * itself (stride 0: the statistics array, read where the statistics kernel left it on the device)
  * with the caller's stride compiled in, and its statistics without argmax bind a one-int array of
@@ -59,9 +59,9 @@ final class LossGraphs implements AutoCloseable {
 
     void crossEntropyForward(float[] losses, int lossesOff, float[] probs, int probsOff, float[] logits, int logitsOff,
                              int[] targets, int targetsOff, int n, int V) {
-        Residency.Site site = residency.site(new Residency.Key(CE_FORWARD, new int[] {V}, losses, probs, logits, targets),
-                () -> new Residency.Site(CE_FORWARD, LossKernels.PARAMS, new Object[] {losses, probs, logits, targets}, new Object[] {losses, probs},
-                        Residency.grids1(1),
+        Site site = residency.site(new SiteKey(CE_FORWARD, new int[] {V}, losses, probs, logits, targets),
+                () -> new Site(CE_FORWARD, LossKernels.PARAMS, new Object[] {losses, probs, logits, targets}, new Object[] {losses, probs},
+                        Site.grids1(1),
                         (tg, name, grids, st) -> ceForwardTasks(tg, name, grids, st.grid1(), losses, probs, logits, targets, st.params, st.pb(), V)));
         if (site != null) {
             setOffsets(site.params, n, lossesOff, probsOff, logitsOff, targetsOff);
@@ -81,9 +81,9 @@ final class LossGraphs implements AutoCloseable {
     }
 
     void entropy(float[] entropy, int entropyOff, float[] logits, int logitsOff, int n, int V) {
-        Residency.Site site = residency.site(new Residency.Key(ENTROPY, new int[] {V}, entropy, logits),
-                () -> new Residency.Site(ENTROPY, LossKernels.PARAMS, new Object[] {entropy, logits}, new Object[] {entropy},
-                        Residency.grids1(1), (tg, name, grids, st) -> entropyTasks(tg, name, grids, st.grid1(), entropy, logits, st.params, st.pb(), V)));
+        Site site = residency.site(new SiteKey(ENTROPY, new int[] {V}, entropy, logits),
+                () -> new Site(ENTROPY, LossKernels.PARAMS, new Object[] {entropy, logits}, new Object[] {entropy},
+                        Site.grids1(1), (tg, name, grids, st) -> entropyTasks(tg, name, grids, st.grid1(), entropy, logits, st.params, st.pb(), V)));
         if (site != null) {
             setOffsets(site.params, n, entropyOff, logitsOff);
             StagedGraph.size(site.grid1(), n);
@@ -100,9 +100,9 @@ final class LossGraphs implements AutoCloseable {
     }
 
     void argmax(int[] argmax, int argmaxOff, float[] logits, int logitsOff, int n, int V) {
-        Residency.Site site = residency.site(new Residency.Key(ARGMAX, new int[] {V}, argmax, logits),
-                () -> new Residency.Site(ARGMAX, LossKernels.PARAMS, new Object[] {argmax, logits}, new Object[] {argmax},
-                        Residency.grids1(1), (tg, name, grids, st) -> argmaxTasks(tg, name, grids, st.grid1(), argmax, logits, st.params, st.pb(), V)));
+        Site site = residency.site(new SiteKey(ARGMAX, new int[] {V}, argmax, logits),
+                () -> new Site(ARGMAX, LossKernels.PARAMS, new Object[] {argmax, logits}, new Object[] {argmax},
+                        Site.grids1(1), (tg, name, grids, st) -> argmaxTasks(tg, name, grids, st.grid1(), argmax, logits, st.params, st.pb(), V)));
         if (site != null) {
             setOffsets(site.params, n, argmaxOff, logitsOff);
             StagedGraph.size(site.grid1(), n);
@@ -232,9 +232,9 @@ final class LossGraphs implements AutoCloseable {
                               float[] dloss, int dlossOff, int dlossStride, int n, int V) {
         // The site binds dloss as it is, at the caller's offset, with the caller's stride compiled in
         // (stride 0: the statistics array the model passes, read where the statistics kernel left it on the device).
-        Residency.Site site = residency.site(new Residency.Key(CE_BACKWARD, new int[] {V, dlossStride}, dlogits, probs, targets, dloss),
-                () -> new Residency.Site(CE_BACKWARD, LossKernels.PARAMS, new Object[] {dlogits, probs, targets, dloss}, new Object[] {dlogits},
-                        Residency.grids1(1),
+        Site site = residency.site(new SiteKey(CE_BACKWARD, new int[] {V, dlossStride}, dlogits, probs, targets, dloss),
+                () -> new Site(CE_BACKWARD, LossKernels.PARAMS, new Object[] {dlogits, probs, targets, dloss}, new Object[] {dlogits},
+                        Site.grids1(1),
                         (tg, name, grids, st) -> ceBackwardTasks(tg, name, grids, st.grid1(), dlogits, probs, targets, dloss, st.params, st.pb(), V, dlossStride)));
         if (site != null) {
             setOffsets(site.params, n, dlogitsOff, probsOff, targetsOff, dlossOff);
@@ -311,10 +311,10 @@ final class LossGraphs implements AutoCloseable {
                    int[] targets, int targetsOff, int n) {
         int hasArgmax = argmax == null ? 0 : 1;
         Object[] arrays = hasArgmax == 1 ? new Object[] {out, losses, argmax, targets} : new Object[] {out, losses, targets};
-        Residency.Site site = residency.site(new Residency.Key(LOSS_STATS, new int[] {hasArgmax}, arrays), () -> {
+        Site site = residency.site(new SiteKey(LOSS_STATS, new int[] {hasArgmax}, arrays), () -> {
             // No argmax: the site binds a one-int array of its own (the kernel reads it only with hasArgmax).
             int[] am = argmax == null ? new int[1] : argmax;
-            return new Residency.Site(LOSS_STATS, LossKernels.PARAMS, new Object[] {out, losses, am, targets}, new Object[] {out},
+            return new Site(LOSS_STATS, LossKernels.PARAMS, new Object[] {out, losses, am, targets}, new Object[] {out},
                     new WorkerGrid[] {oneThread()},
                     (tg, name, grids, st) -> statsTasks(tg, name, grids, st.grid1(), out, losses, am, targets, st.params, st.pb(), hasArgmax));
         });

@@ -63,11 +63,11 @@ final class MatmulGraphs implements AutoCloseable {
         boolean biasInW = b == w && !tiled;
         String op = tiled ? FORWARD_TILED : FORWARD;
         Object[] arrays = b == null || biasInW ? new Object[] {y, x, w} : new Object[] {y, x, w, b};
-        Residency.Site site = residency.site(new Residency.Key(op, new int[] {in, out, b == null ? 0 : biasInW ? 2 : 1, tile}, arrays),
+        Site site = residency.site(new SiteKey(op, new int[] {in, out, b == null ? 0 : biasInW ? 2 : 1, tile}, arrays),
                 () -> {
                     // No bias: the site's own one-float stand-in (the kernel reads it only with hasBias).
                     float[] bias = b == null ? new float[1] : b;
-                    return new Residency.Site(op, MatmulKernels.PARAMS, b == null ? new Object[] {y, x, w, bias} : arrays, new Object[] {y},
+                    return new Site(op, MatmulKernels.PARAMS, b == null ? new Object[] {y, x, w, bias} : arrays, new Object[] {y},
                             new WorkerGrid[] {new WorkerGrid2D(StagedGraph.LOCAL_X, StagedGraph.LOCAL_Y)},
                             (tg, name, grids, st) -> forwardTasks(tg, name, grids, st.grid2(), y, x, w, bias, st.params, st.pb(), hasBias, in, out, tiled));
                 });
@@ -196,8 +196,8 @@ final class MatmulGraphs implements AutoCloseable {
                 break;
             }
         }
-        Residency.Site site = residency.site(new Residency.Key(BACKWARD_INPUT, new int[] {in, out}, dx, dy, w),
-                () -> new Residency.Site(BACKWARD_INPUT, MatmulKernels.PARAMS, new Object[] {dx, dy, w}, new Object[] {dx},
+        Site site = residency.site(new SiteKey(BACKWARD_INPUT, new int[] {in, out}, dx, dy, w),
+                () -> new Site(BACKWARD_INPUT, MatmulKernels.PARAMS, new Object[] {dx, dy, w}, new Object[] {dx},
                         new WorkerGrid[] {new WorkerGrid2D(StagedGraph.LOCAL_X, StagedGraph.LOCAL_Y)},
                         (tg, name, grids, st) -> backwardInputTasks(tg, name, grids, st.grid2(), dx, dy, w, st.params, st.pb(), in, out)));
         if (site != null) {
@@ -270,8 +270,8 @@ final class MatmulGraphs implements AutoCloseable {
         }
         // A bias gradient in the weight gradient's own array binds that array once (backwardBiasInWeights).
         Object[] arrays = db == null || db == dw ? new Object[] {dw, dy, x} : new Object[] {dw, db, dy, x};
-        Residency.Site site = residency.site(new Residency.Key(BACKWARD_WEIGHT, new int[] {in, out, db == null ? 0 : db == dw ? 2 : 1}, arrays),
-                () -> new Residency.Site(BACKWARD_WEIGHT, MatmulKernels.PARAMS, arrays, db == null || db == dw ? new Object[] {dw} : new Object[] {dw, db},
+        Site site = residency.site(new SiteKey(BACKWARD_WEIGHT, new int[] {in, out, db == null ? 0 : db == dw ? 2 : 1}, arrays),
+                () -> new Site(BACKWARD_WEIGHT, MatmulKernels.PARAMS, arrays, db == null || db == dw ? new Object[] {dw} : new Object[] {dw, db},
                         new WorkerGrid[0], (tg, name, grids, st) -> backwardWeightTasks(tg, name, grids, dw, db, dy, x, st.params, st.pb(), in, out)));
         if (site != null) {
             set(site.params, rows, dwOff, dyOff, xOff, db == null ? 0 : dbOff);

@@ -37,9 +37,9 @@ final class NormGraphs implements AutoCloseable {
                 break;
             }
         }
-        Residency.Site site = residency.site(new Residency.Key(RMS_FORWARD, new int[] {C, Float.floatToIntBits(eps)}, out, rstd, x, w),
-                () -> new Residency.Site(RMS_FORWARD, NormKernels.PARAMS, new Object[] {out, rstd, x, w}, new Object[] {out, rstd},
-                        Residency.grids1(1), (tg, name, grids, st) -> forwardTasks(tg, name, grids, st.grid1(), out, rstd, x, w, st.params, st.pb(), C, eps)));
+        Site site = residency.site(new SiteKey(RMS_FORWARD, new int[] {C, Float.floatToIntBits(eps)}, out, rstd, x, w),
+                () -> new Site(RMS_FORWARD, NormKernels.PARAMS, new Object[] {out, rstd, x, w}, new Object[] {out, rstd},
+                        Site.grids1(1), (tg, name, grids, st) -> forwardTasks(tg, name, grids, st.grid1(), out, rstd, x, w, st.params, st.pb(), C, eps)));
         if (site != null) {
             setOffsets(site.params, rows, outOff, rstdOff, xOff, wOff);
             StagedGraph.size(site.grid1(), rows);
@@ -90,9 +90,9 @@ final class NormGraphs implements AutoCloseable {
             }
         }
         Object[] arrays = weight ? new Object[] {dx, dw, dy, x, w, rstd} : new Object[] {dx, dy, x, w, rstd};
-        Residency.Site site = residency.site(new Residency.Key(RMS_BACKWARD, new int[] {C}, arrays),
-                () -> new Residency.Site(RMS_BACKWARD, NormKernels.PARAMS, arrays, weight ? new Object[] {dx, dw} : new Object[] {dx},
-                        Residency.grids1(1), (tg, name, grids, st) -> backwardTasks(tg, name, grids, st.grid1(), dx, dw, dy, x, w, rstd, st.params, st.pb(), C)));
+        Site site = residency.site(new SiteKey(RMS_BACKWARD, new int[] {C}, arrays),
+                () -> new Site(RMS_BACKWARD, NormKernels.PARAMS, arrays, weight ? new Object[] {dx, dw} : new Object[] {dx},
+                        Site.grids1(1), (tg, name, grids, st) -> backwardTasks(tg, name, grids, st.grid1(), dx, dw, dy, x, w, rstd, st.params, st.pb(), C)));
         if (site != null) {
             setOffsets(site.params, rows, dxOff, dyOff, xOff, wOff, rstdOff, weight ? dwOff : 0);
             StagedGraph.size(site.grid1(), rows);

@@ -99,9 +99,9 @@ final class OptimGraphs implements AutoCloseable {
                       float lr, float beta1, float beta2, float eps, float bc1, float bc2, float gradScale) {
         // Bound to the optimizer's own arrays: m and v simply stay on the device with the rest.
         // Its params are the tensor table, its second per-call array the hyper-parameters.
-        Residency.Site site = residency.site(new Residency.Key(ADAMW_RESIDENT, new int[] {count}, p, g, m, v),
-                () -> new Residency.Site(ADAMW_RESIDENT, OptimKernels.PREFIX + 2 * count + 1, new Object[] {p, g, m, v},
-                        new Object[] {p, m, v}, Residency.grids1(1), (tg, name, grids, st) -> {
+        Site site = residency.site(new SiteKey(ADAMW_RESIDENT, new int[] {count}, p, g, m, v),
+                () -> new Site(ADAMW_RESIDENT, OptimKernels.PREFIX + 2 * count + 1, new Object[] {p, g, m, v},
+                        new Object[] {p, m, v}, Site.grids1(1), (tg, name, grids, st) -> {
                             adamwTensorsTasks(tg, p, g, m, v, (float[]) st.perCall[1], st.base[1], st.params, st.pb());
                             grids.addWorkerGrid(name + ".elements", st.grid1());
                         }, new float[OptimKernels.HYPER + count]));
@@ -249,12 +249,12 @@ final class OptimGraphs implements AutoCloseable {
             totalBlocks += (sizes[k] + Optim.BLOCK - 1) / Optim.BLOCK;
         }
         int blocks = totalBlocks;
-        Residency.Site site = residency.site(new Residency.Key(SUM_SQUARES_TENSORS, new int[] {count, blocks}, g),
+        Site site = residency.site(new SiteKey(SUM_SQUARES_TENSORS, new int[] {count, blocks}, g),
                 () -> {
                     double[] partial = new double[Math.max(1, blocks)];
                     int[] table = new int[OptimKernels.BLOCK_PREFIX + 3 * count + 1];
-                    return new Residency.Site(SUM_SQUARES_TENSORS, 1, new Object[] {g, partial}, new Object[] {partial},
-                            Residency.grids1(1), (tg, name, grids, st) -> {
+                    return new Site(SUM_SQUARES_TENSORS, 1, new Object[] {g, partial}, new Object[] {partial},
+                            Site.grids1(1), (tg, name, grids, st) -> {
                                 tg.task("blocks", OptimKernels::sumSquaresTensors, new KernelContext(), partial, g, (int[]) st.perCall[1], st.base[1]);
                                 grids.addWorkerGrid(name + ".blocks", st.grid1());
                             }, table);
@@ -308,11 +308,11 @@ final class OptimGraphs implements AutoCloseable {
     void normalize(float[] x, int off, int n, double eps, GlueGraphs glue) {
         int blocks = (n + Optim.BLOCK - 1) / Optim.BLOCK;
         int cap = StagedGraph.capacityFor(blocks);
-        Residency.Site site = residency.site(new Residency.Key(NORMALIZE, new int[] {cap, Double.hashCode(eps)}, x), () -> {
+        Site site = residency.site(new SiteKey(NORMALIZE, new int[] {cap, Double.hashCode(eps)}, x), () -> {
             double[] partial = new double[cap];
             float[] coef = new float[1];
-            return new Residency.Site(NORMALIZE, OptimKernels.PARAMS, new Object[] {x, partial, coef},
-                    new Object[] {x, partial, coef}, Residency.grids1(3), (tg, name, grids, st) -> {
+            return new Site(NORMALIZE, OptimKernels.PARAMS, new Object[] {x, partial, coef},
+                    new Object[] {x, partial, coef}, Site.grids1(3), (tg, name, grids, st) -> {
                         sumSquaresTasks(tg, partial, x, st.params, st.pb());
                         tg.task("factor", OptimKernels::inverseNorm, new KernelContext(), coef, partial, st.params, st.pb(), eps);
                         GlueGraphs.scaleTasks(tg, name, grids, st.grid1(2), x, coef, 0, st.params, st.pb());
@@ -339,10 +339,10 @@ final class OptimGraphs implements AutoCloseable {
         int blocks = (n + Optim.BLOCK - 1) / Optim.BLOCK;
         int cap = StagedGraph.capacityFor(blocks);
         // The partials are the site's own array, read back after each call.
-        Residency.Site site = residency.site(new Residency.Key(SUM_SQUARES, new int[] {cap}, g), () -> {
+        Site site = residency.site(new SiteKey(SUM_SQUARES, new int[] {cap}, g), () -> {
             double[] partial = new double[cap];
-            return new Residency.Site(SUM_SQUARES, OptimKernels.PARAMS, new Object[] {g, partial}, new Object[] {partial},
-                    Residency.grids1(1), (tg, name, grids, st) -> {
+            return new Site(SUM_SQUARES, OptimKernels.PARAMS, new Object[] {g, partial}, new Object[] {partial},
+                    Site.grids1(1), (tg, name, grids, st) -> {
                         sumSquaresTasks(tg, partial, g, st.params, st.pb());
                         grids.addWorkerGrid(name + ".blocks", st.grid1());
                     });

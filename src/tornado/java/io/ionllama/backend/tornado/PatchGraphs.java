@@ -16,7 +16,7 @@ import uk.ac.manchester.tornado.api.enums.DataTransferMode;
  * per-call switches in {@code params}. Per-op: staging arrays for B·T positions and B + 1
  * sequences, everything copied in and out per call, as in {@link MatmulGraphs}.
  *
- * <p>Inside a training step the op names a {@link Residency.Site} bound to the model's own arrays,
+ * <p>Inside a training step the op names a {@link Site} bound to the model's own arrays,
  * so only {@code params} goes to the device per call and the results stay there: the model reads
  * back the sequence starts and counts (B + 1 ints each, the global stage's sizes) and, after a
  * calibrating call, the one-float state holding θ.
@@ -38,10 +38,10 @@ final class PatchGraphs implements AutoCloseable {
                          float[] state, int B, int T, int mode, int fixedLength, int maxPatch, int warmupFixed, int calibrate,
                          int rank) {
         int doCalibrate = calibrate != 0 && Patching.scoreCount(mode, B, T) > 0 ? 1 : 0;
-        Residency.Site site = residency.site(
-                new Residency.Key(PATCH, new int[] {mode, fixedLength, maxPatch}, ends, endRows, pi, seqStart, seqCount, bytes,
+        Site site = residency.site(
+                new SiteKey(PATCH, new int[] {mode, fixedLength, maxPatch}, ends, endRows, pi, seqStart, seqCount, bytes,
                         hNext, state),
-                () -> new Residency.Site(PATCH, PatchKernels.PARAMS,
+                () -> new Site(PATCH, PatchKernels.PARAMS,
                         new Object[] {ends, endRows, pi, seqStart, seqCount, bytes, hNext, state},
                         new Object[] {ends, endRows, pi, seqStart, seqCount, state}, grids(),
                         (tg, name, grids, st) -> tasks(tg, name, grids, st, ends, endRows, pi, seqStart, seqCount, bytes, hNext,
@@ -105,7 +105,7 @@ final class PatchGraphs implements AutoCloseable {
         return g;
     }
 
-    private static void size(Residency.Site site, int B) {
+    private static void size(Site site, int B) {
         for (int i = 0; i < 4; i++) {
             sizeGrid(site.grid1(i), i, B);
         }
@@ -125,7 +125,7 @@ final class PatchGraphs implements AutoCloseable {
         }
     }
 
-    static void tasks(TaskGraph tg, String name, GridScheduler grids, Residency.Site site, int[] ends, int[] endRows, int[] pi,
+    static void tasks(TaskGraph tg, String name, GridScheduler grids, Site site, int[] ends, int[] endRows, int[] pi,
                       int[] seqStart, int[] seqCount, int[] bytes, float[] hNext, float[] state, int[] params, int pb, int mode,
                       int fixedLength, int maxPatch) {
         tasks(tg, name, grids, new WorkerGrid1D[] {site.grid1(0), site.grid1(1), site.grid1(2), site.grid1(3)}, ends, endRows,

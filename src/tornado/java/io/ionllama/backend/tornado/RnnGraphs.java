@@ -12,7 +12,7 @@ import uk.ac.manchester.tornado.api.enums.DataTransferMode;
  * The context-vector RNN's gate TaskGraphs ({@link RnnKernels}), cached per C for the forward and
  * per (C, whether dc is written) for the backward; the row count is per execution (see
  * {@link StagedGraph}). Per-op transfers as for {@link MatmulGraphs}; inside a step each call
- * names a {@link Residency.Site} bound to the model's own arrays, so the T time steps of a layer
+ * names a {@link Site} bound to the model's own arrays, so the T time steps of a layer
  * share one site and one compiled kernel, each call's offsets in its {@code params}.
  */
 final class RnnGraphs implements AutoCloseable {
@@ -37,9 +37,9 @@ final class RnnGraphs implements AutoCloseable {
     }
 
     void gatesForward(float[] p, int pOff, float[] z, int zOff, float[] c, int cOff, int rows, int C) {
-        Residency.Site site = residency.site(new Residency.Key(GATES_FORWARD, new int[] {C}, p, z, c),
-                () -> new Residency.Site(GATES_FORWARD, RnnKernels.PARAMS, new Object[] {p, z, c}, new Object[] {p},
-                        Residency.grids1(1), (tg, name, grids, st) -> forwardTasks(tg, name, grids, st.grid1(), p, z, c, st.params, st.pb(), C)));
+        Site site = residency.site(new SiteKey(GATES_FORWARD, new int[] {C}, p, z, c),
+                () -> new Site(GATES_FORWARD, RnnKernels.PARAMS, new Object[] {p, z, c}, new Object[] {p},
+                        Site.grids1(1), (tg, name, grids, st) -> forwardTasks(tg, name, grids, st.grid1(), p, z, c, st.params, st.pb(), C)));
         if (site != null) {
             setOffsets(site.params, rows, pOff, zOff, cOff);
             StagedGraph.size(site.grid1(), rows * C);
@@ -67,12 +67,12 @@ final class RnnGraphs implements AutoCloseable {
                        float[] c, int cOff, int rows, int C) {
         boolean hasDc = dc != null;
         Object[] arrays = hasDc ? new Object[] {dz, dc, dp, z, c} : new Object[] {dz, dp, z, c};
-        Residency.Site site = residency.site(new Residency.Key(GATES_BACKWARD, new int[] {C}, arrays),
+        Site site = residency.site(new SiteKey(GATES_BACKWARD, new int[] {C}, arrays),
                 () -> {
                     // No dc: the site's own one-float stand-in (the kernel writes it only with hasDc).
                     float[] dcBound = hasDc ? dc : new float[1];
-                    return new Residency.Site(GATES_BACKWARD, RnnKernels.PARAMS, hasDc ? arrays : new Object[] {dz, dcBound, dp, z, c},
-                            hasDc ? new Object[] {dz, dc} : new Object[] {dz}, Residency.grids1(1),
+                    return new Site(GATES_BACKWARD, RnnKernels.PARAMS, hasDc ? arrays : new Object[] {dz, dcBound, dp, z, c},
+                            hasDc ? new Object[] {dz, dc} : new Object[] {dz}, Site.grids1(1),
                             (tg, name, grids, st) -> backwardTasks(tg, name, grids, st.grid1(), dz, dcBound, dp, z, c, st.params, st.pb(), C, hasDc));
                 });
         if (site != null) {

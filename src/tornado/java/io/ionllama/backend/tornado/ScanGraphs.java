@@ -65,10 +65,10 @@ final class ScanGraphs implements AutoCloseable {
         }
         int cap = carryCapacity(B, T, chunk);
         // The site's own carries, for cap rows of C floats (offset 0; see carryCapacity).
-        Residency.Site site = residency.site(new Residency.Key(FORWARD, new int[] {C, cap}, h, a, u), () -> {
+        Site site = residency.site(new SiteKey(FORWARD, new int[] {C, cap}, h, a, u), () -> {
             float[] carryA = new float[cap * C], carryB = new float[cap * C];
-            return new Residency.Site(FORWARD, ScanKernels.PARAMS, new Object[] {h, a, u, carryA, carryB}, new Object[] {h, carryA, carryB},
-                    Residency.grids1(3), (tg, name, grids, st) -> forwardTasks(tg, name, grids, st.grid1(0), st.grid1(1), st.grid1(2),
+            return new Site(FORWARD, ScanKernels.PARAMS, new Object[] {h, a, u, carryA, carryB}, new Object[] {h, carryA, carryB},
+                    Site.grids1(3), (tg, name, grids, st) -> forwardTasks(tg, name, grids, st.grid1(0), st.grid1(1), st.grid1(2),
                             h, a, u, carryA, carryB, st.params, st.pb(), C));
         });
         if (site != null) {
@@ -97,10 +97,10 @@ final class ScanGraphs implements AutoCloseable {
         }
         int cap = carryCapacity(B, T, chunk);
         // The site's own carries, as in forward.
-        Residency.Site site = residency.site(new Residency.Key(BACKWARD, new int[] {C, cap}, da, du, dh, h, a, u), () -> {
+        Site site = residency.site(new SiteKey(BACKWARD, new int[] {C, cap}, da, du, dh, h, a, u), () -> {
             float[] carryA = new float[cap * C], carryB = new float[cap * C];
-            return new Residency.Site(BACKWARD, ScanKernels.PARAMS, new Object[] {da, du, dh, h, a, u, carryA, carryB},
-                    new Object[] {da, du, carryA, carryB}, Residency.grids1(3),
+            return new Site(BACKWARD, ScanKernels.PARAMS, new Object[] {da, du, dh, h, a, u, carryA, carryB},
+                    new Object[] {da, du, carryA, carryB}, Site.grids1(3),
                     (tg, name, grids, st) -> backwardTasks(tg, name, grids, st.grid1(0), st.grid1(1), st.grid1(2),
                             da, du, dh, h, a, u, carryA, carryB, st.params, st.pb(), C));
         });
@@ -268,8 +268,8 @@ final class ScanGraphs implements AutoCloseable {
     /** Generation's scan step in place over n channels: h = a h + (1 - a) u. */
     void step(float[] h, int hOff, float[] a, int aOff, float[] u, int uOff, int n) {
         Object[] bound = {h, a, u};
-        Residency.Site site = residency.site(new Residency.Key(STEP, new int[0], bound),
-                () -> new Residency.Site(STEP, ScanKernels.COUNT_PARAMS, bound, new Object[] {h}, Residency.grids1(1),
+        Site site = residency.site(new SiteKey(STEP, new int[0], bound),
+                () -> new Site(STEP, ScanKernels.COUNT_PARAMS, bound, new Object[] {h}, Site.grids1(1),
                         (tg, name, grids, st) -> stepTasks(tg, name, grids, st.grid1(), h, a, u, st.params, st.pb())));
         if (site != null) {
             setCountOffsets(site.params, n, hOff, aOff, uOff);
@@ -360,9 +360,9 @@ final class ScanGraphs implements AutoCloseable {
                 break;
             }
         }
-        Residency.Site site = residency.site(new Residency.Key(GATE_FORWARD, new int[] {C}, a, z, lambda),
-                () -> new Residency.Site(GATE_FORWARD, ScanKernels.COUNT_PARAMS, new Object[] {a, z, lambda}, new Object[] {a},
-                        Residency.grids1(1), (tg, name, grids, st) -> gateForwardTasks(tg, name, grids, st.grid1(), a, z, lambda, st.params, st.pb(), C)));
+        Site site = residency.site(new SiteKey(GATE_FORWARD, new int[] {C}, a, z, lambda),
+                () -> new Site(GATE_FORWARD, ScanKernels.COUNT_PARAMS, new Object[] {a, z, lambda}, new Object[] {a},
+                        Site.grids1(1), (tg, name, grids, st) -> gateForwardTasks(tg, name, grids, st.grid1(), a, z, lambda, st.params, st.pb(), C)));
         if (site != null) {
             setCountOffsets(site.params, rows, aOff, zOff, lambdaOff);
             StagedGraph.size(site.grid1(), rows);
@@ -388,9 +388,9 @@ final class ScanGraphs implements AutoCloseable {
             }
         }
         // One grid, the rows'; gateBackwardTasks sizes the channels' grid from C itself.
-        Residency.Site site = residency.site(new Residency.Key(GATE_BACKWARD, new int[] {C}, dz, dLambda, da, a, z, lambda),
-                () -> new Residency.Site(GATE_BACKWARD, ScanKernels.COUNT_PARAMS, new Object[] {dz, dLambda, da, a, z, lambda},
-                        new Object[] {dz, dLambda}, Residency.grids1(1),
+        Site site = residency.site(new SiteKey(GATE_BACKWARD, new int[] {C}, dz, dLambda, da, a, z, lambda),
+                () -> new Site(GATE_BACKWARD, ScanKernels.COUNT_PARAMS, new Object[] {dz, dLambda, da, a, z, lambda},
+                        new Object[] {dz, dLambda}, Site.grids1(1),
                         (tg, name, grids, st) -> gateBackwardTasks(tg, name, grids, st.grid1(), dz, dLambda, da, a, z, lambda, st.params, st.pb(), C)));
         if (site != null) {
             setCountOffsets(site.params, rows, dzOff, daOff, aOff, zOff, lambdaOff, dLambdaOff);
