@@ -20,6 +20,35 @@ final class DeviceChecks {
 
     static final String SKIP = "TornadoVM runtime not present: run scripts/test with TORNADOVM_HOME set";
 
+    /** Whole-model gradients compared tensor by tensor: the first element of each tensor past the bound, and the worst ratio. */
+    record GradientCheck(java.util.List<String> failures, double worst) {}
+
+    /**
+     * Compares {@code device} with {@code cpu} gradients tensor by tensor: each element within
+     * {@code rtol} of its tensor's largest |gradient| (the scale of the sums behind it). Lists the
+     * first element of each tensor past that, and the worst |difference| / max |gradient|.
+     */
+    static GradientCheck gradients(io.ionllama.model.ParamLayout layout, float[] device, float[] cpu, double rtol) {
+        java.util.List<String> failures = new java.util.ArrayList<>();
+        double worst = 0;
+        for (io.ionllama.model.ParamLayout.Tensor t : layout.tensors()) {
+            double max = 0;
+            for (int i = t.off(); i < t.off() + t.size(); i++) {
+                max = Math.max(max, Math.abs(cpu[i]));
+            }
+            for (int i = t.off(); i < t.off() + t.size(); i++) {
+                double d = Math.abs(device[i] - cpu[i]);
+                worst = Math.max(worst, max == 0 ? 0 : d / max);
+                if (d > rtol * max + Float.MIN_NORMAL) {
+                    failures.add(String.format("%s[%d]: device %.8g cpu %.8g (max |grad| %.3g)", t.name(), i - t.off(),
+                            device[i], cpu[i], max));
+                    break;
+                }
+            }
+        }
+        return new GradientCheck(failures, worst);
+    }
+
     static float[] abs(float[] a) {
         float[] c = a.clone();
         for (int i = 0; i < c.length; i++) {

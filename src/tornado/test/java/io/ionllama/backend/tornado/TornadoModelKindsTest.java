@@ -136,26 +136,10 @@ class TornadoModelKindsTest {
         onDevice.backward(1f);
         onCpu.backward(1f);
         onDevice.backend().toHost(onDevice.grads);
-        List<String> failures = new ArrayList<>();
-        double worst = 0;
-        for (ParamLayout.Tensor t : onCpu.layout.tensors()) {
-            double max = 0;
-            for (int i = t.off(); i < t.off() + t.size(); i++) {
-                max = Math.max(max, Math.abs(onCpu.grads[i]));
-            }
-            for (int i = t.off(); i < t.off() + t.size(); i++) {
-                double d = Math.abs(onDevice.grads[i] - onCpu.grads[i]);
-                worst = Math.max(worst, max == 0 ? 0 : d / max);
-                if (d > 2e-5 * max + Float.MIN_NORMAL) {
-                    failures.add(String.format("%s[%d]: device %.8g cpu %.8g (max |grad| %.3g)", t.name(), i - t.off(),
-                            onDevice.grads[i], onCpu.grads[i], max));
-                    break;
-                }
-            }
-        }
+        DeviceChecks.GradientCheck check = DeviceChecks.gradients(onCpu.layout, onDevice.grads, onCpu.grads, 2e-5);
         System.out.printf("TornadoModelKindsTest %s gradients: loss device %.8f cpu %.8f; worst |dgrad| / max|grad| %.2e%n",
-                what, ld, lc, worst);
-        assertThat(failures).as("%s gradients", what).isEmpty();
+                what, ld, lc, check.worst());
+        assertThat(check.failures()).as("%s gradients", what).isEmpty();
         java.util.Arrays.fill(onDevice.grads, 0f);
         java.util.Arrays.fill(onCpu.grads, 0f);
         onDevice.backend().hostChanged(onDevice.grads);

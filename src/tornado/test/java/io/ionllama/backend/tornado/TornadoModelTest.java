@@ -4,10 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.ionllama.model.IonLlama;
 import io.ionllama.model.ModelConfig;
-import io.ionllama.model.ParamLayout;
 import io.ionllama.model.Patcher;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 
@@ -62,26 +59,10 @@ class TornadoModelTest extends DeviceTest {
                     .isCloseTo(oc.loss(), org.assertj.core.data.Offset.offset(1e-5 * Math.abs(oc.loss())));
             onDevice.backward(1f);
             onCpu.backward(1f);
-            List<String> failures = new ArrayList<>();
-            double worst = 0;
-            for (ParamLayout.Tensor t : onCpu.layout.tensors()) {
-                double max = 0;
-                for (int i = t.off(); i < t.off() + t.size(); i++) {
-                    max = Math.max(max, Math.abs(onCpu.grads[i]));
-                }
-                for (int i = t.off(); i < t.off() + t.size(); i++) {
-                    double d = Math.abs(onDevice.grads[i] - onCpu.grads[i]);
-                    worst = Math.max(worst, max == 0 ? 0 : d / max);
-                    if (d > 2e-5 * max + Float.MIN_NORMAL) {
-                        failures.add(String.format("%s[%d]: device %.8g cpu %.8g (max |grad| %.3g)", t.name(), i - t.off(),
-                                onDevice.grads[i], onCpu.grads[i], max));
-                        break;
-                    }
-                }
-            }
+            DeviceChecks.GradientCheck check = DeviceChecks.gradients(onCpu.layout, onDevice.grads, onCpu.grads, 2e-5);
             System.out.printf("TornadoModelTest B=%d T=%d: loss device %.8f cpu %.8f; worst |dgrad| / max|grad| %.2e%n",
-                    bt[0], bt[1], od.loss(), oc.loss(), worst);
-            assertThat(failures).as("B=%d T=%d", bt[0], bt[1]).isEmpty();
+                    bt[0], bt[1], od.loss(), oc.loss(), check.worst());
+            assertThat(check.failures()).as("B=%d T=%d", bt[0], bt[1]).isEmpty();
         }
         DeviceChecks.assertRanOnDevice(device, MatmulGraphs.FORWARD, MatmulGraphs.BACKWARD_INPUT,
                 MatmulGraphs.BACKWARD_WEIGHT, NormGraphs.RMS_FORWARD, NormGraphs.RMS_BACKWARD, ScanGraphs.FORWARD,
