@@ -47,13 +47,7 @@ public final class TokunPlot {
         }
         JFreeChart chart = ChartFactory.createXYLineChart(title, "noise level k (× per-dimension std of the latent)",
                 "byte accuracy (%)", data, PlotOrientation.VERTICAL, true, false, false);
-        chart.setBackgroundPaint(Color.WHITE);
-        chart.setAntiAlias(true);
-        XYPlot plot = chart.getXYPlot();
-        plot.setBackgroundPaint(Color.WHITE);
-        plot.setDomainGridlinePaint(new Color(0xDDDDDD));
-        plot.setRangeGridlinePaint(new Color(0xDDDDDD));
-        plot.setOutlinePaint(Color.GRAY);
+        XYPlot plot = io.ionllama.train.CurvePlot.whitePlot(chart);
         XYLineAndShapeRenderer r = new XYLineAndShapeRenderer();
         for (int i = 0; i < data.getSeriesCount(); i++) {
             r.setSeriesPaint(i, COLOURS[(i / 2) % COLOURS.length]);

@@ -223,12 +223,7 @@ public final class CompareReport {
         JFreeChart chart = ChartFactory.createXYLineChart("validation BPB against training time (equal compute)",
                 "training time (" + (minutes ? "minutes" : "seconds") + ")", "validation bits per byte", data,
                 PlotOrientation.VERTICAL, true, false, false);
-        chart.setBackgroundPaint(Color.WHITE);
-        chart.setAntiAlias(true);
-        XYPlot plot = chart.getXYPlot();
-        plot.setBackgroundPaint(Color.WHITE);
-        plot.setDomainGridlinePaint(new Color(0xDDDDDD));
-        plot.setRangeGridlinePaint(new Color(0xDDDDDD));
+        XYPlot plot = CurvePlot.whitePlot(chart);
         XYLineAndShapeRenderer r = new XYLineAndShapeRenderer(true, true);
         Color[] palette = {new Color(0x1F77B4), new Color(0xD62728), new Color(0x2CA02C), new Color(0xFF7F0E), new Color(0x9467BD),
             new Color(0x8C564B), new Color(0xE377C2), new Color(0x7F7F7F), new Color(0x17BECF)};

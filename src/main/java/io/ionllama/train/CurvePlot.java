@@ -79,13 +79,7 @@ public final class CurvePlot {
         data.addSeries(v);
         JFreeChart chart = ChartFactory.createXYLineChart(title, x.label + unit[0], "bits per byte", data,
                 PlotOrientation.VERTICAL, true, false, false);
-        chart.setBackgroundPaint(Color.WHITE);
-        chart.setAntiAlias(true);
-        XYPlot plot = chart.getXYPlot();
-        plot.setBackgroundPaint(Color.WHITE);
-        plot.setDomainGridlinePaint(new Color(0xDDDDDD));
-        plot.setRangeGridlinePaint(new Color(0xDDDDDD));
-        plot.setOutlinePaint(Color.GRAY);
+        XYPlot plot = whitePlot(chart);
         XYLineAndShapeRenderer r = new XYLineAndShapeRenderer();
         r.setSeriesPaint(0, new Color(0x1F77B4));
         r.setSeriesStroke(0, new BasicStroke(1.5f));
@@ -162,5 +156,17 @@ public final class CurvePlot {
         }
         double span = Math.max(hi - lo, 0.05);
         return new double[] {Math.max(0, lo - 0.05 * span), hi + 0.05 * span};
+    }
+
+    /** The project's chart look, shared by every PNG it writes: white, anti-aliased, light grey grid. Returns the plot. */
+    public static XYPlot whitePlot(JFreeChart chart) {
+        chart.setBackgroundPaint(Color.WHITE);
+        chart.setAntiAlias(true);
+        XYPlot plot = chart.getXYPlot();
+        plot.setBackgroundPaint(Color.WHITE);
+        plot.setDomainGridlinePaint(new Color(0xDDDDDD));
+        plot.setRangeGridlinePaint(new Color(0xDDDDDD));
+        plot.setOutlinePaint(Color.GRAY);
+        return plot;
     }
 }
