@@ -94,21 +94,44 @@ public final class ExactMatch {
      * Group totals are tagged with {@code total}'s tag replaced by "all".
      */
     public static List<Metric> metrics(String task, List<Scored> scored, List<String> groupBy, String total) {
-        List<Metric> out = new ArrayList<>();
+        List<Metric> out = new ArrayList<>(), baselines = new ArrayList<>();
         Map<Map<String, String>, long[]> groups = new LinkedHashMap<>();
         for (Scored s : scored) {
-            out.add(Metric.accuracy(task, "exact_match", s.correct(), s.slice().items().size(), s.slice().tags()));
+            int n = s.slice().items().size(), constant = bestConstant(s.slice());
+            out.add(Metric.accuracy(task, "exact_match", s.correct(), n, s.slice().tags()));
+            baselines.add(Metric.accuracy(task, CONSTANT_BASELINE, constant, n, s.slice().tags()));
             Map<String, String> key = new LinkedHashMap<>();
             for (String g : groupBy) {
                 key.put(g, s.slice().tags().get(g));
             }
             key.put(total, "all");
-            long[] c = groups.computeIfAbsent(key, k -> new long[2]);
+            long[] c = groups.computeIfAbsent(key, k -> new long[3]);
             c[0] += s.correct();
-            c[1] += s.slice().items().size();
+            c[1] += n;
+            c[2] += constant;
         }
         groups.forEach((tags, c) -> out.add(Metric.accuracy(task, "exact_match", c[0], c[1], tags)));
+        groups.forEach((tags, c) -> baselines.add(Metric.accuracy(task, CONSTANT_BASELINE, c[2], c[1], tags)));
+        out.addAll(baselines);
         return out;
+    }
+
+    /**
+     * The metric that says what a reply needs no skill for: the share of a slice's items whose
+     * answer is the slice's most common one, what always giving that one reply scores (a group's:
+     * each slice's best constant, summed). Counting letters is mostly "1" and containment "yes" or
+     * "no", so an exact match is skill only where it is above this.
+     */
+    public static final String CONSTANT_BASELINE = "constant_baseline";
+
+    /** Items of {@code slice} whose answer is its most common answer. */
+    static int bestConstant(Slice slice) {
+        Map<String, Integer> counts = new LinkedHashMap<>();
+        int best = 0;
+        for (Tasks.Pair item : slice.items()) {
+            best = Math.max(best, counts.merge(item.answer(), 1, Integer::sum));
+        }
+        return best;
     }
 
     /**
@@ -122,15 +145,22 @@ public final class ExactMatch {
             for (String k : rowKeys) {
                 row.append(String.format("%-10s", m.tags().getOrDefault(k, "")));
             }
-            rows.computeIfAbsent(row.toString(), r -> new LinkedHashMap<>()).put(m.tags().get("split"), m);
+            String column = m.tags().get("split") + (m.name().equals(CONSTANT_BASELINE) ? " constant" : "");
+            rows.computeIfAbsent(row.toString(), r -> new LinkedHashMap<>()).put(column, m);
         }
         out.println(title);
         StringBuilder head = new StringBuilder("  ");
         for (String k : rowKeys) {
             head.append(String.format("%-10s", k));
         }
-        out.println(head.append(String.format("%-22s%-22s", "seen", "held-out")).toString().stripTrailing());
-        rows.forEach((row, bySplit) -> out.println(("  " + row + cell(bySplit.get("seen")) + cell(bySplit.get("held-out"))).stripTrailing()));
+        out.println(head.append(String.format("%-22s%-22s%s", "seen", "held-out", "held-out, best constant reply")).toString()
+                .stripTrailing());
+        rows.forEach((row, byColumn) -> out.println(("  " + row + cell(byColumn.get("seen")) + cell(byColumn.get("held-out"))
+                + constantCell(byColumn.get("held-out constant"))).stripTrailing()));
+    }
+
+    private static String constantCell(Metric m) {
+        return m == null || m.samples() == 0 ? "-" : String.format(Locale.ROOT, "%.3f", m.value());
     }
 
     private static String cell(Metric m) {

@@ -64,9 +64,12 @@ class TaskScorersTest extends CpuBackendTest {
     @Test
     void anOracleScoresOneHundredPercentInEverySlice() {
         for (EvalTask task : tasks()) {
-            List<Metric> metrics = run(task, context(null, 20, 7), ORACLE);
+            List<Metric> all = run(task, context(null, 20, 7), ORACLE);
+            List<Metric> metrics = all.stream().filter(m -> m.name().equals("exact_match")).toList();
             // chars: 5 kinds x 2 splits + a total per split; arith: 2 operations x 5 digit counts x 2 splits + a total per operation and split.
             assertThat(metrics).hasSize(task instanceof CharTasks ? 12 : 24);
+            // Beside each, the best constant reply's score on the same items.
+            assertThat(all).hasSize(2 * metrics.size());
             for (Metric m : metrics) {
                 assertThat(m.task()).isEqualTo(task.name());
                 assertThat(m.name()).isEqualTo("exact_match");
@@ -85,6 +88,9 @@ class TaskScorersTest extends CpuBackendTest {
     void aWrongAnswererScoresZero() {
         for (EvalTask task : tasks()) {
             for (Metric m : run(task, context(null, 20, 7), WRONG_IN_ONE_BYTE)) {
+                if (m.name().equals(ExactMatch.CONSTANT_BASELINE)) {
+                    continue; // a property of the items, not of the answerer
+                }
                 assertThat(m.value()).as("%s", m).isZero();
                 assertThat(m.samples()).isPositive();
             }
@@ -169,5 +175,29 @@ class TaskScorersTest extends CpuBackendTest {
         // The EvalTask entry point builds the same greedy answerer itself.
         Map<String, String> tags = new CharTasks().run(context(model, 1, 1)).get(0).tags();
         assertThat(tags).containsEntry("kind", "spell").containsEntry("split", "seen");
+    }
+
+    /**
+     * The constant baseline is what the best single reply scores: always answering a slice's most
+     * common answer gets exactly it, and no other constant reply gets more.
+     */
+    @Test
+    void theConstantBaselineIsWhatTheBestSingleReplyScores() {
+        List<ExactMatch.Slice> slices = CharTasks.slices(0, 20);
+        List<Metric> metrics = ExactMatch.metrics("chars", ExactMatch.score(slices, ORACLE, null, "chars"), List.of("split"), "kind");
+        for (ExactMatch.Slice s : slices) {
+            Metric baseline = metrics.stream().filter(m -> m.name().equals(ExactMatch.CONSTANT_BASELINE) && m.tags().equals(s.tags()))
+                    .findFirst().orElseThrow();
+            double best = 0;
+            for (String reply : s.items().stream().map(p -> p.answer()).distinct().toList()) {
+                int right = ExactMatch.score(List.of(s), (prompt, max) -> reply, null, "chars").get(0).correct();
+                best = Math.max(best, right / (double) s.items().size());
+            }
+            assertThat(baseline.value()).as("%s", s.tags()).isEqualTo(best);
+        }
+        // Counting letters is mostly "1": the held-out slice's constant baseline is far above zero.
+        Metric count = metrics.stream().filter(m -> m.name().equals(ExactMatch.CONSTANT_BASELINE)
+                && "count".equals(m.tags().get("kind")) && "held-out".equals(m.tags().get("split"))).findFirst().orElseThrow();
+        assertThat(count.value()).isGreaterThan(0.5);
     }
 }
