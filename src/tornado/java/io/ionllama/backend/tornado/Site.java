@@ -30,6 +30,8 @@ final class Site {
     }
 
     final String op;
+    /** The op's array arguments, slice by slice as its {@link OpCall} lists them (an array may stand twice). */
+    final Object[] args;
     final Object[] bound, written, perCall;
     final int[] base, lengths;
     final WorkerGrid[] workerGrids;
@@ -42,13 +44,15 @@ final class Site {
     /**
      * A site with per-call arrays of its own.
      *
+     * @param args    the op's array arguments in its call's order (null where absent)
      * @param bound   the caller's arrays (and any the site owns), none null, none twice
      * @param written those of them the op writes
      * @param grids   the worker grids, sized per call by the op
      * @param more    per-call arrays besides {@code params} (fill's value, AdamW's hyper-parameters)
      */
-    Site(String op, int paramCount, Object[] bound, Object[] written, WorkerGrid[] grids, Tasks tasks, Object... more) {
+    Site(String op, int paramCount, Object[] args, Object[] bound, Object[] written, WorkerGrid[] grids, Tasks tasks, Object... more) {
         this.op = op;
+        this.args = args;
         this.bound = bound;
         this.written = written;
         this.perCall = new Object[1 + more.length];
@@ -67,6 +71,7 @@ final class Site {
     /** A copy of {@code of} reading its per-call values from {@code perCall[i]} at {@code base[i]}, with grids of its own, values and sizes loaded from {@code of}. */
     private Site(Site of, Object[] perCall, int[] base) {
         this.op = of.op;
+        this.args = of.args;
         this.bound = of.bound;
         this.written = of.written;
         this.perCall = perCall;
@@ -113,6 +118,28 @@ final class Site {
     /** Where this call's values start in {@link #params}. */
     int pb() {
         return base[0];
+    }
+
+    /** Argument {@code i} of the op (its call's slice {@code i}) as a float array. */
+    float[] f(int i) {
+        return (float[]) args[i];
+    }
+
+    int[] i(int i) {
+        return (int[]) args[i];
+    }
+
+    double[] d(int i) {
+        return (double[]) args[i];
+    }
+
+    /** The first per-call array besides params (an op's values: fill's value, AdamW's hyper-parameters), and its base. */
+    float[] values() {
+        return (float[]) perCall[1];
+    }
+
+    int vb() {
+        return base[1];
     }
 
     /** Grid {@code i} as a 1-D grid. */

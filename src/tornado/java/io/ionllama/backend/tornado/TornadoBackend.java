@@ -89,6 +89,7 @@ public final class TornadoBackend extends ForwardingBackend {
     private final PatchGraphs patches;
     private final OptimGraphs optim;
     private final Residency residency;
+    private final DeviceOps ops;
     private final int tile;
 
     /**
@@ -150,17 +151,18 @@ public final class TornadoBackend extends ForwardingBackend {
         }
         this.tile = tile;
         this.residency = new Residency(session, resident);
-        this.matmul = new MatmulGraphs(session, residency);
-        this.norms = new NormGraphs(session, residency);
-        this.layerNorms = new LayerNormGraphs(session, residency);
-        this.rnn = new RnnGraphs(session, residency);
-        this.scan = new ScanGraphs(session, residency);
-        this.attention = new AttentionGraphs(session, residency);
-        this.glue = new GlueGraphs(session, residency);
-        this.embeddings = new EmbeddingGraphs(session, residency);
-        this.losses = new LossGraphs(session, residency);
-        this.patches = new PatchGraphs(session, residency);
-        this.optim = new OptimGraphs(session, residency);
+        this.ops = new DeviceOps(session, residency);
+        this.matmul = new MatmulGraphs(ops);
+        this.norms = new NormGraphs(ops);
+        this.layerNorms = new LayerNormGraphs(ops);
+        this.rnn = new RnnGraphs(ops);
+        this.scan = new ScanGraphs(ops);
+        this.attention = new AttentionGraphs(ops);
+        this.glue = new GlueGraphs(ops);
+        this.embeddings = new EmbeddingGraphs(ops);
+        this.losses = new LossGraphs(ops);
+        this.patches = new PatchGraphs(ops);
+        this.optim = new OptimGraphs(ops);
     }
 
     /**
@@ -263,16 +265,7 @@ public final class TornadoBackend extends ForwardingBackend {
     @Override
     public void close() {
         try {
-            matmul.close();
-            norms.close();
-            layerNorms.close();
-            rnn.close();
-            scan.close();
-            attention.close();
-            glue.close();
-            embeddings.close();
-            losses.close();
-            patches.close();
+            ops.close();
             optim.close();
             residency.close();
         } finally {
