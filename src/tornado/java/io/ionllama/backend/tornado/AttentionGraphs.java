@@ -19,24 +19,14 @@ import uk.ac.manchester.tornado.api.WorkerGrid1D;
  */
 final class AttentionGraphs {
 
-    static final String DILATED_FORWARD = "attentionDilatedForward";
-    static final String DILATED_BACKWARD = "attentionDilatedBackward";
-    static final String DENSE_FORWARD = "attentionDenseForward";
-    static final String DENSE_BACKWARD = "attentionDenseBackward";
-    static final String ROPE_FORWARD = "ropeForward";
-    static final String ROPE_BACKWARD = "ropeBackward";
-    static final String QUERY = "attentionQuery";
-    static final String GROUP_FORWARD = "attentionGroupForward";
-    static final String GROUP_BACKWARD = "attentionGroupBackward";
+    /** The ops' names: their counters in {@link TornadoBackend#stats()}, their graphs' names. */
+    static final String DILATED_FORWARD = "attentionDilatedForward", DILATED_BACKWARD = "attentionDilatedBackward",
+            DENSE_FORWARD = "attentionDenseForward", DENSE_BACKWARD = "attentionDenseBackward", ROPE_FORWARD = "ropeForward",
+            ROPE_BACKWARD = "ropeBackward", QUERY = "attentionQuery", GROUP_FORWARD = "attentionGroupForward",
+            GROUP_BACKWARD = "attentionGroupBackward";
 
     /** The window argument that means group attention (0 means dense, positive dilated). */
     static final int GROUP = -1;
-
-    private final DeviceOps ops;
-
-    AttentionGraphs(DeviceOps ops) {
-        this.ops = ops;
-    }
 
     /** The op's name for a window code: dense (0), group ({@link #GROUP}) or dilated. */
     private static String op(int window, boolean backward) {
@@ -56,13 +46,18 @@ final class AttentionGraphs {
     private static OpCall call(boolean backward, int B, int P, int S, int heads, int hd, int window) {
         int rows = B * P;
         return DeviceOps.call(op(window, backward), AttentionKernels.PARAMS, AttentionKernels.OFF0, heads, hd, window)
+                .skipIf(B <= 0 || P <= 0 || heads <= 0 || hd <= 0)
                 .size(AttentionKernels.B, B).size(AttentionKernels.P, P).size(AttentionKernels.S, S)
                 .rows(rows, slotCapacity(rows, S, window));
     }
 
     /** window = 0: dense (S = P); {@link #GROUP}: group attention, B groups of P = S = G rows. */
-    void forward(float[] out, int outOff, float[] att, int attOff, float[] q, int qOff, float[] k, int kOff,
+    static void forward(DeviceOps ops, float[] out, int outOff, float[] att, int attOff, float[] q, int qOff, float[] k, int kOff,
                  float[] v, int vOff, int B, int P, int heads, int hd, int window, int slots) {
+        if (window == 0 && (B <= 0 || P <= 0 || heads <= 0 || hd <= 0)) {
+            ops.cpu.attentionDenseForward(out, outOff, att, attOff, q, qOff, k, kOff, v, vOff, B, P, heads, hd);
+            return;
+        }
         int S = window <= 0 ? P : slots, rows = B * P, C = heads * hd;
         ops.run(call(false, B, P, S, heads, hd, window).grids(DeviceOps.grid1(rows * heads)).out(out, outOff, rows * C, C)
                 .out(att, attOff, rows * heads * S, heads).cells().in(q, qOff, rows * C, C).in(k, kOff, rows * C, C)
@@ -71,9 +66,14 @@ final class AttentionGraphs {
     }
 
     /** A query pass for dq and a key pass for dk, dv; the offsets in the kernels' order (dq, dout, k, v, out, att, dk, dv, q). */
-    void backward(float[] dq, int dqOff, float[] dk, int dkOff, float[] dv, int dvOff, float[] dout, int doutOff,
+    static void backward(DeviceOps ops, float[] dq, int dqOff, float[] dk, int dkOff, float[] dv, int dvOff, float[] dout, int doutOff,
                   float[] q, int qOff, float[] k, int kOff, float[] v, int vOff, float[] out, int outOff,
                   float[] att, int attOff, int B, int P, int heads, int hd, int window, int slots) {
+        if (window == 0 && (B <= 0 || P <= 0 || heads <= 0 || hd <= 0)) {
+            ops.cpu.attentionDenseBackward(dq, dqOff, dk, dkOff, dv, dvOff, dout, doutOff, q, qOff, k, kOff, v, vOff, out, outOff,
+                    att, attOff, B, P, heads, hd);
+            return;
+        }
         int S = window <= 0 ? P : slots, rows = B * P, C = heads * hd, n = rows * C;
         ops.run(call(true, B, P, S, heads, hd, window).grids(DeviceOps.grid1(rows * heads, rows * heads)).inout(dq, dqOff, n, C)
                 .in(dout, doutOff, n, C).in(k, kOff, n, C).in(v, vOff, n, C).in(out, outOff, n, C)
@@ -83,8 +83,16 @@ final class AttentionGraphs {
     }
 
     /** Forward: y = RoPE(x). Backward: y (dx) += RoPE^T(x (dy)). A thread per (row, head). */
-    void rope(boolean backward, float[] y, int yOff, float[] x, int xOff, int rows, int P, int pos0, int heads, int hd,
+    static void rope(DeviceOps ops, boolean backward, float[] y, int yOff, float[] x, int xOff, int rows, int P, int pos0, int heads, int hd,
               float base) {
+        if (rows <= 0 || heads <= 0 || hd <= 0) {
+            if (backward) {
+                ops.cpu.ropeBackward(y, yOff, x, xOff, rows, P, pos0, heads, hd, base);
+            } else {
+                ops.cpu.ropeForward(y, yOff, x, xOff, rows, P, pos0, heads, hd, base);
+            }
+            return;
+        }
         int C = heads * hd;
         OpCall c = DeviceOps.call(backward ? ROPE_BACKWARD : ROPE_FORWARD, AttentionKernels.PARAMS, AttentionKernels.OFF0, heads, hd,
                         Float.floatToIntBits(base)).size(AttentionKernels.ROWS, rows).size(AttentionKernels.ROPE_P, P)
@@ -102,15 +110,27 @@ final class AttentionGraphs {
      * Generation: query row i against the cached keys and values 0..i (att: heads rows of i+1 or
      * slots floats, at offset 0). A copying graph's capacity: key rows; its second: floats per att row.
      */
-    void query(boolean dense, float[] out, int outOff, float[] att, float[] q, int qOff, float[] k, int kOff,
+    static void query(DeviceOps ops, boolean dense, float[] out, int outOff, float[] att, float[] q, int qOff, float[] k, int kOff,
                float[] v, int vOff, int i, int heads, int hd, int window, int slots) {
-        int keys = i + 1, row = dense ? keys : slots, C = heads * hd;
-        ops.run(DeviceOps.call(QUERY, AttentionKernels.PARAMS, AttentionKernels.OFF0, dense ? 1 : 0, heads, hd, window)
+        if (i < 0 || heads <= 0 || hd <= 0) {
+            ops.cpu.attentionQuery(dense, out, outOff, att, q, qOff, k, kOff, v, vOff, i, heads, hd, window, slots);
+            return;
+        }
+        int keys = i + 1, row = dense ? keys : slots, C = heads * hd, w = dense ? 0 : window;
+        ops.run(DeviceOps.call(QUERY, AttentionKernels.PARAMS, AttentionKernels.OFF0, dense ? 1 : 0, heads, hd, w)
                 .size(AttentionKernels.QUERY, i).size(AttentionKernels.QUERY_SLOTS, slots)
                 .rows(keys, dense ? StagedGraph.capacityFor(keys) : Math.max(slots, 16)).grids(DeviceOps.grid1(heads))
                 .outFixed(out, outOff, C).out(att, 0, heads * row, heads).rows2().inFixed(q, qOff, C).in(k, kOff, keys * C, C)
                 .in(v, vOff, keys * C, C).tasks((tg, name, grids, st) -> queryTasks(tg, name, grids, st.grid1(), st.f(0), st.f(1),
-                        st.f(2), st.f(3), st.f(4), st.params, st.pb(), heads, hd, window, dense)));
+                        st.f(2), st.f(3), st.f(4), st.params, st.pb(), heads, hd, w, dense)));
+    }
+
+    /** The CPU backend's argument check of dilated attention, so both backends reject the same calls. */
+    static void checkDilated(int P, int window, int slots) {
+        if (window < 1 || slots < io.ionllama.kernels.Attention.dilatedSlots(window, P)) {
+            throw new IllegalArgumentException("dilated attention needs window >= 1 and slots >= "
+                    + "dilatedSlots(window, P); got window " + window + ", slots " + slots + ", P " + P);
+        }
     }
 
     /**

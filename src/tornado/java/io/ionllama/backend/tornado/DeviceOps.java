@@ -1,5 +1,6 @@
 package io.ionllama.backend.tornado;
 
+import io.ionllama.backend.cpu.CpuBackend;
 import java.util.HashMap;
 import java.util.Map;
 import uk.ac.manchester.tornado.api.WorkerGrid;
@@ -26,11 +27,14 @@ final class DeviceOps implements AutoCloseable {
 
     final TornadoSession session;
     final Residency residency;
+    /** Where a call with nothing for the device goes when the CPU's answer is not simply nothing (a matmul with in = 0 gives the bias). */
+    final CpuBackend cpu;
     private final Map<SiteKey, StagedGraph> staged = new HashMap<>();
 
-    DeviceOps(TornadoSession session, Residency residency) {
+    DeviceOps(TornadoSession session, Residency residency, CpuBackend cpu) {
         this.session = session;
         this.residency = residency;
+        this.cpu = cpu;
     }
 
     /**
@@ -41,9 +45,9 @@ final class DeviceOps implements AutoCloseable {
         return new OpCall(op, params, firstOffset, dims);
     }
 
-    /** Runs the call: taken by the step's plan, or through its copying graph. */
+    /** Runs the call (unless it is empty): taken by the step's plan, or through its copying graph. */
     void run(OpCall c) {
-        if (!resident(c)) {
+        if (!c.skip && !resident(c)) {
             copying(c);
             Object[] written = c.written();
             if (written.length > 0) {

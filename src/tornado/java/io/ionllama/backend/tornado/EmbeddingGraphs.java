@@ -19,20 +19,12 @@ import uk.ac.manchester.tornado.api.WorkerGrid1D;
  */
 final class EmbeddingGraphs {
 
-    static final String BYTE_FORWARD = "byteEmbeddingForward";
-    static final String BYTE_BACKWARD = "byteEmbeddingBackward";
-    static final String NGRAM_INDEX = "ngramIndex";
-    static final String NGRAM_FORWARD = "ngramEmbeddingForward";
-    static final String NGRAM_BACKWARD = "ngramEmbeddingBackward";
+    /** The ops' names: their counters in {@link TornadoBackend#stats()}, their graphs' names. */
+    static final String BYTE_FORWARD = "byteEmbeddingForward", BYTE_BACKWARD = "byteEmbeddingBackward",
+            NGRAM_INDEX = "ngramIndex", NGRAM_FORWARD = "ngramEmbeddingForward", NGRAM_BACKWARD = "ngramEmbeddingBackward";
 
     /** Table rows are staged in steps of this many. */
     static final int TABLE_ROWS_STEP = 256;
-
-    private final DeviceOps ops;
-
-    EmbeddingGraphs(DeviceOps ops) {
-        this.ops = ops;
-    }
 
     /**
      * params = [rows, T, offsets...] in the order of the kernel's array arguments; a thread per row
@@ -44,7 +36,8 @@ final class EmbeddingGraphs {
         for (int i = off; i < off + n; i++) {
             top = Math.max(top, idx[i]);
         }
-        return DeviceOps.call(op, EmbeddingKernels.PARAMS, EmbeddingKernels.OFF0, dims).size(EmbeddingKernels.ROWS, rows)
+        return DeviceOps.call(op, EmbeddingKernels.PARAMS, EmbeddingKernels.OFF0, dims).skipIf(rows <= 0 || n <= 0 || D <= 0)
+                .size(EmbeddingKernels.ROWS, rows)
                 .rows(rows, StagedGraph.roundUp(top + 1, TABLE_ROWS_STEP)).grids(DeviceOps.grid1(backward ? D : rows));
     }
 
@@ -53,7 +46,7 @@ final class EmbeddingGraphs {
      * this gather for rows that are not bytes (patch rows, encoder rows), so the table is staged
      * like the n-gram table: as many rows as the largest index reaches.
      */
-    void byteEmbedding(boolean backward, float[] out, int outOff, float[] emb, int embOff, int[] x, int xOff,
+    static void byteEmbedding(DeviceOps ops, boolean backward, float[] out, int outOff, float[] emb, int embOff, int[] x, int xOff,
                        int rows, int D) {
         OpCall c = call(backward ? BYTE_BACKWARD : BYTE_FORWARD, backward, rows, D, x, xOff, rows, D);
         if (backward) {
@@ -71,9 +64,10 @@ final class EmbeddingGraphs {
     }
 
     /** The n-gram lengths list {@code ns} goes along whole, at no offset. */
-    void ngramIndex(int[] idx, int idxOff, int[] x, int xOff, int[] ns, int buckets, int T, int rows) {
+    static void ngramIndex(DeviceOps ops, int[] idx, int idxOff, int[] x, int xOff, int[] ns, int buckets, int T, int rows) {
         int numN = Math.max(1, ns.length);
         ops.run(DeviceOps.call(NGRAM_INDEX, EmbeddingKernels.PARAMS, EmbeddingKernels.OFF0, ns.length, buckets)
+                .skipIf(rows <= 0 || ns.length == 0)
                 .size(EmbeddingKernels.ROWS, rows).size(EmbeddingKernels.T, T).rows(rows).grids(DeviceOps.grid1(rows))
                 .out(idx, idxOff, rows * ns.length, numN).in(x, xOff, rows, 1).inFixed(ns, 0, ns.length).at(-1)
                 .tasks((tg, name, grids, st) -> indexTasks(tg, name, grids, st.grid1(), st.i(0), st.i(1), st.i(2), st.params, st.pb(),
@@ -81,7 +75,7 @@ final class EmbeddingGraphs {
     }
 
     /** Forward: out += tables[idx]; backward: tables (dTables) += scatter of out (dout). */
-    void ngram(boolean backward, float[] out, int outOff, float[] tables, int tablesOff, int[] idx, int idxOff,
+    static void ngram(DeviceOps ops, boolean backward, float[] out, int outOff, float[] tables, int tablesOff, int[] idx, int idxOff,
                int numN, int rows, int D) {
         OpCall c = call(backward ? NGRAM_BACKWARD : NGRAM_FORWARD, backward, rows, D, idx, idxOff, rows * numN, numN, D);
         if (backward) {

@@ -18,17 +18,12 @@ import uk.ac.manchester.tornado.api.WorkerGrid1D;
  */
 final class LayerNormGraphs {
 
+    /** The ops' names: their counters in {@link TornadoBackend#stats()}, their graphs' names. */
     static final String FORWARD = "layerNormForward";
     static final String BACKWARD = "layerNormBackward";
 
-    private final DeviceOps ops;
-
-    LayerNormGraphs(DeviceOps ops) {
-        this.ops = ops;
-    }
-
     /** b null: no bias (a one-float stand-in the kernel does not read); b may be w's own array. */
-    void forward(float[] out, int outOff, float[] mean, int meanOff, float[] rstd, int rstdOff, float[] x, int xOff,
+    static void forward(DeviceOps ops, float[] out, int outOff, float[] mean, int meanOff, float[] rstd, int rstdOff, float[] x, int xOff,
                  float[] w, int wOff, float[] b, int bOff, int rows, int C, float eps) {
         boolean hasBias = b != null;
         ops.run(NormGraphs.rows(FORWARD, rows, C, Float.floatToIntBits(eps), hasBias ? 1 : 0).out(out, outOff, rows * C, C)
@@ -38,7 +33,7 @@ final class LayerNormGraphs {
     }
 
     /** dw, db null: that gradient is not wanted. db may be dw's own array. */
-    void backward(float[] dx, int dxOff, float[] dw, int dwOff, float[] db, int dbOff, float[] dy, int dyOff,
+    static void backward(DeviceOps ops, float[] dx, int dxOff, float[] dw, int dwOff, float[] db, int dbOff, float[] dy, int dyOff,
                   float[] x, int xOff, float[] w, int wOff, float[] mean, int meanOff, float[] rstd, int rstdOff, int rows, int C) {
         ops.run(NormGraphs.rows(BACKWARD, rows, C).inout(dx, dxOff, rows * C, C).in(dy, dyOff, rows * C, C).in(x, xOff, rows * C, C)
                 .inFixed(w, wOff, C).in(mean, meanOff, rows, 1).in(rstd, rstdOff, rows, 1).inoutFixed(dw, dwOff, C)

@@ -19,44 +19,36 @@ import uk.ac.manchester.tornado.api.WorkerGrid1D;
  */
 final class LossGraphs {
 
-    static final String CE_FORWARD = "crossEntropyForward";
-    static final String CE_BACKWARD = "crossEntropyBackward";
-    static final String ENTROPY = "entropy";
-    static final String ARGMAX = "argmax";
-    static final String LOSS_STATS = "lossStats";
-
-    private final DeviceOps ops;
-
-    LossGraphs(DeviceOps ops) {
-        this.ops = ops;
-    }
+    /** The ops' names: their counters in {@link TornadoBackend#stats()}, their graphs' names. */
+    static final String CE_FORWARD = "crossEntropyForward", CE_BACKWARD = "crossEntropyBackward", ENTROPY = "entropy",
+            ARGMAX = "argmax", LOSS_STATS = "lossStats";
 
     /** params = [rows, offsets...] in the order of the kernel's array arguments; a thread per row. */
     private static OpCall rows(String op, int rows, int... dims) {
-        return DeviceOps.call(op, LossKernels.PARAMS, LossKernels.OFF0, dims).size(LossKernels.ROWS, rows).rows(rows)
+        return DeviceOps.call(op, LossKernels.PARAMS, LossKernels.OFF0, dims).skipIf(rows <= 0).size(LossKernels.ROWS, rows).rows(rows)
                 .grids(DeviceOps.grid1(rows));
     }
 
-    void crossEntropyForward(float[] losses, int lossesOff, float[] probs, int probsOff, float[] logits, int logitsOff,
+    static void crossEntropyForward(DeviceOps ops, float[] losses, int lossesOff, float[] probs, int probsOff, float[] logits, int logitsOff,
                              int[] targets, int targetsOff, int n, int V) {
-        ops.run(rows(CE_FORWARD, n, V).out(losses, lossesOff, n, 1).out(probs, probsOff, n * V, V).in(logits, logitsOff, n * V, V)
+        ops.run(rows(CE_FORWARD, n, V).skipIf(V <= 0).out(losses, lossesOff, n, 1).out(probs, probsOff, n * V, V).in(logits, logitsOff, n * V, V)
                 .in(targets, targetsOff, n, 1).tasks((tg, name, grids, st) -> ceForwardTasks(tg, name, grids, st.grid1(), st.f(0),
                         st.f(1), st.f(2), st.i(3), st.params, st.pb(), V)));
     }
 
-    void entropy(float[] entropy, int entropyOff, float[] logits, int logitsOff, int n, int V) {
-        ops.run(rows(ENTROPY, n, V).out(entropy, entropyOff, n, 1).in(logits, logitsOff, n * V, V).tasks((tg, name, grids, st) ->
+    static void entropy(DeviceOps ops, float[] entropy, int entropyOff, float[] logits, int logitsOff, int n, int V) {
+        ops.run(rows(ENTROPY, n, V).skipIf(V <= 0).out(entropy, entropyOff, n, 1).in(logits, logitsOff, n * V, V).tasks((tg, name, grids, st) ->
                 entropyTasks(tg, name, grids, st.grid1(), st.f(0), st.f(1), st.params, st.pb(), V)));
     }
 
-    void argmax(int[] argmax, int argmaxOff, float[] logits, int logitsOff, int n, int V) {
-        ops.run(rows(ARGMAX, n, V).out(argmax, argmaxOff, n, 1).in(logits, logitsOff, n * V, V).tasks((tg, name, grids, st) ->
+    static void argmax(DeviceOps ops, int[] argmax, int argmaxOff, float[] logits, int logitsOff, int n, int V) {
+        ops.run(rows(ARGMAX, n, V).skipIf(V <= 0).out(argmax, argmaxOff, n, 1).in(logits, logitsOff, n * V, V).tasks((tg, name, grids, st) ->
                 argmaxTasks(tg, name, grids, st.grid1(), st.i(0), st.f(1), st.params, st.pb(), V)));
     }
 
-    void crossEntropyBackward(float[] dlogits, int dlogitsOff, float[] probs, int probsOff, int[] targets, int targetsOff,
+    static void crossEntropyBackward(DeviceOps ops, float[] dlogits, int dlogitsOff, float[] probs, int probsOff, int[] targets, int targetsOff,
                               float[] dloss, int dlossOff, int dlossStride, int n, int V) {
-        OpCall c = rows(CE_BACKWARD, n, V, dlossStride).inout(dlogits, dlogitsOff, n * V, V).in(probs, probsOff, n * V, V)
+        OpCall c = rows(CE_BACKWARD, n, V, dlossStride).skipIf(V <= 0).inout(dlogits, dlogitsOff, n * V, V).in(probs, probsOff, n * V, V)
                 .in(targets, targetsOff, n, 1);
         if (dlossStride == 0) {
             c.inFixed(dloss, dlossOff, 1);
@@ -68,8 +60,12 @@ final class LossGraphs {
     }
 
     /** The batch statistics in one thread; argmax null: a one-int stand-in (the kernel reads it only with hasArgmax). */
-    void lossStats(float[] out, int outOff, float[] losses, int lossesOff, int[] argmax, int argmaxOff,
+    static void lossStats(DeviceOps ops, float[] out, int outOff, float[] losses, int lossesOff, int[] argmax, int argmaxOff,
                    int[] targets, int targetsOff, int n) {
+        if (n <= 0) {
+            ops.cpu.lossStats(out, outOff, losses, lossesOff, argmax, argmaxOff, targets, targetsOff, n); // the statistics of nothing
+            return;
+        }
         int hasArgmax = argmax == null ? 0 : 1;
         ops.run(rows(LOSS_STATS, n, hasArgmax).grids(DeviceOps.oneThread()).outFixed(out, outOff, Losses.STATS)
                 .in(losses, lossesOff, n, 1).in(argmax, argmaxOff, n, 1).orStandIn(int[].class).in(targets, targetsOff, n, 1)

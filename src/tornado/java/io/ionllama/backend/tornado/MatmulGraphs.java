@@ -25,16 +25,9 @@ import uk.ac.manchester.tornado.api.WorkerGrid2D;
  */
 final class MatmulGraphs {
 
-    static final String FORWARD = "matmulForward";
-    static final String FORWARD_TILED = "matmulForwardTiled";
-    static final String BACKWARD_INPUT = "matmulBackwardInput";
-    static final String BACKWARD_WEIGHT = "matmulBackwardWeight";
-
-    private final DeviceOps ops;
-
-    MatmulGraphs(DeviceOps ops) {
-        this.ops = ops;
-    }
+    /** The ops' names: their counters in {@link TornadoBackend#stats()}, their graphs' names. */
+    static final String FORWARD = "matmulForward", FORWARD_TILED = "matmulForwardTiled",
+            BACKWARD_INPUT = "matmulBackwardInput", BACKWARD_WEIGHT = "matmulBackwardWeight";
 
     /** params = [rows, offsets in the kernel's order]. */
     private static OpCall call(String op, int rows, int... dims) {
@@ -47,8 +40,12 @@ final class MatmulGraphs {
      * the weights' own array binds that array once ({@link MatmulKernels#forwardBiasInWeights}),
      * the tiled kernel excepted.
      */
-    void forward(float[] y, int yOff, float[] x, int xOff, float[] w, int wOff, float[] b, int bOff,
+    static void forward(DeviceOps ops, float[] y, int yOff, float[] x, int xOff, float[] w, int wOff, float[] b, int bOff,
                  int rows, int in, int out, int tile) {
+        if (rows <= 0 || in <= 0 || out <= 0) {
+            ops.cpu.matmulForward(y, yOff, x, xOff, w, wOff, b, bOff, rows, in, out); // in = 0: the bias
+            return;
+        }
         int hasBias = b == null ? 0 : 1;
         boolean tiled = tile != 0;
         OpCall c = call(tiled ? FORWARD_TILED : FORWARD, rows, in, out, hasBias, tile).out(y, yOff, rows * out, out)
@@ -68,7 +65,11 @@ final class MatmulGraphs {
         grid.setLocalWork(tx, ty, 1);
     }
 
-    void backwardInput(float[] dx, int dxOff, float[] dy, int dyOff, float[] w, int wOff, int rows, int in, int out) {
+    static void backwardInput(DeviceOps ops, float[] dx, int dxOff, float[] dy, int dyOff, float[] w, int wOff, int rows, int in, int out) {
+        if (rows <= 0 || in <= 0 || out <= 0) {
+            ops.cpu.matmulBackwardInput(dx, dxOff, dy, dyOff, w, wOff, rows, in, out);
+            return;
+        }
         WorkerGrid2D grid = new WorkerGrid2D(StagedGraph.LOCAL_X, StagedGraph.LOCAL_Y);
         grid.setGlobalWork(roundUp(in, StagedGraph.LOCAL_X), roundUp(rows, StagedGraph.LOCAL_Y), 1);
         grid.setLocalWork(StagedGraph.LOCAL_X, StagedGraph.LOCAL_Y, 1);
@@ -82,8 +83,12 @@ final class MatmulGraphs {
      * gradient's own array binds that array once ({@link MatmulKernels#backwardBiasInWeights}).
      * The grids cover dW and db, whose sizes do not depend on the row count: the tasks make them.
      */
-    void backwardWeight(float[] dw, int dwOff, float[] db, int dbOff, float[] dy, int dyOff, float[] x, int xOff,
+    static void backwardWeight(DeviceOps ops, float[] dw, int dwOff, float[] db, int dbOff, float[] dy, int dyOff, float[] x, int xOff,
                         int rows, int in, int out) {
+        if (rows <= 0 || in <= 0 || out <= 0) {
+            ops.cpu.matmulBackwardWeight(dw, dwOff, db, dbOff, dy, dyOff, x, xOff, rows, in, out);
+            return;
+        }
         ops.run(call(BACKWARD_WEIGHT, rows, in, out).inoutFixed(dw, dwOff, out * in).in(dy, dyOff, rows * out, out)
                 .in(x, xOff, rows * in, in).inoutFixed(db, dbOff, out).shares().tasks((tg, name, grids, st) ->
                         backwardWeightTasks(tg, name, grids, st.f(0), st.f(3), st.f(1), st.f(2), st.params, st.pb(), in, out)));

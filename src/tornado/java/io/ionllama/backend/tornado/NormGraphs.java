@@ -11,31 +11,35 @@ import uk.ac.manchester.tornado.api.WorkerGrid1D;
  */
 final class NormGraphs {
 
+    /** The ops' names: their counters in {@link TornadoBackend#stats()}, their graphs' names. */
     static final String RMS_FORWARD = "rmsNormForward";
     static final String RMS_BACKWARD = "rmsNormBackward";
 
-    private final DeviceOps ops;
-
-    NormGraphs(DeviceOps ops) {
-        this.ops = ops;
-    }
-
     /** A norm's call over {@code rows} rows: params = [rows, offsets...] in the order of the kernel's array arguments. */
     static OpCall rows(String op, int rows, int... dims) {
-        return DeviceOps.call(op, NormKernels.PARAMS, NormKernels.OFF0, dims).size(NormKernels.ROWS, rows).rows(rows)
+        return DeviceOps.call(op, NormKernels.PARAMS, NormKernels.OFF0, dims).skipIf(rows <= 0 || dims[0] <= 0)
+                .size(NormKernels.ROWS, rows).rows(rows)
                 .grids(DeviceOps.grid1(rows));
     }
 
-    void rmsForward(float[] out, int outOff, float[] rstd, int rstdOff, float[] x, int xOff, float[] w, int wOff,
+    static void rmsForward(DeviceOps ops, float[] out, int outOff, float[] rstd, int rstdOff, float[] x, int xOff, float[] w, int wOff,
                     int rows, int C, float eps) {
+        if (rows <= 0 || C <= 0) {
+            ops.cpu.rmsNormForward(out, outOff, rstd, rstdOff, x, xOff, w, wOff, rows, C, eps);
+            return;
+        }
         ops.run(rows(RMS_FORWARD, rows, C, Float.floatToIntBits(eps)).out(out, outOff, rows * C, C).out(rstd, rstdOff, rows, 1)
                 .in(x, xOff, rows * C, C).inFixed(w, wOff, C).tasks((tg, name, grids, st) -> forwardTasks(tg, name, grids, st.grid1(),
                         st.f(0), st.f(1), st.f(2), st.f(3), st.params, st.pb(), C, eps)));
     }
 
     /** dw null: no weight gradient. */
-    void rmsBackward(float[] dx, int dxOff, float[] dw, int dwOff, float[] dy, int dyOff, float[] x, int xOff,
+    static void rmsBackward(DeviceOps ops, float[] dx, int dxOff, float[] dw, int dwOff, float[] dy, int dyOff, float[] x, int xOff,
                      float[] w, int wOff, float[] rstd, int rstdOff, int rows, int C) {
+        if (rows <= 0 || C <= 0) {
+            ops.cpu.rmsNormBackward(dx, dxOff, dw, dwOff, dy, dyOff, x, xOff, w, wOff, rstd, rstdOff, rows, C);
+            return;
+        }
         ops.run(rows(RMS_BACKWARD, rows, C).inout(dx, dxOff, rows * C, C).in(dy, dyOff, rows * C, C).in(x, xOff, rows * C, C)
                 .inFixed(w, wOff, C).in(rstd, rstdOff, rows, 1).inoutFixed(dw, dwOff, C).tasks((tg, name, grids, st) ->
                         backwardTasks(tg, name, grids, st.grid1(), st.f(0), st.f(5), st.f(1), st.f(2), st.f(3), st.f(4), st.params,

@@ -55,6 +55,8 @@ final class OpCall {
     int rows, rows2;
     /** Copying graphs per capacity class of the rows (ops that see every size in one step). */
     boolean byClass;
+    /** An empty call (no rows, no channels): nothing runs. */
+    boolean skip;
 
     int count;
     final Object[] array = new Object[MAX];
@@ -187,6 +189,12 @@ final class OpCall {
     /** params[slot] = value, in both paths. */
     OpCall size(int slot, int value) {
         params[slot] = value;
+        return this;
+    }
+
+    /** Nothing runs when {@code empty} (a call with no rows or channels). */
+    OpCall skipIf(boolean empty) {
+        skip |= empty;
         return this;
     }
 

@@ -22,11 +22,9 @@ import uk.ac.manchester.tornado.api.enums.DataTransferMode;
  */
 final class OptimGraphs implements AutoCloseable {
 
-    static final String ADAMW = "adamw";
-    static final String SUM_SQUARES = "sumSquares";
-    static final String ADAMW_RESIDENT = "adamwResident";
-    static final String SUM_SQUARES_TENSORS = "sumSquaresTensors";
-    static final String NORMALIZE = "normalize";
+    /** The ops' names: their counters in {@link TornadoBackend#stats()}, their graphs' names. */
+    static final String ADAMW = "adamw", SUM_SQUARES = "sumSquares", ADAMW_RESIDENT = "adamwResident",
+            SUM_SQUARES_TENSORS = "sumSquaresTensors", NORMALIZE = "normalize";
 
     private final DeviceOps ops;
     private final Residency residency;
@@ -39,6 +37,11 @@ final class OptimGraphs implements AutoCloseable {
     /** One tensor's update through its copying graph, always (the kernel takes no offsets: the slices are staged from 0). */
     void adamw(float[] p, float[] g, float[] m, float[] v, int off, int n, float lr, float beta1, float beta2,
                float eps, float weightDecay, float bc1, float bc2, float gradScale) {
+        if (n <= 0) {
+            return;
+        }
+        // This path reads m and v from the host: take them back from the resident graph first.
+        release(m, v);
         float[] hyper = new float[OptimKernels.HYPER];
         setHyper(hyper, lr, beta1, beta2, eps, bc1, bc2, gradScale);
         hyper[OptimKernels.WD] = weightDecay;
@@ -63,6 +66,9 @@ final class OptimGraphs implements AutoCloseable {
      */
     void adamwTensors(float[] p, float[] g, float[] m, float[] v, int[] offs, int[] sizes, float[] wds, int count,
                       float lr, float beta1, float beta2, float eps, float bc1, float bc2, float gradScale) {
+        if (count <= 0) {
+            return;
+        }
         // Bound to the optimizer's own arrays: m and v simply stay on the device with the rest.
         // Its params are the tensor table, its values the hyper-parameters.
         OpCall c = DeviceOps.call(ADAMW_RESIDENT, OptimKernels.PREFIX + 2 * count + 1, -1, count);
@@ -260,7 +266,10 @@ final class OptimGraphs implements AutoCloseable {
      * the scaling runs per-op, as the CPU does it. params = [n, off]: sumSquares's N, G_OFF and
      * scale's N, OFF0 alike.
      */
-    void normalize(float[] x, int off, int n, double eps, GlueGraphs glue) {
+    void normalize(float[] x, int off, int n, double eps) {
+        if (n <= 0) {
+            return;
+        }
         int blocks = (n + Optim.BLOCK - 1) / Optim.BLOCK;
         OpCall c = DeviceOps.call(NORMALIZE, OptimKernels.PARAMS, OptimKernels.G_OFF, Double.hashCode(eps)).size(OptimKernels.N, n)
                 .grids(DeviceOps.grid1(blocks, 1, n)).inout(x, off, n, 1).scratch(double[].class, StagedGraph.capacityFor(blocks), 1)
@@ -272,12 +281,15 @@ final class OptimGraphs implements AutoCloseable {
                     grids.addWorkerGrid(name + ".factor", st.grid1(1));
                 });
         if (!ops.resident(c)) {
-            residency.perOp(() -> glue.scale(x, off, Optim.inverseNorm(sumSquares(x, off, n), eps), n));
+            residency.perOp(() -> GlueGraphs.scale(ops, x, off, Optim.inverseNorm(sumSquares(x, off, n), eps), n));
         }
     }
 
     /** Sum of g^2 over [off, off+n): per-block partials on the device (a site's own, or staged), added on the host in block order. */
     double sumSquares(float[] g, int off, int n) {
+        if (n <= 0) {
+            return 0;
+        }
         int blocks = (n + Optim.BLOCK - 1) / Optim.BLOCK;
         int cls = StagedGraph.capacityFor(n);
         OpCall c = DeviceOps.call(SUM_SQUARES, OptimKernels.PARAMS, OptimKernels.G_OFF).size(OptimKernels.N, n).byClass(n)

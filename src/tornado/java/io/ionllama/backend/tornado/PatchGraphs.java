@@ -19,18 +19,18 @@ import uk.ac.manchester.tornado.api.WorkerGrid1D;
  */
 final class PatchGraphs {
 
+    /** The ops' names: their counters in {@link TornadoBackend#stats()}, their graphs' names. */
     static final String PATCH = "patchBoundaries";
 
-    private final DeviceOps ops;
-
-    PatchGraphs(DeviceOps ops) {
-        this.ops = ops;
-    }
-
     /** The sequence starts come back before the patch rows, whose count (the last start) they give. */
-    void patchBoundaries(int[] ends, int[] endRows, int[] pi, int[] seqStart, int[] seqCount, int[] bytes, float[] hNext,
+    static void patchBoundaries(DeviceOps ops, int[] ends, int[] endRows, int[] pi, int[] seqStart, int[] seqCount, int[] bytes, float[] hNext,
                          float[] state, int B, int T, int mode, int fixedLength, int maxPatch, int warmupFixed, int calibrate,
                          int rank) {
+        if (B <= 0 || T <= 0) {
+            ops.cpu.patchBoundaries(ends, endRows, pi, seqStart, seqCount, bytes, hNext, state, B, T, mode, fixedLength, maxPatch,
+                    warmupFixed, calibrate, rank);
+            return;
+        }
         int N = B * T;
         ops.run(DeviceOps.call(PATCH, PatchKernels.PARAMS, -1, mode, fixedLength, maxPatch).size(PatchKernels.B, B)
                 .size(PatchKernels.T, T).size(PatchKernels.WARMUP, warmupFixed)

@@ -12,29 +12,25 @@ import uk.ac.manchester.tornado.api.WorkerGrid1D;
  */
 final class RnnGraphs {
 
+    /** The ops' names: their counters in {@link TornadoBackend#stats()}, their graphs' names. */
     static final String GATES_FORWARD = "rnnGatesForward";
     static final String GATES_BACKWARD = "rnnGatesBackward";
 
-    private final DeviceOps ops;
-
-    RnnGraphs(DeviceOps ops) {
-        this.ops = ops;
-    }
-
     /** params = [rows, offsets...] in the order of the kernel's array arguments; a thread per cell. */
     private static OpCall cells(String op, int rows, int... dims) {
-        return DeviceOps.call(op, RnnKernels.PARAMS, RnnKernels.OFF0, dims).size(RnnKernels.ROWS, rows).rows(rows)
+        return DeviceOps.call(op, RnnKernels.PARAMS, RnnKernels.OFF0, dims).skipIf(rows <= 0 || dims[0] <= 0)
+                .size(RnnKernels.ROWS, rows).rows(rows)
                 .grids(DeviceOps.grid1(rows * dims[0]));
     }
 
-    void gatesForward(float[] p, int pOff, float[] z, int zOff, float[] c, int cOff, int rows, int C) {
+    static void gatesForward(DeviceOps ops, float[] p, int pOff, float[] z, int zOff, float[] c, int cOff, int rows, int C) {
         ops.run(cells(GATES_FORWARD, rows, C).out(p, pOff, rows * C, C).in(z, zOff, rows * 3 * C, 3 * C).in(c, cOff, rows * C, C)
                 .tasks((tg, name, grids, st) -> forwardTasks(tg, name, grids, st.grid1(), st.f(0), st.f(1), st.f(2), st.params,
                         st.pb(), C)));
     }
 
     /** dc null: the first time step (c is the zero state), dz only; a one-float stand-in the kernel does not write. */
-    void gatesBackward(float[] dz, int dzOff, float[] dc, int dcOff, float[] dp, int dpOff, float[] z, int zOff,
+    static void gatesBackward(DeviceOps ops, float[] dz, int dzOff, float[] dc, int dcOff, float[] dp, int dpOff, float[] z, int zOff,
                        float[] c, int cOff, int rows, int C) {
         boolean hasDc = dc != null;
         ops.run(cells(GATES_BACKWARD, rows, C, hasDc ? 1 : 0).inout(dz, dzOff, rows * 3 * C, 3 * C).inout(dc, dcOff, rows * C, C)

@@ -8,7 +8,10 @@ import uk.ac.manchester.tornado.api.WorkerGrid1D;
 
 /**
  * The IntegralLNN scan's device ops (forward and backward), each the three chunked phases of
- * {@link ScanKernels} as three tasks, C compiled in. B, T and the chunk length are per call; a
+ * {@link ScanKernels} as three tasks, C compiled in. Always the chunked scan: on a device the
+ * sequential form would leave a thread walking T steps per channel. The backend's
+ * {@code scanForward}/{@code scanBackward} take the chunk length {@link #defaultChunk} (about
+ * sqrt(T)) and agree with the CPU's sequential scan to rounding. B, T and the chunk length are per call; a
  * copying graph's capacity counts B*T rows of C floats. The carries live only on the device: a
  * copying graph's are sent once and overwritten by phase 1 every time; a step's site has carries
  * of its own sized for the call (see {@link #carryCapacity}).
@@ -20,17 +23,9 @@ import uk.ac.manchester.tornado.api.WorkerGrid1D;
  */
 final class ScanGraphs {
 
-    static final String FORWARD = "scanForward";
-    static final String BACKWARD = "scanBackward";
-    static final String STEP = "scanStep";
-    static final String GATE_FORWARD = "integralGateForward";
-    static final String GATE_BACKWARD = "integralGateBackward";
-
-    private final DeviceOps ops;
-
-    ScanGraphs(DeviceOps ops) {
-        this.ops = ops;
-    }
+    /** The ops' names: their counters in {@link TornadoBackend#stats()}, their graphs' names. */
+    static final String FORWARD = "scanForward", BACKWARD = "scanBackward", STEP = "scanStep",
+            GATE_FORWARD = "integralGateForward", GATE_BACKWARD = "integralGateBackward";
 
     /**
      * The chunk length the device uses when the caller leaves it open: about sqrt(T), which
@@ -47,8 +42,11 @@ final class ScanGraphs {
      * three phases' grids; the sequence arrays' slices (all at {@code off}) follow, then the carries.
      */
     private static OpCall scan(String op, int B, int T, int C, int chunk) {
+        if (chunk < 1) {
+            throw new IllegalArgumentException("scan chunk length must be >= 1, got " + chunk);
+        }
         int chunks = Scan.chunkCount(T, chunk);
-        return DeviceOps.call(op, ScanKernels.PARAMS, -1, C).size(ScanKernels.B, B).size(ScanKernels.T, T)
+        return DeviceOps.call(op, ScanKernels.PARAMS, -1, C).skipIf(B <= 0 || T <= 0 || C <= 0).size(ScanKernels.B, B).size(ScanKernels.T, T)
                 .size(ScanKernels.CHUNK, chunk).size(ScanKernels.CHUNKS, chunks).rows(B * T)
                 .grids(DeviceOps.grid1(B * chunks * C, B * C, B * chunks * C));
     }
@@ -60,14 +58,14 @@ final class ScanGraphs {
                 .at(ScanKernels.OFF0 + 1);
     }
 
-    void forward(float[] h, float[] a, float[] u, int off, int B, int T, int C, int chunk) {
+    static void forward(DeviceOps ops, float[] h, float[] a, float[] u, int off, int B, int T, int C, int chunk) {
         int n = B * T * C, o = ScanKernels.OFF0;
         OpCall c = scan(FORWARD, B, T, C, chunk).out(h, off, n, C).at(o).in(a, off, n, C).at(o).in(u, off, n, C).at(o);
         ops.run(carries(c, B, T, C, chunk).tasks((tg, name, grids, st) -> forwardTasks(tg, name, grids, st.grid1(0), st.grid1(1),
                 st.grid1(2), st.f(0), st.f(1), st.f(2), st.f(3), st.f(4), st.params, st.pb(), C)));
     }
 
-    void backward(float[] da, float[] du, float[] dh, float[] h, float[] a, float[] u, int off, int B, int T, int C,
+    static void backward(DeviceOps ops, float[] da, float[] du, float[] dh, float[] h, float[] a, float[] u, int off, int B, int T, int C,
                   int chunk) {
         int n = B * T * C, o = ScanKernels.OFF0;
         OpCall c = scan(BACKWARD, B, T, C, chunk).inout(da, off, n, C).at(o).inout(du, off, n, C).at(o).in(dh, off, n, C).at(o)
@@ -111,24 +109,25 @@ final class ScanGraphs {
 
     /** params = [count, offsets...] in the order of the kernel's array arguments (the step's and the gate's layout). */
     private static OpCall count(String op, int count, int... dims) {
-        return DeviceOps.call(op, ScanKernels.COUNT_PARAMS, ScanKernels.COUNT_OFF0, dims).size(ScanKernels.COUNT, count)
+        return DeviceOps.call(op, ScanKernels.COUNT_PARAMS, ScanKernels.COUNT_OFF0, dims)
+                .skipIf(count <= 0 || dims.length > 0 && dims[0] <= 0).size(ScanKernels.COUNT, count)
                 .grids(DeviceOps.grid1(count));
     }
 
     /** Generation's scan step in place over n channels: h = a h + (1 - a) u. */
-    void step(float[] h, int hOff, float[] a, int aOff, float[] u, int uOff, int n) {
+    static void step(DeviceOps ops, float[] h, int hOff, float[] a, int aOff, float[] u, int uOff, int n) {
         ops.run(count(STEP, n).byClass(n).inout(h, hOff, n, 1).in(a, aOff, n, 1).in(u, uOff, n, 1).tasks((tg, name, grids, st) ->
                 stepTasks(tg, name, grids, st.grid1(), st.f(0), st.f(1), st.f(2), st.params, st.pb())));
     }
 
-    void gateForward(float[] a, int aOff, float[] z, int zOff, float[] lambda, int lambdaOff, int rows, int C) {
+    static void gateForward(DeviceOps ops, float[] a, int aOff, float[] z, int zOff, float[] lambda, int lambdaOff, int rows, int C) {
         ops.run(count(GATE_FORWARD, rows, C).rows(rows).out(a, aOff, rows * C, C).in(z, zOff, rows * C, C)
                 .inFixed(lambda, lambdaOff, C).tasks((tg, name, grids, st) -> gateForwardTasks(tg, name, grids, st.grid1(), st.f(0),
                         st.f(1), st.f(2), st.params, st.pb(), C)));
     }
 
     /** One grid, the rows'; gateBackwardTasks sizes the channels' grid from C itself. */
-    void gateBackward(float[] dz, int dzOff, float[] dLambda, int dLambdaOff, float[] da, int daOff,
+    static void gateBackward(DeviceOps ops, float[] dz, int dzOff, float[] dLambda, int dLambdaOff, float[] da, int daOff,
                       float[] a, int aOff, float[] z, int zOff, float[] lambda, int lambdaOff, int rows, int C) {
         int n = rows * C;
         ops.run(count(GATE_BACKWARD, rows, C).rows(rows).inout(dz, dzOff, n, C).in(da, daOff, n, C).in(a, aOff, n, C)
