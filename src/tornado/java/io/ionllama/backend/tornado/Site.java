@@ -7,11 +7,12 @@ import uk.ac.manchester.tornado.api.WorkerGrid1D;
 import uk.ac.manchester.tornado.api.WorkerGrid2D;
 
 /**
- * One op call site: the op's tasks over the caller's arrays ({@link #bound}), its per-call
- * values ({@link #perCall}: {@link #params}, the sizes and offsets, and any others the op has:
- * fill's value, a tensor table), which bound arrays it writes, the worker grids its tasks run
- * on (sized per call), and a function that adds the op's tasks, shared with the op's per-op
- * graph.
+ * One op call site: the op's tasks over the caller's arrays ({@link #bound}; {@link #args}, slice
+ * by slice as the op's {@link OpCall} lists them), its per-call values ({@link #perCall}:
+ * {@link #params}, the sizes and offsets, and any others the op has: fill's value, a tensor
+ * table), which bound arrays it writes, the worker grids its tasks run on (sized per call), and
+ * a function that adds the op's tasks, shared with the op's copying graph ({@link StagedGraph},
+ * whose own site is the same op over its staging arrays).
  *
  * <p>A site's per-call values are {@code lengths[i]} values of {@code perCall[i]} from
  * {@code base[i]} on. The site the op fills has arrays of its own (base 0), sent with each
@@ -153,15 +154,6 @@ final class Site {
 
     WorkerGrid2D grid2() {
         return (WorkerGrid2D) workerGrids[0];
-    }
-
-    /** {@code n} fresh 1-D grids for a site (sized per call). */
-    static WorkerGrid[] grids1(int n) {
-        WorkerGrid[] g = new WorkerGrid[n];
-        for (int i = 0; i < n; i++) {
-            g[i] = new WorkerGrid1D(StagedGraph.LOCAL_1D);
-        }
-        return g;
     }
 
     /** New grids of the same dimensions as {@code grids}, sized as they are now. */

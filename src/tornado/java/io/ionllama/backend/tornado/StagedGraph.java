@@ -171,7 +171,7 @@ final class StagedGraph implements AutoCloseable {
         site = new Site(op, paramCount, args, bound.toArray(), out.toArray(), Site.freshGrids(grids), tasks, own);
         // The site made its params: send them (the placeholder held their place).
         in.set(0, site.params);
-        String name = session.graphName(op, shape + (byClass ? "_n" + capacity : ""));
+        String name = session.graphName(op, shape + (byClass ? (shape.isEmpty() ? "n" : "_n") + capacity : ""));
         GridScheduler gs = new GridScheduler();
         TaskGraph tg = new TaskGraph(name);
         if (!first.isEmpty()) {
