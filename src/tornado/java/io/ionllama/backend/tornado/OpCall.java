@@ -11,13 +11,13 @@ import uk.ac.manchester.tornado.api.WorkerGrid;
  * tasks. That description is all an op's device code is; {@link DeviceOps} runs it.
  *
  * <pre>
- *   ops.call(RMS_FORWARD, NormKernels.PARAMS, NormKernels.OFF0, C, epsBits)   // name, params length, first offset slot, compiled-in numbers
+ *   ops.run(DeviceOps.call(RMS_FORWARD, NormKernels.PARAMS, NormKernels.OFF0, C, epsBits) // name, params length, first offset slot, compiled in
  *      .out(out, outOff, rows * C, C)    // a slice: array, offset, elements this call, elements per staged row
  *      .out(rstd, rstdOff, rows, 1)
  *      .in(x, xOff, rows * C, C)
  *      .inFixed(w, wOff, C)              // a slice whose size does not grow with the rows
- *      .size(NormKernels.ROWS, rows).rows(rows).grids(grid1(rows))
- *      .tasks((tg, name, grids, st) -&gt; forwardTasks(tg, name, grids, st.grid1(), st.f(0), st.f(1), st.f(2), st.f(3), ...));
+ *      .size(NormKernels.ROWS, rows).rows(rows).grids(DeviceOps.grid1(rows))
+ *      .tasks((tg, name, grids, st) -> forwardTasks(tg, name, grids, st.grid1(), st.f(0), st.f(1), st.f(2), st.f(3), ...)));
  *
  *        resident (inside a step)                      per-op (outside a step, or a site the plan lacks)
  *   site bound to the caller's arrays, offsets in   staging arrays sized for a capacity of rows, offsets 0;
@@ -40,7 +40,8 @@ final class OpCall {
     /** Slice length meaning "as much of the staging array as the caller's array holds from the offset" (tables). */
     static final int REST = -1;
 
-    private static final int MAX = 12;
+    /** Slices a call can have (attention's backward has nine). */
+    private static final int MAX = 10;
     private static final Object[] NONE = new Object[0];
     private static final WorkerGrid[] NO_GRIDS = new WorkerGrid[0];
 
