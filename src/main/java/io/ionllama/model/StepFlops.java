@@ -18,7 +18,10 @@ import io.ionllama.kernels.Attention;
  *   dout.v, ds k; dk/dv pass: dout.v, ds q, p dout)  => 14 hd
  * </pre>
  *
- * The entropy model trains on its own loss, so its backward is counted like the rest.
+ * The entropy model trains on its own loss, so its backward is counted like the rest. With a
+ * tokun patcher ({@code --patcher tokun:PATH}) the patch vector is the frozen tokun's latent
+ * through the trainable {@code tokun.proj} (dT dM per patch, in place of W_p's dL dM), and the
+ * tokun's encoder runs forward only over every byte ({@link #tokunEncoderForward}).
  */
 public final class StepFlops {
     private StepFlops() {}
@@ -28,10 +31,16 @@ public final class StepFlops {
      * patches each.
      */
     public static double perStep(ModelConfig c, long bytes, int[] patches, boolean dense) {
+        return perStep(c, bytes, patches, dense, null);
+    }
+
+    /** As {@link #perStep(ModelConfig, long, int[], boolean)}, for a model whose patch vectors come from the frozen {@code tokun} (null: pooled). */
+    public static double perStep(ModelConfig c, long bytes, int[] patches, boolean dense, TokunConfig tokun) {
         double dE = c.dEntropy(), dL = c.dLocal(), dM = c.dModel();
         double perByte = c.nEntropy() * (4 * dE * dE + 3 * dE * 2 * dE) + 256 * dE
                 + (c.nEnc() + c.nDec()) * (4 * dL * dL + 3 * dL * c.localMlp()) + 256 * dL;
-        double perPatch = c.layers() * (4 * dM * dM + 3 * dM * c.globalMlp()) + dL * dM + dM * dL;
+        double patchIn = tokun != null ? tokun.dim() : dL;
+        double perPatch = c.layers() * (4 * dM * dM + 3 * dM * c.globalMlp()) + patchIn * dM + dM * dL;
         long rows = 0;
         double keys = 0;
         for (int P : patches) {
@@ -39,7 +48,25 @@ public final class StepFlops {
             keys += keysRead(P, c.window(), dense);
         }
         double macs = perByte * bytes + perPatch * rows + dM * dL; // + the start row of W_up
-        return 6 * macs + 14.0 * c.headDim() * c.heads() * c.layers() * keys;
+        double frozen = tokun != null ? tokunEncoderForward(tokun, bytes) : 0;
+        return 6 * macs + 14.0 * c.headDim() * c.heads() * c.layers() * keys + frozen;
+    }
+
+    /**
+     * FLOPs of a tokun's encoder forward over {@code bytes} bytes (2 per multiply-add; no backward:
+     * a patch encoder is frozen). Stage s sees rows_s = bytes / (G_0 ... G_{s-1}) rows: its block's
+     * q, k, v, o and SwiGLU (4 d^2 + 3 d mlp per row), attention inside each group of G_s rows
+     * (every row reads G_s keys: 4 d for q.k and p.v over all heads), then the merge of each group's
+     * G_s d values into d.
+     */
+    public static double tokunEncoderForward(TokunConfig t, long bytes) {
+        double d = t.dim(), rows = bytes, flops = 0;
+        for (int G : t.groups()) {
+            flops += 2 * rows * (4 * d * d + 3 * d * t.mlp()) + rows * G * 4 * d;
+            rows /= G;
+            flops += 2 * rows * (G * d) * d;
+        }
+        return flops;
     }
 
     /**

@@ -94,10 +94,11 @@ public final class CompareReport {
             ModelConfig c = meta.config();
             params = meta.layout().total(); // a tokun patcher's tokun.proj included, its frozen tokun not
             // Training FLOPs (forward + backward) per byte at the training shape, with the mean patch
-            // length measured on the validation file.
+            // length measured on the validation file (a frozen tokun's encoder forward included).
             int[] patches = new int[batch];
             Arrays.fill(patches, (int) Math.max(1, Math.round(seqLen / Math.max(1.0, bpp))));
-            flops = StepFlops.perStep(c, (long) batch * seqLen, patches, meta.dense()) / ((double) batch * seqLen);
+            flops = StepFlops.perStep(c, (long) batch * seqLen, patches, meta.dense(), meta.patchTokun() ? meta.tokunConfig() : null)
+                    / ((double) batch * seqLen);
         } else if (meta.denseConfig() != null) {
             DenseConfig c = meta.denseConfig();
             params = Architecture.dense(c).total();

@@ -49,6 +49,43 @@ class StepFlopsTest {
         assertThat(StepFlops.perStepDense(c, 2, 10)).isEqualTo(6 * perByte * 20 + attention);
     }
 
+    /**
+     * A frozen tokun's encoder: its matmul FLOPs are what the products of one {@link Tokun#encode}
+     * actually multiply (counted by {@link io.ionllama.backend.OpProfile} from their shapes), and
+     * the rest is the in-group attention, by hand.
+     */
+    @Test
+    void tokunEncoderForwardCountsWhatEncodeMultiplies() {
+        TokunConfig t = TokunConfig.of(new int[] {4, 2}, 32); // 2 heads of 16, SwiGLU 64, chunk 8
+        int bytes = 64;
+        io.ionllama.backend.OpProfile profile = new io.ionllama.backend.OpProfile();
+        try (io.ionllama.backend.cpu.CpuBackend cpu = new io.ionllama.backend.cpu.CpuBackend(1)) {
+            Tokun tokun = new Tokun(t, profile.wrap(cpu));
+            tokun.init(1);
+            tokun.encode(new int[bytes], bytes);
+        }
+        long matmul = 0;
+        for (io.ionllama.backend.OpProfile.Entry e : profile.entries()) {
+            assertThat(e.op()).as("the encoder's only products are forward matmuls").doesNotStartWith("matmulBackward");
+            matmul += e.flops();
+        }
+        // Stage 0: 64 rows in groups of 4 keys; stage 1: 16 rows in groups of 2; 4 d FLOPs per key read.
+        double attention = 64 * 4 * 4 * 32 + 16 * 2 * 4 * 32;
+        assertThat(matmul).isPositive();
+        assertThat(StepFlops.tokunEncoderForward(t, bytes)).isEqualTo(matmul + attention);
+    }
+
+    /** With a tokun patcher: tokun.proj (dT dM per patch) in place of W_p (dL dM), plus the frozen encoder's forward. */
+    @Test
+    void aTokunPatcherSwapsTheProjectionAndAddsTheFrozenEncoder() {
+        ModelConfig c = ModelConfig.of("nano");
+        TokunConfig t = TokunConfig.of(new int[] {4, 4}, 64);
+        int[] patches = {6};
+        double pooled = StepFlops.perStep(c, 100, patches, false), withTokun = StepFlops.perStep(c, 100, patches, false, t);
+        assertThat(withTokun - pooled).isEqualTo(6 * 6 * (64 - 96) * 128.0 + StepFlops.tokunEncoderForward(t, 100));
+        assertThat(StepFlops.perStep(c, 100, patches, false, null)).isEqualTo(pooled);
+    }
+
     /** The dense estimate counts the attention weights, which grow with the square of the sequence. */
     @Test
     void denseMemoryGrowsWithTheSquareOfTheSequence() {

@@ -9,11 +9,15 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
 
 /**
  * Compares two run folders (scripts/spark-cluster): whether their latest checkpoints hold the same
- * bits (every parameter and optimizer moment, the step and the patch threshold), and the time per
- * step each took, with the all-reduce's share where the run was data-parallel.
+ * bits (every parameter and optimizer moment, the step and the patch threshold), whether every
+ * train and validation record of metrics.jsonl logged the same figures (loss, BPB, accuracy,
+ * gradient norm...), and the time per step each took, with the all-reduce's share where the run
+ * was data-parallel.
  * {@code java -cp ionllama-spark.jar io.ionllama.spark.RunComparison ONE_PROCESS_RUN SPARK_RUN}
  */
 public final class RunComparison {
@@ -47,6 +51,34 @@ public final class RunComparison {
         return null;
     }
 
+    /** Fields of a metrics record that depend on the clock, the heap or the worker count, not on the numbers trained. */
+    private static final Set<String> NOT_COMPARED =
+            Set.of("time", "elapsed_s", "bytes_per_s", "peak_heap_mb", "workers", "step_s", "allreduce_s");
+
+    /**
+     * The first difference between two runs' metrics.jsonl (every record, each field except
+     * {@link #NOT_COMPARED}, as logged: doubles to the last digit), or null when they match.
+     */
+    public static String firstMetricsDifference(Path runA, Path runB) throws IOException {
+        List<String> a = Files.readAllLines(runA.resolve("metrics.jsonl")), b = Files.readAllLines(runB.resolve("metrics.jsonl"));
+        if (a.size() != b.size()) {
+            return "metrics.jsonl: " + a.size() + " vs " + b.size() + " records";
+        }
+        for (int i = 0; i < a.size(); i++) {
+            JsonObject x = JsonParser.parseString(a.get(i)).getAsJsonObject(), y = JsonParser.parseString(b.get(i)).getAsJsonObject();
+            Set<String> keys = new TreeSet<>(x.keySet());
+            keys.addAll(y.keySet());
+            keys.removeAll(NOT_COMPARED);
+            for (String k : keys) {
+                if (!String.valueOf(x.get(k)).equals(String.valueOf(y.get(k)))) {
+                    return "metrics.jsonl record " + (i + 1) + " (" + x.get("kind") + " step " + x.get("step") + "), " + k + ": "
+                            + x.get(k) + " vs " + y.get(k);
+                }
+            }
+        }
+        return null;
+    }
+
     /** Mean seconds per step and all-reduce seconds per step over the train records after the first. */
     static double[] stepTimes(Path run) throws IOException {
         double prevElapsed = Double.NaN, prevStep = 0, seconds = 0, steps = 0, allreduce = 0, workerSteps = 0;
@@ -75,9 +107,13 @@ public final class RunComparison {
         String diff = firstDifference(one, spark);
         System.out.println(diff == null ? "latest checkpoints: equal bit for bit (parameters, optimizer moments, patch threshold)"
                 : "latest checkpoints DIFFER: " + diff);
+        String metricsDiff = firstMetricsDifference(one, spark);
+        System.out.println(metricsDiff == null
+                ? "metrics: every train and valid record equal (loss, BPB, accuracy, gradient norm, ... to the last digit)"
+                : "metrics DIFFER: " + metricsDiff);
         double[] a = stepTimes(one), b = stepTimes(spark);
-        System.out.printf("one process:   %.3f s/step (evaluations and checkpoints included)%n", a[0]);
+        System.out.printf("one process:   %.3f s/step (steps 2 to the last; evaluations and checkpoints between them included)%n", a[0]);
         System.out.printf("spark workers: %.3f s/step, of which all-reduce %.3f s (%.0f%%)%n", b[0], b[1], 100 * b[1] / b[0]);
-        System.exit(diff == null ? 0 : 1);
+        System.exit(diff == null && metricsDiff == null ? 0 : 1);
     }
 }

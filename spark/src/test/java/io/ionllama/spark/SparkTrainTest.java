@@ -17,7 +17,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 /**
  * N Spark workers (local[N], threads in this JVM) equal one process with --grad-accum N
  * --grad-accum-sum separate, bit for bit: every parameter and optimizer moment of the last
- * checkpoint, and the patch threshold. Past the entropy warm-up, so calibration is covered.
+ * checkpoint, the patch threshold, and every figure metrics.jsonl logs. Past the entropy warm-up, so calibration is covered.
  */
 class SparkTrainTest {
 
@@ -35,6 +35,7 @@ class SparkTrainTest {
         Path spark = dir.resolve("spark");
         SparkTrain.run(SparkTrain.parse(sparkArgs(n, spark, null)));
         assertSameState(one, spark);
+        assertNull(RunComparison.firstMetricsDifference(one, spark), "every logged loss, BPB, gradient norm...");
     }
 
     /** Worker 1 throws at step 3: the job reruns from step 2's checkpoint and ends where an uninterrupted run ends. */

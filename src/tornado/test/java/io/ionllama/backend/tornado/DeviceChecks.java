@@ -112,4 +112,86 @@ final class DeviceChecks {
             assertThat(s.kernelNanos()).as("%s device kernel time", op).isPositive();
         }
     }
+
+    /** What each moment may differ by: {@link TornadoTrainingTest#assertMomentsMatch}'s bound, 1e-3 of its tensor's largest. */
+    static final double MOMENT_RTOL = 1e-3;
+
+    /**
+     * How far AdamW's parameters may drift between device and CPU, element by element. Device and
+     * CPU gradients agree only to rounding, so the moments agree to {@link #MOMENT_RTOL} of their
+     * tensor's largest (checked separately). The update {@code m^ / (sqrt(v^) + eps)} turns a moment
+     * difference into an update difference of about {@code dm^ / sqrt(v^) + |m^| dv^ / (2 sqrt(v^)^3)}:
+     * small for an element whose gradients are of its tensor's size, large for one whose gradients
+     * cancel to near zero (its v is tiny). Each step adds that, times the step's rate, from the CPU's
+     * moments after the step (capped at 2 lr, the most two updates of size at most one can differ);
+     * the parameters must then lie within {@code 1e-5 |p| + 2e-3 lr + that sum}. A wrong update of a
+     * well-conditioned element (any sizeable fraction of lr) still fails; see the tests' mutants.
+     */
+    static final class AdamDrift {
+        private final io.ionllama.model.ParamLayout layout;
+        private final double[] drift;
+        private float lrMax;
+
+        AdamDrift(io.ionllama.model.ParamLayout layout) {
+            this.layout = layout;
+            this.drift = new double[Math.toIntExact(layout.total())];
+        }
+
+        /** Adds one step's sensitivity, from the CPU optimizer's moments after it. */
+        void afterStep(io.ionllama.train.AdamW cpu, float lr) {
+            lrMax = Math.max(lrMax, lr);
+            double bc1 = 1 - Math.pow(cpu.beta1, cpu.t), bc2 = 1 - Math.pow(cpu.beta2, cpu.t);
+            for (io.ionllama.model.ParamLayout.Tensor t : layout.tensors()) {
+                double mMax = 0, vMax = 0;
+                for (int i = t.off(); i < t.off() + t.size(); i++) {
+                    mMax = Math.max(mMax, Math.abs(cpu.m[i]));
+                    vMax = Math.max(vMax, cpu.v[i]);
+                }
+                double dm = MOMENT_RTOL * mMax / bc1, dv = MOMENT_RTOL * vMax / bc2;
+                for (int i = t.off(); i < t.off() + t.size(); i++) {
+                    double sv = Math.sqrt(cpu.v[i] / bc2), mh = Math.abs(cpu.m[i]) / bc1, den = sv + cpu.eps;
+                    double du = dm / den + (sv > 0 ? mh * dv / (2 * sv * den * den) : 2);
+                    drift[i] += lr * Math.min(2, du);
+                }
+            }
+        }
+
+        double allowed(int i, float cpuParam) {
+            return 1e-5 * Math.abs(cpuParam) + 2e-3 * lrMax + drift[i];
+        }
+
+        /** The first element of each tensor past its bound (empty when all hold). */
+        java.util.List<String> failures(float[] device, float[] cpu) {
+            java.util.List<String> failures = new java.util.ArrayList<>();
+            double worst = 0;
+            for (io.ionllama.model.ParamLayout.Tensor t : layout.tensors()) {
+                for (int i = t.off(); i < t.off() + t.size(); i++) {
+                    double d = Math.abs(device[i] - cpu[i]), a = allowed(i, cpu[i]);
+                    worst = Math.max(worst, d / a);
+                    if (d > a) {
+                        failures.add(String.format("%s[%d]: device %.9g cpu %.9g, allowed %.3g (%.2g of it AdamW drift)",
+                                t.name(), i - t.off(), device[i], cpu[i], a, drift[i] / a));
+                        break;
+                    }
+                }
+            }
+            System.out.printf("AdamDrift: worst |dp| / allowed = %.3g%n", worst);
+            return failures;
+        }
+
+        /** The element with the smallest drift bound: the best-conditioned one, where a mutant must show. */
+        int tightest() {
+            int best = 0;
+            for (int i = 1; i < drift.length; i++) {
+                if (drift[i] < drift[best]) {
+                    best = i;
+                }
+            }
+            return best;
+        }
+
+        float lrMax() {
+            return lrMax;
+        }
+    }
 }
