@@ -30,13 +30,8 @@ import java.util.SplittableRandom;
  * padding (sequence b owns rows start[b] .. start[b]+count[b]); an unfinished last patch is not a
  * row, since no byte of the sequence can read it yet.
  *
- * <p>With {@code --patcher tokun:PATH} ({@link #patchEncoder}) patches are a trained tokun's chunks
- * (fixed:C, C = 16 for tokun 4,4) and patch r's vector is the frozen tokun's latent of its C bytes,
- * projected by the trainable {@code tokun.proj} in place of W_p·yEnc[end]: the global
- * transformer sees only what tokun encoded, the ablation's question. The tokun's weights are not
- * in {@link #params}, so neither the backward nor any optimizer touches them; checkpoints carry
- * them ({@link #frozenParts}). Causality holds as for fixed:C: patch r's latent reads its own
- * bytes only, and no byte before the patch's last one reads row r (π).
+ * <p>With {@code --patcher tokun:PATH} ({@link #patchEncoder}) patch r's vector is a frozen tokun's
+ * latent of its chunk, projected by the trainable {@code tokun.proj} ({@link TokunPatches}).
  *
  * <p>Generation runs the same ops in the same order a byte at a time: {@link IonLlamaStep}, the
  * one other class that reads the parameter offsets, for a {@link StreamingDecoder}.
@@ -57,6 +52,8 @@ public final class IonLlama extends FlatModel {
     public final Tokun patchEncoder;
     /** Width of a patch's vector before the projection to dModel: dLocal, or the tokun's dim. */
     final int dPatch;
+    /** The tokun patcher's encoder path; null without one. */
+    private final TokunPatches tokunPatches;
 
     final IntegralLayer[] entropyLayers, encoder, decoder;
     final GlobalBlock[] global;
@@ -87,7 +84,7 @@ public final class IonLlama extends FlatModel {
 
     // ---- per-step state (grow-only buffers) ----
     private int B, T, N, R, capN, capR;
-    private int[] x, targets, ngramIdx, ends, endRows, pi, seqStart, seqCount, argmax, chunkBytes;
+    private int[] x, targets, ngramIdx, ends, endRows, pi, seqStart, seqCount, argmax;
     private float[] eIn, eOut, eNormed, eRstd, eLogits, eProbs, eLosses, hNext, stats, eStats;
     private float[] emb, encOut, bufA, bufB, pv, gin, gout, gNormed, gRstd, gup, z, decOut, decNormed, decRstd,
             logits, probs, losses;
@@ -114,6 +111,7 @@ public final class IonLlama extends FlatModel {
         this.patcher = patcher;
         this.denseAttention = denseAttention;
         this.patchEncoder = patchEncoder;
+        this.tokunPatches = patchEncoder == null ? null : new TokunPatches(patchEncoder);
         this.dPatch = patchEncoder == null ? config.dLocal() : patchEncoder.config.dim();
         this.ngramOrders = config.ngrams().clone();
         int dE = config.dEntropy(), dL = config.dLocal();
@@ -405,13 +403,8 @@ public final class IonLlama extends FlatModel {
                 patcher.calibrate(hNext, B, T);
             }
             System.arraycopy(forcedEnds, 0, ends, 0, N);
-            if (patchEncoder != null) {
-                for (int i = 0; i < N; i++) {
-                    if ((ends[i] != 0) != ((i % T + 1) % patcher.fixedLength == 0)) {
-                        throw new IllegalStateException("a tokun patcher's patches are its chunks: held boundaries must be every "
-                                + patcher.fixedLength + " bytes");
-                    }
-                }
+            if (tokunPatches != null) {
+                tokunPatches.checkBoundaries(ends, N, T);
             }
             for (int b = 0; b < B; b++) {
                 int c = 0;
@@ -457,8 +450,8 @@ public final class IonLlama extends FlatModel {
         // ---- global transformer over closed patches ----
         be.copy(gin, 0, params, decStart, dM);
         if (R > 0) {
-            if (patchEncoder != null) {
-                encodePatches();
+            if (tokunPatches != null) {
+                tokunPatches.encode(be, x, B, T, seqStart, seqCount, R, capR, pv);
             } else {
                 be.byteEmbeddingForward(pv, 0, encOut, 0, endRows, 0, R, dL);
             }
@@ -491,23 +484,6 @@ public final class IonLlama extends FlatModel {
         lap(3);
         return new Output(stats[Losses.STAT_MEAN_LOSS], eStats[Losses.STAT_MEAN_LOSS], R, (long) (int) stats[Losses.STAT_VALID],
                 (int) stats[Losses.STAT_CORRECT]);
-    }
-
-    /**
-     * pv [R, dT]: the frozen tokun's latent of every closed patch. Patches are the tokun's chunks
-     * counted from each sequence's start, so sequence b's closed patches are its first
-     * count[b]·C bytes, contiguous, and its rows follow in order: one tokun pass over them all.
-     */
-    private void encodePatches() {
-        int C = patcher.fixedLength;
-        if (chunkBytes == null || chunkBytes.length < capR * C) {
-            chunkBytes = new int[capR * C];
-        }
-        for (int b = 0; b < B; b++) {
-            System.arraycopy(x, b * T, chunkBytes, seqStart[b] * C, seqCount[b] * C);
-        }
-        patchEncoder.encode(chunkBytes, R * C);
-        be.copy(pv, 0, patchEncoder.latent(), 0, R * dPatch);
     }
 
     /** Runs a stack of layers, ping-ponging between two scratch buffers; the result lands in {@code out}. */

@@ -1,105 +1,97 @@
 package io.ionllama.backend.tornado;
 
-import java.util.ArrayList;
-import java.util.List;
 import uk.ac.manchester.tornado.api.GridScheduler;
 import uk.ac.manchester.tornado.api.KernelContext;
 import uk.ac.manchester.tornado.api.TaskGraph;
-import uk.ac.manchester.tornado.api.WorkerGrid;
 import uk.ac.manchester.tornado.api.WorkerGrid1D;
 import uk.ac.manchester.tornado.api.WorkerGrid2D;
-import uk.ac.manchester.tornado.api.enums.DataTransferMode;
 
 /**
- * The matmul's TaskGraphs, one per op and shape, built on first use and cached.
+ * The matmul's device ops: forward (one thread per output cell, or the tiled local-memory kernel),
+ * input gradient, and weight and bias gradients.
  *
  * <p>Per-op transfers: the {@link io.ionllama.backend.Backend} interface hands over
  * {@code float[]} slices (array + offset), while a TaskGraph is bound to the array objects it was
- * built with. So each graph owns staging arrays ({@link StagedGraph}): a call copies its input
- * slices into them, the graph transfers them to the device, runs, and transfers the result back,
- * and the call copies it out into the caller's slice. Accumulated gradients (dx, dW, db) travel
- * both ways. The whole-step graphs that keep weights and activations resident on the device come
- * in a later issue.
+ * built with. So outside a step each op runs through a copying graph ({@link StagedGraph}): a call
+ * copies its input slices into its staging arrays, the graph transfers them to the device, runs,
+ * and transfers the result back, and the call copies it out into the caller's slice. Accumulated
+ * gradients (dx, dW, db) travel both ways. Inside a step the call is a {@link Residency} site bound
+ * to the caller's arrays.
  *
- * <p>Cache key and sizes (docs/gpu.md, pitfall 3): {@code in}, {@code out} and the bias flag are
- * compiled into the kernels, so they select the graph. The row count changes from call to call:
- * it is written into the graph's {@code params} (transferred on every execution) and the worker
- * grid's global size is set for it before each execution; the kernels mask the rest. Only a call
- * with more rows than the graph's capacity builds a bigger graph.
+ * <p>Compiled in (docs/gpu.md, pitfall 3): {@code in}, {@code out} and the bias flag. The row
+ * count changes from call to call: it is written into {@code params} and the worker grid's global
+ * size is set for it before each execution; the kernels mask the rest. Only a call with more rows
+ * than the graph's capacity builds a bigger graph.
  */
-final class MatmulGraphs implements AutoCloseable {
+final class MatmulGraphs {
 
-    static final String FORWARD = "matmulForward";
-    static final String FORWARD_TILED = "matmulForwardTiled";
-    static final String BACKWARD_INPUT = "matmulBackwardInput";
-    static final String BACKWARD_WEIGHT = "matmulBackwardWeight";
-
-    private final TornadoSession session;
-    private final Residency residency;
-    private final List<Forward> forwards = new ArrayList<>();
-    private final List<BackwardInput> backwardInputs = new ArrayList<>();
-    private final List<BackwardWeight> backwardWeights = new ArrayList<>();
-
-    MatmulGraphs(TornadoSession session, Residency residency) {
-        this.session = session;
-        this.residency = residency;
-    }
-
-    // ---------------------------------------------------------------- forward (cell kernel or tiled)
-
-    /** y = x W^T + b through the per-cell kernel ({@code tile == 0}) or the tiled one with tile x tile work-groups. */
-    void forward(float[] y, int yOff, float[] x, int xOff, float[] w, int wOff, float[] b, int bOff,
-                 int rows, int in, int out, int tile) {
-        int hasBias = b == null ? 0 : 1;
-        boolean tiled = tile != 0;
-        Forward g = null;
-        for (Forward f : forwards) {
-            if (f.in == in && f.out == out && f.hasBias == hasBias && f.tiled == tiled) {
-                g = f;
-                break;
-            }
-        }
-        // A bias in the weights' own array binds that array once (forwardBiasInWeights), the tiled kernel excepted.
-        boolean biasInW = b == w && !tiled;
-        String op = tiled ? FORWARD_TILED : FORWARD;
-        Object[] arrays = b == null || biasInW ? new Object[] {y, x, w} : new Object[] {y, x, w, b};
-        Site site = residency.site(new SiteKey(op, new int[] {in, out, b == null ? 0 : biasInW ? 2 : 1, tile}, arrays),
-                () -> {
-                    // No bias: the site's own one-float stand-in (the kernel reads it only with hasBias).
-                    float[] bias = b == null ? new float[1] : b;
-                    return new Site(op, MatmulKernels.PARAMS, b == null ? new Object[] {y, x, w, bias} : arrays, new Object[] {y},
-                            new WorkerGrid[] {new WorkerGrid2D(StagedGraph.LOCAL_X, StagedGraph.LOCAL_Y)},
-                            (tg, name, grids, st) -> forwardTasks(tg, name, grids, st.grid2(), y, x, w, bias, st.params, st.pb(), hasBias, in, out, tiled));
-                });
-        if (site != null) {
-            set(site.params, rows, yOff, xOff, wOff, b == null ? 0 : bOff);
-            sizeForward(site.grid2(), rows, out, tile);
-        }
-        if (residency.run(site)) {
-            return;
-        }
-        if (g == null) {
-            g = new Forward(in, out, hasBias, tiled);
-            forwards.add(g);
-        }
-        g.run(y, yOff, x, xOff, w, wOff, b, bOff, rows, tile);
-        residency.wroteOnHost(y);
-    }
+    /** The ops' names: their counters in {@link TornadoBackend#stats()}, their graphs' names. */
+    static final String FORWARD = "matmulForward", FORWARD_TILED = "matmulForwardTiled",
+            BACKWARD_INPUT = "matmulBackwardInput", BACKWARD_WEIGHT = "matmulBackwardWeight";
 
     /** params = [rows, offsets in the kernel's order]. */
-    private static void set(int[] params, int rows, int... offsets) {
-        params[MatmulKernels.ROWS] = rows;
-        System.arraycopy(offsets, 0, params, MatmulKernels.OFF0, offsets.length);
+    private static OpCall call(String op, int rows, int... dims) {
+        return DeviceOps.call(op, MatmulKernels.PARAMS, MatmulKernels.OFF0, dims).size(MatmulKernels.ROWS, rows).rows(rows);
+    }
+
+    /**
+     * y = x W^T + b through the per-cell kernel ({@code tile == 0}) or the tiled one with tile x tile
+     * work-groups. No bias: a one-float stand-in (the kernel reads it only with hasBias). A bias in
+     * the weights' own array binds that array once ({@link MatmulKernels#forwardBiasInWeights}),
+     * the tiled kernel excepted.
+     */
+    static void forward(DeviceOps ops, float[] y, int yOff, float[] x, int xOff, float[] w, int wOff, float[] b, int bOff,
+                 int rows, int in, int out, int tile) {
+        if (rows <= 0 || in <= 0 || out <= 0) {
+            ops.cpu.matmulForward(y, yOff, x, xOff, w, wOff, b, bOff, rows, in, out); // in = 0: the bias
+            return;
+        }
+        int hasBias = b == null ? 0 : 1;
+        boolean tiled = tile != 0;
+        OpCall c = call(tiled ? FORWARD_TILED : FORWARD, rows, in, out, hasBias, tile).out(y, yOff, rows * out, out)
+                .in(x, xOff, rows * in, in).inFixed(w, wOff, out * in).inFixed(b, bOff, out).orStandIn(float[].class);
+        if (!tiled) {
+            c.shares();
+        }
+        WorkerGrid2D grid = new WorkerGrid2D(StagedGraph.LOCAL_X, StagedGraph.LOCAL_Y);
+        sizeForward(grid, rows, out, tile);
+        ops.run(c.grids(grid).tasks((tg, name, grids, st) -> forwardTasks(tg, name, grids, st.grid2(), st.f(0), st.f(1), st.f(2),
+                st.f(3), st.params, st.pb(), hasBias, in, out, tiled)));
     }
 
     private static void sizeForward(WorkerGrid2D grid, int rows, int out, int tile) {
-        if (tile != 0) {
-            grid.setGlobalWork(roundUp(out, tile), roundUp(rows, tile), 1);
-            grid.setLocalWork(tile, tile, 1);
-        } else {
-            grid.setGlobalWork(roundUp(out, StagedGraph.LOCAL_X), roundUp(rows, StagedGraph.LOCAL_Y), 1);
-            grid.setLocalWork(StagedGraph.LOCAL_X, StagedGraph.LOCAL_Y, 1);
+        int tx = tile != 0 ? tile : StagedGraph.LOCAL_X, ty = tile != 0 ? tile : StagedGraph.LOCAL_Y;
+        grid.setGlobalWork(roundUp(out, tx), roundUp(rows, ty), 1);
+        grid.setLocalWork(tx, ty, 1);
+    }
+
+    static void backwardInput(DeviceOps ops, float[] dx, int dxOff, float[] dy, int dyOff, float[] w, int wOff, int rows, int in, int out) {
+        if (rows <= 0 || in <= 0 || out <= 0) {
+            ops.cpu.matmulBackwardInput(dx, dxOff, dy, dyOff, w, wOff, rows, in, out);
+            return;
         }
+        WorkerGrid2D grid = new WorkerGrid2D(StagedGraph.LOCAL_X, StagedGraph.LOCAL_Y);
+        grid.setGlobalWork(roundUp(in, StagedGraph.LOCAL_X), roundUp(rows, StagedGraph.LOCAL_Y), 1);
+        grid.setLocalWork(StagedGraph.LOCAL_X, StagedGraph.LOCAL_Y, 1);
+        ops.run(call(BACKWARD_INPUT, rows, in, out).inout(dx, dxOff, rows * in, in).in(dy, dyOff, rows * out, out)
+                .inFixed(w, wOff, out * in).grids(grid).tasks((tg, name, grids, st) -> backwardInputTasks(tg, name, grids, st.grid2(),
+                        st.f(0), st.f(1), st.f(2), st.params, st.pb(), in, out)));
+    }
+
+    /**
+     * dW (and db) += the row sums; db null: weight gradient only. A bias gradient in the weight
+     * gradient's own array binds that array once ({@link MatmulKernels#backwardBiasInWeights}).
+     * The grids cover dW and db, whose sizes do not depend on the row count: the tasks make them.
+     */
+    static void backwardWeight(DeviceOps ops, float[] dw, int dwOff, float[] db, int dbOff, float[] dy, int dyOff, float[] x, int xOff,
+                        int rows, int in, int out) {
+        if (rows <= 0 || in <= 0 || out <= 0) {
+            ops.cpu.matmulBackwardWeight(dw, dwOff, db, dbOff, dy, dyOff, x, xOff, rows, in, out);
+            return;
+        }
+        ops.run(call(BACKWARD_WEIGHT, rows, in, out).inoutFixed(dw, dwOff, out * in).in(dy, dyOff, rows * out, out)
+                .in(x, xOff, rows * in, in).inoutFixed(db, dbOff, out).shares().tasks((tg, name, grids, st) ->
+                        backwardWeightTasks(tg, name, grids, st.f(0), st.f(3), st.f(1), st.f(2), st.params, st.pb(), in, out)));
     }
 
     static void forwardTasks(TaskGraph tg, String name, GridScheduler grids, WorkerGrid2D grid, float[] y, float[] x, float[] w,
@@ -140,217 +132,7 @@ final class MatmulGraphs implements AutoCloseable {
         }
     }
 
-    private final class Forward extends StagedGraph {
-        final int in, out, hasBias;
-        final boolean tiled;
-        final int[] params = new int[MatmulKernels.PARAMS];
-        final float[] w, b;
-        float[] x, y;
-        WorkerGrid2D grid;
-
-        Forward(int in, int out, int hasBias, boolean tiled) {
-            super(MatmulGraphs.this.session, tiled ? FORWARD_TILED : FORWARD);
-            this.in = in;
-            this.out = out;
-            this.hasBias = hasBias;
-            this.tiled = tiled;
-            this.w = new float[out * in];
-            this.b = new float[hasBias == 1 ? out : 1];
-        }
-
-        void run(float[] y, int yOff, float[] x, int xOff, float[] w, int wOff, float[] b, int bOff, int rows, int tile) {
-            ensureCapacity(rows);
-            System.arraycopy(x, xOff, this.x, 0, rows * in);
-            System.arraycopy(w, wOff, this.w, 0, out * in);
-            if (hasBias == 1) {
-                System.arraycopy(b, bOff, this.b, 0, out);
-            }
-            params[MatmulKernels.ROWS] = rows;
-            sizeForward(grid, rows, out, tiled ? tile : 0);
-            graph.execute();
-            System.arraycopy(this.y, 0, y, yOff, rows * out);
-        }
-
-        @Override
-        DeviceGraph build(int capacity) {
-            x = new float[capacity * in];
-            y = new float[capacity * out];
-            String name = session.graphName(op, in + "x" + out + (hasBias == 1 ? "b" : ""));
-            TaskGraph tg = new TaskGraph(name)
-                    .transferToDevice(DataTransferMode.EVERY_EXECUTION, params, x, w, b);
-            grid = new WorkerGrid2D(roundUp(out, LOCAL_X), roundUp(capacity, LOCAL_Y));
-            GridScheduler grids = new GridScheduler();
-            forwardTasks(tg, name, grids, grid, y, x, w, b, params, 0, hasBias, in, out, tiled);
-            tg.transferToHost(DataTransferMode.EVERY_EXECUTION, y);
-            return device(tg, grids, arrays(params, x, w, b), arrays(y));
-        }
-    }
-
-    // ---------------------------------------------------------------- backward: input gradient
-
-    void backwardInput(float[] dx, int dxOff, float[] dy, int dyOff, float[] w, int wOff, int rows, int in, int out) {
-        BackwardInput g = null;
-        for (BackwardInput f : backwardInputs) {
-            if (f.in == in && f.out == out) {
-                g = f;
-                break;
-            }
-        }
-        Site site = residency.site(new SiteKey(BACKWARD_INPUT, new int[] {in, out}, dx, dy, w),
-                () -> new Site(BACKWARD_INPUT, MatmulKernels.PARAMS, new Object[] {dx, dy, w}, new Object[] {dx},
-                        new WorkerGrid[] {new WorkerGrid2D(StagedGraph.LOCAL_X, StagedGraph.LOCAL_Y)},
-                        (tg, name, grids, st) -> backwardInputTasks(tg, name, grids, st.grid2(), dx, dy, w, st.params, st.pb(), in, out)));
-        if (site != null) {
-            set(site.params, rows, dxOff, dyOff, wOff);
-            site.grid2().setGlobalWork(roundUp(in, StagedGraph.LOCAL_X), roundUp(rows, StagedGraph.LOCAL_Y), 1);
-            site.grid2().setLocalWork(StagedGraph.LOCAL_X, StagedGraph.LOCAL_Y, 1);
-        }
-        if (residency.run(site)) {
-            return;
-        }
-        if (g == null) {
-            g = new BackwardInput(in, out);
-            backwardInputs.add(g);
-        }
-        g.run(dx, dxOff, dy, dyOff, w, wOff, rows);
-        residency.wroteOnHost(dx);
-    }
-
-    private final class BackwardInput extends StagedGraph {
-        final int in, out;
-        final int[] params = new int[MatmulKernels.PARAMS];
-        final float[] w;
-        float[] dx, dy;
-        WorkerGrid2D grid;
-
-        BackwardInput(int in, int out) {
-            super(MatmulGraphs.this.session, BACKWARD_INPUT);
-            this.in = in;
-            this.out = out;
-            this.w = new float[out * in];
-        }
-
-        void run(float[] dx, int dxOff, float[] dy, int dyOff, float[] w, int wOff, int rows) {
-            ensureCapacity(rows);
-            System.arraycopy(dx, dxOff, this.dx, 0, rows * in);
-            System.arraycopy(dy, dyOff, this.dy, 0, rows * out);
-            System.arraycopy(w, wOff, this.w, 0, out * in);
-            params[MatmulKernels.ROWS] = rows;
-            grid.setGlobalWork(roundUp(in, LOCAL_X), roundUp(rows, LOCAL_Y), 1);
-            grid.setLocalWork(LOCAL_X, LOCAL_Y, 1);
-            graph.execute();
-            System.arraycopy(this.dx, 0, dx, dxOff, rows * in);
-        }
-
-        @Override
-        DeviceGraph build(int capacity) {
-            dx = new float[capacity * in];
-            dy = new float[capacity * out];
-            String name = session.graphName(op, in + "x" + out);
-            TaskGraph tg = new TaskGraph(name).transferToDevice(DataTransferMode.EVERY_EXECUTION, params, dx, dy, w);
-            grid = new WorkerGrid2D(roundUp(in, LOCAL_X), roundUp(capacity, LOCAL_Y));
-            GridScheduler grids = new GridScheduler();
-            backwardInputTasks(tg, name, grids, grid, dx, dy, w, params, 0, in, out);
-            tg.transferToHost(DataTransferMode.EVERY_EXECUTION, dx);
-            return device(tg, grids, arrays(params, dx, dy, w), arrays(dx));
-        }
-    }
-
-    // ---------------------------------------------------------------- backward: weight and bias gradients
-
-    void backwardWeight(float[] dw, int dwOff, float[] db, int dbOff, float[] dy, int dyOff, float[] x, int xOff,
-                        int rows, int in, int out) {
-        int hasBias = db == null ? 0 : 1;
-        BackwardWeight g = null;
-        for (BackwardWeight f : backwardWeights) {
-            if (f.in == in && f.out == out && f.hasBias == hasBias) {
-                g = f;
-                break;
-            }
-        }
-        // A bias gradient in the weight gradient's own array binds that array once (backwardBiasInWeights).
-        Object[] arrays = db == null || db == dw ? new Object[] {dw, dy, x} : new Object[] {dw, db, dy, x};
-        Site site = residency.site(new SiteKey(BACKWARD_WEIGHT, new int[] {in, out, db == null ? 0 : db == dw ? 2 : 1}, arrays),
-                () -> new Site(BACKWARD_WEIGHT, MatmulKernels.PARAMS, arrays, db == null || db == dw ? new Object[] {dw} : new Object[] {dw, db},
-                        new WorkerGrid[0], (tg, name, grids, st) -> backwardWeightTasks(tg, name, grids, dw, db, dy, x, st.params, st.pb(), in, out)));
-        if (site != null) {
-            set(site.params, rows, dwOff, dyOff, xOff, db == null ? 0 : dbOff);
-        }
-        if (residency.run(site)) {
-            return;
-        }
-        if (g == null) {
-            g = new BackwardWeight(in, out, hasBias);
-            backwardWeights.add(g);
-        }
-        g.run(dw, dwOff, db, dbOff, dy, dyOff, x, xOff, rows);
-        residency.wroteOnHost(dw, db);
-    }
-
-    private final class BackwardWeight extends StagedGraph {
-        final int in, out, hasBias;
-        final int[] params = new int[MatmulKernels.PARAMS];
-        final float[] dw, db;
-        float[] dy, x;
-
-        BackwardWeight(int in, int out, int hasBias) {
-            super(MatmulGraphs.this.session, BACKWARD_WEIGHT);
-            this.in = in;
-            this.out = out;
-            this.hasBias = hasBias;
-            this.dw = new float[out * in];
-            this.db = new float[hasBias == 1 ? out : 1];
-        }
-
-        void run(float[] dw, int dwOff, float[] db, int dbOff, float[] dy, int dyOff, float[] x, int xOff, int rows) {
-            ensureCapacity(rows);
-            System.arraycopy(dw, dwOff, this.dw, 0, out * in);
-            if (hasBias == 1) {
-                System.arraycopy(db, dbOff, this.db, 0, out);
-            }
-            System.arraycopy(dy, dyOff, this.dy, 0, rows * out);
-            System.arraycopy(x, xOff, this.x, 0, rows * in);
-            // The grids cover dW and db, whose sizes do not depend on the row count; the kernels'
-            // sums over rows read the count from params.
-            params[MatmulKernels.ROWS] = rows;
-            graph.execute();
-            System.arraycopy(this.dw, 0, dw, dwOff, out * in);
-            if (hasBias == 1) {
-                System.arraycopy(this.db, 0, db, dbOff, out);
-            }
-        }
-
-        @Override
-        DeviceGraph build(int capacity) {
-            dy = new float[capacity * out];
-            x = new float[capacity * in];
-            String name = session.graphName(op, in + "x" + out + (hasBias == 1 ? "b" : ""));
-            TaskGraph tg = new TaskGraph(name);
-            GridScheduler grids = new GridScheduler();
-            if (hasBias == 1) {
-                tg.transferToDevice(DataTransferMode.EVERY_EXECUTION, params, dw, db, dy, x);
-            } else {
-                tg.transferToDevice(DataTransferMode.EVERY_EXECUTION, params, dw, dy, x);
-            }
-            backwardWeightTasks(tg, name, grids, dw, hasBias == 1 ? db : null, dy, x, params, 0, in, out);
-            if (hasBias == 1) {
-                tg.transferToHost(DataTransferMode.EVERY_EXECUTION, dw, db);
-            } else {
-                tg.transferToHost(DataTransferMode.EVERY_EXECUTION, dw);
-            }
-            return hasBias == 1 ? device(tg, grids, arrays(params, dw, db, dy, x), arrays(dw, db))
-                    : device(tg, grids, arrays(params, dw, dy, x), arrays(dw));
-        }
-    }
-
     static int roundUp(int n, int multiple) {
         return StagedGraph.roundUp(n, multiple);
-    }
-
-    @Override
-    public void close() {
-        forwards.forEach(StagedGraph::close);
-        backwardInputs.forEach(StagedGraph::close);
-        backwardWeights.forEach(StagedGraph::close);
     }
 }

@@ -1,8 +1,6 @@
 package io.ionllama.backend.tornado;
 
 import io.ionllama.kernels.Optim;
-import java.util.ArrayList;
-import java.util.List;
 import uk.ac.manchester.tornado.api.GridScheduler;
 import uk.ac.manchester.tornado.api.KernelContext;
 import uk.ac.manchester.tornado.api.TaskGraph;
@@ -10,78 +8,49 @@ import uk.ac.manchester.tornado.api.WorkerGrid1D;
 import uk.ac.manchester.tornado.api.enums.DataTransferMode;
 
 /**
- * The optimizer's TaskGraphs: the AdamW update and the per-block sums of squares of the gradient
+ * The optimizer's device ops: the AdamW update and the per-block sums of squares of the gradient
  * norm.
  * <ul>
  *   <li>{@link #adamwTensors}, what the trainer calls: one execution per step over every tensor,
- *       bound to the optimizer's own arrays, with m and v resident on the device between steps
+ *       bound to the optimizer's own arrays: inside a step a site of the step's plan; outside, a
+ *       graph of its own ({@link Resident}) with m and v resident on the device between steps
  *       (transferred once, brought back by {@link #toHost}). Per step: the tensor table, p and g
  *       in, p out; three arrays of the parameters' size, against seven for per-tensor calls.</li>
- *   <li>{@link #adamw} and {@link #sumSquares}: one call per tensor, graphs cached per capacity
- *       class ({@link StagedGraph#byClass}), per-op transfers as in {@link MatmulGraphs}.</li>
+ *   <li>{@link #adamw} and {@link #sumSquares}: one call per tensor, copying graphs per capacity
+ *       class ({@link OpCall#byClass}).</li>
  * </ul>
  */
 final class OptimGraphs implements AutoCloseable {
 
-    static final String ADAMW = "adamw";
-    static final String SUM_SQUARES = "sumSquares";
-    static final String ADAMW_RESIDENT = "adamwResident";
-    static final String SUM_SQUARES_TENSORS = "sumSquaresTensors";
-    static final String NORMALIZE = "normalize";
+    /** The ops' names: their counters in {@link TornadoBackend#stats()}, their graphs' names. */
+    static final String ADAMW = "adamw", SUM_SQUARES = "sumSquares", ADAMW_RESIDENT = "adamwResident",
+            SUM_SQUARES_TENSORS = "sumSquaresTensors", NORMALIZE = "normalize";
 
-    private final TornadoSession session;
+    private final DeviceOps ops;
     private final Residency residency;
-    private final List<Adamw> adamws = new ArrayList<>();
-    private final List<SumSquares> sums = new ArrayList<>();
 
-    OptimGraphs(TornadoSession session, Residency residency) {
-        this.session = session;
-        this.residency = residency;
+    OptimGraphs(DeviceOps ops) {
+        this.ops = ops;
+        this.residency = ops.residency;
     }
 
+    /** One tensor's update through its copying graph, always (the kernel takes no offsets: the slices are staged from 0). */
     void adamw(float[] p, float[] g, float[] m, float[] v, int off, int n, float lr, float beta1, float beta2,
                float eps, float weightDecay, float bc1, float bc2, float gradScale) {
-        Adamw a = StagedGraph.byClass(adamws, n, Adamw::new);
-        System.arraycopy(p, off, a.p, 0, n);
-        System.arraycopy(g, off, a.g, 0, n);
-        System.arraycopy(m, off, a.m, 0, n);
-        System.arraycopy(v, off, a.v, 0, n);
-        setHyper(a.hyper, lr, beta1, beta2, eps, bc1, bc2, gradScale);
-        a.hyper[OptimKernels.WD] = weightDecay;
-        a.params[OptimKernels.N] = n;
-        StagedGraph.size(a.grid, n);
-        a.graph.execute();
-        System.arraycopy(a.p, 0, p, off, n);
-        System.arraycopy(a.m, 0, m, off, n);
-        System.arraycopy(a.v, 0, v, off, n);
-    }
-
-    private final class Adamw extends StagedGraph {
-        final int[] params = new int[1];
-        final float[] hyper = new float[OptimKernels.HYPER];
-        float[] p, g, m, v;
-        WorkerGrid1D grid;
-
-        Adamw() {
-            super(OptimGraphs.this.session, ADAMW);
+        if (n <= 0) {
+            return;
         }
-
-        @Override
-        DeviceGraph build(int capacity) {
-            p = new float[capacity];
-            g = new float[capacity];
-            m = new float[capacity];
-            v = new float[capacity];
-            String name = session.graphName(op, "n" + capacity);
-            GridScheduler grids = new GridScheduler();
-            grid = grid1(grids, name, "elements", capacity);
-            Object[] in = arrays(params, hyper, p, g, m, v);
-            TaskGraph tg = new TaskGraph(name)
-                    .transferToDevice(DataTransferMode.EVERY_EXECUTION, in)
-                    .task("elements", OptimKernels::adamw, new KernelContext(), p, g, m, v, hyper, params, 0)
-                    .transferToHost(DataTransferMode.EVERY_EXECUTION, p, m, v);
-            return device(tg, grids, in, arrays(p, m, v));
-        }
+        // This path reads m and v from the host: take them back from the resident graph first.
+        release(m, v);
+        float[] hyper = new float[OptimKernels.HYPER];
+        setHyper(hyper, lr, beta1, beta2, eps, bc1, bc2, gradScale);
+        hyper[OptimKernels.WD] = weightDecay;
+        ops.copying(DeviceOps.call(ADAMW, 1, -1).size(OptimKernels.N, n).byClass(n).grids(DeviceOps.grid1(n)).values(hyper)
+                .inout(p, off, n, 1).in(g, off, n, 1).inout(m, off, n, 1).inout(v, off, n, 1).tasks((tg, name, grids, st) -> {
+                    tg.task("elements", OptimKernels::adamw, new KernelContext(), st.f(0), st.f(1), st.f(2), st.f(3), st.values(),
+                            st.params, st.pb());
+                    grids.addWorkerGrid(name + ".elements", st.grid1());
+                }));
     }
 
     // ---------------------------------------------------------------- AdamW with resident moments
@@ -97,18 +66,20 @@ final class OptimGraphs implements AutoCloseable {
      */
     void adamwTensors(float[] p, float[] g, float[] m, float[] v, int[] offs, int[] sizes, float[] wds, int count,
                       float lr, float beta1, float beta2, float eps, float bc1, float bc2, float gradScale) {
+        if (count <= 0) {
+            return;
+        }
         // Bound to the optimizer's own arrays: m and v simply stay on the device with the rest.
-        // Its params are the tensor table, its second per-call array the hyper-parameters.
-        Site site = residency.site(new SiteKey(ADAMW_RESIDENT, new int[] {count}, p, g, m, v),
-                () -> new Site(ADAMW_RESIDENT, OptimKernels.PREFIX + 2 * count + 1, new Object[] {p, g, m, v},
-                        new Object[] {p, m, v}, Site.grids1(1), (tg, name, grids, st) -> {
-                            adamwTensorsTasks(tg, p, g, m, v, (float[]) st.perCall[1], st.base[1], st.params, st.pb());
-                            grids.addWorkerGrid(name + ".elements", st.grid1());
-                        }, new float[OptimKernels.HYPER + count]));
+        // Its params are the tensor table, its values the hyper-parameters.
+        OpCall c = DeviceOps.call(ADAMW_RESIDENT, OptimKernels.PREFIX + 2 * count + 1, -1, count);
+        float[] hyper = new float[OptimKernels.HYPER + count];
+        int total = fillTable(c.params, hyper, offs, sizes, wds, count, lr, beta1, beta2, eps, bc1, bc2, gradScale);
+        Site site = ops.site(c.values(hyper).grids(DeviceOps.grid1(total)).inout(p, 0, 0, 0).in(g, 0, 0, 0).inout(m, 0, 0, 0)
+                .inout(v, 0, 0, 0).tasks((tg, name, grids, st) -> {
+                    adamwTensorsTasks(tg, st.f(0), st.f(1), st.f(2), st.f(3), st.values(), st.vb(), st.params, st.pb());
+                    grids.addWorkerGrid(name + ".elements", st.grid1());
+                }));
         if (site != null) {
-            int total = fillTable(site.params, (float[]) site.perCall[1], offs, sizes, wds, count, lr, beta1, beta2, eps, bc1, bc2,
-                    gradScale);
-            StagedGraph.size(site.grid1(), total);
             release(m, v);
             if (residency.run(site)) {
                 return;
@@ -131,7 +102,8 @@ final class OptimGraphs implements AutoCloseable {
         if (resident == null) {
             resident = new Resident(p, g, m, v, count);
         }
-        int total = fillTable(resident.table, resident.hyper, offs, sizes, wds, count, lr, beta1, beta2, eps, bc1, bc2, gradScale);
+        System.arraycopy(c.params, 0, resident.table, 0, c.params.length);
+        System.arraycopy(hyper, 0, resident.hyper, 0, hyper.length);
         StagedGraph.size(resident.grid, total);
         resident.graph.execute();
         resident.deviceNewer = true;
@@ -199,18 +171,19 @@ final class OptimGraphs implements AutoCloseable {
             this.count = count;
             this.table = new int[OptimKernels.PREFIX + 2 * count + 1];
             this.hyper = new float[OptimKernels.HYPER + count];
-            String name = session.graphName(ADAMW_RESIDENT, "n" + p.length + "_t" + count);
+            String name = ops.session.graphName(ADAMW_RESIDENT, "n" + p.length + "_t" + count);
             GridScheduler grids = new GridScheduler();
-            grid = StagedGraph.grid1(grids, name, "elements", p.length);
-            Object[] every = StagedGraph.arrays(table, hyper, p, g);
-            Object[] first = StagedGraph.arrays(m, v);
+            grid = StagedGraph.grid1(p.length);
+            grids.addWorkerGrid(name + ".elements", grid);
+            Object[] every = {table, hyper, p, g};
+            Object[] first = {m, v};
             TaskGraph tg = new TaskGraph(name)
                     .transferToDevice(DataTransferMode.FIRST_EXECUTION, first)
                     .transferToDevice(DataTransferMode.EVERY_EXECUTION, every);
             adamwTensorsTasks(tg, p, g, m, v, hyper, 0, table, 0);
             tg.transferToHost(DataTransferMode.EVERY_EXECUTION, p)
                     .transferToHost(DataTransferMode.UNDER_DEMAND, first);
-            graph = new DeviceGraph(tg, grids, session, session.stats(ADAMW_RESIDENT), every, StagedGraph.arrays(p), first);
+            graph = new DeviceGraph(tg, grids, ops.session, ops.session.stats(ADAMW_RESIDENT), every, new Object[] {p}, first);
         }
 
         boolean boundTo(float[] p, float[] g, float[] m, float[] v, int count) {
@@ -244,42 +217,29 @@ final class OptimGraphs implements AutoCloseable {
      * range by range in block order, as the CPU adds them; otherwise range by range per-op.
      */
     double sumSquaresTensors(float[] g, int[] offs, int[] sizes, int count) {
-        int totalBlocks = 0;
-        for (int k = 0; k < count; k++) {
-            totalBlocks += (sizes[k] + Optim.BLOCK - 1) / Optim.BLOCK;
-        }
-        int blocks = totalBlocks;
-        Site site = residency.site(new SiteKey(SUM_SQUARES_TENSORS, new int[] {count, blocks}, g),
-                () -> {
-                    double[] partial = new double[Math.max(1, blocks)];
-                    int[] table = new int[OptimKernels.BLOCK_PREFIX + 3 * count + 1];
-                    return new Site(SUM_SQUARES_TENSORS, 1, new Object[] {g, partial}, new Object[] {partial},
-                            Site.grids1(1), (tg, name, grids, st) -> {
-                                tg.task("blocks", OptimKernels::sumSquaresTensors, new KernelContext(), partial, g, (int[]) st.perCall[1], st.base[1]);
-                                grids.addWorkerGrid(name + ".blocks", st.grid1());
-                            }, table);
-                });
-        if (site == null) {
-            return perRange(g, offs, sizes, count);
-        }
-        int[] table = (int[]) site.perCall[1];
+        int[] table = new int[OptimKernels.BLOCK_PREFIX + 3 * count + 1];
         table[OptimKernels.RANGES] = count;
-        int prefix = 0;
+        int blocks = 0;
         for (int k = 0; k < count; k++) {
-            table[OptimKernels.BLOCK_PREFIX + k] = prefix;
+            table[OptimKernels.BLOCK_PREFIX + k] = blocks;
             table[OptimKernels.BLOCK_PREFIX + count + 1 + k] = offs[k];
             table[OptimKernels.BLOCK_PREFIX + 2 * count + 1 + k] = sizes[k];
-            prefix += (sizes[k] + Optim.BLOCK - 1) / Optim.BLOCK;
+            blocks += (sizes[k] + Optim.BLOCK - 1) / Optim.BLOCK;
         }
-        table[OptimKernels.BLOCK_PREFIX + count] = prefix;
-        StagedGraph.size(site.grid1(), blocks);
-        if (!residency.run(site)) {
+        table[OptimKernels.BLOCK_PREFIX + count] = blocks;
+        // The partials are the site's own; its only per-call values the range table.
+        OpCall c = DeviceOps.call(SUM_SQUARES_TENSORS, 1, -1, count).values(table).grids(DeviceOps.grid1(blocks)).in(g, 0, 0, 0)
+                .scratchOut(double[].class, Math.max(1, blocks), 1).tasks((tg, name, grids, st) -> {
+                    tg.task("blocks", OptimKernels::sumSquaresTensors, new KernelContext(), st.d(1), st.f(0), (int[]) st.perCall[1],
+                            st.base[1]);
+                    grids.addWorkerGrid(name + ".blocks", st.grid1());
+                });
+        if (!ops.resident(c)) {
             double[] sum = new double[1];
             residency.perOp(() -> sum[0] = perRange(g, offs, sizes, count));
             return sum[0];
         }
-        double[] partial = (double[]) site.bound[1];
-        residency.toHost(partial);
+        double[] partial = (double[]) ops.result(c, 1);
         double s = 0;
         for (int k = 0; k < count; k++) {
             double t = 0;
@@ -303,99 +263,50 @@ final class OptimGraphs implements AutoCloseable {
      * x[off, off+n) scaled to unit norm ({@code Backend.normalize}). Inside a step one site runs
      * the sums of squares, the factor (one thread, {@link OptimKernels#inverseNorm}) and the
      * scaling on the device, and nothing comes back; otherwise the sum of squares comes back and
-     * the scaling runs per-op, as the CPU does it.
+     * the scaling runs per-op, as the CPU does it. params = [n, off]: sumSquares's N, G_OFF and
+     * scale's N, OFF0 alike.
      */
-    void normalize(float[] x, int off, int n, double eps, GlueGraphs glue) {
-        int blocks = (n + Optim.BLOCK - 1) / Optim.BLOCK;
-        int cap = StagedGraph.capacityFor(blocks);
-        Site site = residency.site(new SiteKey(NORMALIZE, new int[] {cap, Double.hashCode(eps)}, x), () -> {
-            double[] partial = new double[cap];
-            float[] coef = new float[1];
-            return new Site(NORMALIZE, OptimKernels.PARAMS, new Object[] {x, partial, coef},
-                    new Object[] {x, partial, coef}, Site.grids1(3), (tg, name, grids, st) -> {
-                        sumSquaresTasks(tg, partial, x, st.params, st.pb());
-                        tg.task("factor", OptimKernels::inverseNorm, new KernelContext(), coef, partial, st.params, st.pb(), eps);
-                        GlueGraphs.scaleTasks(tg, name, grids, st.grid1(2), x, coef, 0, st.params, st.pb());
-                        grids.addWorkerGrid(name + ".blocks", st.grid1(0));
-                        grids.addWorkerGrid(name + ".factor", st.grid1(1));
-                    });
-        });
-        if (site != null) {
-            // params = [n, off]: sumSquares's N, G_OFF and scale's N, OFF0 alike.
-            site.params[OptimKernels.N] = n;
-            site.params[OptimKernels.G_OFF] = off;
-            StagedGraph.size(site.grid1(0), blocks);
-            StagedGraph.size(site.grid1(1), 1);
-            StagedGraph.size(site.grid1(2), n);
-            if (residency.run(site)) {
-                return;
-            }
+    void normalize(float[] x, int off, int n, double eps) {
+        if (n <= 0) {
+            return;
         }
-        residency.perOp(() -> glue.scale(x, off, Optim.inverseNorm(sumSquares(x, off, n), eps), n));
+        int blocks = (n + Optim.BLOCK - 1) / Optim.BLOCK;
+        OpCall c = DeviceOps.call(NORMALIZE, OptimKernels.PARAMS, OptimKernels.G_OFF, Double.hashCode(eps)).size(OptimKernels.N, n)
+                .grids(DeviceOps.grid1(blocks, 1, n)).inout(x, off, n, 1).scratch(double[].class, StagedGraph.capacityFor(blocks), 1)
+                .scratch(float[].class, 1, 1).tasks((tg, name, grids, st) -> {
+                    sumSquaresTasks(tg, st.d(1), st.f(0), st.params, st.pb());
+                    tg.task("factor", OptimKernels::inverseNorm, new KernelContext(), st.f(2), st.d(1), st.params, st.pb(), eps);
+                    GlueGraphs.scaleTasks(tg, name, grids, st.grid1(2), st.f(0), st.f(2), 0, st.params, st.pb());
+                    grids.addWorkerGrid(name + ".blocks", st.grid1(0));
+                    grids.addWorkerGrid(name + ".factor", st.grid1(1));
+                });
+        if (!ops.resident(c)) {
+            residency.perOp(() -> GlueGraphs.scale(ops, x, off, Optim.inverseNorm(sumSquares(x, off, n), eps), n));
+        }
     }
 
-    /** Sum of g^2 over [off, off+n): per-block partials on the device, added on the host in block order. */
+    /** Sum of g^2 over [off, off+n): per-block partials on the device (a site's own, or staged), added on the host in block order. */
     double sumSquares(float[] g, int off, int n) {
-        int blocks = (n + Optim.BLOCK - 1) / Optim.BLOCK;
-        int cap = StagedGraph.capacityFor(blocks);
-        // The partials are the site's own array, read back after each call.
-        Site site = residency.site(new SiteKey(SUM_SQUARES, new int[] {cap}, g), () -> {
-            double[] partial = new double[cap];
-            return new Site(SUM_SQUARES, OptimKernels.PARAMS, new Object[] {g, partial}, new Object[] {partial},
-                    Site.grids1(1), (tg, name, grids, st) -> {
-                        sumSquaresTasks(tg, partial, g, st.params, st.pb());
-                        grids.addWorkerGrid(name + ".blocks", st.grid1());
-                    });
-        });
-        if (site != null) {
-            site.params[OptimKernels.N] = n;
-            site.params[OptimKernels.G_OFF] = off;
-            StagedGraph.size(site.grid1(), blocks);
-            if (residency.run(site)) {
-                double[] partial = (double[]) site.bound[1];
-                residency.toHost(partial);
-                double sum = 0;
-                for (int b = 0; b < blocks; b++) {
-                    sum += partial[b];
-                }
-                return sum;
-            }
+        if (n <= 0) {
+            return 0;
         }
-        SumSquares s = StagedGraph.byClass(sums, n, SumSquares::new);
-        System.arraycopy(g, off, s.g, 0, n);
-        s.params[OptimKernels.N] = n;
-        StagedGraph.size(s.grid, blocks);
-        s.graph.execute();
+        int blocks = (n + Optim.BLOCK - 1) / Optim.BLOCK;
+        int cls = StagedGraph.capacityFor(n);
+        OpCall c = DeviceOps.call(SUM_SQUARES, OptimKernels.PARAMS, OptimKernels.G_OFF).size(OptimKernels.N, n).byClass(n)
+                .rows(n, (cls + Optim.BLOCK - 1) / Optim.BLOCK).grids(DeviceOps.grid1(blocks)).in(g, off, n, 1)
+                .scratchOut(double[].class, StagedGraph.capacityFor(blocks), 1).rows2().tasks((tg, name, grids, st) -> {
+                    sumSquaresTasks(tg, st.d(1), st.f(0), st.params, st.pb());
+                    grids.addWorkerGrid(name + ".blocks", st.grid1());
+                });
+        if (!ops.resident(c)) {
+            ops.copying(c);
+        }
+        double[] partial = (double[]) ops.result(c, 1);
         double sum = 0;
         for (int b = 0; b < blocks; b++) {
-            sum += s.partial[b];
+            sum += partial[b];
         }
         return sum;
-    }
-
-    private final class SumSquares extends StagedGraph {
-        final int[] params = new int[OptimKernels.PARAMS];
-        float[] g;
-        double[] partial;
-        WorkerGrid1D grid;
-
-        SumSquares() {
-            super(OptimGraphs.this.session, SUM_SQUARES);
-        }
-
-        @Override
-        DeviceGraph build(int capacity) {
-            g = new float[capacity];
-            partial = new double[(capacity + Optim.BLOCK - 1) / Optim.BLOCK];
-            String name = session.graphName(op, "n" + capacity);
-            GridScheduler grids = new GridScheduler();
-            grid = grid1(grids, name, "blocks", partial.length);
-            Object[] in = arrays(params, g);
-            TaskGraph tg = new TaskGraph(name).transferToDevice(DataTransferMode.EVERY_EXECUTION, in);
-            sumSquaresTasks(tg, partial, g, params, 0);
-            tg.transferToHost(DataTransferMode.EVERY_EXECUTION, partial);
-            return device(tg, grids, in, arrays(partial));
-        }
     }
 
     static void sumSquaresTasks(TaskGraph tg, double[] partial, float[] g, int[] params, int pb) {
@@ -435,8 +346,6 @@ final class OptimGraphs implements AutoCloseable {
 
     @Override
     public void close() {
-        adamws.forEach(StagedGraph::close);
-        sums.forEach(StagedGraph::close);
         if (resident != null) {
             resident.close(true);
             resident = null;

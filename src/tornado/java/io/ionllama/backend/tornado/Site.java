@@ -7,11 +7,12 @@ import uk.ac.manchester.tornado.api.WorkerGrid1D;
 import uk.ac.manchester.tornado.api.WorkerGrid2D;
 
 /**
- * One op call site: the op's tasks over the caller's arrays ({@link #bound}), its per-call
- * values ({@link #perCall}: {@link #params}, the sizes and offsets, and any others the op has:
- * fill's value, a tensor table), which bound arrays it writes, the worker grids its tasks run
- * on (sized per call), and a function that adds the op's tasks, shared with the op's per-op
- * graph.
+ * One op call site: the op's tasks over the caller's arrays ({@link #bound}; {@link #args}, slice
+ * by slice as the op's {@link OpCall} lists them), its per-call values ({@link #perCall}:
+ * {@link #params}, the sizes and offsets, and any others the op has: fill's value, a tensor
+ * table), which bound arrays it writes, the worker grids its tasks run on (sized per call), and
+ * a function that adds the op's tasks, shared with the op's copying graph ({@link StagedGraph},
+ * whose own site is the same op over its staging arrays).
  *
  * <p>A site's per-call values are {@code lengths[i]} values of {@code perCall[i]} from
  * {@code base[i]} on. The site the op fills has arrays of its own (base 0), sent with each
@@ -30,6 +31,8 @@ final class Site {
     }
 
     final String op;
+    /** The op's array arguments, slice by slice as its {@link OpCall} lists them (an array may stand twice). */
+    final Object[] args;
     final Object[] bound, written, perCall;
     final int[] base, lengths;
     final WorkerGrid[] workerGrids;
@@ -42,13 +45,15 @@ final class Site {
     /**
      * A site with per-call arrays of its own.
      *
+     * @param args    the op's array arguments in its call's order (null where absent)
      * @param bound   the caller's arrays (and any the site owns), none null, none twice
      * @param written those of them the op writes
      * @param grids   the worker grids, sized per call by the op
      * @param more    per-call arrays besides {@code params} (fill's value, AdamW's hyper-parameters)
      */
-    Site(String op, int paramCount, Object[] bound, Object[] written, WorkerGrid[] grids, Tasks tasks, Object... more) {
+    Site(String op, int paramCount, Object[] args, Object[] bound, Object[] written, WorkerGrid[] grids, Tasks tasks, Object... more) {
         this.op = op;
+        this.args = args;
         this.bound = bound;
         this.written = written;
         this.perCall = new Object[1 + more.length];
@@ -67,6 +72,7 @@ final class Site {
     /** A copy of {@code of} reading its per-call values from {@code perCall[i]} at {@code base[i]}, with grids of its own, values and sizes loaded from {@code of}. */
     private Site(Site of, Object[] perCall, int[] base) {
         this.op = of.op;
+        this.args = of.args;
         this.bound = of.bound;
         this.written = of.written;
         this.perCall = perCall;
@@ -115,6 +121,28 @@ final class Site {
         return base[0];
     }
 
+    /** Argument {@code i} of the op (its call's slice {@code i}) as a float array. */
+    float[] f(int i) {
+        return (float[]) args[i];
+    }
+
+    int[] i(int i) {
+        return (int[]) args[i];
+    }
+
+    double[] d(int i) {
+        return (double[]) args[i];
+    }
+
+    /** The first per-call array besides params (an op's values: fill's value, AdamW's hyper-parameters), and its base. */
+    float[] values() {
+        return (float[]) perCall[1];
+    }
+
+    int vb() {
+        return base[1];
+    }
+
     /** Grid {@code i} as a 1-D grid. */
     WorkerGrid1D grid1(int i) {
         return (WorkerGrid1D) workerGrids[i];
@@ -126,15 +154,6 @@ final class Site {
 
     WorkerGrid2D grid2() {
         return (WorkerGrid2D) workerGrids[0];
-    }
-
-    /** {@code n} fresh 1-D grids for a site (sized per call). */
-    static WorkerGrid[] grids1(int n) {
-        WorkerGrid[] g = new WorkerGrid[n];
-        for (int i = 0; i < n; i++) {
-            g[i] = new WorkerGrid1D(StagedGraph.LOCAL_1D);
-        }
-        return g;
     }
 
     /** New grids of the same dimensions as {@code grids}, sized as they are now. */

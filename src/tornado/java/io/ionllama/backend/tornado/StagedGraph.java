@@ -1,21 +1,36 @@
 package io.ionllama.backend.tornado;
 
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.IntSupplier;
 import uk.ac.manchester.tornado.api.GridScheduler;
 import uk.ac.manchester.tornado.api.TaskGraph;
+import uk.ac.manchester.tornado.api.WorkerGrid;
 import uk.ac.manchester.tornado.api.WorkerGrid1D;
+import uk.ac.manchester.tornado.api.enums.DataTransferMode;
 
 /**
- * A TaskGraph for one op and one compiled shape, with the host staging arrays it is bound to.
+ * An op's copying graph: the op's tasks over staging arrays sized for a capacity, built from the
+ * op's {@link OpCall} (its slices, grids and tasks), for one op and one set of compiled-in numbers.
  *
  * <p>A TaskGraph holds on to the very array objects it was built with, and TornadoVM compiles its
- * scalar arguments and array lengths into the kernels (docs/gpu.md, pitfall 3). So a graph owns
- * staging arrays sized for a capacity (rows, or elements), each call copies the caller's slices
- * into them, and the part of the size that changes from call to call travels in a small
- * {@code int[] params} transferred on every execution, with the worker grid set per execution.
+ * scalar arguments and array lengths into the kernels (docs/gpu.md, pitfall 3). So the graph owns
+ * staging arrays sized for a capacity of rows (and a second size where the op has one), each call
+ * copies the caller's slices into them, and the part of the size that changes from call to call
+ * travels in the small {@code params} array transferred on every execution (the offsets are 0:
+ * the staging arrays start at the slice), with the worker grids set per execution.
+ *
+ * <pre>
+ *   caller's slices ──copy──▶ staging (IN, INOUT) ──▶ device: tasks ──▶ staging (OUT, INOUT) ──copy──▶ caller's slices
+ *   params, values: every execution; scratch (the scan's carries): the first only
+ * </pre>
+ *
  * Only a call that needs more than the capacity closes the graph and builds (and compiles) a
- * bigger one; capacities are powers of two so that happens a handful of times at most.
+ * bigger one; capacities are powers of two so that happens a handful of times at most. Ops that
+ * see every size in one step (the elementwise glue) keep one graph per capacity class instead
+ * ({@link OpCall#byClass}), so a call moves a staging array at most twice its size.
  */
-abstract class StagedGraph implements AutoCloseable {
+final class StagedGraph implements AutoCloseable {
 
     /** Smallest capacity a graph is built for. */
     static final int MIN_CAPACITY = 64;
@@ -25,91 +40,153 @@ abstract class StagedGraph implements AutoCloseable {
     static final int LOCAL_X = 16;
     static final int LOCAL_Y = 4;
 
-    final TornadoSession session;
-    final String op;
+    private final TornadoSession session;
+    private final String op, shape;
+    private final boolean byClass;
+    // The op's slices as its first call described them (never the caller's arrays).
+    private final int count;
+    private final int[] per, unit, dir;
+    /** Each slice's array type (null: absent), and whether it is a one-element stand-in. */
+    private final Class<?>[] type;
+    private final boolean[] standIn;
+    private final Object[] more;
+    private final WorkerGrid[] grids;
+    private final Site.Tasks tasks;
+    private final int paramCount;
+
     int capacity;
-    /** A second capacity, for graphs with two independent sizes (attention rows and slots, n-gram rows and table rows); 0 if unused. */
+    /** The second capacity, for ops with two independent sizes (attention rows and slots, n-gram rows and table rows); 0 if unused. */
     int capacity2;
-    DeviceGraph graph;
+    private DeviceGraph graph;
+    /** The op's site over the staging arrays (base 0): its params, values and grids are what the graph sends. */
+    private Site site;
 
-    StagedGraph(TornadoSession session, String op) {
+    StagedGraph(TornadoSession session, OpCall c) {
         this.session = session;
-        this.op = op;
-    }
-
-    /** Builds the graph (and its staging arrays) for {@code capacity} units. */
-    abstract DeviceGraph build(int capacity);
-
-    /** Makes sure a graph exists whose staging arrays hold {@code units}. */
-    final void ensureCapacity(int units) {
-        if (graph != null && units <= capacity) {
-            return;
+        this.op = c.op;
+        this.shape = shape(c.dims);
+        this.byClass = c.byClass;
+        this.count = c.count;
+        this.per = c.per.clone();
+        this.unit = c.unit.clone();
+        this.dir = c.dir.clone();
+        this.type = new Class<?>[count];
+        this.standIn = new boolean[count];
+        for (int i = 0; i < count; i++) {
+            type[i] = c.array[i] != null ? c.array[i].getClass() : c.type[i];
+            standIn[i] = c.standIn(i);
         }
-        close();
-        capacity = capacityFor(units);
-        graph = build(capacity);
+        this.more = c.more.clone();
+        this.grids = c.grids;
+        this.tasks = c.tasks;
+        this.paramCount = c.params.length;
     }
 
-    /** The compiled graph of this op, counting what it moves: {@code in} every execution, {@code out} back every execution. */
-    final DeviceGraph device(TaskGraph tg, GridScheduler grids, Object[] in, Object[] out) {
-        return new DeviceGraph(tg, grids, session, session.stats(op), in, out, new Object[0]);
-    }
-
-    /** As above, plus {@code first}: arrays transferred to the device at the first execution only. */
-    final DeviceGraph device(TaskGraph tg, GridScheduler grids, Object[] in, Object[] out, Object[] first) {
-        return new DeviceGraph(tg, grids, session, session.stats(op), in, out, first);
-    }
-
-    /** The arrays given, for the {@code in}/{@code out} lists of {@link #device}. */
-    static Object[] arrays(Object... a) {
-        return a;
-    }
-
-    /**
-     * Makes sure a graph exists whose staging arrays hold {@code units} units of the first size
-     * and {@code units2} of the second; outgrowing either builds a bigger graph. The first is
-     * rounded to a power of two; the second is taken as given (the caller knows its growth).
-     */
-    final void ensureCapacity(int units, int units2) {
-        if (graph != null && units <= capacity && units2 <= capacity2) {
-            return;
+    private static String shape(int[] dims) {
+        StringBuilder sb = new StringBuilder();
+        for (int d : dims) {
+            sb.append(sb.isEmpty() ? "" : "x").append(d);
         }
-        close();
-        capacity = capacityFor(Math.max(units, capacity));
-        capacity2 = Math.max(units2, capacity2);
-        graph = build(capacity);
+        return sb.toString();
     }
 
-    /**
-     * The graph in {@code cache} built for the capacity class of {@code units} (the next power of
-     * two), made by {@code make} on first use. For ops whose size differs from call to call within
-     * one step (elementwise ops over tensors of every size): each call transfers a staging array
-     * at most twice its size, instead of the largest one seen.
-     */
-    static <G extends StagedGraph> G byClass(java.util.List<G> cache, int units, java.util.function.Supplier<G> make) {
-        int cap = capacityFor(units);
-        for (G g : cache) {
-            if (g.capacity == cap) {
-                return g;
+    /** Copies the call's slices in, runs the op, copies what it wrote back into the caller's slices. */
+    void run(OpCall c) {
+        ensureCapacity(c.rows, c.rows2);
+        Object[] staged = site.args;
+        for (int i = 0; i < count; i++) {
+            if (c.array[i] != null && (dir[i] & OpCall.IN) != 0) {
+                System.arraycopy(c.array[i], c.off[i], staged[i], 0, length(c, i, staged[i]));
             }
         }
-        G g = make.get();
-        g.ensureCapacity(units);
-        cache.add(g);
-        return g;
+        c.load(site, false);
+        graph.execute();
+        for (int i = 0; i < count; i++) {
+            if (c.array[i] != null && (dir[i] & OpCall.OUT) != 0) {
+                IntSupplier lazy = c.lazy[i];
+                System.arraycopy(staged[i], 0, c.array[i], c.off[i], lazy != null ? lazy.getAsInt() : length(c, i, staged[i]));
+            }
+        }
     }
 
-    /** A 1-D worker grid of work-groups of {@link #LOCAL_1D} threads, sized for {@code units}, not registered. */
+    /** The staging arrays as the last execution left them, slice by slice. */
+    Object[] staged() {
+        return site.args;
+    }
+
+    private static int length(OpCall c, int i, Object staged) {
+        return c.length[i] != OpCall.REST ? c.length[i]
+                : Math.min(java.lang.reflect.Array.getLength(staged), java.lang.reflect.Array.getLength(c.array[i]) - c.off[i]);
+    }
+
+    /**
+     * Makes sure a graph exists whose staging arrays hold {@code rows} rows of the first size and
+     * {@code rows2} of the second; outgrowing either builds a bigger graph. The first is rounded
+     * to a power of two; the second is taken as given (the caller knows its growth).
+     */
+    private void ensureCapacity(int rows, int rows2) {
+        if (graph != null && rows <= capacity && rows2 <= capacity2) {
+            return;
+        }
+        close();
+        capacity = capacityFor(Math.max(rows, capacity));
+        capacity2 = Math.max(rows2, capacity2);
+        build();
+    }
+
+    private void build() {
+        Object[] args = new Object[count];
+        List<Object> in = new ArrayList<>(List.of(new int[paramCount])), out = new ArrayList<>(), first = new ArrayList<>(),
+                bound = new ArrayList<>();
+        Object[] own = new Object[more.length];
+        for (int k = 0; k < own.length; k++) {
+            own[k] = Site.newArrayLike(more[k], java.lang.reflect.Array.getLength(more[k]));
+            in.add(own[k]);
+        }
+        for (int i = 0; i < count; i++) {
+            if (type[i] == null) {
+                continue;
+            }
+            int n = standIn[i] ? 1 : switch (unit[i]) {
+                case OpCall.FIXED -> per[i];
+                case OpCall.ROWS -> per[i] * capacity;
+                case OpCall.ROWS2 -> per[i] * capacity2;
+                default -> per[i] * capacity * capacity2;
+            };
+            args[i] = java.lang.reflect.Array.newInstance(type[i].getComponentType(), n);
+            bound.add(args[i]);
+            if (dir[i] == OpCall.SCRATCH) {
+                first.add(args[i]);
+            } else if (dir[i] == (OpCall.SCRATCH | OpCall.OUT)) {
+                out.add(args[i]);
+            } else {
+                if ((dir[i] & OpCall.IN) != 0) {
+                    in.add(args[i]);
+                }
+                if ((dir[i] & OpCall.OUT) != 0) {
+                    out.add(args[i]);
+                }
+            }
+        }
+        site = new Site(op, paramCount, args, bound.toArray(), out.toArray(), Site.freshGrids(grids), tasks, own);
+        // The site made its params: send them (the placeholder held their place).
+        in.set(0, site.params);
+        String name = session.graphName(op, shape + (byClass ? (shape.isEmpty() ? "n" : "_n") + capacity : ""));
+        GridScheduler gs = new GridScheduler();
+        TaskGraph tg = new TaskGraph(name);
+        if (!first.isEmpty()) {
+            tg.transferToDevice(DataTransferMode.FIRST_EXECUTION, first.toArray());
+        }
+        tg.transferToDevice(DataTransferMode.EVERY_EXECUTION, in.toArray());
+        site.tasks(tg, name, gs);
+        tg.transferToHost(DataTransferMode.EVERY_EXECUTION, out.toArray());
+        graph = new DeviceGraph(tg, gs, session, session.stats(op), in.toArray(), out.toArray(), first.toArray());
+    }
+
+    /** A 1-D worker grid of work-groups of {@link #LOCAL_1D} threads, sized for {@code units}. */
     static WorkerGrid1D grid1(int units) {
         WorkerGrid1D g = new WorkerGrid1D(LOCAL_1D);
         size(g, units);
-        return g;
-    }
-
-    /** {@link #grid1(int)}, registered for {@code task}. */
-    static WorkerGrid1D grid1(GridScheduler grids, String graphName, String task, int units) {
-        WorkerGrid1D g = grid1(units);
-        grids.addWorkerGrid(graphName + "." + task, g);
         return g;
     }
 
@@ -120,7 +197,7 @@ abstract class StagedGraph implements AutoCloseable {
     }
 
     @Override
-    public final void close() {
+    public void close() {
         if (graph != null) {
             graph.close();
             graph = null;

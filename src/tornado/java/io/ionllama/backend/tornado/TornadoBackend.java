@@ -10,34 +10,18 @@ import java.util.Map;
  * The TornadoVM backend: runs the kernel library's units as TaskGraphs on a TornadoVM device (a
  * GPU through PTX or OpenCL, or a CPU through OpenCL/PoCL, which is how it is tested).
  *
- * <p><b>What runs on the device now</b> (each a TaskGraph with named tasks whose kernels call the
- * kernel library's units):
- * <ul>
- *   <li>matmul: {@link #matmulForward} ({@link MatmulKernels#forward}, or {@link MatmulKernels#forwardTiled}
- *       when {@code -Dionllama.tornado.tile=T} is set), {@link #matmulBackwardInput},
- *       {@link #matmulBackwardWeight} (weight and bias gradients);</li>
- *   <li>RMSNorm and LayerNorm forward and backward ({@link NormKernels});</li>
- *   <li>the IntegralLNN scan: {@link #scanForward}, {@link #scanForwardChunked}, {@link #scanBackward},
- *       {@link #scanBackwardChunked} as the three-phase chunked scan, also for the "sequential"
- *       methods, whose results it matches to rounding; generation's {@link #scanStep}; the gate
- *       forward and backward ({@link ScanKernels});</li>
- *   <li>attention: sparse dilated, dense and tokun's group attention, forward and backward (a
- *       query pass for dq and a key GATHER pass for dk, dv), generation's one-query
- *       {@link #attentionQuery}, RoPE forward and backward ({@link AttentionKernels});</li>
- *   <li>glue: copy, accumulate, fill, axpby, scale, transpose, SwiGLU and GELU forward and backward ({@link GlueKernels});</li>
- *   <li>the context-vector RNN's fused gates, forward and backward ({@link RnnKernels});</li>
- *   <li>embeddings: byte embedding gather (also used by the model as a row gather) and its
- *       per-channel scatter backward, n-gram bucket indices, n-gram forward and backward
- *       ({@link EmbeddingKernels});</li>
- *   <li>losses: cross-entropy forward and backward, entropy, argmax and the batch statistics, whose
- *       1/valid rows the backward reads from the statistics array ({@link LossKernels});</li>
- *   <li>patch boundaries: the entropy threshold's calibration (an exact quantile in one
- *       work-group), the per-sequence decision, the sequence starts and the global stage's rows
- *       ({@link PatchKernels});</li>
- *   <li>the optimizer: AdamW, per tensor or over the whole tensor list in one launch with the
- *       moments kept on the device ({@link #adamwTensors}), and the per-block sums of squares of
- *       the gradient norm ({@link OptimKernels}).</li>
- * </ul>
+ * <p><b>What runs on the device</b>: every op, each family in a file of its own that describes
+ * its calls ({@link OpCall}: the TaskGraph tasks over the kernels of its {@code *Kernels} file and
+ * their sizes), run by one dispatch path ({@link DeviceOps}): {@link MatmulGraphs} (per-cell or,
+ * with {@code -Dionllama.tornado.tile=T}, tiled), {@link NormGraphs} (RMSNorm),
+ * {@link LayerNormGraphs}, {@link ScanGraphs} (the chunked IntegralLNN scan, generation's scan
+ * step, the gate), {@link AttentionGraphs} (dilated, dense and group attention, one-query
+ * attention, RoPE), {@link GlueGraphs} (copy, accumulate, fill, axpby, scale, dropout, transpose,
+ * SwiGLU, GELU), {@link RnnGraphs} (the context-vector RNN's gates), {@link EmbeddingGraphs},
+ * {@link LossGraphs} (cross-entropy, entropy, argmax, the batch statistics), {@link PatchGraphs}
+ * (the patch boundaries) and {@link OptimGraphs} (AdamW, per tensor or the whole list in one
+ * launch, and the gradient norm's sums of squares). Calls with nothing for the device go to the
+ * CPU backend where its answer is not simply nothing.
  * That is every op the training steps and generation of every model call (ionLlama, dense, rnn,
  * tokun). Ops not overridden here would run on an internal {@link CpuBackend}, inherited from
  * {@link ForwardingBackend}, on host copies the device may have made stale inside a step: an op
@@ -72,23 +56,11 @@ public final class TornadoBackend extends ForwardingBackend {
     /** {@code -Dionllama.tornado.tile=T}: matmul forward through the tiled local-memory kernel with T x T work-groups. */
     public static final String TILE_PROPERTY = "ionllama.tornado.tile";
 
-    private static volatile String cachedReason;
-    private static volatile boolean probed;
-
     private final CpuBackend cpu;
     private final TornadoSession session;
-    private final MatmulGraphs matmul;
-    private final NormGraphs norms;
-    private final LayerNormGraphs layerNorms;
-    private final RnnGraphs rnn;
-    private final ScanGraphs scan;
-    private final AttentionGraphs attention;
-    private final GlueGraphs glue;
-    private final EmbeddingGraphs embeddings;
-    private final LossGraphs losses;
-    private final PatchGraphs patches;
     private final OptimGraphs optim;
     private final Residency residency;
+    private final DeviceOps ops;
     private final int tile;
 
     /**
@@ -129,82 +101,25 @@ public final class TornadoBackend extends ForwardingBackend {
             cpu.close();
             throw new IllegalStateException(why);
         }
-        if (tile < 0 || tile > MatmulKernels.MAX_TILE) {
-            cpu.close();
-            throw new IllegalArgumentException("tile " + tile + " out of range 0.." + MatmulKernels.MAX_TILE);
-        }
         this.cpu = cpu;
         try {
-            this.session = new TornadoSession(TornadoDevices.select(device), profile);
+            this.session = TornadoSession.open(device, profile, tile);
         } catch (RuntimeException e) {
             cpu.close();
             throw e;
         }
-        if (tile > 0) {
-            long maxGroup = session.device().maxWorkGroupThreads();
-            if (maxGroup > 0 && (long) tile * tile > maxGroup) {
-                cpu.close();
-                throw new IllegalArgumentException("tile " + tile + " needs " + tile * tile + " threads per work-group; "
-                        + deviceName() + " allows " + maxGroup);
-            }
-        }
         this.tile = tile;
         this.residency = new Residency(session, resident);
-        this.matmul = new MatmulGraphs(session, residency);
-        this.norms = new NormGraphs(session, residency);
-        this.layerNorms = new LayerNormGraphs(session, residency);
-        this.rnn = new RnnGraphs(session, residency);
-        this.scan = new ScanGraphs(session, residency);
-        this.attention = new AttentionGraphs(session, residency);
-        this.glue = new GlueGraphs(session, residency);
-        this.embeddings = new EmbeddingGraphs(session, residency);
-        this.losses = new LossGraphs(session, residency);
-        this.patches = new PatchGraphs(session, residency);
-        this.optim = new OptimGraphs(session, residency);
+        this.ops = new DeviceOps(session, residency, cpu);
+        this.optim = new OptimGraphs(ops);
     }
 
     /**
-     * Null when this JVM runs TornadoVM and it sees a device; otherwise why not, in one line.
-     * Never throws: without TornadoVM's classes (a plain {@code java -jar}) it says so.
+     * Null when this JVM runs TornadoVM and it sees a device; otherwise why not, in one line
+     * ({@link TornadoProbe}). Never throws.
      */
     public static String unavailableReason() {
-        if (probed) {
-            return cachedReason;
-        }
-        synchronized (TornadoBackend.class) {
-            if (!probed) {
-                cachedReason = probe();
-                probed = true;
-            }
-            return cachedReason;
-        }
-    }
-
-    private static String probe() {
-        String launch = "run under TornadoVM: `tornado -jar target/ionllama.jar ...`, or scripts/ionllama with TORNADOVM_HOME set";
-        try {
-            Class.forName("uk.ac.manchester.tornado.api.TornadoExecutionPlan", false, TornadoBackend.class.getClassLoader());
-        } catch (ClassNotFoundException | LinkageError e) {
-            return "no TornadoVM runtime in this JVM; " + launch;
-        }
-        if (System.getProperty("tornado.load.runtime.implementation") == null) {
-            // TornadoVM's argfile sets this; without it the API is present but its runtime is not.
-            return "this JVM was not started through TornadoVM (its API is here, its runtime is not); " + launch;
-        }
-        try {
-            return TornadoSession.probe();
-        } catch (LinkageError | RuntimeException e) {
-            // Launched through TornadoVM, but its runtime failed to start: usually no OpenCL/CUDA
-            // platform or driver. Name the innermost cause in one line.
-            Throwable root = e;
-            while (root.getCause() != null && root.getCause() != root) {
-                root = root.getCause();
-            }
-            String text = root.getMessage() == null ? "" : root.getMessage().replaceAll("\u001B\\[[0-9;]*m", "");
-            String msg = text.isBlank() ? "" : ": " + text.lines().findFirst().orElse("").strip();
-            return "TornadoVM's runtime failed to start (" + root.getClass().getSimpleName() + msg
-                    + "); check its driver and devices with `tornado --devices`";
-        }
+        return TornadoProbe.unavailableReason();
     }
 
     /**
@@ -212,10 +127,7 @@ public final class TornadoBackend extends ForwardingBackend {
      * {@code ionllama devices}; empty when TornadoVM is unavailable.
      */
     public static List<String> deviceLines() {
-        if (unavailableReason() != null) {
-            return List.of();
-        }
-        return TornadoDevices.lines();
+        return unavailableReason() != null ? List.of() : TornadoDevices.lines();
     }
 
     @Override
@@ -263,16 +175,7 @@ public final class TornadoBackend extends ForwardingBackend {
     @Override
     public void close() {
         try {
-            matmul.close();
-            norms.close();
-            layerNorms.close();
-            rnn.close();
-            scan.close();
-            attention.close();
-            glue.close();
-            embeddings.close();
-            losses.close();
-            patches.close();
+            ops.close();
             optim.close();
             residency.close();
         } finally {
@@ -285,11 +188,7 @@ public final class TornadoBackend extends ForwardingBackend {
     @Override
     public void matmulForward(float[] y, int yOff, float[] x, int xOff, float[] w, int wOff,
                               float[] b, int bOff, int rows, int in, int out) {
-        if (rows <= 0 || in <= 0 || out <= 0) {
-            cpu.matmulForward(y, yOff, x, xOff, w, wOff, b, bOff, rows, in, out);
-            return;
-        }
-        matmul.forward(y, yOff, x, xOff, w, wOff, b, bOff, rows, in, out, tile);
+        MatmulGraphs.forward(ops, y, yOff, x, xOff, w, wOff, b, bOff, rows, in, out, tile);
     }
 
     /** The tiled local-memory matmul forward with {@code tile x tile} work-groups, whatever {@code -Dionllama.tornado.tile} says. */
@@ -298,27 +197,19 @@ public final class TornadoBackend extends ForwardingBackend {
         if (tile < 1 || tile > MatmulKernels.MAX_TILE) {
             throw new IllegalArgumentException("tile " + tile + " out of range 1.." + MatmulKernels.MAX_TILE);
         }
-        matmul.forward(y, yOff, x, xOff, w, wOff, b, bOff, rows, in, out, tile);
+        MatmulGraphs.forward(ops, y, yOff, x, xOff, w, wOff, b, bOff, rows, in, out, tile);
     }
 
     @Override
     public void matmulBackwardInput(float[] dx, int dxOff, float[] dy, int dyOff, float[] w, int wOff,
                                     int rows, int in, int out) {
-        if (rows <= 0 || in <= 0 || out <= 0) {
-            cpu.matmulBackwardInput(dx, dxOff, dy, dyOff, w, wOff, rows, in, out);
-            return;
-        }
-        matmul.backwardInput(dx, dxOff, dy, dyOff, w, wOff, rows, in, out);
+        MatmulGraphs.backwardInput(ops, dx, dxOff, dy, dyOff, w, wOff, rows, in, out);
     }
 
     @Override
     public void matmulBackwardWeight(float[] dw, int dwOff, float[] db, int dbOff, float[] dy, int dyOff,
                                      float[] x, int xOff, int rows, int in, int out) {
-        if (rows <= 0 || in <= 0 || out <= 0) {
-            cpu.matmulBackwardWeight(dw, dwOff, db, dbOff, dy, dyOff, x, xOff, rows, in, out);
-            return;
-        }
-        matmul.backwardWeight(dw, dwOff, db, dbOff, dy, dyOff, x, xOff, rows, in, out);
+        MatmulGraphs.backwardWeight(ops, dw, dwOff, db, dbOff, dy, dyOff, x, xOff, rows, in, out);
     }
 
     // ---------------------------------------------------------------- RMSNorm (on the device)
@@ -326,22 +217,14 @@ public final class TornadoBackend extends ForwardingBackend {
     @Override
     public void rmsNormForward(float[] out, int outOff, float[] rstd, int rstdOff, float[] x, int xOff,
                                float[] w, int wOff, int rows, int C, float eps) {
-        if (rows <= 0 || C <= 0) {
-            cpu.rmsNormForward(out, outOff, rstd, rstdOff, x, xOff, w, wOff, rows, C, eps);
-            return;
-        }
-        norms.rmsForward(out, outOff, rstd, rstdOff, x, xOff, w, wOff, rows, C, eps);
+        NormGraphs.rmsForward(ops, out, outOff, rstd, rstdOff, x, xOff, w, wOff, rows, C, eps);
     }
 
     @Override
     public void rmsNormBackward(float[] dx, int dxOff, float[] dw, int dwOff, float[] dy, int dyOff,
                                 float[] x, int xOff, float[] w, int wOff, float[] rstd, int rstdOff,
                                 int rows, int C) {
-        if (rows <= 0 || C <= 0) {
-            cpu.rmsNormBackward(dx, dxOff, dw, dwOff, dy, dyOff, x, xOff, w, wOff, rstd, rstdOff, rows, C);
-            return;
-        }
-        norms.rmsBackward(dx, dxOff, dw, dwOff, dy, dyOff, x, xOff, w, wOff, rstd, rstdOff, rows, C);
+        NormGraphs.rmsBackward(ops, dx, dxOff, dw, dwOff, dy, dyOff, x, xOff, w, wOff, rstd, rstdOff, rows, C);
     }
 
     // ---------------------------------------------------------------- LayerNorm and GELU (on the device; --model rnn)
@@ -349,58 +232,43 @@ public final class TornadoBackend extends ForwardingBackend {
     @Override
     public void layerNormForward(float[] out, int outOff, float[] mean, int meanOff, float[] rstd, int rstdOff,
                                  float[] x, int xOff, float[] w, int wOff, float[] b, int bOff, int rows, int C, float eps) {
-        if (rows > 0 && C > 0) {
-            layerNorms.forward(out, outOff, mean, meanOff, rstd, rstdOff, x, xOff, w, wOff, b, bOff, rows, C, eps);
-        }
+        LayerNormGraphs.forward(ops, out, outOff, mean, meanOff, rstd, rstdOff, x, xOff, w, wOff, b, bOff, rows, C, eps);
     }
 
     @Override
     public void layerNormBackward(float[] dx, int dxOff, float[] dw, int dwOff, float[] db, int dbOff,
                                   float[] dy, int dyOff, float[] x, int xOff, float[] w, int wOff,
                                   float[] mean, int meanOff, float[] rstd, int rstdOff, int rows, int C) {
-        if (rows > 0 && C > 0) {
-            layerNorms.backward(dx, dxOff, dw, dwOff, db, dbOff, dy, dyOff, x, xOff, w, wOff, mean, meanOff, rstd, rstdOff, rows, C);
-        }
+        LayerNormGraphs.backward(ops, dx, dxOff, dw, dwOff, db, dbOff, dy, dyOff, x, xOff, w, wOff, mean, meanOff, rstd, rstdOff, rows, C);
     }
 
     @Override
     public void geluForward(float[] out, int outOff, float[] x, int xOff, int n) {
-        if (n > 0) {
-            glue.geluForward(out, outOff, x, xOff, n);
-        }
+        GlueGraphs.geluForward(ops, out, outOff, x, xOff, n);
     }
 
     @Override
     public void geluBackward(float[] dx, int dxOff, float[] dy, int dyOff, float[] x, int xOff, int n) {
-        if (n > 0) {
-            glue.geluBackward(dx, dxOff, dy, dyOff, x, xOff, n);
-        }
+        GlueGraphs.geluBackward(ops, dx, dxOff, dy, dyOff, x, xOff, n);
     }
 
     // ---------------------------------------------------------------- context-vector RNN gates (on the device)
 
     @Override
     public void rnnGatesForward(float[] p, int pOff, float[] z, int zOff, float[] c, int cOff, int rows, int C) {
-        if (rows > 0 && C > 0) {
-            rnn.gatesForward(p, pOff, z, zOff, c, cOff, rows, C);
-        }
+        RnnGraphs.gatesForward(ops, p, pOff, z, zOff, c, cOff, rows, C);
     }
 
     @Override
     public void rnnGatesBackward(float[] dz, int dzOff, float[] dc, int dcOff, float[] dp, int dpOff,
                                  float[] z, int zOff, float[] c, int cOff, int rows, int C) {
-        if (rows > 0 && C > 0) {
-            rnn.gatesBackward(dz, dzOff, dc, dcOff, dp, dpOff, z, zOff, c, cOff, rows, C);
-        }
+        RnnGraphs.gatesBackward(ops, dz, dzOff, dc, dcOff, dp, dpOff, z, zOff, c, cOff, rows, C);
     }
 
     // ---------------------------------------------------------------- IntegralLNN scan (on the device)
     //
-    // Always the chunked three-phase scan: on a device the sequential form would leave a thread
-    // walking T steps per channel. scanForward/scanBackward pick the chunk length
-    // (ScanGraphs.defaultChunk, about sqrt(T)) and agree with the CPU's sequential scan to rounding.
-    // The chunked methods take the caller's chunk length; their carry arrays are the CPU's scratch
-    // and stay untouched here, the carries living on the device.
+    // Always the chunked scan (ScanGraphs); the chunked methods' carry arrays are the CPU's scratch,
+    // untouched here: the carries live on the device.
 
     @Override
     public void scanForward(float[] h, float[] a, float[] u, int off, int B, int T, int C) {
@@ -409,13 +277,7 @@ public final class TornadoBackend extends ForwardingBackend {
 
     public void scanForwardChunked(float[] h, float[] a, float[] u, int off, int B, int T, int C, int chunk,
                                    float[] carryA, float[] carryB) {
-        if (chunk < 1) {
-            throw new IllegalArgumentException("scan chunk length must be >= 1, got " + chunk);
-        }
-        if (B <= 0 || T <= 0 || C <= 0) {
-            return;
-        }
-        scan.forward(h, a, u, off, B, T, C, chunk);
+        ScanGraphs.forward(ops, h, a, u, off, B, T, C, chunk);
     }
 
     @Override
@@ -426,36 +288,24 @@ public final class TornadoBackend extends ForwardingBackend {
 
     public void scanBackwardChunked(float[] da, float[] du, float[] dh, float[] h, float[] a, float[] u,
                                     int off, int B, int T, int C, int chunk, float[] carryA, float[] carryB) {
-        if (chunk < 1) {
-            throw new IllegalArgumentException("scan chunk length must be >= 1, got " + chunk);
-        }
-        if (B <= 0 || T <= 0 || C <= 0) {
-            return;
-        }
-        scan.backward(da, du, dh, h, a, u, off, B, T, C, chunk);
+        ScanGraphs.backward(ops, da, du, dh, h, a, u, off, B, T, C, chunk);
     }
 
     /** Generation's one step of the scan (one row of n channels), and the gate that computes every scan's decay a. */
     @Override
     public void scanStep(float[] h, int hOff, float[] a, int aOff, float[] u, int uOff, int n) {
-        if (n > 0) {
-            scan.step(h, hOff, a, aOff, u, uOff, n);
-        }
+        ScanGraphs.step(ops, h, hOff, a, aOff, u, uOff, n);
     }
 
     @Override
     public void integralGateForward(float[] a, int aOff, float[] z, int zOff, float[] lambda, int lambdaOff, int rows, int C) {
-        if (rows > 0 && C > 0) {
-            scan.gateForward(a, aOff, z, zOff, lambda, lambdaOff, rows, C);
-        }
+        ScanGraphs.gateForward(ops, a, aOff, z, zOff, lambda, lambdaOff, rows, C);
     }
 
     @Override
     public void integralGateBackward(float[] dz, int dzOff, float[] dLambda, int dLambdaOff, float[] da, int daOff,
                                      float[] a, int aOff, float[] z, int zOff, float[] lambda, int lambdaOff, int rows, int C) {
-        if (rows > 0 && C > 0) {
-            scan.gateBackward(dz, dzOff, dLambda, dLambdaOff, da, daOff, a, aOff, z, zOff, lambda, lambdaOff, rows, C);
-        }
+        ScanGraphs.gateBackward(ops, dz, dzOff, dLambda, dLambdaOff, da, daOff, a, aOff, z, zOff, lambda, lambdaOff, rows, C);
     }
 
     // ---------------------------------------------------------------- attention and RoPE (on the device)
@@ -466,32 +316,20 @@ public final class TornadoBackend extends ForwardingBackend {
     @Override
     public void ropeForward(float[] y, int yOff, float[] x, int xOff, int rows, int P, int pos0,
                             int heads, int headDim, float base) {
-        if (rows <= 0 || heads <= 0 || headDim <= 0) {
-            cpu.ropeForward(y, yOff, x, xOff, rows, P, pos0, heads, headDim, base);
-            return;
-        }
-        attention.rope(false, y, yOff, x, xOff, rows, P, pos0, heads, headDim, base);
+        AttentionGraphs.rope(ops, false, y, yOff, x, xOff, rows, P, pos0, heads, headDim, base);
     }
 
     @Override
     public void ropeBackward(float[] dx, int dxOff, float[] dy, int dyOff, int rows, int P, int pos0,
                              int heads, int headDim, float base) {
-        if (rows <= 0 || heads <= 0 || headDim <= 0) {
-            cpu.ropeBackward(dx, dxOff, dy, dyOff, rows, P, pos0, heads, headDim, base);
-            return;
-        }
-        attention.rope(true, dx, dxOff, dy, dyOff, rows, P, pos0, heads, headDim, base);
+        AttentionGraphs.rope(ops, true, dx, dxOff, dy, dyOff, rows, P, pos0, heads, headDim, base);
     }
 
     @Override
     public void attentionDenseForward(float[] out, int outOff, float[] att, int attOff,
                                       float[] q, int qOff, float[] k, int kOff, float[] v, int vOff,
                                       int B, int P, int heads, int headDim) {
-        if (B <= 0 || P <= 0 || heads <= 0 || headDim <= 0) {
-            cpu.attentionDenseForward(out, outOff, att, attOff, q, qOff, k, kOff, v, vOff, B, P, heads, headDim);
-            return;
-        }
-        attention.forward(out, outOff, att, attOff, q, qOff, k, kOff, v, vOff, B, P, heads, headDim, 0, P);
+        AttentionGraphs.forward(ops, out, outOff, att, attOff, q, qOff, k, kOff, v, vOff, B, P, heads, headDim, 0, P);
     }
 
     @Override
@@ -499,12 +337,7 @@ public final class TornadoBackend extends ForwardingBackend {
                                        float[] dout, int doutOff, float[] q, int qOff, float[] k, int kOff,
                                        float[] v, int vOff, float[] out, int outOff, float[] att, int attOff,
                                        int B, int P, int heads, int headDim) {
-        if (B <= 0 || P <= 0 || heads <= 0 || headDim <= 0) {
-            cpu.attentionDenseBackward(dq, dqOff, dk, dkOff, dv, dvOff, dout, doutOff, q, qOff, k, kOff, v, vOff,
-                    out, outOff, att, attOff, B, P, heads, headDim);
-            return;
-        }
-        attention.backward(dq, dqOff, dk, dkOff, dv, dvOff, dout, doutOff, q, qOff, k, kOff, v, vOff, out, outOff,
+        AttentionGraphs.backward(ops, dq, dqOff, dk, dkOff, dv, dvOff, dout, doutOff, q, qOff, k, kOff, v, vOff, out, outOff,
                 att, attOff, B, P, heads, headDim, 0, P);
     }
 
@@ -512,11 +345,8 @@ public final class TornadoBackend extends ForwardingBackend {
     public void attentionDilatedForward(float[] out, int outOff, float[] att, int attOff,
                                         float[] q, int qOff, float[] k, int kOff, float[] v, int vOff,
                                         int B, int P, int heads, int headDim, int window, int slots) {
-        checkDilated(P, window, slots);
-        if (B <= 0 || P <= 0 || heads <= 0 || headDim <= 0) {
-            return;
-        }
-        attention.forward(out, outOff, att, attOff, q, qOff, k, kOff, v, vOff, B, P, heads, headDim, window, slots);
+        AttentionGraphs.checkDilated(P, window, slots);
+        AttentionGraphs.forward(ops, out, outOff, att, attOff, q, qOff, k, kOff, v, vOff, B, P, heads, headDim, window, slots);
     }
 
     @Override
@@ -524,30 +354,21 @@ public final class TornadoBackend extends ForwardingBackend {
                                          float[] dout, int doutOff, float[] q, int qOff, float[] k, int kOff,
                                          float[] v, int vOff, float[] out, int outOff, float[] att, int attOff,
                                          int B, int P, int heads, int headDim, int window, int slots) {
-        checkDilated(P, window, slots);
-        if (B <= 0 || P <= 0 || heads <= 0 || headDim <= 0) {
-            return;
-        }
-        attention.backward(dq, dqOff, dk, dkOff, dv, dvOff, dout, doutOff, q, qOff, k, kOff, v, vOff, out, outOff,
+        AttentionGraphs.checkDilated(P, window, slots);
+        AttentionGraphs.backward(ops, dq, dqOff, dk, dkOff, dv, dvOff, dout, doutOff, q, qOff, k, kOff, v, vOff, out, outOff,
                 att, attOff, B, P, heads, headDim, window, slots);
     }
 
     @Override
     public void attentionQuery(boolean dense, float[] out, int outOff, float[] att, float[] q, int qOff,
                                float[] k, int kOff, float[] v, int vOff, int i, int heads, int headDim, int window, int slots) {
-        if (i < 0 || heads <= 0 || headDim <= 0) {
-            cpu.attentionQuery(dense, out, outOff, att, q, qOff, k, kOff, v, vOff, i, heads, headDim, window, slots);
-            return;
-        }
-        attention.query(dense, out, outOff, att, q, qOff, k, kOff, v, vOff, i, heads, headDim, dense ? 0 : window, slots);
+        AttentionGraphs.query(ops, dense, out, outOff, att, q, qOff, k, kOff, v, vOff, i, heads, headDim, window, slots);
     }
 
     @Override
     public void attentionGroupForward(float[] out, int outOff, float[] att, int attOff, float[] q, int qOff,
                                       float[] k, int kOff, float[] v, int vOff, int groups, int G, int heads, int headDim) {
-        if (groups > 0 && G > 0 && heads > 0 && headDim > 0) {
-            attention.forward(out, outOff, att, attOff, q, qOff, k, kOff, v, vOff, groups, G, heads, headDim, AttentionGraphs.GROUP, G);
-        }
+        AttentionGraphs.forward(ops, out, outOff, att, attOff, q, qOff, k, kOff, v, vOff, groups, G, heads, headDim, AttentionGraphs.GROUP, G);
     }
 
     @Override
@@ -555,84 +376,56 @@ public final class TornadoBackend extends ForwardingBackend {
                                        float[] dout, int doutOff, float[] q, int qOff, float[] k, int kOff,
                                        float[] v, int vOff, float[] out, int outOff, float[] att, int attOff,
                                        int groups, int G, int heads, int headDim) {
-        if (groups > 0 && G > 0 && heads > 0 && headDim > 0) {
-            attention.backward(dq, dqOff, dk, dkOff, dv, dvOff, dout, doutOff, q, qOff, k, kOff, v, vOff, out, outOff,
-                    att, attOff, groups, G, heads, headDim, AttentionGraphs.GROUP, G);
-        }
-    }
-
-    /** The CPU backend's argument check, so both backends reject the same calls. */
-    private static void checkDilated(int P, int window, int slots) {
-        if (window < 1 || slots < io.ionllama.kernels.Attention.dilatedSlots(window, P)) {
-            throw new IllegalArgumentException("dilated attention needs window >= 1 and slots >= "
-                    + "dilatedSlots(window, P); got window " + window + ", slots " + slots + ", P " + P);
-        }
+        AttentionGraphs.backward(ops, dq, dqOff, dk, dkOff, dv, dvOff, dout, doutOff, q, qOff, k, kOff, v, vOff, out, outOff,
+                att, attOff, groups, G, heads, headDim, AttentionGraphs.GROUP, G);
     }
 
     // ---------------------------------------------------------------- glue (on the device)
 
     @Override
     public void copy(float[] dst, int dstOff, float[] src, int srcOff, int n) {
-        if (n > 0) {
-            glue.copy(dst, dstOff, src, srcOff, n);
-        }
+        GlueGraphs.copy(ops, dst, dstOff, src, srcOff, n);
     }
 
     @Override
     public void accumulate(float[] dst, int dstOff, float[] src, int srcOff, int n) {
-        if (n > 0) {
-            glue.accumulate(dst, dstOff, src, srcOff, n);
-        }
+        GlueGraphs.accumulate(ops, dst, dstOff, src, srcOff, n);
     }
 
     @Override
     public void fill(float[] dst, int dstOff, float value, int n) {
-        if (n > 0) {
-            glue.fill(dst, dstOff, value, n);
-        }
+        GlueGraphs.fill(ops, dst, dstOff, value, n);
     }
 
     @Override
     public void axpby(float[] y, int yOff, float alpha, float[] x, int xOff, float beta, int n) {
-        if (n > 0) {
-            glue.axpby(y, yOff, alpha, x, xOff, beta, n);
-        }
+        GlueGraphs.axpby(ops, y, yOff, alpha, x, xOff, beta, n);
     }
 
     @Override
     public void scale(float[] y, int yOff, float alpha, int n) {
-        if (n > 0) {
-            glue.scale(y, yOff, alpha, n);
-        }
+        GlueGraphs.scale(ops, y, yOff, alpha, n);
     }
 
     @Override
     public void dropout(float[] y, int yOff, float p, int seed, int n) {
-        if (n > 0) {
-            glue.dropout(y, yOff, p, seed, n);
-        }
+        GlueGraphs.dropout(ops, y, yOff, p, seed, n);
     }
 
     @Override
     public void transpose(float[] dst, int dstOff, float[] src, int srcOff, int rows, int cols) {
-        if (rows > 0 && cols > 0) {
-            glue.transpose(dst, dstOff, src, srcOff, rows, cols);
-        }
+        GlueGraphs.transpose(ops, dst, dstOff, src, srcOff, rows, cols);
     }
 
     @Override
     public void swigluForward(float[] out, int outOff, float[] a, int aOff, float[] b, int bOff, int n) {
-        if (n > 0) {
-            glue.swigluForward(out, outOff, a, aOff, b, bOff, n);
-        }
+        GlueGraphs.swigluForward(ops, out, outOff, a, aOff, b, bOff, n);
     }
 
     @Override
     public void swigluBackward(float[] da, int daOff, float[] db, int dbOff, float[] dy, int dyOff,
                                float[] a, int aOff, float[] b, int bOff, int n) {
-        if (n > 0) {
-            glue.swigluBackward(da, daOff, db, dbOff, dy, dyOff, a, aOff, b, bOff, n);
-        }
+        GlueGraphs.swigluBackward(ops, da, daOff, db, dbOff, dy, dyOff, a, aOff, b, bOff, n);
     }
 
     // ---------------------------------------------------------------- embeddings (on the device)
@@ -640,40 +433,30 @@ public final class TornadoBackend extends ForwardingBackend {
     @Override
     public void byteEmbeddingForward(float[] out, int outOff, float[] emb, int embOff, int[] bytes, int bytesOff,
                                      int rows, int D) {
-        if (rows > 0 && D > 0) {
-            embeddings.byteEmbedding(false, out, outOff, emb, embOff, bytes, bytesOff, rows, D);
-        }
+        EmbeddingGraphs.byteEmbedding(ops, false, out, outOff, emb, embOff, bytes, bytesOff, rows, D);
     }
 
     @Override
     public void byteEmbeddingBackward(float[] dEmb, int dEmbOff, float[] dout, int doutOff, int[] bytes, int bytesOff,
                                       int rows, int D) {
-        if (rows > 0 && D > 0) {
-            embeddings.byteEmbedding(true, dout, doutOff, dEmb, dEmbOff, bytes, bytesOff, rows, D);
-        }
+        EmbeddingGraphs.byteEmbedding(ops, true, dout, doutOff, dEmb, dEmbOff, bytes, bytesOff, rows, D);
     }
 
     @Override
     public void ngramIndex(int[] idx, int idxOff, int[] bytes, int bytesOff, int[] ns, int buckets, int T, int rows) {
-        if (rows > 0 && ns.length > 0) {
-            embeddings.ngramIndex(idx, idxOff, bytes, bytesOff, ns, buckets, T, rows);
-        }
+        EmbeddingGraphs.ngramIndex(ops, idx, idxOff, bytes, bytesOff, ns, buckets, T, rows);
     }
 
     @Override
     public void ngramEmbeddingForward(float[] out, int outOff, float[] tables, int tablesOff, int[] idx, int idxOff,
                                       int numN, int rows, int D) {
-        if (rows > 0 && numN > 0 && D > 0) {
-            embeddings.ngram(false, out, outOff, tables, tablesOff, idx, idxOff, numN, rows, D);
-        }
+        EmbeddingGraphs.ngram(ops, false, out, outOff, tables, tablesOff, idx, idxOff, numN, rows, D);
     }
 
     @Override
     public void ngramEmbeddingBackward(float[] dTables, int dTablesOff, float[] dout, int doutOff, int[] idx, int idxOff,
                                        int numN, int rows, int D) {
-        if (rows > 0 && numN > 0 && D > 0) {
-            embeddings.ngram(true, dout, doutOff, dTables, dTablesOff, idx, idxOff, numN, rows, D);
-        }
+        EmbeddingGraphs.ngram(ops, true, dout, doutOff, dTables, dTablesOff, idx, idxOff, numN, rows, D);
     }
 
     // ---------------------------------------------------------------- losses (on the device)
@@ -681,41 +464,33 @@ public final class TornadoBackend extends ForwardingBackend {
     @Override
     public void crossEntropyForward(float[] losses, int lossesOff, float[] probs, int probsOff,
                                     float[] logits, int logitsOff, int[] targets, int targetsOff, int rows, int V) {
-        if (rows > 0 && V > 0) {
-            this.losses.crossEntropyForward(losses, lossesOff, probs, probsOff, logits, logitsOff, targets, targetsOff,
-                    rows, V);
-        }
+        LossGraphs.crossEntropyForward(ops, losses, lossesOff, probs, probsOff, logits, logitsOff, targets, targetsOff,
+                rows, V);
     }
 
     @Override
     public void crossEntropyBackward(float[] dlogits, int dlogitsOff, float[] probs, int probsOff,
                                      int[] targets, int targetsOff, float[] dloss, int dlossOff, int dlossStride,
                                      int rows, int V) {
-        if (rows > 0 && V > 0) {
-            losses.crossEntropyBackward(dlogits, dlogitsOff, probs, probsOff, targets, targetsOff, dloss, dlossOff,
-                    dlossStride, rows, V);
-        }
+        LossGraphs.crossEntropyBackward(ops, dlogits, dlogitsOff, probs, probsOff, targets, targetsOff, dloss, dlossOff,
+                dlossStride, rows, V);
     }
 
     @Override
     public void entropy(float[] entropy, int entropyOff, float[] logits, int logitsOff, int rows, int V) {
-        if (rows > 0 && V > 0) {
-            losses.entropy(entropy, entropyOff, logits, logitsOff, rows, V);
-        }
+        LossGraphs.entropy(ops, entropy, entropyOff, logits, logitsOff, rows, V);
     }
 
     @Override
     public void argmax(int[] argmax, int argmaxOff, float[] logits, int logitsOff, int rows, int V) {
-        if (rows > 0 && V > 0) {
-            losses.argmax(argmax, argmaxOff, logits, logitsOff, rows, V);
-        }
+        LossGraphs.argmax(ops, argmax, argmaxOff, logits, logitsOff, rows, V);
     }
 
     @Override
     public void lossStats(float[] stats, int statsOff, float[] losses, int lossesOff, int[] argmax, int argmaxOff,
                           int[] targets, int targetsOff, int rows) {
         if (rows > 0) {
-            this.losses.lossStats(stats, statsOff, losses, lossesOff, argmax, argmaxOff, targets, targetsOff, rows);
+            LossGraphs.lossStats(ops, stats, statsOff, losses, lossesOff, argmax, argmaxOff, targets, targetsOff, rows);
         } else {
             cpu.lossStats(stats, statsOff, losses, lossesOff, argmax, argmaxOff, targets, targetsOff, rows);
         }
@@ -728,7 +503,7 @@ public final class TornadoBackend extends ForwardingBackend {
                                 float[] hNext, float[] state, int B, int T, int mode, int fixedLength, int maxPatch,
                                 int warmupFixed, int calibrate, int rank) {
         if (B > 0 && T > 0) {
-            patches.patchBoundaries(ends, endRows, pi, seqStart, seqCount, bytes, hNext, state, B, T, mode, fixedLength, maxPatch,
+            PatchGraphs.patchBoundaries(ops, ends, endRows, pi, seqStart, seqCount, bytes, hNext, state, B, T, mode, fixedLength, maxPatch,
                     warmupFixed, calibrate, rank);
         } else {
             cpu.patchBoundaries(ends, endRows, pi, seqStart, seqCount, bytes, hNext, state, B, T, mode, fixedLength, maxPatch,
@@ -741,19 +516,13 @@ public final class TornadoBackend extends ForwardingBackend {
     @Override
     public void adamw(float[] p, float[] g, float[] m, float[] v, int off, int n, float lr, float beta1, float beta2,
                       float eps, float weightDecay, float bc1, float bc2, float gradScale) {
-        if (n > 0) {
-            // This path reads m and v from the host: take them back from a resident graph first.
-            optim.release(m, v);
-            optim.adamw(p, g, m, v, off, n, lr, beta1, beta2, eps, weightDecay, bc1, bc2, gradScale);
-        }
+        optim.adamw(p, g, m, v, off, n, lr, beta1, beta2, eps, weightDecay, bc1, bc2, gradScale);
     }
 
     @Override
     public void adamwTensors(float[] p, float[] g, float[] m, float[] v, int[] offs, int[] sizes, float[] wds, int count,
                              float lr, float beta1, float beta2, float eps, float bc1, float bc2, float gradScale) {
-        if (count > 0) {
-            optim.adamwTensors(p, g, m, v, offs, sizes, wds, count, lr, beta1, beta2, eps, bc1, bc2, gradScale);
-        }
+        optim.adamwTensors(p, g, m, v, offs, sizes, wds, count, lr, beta1, beta2, eps, bc1, bc2, gradScale);
     }
 
     @Override
@@ -815,14 +584,12 @@ public final class TornadoBackend extends ForwardingBackend {
 
     @Override
     public double sumSquares(float[] g, int off, int n) {
-        return n > 0 ? optim.sumSquares(g, off, n) : 0;
+        return optim.sumSquares(g, off, n);
     }
 
     @Override
     public void normalize(float[] x, int off, int n, double eps) {
-        if (n > 0) {
-            optim.normalize(x, off, n, eps, glue);
-        }
+        optim.normalize(x, off, n, eps);
     }
 
     @Override

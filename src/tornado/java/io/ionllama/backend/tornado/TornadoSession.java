@@ -23,6 +23,23 @@ final class TornadoSession {
         this.profile = profile;
     }
 
+    /**
+     * A session on device {@code device} ({@link TornadoDevices#select}), checking that it can run
+     * the tiled matmul's {@code tile x tile} work-groups (0: the per-cell kernel, any device).
+     */
+    static TornadoSession open(int device, boolean profile, int tile) {
+        if (tile < 0 || tile > MatmulKernels.MAX_TILE) {
+            throw new IllegalArgumentException("tile " + tile + " out of range 0.." + MatmulKernels.MAX_TILE);
+        }
+        TornadoSession s = new TornadoSession(TornadoDevices.select(device), profile);
+        long maxGroup = s.device.maxWorkGroupThreads();
+        if (tile > 0 && maxGroup > 0 && (long) tile * tile > maxGroup) {
+            throw new IllegalArgumentException("tile " + tile + " needs " + tile * tile + " threads per work-group; "
+                    + s.device.name() + " allows " + maxGroup);
+        }
+        return s;
+    }
+
     TornadoDevices.Entry device() {
         return device;
     }
