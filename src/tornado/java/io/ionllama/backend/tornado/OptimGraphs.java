@@ -217,9 +217,16 @@ final class OptimGraphs implements AutoCloseable {
             return this.p == p && this.g == g && this.m == m && this.v == v && this.count == count;
         }
 
+        /**
+         * Whether {@code arrays} names a moment. p and g do not count: they travel with every
+         * execution (p both ways), so the host's copies are always current and a host write is
+         * simply sent next time. Counting them dropped the graph (and pulled m and v back, then
+         * uploaded and compiled it all again) at every data-parallel step, whose gradient exchange
+         * says toHost(g), hostChanged(g) (TornadoDataParallelTest).
+         */
         boolean holdsAny(float[]... arrays) {
             for (float[] a : arrays) {
-                if (a == p || a == g || a == m || a == v) {
+                if (a == m || a == v) {
                     return true;
                 }
             }
