@@ -137,7 +137,7 @@ final class OptimGraphs implements AutoCloseable {
         resident.deviceNewer = true;
     }
 
-    /** Copies the resident moments back if {@code arrays} names one of them and the device's are newer. */
+    /** Copies the resident moments back if {@code arrays} names one of them and the device's are newer (p and g are always current). */
     void toHost(float[]... arrays) {
         if (resident != null && resident.holdsAny(arrays) && resident.deviceNewer) {
             resident.graph.pull(resident.m, resident.v);
@@ -146,9 +146,9 @@ final class OptimGraphs implements AutoCloseable {
     }
 
     /**
-     * The host overwrote {@code arrays}: if the resident graph holds one of them, the moments it
+     * The host overwrote {@code arrays}: if they name one of the resident moments, the moments it
      * keeps and the host did not overwrite are copied back, and the graph is dropped so the next
-     * step uploads the host's contents.
+     * step uploads the host's contents. A new p or g needs nothing: both go with every execution.
      */
     void hostChanged(float[]... arrays) {
         if (resident == null || !resident.holdsAny(arrays)) {
