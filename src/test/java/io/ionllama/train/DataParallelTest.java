@@ -4,10 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.ionllama.backend.cpu.CpuBackend;
 import io.ionllama.model.IonLlama;
+import io.ionllama.testing.ThreadExchange;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.BrokenBarrierException;
-import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -18,7 +17,7 @@ import org.junit.jupiter.params.provider.CsvSource;
  * N data-parallel workers ({@link Trainer#dataParallel}, each its own model and backend) equal one
  * trainer summing N micro-batches with {@link Trainer.AccumSum#SEPARATE}, bit for bit: parameters,
  * losses and the patch threshold, through the entropy warm-up and past it (calibration on).
- * The exchange here sums in threads; ionllama-spark's sums over TCP in the same order.
+ * The exchange here ({@link ThreadExchange}) sums in threads; ionllama-spark's sums over TCP in the same order.
  */
 class DataParallelTest {
 
@@ -89,68 +88,5 @@ class DataParallelTest {
         TrainConfig c = ResumeTest.train(optimizer);
         return new TrainConfig(c.batch(), c.seqLen(), accum, c.lr(), c.minLr(), c.warmup(), c.maxSteps(), c.optimizer(),
                 c.weightDecay(), c.clip(), c.seed(), c.entropyWarmup(), c.adamwLr());
-    }
-
-    /** Sums in rank order through shared arrays: each worker adds every contribution itself. */
-    record ThreadExchange(Group group, int rank) implements GradientExchange {
-
-        static final class Group {
-            final int n;
-            final CyclicBarrier barrier;
-            final float[][] grads;
-            final byte[][] messages;
-
-            Group(int n) {
-                this.n = n;
-                this.barrier = new CyclicBarrier(n);
-                this.grads = new float[n][];
-                this.messages = new byte[n][];
-            }
-
-            ThreadExchange member(int rank) {
-                return new ThreadExchange(this, rank);
-            }
-        }
-
-        @Override
-        public int workers() {
-            return group.n;
-        }
-
-        @Override
-        public void sum(long step, float[] g) {
-            group.grads[rank] = g.clone();
-            await();
-            float[] total = group.grads[0].clone();
-            for (int q = 1; q < group.n; q++) {
-                for (int i = 0; i < total.length; i++) {
-                    total[i] += group.grads[q][i];
-                }
-            }
-            await();
-            System.arraycopy(total, 0, g, 0, g.length);
-        }
-
-        @Override
-        public byte[][] allGather(byte[] mine) {
-            group.messages[rank] = mine;
-            await();
-            byte[][] all = group.messages.clone();
-            await();
-            return all;
-        }
-
-        @Override
-        public double seconds() {
-            return 0;
-        }
-
-        private void await() {
-            try {
-                group.barrier.await();
-            } catch (InterruptedException | BrokenBarrierException e) {
-                throw new IllegalStateException(e);
-            }
-        }
     }
 }

@@ -24,6 +24,15 @@ public final class SparkTrain {
 
     private SparkTrain() {}
 
+    /**
+     * Why {@code --backend tornado} is refused: the workers run in Spark's executors, which would
+     * need TornadoVM's JVM flags (its argfile: module path, exports, the runtime's properties) and
+     * a jar with the TornadoVM backend; ionllama-spark.jar is built from the main sources only.
+     */
+    static final String TORNADO_REFUSED = "--backend tornado is not supported by ionllama-spark: its workers run in Spark "
+            + "executors, which start without TornadoVM's JVM flags, and ionllama-spark.jar has no TornadoVM backend "
+            + "(train on the cpu backend, or on one machine with scripts/ionllama train --backend tornado; docs/distributed.md)";
+
     public static Options parse(String[] args) {
         String master = null, failOnce = null;
         int workers = 0, maxRestarts = 3;
@@ -40,6 +49,9 @@ public final class SparkTrain {
                 case "--conf" -> conf.add(value(a, v, i++));
                 case "--test-fail-once" -> failOnce = value(a, v, i++);
                 default -> {
+                    if ((a.equals("--backend") && "tornado".equals(v)) || a.equals("--backend=tornado")) {
+                        throw new IllegalArgumentException(TORNADO_REFUSED);
+                    }
                     train.add(a);
                     if (a.equals("--out")) {
                         out = Path.of(value(a, v, i));

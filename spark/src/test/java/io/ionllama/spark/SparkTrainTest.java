@@ -48,6 +48,23 @@ class SparkTrainTest {
         assertSameState(one, spark);
     }
 
+    /** The TornadoVM backend is refused in one line, before Spark starts (its executors would need TornadoVM's JVM flags). */
+    @Test
+    void theTornadoBackendIsRefusedInOneLine() {
+        for (String[] backend : List.of(new String[] {"--backend", "tornado"}, new String[] {"--backend=tornado"})) {
+            List<String> args = new ArrayList<>(List.of("--spark", "local[2]", "--workers", "2", "--out", dir.toString()));
+            args.addAll(List.of(backend));
+            IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                    () -> SparkTrain.parse(args.toArray(String[]::new)));
+            assertTrue(e.getMessage().startsWith("--backend tornado is not supported") && !e.getMessage().contains("\n"),
+                    e.getMessage());
+        }
+        // The CPU backend passes through to every worker's ionllama train.
+        SparkTrain.Options o = SparkTrain.parse(new String[] {"--spark", "local[2]", "--workers", "2", "--out", dir.toString(),
+                "--backend", "cpu"});
+        assertTrue(o.trainArgs().containsAll(List.of("--backend", "cpu")), o.trainArgs().toString());
+    }
+
     private Path onePass(int n) {
         Path out = dir.resolve("one-" + n);
         List<String> args = new ArrayList<>(List.of("train"));

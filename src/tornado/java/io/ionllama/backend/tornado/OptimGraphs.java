@@ -109,7 +109,7 @@ final class OptimGraphs implements AutoCloseable {
         resident.deviceNewer = true;
     }
 
-    /** Copies the resident moments back if {@code arrays} names one of them and the device's are newer. */
+    /** Copies the resident moments back if {@code arrays} names one of them and the device's are newer (p and g are always current). */
     void toHost(float[]... arrays) {
         if (resident != null && resident.holdsAny(arrays) && resident.deviceNewer) {
             resident.graph.pull(resident.m, resident.v);
@@ -118,9 +118,9 @@ final class OptimGraphs implements AutoCloseable {
     }
 
     /**
-     * The host overwrote {@code arrays}: if the resident graph holds one of them, the moments it
+     * The host overwrote {@code arrays}: if they name one of the resident moments, the moments it
      * keeps and the host did not overwrite are copied back, and the graph is dropped so the next
-     * step uploads the host's contents.
+     * step uploads the host's contents. A new p or g needs nothing: both go with every execution.
      */
     void hostChanged(float[]... arrays) {
         if (resident == null || !resident.holdsAny(arrays)) {
@@ -143,14 +143,6 @@ final class OptimGraphs implements AutoCloseable {
         }
         resident.close(false);
         resident = null;
-    }
-
-    /** Drops the resident graph if it holds one of {@code arrays}, copying newer moments back first. */
-    void release(float[]... arrays) {
-        if (resident != null && resident.holdsAny(arrays)) {
-            resident.close(true);
-            resident = null;
-        }
     }
 
     private final class Resident {
@@ -190,9 +182,16 @@ final class OptimGraphs implements AutoCloseable {
             return this.p == p && this.g == g && this.m == m && this.v == v && this.count == count;
         }
 
+        /**
+         * Whether {@code arrays} names a moment. p and g do not count: they travel with every
+         * execution (p both ways), so the host's copies are always current and a host write is
+         * simply sent next time. Counting them dropped the graph (and pulled m and v back, then
+         * uploaded and compiled it all again) at every data-parallel step, whose gradient exchange
+         * says toHost(g), hostChanged(g) (TornadoDataParallelTest).
+         */
         boolean holdsAny(float[]... arrays) {
             for (float[] a : arrays) {
-                if (a == p || a == g || a == m || a == v) {
+                if (a == m || a == v) {
                     return true;
                 }
             }
