@@ -145,6 +145,14 @@ final class OptimGraphs implements AutoCloseable {
         resident = null;
     }
 
+    /** Drops the resident graph if it holds one of {@code arrays}, copying newer moments back first. */
+    void release(float[]... arrays) {
+        if (resident != null && resident.holdsAny(arrays)) {
+            resident.close(true);
+            resident = null;
+        }
+    }
+
     private final class Resident {
         final float[] p, g, m, v;
         final int count;
