@@ -42,6 +42,15 @@ public interface Backend extends AutoCloseable {
         return 0;
     }
 
+    /**
+     * Device graph executions so far: each is one launch of a graph's transfers and kernels, the
+     * unit a GPU pays launch latency for (0 for a backend that computes in host memory). A training
+     * step's share is the difference across the step.
+     */
+    default long graphExecutions() {
+        return 0;
+    }
+
     // ---------------------------------------------------------------- glue (kernels.Elementwise, kernels.IntegralGate)
 
     /** dst[0..n) = src[0..n). */

@@ -41,6 +41,11 @@ public class ForwardingBackend implements Backend {
         return delegate.bytesToHost();
     }
 
+    @Override
+    public long graphExecutions() {
+        return delegate.graphExecutions();
+    }
+
     // ---------------------------------------------------------------- glue (kernels.Elementwise, kernels.IntegralGate)
 
     @Override

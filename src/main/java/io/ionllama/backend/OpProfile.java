@@ -31,7 +31,7 @@ import java.util.Set;
 public final class OpProfile {
 
     /** Methods that are not ops: neither timed nor listed. */
-    private static final Set<String> NOT_OPS = Set.of("name", "describe", "close", "bytesToDevice", "bytesToHost",
+    private static final Set<String> NOT_OPS = Set.of("name", "describe", "close", "bytesToDevice", "bytesToHost", "graphExecutions",
             "toString", "hashCode", "equals");
 
     private final Map<String, long[]> ops = new LinkedHashMap<>();

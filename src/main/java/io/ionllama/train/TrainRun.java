@@ -121,8 +121,10 @@ public final class TrainRun {
                     break;
                 }
                 long toDevice0 = model.backend().bytesToDevice(), toHost0 = model.backend().bytesToHost();
+                long launches0 = model.backend().graphExecutions();
                 Trainer.Step s = trainer.step();
                 long toDevice = model.backend().bytesToDevice() - toDevice0, toHost = model.backend().bytesToHost() - toHost0;
+                long launches = model.backend().graphExecutions() - launches0;
                 bytesSeen += s.bytes();
                 lastLoss = s.loss();
                 exchangeSince += s.exchangeSeconds();
@@ -149,6 +151,7 @@ public final class TrainRun {
                     if (toDevice + toHost > 0) {
                         rec.put("bytes_to_device", toDevice);
                         rec.put("bytes_to_host", toHost);
+                        rec.put("graph_executions", launches);
                     }
                     String workers = "";
                     if (trainer.workers() > 1) {
@@ -170,8 +173,8 @@ public final class TrainRun {
                         }
                         log.printf("step %d/%s  loss %.4f  bpb %.4f%s  lr %.2e  |g| %.2f  %.0f bytes/s  ETA %s%s%s%n",
                                 trainer.step, cfg.timeDriven() && cfg.maxSteps() == Long.MAX_VALUE ? "-" : Long.toString(cfg.maxSteps()), s.loss(), s.bpb(), perPatch(s.bytesPerPatch()), s.lr(), s.gradNorm(), rate,
-                                duration(eta), toDevice + toHost > 0 ? String.format("  host->device %.1f MB, device->host %.1f MB",
-                                        toDevice / 1e6, toHost / 1e6) : "", workers);
+                                duration(eta), toDevice + toHost > 0 ? String.format("  host->device %.1f MB, device->host %.1f MB, %d graph executions",
+                                        toDevice / 1e6, toHost / 1e6, launches) : "", workers);
                     }
                 }
                 // The last step: the step budget's, or the first to end past the time budget.

@@ -110,6 +110,56 @@ class SimdMatmulTest {
 
     static final String[] NAMES = {"y", "dx", "dW", "db"};
 
+    /**
+     * The dot-product path (up to {@link SimdMatmul#DOT_ROWS} rows: generation) computes several
+     * outputs together; each must still be exactly the one-output computation: per lane l an FMA
+     * chain over i = l, l + VL, ..., the lanes added in order from 0, the tail by scalar FMAs, then
+     * the bias. Compared bit for bit with that sum written out in scalar Java, for output counts
+     * that are not multiples of the block and inputs with and without a tail, on 1 and 2 threads.
+     */
+    @ParameterizedTest
+    @ValueSource(ints = {1, 2})
+    void dotPathIsTheOneOutputSumBitForBit(int threads) {
+        int vl = SimdMatmul.VL;
+        try (CpuBackend cpu = new CpuBackend(threads, true)) {
+            for (int rows = 1; rows <= SimdMatmul.DOT_ROWS; rows++) {
+                for (int in : new int[] {1, vl - 1, vl, 2 * vl + 1, 256, 300}) {
+                    for (int out : new int[] {1, 3, 4, 5, 7, 13, 66, 256}) {
+                        Problem p = Problem.random(31L * rows + 7L * in + out, rows, in, out);
+                        for (boolean bias : new boolean[] {false, true}) {
+                            float[] y = new float[p.yo + rows * out + 3];
+                            cpu.matmulForward(y, p.yo, p.x, p.xo, p.w, p.wo, bias ? p.b : null, p.bo, rows, in, out);
+                            int vecEnd = in - in % vl;
+                            for (int n = 0; n < rows; n++) {
+                                for (int o = 0; o < out; o++) {
+                                    float[] acc = new float[vl];
+                                    for (int i = 0; i < vecEnd; i += vl) {
+                                        for (int l = 0; l < vl; l++) {
+                                            acc[l] = Math.fma(p.x[p.xo + n * in + i + l], p.w[p.wo + o * in + i + l], acc[l]);
+                                        }
+                                    }
+                                    float sum = 0f;
+                                    for (int l = 0; l < vl; l++) {
+                                        sum += acc[l];
+                                    }
+                                    for (int i = vecEnd; i < in; i++) {
+                                        sum = Math.fma(p.x[p.xo + n * in + i], p.w[p.wo + o * in + i], sum);
+                                    }
+                                    if (bias) {
+                                        sum += p.b[p.bo + o];
+                                    }
+                                    assertThat(Float.floatToRawIntBits(y[p.yo + n * out + o]))
+                                            .as("rows %d in %d out %d bias %s: y[%d,%d]", rows, in, out, bias, n, o)
+                                            .isEqualTo(Float.floatToRawIntBits(sum));
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     @ParameterizedTest
     @MethodSource("shapes")
     void simdMatchesTheScalarUnits(int[] shape) {

@@ -155,16 +155,21 @@ public final class TornadoBackend extends ForwardingBackend {
         return java.util.Collections.unmodifiableMap(session.allStats());
     }
 
-    /** Bytes copied host to device by every device op so far: the whole staging arrays each graph transfers. */
+    // The transfer and launch counters (Backend documents them): every device op's staging arrays,
+    // stage graphs and the resident plan's own uploads and stores, summed by the session.
     @Override
     public long bytesToDevice() {
         return session.bytesToDevice();
     }
 
-    /** Bytes copied device to host by every device op so far. */
     @Override
     public long bytesToHost() {
         return session.bytesToHost();
+    }
+
+    @Override
+    public long graphExecutions() {
+        return session.executions();
     }
 
     /** The counters of one op ({@code "matmulForward"}, ...), zero when it has not run. */
@@ -567,19 +572,9 @@ public final class TornadoBackend extends ForwardingBackend {
         residency.abortStep();
     }
 
-    /** Ops run on device-resident arrays so far ({@link Residency}); 0 with residency off. */
-    public long residentRuns() {
-        return residency.runs();
-    }
-
-    /** Stage graph executions so far: each runs the ops a step calls between two host hand-overs ({@link Residency}). */
-    public long residentStageRuns() {
-        return residency.stageRuns();
-    }
-
-    /** Resident plans built so far (each compiles every graph of a step). */
-    public int residentPlans() {
-        return residency.rebuilds();
+    /** The record/replay runtime: its counters (runs, stage runs, plans built) are what the device tests assert on. */
+    Residency residency() {
+        return residency;
     }
 
     @Override

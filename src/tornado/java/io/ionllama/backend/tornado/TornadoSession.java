@@ -56,6 +56,15 @@ final class TornadoSession {
         return stats;
     }
 
+    /** Graph executions so far, summed over every op's counters. */
+    long executions() {
+        long n = 0;
+        for (OpStats s : stats.values()) {
+            n += s.executions;
+        }
+        return n;
+    }
+
     void countTransfers(long in, long out) {
         bytesToDevice += in;
         bytesToHost += out;

@@ -308,17 +308,17 @@ class TornadoAttentionTest extends DeviceTest {
                     }
                     res.hostChanged(outputs);
                 }
-                long runs0 = res.residentRuns();
+                long runs0 = res.residency().runs();
                 res.beginStep();
                 int calls = runStep(res, q, k, v, dO, outputs, offs, aOffs, dOffs, Ps, Ss, H, hd, w, qq, kc, vc, qis);
                 res.endStep();
                 if (step == 1) {
                     res.toHost(outputs);
-                    assertThat(res.residentRuns() - runs0).as("ops run on resident arrays in the second step").isEqualTo(calls);
+                    assertThat(res.residency().runs() - runs0).as("ops run on resident arrays in the second step").isEqualTo(calls);
                 } else {
-                    assertThat(res.residentRuns()).as("the first step runs per-op").isEqualTo(runs0);
+                    assertThat(res.residency().runs()).as("the first step runs per-op").isEqualTo(runs0);
                 }
-                assertThat(res.residentPlans()).as("resident plans").isEqualTo(1);
+                assertThat(res.residency().rebuilds()).as("resident plans").isEqualTo(1);
 
                 String tag = "step " + (step + 1) + " ";
                 int[] rowSlices = {offs[0], Ps[0] * C, offs[1], Ps[1] * C};

@@ -179,7 +179,7 @@ class TornadoEmbeddingsTest extends DeviceTest {
             embeddingStep(res, x, emb, tables, dout, ns, outd, idxd, gd, dEd, dTd, B1 * T, T, D, buckets);
             res.endStep();
             embeddingStep(cpu, x, emb, tables, dout, ns, outc, idxc, gc, dEc, dTc, B1 * T, T, D, buckets);
-            assertThat(res.residentPlans()).isEqualTo(1);
+            assertThat(res.residency().rebuilds()).isEqualTo(1);
 
             // The host's part between steps: new bytes and output gradients, the accumulated gradients reset.
             fillBytes(r, x, XO, XO + B2 * T);
@@ -192,12 +192,12 @@ class TornadoEmbeddingsTest extends DeviceTest {
             res.hostChanged(x);
             res.hostChanged(dout, dEd, dTd);
 
-            long runs = res.residentRuns();
+            long runs = res.residency().runs();
             res.beginStep();
             embeddingStep(res, x, emb, tables, dout, ns, outd, idxd, gd, dEd, dTd, B2 * T, T, D, buckets);
             res.endStep();
-            assertThat(res.residentRuns() - runs).as("ops run on the resident plan in step 2").isEqualTo(STEP_OPS);
-            assertThat(res.residentPlans()).isEqualTo(1);
+            assertThat(res.residency().runs() - runs).as("ops run on the resident plan in step 2").isEqualTo(STEP_OPS);
+            assertThat(res.residency().rebuilds()).isEqualTo(1);
             res.toHost(outd, gd, dEd, dTd);
             res.toHost(idxd);
             embeddingStep(cpu, x, emb, tables, dout, ns, outc, idxc, gc, dEc, dTc, B2 * T, T, D, buckets);

@@ -44,7 +44,7 @@ class TornadoGenerationTest {
             if (i == WARM && be instanceof TornadoBackend t) {
                 moved[0] = -t.bytesToDevice();
                 moved[1] = -t.bytesToHost();
-                moved[2] = -t.residentStageRuns();
+                moved[2] = -t.residency().stageRuns();
             }
             int best = 0;
             for (int v = 1; v < 256; v++) {
@@ -58,7 +58,7 @@ class TornadoGenerationTest {
         if (be instanceof TornadoBackend t) {
             moved[0] += t.bytesToDevice();
             moved[1] += t.bytesToHost();
-            moved[2] += t.residentStageRuns();
+            moved[2] += t.residency().stageRuns();
         }
         return out;
     }
@@ -100,7 +100,7 @@ class TornadoGenerationTest {
             for (int s = 0; s < 3; s++) {
                 t.step();
             }
-            assertThat(device.residentPlans()).as("the training plan").isEqualTo(1);
+            assertThat(device.residency().rebuilds()).as("the training plan").isEqualTo(1);
             device.forgetSteps();
             IonLlama onCpu = TornadoTrainingTest.model(cpu, "fixed:3");
             System.arraycopy(m.params, 0, onCpu.params, 0, m.params.length);

@@ -129,6 +129,7 @@ class TornadoGlueTest extends DeviceTest {
             // Classes 64 (37, 1), 128 (100, 128, 65, 127) and 256 (129).
             assertThat(fresh.stats(GlueGraphs.ACCUMULATE).graphsBuilt()).isEqualTo(3);
             assertThat(fresh.stats(GlueGraphs.ACCUMULATE).executions()).isEqualTo(8);
+            assertThat(fresh.graphExecutions()).as("every execution of every op, the backend's total").isEqualTo(8);
         }
     }
 
@@ -234,15 +235,15 @@ class TornadoGlueTest extends DeviceTest {
             res.beginStep();
             d.run(res, v1);
             res.endStep();
-            assertThat(res.residentPlans()).isEqualTo(1);
-            long runs0 = res.residentRuns();
+            assertThat(res.residency().rebuilds()).isEqualTo(1);
+            long runs0 = res.residency().runs();
             d.reset();
             res.hostChanged(d.outputs());
             res.beginStep();
             d.run(res, v2);
             res.endStep();
-            assertThat(res.residentRuns() - runs0).isEqualTo(GlueStep.CALLS);
-            assertThat(res.residentPlans()).isEqualTo(1);
+            assertThat(res.residency().runs() - runs0).isEqualTo(GlueStep.CALLS);
+            assertThat(res.residency().rebuilds()).isEqualTo(1);
             res.toHost(d.outputs());
         }
         c.run(cpu, v2);

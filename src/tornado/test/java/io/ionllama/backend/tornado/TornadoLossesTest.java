@@ -162,7 +162,7 @@ class TornadoLossesTest extends DeviceTest {
                     res.hostChanged(logits, losses, probs, entropy, statsA, statsB, dlogits, dlogits2);
                     res.hostChanged(targets, argmax);
                 }
-                long runs0 = res.residentRuns();
+                long runs0 = res.residency().runs();
                 res.beginStep();
                 res.crossEntropyForward(losses, so, probs, po, logits, lo, targets, to, rows, V);
                 res.argmax(argmax, ao, logits, lo, rows, V);
@@ -172,7 +172,7 @@ class TornadoLossesTest extends DeviceTest {
                 res.crossEntropyBackward(dlogits, go, probs, po, targets, to, statsA, sa + Losses.STAT_INV_VALID, 0, rows, V);
                 res.crossEntropyBackward(dlogits2, ho, probs, po, targets, to, perRow, dOff, 2, rows, V);
                 res.endStep();
-                assertThat(res.residentRuns() - runs0).as("ops on resident arrays, step %d", step).isEqualTo(step == 0 ? 0 : 7);
+                assertThat(res.residency().runs() - runs0).as("ops on resident arrays, step %d", step).isEqualTo(step == 0 ? 0 : 7);
                 res.toHost(losses, probs, entropy, statsA, statsB, dlogits, dlogits2);
                 res.toHost(argmax);
 
@@ -219,7 +219,7 @@ class TornadoLossesTest extends DeviceTest {
                             rows * V);
                 }
             }
-            assertThat(res.residentPlans()).as("plans built").isEqualTo(1);
+            assertThat(res.residency().rebuilds()).as("plans built").isEqualTo(1);
             DeviceChecks.assertRanOnDevice(res, LossGraphs.CE_FORWARD, LossGraphs.CE_BACKWARD, LossGraphs.ENTROPY,
                     LossGraphs.ARGMAX, LossGraphs.LOSS_STATS);
         } finally {

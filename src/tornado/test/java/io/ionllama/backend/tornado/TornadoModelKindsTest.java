@@ -110,11 +110,11 @@ class TornadoModelKindsTest {
                 }
             }
             System.out.printf("TornadoModelKindsTest %s after 3 steps: worst |dp| = %.2e lr; resident plans %d, stage runs %d%n",
-                    what, worstLr, device.residentPlans(), device.residentStageRuns());
+                    what, worstLr, device.residency().rebuilds(), device.residency().stageRuns());
             assertThat(failures).as(what).isEmpty();
             // From the second step on the step ran as the resident plan's stage graphs.
-            assertThat(device.residentPlans()).as("%s resident plans", what).isEqualTo(1);
-            assertThat(device.residentStageRuns()).as("%s stage graph runs", what).isPositive();
+            assertThat(device.residency().rebuilds()).as("%s resident plans", what).isEqualTo(1);
+            assertThat(device.residency().stageRuns()).as("%s stage graph runs", what).isPositive();
             DeviceChecks.assertRanOnDevice(device, deviceOps);
         }
     }

@@ -160,12 +160,12 @@ class TornadoOptimTest extends DeviceTest {
         assertThat(device.sumSquaresTensors(g, offs, sizes, 4)).as("per-op").isCloseTo(ref, org.assertj.core.data.Offset.offset(1e-12 * ref));
         try (TornadoBackend resident = new TornadoBackend(-1, 1, false, 0, true)) {
             for (int step = 0; step < 2; step++) {
-                long runs = resident.residentRuns();
+                long runs = resident.residency().runs();
                 resident.beginStep();
                 double s = resident.sumSquaresTensors(g, offs, sizes, 4);
                 resident.endStep();
                 assertThat(s).as("step %d", step).isCloseTo(ref, org.assertj.core.data.Offset.offset(1e-12 * ref));
-                assertThat(resident.residentRuns() - runs).as("resident launches in step %d", step).isEqualTo(step == 0 ? 0 : 1);
+                assertThat(resident.residency().runs() - runs).as("resident launches in step %d", step).isEqualTo(step == 0 ? 0 : 1);
             }
         }
     }
@@ -200,13 +200,13 @@ class TornadoOptimTest extends DeviceTest {
             for (int step = 0; step < 3; step++) {
                 System.arraycopy(x0, 0, x, 0, x.length);
                 resident.hostChanged(x);
-                long runs = resident.residentRuns();
+                long runs = resident.residency().runs();
                 resident.beginStep();
                 long out0 = resident.bytesToHost();
                 resident.normalize(x, off, n, 1e-7);
                 resident.endStep();
                 if (step > 0) {
-                    assertThat(resident.residentRuns() - runs).as("resident launches in step %d", step).isEqualTo(1);
+                    assertThat(resident.residency().runs() - runs).as("resident launches in step %d", step).isEqualTo(1);
                     assertThat(resident.bytesToHost() - out0).as("bytes back to the host in step %d", step).isZero();
                 }
                 resident.toHost(x);

@@ -140,13 +140,13 @@ class TornadoPatchTest extends DeviceTest {
                     }
                     ref[m] = new Case(dev[m]);
                 }
-                long runs0 = res.residentRuns();
+                long runs0 = res.residency().runs();
                 res.beginStep();
                 for (int m = 0; m < modes.length; m++) {
                     dev[m].run(res, modes[m], 0, modes[m] == Patching.SPACE ? 0 : 1, ranks[m]);
                 }
                 res.endStep();
-                assertThat(res.residentRuns() - runs0).as("ops on resident arrays, step %d", step).isEqualTo(step == 0 ? 0 : 3);
+                assertThat(res.residency().runs() - runs0).as("ops on resident arrays, step %d", step).isEqualTo(step == 0 ? 0 : 3);
                 for (int m = 0; m < modes.length; m++) {
                     res.toHost(dev[m].ends, dev[m].rows, dev[m].pi, dev[m].start, dev[m].count);
                     res.toHost(dev[m].state);
@@ -154,7 +154,7 @@ class TornadoPatchTest extends DeviceTest {
                     dev[m].assertEquals(ref[m], "resident step " + step + " mode " + modes[m]);
                 }
             }
-            assertThat(res.residentPlans()).as("plans built").isEqualTo(1);
+            assertThat(res.residency().rebuilds()).as("plans built").isEqualTo(1);
             DeviceChecks.assertRanOnDevice(res, PatchGraphs.PATCH);
         } finally {
             System.out.println("TornadoPatchTest resident stats: " + res.stats());

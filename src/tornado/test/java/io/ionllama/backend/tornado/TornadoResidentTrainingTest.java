@@ -49,9 +49,9 @@ class TornadoResidentTrainingTest {
             float lrMax = 0;
             DeviceChecks.AdamDrift drift = new DeviceChecks.AdamDrift(onCpu.layout);
             for (int s = 0; s < steps; s++) {
-                long in0 = device.bytesToDevice(), out0 = device.bytesToHost(), runs0 = device.residentRuns();
+                long in0 = device.bytesToDevice(), out0 = device.bytesToHost(), runs0 = device.residency().runs();
                 Trainer.Step sd = td.step(), sc = tc.step();
-                long in = device.bytesToDevice() - in0, out = device.bytesToHost() - out0, runs = device.residentRuns() - runs0;
+                long in = device.bytesToDevice() - in0, out = device.bytesToHost() - out0, runs = device.residency().runs() - runs0;
                 System.out.printf("TornadoResidentTrainingTest %s step %d: loss device %.8f cpu %.8f, grad norm %.6g / %.6g,"
                         + " %d resident ops, host->device %d B, device->host %d B (parameters: %d B)%n",
                         optimizer, s, sd.loss(), sc.loss(), sd.gradNorm(), sc.gradNorm(), runs, in, out, paramBytes);
@@ -93,7 +93,7 @@ class TornadoResidentTrainingTest {
                     assertThat(ld).as("evaluation between steps").isCloseTo(lc, Offset.offset(1e-5 * lc));
                 }
             }
-            assertThat(device.residentPlans()).as("one plan, built after the first step").isEqualTo(1);
+            assertThat(device.residency().rebuilds()).as("one plan, built after the first step").isEqualTo(1);
             device.toHost(onDevice.params, td.adamw().m, td.adamw().v);
             if (optimizer.equals("adamw")) {
                 TornadoTrainingTest.assertMomentsMatch(onCpu.layout, "m", td.adamw().m, tc.adamw().m);
@@ -141,7 +141,7 @@ class TornadoResidentTrainingTest {
             // A run's only evaluation, after its last step: op by op, no plan built for it.
             Evaluator.Result once = new Evaluator(valid, 3, 48, 2).run(onDevice, true);
             assertThat(once.loss()).as("the only evaluation").isCloseTo(rc.loss(), Offset.offset(1e-5 * rc.loss()));
-            assertThat(device.residentPlans()).as("plans after a run's only evaluation").isZero();
+            assertThat(device.residency().rebuilds()).as("plans after a run's only evaluation").isZero();
             long[] in = new long[3], out = new long[3];
             for (int k = 0; k < 3; k++) {
                 long in0 = device.bytesToDevice(), out0 = device.bytesToHost();
@@ -153,7 +153,7 @@ class TornadoResidentTrainingTest {
                 assertThat(rd.loss()).as("validation loss, evaluation %d", k).isCloseTo(rc.loss(), Offset.offset(1e-5 * rc.loss()));
                 assertThat(rd.bytesPerPatch()).isEqualTo(rc.bytesPerPatch());
             }
-            assertThat(device.residentPlans()).as("one plan, after the first evaluation's first batch").isEqualTo(1);
+            assertThat(device.residency().rebuilds()).as("one plan, after the first evaluation's first batch").isEqualTo(1);
             assertThat(in[2]).as("host->device bytes of a replayed evaluation").isLessThan(in[0] / 20);
             assertThat(out[2]).as("device->host bytes of a replayed evaluation").isLessThan(out[0] / 20);
         }

@@ -193,7 +193,7 @@ class TornadoScanTest extends DeviceTest {
         TornadoBackend res = new TornadoBackend(-1, 2, true, 0, true);
         try {
             for (int step = 0; step < 2; step++) {
-                long runs0 = res.residentRuns();
+                long runs0 = res.residency().runs();
                 if (step == 1) {
                     // The host writes: a new u for the slice, gradients and outputs reset.
                     float[] fresh = Tensors.uniform(r, n, -1, 1);
@@ -213,12 +213,12 @@ class TornadoScanTest extends DeviceTest {
                 res.scanBackwardChunked(da2, du2, dh, h2, a, u, off, B, T, C, chunk, carries, carries);
                 res.endStep();
                 if (step == 1) {
-                    assertThat(res.residentRuns() - runs0).as("ops run as sites in the second step").isEqualTo(4);
+                    assertThat(res.residency().runs() - runs0).as("ops run as sites in the second step").isEqualTo(4);
                     res.toHost(h, da, du, h2, da2, du2);
                 } else {
-                    assertThat(res.residentRuns()).as("the first step runs per-op").isEqualTo(runs0);
+                    assertThat(res.residency().runs()).as("the first step runs per-op").isEqualTo(runs0);
                 }
-                assertThat(res.residentPlans()).isEqualTo(1);
+                assertThat(res.residency().rebuilds()).isEqualTo(1);
 
                 Problem p = new Problem(B, T, C, off, a, u, h0, dh, da0, du0);
                 float[] hc = h0.clone(), h2c = h0.clone();
@@ -238,14 +238,14 @@ class TornadoScanTest extends DeviceTest {
             }
             // A call whose carries outgrow its site's (chunk 1: B*T = 74 carry rows, the site above
             // holds 64) is a new site, which the plan lacks: it runs per-op, and the plan is rebuilt.
-            long runs1 = res.residentRuns();
+            long runs1 = res.residency().runs();
             System.arraycopy(h0, 0, h2, 0, n);
             res.hostChanged(h2);
             res.beginStep();
             res.scanForwardChunked(h2, a, u, off, B, T, C, 1, null, null);
             res.endStep();
-            assertThat(res.residentRuns()).isEqualTo(runs1);
-            assertThat(res.residentPlans()).isEqualTo(2);
+            assertThat(res.residency().runs()).isEqualTo(runs1);
+            assertThat(res.residency().rebuilds()).isEqualTo(2);
             float[] h2c = h0.clone(), c1 = new float[B * T * C];
             cpu.scanForwardChunked(h2c, a, u, off, B, T, C, 1, c1, c1.clone());
             DeviceChecks.assertMatchesCpu("h chunk 1 (bigger carries)", h2, h2c, constant(n, 1f), RTOL, off, B * T * C);

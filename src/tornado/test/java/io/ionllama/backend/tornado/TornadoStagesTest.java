@@ -79,16 +79,21 @@ class TornadoStagesTest extends DeviceTest {
             for (int step = 0; step < 4; step++) {
                 float v1 = 1.5f + step, v2 = -0.25f * step;
                 float[] b0 = d.b.clone();
-                long stages0 = res.residentStageRuns(), runs0 = res.residentRuns();
+                long stages0 = res.residency().stageRuns(), runs0 = res.residency().runs();
+                long launches0 = res.graphExecutions(), own0 = res.stats(Residency.RESIDENT).executions();
                 res.beginStep();
                 d.run(res, v1, v2, false);
                 res.endStep();
                 res.toHost(d.a, d.b);
                 assertSame(d, onCpu(b0, v1, v2, false), "step " + step);
-                assertThat(res.residentPlans()).as("one plan, from the first step").isEqualTo(1);
+                assertThat(res.residency().rebuilds()).as("one plan, from the first step").isEqualTo(1);
                 if (step > 0) {
-                    assertThat(res.residentRuns() - runs0).as("calls run on the device, step " + step).isEqualTo(5);
-                    assertThat(res.residentStageRuns() - stages0).as("stage graph executions, step " + step).isEqualTo(2);
+                    assertThat(res.residency().runs() - runs0).as("calls run on the device, step " + step).isEqualTo(5);
+                    assertThat(res.residency().stageRuns() - stages0).as("stage graph executions, step " + step).isEqualTo(2);
+                    long own = res.stats(Residency.RESIDENT).executions() - own0;
+                    assertThat(res.graphExecutions() - launches0).as("graph executions of step %d: its 2 stages and the plan's %d uploads and stores", step, own)
+                            .isEqualTo(2 + own);
+                    assertThat(own).as("the plan's own executions (uploads of changed values, the store), step " + step).isPositive();
                 }
             }
 
@@ -100,7 +105,7 @@ class TornadoStagesTest extends DeviceTest {
             res.endStep();
             res.toHost(d.a, d.b);
             assertSame(d, onCpu(b0, 7f, 8f, true), "a read inside a stage");
-            assertThat(res.residentPlans()).isEqualTo(1);
+            assertThat(res.residency().rebuilds()).isEqualTo(1);
 
             // Another order of calls: correct results, and a plan built from that step.
             b0 = d.b.clone();
@@ -112,10 +117,10 @@ class TornadoStagesTest extends DeviceTest {
             System.arraycopy(b0, 0, c.b, 0, N);
             c.runReordered(cpu, 3f, 4f);
             assertSame(d, c, "calls in another order");
-            assertThat(res.residentPlans()).as("a plan for the new order").isEqualTo(2);
+            assertThat(res.residency().rebuilds()).as("a plan for the new order").isEqualTo(2);
 
             b0 = d.b.clone();
-            long stages0 = res.residentStageRuns();
+            long stages0 = res.residency().stageRuns();
             res.beginStep();
             d.runReordered(res, 5f, 6f);
             res.endStep();
@@ -124,7 +129,7 @@ class TornadoStagesTest extends DeviceTest {
             System.arraycopy(b0, 0, c.b, 0, N);
             c.runReordered(cpu, 5f, 6f);
             assertSame(d, c, "the new order, in stages");
-            assertThat(res.residentStageRuns() - stages0).isEqualTo(2);
+            assertThat(res.residency().stageRuns() - stages0).isEqualTo(2);
         }
     }
 
@@ -137,7 +142,7 @@ class TornadoStagesTest extends DeviceTest {
             res.beginStep();
             res.fill(scratch, 0, 1f, N);
             res.abortStep();
-            assertThat(res.residentPlans()).as("plans after an aborted first step").isZero();
+            assertThat(res.residency().rebuilds()).as("plans after an aborted first step").isZero();
             for (int step = 0; step < 2; step++) {
                 float[] b0 = d.b.clone();
                 res.beginStep();
@@ -146,7 +151,7 @@ class TornadoStagesTest extends DeviceTest {
                 res.toHost(d.a, d.b);
                 assertSame(d, onCpu(b0, 2f, 3f, false), "after an aborted step, step " + step);
             }
-            assertThat(res.residentPlans()).as("one plan, from the first whole step").isEqualTo(1);
+            assertThat(res.residency().rebuilds()).as("one plan, from the first whole step").isEqualTo(1);
         }
     }
 }
