@@ -44,21 +44,11 @@ final class ModelOptions {
 
     @Option(names = "--ngrams", paramLabel = "ORDERS", description = "Hashed n-gram orders, e.g. 3,4,5 (empty string: none).")
     void ngrams(String spec) {
-        // Not picocli's split = ",": it reads '' as one empty number instead of an empty list.
-        if (spec.isBlank()) {
-            ngrams = new int[0];
-            return;
-        }
-        String[] parts = spec.split(",", -1);
-        ngrams = new int[parts.length];
-        for (int i = 0; i < parts.length; i++) {
-            try {
-                ngrams[i] = Integer.parseInt(parts[i].strip());
-            } catch (NumberFormatException e) {
-                ngrams = null;
-                badNgrams = spec;
-                return;
-            }
+        try {
+            ngrams = CommaList.ints("--ngrams", spec, "3,4,5");
+        } catch (Errors.UserError e) {
+            ngrams = null;
+            badNgrams = spec;
         }
     }
     @Option(names = "--buckets", description = "Buckets per n-gram table.")

@@ -167,18 +167,9 @@ final class TokunEvalCommand implements Callable<Integer> {
 
     /** "0.1,0.5" → {0.1, 0.5}; "" → none; anything else one line. */
     static double[] levels(String s) {
-        if (s.isBlank()) {
-            return new double[0];
-        }
-        String[] parts = s.split(",", -1);
-        double[] k = new double[parts.length];
-        for (int i = 0; i < parts.length; i++) {
-            try {
-                k[i] = Double.parseDouble(parts[i].trim());
-            } catch (NumberFormatException e) {
-                throw new Errors.UserError("--noise must be a comma-separated list of levels like 0.1,0.5,1 (got '" + s + "')");
-            }
-            Bounds.check("--noise", k[i], 0, 100);
+        double[] k = CommaList.doubles("--noise", s, "0.1,0.5,1");
+        for (double v : k) {
+            Bounds.check("--noise", v, 0, 100);
         }
         return k;
     }
