@@ -26,4 +26,41 @@ public interface GradientExchange {
 
     /** Seconds spent in {@link #sum} and {@link #allGather} so far (reported as the all-reduce time per step). */
     double seconds();
+
+    /**
+     * An exchange that forwards everything to another: a wrapper overrides only what it adds (a
+     * test hook that fails once, a recorder of what went in and out).
+     */
+    abstract class Forwarding implements GradientExchange {
+        protected final GradientExchange inner;
+
+        protected Forwarding(GradientExchange inner) {
+            this.inner = inner;
+        }
+
+        @Override
+        public int rank() {
+            return inner.rank();
+        }
+
+        @Override
+        public int workers() {
+            return inner.workers();
+        }
+
+        @Override
+        public void sum(long step, float[] grads) throws IOException {
+            inner.sum(step, grads);
+        }
+
+        @Override
+        public byte[][] allGather(byte[] mine) throws IOException {
+            return inner.allGather(mine);
+        }
+
+        @Override
+        public double seconds() {
+            return inner.seconds();
+        }
+    }
 }

@@ -56,7 +56,15 @@ final class BarrierWorker extends AbstractFunction1<Iterator<Integer>, Iterator<
     }
 
     /** The test hook: throws in one worker at one step, once (a marker file in the run folder remembers). */
-    record FailOnce(GradientExchange inner, String spec, Path out) implements GradientExchange {
+    static final class FailOnce extends GradientExchange.Forwarding {
+        private final String spec;
+        private final Path out;
+
+        FailOnce(GradientExchange inner, String spec, Path out) {
+            super(inner);
+            this.spec = spec;
+            this.out = out;
+        }
 
         @Override
         public void sum(long step, float[] grads) throws IOException {
@@ -69,26 +77,6 @@ final class BarrierWorker extends AbstractFunction1<Iterator<Integer>, Iterator<
                 throw new IllegalStateException("test hook: worker " + failRank + " fails at step " + failStep);
             }
             inner.sum(step, grads);
-        }
-
-        @Override
-        public int rank() {
-            return inner.rank();
-        }
-
-        @Override
-        public int workers() {
-            return inner.workers();
-        }
-
-        @Override
-        public byte[][] allGather(byte[] mine) throws IOException {
-            return inner.allGather(mine);
-        }
-
-        @Override
-        public double seconds() {
-            return inner.seconds();
         }
     }
 }

@@ -287,22 +287,11 @@ class TornadoDataParallelTest {
     }
 
     /** Keeps what a worker gave to the sum and got back, step by step. */
-    static final class Recording implements GradientExchange {
-        final GradientExchange inner;
+    static final class Recording extends GradientExchange.Forwarding {
         final List<float[]> given = new ArrayList<>(), got = new ArrayList<>();
 
         Recording(GradientExchange inner) {
-            this.inner = inner;
-        }
-
-        @Override
-        public int rank() {
-            return inner.rank();
-        }
-
-        @Override
-        public int workers() {
-            return inner.workers();
+            super(inner);
         }
 
         @Override
@@ -310,16 +299,6 @@ class TornadoDataParallelTest {
             given.add(grads.clone());
             inner.sum(step, grads);
             got.add(grads.clone());
-        }
-
-        @Override
-        public byte[][] allGather(byte[] mine) throws IOException {
-            return inner.allGather(mine);
-        }
-
-        @Override
-        public double seconds() {
-            return inner.seconds();
         }
     }
 }
