@@ -393,72 +393,35 @@ final class SimdMatmul {
     /**
      * Forward for a handful of rows (generation): y[n,o] = dot(x[n,:], W[o,:]) + b[o], no packing.
      * Units are output features o. The vector lanes are summed in lane order, then the tail.
-     *
-     * <p>One dot product is a chain of dependent FMAs and a chain of lane additions: latency, not
-     * bandwidth, bounds it. Four outputs are computed together (four independent chains sharing
-     * each load of x), and their lanes go through a per-thread buffer instead of one
-     * {@code lane(l)} extract each. Every output still takes exactly the same operations in the
-     * same order as one computed alone, so the result does not depend on the blocking.
      */
     private static final class DotTask implements WorkerPool.RangeTask {
-        /** Outputs computed together. */
-        private static final int BLOCK = 4;
-        private static final ThreadLocal<float[]> LANES = ThreadLocal.withInitial(() -> new float[BLOCK * VL]);
-
         float[] y, x, w, b;
         int yOff, xOff, wOff, bOff, hasBias, rows, in, out;
 
         @Override
         public void run(int from, int to) {
-            float[] lanes = LANES.get();
             int vecEnd = in - in % VL;
-            for (int r = 0; r < rows; r++) {
-                int xr = xOff + r * in, yr = yOff + r * out;
-                int o = from;
-                for (; o + BLOCK <= to; o += BLOCK) {
-                    int w0 = wOff + o * in, w1 = w0 + in, w2 = w1 + in, w3 = w2 + in;
-                    FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
-                    for (int i = 0; i < vecEnd; i += VL) {
-                        FloatVector xv = FloatVector.fromArray(S, x, xr + i);
-                        a0 = xv.fma(FloatVector.fromArray(S, w, w0 + i), a0);
-                        a1 = xv.fma(FloatVector.fromArray(S, w, w1 + i), a1);
-                        a2 = xv.fma(FloatVector.fromArray(S, w, w2 + i), a2);
-                        a3 = xv.fma(FloatVector.fromArray(S, w, w3 + i), a3);
-                    }
-                    a0.intoArray(lanes, 0);
-                    a1.intoArray(lanes, VL);
-                    a2.intoArray(lanes, 2 * VL);
-                    a3.intoArray(lanes, 3 * VL);
-                    y[yr + o] = finish(lanes, 0, xr, w0, vecEnd, o);
-                    y[yr + o + 1] = finish(lanes, VL, xr, w1, vecEnd, o + 1);
-                    y[yr + o + 2] = finish(lanes, 2 * VL, xr, w2, vecEnd, o + 2);
-                    y[yr + o + 3] = finish(lanes, 3 * VL, xr, w3, vecEnd, o + 3);
-                }
-                for (; o < to; o++) {
-                    int wr = wOff + o * in;
+            for (int o = from; o < to; o++) {
+                int wr = wOff + o * in;
+                for (int r = 0; r < rows; r++) {
+                    int xr = xOff + r * in;
                     FloatVector acc = FloatVector.zero(S);
                     for (int i = 0; i < vecEnd; i += VL) {
                         acc = FloatVector.fromArray(S, x, xr + i).fma(FloatVector.fromArray(S, w, wr + i), acc);
                     }
-                    acc.intoArray(lanes, 0);
-                    y[yr + o] = finish(lanes, 0, xr, wr, vecEnd, o);
+                    float sum = 0f;
+                    for (int l = 0; l < VL; l++) {
+                        sum += acc.lane(l);
+                    }
+                    for (int i = vecEnd; i < in; i++) {
+                        sum = Math.fma(x[xr + i], w[wr + i], sum);
+                    }
+                    if (hasBias != 0) {
+                        sum += b[bOff + o];
+                    }
+                    y[yOff + r * out + o] = sum;
                 }
             }
-        }
-
-        /** One output from its accumulator's lanes (at {@code lo}): the lanes in order, the tail, the bias. */
-        private float finish(float[] lanes, int lo, int xr, int wr, int vecEnd, int o) {
-            float sum = 0f;
-            for (int l = 0; l < VL; l++) {
-                sum += lanes[lo + l];
-            }
-            for (int i = vecEnd; i < in; i++) {
-                sum = Math.fma(x[xr + i], w[wr + i], sum);
-            }
-            if (hasBias != 0) {
-                sum += b[bOff + o];
-            }
-            return sum;
         }
     }
 }
