@@ -43,6 +43,17 @@ import jdk.incubator.vector.VectorSpecies;
  * thread count. Blocks are handed out long and short alternately (as {@link CpuAttention} does
  * for the units) so threads get even work. Scratch grows only; dispatch allocates nothing.
  *
+ * <p>Loop-carried vectors (the softmax's running max and sum) are never the receiver of a
+ * Vector API call, always the argument ({@code load.max(vmax)}, {@code e.add(vsum)}; max and IEEE
+ * add are commutative, so the bits are the same). C2 types a loop phi with the declared type
+ * {@code FloatVector}, so {@code vmax.max(x)} reaches the abstract {@code FloatVector.lanewise} as a
+ * virtual call that only a type profile of the JDK's shared call site can devirtualize. Without one
+ * (-XX:-TieredCompilation, -Xbatch, or a loaded machine where softmaxRow compiles early) PrintInlining
+ * says {@code FloatVector::lanewise (0 bytes) failed to inline: virtual call}, the phi's back edge
+ * stays an opaque call result, and every iteration boxes a vector: about 1.2 MB per 40 calls in
+ * {@code SimdAttentionTest.steadyStateAllocatesNothing}. A freshly loaded or computed vector has
+ * its exact class ({@code Float512Vector}, ...) in C2's types, so its calls always inline.
+ *
  * <p>Loaded only when {@link SimdSupport#available()} is true.
  */
 final class SimdAttention {
@@ -275,7 +286,8 @@ final class SimdAttention {
         int j = 0;
         FloatVector vmax = FloatVector.broadcast(S, -Float.MAX_VALUE);
         for (; j + SL <= n; j += SL) {
-            vmax = vmax.max(FloatVector.fromArray(S, a, o + j));
+            // the fresh load is the receiver, the loop phi the argument (class comment: virtual call)
+            vmax = FloatVector.fromArray(S, a, o + j).max(vmax);
         }
         float raw = vmax.reduceLanes(VectorOperators.MAX);
         for (; j < n; j++) {
@@ -287,7 +299,7 @@ final class SimdAttention {
         for (; j + SL <= n; j += SL) {
             FloatVector e = SimdElementwise.exp(FloatVector.fromArray(S, a, o + j).mul(scale).sub(max));
             e.intoArray(a, o + j);
-            vsum = vsum.add(e);
+            vsum = e.add(vsum); // the same IEEE sum as vsum + e; the loop phi is not the receiver
         }
         float sum = 0f;
         for (int l = 0; l < SL; l++) {

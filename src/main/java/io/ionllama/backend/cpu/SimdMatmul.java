@@ -375,9 +375,11 @@ final class SimdMatmul {
         for (; o + VL <= o1; o += VL) {
             FloatVector acc = FloatVector.zero(S);
             for (int n = 0; n < rows; n++) {
-                acc = acc.add(FloatVector.fromArray(S, dy, dyOff + n * out + o));
+                // the load is the receiver, the loop phi the argument: a phi receiver reaches
+                // FloatVector.lanewise as a virtual call C2 may not inline (see SimdAttention)
+                acc = FloatVector.fromArray(S, dy, dyOff + n * out + o).add(acc);
             }
-            acc.add(FloatVector.fromArray(S, db, dbOff + o)).intoArray(db, dbOff + o);
+            FloatVector.fromArray(S, db, dbOff + o).add(acc).intoArray(db, dbOff + o);
         }
         for (; o < o1; o++) {
             float acc = 0f;
