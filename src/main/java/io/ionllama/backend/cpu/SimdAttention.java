@@ -311,11 +311,19 @@ final class SimdAttention {
             sum += e;
         }
         float inv = 1.0f / sum;
-        j = 0;
-        for (; j + SL <= n; j += SL) {
-            FloatVector.fromArray(S, a, o + j).mul(inv).intoArray(a, o + j);
-        }
-        for (; j < n; j++) {
+        // A scalar loop (C2's SuperWord vectorizes it; the same product per element, the same
+        // bits), no Vector API: the max and exp loops' Vector API inlining uses up C2's parse-time
+        // node budget (NodeCountInliningCutoff; PrintInlining: expLane and Arrays.fill "failed to
+        // inline: NodeCountInliningCutoff"), so Vector API calls after them are inlined late, when
+        // the loaded vector is still typed as the declared FloatVector, and their virtual calls
+        // inline behind type profile guards ("callee changed to ... TypeProfile"). With
+        // FloatVector.fromArray(S, a, o + j).mul(inv).intoArray(a, o + j) here (mul(float) adds a
+        // guarded this.broadcast(e)), C2 kept the loaded vector's box under -XX:-TieredCompilation
+        // -Xbatch: 641,552 bytes per 10 steps of StepAllocationTest's dense model, every JFR sample
+        // at this load. A hoisted broadcast and mul(vinv) measured 0 but is still inlined late; a
+        // loop without vectors cannot box whatever C2's budget. Keep Vector API code before the
+        // exp loop's end in this method.
+        for (j = 0; j < n; j++) {
             a[o + j] = a[o + j] * inv;
         }
         java.util.Arrays.fill(a, o + n, o + P, 0f);
