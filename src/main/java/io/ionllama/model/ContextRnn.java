@@ -286,8 +286,12 @@ public final class ContextRnn extends FlatModel {
     public void backward(float scale) {
         int dE = config.dEmbed(), dH = config.dHidden();
         startTimer();
-        stats[Losses.STAT_INV_VALID] *= scale;
-        be.hostChanged(stats);
+        // Scaled for gradient accumulation and restored after: with scale 1 nothing changes,
+        // and a device backend need not upload the statistics twice a step.
+        if (scale != 1f) {
+            stats[Losses.STAT_INV_VALID] *= scale;
+            be.hostChanged(stats);
+        }
         be.fill(dLogits, 0, 0f, N * 256);
         be.crossEntropyBackward(dLogits, 0, probs, 0, targets, 0, stats, Losses.STAT_INV_VALID, 0, N, 256);
         int top = config.layers() - 1;
@@ -304,8 +308,10 @@ public final class ContextRnn extends FlatModel {
             dx = t;
         }
         be.byteEmbeddingBackward(grads, embed, dEmb, 0, x, 0, N, dE);
-        stats[Losses.STAT_INV_VALID] /= scale;
-        be.hostChanged(stats);
+        if (scale != 1f) {
+            stats[Losses.STAT_INV_VALID] /= scale;
+            be.hostChanged(stats);
+        }
         lap(3);
     }
 

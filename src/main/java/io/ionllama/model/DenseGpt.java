@@ -166,8 +166,12 @@ public final class DenseGpt extends FlatModel {
     public void backward(float scale) {
         int d = config.dModel();
         startTimer();
-        stats[Losses.STAT_INV_VALID] *= scale;
-        be.hostChanged(stats);
+        // Scaled for gradient accumulation and restored after: with scale 1 nothing changes,
+        // and a device backend need not upload the statistics twice a step.
+        if (scale != 1f) {
+            stats[Losses.STAT_INV_VALID] *= scale;
+            be.hostChanged(stats);
+        }
         be.fill(dLogits, 0, 0f, N * 256);
         be.crossEntropyBackward(dLogits, 0, probs, 0, targets, 0, stats, Losses.STAT_INV_VALID, 0, N, 256);
         be.fill(dNormed, 0, 0f, N * d);
@@ -185,8 +189,10 @@ public final class DenseGpt extends FlatModel {
             dnext = t;
         }
         be.byteEmbeddingBackward(grads, embed, dcur, 0, x, 0, N, d);
-        stats[Losses.STAT_INV_VALID] /= scale;
-        be.hostChanged(stats);
+        if (scale != 1f) {
+            stats[Losses.STAT_INV_VALID] /= scale;
+            be.hostChanged(stats);
+        }
         lap(3);
     }
 

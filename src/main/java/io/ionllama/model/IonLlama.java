@@ -504,9 +504,13 @@ public final class IonLlama extends FlatModel {
     public void backward(float scale) {
         int dE = config.dEntropy(), dL = config.dLocal(), dM = config.dModel();
         startTimer();
-        stats[Losses.STAT_INV_VALID] *= scale;
-        eStats[Losses.STAT_INV_VALID] *= scale;
-        be.hostChanged(stats, eStats);
+        // Scaled for gradient accumulation and restored after: with scale 1 nothing changes,
+        // and a device backend need not upload the statistics twice a step.
+        if (scale != 1f) {
+            stats[Losses.STAT_INV_VALID] *= scale;
+            eStats[Losses.STAT_INV_VALID] *= scale;
+            be.hostChanged(stats, eStats);
+        }
 
         // ---- head and decoder ----
         be.fill(dLogits, 0, 0f, N * 256);
@@ -567,9 +571,11 @@ public final class IonLlama extends FlatModel {
         float[] deIn = backLayers(entropyLayers, dLocalA, entropyScratch, B, T, dE);
         be.byteEmbeddingBackward(grads, eEmbed, deIn, 0, x, 0, N, dE);
 
-        stats[Losses.STAT_INV_VALID] /= scale;
-        eStats[Losses.STAT_INV_VALID] /= scale;
-        be.hostChanged(stats, eStats);
+        if (scale != 1f) {
+            stats[Losses.STAT_INV_VALID] /= scale;
+            eStats[Losses.STAT_INV_VALID] /= scale;
+            be.hostChanged(stats, eStats);
+        }
         lap(7);
     }
 

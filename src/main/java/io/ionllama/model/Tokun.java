@@ -270,8 +270,12 @@ public final class Tokun extends FlatModel {
     public void backward(float scale) {
         int n = N, d = config.dim(), S = config.stages();
         startTimer();
-        stats[Losses.STAT_INV_VALID] *= scale;
-        be.hostChanged(stats);
+        // Scaled for gradient accumulation and restored after: with scale 1 nothing changes,
+        // and a device backend need not upload the statistics twice a step.
+        if (scale != 1f) {
+            stats[Losses.STAT_INV_VALID] *= scale;
+            be.hostChanged(stats);
+        }
         be.fill(dLogits, 0, 0f, n * 256);
         be.crossEntropyBackward(dLogits, 0, probs, 0, targets, 0, stats, Losses.STAT_INV_VALID, 0, n, 256);
         be.fill(dNormed, 0, 0f, n * d);
@@ -302,8 +306,10 @@ public final class Tokun extends FlatModel {
             enc[s].backward(be, params, grads, dEncY[s], 0, dEncX[s], 0, rowsAt[s]);
         }
         be.byteEmbeddingBackward(grads, embed, dEncX[0], 0, x, 0, n, d);
-        stats[Losses.STAT_INV_VALID] /= scale;
-        be.hostChanged(stats);
+        if (scale != 1f) {
+            stats[Losses.STAT_INV_VALID] /= scale;
+            be.hostChanged(stats);
+        }
         lap(3);
     }
 

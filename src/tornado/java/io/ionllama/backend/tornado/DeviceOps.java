@@ -90,7 +90,19 @@ final class DeviceOps implements AutoCloseable {
             residency.toHost(a);
             return a;
         }
+        // Already on the host; still a place in the step where the host reads, so that the step
+        // recorded op by op cuts its stages where the resident replay will read.
+        residency.toHost();
         return c.copied[i];
+    }
+
+    /**
+     * Says that the host reads slice {@code i} of call {@code c} here, where the call ran per-op
+     * (a step recorded op by op): the place, and the site's array for it, are recorded as a
+     * resident replay's {@link #result} will read them.
+     */
+    void hostReads(OpCall c, int i) {
+        residency.toHost(c.ran != null ? c.ran.args[i] : null);
     }
 
     /** 1-D grids sized for {@code units} threads each. */

@@ -244,6 +244,9 @@ final class OptimGraphs implements AutoCloseable {
         if (!ops.resident(c)) {
             double[] sum = new double[1];
             residency.perOp(() -> sum[0] = perRange(g, offs, sizes, count));
+            // The host reads here, as a resident step reads the partials: the step recorded op by
+            // op ends a stage here too, which declares them (no calls run alone, no store graph).
+            ops.hostReads(c, 1);
             return sum[0];
         }
         double[] partial = (double[]) ops.result(c, 1);

@@ -1,17 +1,19 @@
 package io.ionllama.backend.tornado;
 
 import io.ionllama.backend.tornado.ResidentPlan.Call;
-import io.ionllama.backend.tornado.ResidentPlan.Pack;
 import io.ionllama.backend.tornado.ResidentPlan.Pattern;
 import io.ionllama.backend.tornado.ResidentPlan.Stage;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.BitSet;
 import java.util.Collections;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import java.util.function.Supplier;
 import uk.ac.manchester.tornado.api.TornadoExecutionPlan;
@@ -35,26 +37,28 @@ import uk.ac.manchester.tornado.api.exceptions.TornadoExecutionPlanException;
  * host next needs an array or the step ends, a whole stage in one graph execution.
  *
  * <p><b>Packs.</b> The copy of a site that stands for one call in a stage reads its per-call
- * values from a pack: one int and one float array holding the values of all the calls of a run
- * of stages, shared arrays of the plan like the model's, each kernel reading from its call's base
- * ({@code params[pb + ROWS]}, {@code pb} compiled into the call's task). Before a stage runs its
- * pack is uploaded if a value in it changed; a step whose sizes repeat sends none.
+ * values from its stage's pack: one int and one float array holding the values of all the calls
+ * of the stage, each kernel reading from its call's base ({@code params[pb + ROWS]}, {@code pb}
+ * compiled into the call's task). The stage graph sends its pack with every execution, so sizes
+ * that change from step to step (entropy patching's patch counts) cost no extra graph execution.
  *
  * <pre>
- *   plan = [ L.. | U(a) for every shared array a, packs included | G(site) for every site | stage 0 .. stage k | S ]
+ *   plan = [ L.. | U(a) for every shared array a | U(group) | G(site) for every site | stage 0 .. stage k | S ]
  *
  *   L..      upload every shared array once (the plan's start), 64 arrays to a graph
- *   U(a)     uploads the host's a (after {@link #hostChanged}: new input bytes, loss scale; a pack that changed)
+ *   U(a)     uploads the host's a (after {@link #hostChanged}), when a call first binds it
+ *   U(group) uploads arrays the host handed over in one {@link #hostChanged} (x and targets), at once
  *   stage i  the calls between two host hand-overs, in order, one named task group per call
- *            ("c42_cells"); cut shorter where TornadoVM's node table would overflow
+ *            ("c42_cells"), its pack sent with it; cut shorter where TornadoVM's node table would
+ *            overflow; declares the arrays the host read after it in the recorded step
  *   G(site)  one call alone, for a step that leaves the recorded order (compiled only if run);
- *            the site's own per-call arrays go with each execution
- *   S        the store: persistOnDevice(all shared), so that any of them can come back on demand
+ *            the site's own per-call arrays go with each execution; declares its outputs
+ *   S        the store: declares every shared array, for a read no graph before it declared
  *   every graph consumeFromDevice(all shared) but the first upload
  *
- *   step:  x,targets ─U─▶ [stage 0: entropy model] ─▶ hNext... ─▶ [stage 1: encoder, global,
- *          decoder, loss] ─▶ stats ─▶ [stage 2: backward] ─▶ [stage 3: grad norm] ─▶ partials
- *          ─▶ [stage 4: AdamW]
+ *   step:  x,targets ─U(group)─▶ [entropy model, patch decision] ─▶ seqStart, seqCount
+ *          ─▶ [encoder, global, decoder, loss] ─▶ stats ─▶ [backward, grad norm] ─▶ partials
+ *          ─▶ [AdamW]          (each ─▶ read from the result of the stage before it)
  * </pre>
  *
  * TornadoVM shares device buffers between the graphs of one plan only through this chain: a graph
@@ -89,6 +93,12 @@ final class Residency implements AutoCloseable {
     private final Set<Object> hostNewer = Collections.newSetFromMap(new IdentityHashMap<>());
     /** The plan's graph that uploads each shared array (empty before the first plan). */
     private Map<Object, Integer> uploads = new IdentityHashMap<>();
+    /** The plan's graph that uploads each group of arrays the host changed together (more than one). */
+    private Map<SiteKey, Integer> groupUploads = new HashMap<>();
+    /** The arrays each graph of the plan declares for transfers back on demand (the store: all of them). */
+    private Map<Integer, Set<Object>> declared = new HashMap<>();
+    /** The graph executed last, whose result hands arrays back. */
+    private int lastGraph = -1;
 
     /** The kinds of step recorded so far, each with its own stages in the one plan. */
     private final Map<String, Pattern> patterns = new LinkedHashMap<>();
@@ -101,6 +111,9 @@ final class Residency implements AutoCloseable {
     /** This step's per-call values, call by call (the copy holding them: the call's own, or a snapshot). */
     private final List<Site> values = new ArrayList<>();
     private final BitSet syncs = new BitSet();
+    /** This step's host reads, by place in the step, and the groups of arrays the host wrote together. */
+    private final Map<Integer, List<Object>> pulls = new HashMap<>();
+    private final Set<SiteKey> groups = new HashSet<>();
     /** Calls of this step matched so far, and the first of them not yet run. */
     private int cursor, pending;
     /** This step left the plan's order of calls; the rest of it runs call by call. */
@@ -112,7 +125,7 @@ final class Residency implements AutoCloseable {
     private int store;
     private boolean inStep, missed;
     private int rebuilds;
-    private long runs, stageRuns;
+    private long runs, stageRuns, packBytes;
     private boolean enabled;
 
     /**
@@ -155,6 +168,11 @@ final class Residency implements AutoCloseable {
     /** Op calls run on device-resident arrays so far. */
     long runs() {
         return runs;
+    }
+
+    /** Bytes of per-call values the stage graphs sent so far (part of the bytes to the device). */
+    long packBytes() {
+        return packBytes;
     }
 
     /** Stage graph executions so far (each runs a run of calls between two host hand-overs). */
@@ -284,19 +302,11 @@ final class Residency implements AutoCloseable {
         }
     }
 
-    /** Uploads the stage's pack if a value in it differs from what the device holds. */
+    /** Counts the stage's pack, which its graph sends with every execution. */
     private void send(Stage st) {
-        Pack p = st.pack;
-        if (p.ints != null && !Arrays.equals(p.ints, p.sentInts)) {
-            execute(uploads.get(p.ints), stats());
-            countIn(DeviceGraph.bytes(p.ints));
-            System.arraycopy(p.ints, 0, p.sentInts, 0, p.ints.length);
-        }
-        if (p.floats != null && !Arrays.equals(p.floats, p.sentFloats)) {
-            execute(uploads.get(p.floats), stats());
-            countIn(DeviceGraph.bytes(p.floats));
-            System.arraycopy(p.floats, 0, p.sentFloats, 0, p.floats.length);
-        }
+        long n = DeviceGraph.bytes(st.pack.arrays());
+        packBytes += n;
+        countIn(n);
     }
 
     /** Counts the per-call arrays the site's own graph sends with each execution. */
@@ -314,16 +324,17 @@ final class Residency implements AutoCloseable {
         }
     }
 
-    /** Copies back the device-newer arrays among {@code arrays}, for an op about to run per-op. */
+    /**
+     * Copies back the device-newer arrays among {@code arrays}: from the result of the graph that
+     * ran last when it declared them (a stage whose end the host reads after, as recorded), else
+     * after running the store graph, which declares every shared array.
+     */
     void pull(Object... arrays) {
         flush();
-        boolean stored = false;
         for (Object a : arrays) {
             if (a != null && deviceNewer.remove(a)) {
-                if (!stored) {
-                    // Only the store graph declares the arrays for transfers on demand (see rebuild).
+                if (!declared.getOrDefault(lastGraph, Set.of()).contains(a)) {
                     execute(store, stats());
-                    stored = true;
                 }
                 last.transferToHost(a);
                 long n = DeviceGraph.bytes(a);
@@ -346,12 +357,35 @@ final class Residency implements AutoCloseable {
 
     void toHost(Object... arrays) {
         sync();
+        if (inStep) {
+            List<Object> read = pulls.computeIfAbsent(trace.size(), k -> new ArrayList<>());
+            Arrays.stream(arrays).filter(Objects::nonNull).forEach(read::add);
+        }
         pull(arrays);
     }
 
+    /**
+     * The host wrote {@code arrays}. In a step, arrays written together (the input bytes and
+     * targets) that the plan has a group upload for go to the device at once, in one graph
+     * execution; the others are uploaded one by one when a call first binds them.
+     */
     void hostChanged(Object... arrays) {
         sync();
-        wroteOnHost(arrays);
+        SiteKey group = arrays.length > 1 ? new SiteKey("upload", new int[0], arrays) : null;
+        if (inStep && group != null) {
+            groups.add(group);
+        }
+        Integer up = group == null || !inStep ? null : groupUploads.get(group);
+        if (up == null) {
+            wroteOnHost(arrays);
+            return;
+        }
+        execute(up, stats());
+        for (Object a : arrays) {
+            hostNewer.remove(a);
+            deviceNewer.remove(a);
+            countIn(DeviceGraph.bytes(a));
+        }
     }
 
     /**
@@ -372,6 +406,8 @@ final class Residency implements AutoCloseable {
         trace.clear();
         values.clear();
         syncs.clear();
+        pulls.clear();
+        groups.clear();
     }
 
     private static String group(String kind) {
@@ -402,6 +438,8 @@ final class Residency implements AutoCloseable {
         sites.clear();
         shared.clear();
         uploads.clear();
+        groupUploads.clear();
+        declared.clear();
         hostNewer.clear();
         deviceNewer.clear();
         current = NONE;
@@ -416,6 +454,7 @@ final class Residency implements AutoCloseable {
 
     private void execute(int index, OpStats opStats) {
         last = plan.withGraph(index).execute();
+        lastGraph = index;
         opStats.executions++;
         if (session.profile()) {
             opStats.kernelNanos += last.getProfilerResult().getDeviceKernelTime();
@@ -440,25 +479,25 @@ final class Residency implements AutoCloseable {
         keepLatestValues();
         recordStep();
         bindLiveSites();
-        int packArrays = Math.min(ResidentPlan.PACKS, ResidentPlan.MAX_SHARED - shared.size());
-        if (packArrays < 2) {
+        if (shared.size() > ResidentPlan.MAX_SHARED) {
             System.err.println("ionllama: a training step binds " + shared.size() + " arrays, more than the "
-                    + (ResidentPlan.MAX_SHARED - 2) + " one TornadoVM plan can share; its ops copy their data per call instead");
+                    + ResidentPlan.MAX_SHARED + " one TornadoVM plan can share; its ops copy their data per call instead");
             enabled = false;
             sites.clear();
             shared.clear();
             patterns.clear();
             return;
         }
-        ResidentPlan built = new ResidentPlan(session, rebuilds++, shared, sites.values(), patterns, packArrays);
+        ResidentPlan built = new ResidentPlan(session, rebuilds++, shared, sites.values(), patterns);
         plan = built.plan;
         uploads = built.uploads;
+        groupUploads = built.groupUploads;
+        declared = built.declared;
         store = built.store;
         for (int i = 0; i < built.loads; i++) {
             execute(i, stats());
         }
         countIn(DeviceGraph.bytes(built.all));
-        built.packsSent();
         hostNewer.clear();
         deviceNewer.clear();
         // Compiling is the long part, and it happens lazily, graph by graph, during the next step.
@@ -483,6 +522,8 @@ final class Residency implements AutoCloseable {
         recorded.trace.addAll(trace);
         recorded.values.addAll(values);
         recorded.syncs.or(syncs);
+        recorded.pulls.putAll(pulls);
+        recorded.groups.addAll(groups);
         patterns.put(kind, recorded);
         current = NONE;
     }
@@ -510,6 +551,7 @@ final class Residency implements AutoCloseable {
         }
         plan = null;
         last = null;
+        lastGraph = -1;
     }
 
     /** Copies every device-newer array back, then frees the device memory. */

@@ -4,10 +4,15 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.BitSet;
 import java.util.Collection;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
+import java.util.stream.Stream;
 import uk.ac.manchester.tornado.api.GridScheduler;
 import uk.ac.manchester.tornado.api.ImmutableTaskGraph;
 import uk.ac.manchester.tornado.api.TaskGraph;
@@ -24,12 +29,14 @@ import uk.ac.manchester.tornado.api.enums.ProfilerMode;
  * <pre>
  *   cutStages     each pattern's calls cut into stages: at host hand-overs, and before a call
  *                 whose tasks would overflow a graph's node table
- *   packValues    per-call values of runs of stages packed into shared int/float arrays
- *   bindArrays    the shared arrays: every live site's bound arrays, then the packs
+ *   packValues    each stage's per-call values packed into an int and a float array of its own
  *   loadGraphs    L..: upload every shared array once, LOAD_CHUNK arrays to a graph
- *   uploadGraphs  U(a): one graph per shared array, to send the host's copy again
+ *   uploadGraphs  U(a): one graph per shared array, to send the host's copy again; U(group):
+ *                 one per group of arrays the host wrote together (input bytes and targets)
  *   siteGraphs    G(site): one call alone, for a step that leaves the recorded order
- *   stageGraphs   stage i: the calls of a stage, one named task group per call
+ *   stageGraphs   stage i: the calls of a stage, one named task group per call; its pack goes
+ *                 with every execution, and it declares for transfer back the arrays the host
+ *                 reads right after it
  *   storeGraph    S: persistOnDevice(all shared), so that any array can come back on demand
  * </pre>
  *
@@ -42,15 +49,19 @@ final class ResidentPlan {
     record Call(Site site, Site copy) {}
 
     /**
-     * Per-call values of a run of stages, packed into one int and one float array (null where no
-     * call has one), shared arrays of the plan like the model's. What the device holds of them
-     * is remembered ({@code sentInts}, {@code sentFloats}): before one of its stages runs, a pack
-     * is uploaded only if a value changed since, so a step whose sizes and offsets repeat moves
-     * none of them.
+     * Per-call values of one stage's calls, packed into one int and one float array (null where no
+     * call has one). The stage graph sends its pack with every execution (a few hundred bytes to a
+     * few KB), so a step whose sizes change (entropy patching's patch counts) needs no upload graphs
+     * of its own, and the packs are not shared arrays: they cost no node in any other graph.
      */
     static final class Pack {
-        int[] ints, sentInts;
-        float[] floats, sentFloats;
+        int[] ints;
+        float[] floats;
+
+        /** The pack's arrays that exist, for the stage graph's transfer. */
+        Object[] arrays() {
+            return Stream.of(ints, floats).filter(Objects::nonNull).toArray();
+        }
     }
 
     /**
@@ -79,6 +90,9 @@ final class ResidentPlan {
         /** Each call's per-call values as last seen, which a new plan's packs start from. */
         final List<Site> values = new ArrayList<>();
         final BitSet syncs = new BitSet();
+        /** The arrays the host read at each place of the step (where a stage ends), and the groups it wrote together. */
+        final Map<Integer, List<Object>> pulls = new HashMap<>();
+        final Set<SiteKey> groups = new HashSet<>();
         final List<Call> calls = new ArrayList<>();
         /** The stage that starts at each call, null where none starts. */
         Stage[] stageAt = new Stage[0];
@@ -92,12 +106,6 @@ final class ResidentPlan {
      */
     static final int MAX_SHARED = 480;
 
-    /**
-     * The most arrays of packed per-call values in one plan (half of them int, half float): each
-     * costs a node in every graph, so beyond PACKS / 2 stages, neighbouring stages share a pack.
-     */
-    static final int PACKS = 64;
-
     /** TornadoVM's node table per TaskGraph (TornadoGraph.INITIAL_SIZE; it cannot grow). */
     static final int NODE_TABLE = 1024;
 
@@ -105,12 +113,17 @@ final class ResidentPlan {
     static final int LOAD_CHUNK = 64;
 
     final TornadoExecutionPlan plan;
-    /** The shared arrays, the model's first, then the packs. */
+    /** The shared arrays: every live site's bound arrays. */
     final Object[] all;
+    private final Set<Object> sharedSet;
     /** Graphs 0 .. loads-1 upload every shared array (run once, when the plan starts). */
     final int loads;
     /** The graph that uploads each shared array again. */
     final Map<Object, Integer> uploads = new IdentityHashMap<>();
+    /** The graph that uploads each group of shared arrays the host writes together. */
+    final Map<SiteKey, Integer> groupUploads = new HashMap<>();
+    /** The arrays each graph declares for transfers back on demand (persistOnDevice). */
+    final Map<Integer, Set<Object>> declared = new HashMap<>();
     /** The store graph (declares every array for transfers on demand). */
     final int store;
     /** Every stage of every pattern, and the calls they run. */
@@ -124,15 +137,17 @@ final class ResidentPlan {
 
     /**
      * Builds the plan for {@code patterns}, whose calls name {@code sites} (all live, their
-     * bound arrays {@code shared}), with at most {@code packArrays} arrays of packed values.
+     * bound arrays {@code shared}).
      */
-    ResidentPlan(TornadoSession session, int serial, Set<Object> shared, Collection<Site> sites, Map<String, Pattern> patterns,
-                 int packArrays) {
+    ResidentPlan(TornadoSession session, int serial, Set<Object> shared, Collection<Site> sites, Map<String, Pattern> patterns) {
         this.serial = Integer.toString(serial);
-        cutStages(patterns, shared.size(), packArrays);
-        all = bindArrays(shared, packValues(packArrays));
+        cutStages(patterns, shared.size());
+        packValues();
+        all = shared.toArray();
+        sharedSet = identitySet(Arrays.asList(all));
         loads = loadGraphs();
         uploadGraphs();
+        groupUploadGraphs(patterns);
         siteGraphs(sites);
         stageGraphs(patterns);
         store = storeGraph();
@@ -148,33 +163,20 @@ final class ResidentPlan {
         return stageCount;
     }
 
-    private void cutStages(Map<String, Pattern> patterns, int sharedCount, int packArrays) {
+    private void cutStages(Map<String, Pattern> patterns, int sharedCount) {
         for (Pattern pt : patterns.values()) {
-            cut(pt, NODE_TABLE - sharedCount - packArrays - 32);
+            // The shared arrays' object nodes, the pack's two arrays (object, first use, release) and
+            // the graph's own few (context, buffers) come before the calls' tasks.
+            cut(pt, NODE_TABLE - sharedCount - 6 - 32);
             stages.addAll(pt.stages);
         }
     }
 
-    /** Every graph carries every shared array and every pack, so the packs are few: runs of neighbouring stages share one. */
-    private List<Object> packValues(int packArrays) {
-        int perPack = (stages.size() + packArrays / 2 - 1) / (packArrays / 2);
-        List<Object> packs = new ArrayList<>();
-        for (int i = 0; i < stages.size(); i += perPack) {
-            Pack p = pack(stages.subList(i, Math.min(stages.size(), i + perPack)));
-            if (p.ints != null) {
-                packs.add(p.ints);
-            }
-            if (p.floats != null) {
-                packs.add(p.floats);
-            }
+    /** Each stage's own pack. */
+    private void packValues() {
+        for (Stage st : stages) {
+            pack(st);
         }
-        return packs;
-    }
-
-    private static Object[] bindArrays(Set<Object> shared, List<Object> packs) {
-        List<Object> arrays = new ArrayList<>(shared);
-        arrays.addAll(packs);
-        return arrays.toArray();
     }
 
     /**
@@ -210,6 +212,33 @@ final class ResidentPlan {
         }
     }
 
+    private void groupUploadGraphs(Map<String, Pattern> patterns) {
+                for (Pattern pt : patterns.values()) {
+            for (SiteKey group : pt.groups) {
+                if (groupUploads.containsKey(group) || !sharedSet.containsAll(Arrays.asList(group.arrays))
+                        || identitySet(Arrays.asList(group.arrays)).size() != group.arrays.length) {
+                    continue;
+                }
+                Set<Object> members = identitySet(Arrays.asList(group.arrays));
+                TaskGraph up = new TaskGraph("resident_" + serial + "_group" + groupUploads.size());
+                Object[] others = Arrays.stream(all).filter(o -> !members.contains(o)).toArray();
+                if (others.length > 0) {
+                    up.consumeFromDevice(others);
+                }
+                up.transferToDevice(DataTransferMode.EVERY_EXECUTION, group.arrays);
+                touchAll(up, group.arrays);
+                groupUploads.put(group, graphs.size());
+                graphs.add(up.snapshot());
+            }
+        }
+    }
+
+    private static Set<Object> identitySet(Collection<Object> arrays) {
+        Set<Object> set = Collections.newSetFromMap(new IdentityHashMap<>());
+        set.addAll(arrays);
+        return set;
+    }
+
     /** One graph per site, for a step that leaves the recorded order (compiled only if run). */
     private void siteGraphs(Collection<Site> sites) {
         for (Site s : sites) {
@@ -217,6 +246,7 @@ final class ResidentPlan {
             TaskGraph g = new TaskGraph(name).consumeFromDevice(all).transferToDevice(DataTransferMode.EVERY_EXECUTION, s.perCall);
             s.tasks(g, name, grids);
             s.index = graphs.size();
+            declare(g, s.index, Arrays.asList(s.written));
             graphs.add(g.snapshot());
         }
     }
@@ -236,17 +266,9 @@ final class ResidentPlan {
     private int storeGraph() {
         TaskGraph st = new TaskGraph("resident_" + serial + "_store").consumeFromDevice(all);
         touch(st, "t", all[0]);
-        graphs.add(carry(st, all).snapshot());
+        declare(st, graphs.size(), Arrays.asList(all));
+        graphs.add(st.snapshot());
         return graphs.size() - 1;
-    }
-
-    /** The device now holds every pack as built: remember what it holds, so only changes are sent. */
-    void packsSent() {
-        for (Stage stage : stages) {
-            Pack p = stage.pack;
-            p.sentInts = p.ints == null ? null : p.ints.clone();
-            p.sentFloats = p.floats == null ? null : p.floats.clone();
-        }
     }
 
     /**
@@ -255,21 +277,16 @@ final class ResidentPlan {
      */
     private static void cut(Pattern pt, int budget) {
         List<Site> trace = pt.trace;
-        int[] cost = new int[trace.size()];
-        for (int i = 0; i < cost.length; i++) {
-            StageTaskGraph probe = new StageTaskGraph("probe", true);
-            trace.get(i).tasks(probe, "probe", new GridScheduler());
-            cost[i] = probe.nodes();
-        }
         pt.stageAt = new Stage[trace.size() + 1];
         pt.stages.clear();
         pt.calls.clear();
         int from = 0;
         while (from < trace.size()) {
-            int to = from, nodes = 0;
+            StageTaskGraph count = new StageTaskGraph("probe", true);
+            int to = from;
             do {
-                nodes += cost[to++];
-            } while (to < trace.size() && !pt.syncs.get(to) && nodes + cost[to] <= budget);
+                count.count(trace.get(to++));
+            } while (to < trace.size() && !pt.syncs.get(to) && count.nodesWith(trace.get(to)) <= budget);
             Stage st = new Stage(pt, from, to);
             pt.stages.add(st);
             pt.stageAt[from] = st;
@@ -278,68 +295,69 @@ final class ResidentPlan {
     }
 
     /**
-     * One pack for a run of stages (in the order of their calls): each call's copy reads its int
-     * arrays from the pack's ints and its float arrays from its floats, at the call's own slot,
-     * loaded with the call's values in the step the pattern was recorded from (or its latest).
+     * The stage's pack (in the order of its calls): each call's copy reads its int arrays from the
+     * pack's ints and its float arrays from its floats, at the call's own slot, loaded with the
+     * call's values in the step the pattern was recorded from (or its latest).
      */
-    private static Pack pack(List<Stage> run) {
+    private static void pack(Stage st) {
+        List<Site> calls = st.pattern.trace.subList(st.from, st.to);
         int ints = 0, floats = 0;
-        for (Stage st : run) {
-            for (Site s : st.pattern.trace.subList(st.from, st.to)) {
-                for (int k = 0; k < s.perCall.length; k++) {
-                    if (s.perCall[k] instanceof int[]) {
-                        ints += s.lengths[k];
-                    } else {
-                        floats += s.lengths[k];
-                    }
+        for (Site s : calls) {
+            for (int k = 0; k < s.perCall.length; k++) {
+                if (s.perCall[k] instanceof int[]) {
+                    ints += s.lengths[k];
+                } else {
+                    floats += s.lengths[k];
                 }
             }
         }
         Pack p = new Pack();
         p.ints = ints > 0 ? new int[ints] : null;
         p.floats = floats > 0 ? new float[floats] : null;
+        st.pack = p;
         ints = 0;
         floats = 0;
-        for (Stage st : run) {
-            st.pack = p;
-            for (int i = st.from; i < st.to; i++) {
-                Site s = st.pattern.trace.get(i);
-                Object[] arrays = new Object[s.perCall.length];
-                int[] base = new int[arrays.length];
-                for (int k = 0; k < arrays.length; k++) {
-                    if (s.perCall[k] instanceof int[]) {
-                        arrays[k] = p.ints;
-                        base[k] = ints;
-                        ints += s.lengths[k];
-                    } else {
-                        arrays[k] = p.floats;
-                        base[k] = floats;
-                        floats += s.lengths[k];
-                    }
+        for (int i = st.from; i < st.to; i++) {
+            Site s = st.pattern.trace.get(i);
+            Object[] arrays = new Object[s.perCall.length];
+            int[] base = new int[arrays.length];
+            for (int k = 0; k < arrays.length; k++) {
+                if (s.perCall[k] instanceof int[]) {
+                    arrays[k] = p.ints;
+                    base[k] = ints;
+                    ints += s.lengths[k];
+                } else {
+                    arrays[k] = p.floats;
+                    base[k] = floats;
+                    floats += s.lengths[k];
                 }
-                // A copy of the call's values as last seen (itself a copy of s), moved into the pack.
-                st.pattern.calls.add(new Call(s, st.pattern.values.get(i).copy(arrays, base)));
             }
+            // A copy of the call's values as last seen (itself a copy of s), moved into the pack.
+            st.pattern.calls.add(new Call(s, st.pattern.values.get(i).copy(arrays, base)));
         }
-        return p;
     }
 
     /**
      * Builds the pattern's stage graphs: each carries every shared array and runs its calls'
      * tasks in order, each call's named {@code c<i>_<task>}, reading their per-call values from
-     * the stage's packed arrays (shared like the rest, sent only when they change).
+     * the stage's pack, which goes with every execution.
      */
     private void buildStages(Pattern pt, String serial) {
         for (Stage st : pt.stages) {
             String name = "resident_" + serial + "_stage" + stageCount++;
             StageTaskGraph g = new StageTaskGraph(name, false);
             g.consumeFromDevice(all);
+            Object[] pack = st.pack.arrays();
+            if (pack.length > 0) {
+                g.transferToDevice(DataTransferMode.EVERY_EXECUTION, pack);
+            }
             GridScheduler named = g.grids(grids);
             for (int i = st.from; i < st.to; i++) {
                 g.call(i);
                 pt.calls.get(i).copy.tasks(g, name, named);
             }
             st.index = graphs.size();
+            declare(g, st.index, pt.pulls.getOrDefault(st.to, List.of()));
             graphs.add(g.snapshot());
         }
     }
@@ -347,6 +365,20 @@ final class ResidentPlan {
     /** Declares {@code all} kept on the device for later transfers on demand (persistOnDevice is transferToHost(UNDER_DEMAND)). */
     private static TaskGraph carry(TaskGraph g, Object[] all) {
         return g.persistOnDevice(all);
+    }
+
+    /**
+     * Declares those of {@code arrays} that are shared for transfer back on demand from graph
+     * {@code index}'s result: the host reads them without running the store graph first. Only a
+     * few per graph: each declared array costs TornadoVM a scan per execution of the next graph.
+     */
+    private void declare(TaskGraph g, int index, List<Object> arrays) {
+        Set<Object> out = identitySet(List.of());
+        arrays.stream().filter(sharedSet::contains).forEach(out::add);
+        if (!out.isEmpty()) {
+            g.persistOnDevice(out.toArray());
+        }
+        declared.put(index, out);
     }
 
     /** Touches every array, float arrays eight to a task (a graph holds a few dozen tasks at most). */

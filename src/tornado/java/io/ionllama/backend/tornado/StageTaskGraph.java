@@ -1,5 +1,9 @@
 package io.ionllama.backend.tornado;
 
+import java.util.Collections;
+import java.util.HashSet;
+import java.util.IdentityHashMap;
+import java.util.Set;
 import uk.ac.manchester.tornado.api.GridScheduler;
 import uk.ac.manchester.tornado.api.TaskGraph;
 import uk.ac.manchester.tornado.api.WorkerGrid;
@@ -25,15 +29,24 @@ import uk.ac.manchester.tornado.api.common.TornadoFunctions.Task15;
  * "rows") for their per-op graphs, add their tasks here unchanged, once per call. Its
  * {@link #grids} registers their worker grids under the same prefixed names.
  *
- * <p>It also counts, per call, the graph nodes TornadoVM will make for the tasks (a TaskGraph has a
- * fixed table of 1024): with {@code counting} on, tasks are only counted, not added, which is how
- * {@link Residency} sizes a stage's graphs before it builds them.
+ * <p>It also counts the graph nodes TornadoVM will make for the tasks (a TaskGraph has a fixed
+ * table of 1024): with {@code counting} on, tasks are only counted, not added, which is how
+ * {@link ResidentPlan} sizes a stage's graphs before it builds them. The count follows TornadoVM's
+ * graph builder ({@code TornadoGraphBuilder.buildGraph}): a node per task, per distinct scalar
+ * value (its constants are kept once per value), per distinct object three (the object, its first
+ * use on the device, its release or persistence), and per array argument one more (the read that
+ * follows a write). That last one TornadoVM makes only where its analysis of the task finds a
+ * write, which can include arrays the op only reads (a count of one per argument the op writes
+ * overflowed the table in a Muon step), so every argument is counted. Objects and values already
+ * counted cost nothing again, so a stage's calls over the same arrays cost far less than their sum.
  */
 final class StageTaskGraph extends TaskGraph {
 
     private final boolean counting;
     private String prefix = "";
     private int nodes;
+    private final Set<Object> objects = Collections.newSetFromMap(new IdentityHashMap<>());
+    private final Set<Object> constants = new HashSet<>();
 
     StageTaskGraph(String name, boolean counting) {
         super(name);
@@ -50,6 +63,21 @@ final class StageTaskGraph extends TaskGraph {
         return nodes;
     }
 
+    /** Counts {@code site}'s tasks (a counting graph). */
+    void count(Site site) {
+        site.tasks(this, "probe", new GridScheduler());
+    }
+
+    /** The nodes this counting graph would have with {@code site}'s tasks counted too; this graph is unchanged. */
+    int nodesWith(Site site) {
+        StageTaskGraph trial = new StageTaskGraph("probe", true);
+        trial.nodes = nodes;
+        trial.objects.addAll(objects);
+        trial.constants.addAll(constants);
+        trial.count(site);
+        return trial.nodes;
+    }
+
     /** A view of {@code target} that registers grids under this graph's current prefix. */
     GridScheduler grids(GridScheduler target) {
         String graph = getTaskGraphName() + ".";
@@ -64,14 +92,15 @@ final class StageTaskGraph extends TaskGraph {
         };
     }
 
-    /**
-     * Counts a task: its own node, and per array argument at most four (the object, its first use
-     * on the device, a read after this task's write, its release); per scalar one constant.
-     */
-    private boolean add(Object... args) {
+    /** Counts a task (see the class comment); true if it is to be added too. */
+    private boolean add(String id, Object... args) {
         nodes++;
         for (Object a : args) {
-            nodes += a != null && a.getClass().isArray() || a instanceof uk.ac.manchester.tornado.api.KernelContext ? 4 : 1;
+            if (a != null && a.getClass().isArray() || a instanceof uk.ac.manchester.tornado.api.KernelContext) {
+                nodes += objects.add(a) ? 4 : 1;
+            } else if (constants.add(a)) {
+                nodes++;
+            }
         }
         return !counting;
     }
