@@ -60,7 +60,14 @@ final class InfoCommand implements Callable<Integer> {
         System.out.printf("%n  total parameters   %,d (%s nominal %s)%n", layout.total(),
                 c.size(), human(ModelConfig.nominalParams(c.size())));
         MemoryEstimate m = MemoryEstimate.of(c, layout, batchSize, seqLen);
-        printMemory(layout, m, seqLen);
+        long frozen = 0;
+        if (tokun != null) {
+            MemoryEstimate f = MemoryEstimate.ofTokunPatcher(tokun, tokun.layout().total(), batchSize, seqLen);
+            frozen = f.total();
+            System.out.printf("  frozen tokun       %s (its weights and gradient array %s; its buffers for a batch's patches %s)%n",
+                    bytes(f.total()), bytes(f.optimizerState()), bytes(f.activations()));
+        }
+        printMemory(layout, m, seqLen, frozen);
         return 0;
     }
 
@@ -77,7 +84,7 @@ final class InfoCommand implements Callable<Integer> {
         System.out.printf("%n  total parameters   %,d (the seed's: about 2.5M at its defaults)%n", layout.total());
         // A dense step reads at most the context: a longer --seq-len is estimated at the context.
         int T = Math.min(seqLen, c.context());
-        printMemory(layout, MemoryEstimate.ofDense(c, layout, batchSize, T), T);
+        printMemory(layout, MemoryEstimate.ofDense(c, layout, batchSize, T), T, 0);
         return 0;
     }
 
@@ -93,7 +100,7 @@ final class InfoCommand implements Callable<Integer> {
         printTensors(layout);
         System.out.printf("%n  total parameters   %,d (the seed's: about 2.7M at its base configuration)%n", layout.total());
         System.out.printf("  generation state   %,d floats (the context vectors; flat in the length)%n", c.layers() * c.dContext());
-        printMemory(layout, MemoryEstimate.ofRnn(c, layout, batchSize, seqLen), seqLen);
+        printMemory(layout, MemoryEstimate.ofRnn(c, layout, batchSize, seqLen), seqLen, 0);
         return 0;
     }
 
@@ -106,13 +113,14 @@ final class InfoCommand implements Callable<Integer> {
         }
     }
 
-    private void printMemory(ParamLayout layout, MemoryEstimate m, int seqLen) {
+    /** The step's memory, and whether it fits the heap with {@code frozen} bytes (a frozen patcher's) beside it. */
+    private void printMemory(ParamLayout layout, MemoryEstimate m, int seqLen, long frozen) {
         System.out.printf("  training step      %s (parameters, gradients, AdamW moments %s; activations %s) at batch %d x %d bytes%n",
                 bytes(m.total()), bytes(m.optimizerState()), bytes(m.activations()), batchSize, seqLen);
         long heap = Runtime.getRuntime().maxMemory();
         if (!layout.fitsInOneArray()) {
             System.out.println("  does not fit: more than 2^31 parameters cannot live in one Java array");
-        } else if (m.total() > heap) {
+        } else if (m.total() + frozen > heap) {
             System.out.printf("  does not fit in this JVM's heap (%s): raise -Xmx or choose a smaller size/batch%n", bytes(heap));
         } else {
             System.out.printf("  fits in this JVM's heap (%s)%n", bytes(heap));

@@ -1,5 +1,7 @@
 package io.ionllama.model;
 
+import io.ionllama.kernels.Losses;
+
 /**
  * Bytes a training step holds: parameters, gradients and two AdamW moments (4 floats per
  * parameter), plus the activations saved for the backward pass. The activation count follows the
@@ -44,6 +46,28 @@ public record MemoryEstimate(long optimizerState, long activations) {
         long perByte = c.layers() * (10 * d + 2 + 3 * mlp + (long) c.heads() * seqLen) + 9 * d + 3 * mlp + 7 * d
                 + 4L * ModelConfig.VOCAB;
         return new MemoryEstimate(state, positions * perByte * Float.BYTES);
+    }
+
+    /**
+     * The frozen tokun of a tokun patcher ({@link TokunPatches}): its weights and the gradient
+     * array every {@link FlatModel} holds (no moments: nothing trains it), and the buffers
+     * {@code Tokun.encode} allocates for the bytes of a batch's closed patches (at most
+     * {@code batch·seqLen} = n): {@code Tokun}'s own (per stage s of r_s = n / ∏_{k<s} g_k rows the
+     * encoder's input and its gradient, stage S's too, and six more of r_s·d for the decoder side;
+     * per byte the norm, its gradient and rstd, logits, probabilities and their gradient, the loss,
+     * the bytes, targets and argmax), each encoder block's ({@code TokunBlock}: 19 r_s·d, 2 r_s rstd,
+     * 6 r_s·mlp and r_s·heads·g_s attention weights), and the patcher's copy of the closed patches'
+     * bytes with the patch buffers' quarter of headroom.
+     */
+    public static MemoryEstimate ofTokunPatcher(TokunConfig t, long tokunParams, int batch, int seqLen) {
+        long n = (long) batch * seqLen, d = t.dim(), rows = n, floats = 0;
+        for (int s = 0; s < t.stages(); s++) {
+            floats += 8 * rows * d + 19 * rows * d + 2 * rows + 6 * rows * t.mlp() + rows * t.heads() * t.groups()[s];
+            rows /= t.groups()[s];
+        }
+        floats += 2 * rows * d + n * (2L * d + 1 + 3L * ModelConfig.VOCAB + 1 + 3) + Losses.STATS;
+        floats += n + n / 4;
+        return new MemoryEstimate(2L * Float.BYTES * tokunParams, floats * Float.BYTES);
     }
 
     /**

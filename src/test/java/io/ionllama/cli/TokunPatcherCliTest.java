@@ -79,7 +79,8 @@ class TokunPatcherCliTest {
         Path tokun = tokunFile();
         CliTest.Result r = CliTest.run("info", "--size", "nano", "--patcher", "tokun:" + tokun);
         assertThat(r.code()).as(r.err()).isZero();
-        assertThat(r.out()).contains("a frozen tokun 2x2 d8", "not trained", "tokun.proj").doesNotContain("enc.proj");
+        assertThat(r.out()).contains("a frozen tokun 2x2 d8", "not trained", "tokun.proj", "frozen tokun ", "its buffers for a batch's patches")
+                .doesNotContain("enc.proj");
         CliTest.Result bad = CliTest.run("info", "--patcher", "tokun:" + dir.resolve("none.safetensors"));
         assertThat(bad.code()).isEqualTo(2);
         assertThat(bad.err().strip()).contains("no checkpoint at").doesNotContain("\n");

@@ -96,4 +96,53 @@ class StepFlopsTest {
         // 6 layers x 8 heads x 512 keys per byte, 4096 bytes: 400 MB of attention weights alone.
         assertThat(m.activations()).isGreaterThan(6L * 8 * 512 * 4096 * 4);
     }
+
+    /**
+     * A tokun patcher's estimate against the buffers its frozen tokun really holds after encoding a
+     * batch (every array field of {@code Tokun} and of its blocks, summed by reflection), less the
+     * patcher's own copy of the bytes: equal but for the few ints of the stage tables.
+     */
+    @Test
+    void tokunPatcherMemoryIsWhatTheFrozenTokunAllocates() throws Exception {
+        TokunConfig t = TokunConfig.of(new int[] {4, 2}, 32);
+        int batch = 2, seqLen = 64, n = batch * seqLen;
+        try (io.ionllama.backend.cpu.CpuBackend cpu = new io.ionllama.backend.cpu.CpuBackend(1)) {
+            Tokun tokun = new Tokun(t, cpu);
+            tokun.encode(new int[n], n);
+            MemoryEstimate m = MemoryEstimate.ofTokunPatcher(t, tokun.params.length, batch, seqLen);
+            assertThat(m.optimizerState()).as("weights and gradient array").isEqualTo(8L * tokun.params.length);
+            long held = elements(tokun, Tokun.class);
+            for (java.lang.reflect.Field f : Tokun.class.getDeclaredFields()) {
+                if (f.getType() == TokunBlock[].class) {
+                    f.setAccessible(true);
+                    for (TokunBlock b : (TokunBlock[]) f.get(tokun)) {
+                        held += elements(b, TokunBlock.class);
+                    }
+                }
+            }
+            long estimated = m.activations() / Float.BYTES - (n + n / 4);
+            int tables = 3 * t.stages() + 1; // merge, split, rowsAt
+            assertThat(estimated).as("floats and ints of the tokun's buffers").isBetween(held - tables, held);
+        }
+    }
+
+    /** Elements of the non-static array fields {@code type} declares on {@code o} (arrays of arrays: their rows). */
+    private static long elements(Object o, Class<?> type) throws IllegalAccessException {
+        long sum = 0;
+        for (java.lang.reflect.Field f : type.getDeclaredFields()) {
+            if (java.lang.reflect.Modifier.isStatic(f.getModifiers()) || !f.getType().isArray()) {
+                continue;
+            }
+            f.setAccessible(true);
+            Object a = f.get(o);
+            if (a instanceof float[][] rows) {
+                for (float[] r : rows) {
+                    sum += r == null ? 0 : r.length;
+                }
+            } else if (a instanceof float[] || a instanceof int[]) {
+                sum += java.lang.reflect.Array.getLength(a);
+            }
+        }
+        return sum;
+    }
 }
