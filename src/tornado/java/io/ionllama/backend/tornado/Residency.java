@@ -304,9 +304,8 @@ final class Residency implements AutoCloseable {
 
     /** Counts the stage's pack, which its graph sends with every execution. */
     private void send(Stage st) {
-        long n = DeviceGraph.bytes(st.pack.arrays());
-        packBytes += n;
-        countIn(n);
+        packBytes += st.pack.bytes;
+        countIn(st.pack.bytes);
     }
 
     /** Counts the per-call arrays the site's own graph sends with each execution. */

@@ -55,12 +55,17 @@ final class ResidentPlan {
      * of its own, and the packs are not shared arrays: they cost no node in any other graph.
      */
     static final class Pack {
-        int[] ints;
-        float[] floats;
+        final int[] ints;
+        final float[] floats;
+        /** The arrays that exist, as the stage graph transfers them, and their bytes (counted per execution). */
+        final Object[] arrays;
+        final long bytes;
 
-        /** The pack's arrays that exist, for the stage graph's transfer. */
-        Object[] arrays() {
-            return Stream.of(ints, floats).filter(Objects::nonNull).toArray();
+        Pack(int ints, int floats) {
+            this.ints = ints > 0 ? new int[ints] : null;
+            this.floats = floats > 0 ? new float[floats] : null;
+            this.arrays = Stream.of(this.ints, this.floats).filter(Objects::nonNull).toArray();
+            this.bytes = DeviceGraph.bytes(arrays);
         }
     }
 
@@ -311,9 +316,7 @@ final class ResidentPlan {
                 }
             }
         }
-        Pack p = new Pack();
-        p.ints = ints > 0 ? new int[ints] : null;
-        p.floats = floats > 0 ? new float[floats] : null;
+        Pack p = new Pack(ints, floats);
         st.pack = p;
         ints = 0;
         floats = 0;
@@ -347,9 +350,8 @@ final class ResidentPlan {
             String name = "resident_" + serial + "_stage" + stageCount++;
             StageTaskGraph g = new StageTaskGraph(name, false);
             g.consumeFromDevice(all);
-            Object[] pack = st.pack.arrays();
-            if (pack.length > 0) {
-                g.transferToDevice(DataTransferMode.EVERY_EXECUTION, pack);
+            if (st.pack.arrays.length > 0) {
+                g.transferToDevice(DataTransferMode.EVERY_EXECUTION, st.pack.arrays);
             }
             GridScheduler named = g.grids(grids);
             for (int i = st.from; i < st.to; i++) {
