@@ -14,8 +14,10 @@ import io.ionllama.kernels.Attention;
  *                               local    (nEnc + nDec) (4 dL^2 + 3 dL mlpL) + 256 dL
  *   per patch (R rows):         global   L (4 dM^2 + 3 dM mlpG) + dL dM (W_p) + dM dL (W_up, R + 1 rows)
  *   attention, per query i, head and key read (k_i keys: min(i+1, w) plus the dilated
- *   offsets 2^m <= i, or i+1 dense):  forward 4 hd (q.k, p v), backward 10 hd (dq pass:
- *   dout.v, ds k; dk/dv pass: dout.v, ds q, p dout)  => 14 hd
+ *   offsets 2^m <= i, or i+1 dense):  forward 4 hd (q.k, p v), backward 8 hd (dp = dout.v,
+ *   dq = ds k, dk = ds q, dv = p dout)  => 12 hd, the model's products only: FLOPs an
+ *   implementation adds (the scalar units' second dout.v, the Vector API path's recomputed
+ *   scores) are not counted (sessions before 11 counted 14 hd)
  * </pre>
  *
  * The entropy model trains on its own loss, so its backward is counted like the rest. With a
@@ -25,6 +27,9 @@ import io.ionllama.kernels.Attention;
  */
 public final class StepFlops {
     private StepFlops() {}
+
+    /** FLOPs per key read, query and head, in units of the head dimension: 4 forward + 8 backward. */
+    public static final double ATTENTION_PER_KEY = 12.0;
 
     /**
      * FLOPs of one step over {@code bytes} rows whose sequences have {@code patches[b]} closed
@@ -49,7 +54,7 @@ public final class StepFlops {
         }
         double macs = perByte * bytes + perPatch * rows + dM * dL; // + the start row of W_up
         double frozen = tokun != null ? tokunEncoderForward(tokun, bytes) : 0;
-        return 6 * macs + 14.0 * c.headDim() * c.heads() * c.layers() * keys + frozen;
+        return 6 * macs + ATTENTION_PER_KEY * c.headDim() * c.heads() * c.layers() * keys + frozen;
     }
 
     /**
@@ -79,7 +84,7 @@ public final class StepFlops {
         double d = c.dModel();
         double perByte = c.layers() * (4 * d * d + 3 * d * c.mlp()) + 256 * d;
         double keys = (double) batch * keysRead(seqLen, 0, true);
-        return 6 * perByte * batch * seqLen + 14.0 * c.headDim() * c.heads() * c.layers() * keys;
+        return 6 * perByte * batch * seqLen + ATTENTION_PER_KEY * c.headDim() * c.heads() * c.layers() * keys;
     }
 
     /**

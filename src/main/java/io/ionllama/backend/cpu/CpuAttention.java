@@ -207,7 +207,7 @@ final class CpuAttention {
     void attentionDenseForward(float[] out, int outOff, float[] att, int attOff,
                                float[] q, int qOff, float[] k, int kOff, float[] v, int vOff,
                                int B, int P, int heads, int headDim) {
-        if (simd != null) {
+        if (simd != null && SimdAttention.supports(P)) {
             simd.denseForward(out, outOff, att, attOff, q, qOff, k, kOff, v, vOff, B, P, heads, headDim);
             return;
         }
@@ -218,7 +218,7 @@ final class CpuAttention {
                                 float[] dout, int doutOff, float[] q, int qOff, float[] k, int kOff,
                                 float[] v, int vOff, float[] out, int outOff, float[] att, int attOff,
                                 int B, int P, int heads, int headDim) {
-        if (simd != null) {
+        if (simd != null && SimdAttention.supports(P)) {
             simd.denseBackward(dq, dqOff, dk, dkOff, dv, dvOff, dout, doutOff, q, qOff, k, kOff, v, vOff,
                     out, outOff, att, attOff, B, P, heads, headDim);
             return;

@@ -2,7 +2,6 @@ package io.ionllama.backend.cpu;
 
 import io.ionllama.kernels.Attention;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -10,49 +9,50 @@ import jdk.incubator.vector.VectorSpecies;
  * The Vector API path of dense causal attention behind {@link CpuAttention}: the same inputs,
  * outputs and saved probabilities as {@link Attention#denseForward}, {@link
  * Attention#denseBackwardQuery} and {@link Attention#denseBackwardKey} (the scalar units it is
- * tested against), computed as small matrix products per (sequence b, head h, block of rows).
+ * tested against), computed as blocked products per (sequence b, head h, block of QB rows) on one
+ * register-tiled micro-kernel ({@link #micro}: MR = 8 rows by NR = 2 vectors).
  *
  * <pre>
- *   per (b, h):  Kt = K_h^T (forward) or Vt = V_h^T (backward), [hd][Pp], Pp = P rounded up to VL,
- *                zero-padded, in a shared scratch (one transpose pass first)
- *   forward, work item (b, h, query block of QB rows), per group of MR rows g..last:
- *     att[i, 0..N)  = Q_g . Kt[:, 0..N)            N = last+1 rounded up to VL (at most P)
- *     att[i, :]     = softmax_j<=i (scale att[i, j]), zero for j > i
- *     out_g         = att[g.., 0..last] . V[0..last]
+ *   pack, per (b, h):  Xh = X[b, :, h]  as [P8][HDp]  (X = q, k, v or dout; P8 = P rounded up to MR,
+ *                                                     HDp = hd rounded up to NR; zero padded)
+ *                      Yt = Y[b, :, h]^T as panels [Pn/NR][hd][NR]  (Y = k forward, v backward)
+ *   forward, work item (b, h, query block), per group of MR rows g..last:
+ *     S[g.., 0..n)  = Qh_g . Kt[:, 0..n)               n = last+1 rounded up to NR, in a slot buffer
+ *     P[i, :]       = softmax_j<=i (scale S[i, j])     -> att row i (zeros for j > i) and the buffer
+ *     Oh_g          = P[g.., 0..last] . Vh[0..last]     -> out rows g..last
  *   backward pass 1 (dq), work item (b, h, query block):
- *     dS[i, 0..N)   = dO_g . Vt[:, 0..N)           (dp), into a [B*H][P][Pp] scratch
- *     dS[i, j]      = att[i, j] (dS[i, j] - D_i) scale for j <= i, 0 for i < j < N,  D_i = dO_i . O_i
- *     dq_g         += dS[g.., 0..last] . K[0..last]
- *   backward pass 2 (dk, dv), work item (b, h, key block), per group of MR keys g..:
- *     dv_g         += att[g.., g..]^T . dO[g..P)     (att[i, j] = 0 for j > i)
- *     dk_g         += dS[g.., g..]^T  . Q[g..P)
+ *     dS[i, 0..n)   = dOh_g . Vt[:, 0..n)              into a [B*H][P8][Pn] scratch
+ *     dS[i, j]      = att[i, j] (dS[i, j] - D_i) scale for j <= i, 0 for i < j <= last,  D_i = dO_i . O_i
+ *     dq_g         += dS[g.., 0..last] . Kh[0..last]
+ *   backward pass 2 (dk, dv), work item (b, h, key block k0..k1):
+ *     Pc[t, :]      = att[t, k0..k0+QB), Dc[t, :] = dS[t, k0..k0+QB)   for t in [k0, P): the block's
+ *                     columns copied into a slot buffer, so the products broadcast from 128 contiguous bytes a step
+ *     per group of MR keys g..:   dv_g += Pc[g..P, g..]^T . dOh[g..P),  dk_g += Dc[g..P, g..]^T . Qh[g..P)
  * </pre>
  *
- * <p>Every product runs on one micro-kernel ({@link #gemm}): an MR-row tile of C in registers,
- * four vectors wide (then three, two, one), one broadcast-FMA per row per step of the reduction;
- * the last columns of a row are one masked vector (masked-off lanes load zeros and are never
- * stored). Each element of C is one FMA chain over the reduction index in order from its initial
- * value, whichever tile shape or vector width computed it, so results depend on the shape only.
- * The softmax uses {@link SimdElementwise#exp} (a polynomial, not {@code
- * Math.exp}) and sums lanes in a fixed order (no {@code reduceLanes} for sums). Rows of a group
- * read up to the group's last key: the extra entries are exact zeros (att and dS above the
- * diagonal), or, for the scores, overwritten by the softmax.
+ * <p>Why this shape: the micro-kernel's 16 accumulators cover the FMA latency of two pipes (8
+ * would not: a 4 x 2-vector tile ran at half the speed of the same loop with 8 rows), and its B
+ * operand is always a packed, contiguous, zero-padded panel, so no product needs a mask or a
+ * strided vector load; head dimensions that are not a multiple of NR (the seed's 24) run as zero
+ * columns. A broadcast operand may be strided (rows of the score buffer, of dS, of a packed head).
  *
- * <p>Work items write disjoint outputs (out/att rows and dq rows of their query block; dk/dv rows
- * of their key block; the dS rows of their query block), so the results are identical for any
- * thread count. Blocks are handed out long and short alternately (as {@link CpuAttention} does
- * for the units) so threads get even work. Scratch grows only; dispatch allocates nothing.
+ * <p>Each element of a product is one FMA chain over the reduction index in order from zero,
+ * whichever tile or thread computed it, so results depend on the shape only; dq, dk and dv get
+ * their block's result added once. The softmax uses {@link SimdElementwise#exp} (a polynomial,
+ * not {@code Math.exp}) on whole vectors, the last one masked, and sums lanes in a fixed order (no
+ * {@code reduceLanes} for sums). Work items write disjoint outputs, so the results are identical
+ * for any thread count; per-slot buffers (one per {@link WorkerPool} slot) hold a work item's
+ * scores or packed columns. Blocks are handed out long and short alternately so threads get even
+ * work. Scratch grows only; dispatch allocates nothing.
  *
  * <p>Loop-carried vectors (the softmax's running max and sum) are never the receiver of a
  * Vector API call, always the argument ({@code load.max(vmax)}, {@code e.add(vsum)}; max and IEEE
  * add are commutative, so the bits are the same). C2 types a loop phi with the declared type
  * {@code FloatVector}, so {@code vmax.max(x)} reaches the abstract {@code FloatVector.lanewise} as a
  * virtual call that only a type profile of the JDK's shared call site can devirtualize. Without one
- * (-XX:-TieredCompilation, -Xbatch, or a loaded machine where softmaxRow compiles early) PrintInlining
- * says {@code FloatVector::lanewise (0 bytes) failed to inline: virtual call}, the phi's back edge
- * stays an opaque call result, and every iteration boxes a vector: about 1.2 MB per 40 calls in
- * {@code SimdAttentionTest.steadyStateAllocatesNothing}. A freshly loaded or computed vector has
- * its exact class ({@code Float512Vector}, ...) in C2's types, so its calls always inline.
+ * (-XX:-TieredCompilation, -Xbatch, or a loaded machine where softmaxRow compiles early) every
+ * iteration boxes a vector. A freshly loaded or computed vector has its exact class ({@code
+ * Float512Vector}, ...) in C2's types, so its calls always inline.
  *
  * <p>Loaded only when {@link SimdSupport#available()} is true.
  */
@@ -62,130 +62,214 @@ final class SimdAttention {
      * The products' species: the one every Vector API path of this backend uses. A second shape
      * (256-bit products beside 512-bit elementwise code) splits the JDK's type profiles inside
      * {@code FloatVector} between two classes, and C2 then may leave a tile's FMAs on the boxing
-     * Java fallback for good: hundreds of KB allocated per call, several times slower, depending
-     * on compile timing ({@code SimdAttentionTest.steadyStateAllocatesNothing} caught it on an
-     * AVX-512 machine, and reproduces it with -XX:-TieredCompilation).
+     * Java fallback for good ({@code SimdAttentionTest.steadyStateAllocatesNothing} caught it).
      */
     static final VectorSpecies<Float> V = SimdElementwise.S;
     static final int VL = V.length();
-    /** The softmax's species (that of {@link SimdElementwise#exp}): the same. */
-    static final VectorSpecies<Float> S = V;
-    static final int SL = S.length();
-    /** Rows of a micro tile. */
-    static final int MR = 4;
+    /** Rows of a micro tile ({@link SimdMatmul#micro}). */
+    static final int MR = SimdMatmul.MR;
+    /** Columns of a micro tile: two vectors. */
+    static final int NR = SimdMatmul.NR;
     /** Rows (queries or keys) of a work item; a multiple of MR. */
     static final int QB = 32;
 
     private final WorkerPool pool;
-    /** Kt or Vt per (b, h): [B*H][hd][Pp]. */
-    private float[] tr = new float[0];
-    /** dS per (b, h): [B*H][P][Pp]. */
-    private float[] ds = new float[0];
+    /** Packed heads, [B*H][HDp/NR][P8][NR] each (panels of NR dimensions): queries, keys, values, output gradient. */
+    private float[] qh = new float[0], kh = new float[0], vh = new float[0], doh = new float[0];
+    /** Transposed panels, [B*H][Pn/NR][hd][NR] each: keys, values. */
+    private float[] kt = new float[0], vt = new float[0];
+    /**
+     * Per slot: forward, a group's scores [MR][W] and product [MR][HDp]; backward, a block's P and
+     * dS [QB][W] each, a product [MR][HDp], and the head's dk and dv sums [P8][HDp] each.
+     */
+    private final float[][] slotBuffers;
 
-    private final TransposeTask transpose = new TransposeTask();
+    private final PackTask pack = new PackTask();
     private final ForwardTask forward = new ForwardTask();
-    private final QueryTask query = new QueryTask();
-    private final KeyTask key = new KeyTask();
+    private final BackwardTask backward = new BackwardTask();
 
     SimdAttention(WorkerPool pool) {
         this.pool = pool;
+        this.slotBuffers = new float[pool.threads()][];
     }
 
-    static int padded(int P) {
-        return (P + VL - 1) / VL * VL;
+    static int roundUp(int v, int q) {
+        return (v + q - 1) / q * q;
+    }
+
+    /** Row stride of the rows buffers: P rounded up to NR, plus NR of slack for vector tails. */
+    static int width(int P) {
+        return roundUp(P, NR) + NR;
+    }
+
+    /** Whether this path takes the shape: P >= 2 (a row's max and 1/sum fit in its two first floats). */
+    static boolean supports(int P) {
+        return P >= 2;
     }
 
     // ---------------------------------------------------------------- the two calls
 
+    /**
+     * out, and in att row (b, h, i) the row's scaled max and 1/sum at its first two floats (the
+     * rest of att is left as it was): all the backward needs to recompute the probabilities.
+     */
     void denseForward(float[] out, int outOff, float[] att, int attOff, float[] q, int qOff,
                       float[] k, int kOff, float[] v, int vOff, int B, int P, int H, int hd) {
-        int Pp = padded(P);
-        long need = (long) B * H * hd * Pp;
-        if (tr.length < need) {
-            tr = new float[Math.toIntExact(need)];
-        }
-        transposeHeads(k, kOff, B, P, H, hd);
+        int heads = B * H, hs = roundUp(P, MR) * roundUp(hd, NR), ps = roundUp(P, NR) * hd;
+        qh = grow(qh, heads, hs);
+        vh = grow(vh, heads, hs);
+        kt = grow(kt, heads, ps);
+        growSlots(MR * width(P) + MR * roundUp(hd, NR));
+        PackTask p = pack;
+        p.rows(0, q, qOff, qh).rows(1, v, vOff, vh).panels(0, k, kOff, kt);
+        runPack(p, B, P, H, hd);
         ForwardTask t = forward;
-        t.set(att, attOff, q, qOff, k, kOff, v, vOff, B, P, H, hd);
-        t.out = out; t.outOff = outOff;
-        pool.parallelFor(B * H * t.blocks, t);
-        t.clear();
-        t.out = null;
+        t.set(B, P, H, hd);
+        t.att = att; t.attOff = attOff; t.out = out; t.outOff = outOff;
+        pool.parallelFor(t.units, t);
+        t.att = t.out = null;
     }
 
+    /**
+     * The gradients, added to dq, dk and dv, from the row statistics the forward left in att; the
+     * probabilities are recomputed from q and k (bit for bit those of the forward).
+     */
     void denseBackward(float[] dq, int dqOff, float[] dk, int dkOff, float[] dv, int dvOff,
                        float[] dout, int doutOff, float[] q, int qOff, float[] k, int kOff,
                        float[] v, int vOff, float[] out, int outOff, float[] att, int attOff,
                        int B, int P, int H, int hd) {
-        int Pp = padded(P);
-        long needT = (long) B * H * hd * Pp, needS = (long) B * H * P * Pp;
-        if (tr.length < needT) {
-            tr = new float[Math.toIntExact(needT)];
-        }
-        if (ds.length < needS) {
-            ds = new float[Math.toIntExact(needS)];
-        }
-        transposeHeads(v, vOff, B, P, H, hd);
-        QueryTask tq = query;
-        tq.set(att, attOff, q, qOff, k, kOff, v, vOff, B, P, H, hd);
-        tq.dq = dq; tq.dqOff = dqOff; tq.dout = dout; tq.doutOff = doutOff; tq.out = out; tq.outOff = outOff;
-        pool.parallelFor(B * H * tq.blocks, tq);
-        tq.clear();
-        tq.dq = tq.dout = tq.out = null;
-        KeyTask tk = key;
-        tk.set(att, attOff, q, qOff, k, kOff, v, vOff, B, P, H, hd);
-        tk.dk = dk; tk.dkOff = dkOff; tk.dv = dv; tk.dvOff = dvOff; tk.dout = dout; tk.doutOff = doutOff;
-        pool.parallelFor(B * H * tk.blocks, tk);
-        tk.clear();
-        tk.dk = tk.dv = tk.dout = null;
+        int heads = B * H, P8 = roundUp(P, MR), HDp = roundUp(hd, NR), hs = P8 * HDp, ps = roundUp(P, NR) * hd;
+        qh = grow(qh, heads, hs);
+        kh = grow(kh, heads, hs);
+        vh = grow(vh, heads, hs);
+        doh = grow(doh, heads, hs);
+        kt = grow(kt, heads, ps);
+        vt = grow(vt, heads, ps);
+        growSlots(2 * QB * width(P) + MR * HDp + 2 * hs);
+        PackTask p = pack;
+        p.rows(0, q, qOff, qh).rows(1, k, kOff, kh).rows(2, v, vOff, vh).rows(3, dout, doutOff, doh);
+        p.panels(0, k, kOff, kt).panels(1, v, vOff, vt);
+        runPack(p, B, P, H, hd);
+        BackwardTask t = backward;
+        t.set(B, P, H, hd);
+        t.units = heads;
+        t.att = att; t.attOff = attOff;
+        t.dq = dq; t.dqOff = dqOff; t.dk = dk; t.dkOff = dkOff; t.dv = dv; t.dvOff = dvOff;
+        t.dout = dout; t.doutOff = doutOff; t.out = out; t.outOff = outOff;
+        pool.parallelFor(heads, t);
+        t.att = t.dq = t.dk = t.dv = t.dout = t.out = null;
     }
 
-    private void transposeHeads(float[] x, int xOff, int B, int P, int H, int hd) {
-        TransposeTask t = transpose;
-        t.x = x; t.xOff = xOff; t.P = P; t.H = H; t.hd = hd; t.tr = tr;
-        pool.parallelFor(B * H, t);
-        t.x = null; t.tr = null;
+    private static float[] grow(float[] a, int heads, int perHead) {
+        long need = (long) heads * perHead;
+        return a.length < need ? new float[Math.toIntExact(need)] : a;
+    }
+
+    private void growSlots(int need) {
+        for (int s = 0; s < slotBuffers.length; s++) {
+            if (slotBuffers[s] == null || slotBuffers[s].length < need) {
+                slotBuffers[s] = new float[need];
+            }
+        }
+    }
+
+    private void runPack(PackTask p, int B, int P, int H, int hd) {
+        p.P = P; p.H = H; p.hd = hd;
+        pool.parallelFor(B * H, p);
+        p.clear();
     }
 
     // ---------------------------------------------------------------- tasks
 
-    /** Unit (b*H + h): tr[(bh hd + d) Pp + j] = x[(b P + j) C + h hd + d], zero for P <= j < Pp. */
-    private static final class TransposeTask implements WorkerPool.RangeTask {
-        float[] x, tr;
-        int xOff, P, H, hd;
+    /** Unit (b*H + h): the packed heads (rows) and transposed panels of one (sequence, head). */
+    private static final class PackTask implements WorkerPool.RangeTask {
+        final float[][] rowSrc = new float[4][], rowDst = new float[4][], panelSrc = new float[2][], panelDst = new float[2][];
+        final int[] rowOff = new int[4], panelOff = new int[2];
+        int P, H, hd;
+
+        PackTask rows(int slot, float[] x, int xOff, float[] dst) {
+            rowSrc[slot] = x; rowOff[slot] = xOff; rowDst[slot] = dst;
+            return this;
+        }
+
+        PackTask panels(int slot, float[] x, int xOff, float[] dst) {
+            panelSrc[slot] = x; panelOff[slot] = xOff; panelDst[slot] = dst;
+            return this;
+        }
+
+        void clear() {
+            java.util.Arrays.fill(rowSrc, null);
+            java.util.Arrays.fill(rowDst, null);
+            java.util.Arrays.fill(panelSrc, null);
+            java.util.Arrays.fill(panelDst, null);
+        }
 
         @Override
         public void run(int from, int to) {
-            int C = H * hd, Pp = padded(P);
+            int C = H * hd, P8 = roundUp(P, MR), HDp = roundUp(hd, NR), Pn = roundUp(P, NR);
             for (int bh = from; bh < to; bh++) {
-                int b = bh / H, h = bh % H, t0 = bh * hd * Pp;
-                for (int j = 0; j < P; j++) {
-                    int xr = xOff + (b * P + j) * C + h * hd;
-                    for (int d = 0; d < hd; d++) {
-                        tr[t0 + d * Pp + j] = x[xr + d];
+                int b = bh / H, h = bh % H, src = b * P * C + h * hd;
+                for (int s = 0; s < rowSrc.length; s++) {
+                    if (rowSrc[s] != null) {
+                        rows(rowSrc[s], rowOff[s] + src, rowDst[s], bh * P8 * HDp, C, P8, HDp);
                     }
                 }
-                for (int d = 0; d < hd; d++) {
-                    java.util.Arrays.fill(tr, t0 + d * Pp + P, t0 + (d + 1) * Pp, 0f);
+                for (int s = 0; s < panelSrc.length; s++) {
+                    if (panelSrc[s] != null) {
+                        panels(panelSrc[s], panelOff[s] + src, panelDst[s], bh * Pn * hd, C, Pn);
+                    }
+                }
+            }
+        }
+
+        /** xh[d / NR][t][d % NR] = x[t, d] for t < P, d < hd; zero elsewhere in [HDp/NR][P8][NR]. */
+        private void rows(float[] x, int src, float[] xh, int dst, int C, int P8, int HDp) {
+            for (int dp = 0; dp < HDp; dp += NR) {
+                int o = dst + dp * P8, w = Math.max(0, Math.min(NR, hd - dp));
+                for (int t = 0; t < P8; t++, o += NR) {
+                    int xr = src + t * C + dp;
+                    int c = 0;
+                    if (t < P) {
+                        for (; c < w; c++) {
+                            xh[o + c] = x[xr + c];
+                        }
+                    }
+                    for (; c < NR; c++) {
+                        xh[o + c] = 0f;
+                    }
+                }
+            }
+        }
+
+        /** xt[jp][d][c] = x[jp NR + c, d], zero for positions >= P. */
+        private void panels(float[] x, int src, float[] xt, int dst, int C, int Pn) {
+            // position by position: each source row is read once, front to back; a panel (hd x NR) stays in L1
+            for (int jp = 0; jp < Pn; jp += NR) {
+                int o = dst + jp * hd;
+                for (int c = 0; c < NR; c++) {
+                    int j = jp + c, xr = src + j * C;
+                    if (j < P) {
+                        for (int d = 0; d < hd; d++) {
+                            xt[o + d * NR + c] = x[xr + d];
+                        }
+                    } else {
+                        for (int d = 0; d < hd; d++) {
+                            xt[o + d * NR + c] = 0f;
+                        }
+                    }
                 }
             }
         }
     }
 
     private abstract class Fields {
-        float[] att, q, k, v;
-        int attOff, qOff, kOff, vOff, B, P, H, hd, blocks;
+        float[] att;
+        int attOff, B, P, H, hd, blocks, units;
 
-        void set(float[] att, int attOff, float[] q, int qOff, float[] k, int kOff, float[] v, int vOff,
-                 int B, int P, int H, int hd) {
-            this.att = att; this.attOff = attOff; this.q = q; this.qOff = qOff;
-            this.k = k; this.kOff = kOff; this.v = v; this.vOff = vOff;
+        void set(int B, int P, int H, int hd) {
             this.B = B; this.P = P; this.H = H; this.hd = hd;
             this.blocks = (P + QB - 1) / QB;
-        }
-
-        void clear() {
-            att = q = k = v = null;
+            this.units = B * H * blocks;
         }
 
         /** Block of unit u within its (b, h): long and short alternately (0, n-1, 1, n-2, ...). */
@@ -193,399 +277,221 @@ final class SimdAttention {
             int r = u % blocks;
             return (r & 1) == 0 ? r >> 1 : blocks - 1 - (r >> 1);
         }
+
+        /** The buffers of the pool slot whose range starts at {@code from} (WorkerPool's split). */
+        float[] slotBuffer(int from) {
+            int slots = slotBuffers.length;
+            return slotBuffers[(int) (((long) from * slots + units - 1) / units)];
+        }
     }
 
+    /** Unit (b, h, query block), per group of MR queries: scores, softmax (statistics to att), out = P . V. */
     private final class ForwardTask extends Fields implements WorkerPool.RangeTask {
         float[] out;
         int outOff;
 
         @Override
         public void run(int from, int to) {
-            float[] tr = SimdAttention.this.tr;
-            int C = H * hd, Pp = padded(P);
+            float[] kt = SimdAttention.this.kt, qh = SimdAttention.this.qh, vh = SimdAttention.this.vh,
+                    buf = slotBuffer(from);
+            int C = H * hd, P8 = roundUp(P, MR), HDp = roundUp(hd, NR), Pn = roundUp(P, NR), W = width(P);
+            int ob = MR * W;
             float scale = Attention.scale(hd);
             for (int u = from; u < to; u++) {
                 int bh = u / blocks, b = bh / H, h = bh % H;
                 int q0 = block(u) * QB, q1 = Math.min(q0 + QB, P);
-                int base = b * P * C + h * hd, kt = bh * hd * Pp, a0 = attOff + bh * P * P;
+                int hs = bh * P8 * HDp, ps = bh * Pn * hd, a0 = attOff + bh * P * P;
                 for (int g = q0; g < q1; g += MR) {
-                    int rows = Math.min(MR, q1 - g), last = g + rows - 1;
-                    int n = Math.min(padded(last + 1), P);
-                    gemm(att, a0 + g * P, P, q, qOff + base + g * C, C, 1, tr, kt, Pp, 0, hd, rows, n, false);
-                    for (int i = g; i <= last; i++) {
-                        softmaxRow(att, a0 + i * P, i + 1, P, scale);
+                    int last = Math.min(g + MR, P) - 1, n = roundUp(last + 1, NR);
+                    for (int jp = 0; jp < n; jp += NR) {
+                        scores(qh, hs, P8, g, kt, ps + jp * hd, hd, buf, jp, W);
                     }
-                    gemm(out, outOff + base + g * C, C, att, a0 + g * P, P, 1, v, vOff + base, C, 0, last + 1,
-                            rows, hd, false);
+                    for (int i = g; i <= last; i++) {
+                        softmaxRow(buf, (i - g) * W, i + 1, last + 1, scale, att, a0 + i * P);
+                    }
+                    for (int dp = 0; dp < HDp; dp += NR) {
+                        SimdMatmul.micro(last + 1, buf, 0, W, 1, vh, hs + dp * P8, buf, ob + dp, HDp, false);
+                    }
+                    for (int i = g; i <= last; i++) {
+                        System.arraycopy(buf, ob + (i - g) * HDp, out, outOff + (b * P + i) * C + h * hd, hd);
+                    }
                 }
             }
         }
     }
 
-    private final class QueryTask extends Fields implements WorkerPool.RangeTask {
-        float[] dq, dout, out;
-        int dqOff, doutOff, outOff;
+    /**
+     * Unit (b, h): the whole head, block by block of QB queries. Per block: scores S and dP over
+     * the keys up to the block's last query, P from the saved statistics, dS; dq of the block's
+     * rows; and the block's share of every earlier key's dv (P^T dO) and dk (dS^T Q), added to
+     * sums that stay in the slot's buffer until the head is done (so each key's sum runs over the
+     * blocks in order, whichever thread runs the head).
+     */
+    private final class BackwardTask extends Fields implements WorkerPool.RangeTask {
+        float[] dq, dk, dv, dout, out;
+        int dqOff, dkOff, dvOff, doutOff, outOff;
 
         @Override
         public void run(int from, int to) {
-            float[] tr = SimdAttention.this.tr, ds = SimdAttention.this.ds;
-            int C = H * hd, Pp = padded(P);
+            float[] kt = SimdAttention.this.kt, vt = SimdAttention.this.vt, qh = SimdAttention.this.qh,
+                    kh = SimdAttention.this.kh, doh = SimdAttention.this.doh, buf = slotBuffer(from);
+            int C = H * hd, P8 = roundUp(P, MR), HDp = roundUp(hd, NR), Pn = roundUp(P, NR), W = width(P);
+            int db = QB * W, ob = 2 * QB * W, kb = ob + MR * HDp, vb = kb + P8 * HDp;
             float scale = Attention.scale(hd);
-            for (int u = from; u < to; u++) {
-                int bh = u / blocks, b = bh / H, h = bh % H;
-                int q0 = block(u) * QB, q1 = Math.min(q0 + QB, P);
-                int base = b * P * C + h * hd, vt = bh * hd * Pp, a0 = attOff + bh * P * P, s0 = bh * P * Pp;
-                for (int g = q0; g < q1; g += MR) {
-                    int rows = Math.min(MR, q1 - g), last = g + rows - 1;
-                    int n = padded(last + 1);
-                    gemm(ds, s0 + g * Pp, Pp, dout, doutOff + base + g * C, C, 1, tr, vt, Pp, 0, hd, rows, n, false);
-                    for (int i = g; i <= last; i++) {
-                        int ir = base + i * C;
-                        float dsum = 0f;
-                        for (int d = 0; d < hd; d++) {
-                            dsum = Math.fma(dout[doutOff + ir + d], out[outOff + ir + d], dsum);
+            for (int bh = from; bh < to; bh++) {
+                int b = bh / H, h = bh % H;
+                int hs = bh * P8 * HDp, ps = bh * Pn * hd, a0 = attOff + bh * P * P;
+                java.util.Arrays.fill(buf, kb, vb + P8 * HDp, 0f);
+                for (int q0 = 0; q0 < P; q0 += QB) {
+                    int q1 = Math.min(q0 + QB, P), n = roundUp(q1, NR), rows = roundUp(q1 - q0, MR);
+                    for (int r = 0; r < rows; r += MR) {
+                        int g = q0 + r;
+                        for (int jp = 0; jp < n; jp += NR) {
+                            scores(qh, hs, P8, g, kt, ps + jp * hd, hd, buf, r * W + jp, W);
+                            scores(doh, hs, P8, g, vt, ps + jp * hd, hd, buf, db + r * W + jp, W);
                         }
-                        dsRow(ds, s0 + i * Pp, att, a0 + i * P, i + 1, n, dsum, scale);
                     }
-                    gemm(dq, dqOff + base + g * C, C, ds, s0 + g * Pp, Pp, 1, k, kOff + base, C, 0, last + 1,
-                            rows, hd, true);
+                    for (int r = 0; r < rows; r++) {
+                        int i = q0 + r, o = r * W;
+                        if (i < P) {
+                            int ir = (b * P + i) * C + h * hd;
+                            float dsum = 0f;
+                            for (int d = 0; d < hd; d++) {
+                                dsum = Math.fma(dout[doutOff + ir + d], out[outOff + ir + d], dsum);
+                            }
+                            int ar = a0 + i * P;
+                            probabilityRow(buf, o, buf, db + o, i + 1, n, att[ar], att[ar + 1], dsum, scale);
+                        } else {
+                            java.util.Arrays.fill(buf, o, o + n, 0f);
+                            java.util.Arrays.fill(buf, db + o, db + o + n, 0f);
+                        }
+                    }
+                    // dq of the block's rows: dS[g.., 0..last] . K
+                    for (int r = 0; r < rows; r += MR) {
+                        int g = q0 + r, last = Math.min(g + MR, P) - 1;
+                        for (int dp = 0; dp < HDp; dp += NR) {
+                            SimdMatmul.micro(last + 1, buf, db + r * W, W, 1, kh, hs + dp * P8, buf, ob + dp, HDp, false);
+                        }
+                        for (int i = g; i <= last; i++) {
+                            add(buf, ob + (i - g) * HDp, dq, dqOff + (b * P + i) * C + h * hd, hd);
+                        }
+                    }
+                    // keys 0..q1: dv += P^T . dO_block, dk += dS^T . Q_block (rows of the block in order)
+                    for (int j = 0; j < q1; j += MR) {
+                        for (int dp = 0; dp < HDp; dp += NR) {
+                            int c = j * HDp + dp;
+                            SimdMatmul.micro(rows, buf, j, 1, W, doh, hs + dp * P8 + q0 * NR, buf, vb + c, HDp, true);
+                            SimdMatmul.micro(rows, buf, db + j, 1, W, qh, hs + dp * P8 + q0 * NR, buf, kb + c, HDp, true);
+                        }
+                    }
+                }
+                for (int j = 0; j < P; j++) {
+                    int dst = (b * P + j) * C + h * hd;
+                    add(buf, vb + j * HDp, dv, dvOff + dst, hd);
+                    add(buf, kb + j * HDp, dk, dkOff + dst, hd);
                 }
             }
         }
     }
 
-    private final class KeyTask extends Fields implements WorkerPool.RangeTask {
-        float[] dk, dv, dout;
-        int dkOff, dvOff, doutOff;
+    /**
+     * C[0..MR, 0..NR) = X[g..g+MR) . Yt[:, panel]: rows g.. of a packed head (panels of NR
+     * dimensions at xh[hs + dp P8 + t NR]) times one transposed panel (yt[yo + d NR ..]), the
+     * dimensions NR at a time, continuing each FMA chain through C.
+     */
+    private static void scores(float[] xh, int hs, int P8, int g, float[] yt, int yo, int hd, float[] c, int ci, int ldc) {
+        for (int dp = 0; dp < hd; dp += NR) {
+            SimdMatmul.micro(Math.min(NR, hd - dp), xh, hs + dp * P8 + g * NR, NR, 1, yt, yo + dp * NR, c, ci, ldc, dp > 0);
+        }
+    }
 
-        @Override
-        public void run(int from, int to) {
-            float[] ds = SimdAttention.this.ds;
-            int C = H * hd, Pp = padded(P);
-            for (int u = from; u < to; u++) {
-                int bh = u / blocks, b = bh / H, h = bh % H;
-                int k0 = block(u) * QB, k1 = Math.min(k0 + QB, P);
-                int base = b * P * C + h * hd, a0 = attOff + bh * P * P, s0 = bh * P * Pp;
-                for (int g = k0; g < k1; g += MR) {
-                    int rows = Math.min(MR, k1 - g);
-                    gemm(dv, dvOff + base + g * C, C, att, a0 + g, 1, P, dout, doutOff + base, C, g, P, rows, hd, true);
-                    gemm(dk, dkOff + base + g * C, C, ds, s0 + g, 1, Pp, q, qOff + base, C, g, P, rows, hd, true);
-                }
-            }
+    /** y[yo + d] += x[xo + d] for d < n. */
+    private static void add(float[] x, int xo, float[] y, int yo, int n) {
+        for (int d = 0; d < n; d++) {
+            y[yo + d] += x[xo + d];
         }
     }
 
     // ---------------------------------------------------------------- softmax and dS rows
 
     /**
-     * Row of n = i+1 raw scores at a[o..o+n): p_j = softmax(scale s_j), then zeros up to P. Max
-     * is exact in any order; the sum adds vector lanes in lane order, then the tail.
+     * Row of n = i+1 raw scores at a[o..o+n) becomes its probabilities softmax(scale s), zeros from
+     * n to end (the group's last query + 1); the row's scaled max and 1/sum go to st[so], st[so + 1].
+     * Max is exact in any order; exp on whole vectors (the buffer row holds n rounded up to VL
+     * floats), lanes summed in lane order.
      */
-    static void softmaxRow(float[] a, int o, int n, int P, float scale) {
-        // max_j(scale s_j) = scale max_j(s_j) exactly (scale > 0, rounding is monotone)
-        int j = 0;
-        FloatVector vmax = FloatVector.broadcast(S, -Float.MAX_VALUE);
-        for (; j + SL <= n; j += SL) {
+    static void softmaxRow(float[] a, int o, int n, int end, float scale, float[] st, int so) {
+        // Lanes n..N (N = n rounded up to VL) get the lowest float: never the max, and exp clamps
+        // them to exp(-104), below half an ulp of a sum that holds exp(0) = 1; normalize then
+        // zeroes them. One exp call site: a second one (a masked tail) was left out of line by
+        // C2's inlining budget and ran at a tenth of the speed.
+        int N = roundUp(n, VL);
+        java.util.Arrays.fill(a, o + n, o + N, -Float.MAX_VALUE);
+        // Four independent max chains (Java's max is a several-instruction sequence; one chain
+        // made this loop latency-bound, as slow as the exp loop); max is exact in any order.
+        FloatVector m0 = FloatVector.broadcast(V, -Float.MAX_VALUE), m1 = m0, m2 = m0, m3 = m0;
+        int j4 = 0;
+        for (; j4 + 4 * VL <= N; j4 += 4 * VL) {
             // the fresh load is the receiver, the loop phi the argument (class comment: virtual call)
-            vmax = FloatVector.fromArray(S, a, o + j).max(vmax);
+            m0 = FloatVector.fromArray(V, a, o + j4).max(m0);
+            m1 = FloatVector.fromArray(V, a, o + j4 + VL).max(m1);
+            m2 = FloatVector.fromArray(V, a, o + j4 + 2 * VL).max(m2);
+            m3 = FloatVector.fromArray(V, a, o + j4 + 3 * VL).max(m3);
         }
-        float raw = vmax.reduceLanes(VectorOperators.MAX);
-        for (; j < n; j++) {
-            raw = Math.max(raw, a[o + j]);
+        for (; j4 < N; j4 += VL) {
+            m0 = FloatVector.fromArray(V, a, o + j4).max(m0);
         }
-        float max = raw * scale;
-        FloatVector vsum = FloatVector.zero(S);
-        j = 0;
-        for (; j + SL <= n; j += SL) {
-            FloatVector e = SimdElementwise.exp(FloatVector.fromArray(S, a, o + j).mul(scale).sub(max));
+        // a fresh vector as the receiver, the loop phis as arguments (class comment)
+        FloatVector vmax = FloatVector.broadcast(V, -Float.MAX_VALUE).max(m0).max(m1).max(m2).max(m3);
+        // max_j(scale s_j) = scale max_j(s_j) exactly (scale > 0, rounding is monotone)
+        float max = vmax.reduceLanes(VectorOperators.MAX) * scale;
+        FloatVector vsum = FloatVector.zero(V);
+        for (int j = 0; j < N; j += VL) {
+            FloatVector e = SimdElementwise.exp(FloatVector.fromArray(V, a, o + j).mul(scale).sub(max));
             e.intoArray(a, o + j);
             vsum = e.add(vsum); // the same IEEE sum as vsum + e; the loop phi is not the receiver
         }
         float sum = 0f;
-        for (int l = 0; l < SL; l++) {
+        for (int l = 0; l < VL; l++) {
             sum += vsum.lane(l);
         }
-        for (; j < n; j++) {
-            float e = SimdElementwise.expLane(a[o + j] * scale - max);
-            a[o + j] = e;
-            sum += e;
-        }
         float inv = 1.0f / sum;
-        // A scalar loop (C2's SuperWord vectorizes it; the same product per element, the same
-        // bits), no Vector API: the max and exp loops' Vector API inlining uses up C2's parse-time
-        // node budget (NodeCountInliningCutoff; PrintInlining: expLane and Arrays.fill "failed to
-        // inline: NodeCountInliningCutoff"), so Vector API calls after them are inlined late, when
-        // the loaded vector is still typed as the declared FloatVector, and their virtual calls
-        // inline behind type profile guards ("callee changed to ... TypeProfile"). With
-        // FloatVector.fromArray(S, a, o + j).mul(inv).intoArray(a, o + j) here (mul(float) adds a
-        // guarded this.broadcast(e)), C2 kept the loaded vector's box under -XX:-TieredCompilation
-        // -Xbatch: 641,552 bytes per 10 steps of StepAllocationTest's dense model, every JFR sample
-        // at this load. A hoisted broadcast and mul(vinv) measured 0 but is still inlined late; a
-        // loop without vectors cannot box whatever C2's budget. Keep Vector API code before the
-        // exp loop's end in this method.
-        for (j = 0; j < n; j++) {
-            a[o + j] = a[o + j] * inv;
-        }
-        java.util.Arrays.fill(a, o + n, o + P, 0f);
+        st[so] = max;
+        st[so + 1] = inv;
+        normalize(a, o, n, end, inv);
     }
-
-    /** ds[o + j] = p_j (dp_j - dsum) scale for j < n (dp already at ds[o + j]), 0 for n <= j < end. */
-    static void dsRow(float[] ds, int o, float[] att, int ao, int n, int end, float dsum, float scale) {
-        int j = 0;
-        for (; j + SL <= n; j += SL) {
-            FloatVector p = FloatVector.fromArray(S, att, ao + j);
-            p.mul(FloatVector.fromArray(S, ds, o + j).sub(dsum)).mul(scale).intoArray(ds, o + j);
-        }
-        for (; j < n; j++) {
-            ds[o + j] = att[ao + j] * (ds[o + j] - dsum) * scale;
-        }
-        java.util.Arrays.fill(ds, o + n, o + end, 0f);
-    }
-
-    // ---------------------------------------------------------------- micro-kernel
 
     /**
-     * C(r, c) = (acc ? C(r, c) : 0) + sum_{t = t0}^{t1-1} A(r, t) B(t, c) for r < rows (at most MR),
-     * c < n, each element one FMA chain in t order. C(r, c) = cm[co + r crs + c],
-     * A(r, t) = a[ao + r ars + t acs], B(t, c) = bm[bo + t brs + c].
+     * e[eo + j] *= inv for j < n, zeros from n to end. A scalar loop (C2's SuperWord vectorizes it):
+     * Vector API code here, inlined late after softmaxRow's, kept a loaded vector's box under
+     * -XX:-TieredCompilation -Xbatch.
      */
-    static void gemm(float[] cm, int co, int crs, float[] a, int ao, int ars, int acs,
-                     float[] bm, int bo, int brs, int t0, int t1, int rows, int n, boolean acc) {
-        if (rows == MR) {
-            int c = 0;
-            for (; c + 4 * VL <= n; c += 4 * VL) {
-                tile4x4(cm, co + c, crs, a, ao, ars, acs, bm, bo + c, brs, t0, t1, acc, VL);
-            }
-            // the rest, fewer than four vectors, in one tile: each B row is loaded once per step
-            int rest = n - c;
-            if (rest > 3 * VL) {
-                tile4x4(cm, co + c, crs, a, ao, ars, acs, bm, bo + c, brs, t0, t1, acc, rest - 3 * VL);
-            } else if (rest > 2 * VL) {
-                tile4x3(cm, co + c, crs, a, ao, ars, acs, bm, bo + c, brs, t0, t1, acc, rest - 2 * VL);
-            } else if (rest > VL) {
-                tile4x2(cm, co + c, crs, a, ao, ars, acs, bm, bo + c, brs, t0, t1, acc, rest - VL);
-            } else if (rest > 0) {
-                tile4x1(cm, co + c, crs, a, ao, ars, acs, bm, bo + c, brs, t0, t1, acc, rest);
-            }
-        } else {
-            for (int r = 0; r < rows; r++) {
-                for (int c = 0; c < n; c += VL) {
-                    tile1x1(cm, co + r * crs + c, a, ao + r * ars, acs, bm, bo + c, brs, t0, t1, acc,
-                            Math.min(VL, n - c));
-                }
-            }
+    static void normalize(float[] e, int eo, int n, int end, float inv) {
+        for (int j = 0; j < n; j++) {
+            e[eo + j] = e[eo + j] * inv;
         }
+        java.util.Arrays.fill(e, eo + n, eo + Math.max(n, end), 0f);
     }
 
-    /** Four rows by 4 vectors of columns; of the last vector only the first {@code last} lanes. */
-    private static void tile4x4(float[] cm, int co, int crs, float[] a, int ao, int ars, int acs,
-                                float[] bm, int bo, int brs, int t0, int t1, boolean acc, int last) {
-        VectorMask<Float> m = V.indexInRange(0, last);
-        FloatVector c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33;
-        if (acc) {
-            c00 = FloatVector.fromArray(V, cm, co);
-            c01 = FloatVector.fromArray(V, cm, co + VL);
-            c02 = FloatVector.fromArray(V, cm, co + 2 * VL);
-            c03 = FloatVector.fromArray(V, cm, co + 3 * VL, m);
-            c10 = FloatVector.fromArray(V, cm, co + crs);
-            c11 = FloatVector.fromArray(V, cm, co + crs + VL);
-            c12 = FloatVector.fromArray(V, cm, co + crs + 2 * VL);
-            c13 = FloatVector.fromArray(V, cm, co + crs + 3 * VL, m);
-            c20 = FloatVector.fromArray(V, cm, co + 2 * crs);
-            c21 = FloatVector.fromArray(V, cm, co + 2 * crs + VL);
-            c22 = FloatVector.fromArray(V, cm, co + 2 * crs + 2 * VL);
-            c23 = FloatVector.fromArray(V, cm, co + 2 * crs + 3 * VL, m);
-            c30 = FloatVector.fromArray(V, cm, co + 3 * crs);
-            c31 = FloatVector.fromArray(V, cm, co + 3 * crs + VL);
-            c32 = FloatVector.fromArray(V, cm, co + 3 * crs + 2 * VL);
-            c33 = FloatVector.fromArray(V, cm, co + 3 * crs + 3 * VL, m);
-        } else {
-            c00 = c01 = c02 = c03 = c10 = c11 = c12 = c13 = c20 = c21 = c22 = c23 = c30 = c31 = c32 = c33 = FloatVector.zero(V);
+    /**
+     * Backward row of query i (n = i+1 keys): p_j = exp(scale s_j - max) inv as the forward
+     * computed it (same operations, same bits) and ds_j = p_j (dp_j - dsum) scale for j < n, both
+     * zero from n to end. The exp on whole vectors; lanes past n (scores of later keys) are overwritten.
+     */
+    static void probabilityRow(float[] s, int so, float[] dp, int po, int n, int end, float max, float inv,
+                               float dsum, float scale) {
+        int N = roundUp(n, VL);
+        for (int j = 0; j < N; j += VL) {
+            SimdElementwise.exp(FloatVector.fromArray(V, s, so + j).mul(scale).sub(max)).intoArray(s, so + j);
         }
-        for (int t = t0; t < t1; t++) {
-            int bi = bo + t * brs, ai = ao + t * acs;
-            FloatVector b0 = FloatVector.fromArray(V, bm, bi);
-            FloatVector b1 = FloatVector.fromArray(V, bm, bi + VL);
-            FloatVector b2 = FloatVector.fromArray(V, bm, bi + 2 * VL);
-            FloatVector b3 = FloatVector.fromArray(V, bm, bi + 3 * VL, m);
-            FloatVector a0 = FloatVector.broadcast(V, a[ai]);
-            c00 = a0.fma(b0, c00);
-            c01 = a0.fma(b1, c01);
-            c02 = a0.fma(b2, c02);
-            c03 = a0.fma(b3, c03);
-            FloatVector a1 = FloatVector.broadcast(V, a[ai + ars]);
-            c10 = a1.fma(b0, c10);
-            c11 = a1.fma(b1, c11);
-            c12 = a1.fma(b2, c12);
-            c13 = a1.fma(b3, c13);
-            FloatVector a2 = FloatVector.broadcast(V, a[ai + 2 * ars]);
-            c20 = a2.fma(b0, c20);
-            c21 = a2.fma(b1, c21);
-            c22 = a2.fma(b2, c22);
-            c23 = a2.fma(b3, c23);
-            FloatVector a3 = FloatVector.broadcast(V, a[ai + 3 * ars]);
-            c30 = a3.fma(b0, c30);
-            c31 = a3.fma(b1, c31);
-            c32 = a3.fma(b2, c32);
-            c33 = a3.fma(b3, c33);
+        // Scalar (C2's SuperWord vectorizes it): more Vector API code after the exp in this loop
+        // was inlined late, past C2's node budget, and boxed under -XX:-TieredCompilation -Xbatch.
+        for (int j = 0; j < n; j++) {
+            float p = s[so + j] * inv;
+            s[so + j] = p;
+            dp[po + j] = p * (dp[po + j] - dsum) * scale;
         }
-        c00.intoArray(cm, co);
-        c01.intoArray(cm, co + VL);
-        c02.intoArray(cm, co + 2 * VL);
-        c03.intoArray(cm, co + 3 * VL, m);
-        c10.intoArray(cm, co + crs);
-        c11.intoArray(cm, co + crs + VL);
-        c12.intoArray(cm, co + crs + 2 * VL);
-        c13.intoArray(cm, co + crs + 3 * VL, m);
-        c20.intoArray(cm, co + 2 * crs);
-        c21.intoArray(cm, co + 2 * crs + VL);
-        c22.intoArray(cm, co + 2 * crs + 2 * VL);
-        c23.intoArray(cm, co + 2 * crs + 3 * VL, m);
-        c30.intoArray(cm, co + 3 * crs);
-        c31.intoArray(cm, co + 3 * crs + VL);
-        c32.intoArray(cm, co + 3 * crs + 2 * VL);
-        c33.intoArray(cm, co + 3 * crs + 3 * VL, m);
-    }
-
-    /** Four rows by 3 vectors of columns; of the last vector only the first {@code last} lanes. */
-    private static void tile4x3(float[] cm, int co, int crs, float[] a, int ao, int ars, int acs,
-                                float[] bm, int bo, int brs, int t0, int t1, boolean acc, int last) {
-        VectorMask<Float> m = V.indexInRange(0, last);
-        FloatVector c00, c01, c02, c10, c11, c12, c20, c21, c22, c30, c31, c32;
-        if (acc) {
-            c00 = FloatVector.fromArray(V, cm, co);
-            c01 = FloatVector.fromArray(V, cm, co + VL);
-            c02 = FloatVector.fromArray(V, cm, co + 2 * VL, m);
-            c10 = FloatVector.fromArray(V, cm, co + crs);
-            c11 = FloatVector.fromArray(V, cm, co + crs + VL);
-            c12 = FloatVector.fromArray(V, cm, co + crs + 2 * VL, m);
-            c20 = FloatVector.fromArray(V, cm, co + 2 * crs);
-            c21 = FloatVector.fromArray(V, cm, co + 2 * crs + VL);
-            c22 = FloatVector.fromArray(V, cm, co + 2 * crs + 2 * VL, m);
-            c30 = FloatVector.fromArray(V, cm, co + 3 * crs);
-            c31 = FloatVector.fromArray(V, cm, co + 3 * crs + VL);
-            c32 = FloatVector.fromArray(V, cm, co + 3 * crs + 2 * VL, m);
-        } else {
-            c00 = c01 = c02 = c10 = c11 = c12 = c20 = c21 = c22 = c30 = c31 = c32 = FloatVector.zero(V);
-        }
-        for (int t = t0; t < t1; t++) {
-            int bi = bo + t * brs, ai = ao + t * acs;
-            FloatVector b0 = FloatVector.fromArray(V, bm, bi);
-            FloatVector b1 = FloatVector.fromArray(V, bm, bi + VL);
-            FloatVector b2 = FloatVector.fromArray(V, bm, bi + 2 * VL, m);
-            FloatVector a0 = FloatVector.broadcast(V, a[ai]);
-            c00 = a0.fma(b0, c00);
-            c01 = a0.fma(b1, c01);
-            c02 = a0.fma(b2, c02);
-            FloatVector a1 = FloatVector.broadcast(V, a[ai + ars]);
-            c10 = a1.fma(b0, c10);
-            c11 = a1.fma(b1, c11);
-            c12 = a1.fma(b2, c12);
-            FloatVector a2 = FloatVector.broadcast(V, a[ai + 2 * ars]);
-            c20 = a2.fma(b0, c20);
-            c21 = a2.fma(b1, c21);
-            c22 = a2.fma(b2, c22);
-            FloatVector a3 = FloatVector.broadcast(V, a[ai + 3 * ars]);
-            c30 = a3.fma(b0, c30);
-            c31 = a3.fma(b1, c31);
-            c32 = a3.fma(b2, c32);
-        }
-        c00.intoArray(cm, co);
-        c01.intoArray(cm, co + VL);
-        c02.intoArray(cm, co + 2 * VL, m);
-        c10.intoArray(cm, co + crs);
-        c11.intoArray(cm, co + crs + VL);
-        c12.intoArray(cm, co + crs + 2 * VL, m);
-        c20.intoArray(cm, co + 2 * crs);
-        c21.intoArray(cm, co + 2 * crs + VL);
-        c22.intoArray(cm, co + 2 * crs + 2 * VL, m);
-        c30.intoArray(cm, co + 3 * crs);
-        c31.intoArray(cm, co + 3 * crs + VL);
-        c32.intoArray(cm, co + 3 * crs + 2 * VL, m);
-    }
-
-    /** Four rows by 2 vectors of columns; of the last vector only the first {@code last} lanes. */
-    private static void tile4x2(float[] cm, int co, int crs, float[] a, int ao, int ars, int acs,
-                                float[] bm, int bo, int brs, int t0, int t1, boolean acc, int last) {
-        VectorMask<Float> m = V.indexInRange(0, last);
-        FloatVector c00, c01, c10, c11, c20, c21, c30, c31;
-        if (acc) {
-            c00 = FloatVector.fromArray(V, cm, co);
-            c01 = FloatVector.fromArray(V, cm, co + VL, m);
-            c10 = FloatVector.fromArray(V, cm, co + crs);
-            c11 = FloatVector.fromArray(V, cm, co + crs + VL, m);
-            c20 = FloatVector.fromArray(V, cm, co + 2 * crs);
-            c21 = FloatVector.fromArray(V, cm, co + 2 * crs + VL, m);
-            c30 = FloatVector.fromArray(V, cm, co + 3 * crs);
-            c31 = FloatVector.fromArray(V, cm, co + 3 * crs + VL, m);
-        } else {
-            c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = FloatVector.zero(V);
-        }
-        for (int t = t0; t < t1; t++) {
-            int bi = bo + t * brs, ai = ao + t * acs;
-            FloatVector b0 = FloatVector.fromArray(V, bm, bi);
-            FloatVector b1 = FloatVector.fromArray(V, bm, bi + VL, m);
-            FloatVector a0 = FloatVector.broadcast(V, a[ai]);
-            c00 = a0.fma(b0, c00);
-            c01 = a0.fma(b1, c01);
-            FloatVector a1 = FloatVector.broadcast(V, a[ai + ars]);
-            c10 = a1.fma(b0, c10);
-            c11 = a1.fma(b1, c11);
-            FloatVector a2 = FloatVector.broadcast(V, a[ai + 2 * ars]);
-            c20 = a2.fma(b0, c20);
-            c21 = a2.fma(b1, c21);
-            FloatVector a3 = FloatVector.broadcast(V, a[ai + 3 * ars]);
-            c30 = a3.fma(b0, c30);
-            c31 = a3.fma(b1, c31);
-        }
-        c00.intoArray(cm, co);
-        c01.intoArray(cm, co + VL, m);
-        c10.intoArray(cm, co + crs);
-        c11.intoArray(cm, co + crs + VL, m);
-        c20.intoArray(cm, co + 2 * crs);
-        c21.intoArray(cm, co + 2 * crs + VL, m);
-        c30.intoArray(cm, co + 3 * crs);
-        c31.intoArray(cm, co + 3 * crs + VL, m);
-    }
-
-    /** Four rows by 1 vector of columns; of the last vector only the first {@code last} lanes. */
-    private static void tile4x1(float[] cm, int co, int crs, float[] a, int ao, int ars, int acs,
-                                float[] bm, int bo, int brs, int t0, int t1, boolean acc, int last) {
-        VectorMask<Float> m = V.indexInRange(0, last);
-        FloatVector c00, c10, c20, c30;
-        if (acc) {
-            c00 = FloatVector.fromArray(V, cm, co, m);
-            c10 = FloatVector.fromArray(V, cm, co + crs, m);
-            c20 = FloatVector.fromArray(V, cm, co + 2 * crs, m);
-            c30 = FloatVector.fromArray(V, cm, co + 3 * crs, m);
-        } else {
-            c00 = c10 = c20 = c30 = FloatVector.zero(V);
-        }
-        for (int t = t0; t < t1; t++) {
-            int bi = bo + t * brs, ai = ao + t * acs;
-            FloatVector b0 = FloatVector.fromArray(V, bm, bi, m);
-            FloatVector a0 = FloatVector.broadcast(V, a[ai]);
-            c00 = a0.fma(b0, c00);
-            FloatVector a1 = FloatVector.broadcast(V, a[ai + ars]);
-            c10 = a1.fma(b0, c10);
-            FloatVector a2 = FloatVector.broadcast(V, a[ai + 2 * ars]);
-            c20 = a2.fma(b0, c20);
-            FloatVector a3 = FloatVector.broadcast(V, a[ai + 3 * ars]);
-            c30 = a3.fma(b0, c30);
-        }
-        c00.intoArray(cm, co, m);
-        c10.intoArray(cm, co + crs, m);
-        c20.intoArray(cm, co + 2 * crs, m);
-        c30.intoArray(cm, co + 3 * crs, m);
-    }
-
-    private static void tile1x1(float[] cm, int co, float[] a, int ao, int acs,
-                                float[] bm, int bo, int brs, int t0, int t1, boolean acc, int cols) {
-        VectorMask<Float> m = V.indexInRange(0, cols);
-        FloatVector c0 = acc ? FloatVector.fromArray(V, cm, co, m) : FloatVector.zero(V);
-        for (int t = t0; t < t1; t++) {
-            c0 = FloatVector.broadcast(V, a[ao + t * acs]).fma(FloatVector.fromArray(V, bm, bo + t * brs, m), c0);
-        }
-        c0.intoArray(cm, co, m);
+        java.util.Arrays.fill(s, so + n, so + Math.max(N, end), 0f);
+        java.util.Arrays.fill(dp, po + n, po + Math.max(N, end), 0f);
     }
 }

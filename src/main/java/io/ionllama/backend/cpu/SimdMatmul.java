@@ -17,15 +17,17 @@ import jdk.incubator.vector.VectorSpecies;
  *
  *   blocking (GotoBLAS order):  for jc in N step NC        pack B[pc.., jc..] -> Bp  [N/NR][KC][NR]
  *                                 for pc in K step KC
- *                                   for ic in M step MC    pack A[ic.., pc..] -> Ap  [M/MR][KC][MR]
+ *                                   for ic in M step MC    (pack A[ic.., pc..] -> Ap only for partial tiles)
  *                                     for ir, jr: micro-kernel MR x NR tile, kc broadcast-FMA steps
  * </pre>
  *
- * <p>The micro-kernel keeps an {@code MR x NR} tile of C in {@code MR * NR / VL} vector registers;
- * each k step loads {@code NR/VL} vectors of packed B, broadcasts {@code MR} scalars of packed A and
- * does one FMA per accumulator (outer-product form). Packing makes both streams contiguous and pads
- * partial tiles with zeros; a partial C tile goes through a small tile buffer, so edges run the very
- * same code as full tiles.
+ * <p>The micro-kernel ({@link #micro}) keeps an {@code MR x NR} tile of C in {@code MR * NR / VL}
+ * vector registers; each k step loads {@code NR/VL} vectors of packed B, broadcasts {@code MR}
+ * scalars of A and does one FMA per accumulator (outer-product form). B is packed (contiguous,
+ * zero-padded panels); A is read where it lies: MR rows side by side (forward, input grad) or MR
+ * consecutive floats of a dy row (weight grad). A forward's first k block starts its tile from the
+ * bias or from zero in registers, so C is never cleared in a separate pass. A partial C tile goes
+ * through a small tile buffer with packed A, so edges run the very same kernel as full tiles.
  *
  * <p>Determinism: every C element is one FMA chain over k = 0..K-1 in order, starting from its
  * initial value (the K blocks continue the chain through C, which is exact). Which thread, tile or
@@ -50,8 +52,8 @@ final class SimdMatmul {
     /** Columns of a micro tile: two vectors. */
     static final int NR = 2 * VL;
     /**
-     * Depth of a packed block (the k range one micro-kernel call covers): an A micro-panel
-     * (MR x KC = 8 KiB) stays in L1 while B panels stream from L2.
+     * Depth of a block (the k range one micro-kernel call covers): the MR rows of A it reads
+     * (MR x KC = 8 KiB) stay in L1 while B panels stream from L2.
      */
     static final int KC = 256;
     /** Rows of a packed A block (a multiple of MR): 128 KiB, in L2 beside the B block. */
@@ -152,7 +154,7 @@ final class SimdMatmul {
         }
 
         private void part(int s, int m0, int m1) {
-            if (init != 0) {
+            if (init != 0 && k == 0) {
                 for (int r = m0; r < m1; r++) {
                     int cr = cOff + r * ldc;
                     for (int j = 0; j < n; j++) {
@@ -178,6 +180,10 @@ final class SimdMatmul {
                 aps = ap[s] = new float[kcMax * mcMax];
             }
             float[] tl = tile[s];
+            // A is read in place by full tiles (its MR broadcasts a step come from MR rows side by
+            // side, or for the weight grad from MR consecutive floats of one dy row): packing it was
+            // a scalar copy pass as long as a tenth of the products. Only a block with a partial
+            // tile packs A, for the tile buffer path.
             for (int jc = 0; jc < n; jc += NC) {
                 int nc = Math.min(NC, n - jc);
                 for (int pc = 0; pc < k; pc += KC) {
@@ -185,7 +191,9 @@ final class SimdMatmul {
                     packB(bps, b, bOff, brs, bcs, pc, kc, jc, nc);
                     for (int ic = m0; ic < m1; ic += MC) {
                         int mc = Math.min(MC, m1 - ic);
-                        packA(aps, a, aOff, ars, acs, ic, mc, pc, kc);
+                        if (mc % MR != 0 || nc % NR != 0) {
+                            packA(aps, a, aOff, ars, acs, ic, mc, pc, kc);
+                        }
                         for (int ir = 0; ir < mc; ir += MR) {
                             int mr = Math.min(MR, mc - ir);
                             int ai = ir * kc;
@@ -193,10 +201,19 @@ final class SimdMatmul {
                                 int nr = Math.min(NR, nc - jr);
                                 int bi = jr * kc;
                                 int ci = cOff + (ic + ir) * ldc + jc + jr;
+                                // the first k block of a forward starts C from the bias (or zero) in the tile
+                                boolean fresh = init != 0 && pc == 0;
                                 if (mr == MR && nr == NR) {
-                                    micro(kc, aps, ai, bps, bi, c, ci, ldc);
+                                    if (fresh && hasBias != 0) {
+                                        for (int r = 0; r < MR; r++) {
+                                            System.arraycopy(bias, biasOff + jc + jr, c, ci + r * ldc, NR);
+                                        }
+                                    }
+                                    boolean acc = !fresh || hasBias != 0;
+                                    micro(kc, a, aOff + (ic + ir) * ars + pc * acs, ars, acs, bps, bi, c, ci, ldc, acc);
                                 } else {
-                                    edge(kc, aps, ai, bps, bi, c, ci, ldc, mr, nr, tl);
+                                    edge(kc, aps, ai, bps, bi, c, ci, ldc, mr, nr, tl,
+                                            fresh ? (hasBias != 0 ? bias : null) : c, fresh ? biasOff + jc + jr : -1);
                                 }
                             }
                         }
@@ -307,15 +324,23 @@ final class SimdMatmul {
         }
     }
 
-    /** A partial tile: copy it into a full MR x NR buffer, run the same micro-kernel, copy back. */
+    /**
+     * A partial tile: a full MR x NR buffer starting from C ({@code start == c}), from the bias
+     * row {@code start[startOff..]} (a forward's first k block) or from zero ({@code start ==
+     * null}), the same micro-kernel on packed A, then the mr x nr corner copied back.
+     */
     private static void edge(int kc, float[] ap, int ai, float[] bp, int bi, float[] c, int ci, int ldc,
-                             int mr, int nr, float[] tl) {
+                             int mr, int nr, float[] tl, float[] start, int startOff) {
         for (int r = 0; r < MR; r++) {
             for (int j = 0; j < NR; j++) {
-                tl[r * NR + j] = r < mr && j < nr ? c[ci + r * ldc + j] : 0f;
+                float v = 0f;
+                if (r < mr && j < nr) {
+                    v = start == c ? c[ci + r * ldc + j] : start != null ? start[startOff + j] : 0f;
+                }
+                tl[r * NR + j] = v;
             }
         }
-        micro(kc, ap, ai, bp, bi, tl, 0, NR);
+        micro(kc, ap, ai, 1, MR, bp, bi, tl, 0, NR, true);
         for (int r = 0; r < mr; r++) {
             for (int j = 0; j < nr; j++) {
                 c[ci + r * ldc + j] = tl[r * NR + j];
@@ -324,39 +349,50 @@ final class SimdMatmul {
     }
 
     /**
-     * C[0..MR, 0..NR) += Ap . Bp over kc steps: 8 rows x 2 vectors = 16 accumulators (of the 32
-     * AVX-512 registers), each k step 2 vector loads, 8 broadcasts, 16 FMAs.
+     * C[0..MR, 0..NR) = (acc ? C : 0) + A . B over kc steps, each element one FMA chain in step
+     * order: A(r, t) = a[ai + r ars + t acs] (broadcast; packed A: ars 1, acs MR; rows in place:
+     * ars = row stride, acs 1), B(t, 0..NR) = b[bi + t NR ..] (two whole vectors of a packed
+     * panel), C(r, c) = c[ci + r ldc + c]. B's row stride is the constant NR on purpose: with a
+     * stride argument the same loop ran at 60% of this speed. 8 rows x 2 vectors = 16 accumulators (of the 32 AVX-512 registers: enough
+     * to cover two FMA pipes' latency), each step 2 vector loads, 8 broadcasts, 16 FMAs. The one
+     * register tile of the backend: {@link SimdAttention}'s products run on it too.
      */
-    private static void micro(int kc, float[] ap, int ai, float[] bp, int bi, float[] c, int ci, int ldc) {
+    static void micro(int kc, float[] a, int ai, int ars, int acs, float[] b, int bi,
+                      float[] c, int ci, int ldc, boolean acc) {
         int c0 = ci, c1 = ci + ldc, c2 = c1 + ldc, c3 = c2 + ldc, c4 = c3 + ldc, c5 = c4 + ldc, c6 = c5 + ldc, c7 = c6 + ldc;
-        FloatVector a00 = FloatVector.fromArray(S, c, c0), a01 = FloatVector.fromArray(S, c, c0 + VL);
-        FloatVector a10 = FloatVector.fromArray(S, c, c1), a11 = FloatVector.fromArray(S, c, c1 + VL);
-        FloatVector a20 = FloatVector.fromArray(S, c, c2), a21 = FloatVector.fromArray(S, c, c2 + VL);
-        FloatVector a30 = FloatVector.fromArray(S, c, c3), a31 = FloatVector.fromArray(S, c, c3 + VL);
-        FloatVector a40 = FloatVector.fromArray(S, c, c4), a41 = FloatVector.fromArray(S, c, c4 + VL);
-        FloatVector a50 = FloatVector.fromArray(S, c, c5), a51 = FloatVector.fromArray(S, c, c5 + VL);
-        FloatVector a60 = FloatVector.fromArray(S, c, c6), a61 = FloatVector.fromArray(S, c, c6 + VL);
-        FloatVector a70 = FloatVector.fromArray(S, c, c7), a71 = FloatVector.fromArray(S, c, c7 + VL);
+        FloatVector a00, a01, a10, a11, a20, a21, a30, a31, a40, a41, a50, a51, a60, a61, a70, a71;
+        if (acc) {
+            a00 = FloatVector.fromArray(S, c, c0); a01 = FloatVector.fromArray(S, c, c0 + VL);
+            a10 = FloatVector.fromArray(S, c, c1); a11 = FloatVector.fromArray(S, c, c1 + VL);
+            a20 = FloatVector.fromArray(S, c, c2); a21 = FloatVector.fromArray(S, c, c2 + VL);
+            a30 = FloatVector.fromArray(S, c, c3); a31 = FloatVector.fromArray(S, c, c3 + VL);
+            a40 = FloatVector.fromArray(S, c, c4); a41 = FloatVector.fromArray(S, c, c4 + VL);
+            a50 = FloatVector.fromArray(S, c, c5); a51 = FloatVector.fromArray(S, c, c5 + VL);
+            a60 = FloatVector.fromArray(S, c, c6); a61 = FloatVector.fromArray(S, c, c6 + VL);
+            a70 = FloatVector.fromArray(S, c, c7); a71 = FloatVector.fromArray(S, c, c7 + VL);
+        } else {
+            a00 = a01 = a10 = a11 = a20 = a21 = a30 = a31 = a40 = a41 = a50 = a51 = a60 = a61 = a70 = a71 = FloatVector.zero(S);
+        }
         for (int kk = 0; kk < kc; kk++) {
             int bk = bi + kk * NR;
-            int ak = ai + kk * MR;
-            FloatVector b0 = FloatVector.fromArray(S, bp, bk);
-            FloatVector b1 = FloatVector.fromArray(S, bp, bk + VL);
-            FloatVector v = FloatVector.broadcast(S, ap[ak]);
+            int ak = ai + kk * acs;
+            FloatVector b0 = FloatVector.fromArray(S, b, bk);
+            FloatVector b1 = FloatVector.fromArray(S, b, bk + VL);
+            FloatVector v = FloatVector.broadcast(S, a[ak]);
             a00 = v.fma(b0, a00); a01 = v.fma(b1, a01);
-            v = FloatVector.broadcast(S, ap[ak + 1]);
+            v = FloatVector.broadcast(S, a[ak + ars]);
             a10 = v.fma(b0, a10); a11 = v.fma(b1, a11);
-            v = FloatVector.broadcast(S, ap[ak + 2]);
+            v = FloatVector.broadcast(S, a[ak + 2 * ars]);
             a20 = v.fma(b0, a20); a21 = v.fma(b1, a21);
-            v = FloatVector.broadcast(S, ap[ak + 3]);
+            v = FloatVector.broadcast(S, a[ak + 3 * ars]);
             a30 = v.fma(b0, a30); a31 = v.fma(b1, a31);
-            v = FloatVector.broadcast(S, ap[ak + 4]);
+            v = FloatVector.broadcast(S, a[ak + 4 * ars]);
             a40 = v.fma(b0, a40); a41 = v.fma(b1, a41);
-            v = FloatVector.broadcast(S, ap[ak + 5]);
+            v = FloatVector.broadcast(S, a[ak + 5 * ars]);
             a50 = v.fma(b0, a50); a51 = v.fma(b1, a51);
-            v = FloatVector.broadcast(S, ap[ak + 6]);
+            v = FloatVector.broadcast(S, a[ak + 6 * ars]);
             a60 = v.fma(b0, a60); a61 = v.fma(b1, a61);
-            v = FloatVector.broadcast(S, ap[ak + 7]);
+            v = FloatVector.broadcast(S, a[ak + 7 * ars]);
             a70 = v.fma(b0, a70); a71 = v.fma(b1, a71);
         }
         a00.intoArray(c, c0); a01.intoArray(c, c0 + VL);

@@ -15,14 +15,16 @@ import org.junit.jupiter.params.provider.ValueSource;
 /**
  * The Vector API dense attention ({@link SimdAttention}, through {@link CpuBackend}) against the
  * scalar units of {@link io.ionllama.kernels.Attention} (a {@code CpuBackend} with SIMD off), forward
- * (out and the saved probabilities) and backward (dq, dk, dv, accumulated onto non-zero values).
+ * (out) and backward (dq, dk, dv, accumulated onto non-zero values). The SIMD path saves each query
+ * row's softmax statistics in att, not the probabilities: {@link #savesRowStatistics} checks their
+ * meaning against the scalar units' probabilities, and the backward's match shows they suffice.
  *
  * <p>Tolerance: the two sum in different orders, SIMD uses FMA and a polynomial exp, so they
  * differ by rounding. Each element must agree within {@code RTOL} of its array's largest
  * magnitude (probabilities: absolutely, they are at most 1).
  *
  * <p>Shapes are awkward on purpose: head dims and lengths that are not multiples of the vector
- * length, the micro tile (4 rows) or the work block (32 rows), single positions and heads,
+ * length, the micro tile (8 rows, 2 vectors) or the work block (32 rows), single positions and heads,
  * several sequences, and non-zero offsets everywhere.
  */
 class SimdAttentionTest {
@@ -87,6 +89,9 @@ class SimdAttentionTest {
             scalar = p.run(r);
         }
         for (int t = 0; t < OUTPUTS.length; t++) {
+            if (t == 1 && SimdAttention.supports(c[1])) {
+                continue; // att holds the row statistics (savesRowStatistics)
+            }
             double max = 0;
             for (float x : scalar[t]) {
                 max = Math.max(max, Math.abs(x));
@@ -100,25 +105,64 @@ class SimdAttentionTest {
         }
     }
 
-    /** The probabilities above the diagonal are exact zeros, as the units write them. */
+    /**
+     * What the forward saves: for row (b, h, i), att's first two floats are the scaled max m and
+     * 1/sum r of its softmax, so that p_j = exp(scale s_j - m) r gives the scalar units'
+     * probabilities; every other float of att is left as it was.
+     */
     @Test
-    void causalZeros() {
+    void savesRowStatistics() {
         Problem p = Problem.random(5, 2, 37, 3, 12);
-        float[][] r;
-        try (CpuBackend s = new CpuBackend(1, true)) {
-            r = p.run(s);
+        int B = p.B, P = p.P, H = p.H, hd = p.hd, C = H * hd;
+        float[][] simd, scalar;
+        try (CpuBackend s = new CpuBackend(1, true); CpuBackend r = new CpuBackend(1, false)) {
+            simd = p.run(s);
+            scalar = p.run(r);
         }
-        for (int bh = 0; bh < 2 * 3; bh++) {
-            for (int i = 0; i < 37; i++) {
-                double sum = 0;
-                for (int j = 0; j < 37; j++) {
-                    float a = r[1][p.off[8] + (bh * 37 + i) * 37 + j];
-                    if (j > i) {
-                        assertThat(a).isEqualTo(0f);
+        float[] att = simd[1], q = p.in[0], k = p.in[1];
+        double scale = 1.0 / Math.sqrt(hd);
+        for (int bh = 0; bh < B * H; bh++) {
+            int b = bh / H, h = bh % H;
+            for (int i = 0; i < P; i++) {
+                int row = p.off[8] + (bh * P + i) * P;
+                for (int j = 0; j <= i; j++) {
+                    double dot = 0;
+                    for (int d = 0; d < hd; d++) {
+                        dot += (double) q[p.off[0] + (b * P + i) * C + h * hd + d] * k[p.off[1] + (b * P + j) * C + h * hd + d];
                     }
-                    sum += a;
+                    double prob = Math.exp(scale * dot - att[row]) * att[row + 1];
+                    assertThat(prob).as("bh %d, i %d, j %d", bh, i, j).isCloseTo(scalar[1][row + j],
+                            org.assertj.core.data.Offset.offset(1e-5));
                 }
-                assertThat(sum).isCloseTo(1.0, org.assertj.core.data.Offset.offset(1e-5));
+                for (int j = 2; j < P; j++) {
+                    assertThat(att[row + j]).as("untouched att, bh %d, i %d, j %d", bh, i, j).isEqualTo(7f);
+                }
+            }
+        }
+    }
+
+    /** Changing the keys and values of a later position leaves every earlier output row's bits as they were. */
+    @Test
+    void causal() {
+        Problem p = Problem.random(9, 1, 45, 2, 20);
+        int P = p.P, C = p.H * p.hd, t = 30;
+        float[][] before, after;
+        try (CpuBackend s = new CpuBackend(2, true)) {
+            before = p.run(s);
+            for (int c = 0; c < C; c++) {
+                p.in[1][p.off[1] + t * C + c] += 3f;
+                p.in[2][p.off[2] + t * C + c] -= 5f;
+            }
+            after = p.run(s);
+        }
+        for (int i = 0; i < P; i++) {
+            for (int c = 0; c < C; c++) {
+                float x = before[0][p.off[7] + i * C + c], y = after[0][p.off[7] + i * C + c];
+                if (i < t) {
+                    assertThat(y).as("out row %d, column %d", i, c).isEqualTo(x);
+                } else if (i == t && c == 0) {
+                    assertThat(y).as("the changed position's own row moves").isNotEqualTo(x);
+                }
             }
         }
     }

@@ -77,7 +77,24 @@ class TornadoAttentionTest extends DeviceTest {
         }
     }
 
+    /**
+     * Dense attention's reference is the CPU's scalar units: the CPU's Vector API path saves row
+     * statistics in att, not the probabilities the device saves (and its backward reads).
+     */
+    static io.ionllama.backend.cpu.CpuBackend scalarCpu;
+
+    @org.junit.jupiter.api.BeforeAll
+    static void scalarReference() {
+        scalarCpu = new io.ionllama.backend.cpu.CpuBackend(1, false);
+    }
+
+    @org.junit.jupiter.api.AfterAll
+    static void closeScalarReference() {
+        scalarCpu.close();
+    }
+
     static void check(Problem p) {
+        io.ionllama.backend.cpu.CpuBackend cpu = p.w == 0 ? scalarCpu : DeviceTest.cpu;
         float[] od = p.out0.clone(), oc = p.out0.clone(), ad = p.att0.clone(), ac = p.att0.clone();
         p.forward(device, od, ad);
         p.forward(cpu, oc, ac);
