@@ -79,10 +79,12 @@ final class SimdAttention {
     /** Transposed panels, [B*H][Pn/NR][hd][NR] each: keys, values. */
     private float[] kt = new float[0], vt = new float[0];
     /**
-     * Per slot: forward, a group's scores [MR][W] and product [MR][HDp]; backward, a block's P and
-     * dS [QB][W] each, a product [MR][HDp], and the head's dk and dv sums [P8][HDp] each.
+     * Per slot: forward, a group's scores [MR][W] and product [MR][HDp]; backward, a block's P
+     * [QB][W], a product [MR][HDp], and the head's dk and dv sums [P8][HDp] each.
      */
     private final float[][] slotBuffers;
+    /** Per slot, backward: a block's dP, then dS, [QB][W] (an array of its own, so that C2 sees it cannot alias P). */
+    private final float[][] slotGrads;
 
     private final PackTask pack = new PackTask();
     private final ForwardTask forward = new ForwardTask();
@@ -91,6 +93,7 @@ final class SimdAttention {
     SimdAttention(WorkerPool pool) {
         this.pool = pool;
         this.slotBuffers = new float[pool.threads()][];
+        this.slotGrads = new float[pool.threads()][];
     }
 
     static int roundUp(int v, int q) {
@@ -119,7 +122,7 @@ final class SimdAttention {
         qh = grow(qh, heads, hs);
         vh = grow(vh, heads, hs);
         kt = grow(kt, heads, ps);
-        growSlots(MR * width(P) + MR * roundUp(hd, NR));
+        growSlots(slotBuffers, MR * width(P) + MR * roundUp(hd, NR));
         PackTask p = pack;
         p.rows(0, q, qOff, qh).rows(1, v, vOff, vh).panels(0, k, kOff, kt);
         runPack(p, B, P, H, hd);
@@ -145,7 +148,8 @@ final class SimdAttention {
         doh = grow(doh, heads, hs);
         kt = grow(kt, heads, ps);
         vt = grow(vt, heads, ps);
-        growSlots(2 * QB * width(P) + MR * HDp + 2 * hs);
+        growSlots(slotBuffers, QB * width(P) + MR * HDp + 2 * hs);
+        growSlots(slotGrads, QB * width(P));
         PackTask p = pack;
         p.rows(0, q, qOff, qh).rows(1, k, kOff, kh).rows(2, v, vOff, vh).rows(3, dout, doutOff, doh);
         p.panels(0, k, kOff, kt).panels(1, v, vOff, vt);
@@ -165,10 +169,10 @@ final class SimdAttention {
         return a.length < need ? new float[Math.toIntExact(need)] : a;
     }
 
-    private void growSlots(int need) {
-        for (int s = 0; s < slotBuffers.length; s++) {
-            if (slotBuffers[s] == null || slotBuffers[s].length < need) {
-                slotBuffers[s] = new float[need];
+    private static void growSlots(float[][] buffers, int need) {
+        for (int s = 0; s < buffers.length; s++) {
+            if (buffers[s] == null || buffers[s].length < need) {
+                buffers[s] = new float[need];
             }
         }
     }
@@ -278,10 +282,9 @@ final class SimdAttention {
             return (r & 1) == 0 ? r >> 1 : blocks - 1 - (r >> 1);
         }
 
-        /** The buffers of the pool slot whose range starts at {@code from} (WorkerPool's split). */
-        float[] slotBuffer(int from) {
-            int slots = slotBuffers.length;
-            return slotBuffers[(int) (((long) from * slots + units - 1) / units)];
+        /** The buffer of the pool slot whose range starts at {@code from} (WorkerPool's split). */
+        float[] slotBuffer(float[][] buffers, int from) {
+            return buffers[(int) (((long) from * buffers.length + units - 1) / units)];
         }
     }
 
@@ -293,7 +296,7 @@ final class SimdAttention {
         @Override
         public void run(int from, int to) {
             float[] kt = SimdAttention.this.kt, qh = SimdAttention.this.qh, vh = SimdAttention.this.vh,
-                    buf = slotBuffer(from);
+                    buf = slotBuffer(slotBuffers, from);
             int C = H * hd, P8 = roundUp(P, MR), HDp = roundUp(hd, NR), Pn = roundUp(P, NR), W = width(P);
             int ob = MR * W;
             float scale = Attention.scale(hd);
@@ -334,9 +337,10 @@ final class SimdAttention {
         @Override
         public void run(int from, int to) {
             float[] kt = SimdAttention.this.kt, vt = SimdAttention.this.vt, qh = SimdAttention.this.qh,
-                    kh = SimdAttention.this.kh, doh = SimdAttention.this.doh, buf = slotBuffer(from);
+                    kh = SimdAttention.this.kh, doh = SimdAttention.this.doh, buf = slotBuffer(slotBuffers, from),
+                    gb = slotBuffer(slotGrads, from);
             int C = H * hd, P8 = roundUp(P, MR), HDp = roundUp(hd, NR), Pn = roundUp(P, NR), W = width(P);
-            int db = QB * W, ob = 2 * QB * W, kb = ob + MR * HDp, vb = kb + P8 * HDp;
+            int ob = QB * W, kb = ob + MR * HDp, vb = kb + P8 * HDp;
             float scale = Attention.scale(hd);
             for (int bh = from; bh < to; bh++) {
                 int b = bh / H, h = bh % H;
@@ -348,7 +352,7 @@ final class SimdAttention {
                         int g = q0 + r;
                         for (int jp = 0; jp < n; jp += NR) {
                             scores(qh, hs, P8, g, kt, ps + jp * hd, hd, buf, r * W + jp, W);
-                            scores(doh, hs, P8, g, vt, ps + jp * hd, hd, buf, db + r * W + jp, W);
+                            scores(doh, hs, P8, g, vt, ps + jp * hd, hd, gb, r * W + jp, W);
                         }
                     }
                     for (int r = 0; r < rows; r++) {
@@ -360,17 +364,17 @@ final class SimdAttention {
                                 dsum = Math.fma(dout[doutOff + ir + d], out[outOff + ir + d], dsum);
                             }
                             int ar = a0 + i * P;
-                            probabilityRow(buf, o, buf, db + o, i + 1, n, att[ar], att[ar + 1], dsum, scale);
+                            probabilityRow(buf, o, gb, o, i + 1, n, att[ar], att[ar + 1], dsum, scale);
                         } else {
                             java.util.Arrays.fill(buf, o, o + n, 0f);
-                            java.util.Arrays.fill(buf, db + o, db + o + n, 0f);
+                            java.util.Arrays.fill(gb, o, o + n, 0f);
                         }
                     }
                     // dq of the block's rows: dS[g.., 0..last] . K
                     for (int r = 0; r < rows; r += MR) {
                         int g = q0 + r, last = Math.min(g + MR, P) - 1;
                         for (int dp = 0; dp < HDp; dp += NR) {
-                            SimdMatmul.micro(last + 1, buf, db + r * W, W, 1, kh, hs + dp * P8, buf, ob + dp, HDp, false);
+                            SimdMatmul.micro(last + 1, gb, r * W, W, 1, kh, hs + dp * P8, buf, ob + dp, HDp, false);
                         }
                         for (int i = g; i <= last; i++) {
                             add(buf, ob + (i - g) * HDp, dq, dqOff + (b * P + i) * C + h * hd, hd);
@@ -381,7 +385,7 @@ final class SimdAttention {
                         for (int dp = 0; dp < HDp; dp += NR) {
                             int c = j * HDp + dp;
                             SimdMatmul.micro(rows, buf, j, 1, W, doh, hs + dp * P8 + q0 * NR, buf, vb + c, HDp, true);
-                            SimdMatmul.micro(rows, buf, db + j, 1, W, qh, hs + dp * P8 + q0 * NR, buf, kb + c, HDp, true);
+                            SimdMatmul.micro(rows, gb, j, 1, W, qh, hs + dp * P8 + q0 * NR, buf, kb + c, HDp, true);
                         }
                     }
                 }
@@ -484,8 +488,11 @@ final class SimdAttention {
         for (int j = 0; j < N; j += VL) {
             SimdElementwise.exp(FloatVector.fromArray(V, s, so + j).mul(scale).sub(max)).intoArray(s, so + j);
         }
-        // Scalar (C2's SuperWord vectorizes it): more Vector API code after the exp in this loop
-        // was inlined late, past C2's node budget, and boxed under -XX:-TieredCompilation -Xbatch.
+        // A scalar loop (C2's SuperWord vectorizes it: s and dp are different arrays). Kept in this
+        // method: with it, the method is too big for C2 to inline into its caller and compiles on
+        // its own, exp inlined into the hot loop above. Inlined into BackwardTask.run (as a small
+        // method), the exp call site was not hot enough there ("failed to inline: too big") and
+        // boxed a vector per call under -XX:-TieredCompilation -Xbatch.
         for (int j = 0; j < n; j++) {
             float p = s[so + j] * inv;
             s[so + j] = p;
