@@ -4,8 +4,8 @@ import io.ionllama.kernels.Norms;
 
 /**
  * The CPU schedule of the norms: RMSNorm and LayerNorm, forward and backward
- * ({@code kernels.Norms}; RMSNorm's weight gradient on {@link SimdElementwise} with the Vector
- * API). The device counterpart is {@code backend/tornado/NormGraphs}.
+ * ({@code kernels.Norms}; RMSNorm's rows and weight gradient on {@link SimdElementwise} with the
+ * Vector API). The device counterpart is {@code backend/tornado/NormGraphs}.
  *
  * <p>Row ops split rows; weight and bias gradients split channels, each channel summing its rows
  * in order (the vector RMSNorm dw: blocks of {@link #NORM_CHANNEL_BLOCK} channels walking every
@@ -33,7 +33,11 @@ final class CpuNorms {
         @Override
         public void run(int from, int to) {
             for (int n = from; n < to; n++) {
-                Norms.rmsNormForwardRow(out, outOff, rstd, rstdOff, x, xOff, w, wOff, C, eps, n);
+                if (simdOps) {
+                    SimdElementwise.rmsNormForwardRow(out, outOff, rstd, rstdOff, x, xOff, w, wOff, C, eps, n);
+                } else {
+                    Norms.rmsNormForwardRow(out, outOff, rstd, rstdOff, x, xOff, w, wOff, C, eps, n);
+                }
             }
         }
     }
@@ -45,7 +49,11 @@ final class CpuNorms {
         @Override
         public void run(int from, int to) {
             for (int n = from; n < to; n++) {
-                Norms.rmsNormBackwardInputRow(dx, dxOff, dy, dyOff, x, xOff, w, wOff, rstd, rstdOff, C, n);
+                if (simdOps) {
+                    SimdElementwise.rmsNormBackwardInputRow(dx, dxOff, dy, dyOff, x, xOff, w, wOff, rstd, rstdOff, C, n);
+                } else {
+                    Norms.rmsNormBackwardInputRow(dx, dxOff, dy, dyOff, x, xOff, w, wOff, rstd, rstdOff, C, n);
+                }
             }
         }
     }

@@ -311,4 +311,71 @@ final class SimdElementwise {
             dw[dwOff + c] += acc[c];
         }
     }
+
+    // ---------------------------------------------------------------- RMSNorm rows
+
+    /**
+     * One row of {@code Norms.rmsNormForwardRow}: the sum of squares as one FMA chain per lane
+     * over the row's whole vectors, the lanes added in lane order, then the tail (the unit's single
+     * chain was latency-bound: a cycle count per row of four times C); then out = x r w. Differs
+     * from the unit by rounding only.
+     */
+    static void rmsNormForwardRow(float[] out, int outOff, float[] rstd, int rstdOff, float[] x, int xOff,
+                                  float[] w, int wOff, int C, float eps, int n) {
+        int xr = xOff + n * C, ro = outOff + n * C, full = C - C % VL;
+        FloatVector acc = FloatVector.zero(S);
+        for (int c = 0; c < full; c += VL) {
+            FloatVector v = FloatVector.fromArray(S, x, xr + c);
+            acc = v.fma(v, acc);
+        }
+        float ss = 0f;
+        for (int l = 0; l < VL; l++) {
+            ss += acc.lane(l);
+        }
+        for (int c = full; c < C; c++) {
+            float v = x[xr + c];
+            ss += v * v;
+        }
+        float r = 1f / (float) Math.sqrt(ss / C + eps);
+        rstd[rstdOff + n] = r;
+        FloatVector vr = FloatVector.broadcast(S, r);
+        for (int c = 0; c < full; c += VL) {
+            FloatVector.fromArray(S, x, xr + c).mul(vr).mul(FloatVector.fromArray(S, w, wOff + c)).intoArray(out, ro + c);
+        }
+        for (int c = full; c < C; c++) {
+            out[ro + c] = x[xr + c] * r * w[wOff + c];
+        }
+    }
+
+    /**
+     * One row of {@code Norms.rmsNormBackwardInputRow}: dot = sum dy w x in lanes (as the forward's
+     * sum of squares), then dx += r (dy w - x k), k = r^2 dot / C. Differs from the unit by rounding.
+     */
+    static void rmsNormBackwardInputRow(float[] dx, int dxOff, float[] dy, int dyOff, float[] x, int xOff,
+                                        float[] w, int wOff, float[] rstd, int rstdOff, int C, int n) {
+        int xr = xOff + n * C, dyr = dyOff + n * C, dxr = dxOff + n * C, full = C - C % VL;
+        float r = rstd[rstdOff + n];
+        FloatVector acc = FloatVector.zero(S);
+        for (int c = 0; c < full; c += VL) {
+            acc = FloatVector.fromArray(S, dy, dyr + c).mul(FloatVector.fromArray(S, w, wOff + c))
+                    .fma(FloatVector.fromArray(S, x, xr + c), acc);
+        }
+        float dot = 0f;
+        for (int l = 0; l < VL; l++) {
+            dot += acc.lane(l);
+        }
+        for (int c = full; c < C; c++) {
+            dot += dy[dyr + c] * w[wOff + c] * x[xr + c];
+        }
+        float k = r * r * dot / C;
+        FloatVector vr = FloatVector.broadcast(S, r), vk = FloatVector.broadcast(S, k);
+        for (int c = 0; c < full; c += VL) {
+            FloatVector t = FloatVector.fromArray(S, dy, dyr + c).mul(FloatVector.fromArray(S, w, wOff + c))
+                    .sub(FloatVector.fromArray(S, x, xr + c).mul(vk));
+            FloatVector.fromArray(S, dx, dxr + c).add(t.mul(vr)).intoArray(dx, dxr + c);
+        }
+        for (int c = full; c < C; c++) {
+            dx[dxr + c] += r * (dy[dyr + c] * w[wOff + c] - x[xr + c] * k);
+        }
+    }
 }

@@ -317,7 +317,47 @@ class SimdElementwiseTest {
             s.rmsNormBackward(dx2, off, dwScalar, off, dy, off, x, off, w, off, rstd, off, rows, C);
         }
         assertThat(dwSimd).isEqualTo(dwScalar);
-        assertThat(dx1).isEqualTo(dx2);
+    }
+
+    /**
+     * RMSNorm's rows (forward out and rstd, input gradient) on vectors against the scalar units:
+     * the sums run in lanes, so within RTOL of each element's terms (|x| r |w|; |dx0| + r (|dy w|
+     * + |x k|) with the row's |k| bound by r^2 sum |dy w x| / C).
+     */
+    @ParameterizedTest
+    @ValueSource(ints = {1, 5, 16, 33, 96, 256})
+    void rmsNormRowsMatchTheScalarUnits(int C) {
+        SplittableRandom rnd = new SplittableRandom(7L * C);
+        int rows = 41, off = 3;
+        float[] x = Tensors.uniform(rnd, off + rows * C, -2, 2), w = Tensors.uniform(rnd, off + C, 0.5, 1.5);
+        float[] dy = Tensors.uniform(rnd, off + rows * C, -1, 1), dx0 = Tensors.uniform(rnd, off + rows * C, -1, 1);
+        float[] out1 = new float[off + rows * C], out2 = new float[off + rows * C];
+        float[] r1 = new float[off + rows], r2 = new float[off + rows];
+        float[] dx1 = dx0.clone(), dx2 = dx0.clone();
+        try (CpuBackend v = new CpuBackend(2, true); CpuBackend s = new CpuBackend(1, false)) {
+            v.rmsNormForward(out1, off, r1, off, x, off, w, off, rows, C, 1e-5f);
+            s.rmsNormForward(out2, off, r2, off, x, off, w, off, rows, C, 1e-5f);
+            v.rmsNormBackward(dx1, off, null, 0, dy, off, x, off, w, off, r2, off, rows, C);
+            s.rmsNormBackward(dx2, off, null, 0, dy, off, x, off, w, off, r2, off, rows, C);
+        }
+        double[] rScale = new double[off + rows], outScale = new double[off + rows * C], dxScale = new double[off + rows * C];
+        for (int n = 0; n < rows; n++) {
+            double r = r2[off + n], dot = 0;
+            rScale[off + n] = r;
+            for (int c = 0; c < C; c++) {
+                int i = off + n * C + c;
+                dot += Math.abs((double) dy[i] * w[off + c] * x[i]);
+            }
+            double k = r * r * dot / C;
+            for (int c = 0; c < C; c++) {
+                int i = off + n * C + c;
+                outScale[i] = Math.abs(x[i]) * r * w[off + c];
+                dxScale[i] = Math.abs(dx0[i]) + r * (Math.abs(dy[i] * w[off + c]) + Math.abs(x[i]) * k);
+            }
+        }
+        assertWithin("rstd C=" + C, r1, r2, rScale);
+        assertWithin("rmsnorm out C=" + C, out1, out2, outScale);
+        assertWithin("rmsnorm dx C=" + C, dx1, dx2, dxScale);
     }
 
     /**
