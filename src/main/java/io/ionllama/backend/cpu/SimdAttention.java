@@ -234,6 +234,9 @@ final class SimdAttention {
                     int xr = src + t * C + dp;
                     int c = 0;
                     if (t < P) {
+                        for (; c + VL <= w; c += VL) {
+                            FloatVector.fromArray(V, x, xr + c).intoArray(xh, o + c);
+                        }
                         for (; c < w; c++) {
                             xh[o + c] = x[xr + c];
                         }
@@ -409,9 +412,13 @@ final class SimdAttention {
         }
     }
 
-    /** y[yo + d] += x[xo + d] for d < n. */
+    /** y[yo + d] += x[xo + d] for d < n: whole vectors, then the tail. */
     private static void add(float[] x, int xo, float[] y, int yo, int n) {
-        for (int d = 0; d < n; d++) {
+        int d = 0;
+        for (; d + VL <= n; d += VL) {
+            FloatVector.fromArray(V, x, xo + d).add(FloatVector.fromArray(V, y, yo + d)).intoArray(y, yo + d);
+        }
+        for (; d < n; d++) {
             y[yo + d] += x[xo + d];
         }
     }
