@@ -339,8 +339,11 @@ public interface Backend extends AutoCloseable {
     // ---------------------------------------------------------------- attention and RoPE
     //
     // Layouts (kernels.Rope, kernels.Attention): q, k, v, out are [B*P, C] with C = heads*headDim,
-    // row b*P+i = position i of sequence b, head-major. Probabilities are saved for the backward:
-    // dense att [B, heads, P, P], dilated att [B, heads, P, slots].
+    // row b*P+i = position i of sequence b, head-major. The forward saves what its backward needs in
+    // att (dense: B*heads*P*P floats, dilated: B*heads*P*slots): the probabilities [B, heads, P, ...],
+    // except on the CPU's Vector API dense path (P >= 2), which keeps each query row's softmax max
+    // and 1/sum in the row's first two floats and recomputes the probabilities in its backward. att
+    // is a backend's own saved state: only the backend that wrote it reads it back.
 
     /**
      * y = RoPE(x) on rows of [rows, heads*headDim]; row n has position pos0 + n % P (interleaved
@@ -353,7 +356,7 @@ public interface Backend extends AutoCloseable {
     void ropeBackward(float[] dx, int dxOff, float[] dy, int dyOff, int rows, int P, int pos0,
                       int heads, int headDim, float base);
 
-    /** Dense causal attention, query i reads keys 0..i; writes out and att [B, heads, P, P]. */
+    /** Dense causal attention, query i reads keys 0..i; writes out and its saved state in att (above). */
     /**
      * One new query (generation): out row and probabilities for query {@code i} of a sequence
      * whose keys and values 0..i sit at rows 0..i of k and v. q and out hold one row each; att
