@@ -38,6 +38,8 @@ final class CpuAttention {
     static final int ROPE_TABLE_MAX_POSITIONS = 1 << 14;
 
     private float[] ropeCos = new float[0], ropeSin = new float[0];
+    /** With the Vector API: the same table expanded to the head's width, [positions][hd] (SimdElementwise.ropeHead). */
+    private float[] ropeC2 = new float[0], ropeS2 = new float[0];
     private int ropePositions, ropeHalf;
     private float ropeBase;
 
@@ -58,11 +60,23 @@ final class CpuAttention {
             ropeCos = java.util.Arrays.copyOf(ropeCos, cap * half);
             ropeSin = java.util.Arrays.copyOf(ropeSin, cap * half);
         }
+        if (simd != null && ropeC2.length < cap * 2 * half) {
+            ropeC2 = java.util.Arrays.copyOf(ropeC2, cap * 2 * half);
+            ropeS2 = java.util.Arrays.copyOf(ropeS2, cap * 2 * half);
+        }
         for (int p = ropePositions; p < cap; p++) {
             for (int j = 0; j < half; j++) {
                 float angle = p * Rope.inverseFrequency(j, hd, base); // as Rope.forwardHead computes it
-                ropeCos[p * half + j] = (float) Math.cos(angle);
-                ropeSin[p * half + j] = (float) Math.sin(angle);
+                float c = (float) Math.cos(angle), sn = (float) Math.sin(angle);
+                ropeCos[p * half + j] = c;
+                ropeSin[p * half + j] = sn;
+                if (simd != null) {
+                    int e = p * 2 * half + 2 * j;
+                    ropeC2[e] = c;
+                    ropeC2[e + 1] = c;
+                    ropeS2[e] = -sn;
+                    ropeS2[e + 1] = sn;
+                }
             }
         }
         ropePositions = cap;
@@ -89,6 +103,13 @@ final class CpuAttention {
                     continue;
                 }
                 int t = p * half;
+                if (simd != null && hd % 2 == 0) {
+                    for (int h = 0; h < heads; h++) {
+                        SimdElementwise.ropeHead(y, yOff + n * C + h * hd, x, xOff + n * C + h * hd, ropeC2, ropeS2,
+                                2 * t, hd, backward);
+                    }
+                    continue;
+                }
                 for (int h = 0; h < heads; h++) {
                     int xr = xOff + n * C + h * hd, yr = yOff + n * C + h * hd;
                     for (int j = 0; j < half; j++) {

@@ -39,8 +39,10 @@ class RopeTableTest {
             // rows, P, pos0, H, hd
             {40, 40, 0, 4, 64}, {1, 1, 7, 4, 64}, {1, 1, 3000, 4, 64}, {30, 10, 0, 3, 8}, {5, 5, cap - 2, 2, 16},
             {3, 3, cap + 100, 2, 16}, {64, 64, 0, 4, 64}, {1, 1, 0, 1, 2}, {17, 17, 500, 2, 6},
+            // head widths of the dense model (24: a whole vector and a tail on 16 lanes; 32)
+            {50, 25, 0, 8, 24}, {33, 33, 0, 8, 32},
         };
-        float[] bases = {10000f, 10000f, 10000f, 500f, 10000f, 10000f, 10000f, 10000f, 10000f};
+        float[] bases = {10000f, 10000f, 10000f, 500f, 10000f, 10000f, 10000f, 10000f, 10000f, 10000f, 10000f};
         try (CpuBackend cpu = new CpuBackend(3)) {
             for (int k = 0; k < cases.length; k++) {
                 int[] c = cases[k];
