@@ -80,7 +80,7 @@ public final class CpuBackend implements Backend {
         this.activations = new CpuActivations(pool, simdOps);
         this.matmul = new CpuMatmul(pool, this.simd, simdInline);
         this.norms = new CpuNorms(pool, simdOps);
-        this.loss = new CpuLosses(pool);
+        this.loss = new CpuLosses(pool, simdOps);
         this.embeddings = new CpuEmbeddings(pool);
         this.patching = new CpuPatching(pool);
         this.attention = new CpuAttention(pool, simdOps);

@@ -14,9 +14,12 @@ import io.ionllama.kernels.Losses;
 final class CpuLosses {
 
     private final WorkerPool pool;
+    /** Whether the cross-entropy forward runs on {@link SimdElementwise} (tested against the unit). */
+    private final boolean simdOps;
 
-    CpuLosses(WorkerPool pool) {
+    CpuLosses(WorkerPool pool, boolean simdOps) {
         this.pool = pool;
+        this.simdOps = simdOps;
     }
 
     private static final int LOSS_ENTROPY = 1, LOSS_ARGMAX = 2;
@@ -37,7 +40,7 @@ final class CpuLosses {
         }
     }
 
-    private static final class CrossEntropyForwardTask implements WorkerPool.RangeTask {
+    private final class CrossEntropyForwardTask implements WorkerPool.RangeTask {
         float[] losses, probs, logits;
         int[] targets;
         int lossesOff, probsOff, logitsOff, targetsOff, V;
@@ -45,8 +48,13 @@ final class CpuLosses {
         @Override
         public void run(int from, int to) {
             for (int n = from; n < to; n++) {
-                Losses.crossEntropyForwardRow(losses, lossesOff, probs, probsOff, logits, logitsOff,
-                        targets, targetsOff, V, n);
+                if (simdOps) {
+                    SimdElementwise.crossEntropyForwardRow(losses, lossesOff, probs, probsOff, logits, logitsOff,
+                            targets, targetsOff, V, n);
+                } else {
+                    Losses.crossEntropyForwardRow(losses, lossesOff, probs, probsOff, logits, logitsOff,
+                            targets, targetsOff, V, n);
+                }
             }
         }
     }

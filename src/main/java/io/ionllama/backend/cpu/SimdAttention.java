@@ -362,10 +362,7 @@ final class SimdAttention {
                         int i = q0 + r, o = r * W;
                         if (i < P) {
                             int ir = (b * P + i) * C + h * hd;
-                            float dsum = 0f;
-                            for (int d = 0; d < hd; d++) {
-                                dsum = Math.fma(dout[doutOff + ir + d], out[outOff + ir + d], dsum);
-                            }
+                            float dsum = dot(dout, doutOff + ir, out, outOff + ir, hd);
                             int ar = a0 + i * P;
                             probabilityRow(buf, o, gb, o, i + 1, n, att[ar], att[ar + 1], dsum, scale);
                         } else {
@@ -410,6 +407,23 @@ final class SimdAttention {
         for (int dp = 0; dp < hd; dp += NR) {
             SimdMatmul.micro(Math.min(NR, hd - dp), xh, hs + dp * P8 + g * NR, NR, 1, yt, yo + dp * NR, c, ci, ldc, dp > 0);
         }
+    }
+
+    /** sum_d x[xo + d] y[yo + d], d < n: an FMA chain per lane over whole vectors, lanes added in order, then the tail. */
+    private static float dot(float[] x, int xo, float[] y, int yo, int n) {
+        FloatVector acc = FloatVector.zero(V);
+        int d = 0;
+        for (; d + VL <= n; d += VL) {
+            acc = FloatVector.fromArray(V, x, xo + d).fma(FloatVector.fromArray(V, y, yo + d), acc);
+        }
+        float sum = 0f;
+        for (int l = 0; l < VL; l++) {
+            sum += acc.lane(l);
+        }
+        for (; d < n; d++) {
+            sum = Math.fma(x[xo + d], y[yo + d], sum);
+        }
+        return sum;
     }
 
     /** y[yo + d] += x[xo + d] for d < n: whole vectors, then the tail. */

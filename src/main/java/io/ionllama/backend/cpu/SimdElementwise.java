@@ -415,4 +415,56 @@ final class SimdElementwise {
             }
         }
     }
+
+    // ---------------------------------------------------------------- cross-entropy
+
+    /**
+     * One row of {@code Losses.crossEntropyForwardRow}: the max in four independent chains, exp
+     * (the polynomial) and its sum in lanes, probabilities divided by the sum, loss = log(sum) -
+     * (logit_t - max) (0 for a target < 0). Differs from the unit (Math.exp, one sequential sum)
+     * by rounding; the unit's single max chain and Math.exp per logit were latency- and call-bound.
+     */
+    static void crossEntropyForwardRow(float[] losses, int lossesOff, float[] probs, int probsOff, float[] logits,
+                                       int logitsOff, int[] targets, int targetsOff, int V, int n) {
+        int lr = logitsOff + n * V, pr = probsOff + n * V, full = V - V % VL;
+        FloatVector m0 = FloatVector.broadcast(S, -Float.MAX_VALUE), m1 = m0, m2 = m0, m3 = m0;
+        int v = 0;
+        for (; v + 4 * VL <= full; v += 4 * VL) {
+            // loads as receivers, loop phis as arguments (SimdAttention's class comment)
+            m0 = FloatVector.fromArray(S, logits, lr + v).max(m0);
+            m1 = FloatVector.fromArray(S, logits, lr + v + VL).max(m1);
+            m2 = FloatVector.fromArray(S, logits, lr + v + 2 * VL).max(m2);
+            m3 = FloatVector.fromArray(S, logits, lr + v + 3 * VL).max(m3);
+        }
+        for (; v < full; v += VL) {
+            m0 = FloatVector.fromArray(S, logits, lr + v).max(m0);
+        }
+        float m = FloatVector.broadcast(S, -Float.MAX_VALUE).max(m0).max(m1).max(m2).max(m3)
+                .reduceLanes(VectorOperators.MAX);
+        for (; v < V; v++) {
+            m = Math.max(m, logits[lr + v]);
+        }
+        FloatVector vsum = FloatVector.zero(S);
+        for (v = 0; v < full; v += VL) {
+            FloatVector e = exp(FloatVector.fromArray(S, logits, lr + v).sub(m));
+            e.intoArray(probs, pr + v);
+            vsum = e.add(vsum);
+        }
+        float s = 0f;
+        for (int l = 0; l < VL; l++) {
+            s += vsum.lane(l);
+        }
+        for (; v < V; v++) {
+            float e = expLane(logits[lr + v] - m);
+            probs[pr + v] = e;
+            s += e;
+        }
+        // scalar (SuperWord vectorizes it): Vector API code after the exp loop was inlined late
+        // and boxed (SimdAttention.softmaxRow)
+        for (v = 0; v < V; v++) {
+            probs[pr + v] = probs[pr + v] / s;
+        }
+        int t = targets[targetsOff + n];
+        losses[lossesOff + n] = t >= 0 ? (float) Math.log(s) - (logits[lr + t] - m) : 0f;
+    }
 }
