@@ -446,8 +446,8 @@ final class SimdAttention {
      * floats), lanes summed in lane order.
      */
     static void softmaxRow(float[] a, int o, int n, int end, float scale, float[] st, int so) {
-        // Lanes n..N (N = n rounded up to VL) get the lowest float: never the max, and exp clamps
-        // them to exp(-104), below half an ulp of a sum that holds exp(0) = 1; normalize then
+        // Lanes n..N (N = n rounded up to VL) get the lowest float: never the max, and the exp
+        // clamps them to exp(-87), below half an ulp of a sum that holds exp(0) = 1; normalize then
         // zeroes them. One exp call site: a second one (a masked tail) was left out of line by
         // C2's inlining budget and ran at a tenth of the speed.
         int N = roundUp(n, VL);
@@ -472,7 +472,7 @@ final class SimdAttention {
         float max = vmax.reduceLanes(VectorOperators.MAX) * scale;
         FloatVector vsum = FloatVector.zero(V);
         for (int j = 0; j < N; j += VL) {
-            FloatVector e = SimdElementwise.exp(FloatVector.fromArray(V, a, o + j).mul(scale).sub(max));
+            FloatVector e = SimdElementwise.expNonPositive(FloatVector.fromArray(V, a, o + j).mul(scale).sub(max));
             e.intoArray(a, o + j);
             vsum = e.add(vsum); // the same IEEE sum as vsum + e; the loop phi is not the receiver
         }
@@ -507,7 +507,7 @@ final class SimdAttention {
                                float dsum, float scale) {
         int N = roundUp(n, VL);
         for (int j = 0; j < N; j += VL) {
-            SimdElementwise.exp(FloatVector.fromArray(V, s, so + j).mul(scale).sub(max)).intoArray(s, so + j);
+            SimdElementwise.expNonPositive(FloatVector.fromArray(V, s, so + j).mul(scale).sub(max)).intoArray(s, so + j);
         }
         // A scalar loop (C2's SuperWord vectorizes it: s and dp are different arrays). Kept in this
         // method: with it, the method is too big for C2 to inline into its caller and compiles on

@@ -90,6 +90,22 @@ class SimdElementwiseTest {
         assertAccurate("exp", x, lanes(SimdElementwise::exp, x), Math::exp, 2.5e-7);
     }
 
+    /** The softmax's exp over [-87, 0] as accurate as exp; below, e^-87 (nothing beside a sum of at least 1). */
+    @Test
+    void expNonPositiveIsAccurateToAFewUlps() {
+        float[] x = new float[4000];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = -87f * i / (x.length - 1);
+        }
+        x[1] = -0f;
+        x[2] = -1e-30f;
+        assertAccurate("expNonPositive", x, lanes(SimdElementwise::expNonPositive, x), Math::exp, 2.5e-7);
+        float[] low = {-87.5f, -100f, -1e30f, -Float.MAX_VALUE};
+        for (float v : lanes(SimdElementwise::expNonPositive, low)) {
+            assertThat(v).isCloseTo((float) Math.exp(-87), org.assertj.core.data.Percentage.withPercentage(1e-4));
+        }
+    }
+
     @Test
     void accuracyCheckRejectsADroppedPolynomialTerm() {
         // exp with its r^5 term left out (an off-by-one in the Horner chain) must fail the check.
