@@ -509,15 +509,12 @@ final class SimdAttention {
         for (int j = 0; j < N; j += VL) {
             SimdElementwise.expNonPositive(FloatVector.fromArray(V, s, so + j).mul(scale).sub(max)).intoArray(s, so + j);
         }
-        // A scalar loop (C2's SuperWord vectorizes it: s and dp are different arrays). Kept in this
-        // method: with it, the method is too big for C2 to inline into its caller and compiles on
-        // its own, exp inlined into the hot loop above. Inlined into BackwardTask.run (as a small
-        // method), the exp call site was not hot enough there ("failed to inline: too big") and
-        // boxed a vector per call under -XX:-TieredCompilation -Xbatch.
-        for (int j = 0; j < n; j++) {
-            float p = s[so + j] * inv;
-            s[so + j] = p;
-            dp[po + j] = p * (dp[po + j] - dsum) * scale;
+        FloatVector vinv = FloatVector.broadcast(V, inv), vdsum = FloatVector.broadcast(V, dsum),
+                vscale = FloatVector.broadcast(V, scale);
+        for (int j = 0; j < N; j += VL) {
+            FloatVector p = FloatVector.fromArray(V, s, so + j).mul(vinv);
+            p.intoArray(s, so + j);
+            p.mul(FloatVector.fromArray(V, dp, po + j).sub(vdsum)).mul(vscale).intoArray(dp, po + j);
         }
         java.util.Arrays.fill(s, so + n, so + Math.max(N, end), 0f);
         java.util.Arrays.fill(dp, po + n, po + Math.max(N, end), 0f);
