@@ -319,7 +319,7 @@ final class SimdAttention {
                         SimdMatmul.micro(last + 1, buf, 0, W, 1, vh, hs + dp * P8, buf, ob + dp, HDp, false);
                     }
                     for (int i = g; i <= last; i++) {
-                        System.arraycopy(buf, ob + (i - g) * HDp, out, outOff + (b * P + i) * C + h * hd, hd);
+                        copy(buf, ob + (i - g) * HDp, out, outOff + (b * P + i) * C + h * hd, hd);
                     }
                 }
             }
@@ -424,6 +424,17 @@ final class SimdAttention {
             sum = Math.fma(x[xo + d], y[yo + d], sum);
         }
         return sum;
+    }
+
+    /** y[yo + d] = x[xo + d] for d < n: whole vectors, then the tail (System.arraycopy's call cost more for a head's row). */
+    private static void copy(float[] x, int xo, float[] y, int yo, int n) {
+        int d = 0;
+        for (; d + VL <= n; d += VL) {
+            FloatVector.fromArray(V, x, xo + d).intoArray(y, yo + d);
+        }
+        for (; d < n; d++) {
+            y[yo + d] = x[xo + d];
+        }
     }
 
     /** y[yo + d] += x[xo + d] for d < n: whole vectors, then the tail. */
