@@ -342,7 +342,7 @@ public interface Backend extends AutoCloseable {
     // row b*P+i = position i of sequence b, head-major. The forward saves what its backward needs in
     // att (dense: B*heads*P*P floats, dilated: B*heads*P*slots): the probabilities [B, heads, P, ...],
     // except on the CPU's Vector API dense path (P >= 2), which keeps each query row's softmax max
-    // and 1/sum in the row's first two floats and recomputes the probabilities in its backward. att
+    // and 1/sum, two floats a row at the start of each head's P*P region, and recomputes the probabilities in its backward. att
     // is a backend's own saved state: only the backend that wrote it reads it back.
 
     /**

@@ -2,7 +2,6 @@ package io.ionllama.backend.cpu;
 
 import io.ionllama.kernels.Attention;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -113,8 +112,10 @@ final class SimdAttention {
     // ---------------------------------------------------------------- the two calls
 
     /**
-     * out, and in att row (b, h, i) the row's scaled max and 1/sum at its first two floats (the
-     * rest of att is left as it was): all the backward needs to recompute the probabilities.
+     * out, and at the start of each (b, h)'s P x P region of att, two floats per query row i: its
+     * scaled max and 1/sum (att[(b H + h) P P + 2 i], + 1; the rest of att is left as it was), all
+     * the backward needs to recompute the probabilities. Together, not one per P-float row: the
+     * backward reads them in order instead of missing the cache (and the TLB) on every row.
      */
     void denseForward(float[] out, int outOff, float[] att, int attOff, float[] q, int qOff,
                       float[] k, int kOff, float[] v, int vOff, int B, int P, int H, int hd) {
@@ -313,7 +314,7 @@ final class SimdAttention {
                         scores(qh, hs, P8, g, kt, ps + jp * hd, hd, buf, jp, W);
                     }
                     for (int i = g; i <= last; i++) {
-                        softmaxRow(buf, (i - g) * W, i + 1, last + 1, scale, att, a0 + i * P);
+                        softmaxRow(buf, (i - g) * W, i + 1, last + 1, scale, att, a0 + 2 * i);
                     }
                     for (int dp = 0; dp < HDp; dp += NR) {
                         SimdMatmul.micro(last + 1, buf, 0, W, 1, vh, hs + dp * P8, buf, ob + dp, HDp, false);
@@ -363,7 +364,7 @@ final class SimdAttention {
                         if (i < P) {
                             int ir = (b * P + i) * C + h * hd;
                             float dsum = dot(dout, doutOff + ir, out, outOff + ir, hd);
-                            int ar = a0 + i * P;
+                            int ar = a0 + 2 * i;
                             probabilityRow(buf, o, gb, o, i + 1, n, att[ar], att[ar + 1], dsum, scale);
                         } else {
                             java.util.Arrays.fill(buf, o, o + n, 0f);
@@ -463,24 +464,8 @@ final class SimdAttention {
         // C2's inlining budget and ran at a tenth of the speed.
         int N = roundUp(n, VL);
         java.util.Arrays.fill(a, o + n, o + N, -Float.MAX_VALUE);
-        // Four independent max chains (Java's max is a several-instruction sequence; one chain
-        // made this loop latency-bound, as slow as the exp loop); max is exact in any order.
-        FloatVector m0 = FloatVector.broadcast(V, -Float.MAX_VALUE), m1 = m0, m2 = m0, m3 = m0;
-        int j4 = 0;
-        for (; j4 + 4 * VL <= N; j4 += 4 * VL) {
-            // the fresh load is the receiver, the loop phi the argument (class comment: virtual call)
-            m0 = FloatVector.fromArray(V, a, o + j4).max(m0);
-            m1 = FloatVector.fromArray(V, a, o + j4 + VL).max(m1);
-            m2 = FloatVector.fromArray(V, a, o + j4 + 2 * VL).max(m2);
-            m3 = FloatVector.fromArray(V, a, o + j4 + 3 * VL).max(m3);
-        }
-        for (; j4 < N; j4 += VL) {
-            m0 = FloatVector.fromArray(V, a, o + j4).max(m0);
-        }
-        // a fresh vector as the receiver, the loop phis as arguments (class comment)
-        FloatVector vmax = FloatVector.broadcast(V, -Float.MAX_VALUE).max(m0).max(m1).max(m2).max(m3);
         // max_j(scale s_j) = scale max_j(s_j) exactly (scale > 0, rounding is monotone)
-        float max = vmax.reduceLanes(VectorOperators.MAX) * scale;
+        float max = SimdElementwise.maxOfVectors(a, o, N) * scale;
         FloatVector vsum = FloatVector.zero(V);
         for (int j = 0; j < N; j += VL) {
             FloatVector e = SimdElementwise.expNonPositive(FloatVector.fromArray(V, a, o + j).mul(scale).sub(max));

@@ -89,7 +89,9 @@ final class SimdElementwise {
      * instructions a lane), and one scale 2^n (n >= -126 is a normal float): about two thirds of
      * exp's operations, the same relative error over [-87, 0]. Below -87 it returns e^-87 (1.6e-38),
      * nothing against a softmax sum that holds e^0 = 1. Attention's forward and backward both use
-     * it, so the backward's recomputed probabilities are the forward's bits.
+     * it, so the backward's recomputed probabilities are the forward's bits. Written out rather than
+     * sharing a helper with exp: a vector passed to or returned from a call C2 does not inline is
+     * boxed (CONTRIBUTING).
      */
     static FloatVector expNonPositive(FloatVector x) {
         x = x.blend(-87f, x.lt(-87f));
@@ -441,7 +443,29 @@ final class SimdElementwise {
         }
     }
 
-    // ---------------------------------------------------------------- cross-entropy
+    // ---------------------------------------------------------------- row max, cross-entropy
+
+    /**
+     * The largest float of a[o..o+len), len a multiple of VL (-Float.MAX_VALUE for 0): four
+     * independent chains of whole vectors (Java's max is a several-instruction sequence a lane; one
+     * chain made a softmax's max pass as slow as its exp pass), exact in any order. Loads are the
+     * receivers, the loop phis the arguments (SimdAttention's class comment); a float comes back,
+     * so no vector crosses the call.
+     */
+    static float maxOfVectors(float[] a, int o, int len) {
+        FloatVector m0 = FloatVector.broadcast(S, -Float.MAX_VALUE), m1 = m0, m2 = m0, m3 = m0;
+        int j = 0;
+        for (; j + 4 * VL <= len; j += 4 * VL) {
+            m0 = FloatVector.fromArray(S, a, o + j).max(m0);
+            m1 = FloatVector.fromArray(S, a, o + j + VL).max(m1);
+            m2 = FloatVector.fromArray(S, a, o + j + 2 * VL).max(m2);
+            m3 = FloatVector.fromArray(S, a, o + j + 3 * VL).max(m3);
+        }
+        for (; j < len; j += VL) {
+            m0 = FloatVector.fromArray(S, a, o + j).max(m0);
+        }
+        return FloatVector.broadcast(S, -Float.MAX_VALUE).max(m0).max(m1).max(m2).max(m3).reduceLanes(VectorOperators.MAX);
+    }
 
     /**
      * One row of {@code Losses.crossEntropyForwardRow}: the max in four independent chains, exp
@@ -452,20 +476,8 @@ final class SimdElementwise {
     static void crossEntropyForwardRow(float[] losses, int lossesOff, float[] probs, int probsOff, float[] logits,
                                        int logitsOff, int[] targets, int targetsOff, int V, int n) {
         int lr = logitsOff + n * V, pr = probsOff + n * V, full = V - V % VL;
-        FloatVector m0 = FloatVector.broadcast(S, -Float.MAX_VALUE), m1 = m0, m2 = m0, m3 = m0;
-        int v = 0;
-        for (; v + 4 * VL <= full; v += 4 * VL) {
-            // loads as receivers, loop phis as arguments (SimdAttention's class comment)
-            m0 = FloatVector.fromArray(S, logits, lr + v).max(m0);
-            m1 = FloatVector.fromArray(S, logits, lr + v + VL).max(m1);
-            m2 = FloatVector.fromArray(S, logits, lr + v + 2 * VL).max(m2);
-            m3 = FloatVector.fromArray(S, logits, lr + v + 3 * VL).max(m3);
-        }
-        for (; v < full; v += VL) {
-            m0 = FloatVector.fromArray(S, logits, lr + v).max(m0);
-        }
-        float m = FloatVector.broadcast(S, -Float.MAX_VALUE).max(m0).max(m1).max(m2).max(m3)
-                .reduceLanes(VectorOperators.MAX);
+        float m = maxOfVectors(logits, lr, full);
+        int v = full;
         for (; v < V; v++) {
             m = Math.max(m, logits[lr + v]);
         }

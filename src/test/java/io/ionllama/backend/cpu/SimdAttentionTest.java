@@ -106,9 +106,9 @@ class SimdAttentionTest {
     }
 
     /**
-     * What the forward saves: for row (b, h, i), att's first two floats are the scaled max m and
-     * 1/sum r of its softmax, so that p_j = exp(scale s_j - m) r gives the scalar units'
-     * probabilities; every other float of att is left as it was.
+     * What the forward saves: for row (b, h, i), two floats at 2 i from the start of the head's
+     * region of att, the scaled max m and 1/sum r of its softmax, so that p_j = exp(scale s_j - m) r
+     * gives the scalar units' probabilities; every other float of att is left as it was.
      */
     @Test
     void savesRowStatistics() {
@@ -124,19 +124,19 @@ class SimdAttentionTest {
         for (int bh = 0; bh < B * H; bh++) {
             int b = bh / H, h = bh % H;
             for (int i = 0; i < P; i++) {
-                int row = p.off[8] + (bh * P + i) * P;
+                int row = p.off[8] + (bh * P + i) * P, st = p.off[8] + bh * P * P + 2 * i;
                 for (int j = 0; j <= i; j++) {
                     double dot = 0;
                     for (int d = 0; d < hd; d++) {
                         dot += (double) q[p.off[0] + (b * P + i) * C + h * hd + d] * k[p.off[1] + (b * P + j) * C + h * hd + d];
                     }
-                    double prob = Math.exp(scale * dot - att[row]) * att[row + 1];
+                    double prob = Math.exp(scale * dot - att[st]) * att[st + 1];
                     assertThat(prob).as("bh %d, i %d, j %d", bh, i, j).isCloseTo(scalar[1][row + j],
                             org.assertj.core.data.Offset.offset(1e-5));
                 }
-                for (int j = 2; j < P; j++) {
-                    assertThat(att[row + j]).as("untouched att, bh %d, i %d, j %d", bh, i, j).isEqualTo(7f);
-                }
+            }
+            for (int e = 2 * P; e < P * P; e++) {
+                assertThat(att[p.off[8] + bh * P * P + e]).as("untouched att, bh %d, float %d", bh, e).isEqualTo(7f);
             }
         }
     }
