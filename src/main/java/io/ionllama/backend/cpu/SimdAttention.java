@@ -5,28 +5,32 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * The Vector API path of dense causal attention behind {@link CpuAttention}: the same inputs,
- * outputs and saved probabilities as {@link Attention#denseForward}, {@link
- * Attention#denseBackwardQuery} and {@link Attention#denseBackwardKey} (the scalar units it is
- * tested against), computed as blocked products per (sequence b, head h, block of QB rows) on one
- * register-tiled micro-kernel ({@link #micro}: MR = 8 rows by NR = 2 vectors).
+ * The Vector API path of dense causal attention behind {@link CpuAttention}: the same outputs
+ * and gradients as {@link Attention#denseForward}, {@link Attention#denseBackwardQuery} and {@link
+ * Attention#denseBackwardKey} (the scalar units it is tested against), computed as blocked
+ * products on one register-tiled micro-kernel ({@link SimdMatmul#micro}: MR = 8 rows by NR = 2
+ * vectors). Unlike the units it saves no probabilities: each query row's softmax max and 1/sum,
+ * and the backward recomputes the rest (reading a P x P matrix back from memory, in columns for dk
+ * and dv, cost more than the products it saves).
  *
  * <pre>
- *   pack, per (b, h):  Xh = X[b, :, h]  as [P8][HDp]  (X = q, k, v or dout; P8 = P rounded up to MR,
- *                                                     HDp = hd rounded up to NR; zero padded)
- *                      Yt = Y[b, :, h]^T as panels [Pn/NR][hd][NR]  (Y = k forward, v backward)
- *   forward, work item (b, h, query block), per group of MR rows g..last:
- *     S[g.., 0..n)  = Qh_g . Kt[:, 0..n)               n = last+1 rounded up to NR, in a slot buffer
- *     P[i, :]       = softmax_j<=i (scale S[i, j])     -> att row i (zeros for j > i) and the buffer
- *     Oh_g          = P[g.., 0..last] . Vh[0..last]     -> out rows g..last
- *   backward pass 1 (dq), work item (b, h, query block):
- *     dS[i, 0..n)   = dOh_g . Vt[:, 0..n)              into a [B*H][P8][Pn] scratch
- *     dS[i, j]      = att[i, j] (dS[i, j] - D_i) scale for j <= i, 0 for i < j <= last,  D_i = dO_i . O_i
- *     dq_g         += dS[g.., 0..last] . Kh[0..last]
- *   backward pass 2 (dk, dv), work item (b, h, key block k0..k1):
- *     Pc[t, :]      = att[t, k0..k0+QB), Dc[t, :] = dS[t, k0..k0+QB)   for t in [k0, P): the block's
- *                     columns copied into a slot buffer, so the products broadcast from 128 contiguous bytes a step
- *     per group of MR keys g..:   dv_g += Pc[g..P, g..]^T . dOh[g..P),  dk_g += Dc[g..P, g..]^T . Qh[g..P)
+ *   pack, per (b, block of QB positions), every head h:
+ *     Xh = X[b, :, h] as panels [HDp/NR][P8][NR]      X = q, k, v, dout; P8 = P rounded up to MR,
+ *                                                     HDp = hd rounded up to NR; zero padded
+ *     Yt = Y[b, :, h]^T as panels [Pn/NR][hd][NR]     Y = k (forward), k and v (backward)
+ *     D[b, h, i] = dO_i . O_i                         (backward)
+ *   forward, work item (b, h, query block), per group of MR queries g..last:
+ *     S[g.., 0..n)  = Qh_g . Kt[:, 0..n)              n = last+1 rounded up to NR, in a slot buffer
+ *     P[i, :]       = softmax_j<=i (scale S[i, j])    its max m_i and 1/sum r_i -> att (2 floats a row,
+ *                                                     at the start of the head's P x P region)
+ *     out_g         = P[g.., 0..last] . Vh[0..last]
+ *   backward, work item (b, h): the head's blocks of QB queries q0..q1 in order, per block:
+ *     S, dP[q0.., 0..n) = Qh . Kt, dOh . Vt            n = q1 rounded up to NR
+ *     P[i, j]       = expNonPositive(scale S[i, j] - m_i) r_i, dS[i, j] = P[i, j] (dP[i, j] - D_i) scale
+ *                     for j <= i, 0 above        (the forward's P bit for bit)
+ *     dq_i         += dS[i, 0..i] . Kh[0..i]                      per group of MR queries
+ *     dvSum_j      += P[q0..q1, j]^T . dOh[q0..q1],  dkSum_j += dS[q0..q1, j]^T . Qh[q0..q1]   keys j < q1
+ *   then dv += dvSum, dk += dkSum  (the sums stay in the slot's buffer for the whole head)
  * </pre>
  *
  * <p>Why this shape: the micro-kernel's 16 accumulators cover the FMA latency of two pipes (8
@@ -35,14 +39,16 @@ import jdk.incubator.vector.VectorSpecies;
  * strided vector load; head dimensions that are not a multiple of NR (the seed's 24) run as zero
  * columns. A broadcast operand may be strided (rows of the score buffer, of dS, of a packed head).
  *
- * <p>Each element of a product is one FMA chain over the reduction index in order from zero,
- * whichever tile or thread computed it, so results depend on the shape only; dq, dk and dv get
- * their block's result added once. The softmax uses {@link SimdElementwise#exp} (a polynomial,
- * not {@code Math.exp}) on whole vectors, the last one masked, and sums lanes in a fixed order (no
- * {@code reduceLanes} for sums). Work items write disjoint outputs, so the results are identical
+ * <p>Each element of a product is one FMA chain over the reduction index in order from zero (or
+ * through C, for the dk and dv sums, block after block), whichever tile or thread computed it, so
+ * results depend on the shape only; dq, dk and dv get a work item's result added once. The softmax
+ * uses {@link SimdElementwise#expNonPositive} (a polynomial, not {@code Math.exp}) on whole
+ * vectors and sums lanes in a fixed order (no {@code reduceLanes} for sums). Work items write
+ * disjoint outputs (forward: its queries' rows; backward: its head), so the results are identical
  * for any thread count; per-slot buffers (one per {@link WorkerPool} slot) hold a work item's
- * scores or packed columns. Blocks are handed out long and short alternately so threads get even
- * work. Scratch grows only; dispatch allocates nothing.
+ * scores, products and sums. Forward blocks are handed out long and short alternately so threads
+ * get even work; the backward's unit is a head (B x H units: on more threads than heads some
+ * wait). Scratch grows only; dispatch allocates nothing.
  *
  * <p>Loop-carried vectors (the softmax's running max and sum) are never the receiver of a
  * Vector API call, always the argument ({@code load.max(vmax)}, {@code e.add(vsum)}; max and IEEE
@@ -76,6 +82,8 @@ final class SimdAttention {
     /** Packed heads, [B*H][HDp/NR][P8][NR] each (panels of NR dimensions): queries, keys, values, output gradient. */
     private float[] qh = new float[0], kh = new float[0], vh = new float[0], doh = new float[0];
     /** Transposed panels, [B*H][Pn/NR][hd][NR] each: keys, values. */
+    /** D_i = dO_i . O_i per (b, h, i), [B*H][P], for the backward (made while packing). */
+    private float[] rowD = new float[0];
     private float[] kt = new float[0], vt = new float[0];
     /**
      * Per slot: forward, a group's scores [MR][W] and product [MR][HDp]; backward, a block's P
@@ -154,15 +162,16 @@ final class SimdAttention {
         PackTask p = pack;
         p.rows(0, q, qOff, qh).rows(1, k, kOff, kh).rows(2, v, vOff, vh).rows(3, dout, doutOff, doh);
         p.panels(0, k, kOff, kt).panels(1, v, vOff, vt);
+        rowD = grow(rowD, heads, P);
+        p.dout = dout; p.doutOff = doutOff; p.out = out; p.outOff = outOff; p.rowD = rowD;
         runPack(p, B, P, H, hd);
         BackwardTask t = backward;
         t.set(B, P, H, hd);
         t.units = heads;
         t.att = att; t.attOff = attOff;
         t.dq = dq; t.dqOff = dqOff; t.dk = dk; t.dkOff = dkOff; t.dv = dv; t.dvOff = dvOff;
-        t.dout = dout; t.doutOff = doutOff; t.out = out; t.outOff = outOff;
         pool.parallelFor(heads, t);
-        t.att = t.dq = t.dk = t.dv = t.dout = t.out = null;
+        t.att = t.dq = t.dk = t.dv = null;
     }
 
     private static float[] grow(float[] a, int heads, int perHead) {
@@ -180,17 +189,24 @@ final class SimdAttention {
 
     private void runPack(PackTask p, int B, int P, int H, int hd) {
         p.P = P; p.H = H; p.hd = hd;
-        pool.parallelFor(B * H, p);
+        p.blocks = (Math.max(roundUp(P, MR), roundUp(P, NR)) + QB - 1) / QB;
+        pool.parallelFor(B * p.blocks, p);
         p.clear();
     }
 
     // ---------------------------------------------------------------- tasks
 
-    /** Unit (b*H + h): the packed heads (rows) and transposed panels of one (sequence, head). */
+    /**
+     * Unit (b, block of QB positions): the packed heads (rows) and transposed panels of every head
+     * of those positions, and (backward) D = dO . O per position and head. By positions, not by
+     * head: each source row (all heads, C floats) is read once, front to back, which matters when it
+     * comes cold from memory (a head's slice of a row is 4 to 8 lines a page apart).
+     */
     private static final class PackTask implements WorkerPool.RangeTask {
         final float[][] rowSrc = new float[4][], rowDst = new float[4][], panelSrc = new float[2][], panelDst = new float[2][];
         final int[] rowOff = new int[4], panelOff = new int[2];
-        int P, H, hd;
+        float[] dout, out, rowD;
+        int doutOff, outOff, P, H, hd, blocks;
 
         PackTask rows(int slot, float[] x, int xOff, float[] dst) {
             rowSrc[slot] = x; rowOff[slot] = xOff; rowDst[slot] = dst;
@@ -207,64 +223,53 @@ final class SimdAttention {
             java.util.Arrays.fill(rowDst, null);
             java.util.Arrays.fill(panelSrc, null);
             java.util.Arrays.fill(panelDst, null);
+            dout = out = rowD = null;
         }
 
         @Override
         public void run(int from, int to) {
             int C = H * hd, P8 = roundUp(P, MR), HDp = roundUp(hd, NR), Pn = roundUp(P, NR);
-            for (int bh = from; bh < to; bh++) {
-                int b = bh / H, h = bh % H, src = b * P * C + h * hd;
-                for (int s = 0; s < rowSrc.length; s++) {
-                    if (rowSrc[s] != null) {
-                        rows(rowSrc[s], rowOff[s] + src, rowDst[s], bh * P8 * HDp, C, P8, HDp);
-                    }
-                }
-                for (int s = 0; s < panelSrc.length; s++) {
-                    if (panelSrc[s] != null) {
-                        panels(panelSrc[s], panelOff[s] + src, panelDst[s], bh * Pn * hd, C, Pn);
-                    }
-                }
-            }
-        }
-
-        /** xh[d / NR][t][d % NR] = x[t, d] for t < P, d < hd; zero elsewhere in [HDp/NR][P8][NR]. */
-        private void rows(float[] x, int src, float[] xh, int dst, int C, int P8, int HDp) {
-            for (int dp = 0; dp < HDp; dp += NR) {
-                int o = dst + dp * P8, w = Math.max(0, Math.min(NR, hd - dp));
-                for (int t = 0; t < P8; t++, o += NR) {
-                    int xr = src + t * C + dp;
-                    int c = 0;
-                    if (t < P) {
-                        for (; c + VL <= w; c += VL) {
-                            FloatVector.fromArray(V, x, xr + c).intoArray(xh, o + c);
+            for (int u = from; u < to; u++) {
+                int b = u / blocks, t0 = (u % blocks) * QB, t1 = Math.min(t0 + QB, Math.max(P8, Pn));
+                for (int t = t0; t < t1; t++) {
+                    int row = (b * P + t) * C;
+                    for (int h = 0; h < H; h++) {
+                        int bh = b * H + h;
+                        for (int s = 0; s < rowSrc.length; s++) {
+                            if (rowSrc[s] != null && t < P8) {
+                                rowOfHead(rowSrc[s], rowOff[s] + row + h * hd, t < P, rowDst[s], bh * P8 * HDp + t * NR, P8, HDp);
+                            }
                         }
-                        for (; c < w; c++) {
-                            xh[o + c] = x[xr + c];
+                        for (int s = 0; s < panelSrc.length; s++) {
+                            if (panelSrc[s] != null && t < Pn) {
+                                int o = bh * Pn * hd + (t - t % NR) * hd + t % NR;
+                                float[] x = panelSrc[s], xt = panelDst[s];
+                                int xr = panelOff[s] + row + h * hd;
+                                for (int d = 0; d < hd; d++) {
+                                    xt[o + d * NR] = t < P ? x[xr + d] : 0f;
+                                }
+                            }
                         }
-                    }
-                    for (; c < NR; c++) {
-                        xh[o + c] = 0f;
+                        if (rowD != null && t < P) {
+                            rowD[bh * P + t] = dot(dout, doutOff + row + h * hd, out, outOff + row + h * hd, hd);
+                        }
                     }
                 }
             }
         }
 
-        /** xt[jp][d][c] = x[jp NR + c, d], zero for positions >= P. */
-        private void panels(float[] x, int src, float[] xt, int dst, int C, int Pn) {
-            // position by position: each source row is read once, front to back; a panel (hd x NR) stays in L1
-            for (int jp = 0; jp < Pn; jp += NR) {
-                int o = dst + jp * hd;
-                for (int c = 0; c < NR; c++) {
-                    int j = jp + c, xr = src + j * C;
-                    if (j < P) {
-                        for (int d = 0; d < hd; d++) {
-                            xt[o + d * NR + c] = x[xr + d];
-                        }
-                    } else {
-                        for (int d = 0; d < hd; d++) {
-                            xt[o + d * NR + c] = 0f;
-                        }
-                    }
+        /** One head's row t into the panels of its packed head (xh[d / NR][t][d % NR], at o + (d / NR) P8 NR): the row, or zeros. */
+        private void rowOfHead(float[] x, int xr, boolean real, float[] xh, int o, int P8, int HDp) {
+            for (int dp = 0; dp < HDp; dp += NR, o += P8 * NR, xr += NR) {
+                int w = real ? Math.max(0, Math.min(NR, hd - dp)) : 0, c = 0;
+                for (; c + VL <= w; c += VL) {
+                    FloatVector.fromArray(V, x, xr + c).intoArray(xh, o + c);
+                }
+                for (; c < w; c++) {
+                    xh[o + c] = x[xr + c];
+                }
+                for (; c < NR; c++) {
+                    xh[o + c] = 0f;
                 }
             }
         }
@@ -335,8 +340,8 @@ final class SimdAttention {
      * blocks in order, whichever thread runs the head).
      */
     private final class BackwardTask extends Fields implements WorkerPool.RangeTask {
-        float[] dq, dk, dv, dout, out;
-        int dqOff, dkOff, dvOff, doutOff, outOff;
+        float[] dq, dk, dv;
+        int dqOff, dkOff, dvOff;
 
         @Override
         public void run(int from, int to) {
@@ -362,8 +367,7 @@ final class SimdAttention {
                     for (int r = 0; r < rows; r++) {
                         int i = q0 + r, o = r * W;
                         if (i < P) {
-                            int ir = (b * P + i) * C + h * hd;
-                            float dsum = dot(dout, doutOff + ir, out, outOff + ir, hd);
+                            float dsum = rowD[bh * P + i];
                             int ar = a0 + 2 * i;
                             probabilityRow(buf, o, gb, o, i + 1, n, att[ar], att[ar + 1], dsum, scale);
                         } else {
@@ -411,7 +415,7 @@ final class SimdAttention {
     }
 
     /** sum_d x[xo + d] y[yo + d], d < n: an FMA chain per lane over whole vectors, lanes added in order, then the tail. */
-    private static float dot(float[] x, int xo, float[] y, int yo, int n) {
+    static float dot(float[] x, int xo, float[] y, int yo, int n) {
         FloatVector acc = FloatVector.zero(V);
         int d = 0;
         for (; d + VL <= n; d += VL) {
