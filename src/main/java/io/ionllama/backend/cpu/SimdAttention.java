@@ -15,7 +15,8 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <pre>
  *   pack, per (b, block of QB positions), every head h:
- *     Xh = X[b, :, h] as panels [HDp/NR][P8][NR]      X = q, k, v, dout; P8 = P rounded up to MR,
+ *     Xh = X[b, :, h] as panels [HDp/NR][P8][NR]      X = q, v (forward), q, k, dout (backward); P8 = P
+ *                                                     rounded up to MR,
  *                                                     HDp = hd rounded up to NR; zero padded
  *     Yt = Y[b, :, h]^T as panels [Pn/NR][hd][NR]     Y = k (forward), k and v (backward)
  *     D[b, h, i] = dO_i . O_i                         (backward)
@@ -79,12 +80,15 @@ final class SimdAttention {
     static final int QB = 32;
 
     private final WorkerPool pool;
-    /** Packed heads, [B*H][HDp/NR][P8][NR] each (panels of NR dimensions): queries, keys, values, output gradient. */
+    /**
+     * Packed heads, [B*H][HDp/NR][P8][NR] each (panels of NR dimensions): queries (forward and
+     * backward), values (forward), keys and output gradient (backward).
+     */
     private float[] qh = new float[0], kh = new float[0], vh = new float[0], doh = new float[0];
-    /** Transposed panels, [B*H][Pn/NR][hd][NR] each: keys, values. */
+    /** Transposed panels, [B*H][Pn/NR][hd][NR] each: keys (forward and backward), values (backward). */
+    private float[] kt = new float[0], vt = new float[0];
     /** D_i = dO_i . O_i per (b, h, i), [B*H][P], for the backward (made while packing). */
     private float[] rowD = new float[0];
-    private float[] kt = new float[0], vt = new float[0];
     /**
      * Per slot: forward, a group's scores [MR][W] and product [MR][HDp]; backward, a block's P
      * [QB][W], a product [MR][HDp], and the head's dk and dv sums [P8][HDp] each.
@@ -112,7 +116,7 @@ final class SimdAttention {
         return roundUp(P, NR) + NR;
     }
 
-    /** Whether this path takes the shape: P >= 2 (a row's max and 1/sum fit in its two first floats). */
+    /** Whether this path takes the shape: P >= 2 (the 2 P row statistics fit in a head's P x P region of att). */
     static boolean supports(int P) {
         return P >= 2;
     }
@@ -153,14 +157,13 @@ final class SimdAttention {
         int heads = B * H, P8 = roundUp(P, MR), HDp = roundUp(hd, NR), hs = P8 * HDp, ps = roundUp(P, NR) * hd;
         qh = grow(qh, heads, hs);
         kh = grow(kh, heads, hs);
-        vh = grow(vh, heads, hs);
         doh = grow(doh, heads, hs);
         kt = grow(kt, heads, ps);
         vt = grow(vt, heads, ps);
         growSlots(slotBuffers, QB * width(P) + MR * HDp + 2 * hs);
         growSlots(slotGrads, QB * width(P));
         PackTask p = pack;
-        p.rows(0, q, qOff, qh).rows(1, k, kOff, kh).rows(2, v, vOff, vh).rows(3, dout, doutOff, doh);
+        p.rows(0, q, qOff, qh).rows(1, k, kOff, kh).rows(2, dout, doutOff, doh);
         p.panels(0, k, kOff, kt).panels(1, v, vOff, vt);
         rowD = grow(rowD, heads, P);
         p.dout = dout; p.doutOff = doutOff; p.out = out; p.outOff = outOff; p.rowD = rowD;
@@ -203,8 +206,8 @@ final class SimdAttention {
      * comes cold from memory (a head's slice of a row is 4 to 8 lines a page apart).
      */
     private static final class PackTask implements WorkerPool.RangeTask {
-        final float[][] rowSrc = new float[4][], rowDst = new float[4][], panelSrc = new float[2][], panelDst = new float[2][];
-        final int[] rowOff = new int[4], panelOff = new int[2];
+        final float[][] rowSrc = new float[3][], rowDst = new float[3][], panelSrc = new float[2][], panelDst = new float[2][];
+        final int[] rowOff = new int[3], panelOff = new int[2];
         float[] dout, out, rowD;
         int doutOff, outOff, P, H, hd, blocks;
 
@@ -415,7 +418,7 @@ final class SimdAttention {
     }
 
     /** sum_d x[xo + d] y[yo + d], d < n: an FMA chain per lane over whole vectors, lanes added in order, then the tail. */
-    static float dot(float[] x, int xo, float[] y, int yo, int n) {
+    private static float dot(float[] x, int xo, float[] y, int yo, int n) {
         FloatVector acc = FloatVector.zero(V);
         int d = 0;
         for (; d + VL <= n; d += VL) {

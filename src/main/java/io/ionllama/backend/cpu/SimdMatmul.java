@@ -56,7 +56,7 @@ final class SimdMatmul {
      * (MR x KC = 8 KiB) stay in L1 while B panels stream from L2.
      */
     static final int KC = 256;
-    /** Rows of a packed A block (a multiple of MR): 128 KiB, in L2 beside the B block. */
+    /** Rows of an A block (a multiple of MR): 128 KiB, in L2 beside the B block. */
     static final int MC = 128;
     /** Columns of a packed B block (a multiple of NR): KC x NC = 512 KiB, half of a Zen 4 L2. */
     static final int NC = 512;
@@ -353,9 +353,10 @@ final class SimdMatmul {
      * order: A(r, t) = a[ai + r ars + t acs] (broadcast; packed A: ars 1, acs MR; rows in place:
      * ars = row stride, acs 1), B(t, 0..NR) = b[bi + t NR ..] (two whole vectors of a packed
      * panel), C(r, c) = c[ci + r ldc + c]. B's row stride is the constant NR on purpose: with a
-     * stride argument the same loop ran at 60% of this speed. 8 rows x 2 vectors = 16 accumulators (of the 32 AVX-512 registers: enough
-     * to cover two FMA pipes' latency), each step 2 vector loads, 8 broadcasts, 16 FMAs. The one
-     * register tile of the backend: {@link SimdAttention}'s products run on it too.
+     * stride argument the same loop ran at 60% of this speed. 8 rows x 2 vectors = 16 accumulators
+     * (of the 32 AVX-512 registers: enough to cover two FMA pipes' latency), each step 2 vector
+     * loads, 8 broadcasts, 16 FMAs. The one register tile of the backend: {@link SimdAttention}'s
+     * products run on it too.
      */
     static void micro(int kc, float[] a, int ai, int ars, int acs, float[] b, int bi,
                       float[] c, int ci, int ldc, boolean acc) {
