@@ -202,6 +202,18 @@ public interface Backend extends AutoCloseable {
     void matmulBackwardInput(float[] dx, int dxOff, float[] dy, int dyOff, float[] w, int wOff,
                              int rows, int in, int out);
 
+    /**
+     * dx[N,in] = dy[N,out] . W[out,in]: {@link #matmulBackwardInput} into a dx that starts at zero,
+     * for a gradient's first contribution. This default clears dx and accumulates; a backend may
+     * write the products directly instead (the same bits: each element's FMA chain starts from
+     * zero either way), which saves a pass over dx.
+     */
+    default void matmulBackwardInputOverwrite(float[] dx, int dxOff, float[] dy, int dyOff, float[] w, int wOff,
+                                              int rows, int in, int out) {
+        fill(dx, dxOff, 0f, Math.multiplyExact(rows, in));
+        matmulBackwardInput(dx, dxOff, dy, dyOff, w, wOff, rows, in, out);
+    }
+
     /** dW[out,in] += dy^T . x, and db[out] += column sums of dy when {@code db} is not null. */
     void matmulBackwardWeight(float[] dw, int dwOff, float[] db, int dbOff, float[] dy, int dyOff,
                               float[] x, int xOff, int rows, int in, int out);

@@ -174,8 +174,7 @@ public final class DenseGpt extends FlatModel {
         }
         be.fill(dLogits, 0, 0f, N * 256);
         be.crossEntropyBackward(dLogits, 0, probs, 0, targets, 0, stats, Losses.STAT_INV_VALID, 0, N, 256);
-        be.fill(dNormed, 0, 0f, N * d);
-        be.matmulBackwardInput(dNormed, 0, dLogits, 0, params, head, N, d, 256);
+        be.matmulBackwardInputOverwrite(dNormed, 0, dLogits, 0, params, head, N, d, 256);
         be.matmulBackwardWeight(grads, head, null, 0, dLogits, 0, normed, 0, N, d, 256);
         be.fill(dA, 0, 0f, N * d);
         be.rmsNormBackward(dA, 0, grads, norm, dNormed, 0, top, 0, params, norm, rstd, 0, N, d);

@@ -206,8 +206,7 @@ final class GlobalBlock {
             drop.apply(be, sc.dBranch, 0, rd, dropSite);
             dBranch = sc.dBranch;
         }
-        be.fill(sc.dO, 0, 0f, rd);
-        be.matmulBackwardInput(sc.dO, 0, dBranch, 0, p, wo, rows, d, d);
+        be.matmulBackwardInputOverwrite(sc.dO, 0, dBranch, 0, p, wo, rows, d, d);
         be.matmulBackwardWeight(gr, wo, null, 0, dBranch, 0, sv.o, base, rows, d, d);
         be.fill(sc.dqr, 0, 0f, rd);
         be.fill(sc.dkr, 0, 0f, rd);
@@ -229,8 +228,7 @@ final class GlobalBlock {
             be.ropeBackward(sc.dq, off, sc.dqr, off, P, P, 0, heads, headDim, ROPE_BASE);
             be.ropeBackward(sc.dk, off, sc.dkr, off, P, P, 0, heads, headDim, ROPE_BASE);
         }
-        be.fill(sc.dn1, 0, 0f, rd);
-        be.matmulBackwardInput(sc.dn1, 0, sc.dq, 0, p, wq, rows, d, d);
+        be.matmulBackwardInputOverwrite(sc.dn1, 0, sc.dq, 0, p, wq, rows, d, d);
         be.matmulBackwardWeight(gr, wq, null, 0, sc.dq, 0, sv.n1, base, rows, d, d);
         be.matmulBackwardInput(sc.dn1, 0, sc.dk, 0, p, wk, rows, d, d);
         be.matmulBackwardWeight(gr, wk, null, 0, sc.dk, 0, sv.n1, base, rows, d, d);

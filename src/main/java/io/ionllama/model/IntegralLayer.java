@@ -166,14 +166,12 @@ final class IntegralLayer {
             drop.apply(be, sc.dBranch, 0, rd, dropSite);
             dBranch = sc.dBranch;
         }
-        be.fill(sc.dm, 0, 0f, rd);
-        be.matmulBackwardInput(sc.dm, 0, dBranch, 0, p, wO, rows, d, d);
+        be.matmulBackwardInputOverwrite(sc.dm, 0, dBranch, 0, p, wO, rows, d, d);
         be.matmulBackwardWeight(gr, wO, null, 0, dBranch, 0, v.m, o, rows, d, d);
         be.fill(sc.dg, 0, 0f, rd);
         be.fill(sc.dhn, 0, 0f, rd);
         be.swigluBackward(sc.dg, 0, sc.dhn, 0, sc.dm, 0, v.g, o, v.hn, o, rd);
-        be.fill(sc.dn, 0, 0f, rd);
-        be.matmulBackwardInput(sc.dn, 0, sc.dg, 0, p, wG, rows, d, d);
+        be.matmulBackwardInputOverwrite(sc.dn, 0, sc.dg, 0, p, wG, rows, d, d);
         be.matmulBackwardWeight(gr, wG, null, 0, sc.dg, 0, v.n, o, rows, d, d);
         // the scan's gradients da, du, dh sit at the layer's offset, like h, a, u (one offset per scan op)
         be.fill(sc.dh, o, 0f, rd);

@@ -515,8 +515,7 @@ public final class IonLlama extends FlatModel {
         // ---- head and decoder ----
         be.fill(dLogits, 0, 0f, N * 256);
         be.crossEntropyBackward(dLogits, 0, probs, 0, targets, 0, stats, Losses.STAT_INV_VALID, 0, N, 256);
-        be.fill(dDecNormed, 0, 0f, N * dL);
-        be.matmulBackwardInput(dDecNormed, 0, dLogits, 0, params, head, N, dL, 256);
+        be.matmulBackwardInputOverwrite(dDecNormed, 0, dLogits, 0, params, head, N, dL, 256);
         be.matmulBackwardWeight(grads, head, null, 0, dLogits, 0, decNormed, 0, N, dL, 256);
         be.fill(dLocalA, 0, 0f, N * dL);
         be.rmsNormBackward(dLocalA, 0, grads, decNorm, dDecNormed, 0, decOut, 0, params, decNorm, decRstd, 0, N, dL);
@@ -526,8 +525,7 @@ public final class IonLlama extends FlatModel {
         be.copy(dEncOut, 0, dz, 0, N * dL);
         be.fill(dGup, 0, 0f, (R + 1) * dL);
         be.byteEmbeddingBackward(dGup, 0, dz, 0, pi, 0, N, dL);
-        be.fill(dGin, 0, 0f, (R + 1) * dM);
-        be.matmulBackwardInput(dGin, 0, dGup, 0, params, decUp, R + 1, dM, dL);
+        be.matmulBackwardInputOverwrite(dGin, 0, dGup, 0, params, decUp, R + 1, dM, dL);
         be.matmulBackwardWeight(grads, decUp, null, 0, dGup, 0, gin, 0, R + 1, dM, dL);
         be.accumulate(grads, decStart, dGin, 0, dM);
         lap(4);
@@ -545,8 +543,7 @@ public final class IonLlama extends FlatModel {
             be.matmulBackwardWeight(grads, patchProj, null, 0, dcur, 0, pv, 0, R, dPatch, dM);
             // A tokun's latents are inputs, not activations: the frozen tokun gets no gradient.
             if (patchEncoder == null) {
-                be.fill(dPv, 0, 0f, R * dL);
-                be.matmulBackwardInput(dPv, 0, dcur, 0, params, patchProj, R, dL, dM);
+                be.matmulBackwardInputOverwrite(dPv, 0, dcur, 0, params, patchProj, R, dL, dM);
                 be.byteEmbeddingBackward(dEncOut, 0, dPv, 0, endRows, 0, R, dL);
             }
         }
@@ -563,8 +560,7 @@ public final class IonLlama extends FlatModel {
         // ---- entropy model: its own loss only ----
         be.fill(dLogits, 0, 0f, N * 256);
         be.crossEntropyBackward(dLogits, 0, eProbs, 0, targets, 0, eStats, Losses.STAT_INV_VALID, 0, N, 256);
-        be.fill(dLocalB, 0, 0f, N * dE);
-        be.matmulBackwardInput(dLocalB, 0, dLogits, 0, params, eHead, N, dE, 256);
+        be.matmulBackwardInputOverwrite(dLocalB, 0, dLogits, 0, params, eHead, N, dE, 256);
         be.matmulBackwardWeight(grads, eHead, null, 0, dLogits, 0, eNormed, 0, N, dE, 256);
         be.fill(dLocalA, 0, 0f, N * dE);
         be.rmsNormBackward(dLocalA, 0, grads, eNorm, dLocalB, 0, eOut, 0, params, eNorm, eRstd, 0, N, dE);

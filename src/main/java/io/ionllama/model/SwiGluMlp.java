@@ -42,14 +42,12 @@ final class SwiGluMlp {
             dOut = dBranch;
             dOutOff = 0;
         }
-        be.fill(ds, 0, 0f, rh);
-        be.matmulBackwardInput(ds, 0, dOut, dOutOff, p, wDown, rows, hidden, d);
+        be.matmulBackwardInputOverwrite(ds, 0, dOut, dOutOff, p, wDown, rows, hidden, d);
         be.matmulBackwardWeight(gr, wDown, null, 0, dOut, dOutOff, s, hidOff, rows, hidden, d);
         be.fill(dg1, 0, 0f, rh);
         be.fill(du1, 0, 0f, rh);
         be.swigluBackward(dg1, 0, du1, 0, ds, 0, g1, hidOff, u1, hidOff, rh);
-        be.fill(dn, 0, 0f, rows * d);
-        be.matmulBackwardInput(dn, 0, dg1, 0, p, wGate, rows, d, hidden);
+        be.matmulBackwardInputOverwrite(dn, 0, dg1, 0, p, wGate, rows, d, hidden);
         be.matmulBackwardWeight(gr, wGate, null, 0, dg1, 0, n, nOff, rows, d, hidden);
         be.matmulBackwardInput(dn, 0, du1, 0, p, wUp, rows, d, hidden);
         be.matmulBackwardWeight(gr, wUp, null, 0, du1, 0, n, nOff, rows, d, hidden);

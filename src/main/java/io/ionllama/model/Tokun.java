@@ -278,8 +278,7 @@ public final class Tokun extends FlatModel {
         }
         be.fill(dLogits, 0, 0f, n * 256);
         be.crossEntropyBackward(dLogits, 0, probs, 0, targets, 0, stats, Losses.STAT_INV_VALID, 0, n, 256);
-        be.fill(dNormed, 0, 0f, n * d);
-        be.matmulBackwardInput(dNormed, 0, dLogits, 0, params, head, n, d, 256);
+        be.matmulBackwardInputOverwrite(dNormed, 0, dLogits, 0, params, head, n, d, 256);
         be.matmulBackwardWeight(grads, head, null, 0, dLogits, 0, normed, 0, n, d, 256);
         for (int s = 0; s < S; s++) {
             be.fill(dDecY[s], 0, 0f, rowsAt[s] * d);

@@ -86,8 +86,7 @@ final class TokunBlock {
                 hidden, Dropout.NONE, 0, null);
         be.rmsNormBackward(dx2, 0, gr, norm2, dn2, 0, x2, 0, p, norm2, rstd2, 0, rows, d);
         be.accumulate(dIn, dInOff, dx2, 0, rd);
-        be.fill(dO, 0, 0f, rd);
-        be.matmulBackwardInput(dO, 0, dx2, 0, p, wo, rows, d, d);
+        be.matmulBackwardInputOverwrite(dO, 0, dx2, 0, p, wo, rows, d, d);
         be.matmulBackwardWeight(gr, wo, null, 0, dx2, 0, o, 0, rows, d, d);
         be.fill(dqr, 0, 0f, rd);
         be.fill(dkr, 0, 0f, rd);
@@ -97,8 +96,7 @@ final class TokunBlock {
         be.attentionGroupBackward(dqr, 0, dkr, 0, dv, 0, dO, 0, qr, 0, kr, 0, v, 0, o, 0, att, 0, groups, G, heads, headDim);
         be.ropeBackward(dq, 0, dqr, 0, rows, G, 0, heads, headDim, ROPE_BASE);
         be.ropeBackward(dk, 0, dkr, 0, rows, G, 0, heads, headDim, ROPE_BASE);
-        be.fill(dn1, 0, 0f, rd);
-        be.matmulBackwardInput(dn1, 0, dq, 0, p, wq, rows, d, d);
+        be.matmulBackwardInputOverwrite(dn1, 0, dq, 0, p, wq, rows, d, d);
         be.matmulBackwardWeight(gr, wq, null, 0, dq, 0, n1, 0, rows, d, d);
         be.matmulBackwardInput(dn1, 0, dk, 0, p, wk, rows, d, d);
         be.matmulBackwardWeight(gr, wk, null, 0, dk, 0, n1, 0, rows, d, d);

@@ -183,6 +183,14 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public void matmulBackwardInputOverwrite(float[] dx, int dxOff, float[] dy, int dyOff, float[] w, int wOff,
+                                             int rows, int in, int out) {
+        if (!matmul.matmulBackwardInputOverwrite(dx, dxOff, dy, dyOff, w, wOff, rows, in, out)) {
+            Backend.super.matmulBackwardInputOverwrite(dx, dxOff, dy, dyOff, w, wOff, rows, in, out);
+        }
+    }
+
+    @Override
     public void matmulBackwardWeight(float[] dw, int dwOff, float[] db, int dbOff, float[] dy, int dyOff,
                                      float[] x, int xOff, int rows, int in, int out) {
         matmul.matmulBackwardWeight(dw, dwOff, db, dbOff, dy, dyOff, x, xOff, rows, in, out);

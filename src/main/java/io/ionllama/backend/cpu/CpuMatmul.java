@@ -98,13 +98,23 @@ final class CpuMatmul {
     void matmulBackwardInput(float[] dx, int dxOff, float[] dy, int dyOff, float[] w, int wOff,
                              int rows, int in, int out) {
         if (simd != null) {
-            simd.backwardInput(dx, dxOff, dy, dyOff, w, wOff, rows, in, out);
+            simd.backwardInput(dx, dxOff, dy, dyOff, w, wOff, rows, in, out, false);
             return;
         }
         MatmulBackwardInputTask t = matmulBackwardInput;
         t.dx = dx; t.dxOff = dxOff; t.dy = dy; t.dyOff = dyOff; t.w = w; t.wOff = wOff;
         t.in = in; t.out = out;
         pool.parallelFor(rows, t);
+    }
+
+    /** dx = dy . W written directly by the Vector API GEMM; false where there is none (the caller clears and accumulates). */
+    boolean matmulBackwardInputOverwrite(float[] dx, int dxOff, float[] dy, int dyOff, float[] w, int wOff,
+                                         int rows, int in, int out) {
+        if (simd == null) {
+            return false;
+        }
+        simd.backwardInput(dx, dxOff, dy, dyOff, w, wOff, rows, in, out, true);
+        return true;
     }
 
     void matmulBackwardWeight(float[] dw, int dwOff, float[] db, int dbOff, float[] dy, int dyOff,

@@ -243,18 +243,40 @@ final class SimdAttention {
                                 rowOfHead(rowSrc[s], rowOff[s] + row + h * hd, t < P, rowDst[s], bh * P8 * HDp + t * NR, P8, HDp);
                             }
                         }
-                        for (int s = 0; s < panelSrc.length; s++) {
-                            if (panelSrc[s] != null && t < Pn) {
-                                int o = bh * Pn * hd + (t - t % NR) * hd + t % NR;
-                                float[] x = panelSrc[s], xt = panelDst[s];
-                                int xr = panelOff[s] + row + h * hd;
-                                for (int d = 0; d < hd; d++) {
-                                    xt[o + d * NR] = t < P ? x[xr + d] : 0f;
-                                }
-                            }
-                        }
                         if (rowD != null && t < P) {
                             rowD[bh * P + t] = dot(dout, doutOff + row + h * hd, out, outOff + row + h * hd, hd);
+                        }
+                    }
+                }
+                for (int s = 0; s < panelSrc.length; s++) {
+                    if (panelSrc[s] != null) {
+                        panelsOfBlock(panelSrc[s], panelOff[s], panelDst[s], b, t0, Math.min(t1, Pn), C, Pn);
+                    }
+                }
+            }
+        }
+
+        /**
+         * Positions t0..t1 of every head of batch row b into the transposed panels xt[bh][t / NR][d][t % NR]
+         * (zeros past P): per head and dimension, VL positions' values a row apart to VL consecutive
+         * floats. Stores in order, one panel line at a time: transposing inside the loop over
+         * positions kept every head's panel lines live at once (more than L1 holds) and cost as much
+         * as the rest of the packing. The source rows were just read by the row packing (from memory,
+         * front to back), so these strided reads hit the cache.
+         */
+        private void panelsOfBlock(float[] x, int xOff, float[] xt, int b, int t0, int t1, int C, int Pn) {
+            for (int h = 0; h < H; h++) {
+                int ps = (b * H + h) * Pn * hd;
+                for (int t = t0; t < t1; t += VL) {
+                    int o = ps + (t - t % NR) * hd + t % NR, xr = xOff + (b * P + t) * C + h * hd;
+                    int valid = Math.max(0, Math.min(VL, P - t));
+                    for (int d = 0; d < hd; d++) {
+                        int od = o + d * NR, xd = xr + d;
+                        for (int l = 0; l < valid; l++) {
+                            xt[od + l] = x[xd + l * C];
+                        }
+                        for (int l = valid; l < VL; l++) {
+                            xt[od + l] = 0f;
                         }
                     }
                 }

@@ -100,11 +100,12 @@ final class SimdMatmul {
         run(t);
     }
 
+    /** dx += dy . W, or with {@code overwrite} dx = dy . W (each tile starts from zero in registers). */
     void backwardInput(float[] dx, int dxOff, float[] dy, int dyOff, float[] w, int wOff,
-                       int rows, int in, int out) {
+                       int rows, int in, int out, boolean overwrite) {
         GemmTask t = gemm;
         t.set(dx, dxOff, in, dy, dyOff, out, 1, w, wOff, in, 1, rows, in, out);
-        t.init = 0; t.bias = null; t.hasBias = 0;
+        t.init = overwrite ? 1 : 0; t.bias = null; t.hasBias = 0;
         run(t);
     }
 
