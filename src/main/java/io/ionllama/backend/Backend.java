@@ -265,6 +265,19 @@ public interface Backend extends AutoCloseable {
     void swigluBackward(float[] da, int daOff, float[] db, int dbOff, float[] dy, int dyOff,
                         float[] a, int aOff, float[] b, int bOff, int n);
 
+    /**
+     * da[i] = dy[i] * b[i] * silu'(a[i]);  db[i] = dy[i] * silu(a[i]): {@link #swigluBackward} into
+     * zeroed da and db, for a gradient's first contribution. This default clears and accumulates; a
+     * backend may write the values directly (equal values; a zero may lose its sign), which saves
+     * a pass over da and db and reading them back.
+     */
+    default void swigluBackwardOverwrite(float[] da, int daOff, float[] db, int dbOff, float[] dy, int dyOff,
+                                         float[] a, int aOff, float[] b, int bOff, int n) {
+        fill(da, daOff, 0f, n);
+        fill(db, dbOff, 0f, n);
+        swigluBackward(da, daOff, db, dbOff, dy, dyOff, a, aOff, b, bOff, n);
+    }
+
     // ---------------------------------------------------------------- losses and embeddings
 
     /**

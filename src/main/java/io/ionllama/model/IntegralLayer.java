@@ -168,9 +168,7 @@ final class IntegralLayer {
         }
         be.matmulBackwardInputOverwrite(sc.dm, 0, dBranch, 0, p, wO, rows, d, d);
         be.matmulBackwardWeight(gr, wO, null, 0, dBranch, 0, v.m, o, rows, d, d);
-        be.fill(sc.dg, 0, 0f, rd);
-        be.fill(sc.dhn, 0, 0f, rd);
-        be.swigluBackward(sc.dg, 0, sc.dhn, 0, sc.dm, 0, v.g, o, v.hn, o, rd);
+        be.swigluBackwardOverwrite(sc.dg, 0, sc.dhn, 0, sc.dm, 0, v.g, o, v.hn, o, rd);
         be.matmulBackwardInputOverwrite(sc.dn, 0, sc.dg, 0, p, wG, rows, d, d);
         be.matmulBackwardWeight(gr, wG, null, 0, sc.dg, 0, v.n, o, rows, d, d);
         // the scan's gradients da, du, dh sit at the layer's offset, like h, a, u (one offset per scan op)

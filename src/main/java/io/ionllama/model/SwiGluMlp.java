@@ -44,9 +44,7 @@ final class SwiGluMlp {
         }
         be.matmulBackwardInputOverwrite(ds, 0, dOut, dOutOff, p, wDown, rows, hidden, d);
         be.matmulBackwardWeight(gr, wDown, null, 0, dOut, dOutOff, s, hidOff, rows, hidden, d);
-        be.fill(dg1, 0, 0f, rh);
-        be.fill(du1, 0, 0f, rh);
-        be.swigluBackward(dg1, 0, du1, 0, ds, 0, g1, hidOff, u1, hidOff, rh);
+        be.swigluBackwardOverwrite(dg1, 0, du1, 0, ds, 0, g1, hidOff, u1, hidOff, rh);
         be.matmulBackwardInputOverwrite(dn, 0, dg1, 0, p, wGate, rows, d, hidden);
         be.matmulBackwardWeight(gr, wGate, null, 0, dg1, 0, n, nOff, rows, d, hidden);
         be.matmulBackwardInput(dn, 0, du1, 0, p, wUp, rows, d, hidden);

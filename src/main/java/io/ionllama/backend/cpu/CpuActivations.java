@@ -79,11 +79,13 @@ final class CpuActivations {
     private static final class SwigluBackwardTask implements WorkerPool.RangeTask {
         float[] da, db, dy, a, b;
         int daOff, dbOff, dyOff, aOff, bOff;
-        boolean vec;
+        boolean vec, overwrite;
 
         @Override
         public void run(int from, int to) {
-            if (vec) {
+            if (overwrite) {
+                SimdElementwise.swigluBackwardOverwrite(da, daOff, db, dbOff, dy, dyOff, a, aOff, b, bOff, from, to);
+            } else if (vec) {
                 SimdElementwise.swigluBackward(da, daOff, db, dbOff, dy, dyOff, a, aOff, b, bOff, from, to);
             } else {
                 Activations.swigluBackwardRange(da, daOff, db, dbOff, dy, dyOff, a, aOff, b, bOff, from, to);
@@ -118,7 +120,20 @@ final class CpuActivations {
                         float[] a, int aOff, float[] b, int bOff, int n) {
         SwigluBackwardTask t = swigluBackward;
         t.da = da; t.daOff = daOff; t.db = db; t.dbOff = dbOff; t.dy = dy; t.dyOff = dyOff;
-        t.a = a; t.aOff = aOff; t.b = b; t.bOff = bOff; t.vec = simdOps;
+        t.a = a; t.aOff = aOff; t.b = b; t.bOff = bOff; t.vec = simdOps; t.overwrite = false;
         forElements(n, t);
+    }
+
+    /** The Vector API's overwriting form (no clearing pass, da and db not read); false without it. */
+    boolean swigluBackwardOverwrite(float[] da, int daOff, float[] db, int dbOff, float[] dy, int dyOff,
+                                    float[] a, int aOff, float[] b, int bOff, int n) {
+        if (!simdOps) {
+            return false;
+        }
+        SwigluBackwardTask t = swigluBackward;
+        t.da = da; t.daOff = daOff; t.db = db; t.dbOff = dbOff; t.dy = dy; t.dyOff = dyOff;
+        t.a = a; t.aOff = aOff; t.b = b; t.bOff = bOff; t.vec = true; t.overwrite = true;
+        forElements(n, t);
+        return true;
     }
 }

@@ -249,6 +249,14 @@ public final class CpuBackend implements Backend {
         activations.swigluBackward(da, daOff, db, dbOff, dy, dyOff, a, aOff, b, bOff, n);
     }
 
+    @Override
+    public void swigluBackwardOverwrite(float[] da, int daOff, float[] db, int dbOff, float[] dy, int dyOff,
+                                        float[] a, int aOff, float[] b, int bOff, int n) {
+        if (!activations.swigluBackwardOverwrite(da, daOff, db, dbOff, dy, dyOff, a, aOff, b, bOff, n)) {
+            Backend.super.swigluBackwardOverwrite(da, daOff, db, dbOff, dy, dyOff, a, aOff, b, bOff, n);
+        }
+    }
+
     // ---------------------------------------------------------------- losses (CpuLosses)
 
     @Override

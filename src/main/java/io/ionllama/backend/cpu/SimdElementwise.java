@@ -227,6 +227,29 @@ final class SimdElementwise {
         }
     }
 
+    /**
+     * {@link #swigluBackward} into zeroed da and db, written without reading them: the same
+     * values (x + 0 = x), a zero may lose its sign. A method of its own, not a flag: each stays
+     * small enough for C2 to inline its sigmoid (an exp left out of line boxes; CONTRIBUTING).
+     */
+    static void swigluBackwardOverwrite(float[] da, int daOff, float[] db, int dbOff, float[] dy, int dyOff,
+                                        float[] a, int aOff, float[] b, int bOff, int from, int to) {
+        int i = from;
+        for (; i + VL <= to; i += VL) {
+            FloatVector av = FloatVector.fromArray(S, a, aOff + i);
+            FloatVector g = FloatVector.fromArray(S, dy, dyOff + i);
+            FloatVector s = sigmoid(av);
+            FloatVector grad = s.mul(av.mul(s.neg().add(1f)).add(1f));
+            g.mul(FloatVector.fromArray(S, b, bOff + i)).mul(grad).intoArray(da, daOff + i);
+            g.mul(av.mul(s)).intoArray(db, dbOff + i);
+        }
+        for (; i < to; i++) {
+            float av = a[aOff + i], g = dy[dyOff + i], s = sigmoidLane(av);
+            da[daOff + i] = g * b[bOff + i] * (s * (av * (-s + 1f) + 1f));
+            db[dbOff + i] = g * (av * s);
+        }
+    }
+
     // ---------------------------------------------------------------- IntegralLNN gate
     //
     // rate[c] = (float) Math.exp(lambda[c]) is computed once per call by the caller, exactly as
