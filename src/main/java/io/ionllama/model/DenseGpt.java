@@ -181,7 +181,6 @@ public final class DenseGpt extends FlatModel {
         lap(2);
         float[] dcur = dA, dnext = dB;
         for (int i = blocks.length - 1; i >= 0; i--) {
-            be.fill(dnext, 0, 0f, N * d);
             blocks[i].backward(be, params, grads, dcur, 0, dnext, 0, N, B, seqStart, seqCount, scratch);
             float[] t = dcur;
             dcur = dnext;

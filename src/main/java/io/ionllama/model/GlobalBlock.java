@@ -136,7 +136,7 @@ final class GlobalBlock {
     static final class Scratch {
         int cap;
         final int d, hidden;
-        float[] dn1, dq, dk, dv, dqr, dkr, dO, dx2, dn2, dg1, du1, ds, dBranch;
+        float[] dn1, dq, dk, dv, dqr, dkr, dO, dn2, dg1, du1, ds, dBranch;
 
         Scratch(int d, int hidden) {
             this.d = d;
@@ -150,7 +150,7 @@ final class GlobalBlock {
             cap = grown(rows, cap);
             int rd = cap * d, rh = cap * hidden;
             dn1 = new float[rd]; dq = new float[rd]; dk = new float[rd]; dv = new float[rd]; dqr = new float[rd];
-            dkr = new float[rd]; dO = new float[rd]; dx2 = new float[rd]; dn2 = new float[rd]; dBranch = new float[rd];
+            dkr = new float[rd]; dO = new float[rd]; dn2 = new float[rd]; dBranch = new float[rd];
             dg1 = new float[rh]; du1 = new float[rh]; ds = new float[rh];
         }
     }
@@ -188,26 +188,34 @@ final class GlobalBlock {
                 rows, d, hidden, drop, dropSite + 1);
     }
 
+    /**
+     * dIn = d(loss)/d(block input) from dOut = d(loss)/d(block output), and the block's parameter
+     * gradients added to gr. dIn is overwritten (it need not be cleared): it first takes the
+     * residual's dOut, then serves as the gradient at x2 (the MLP's residual sum), then receives
+     * the attention branch's share.
+     */
     void backward(Backend be, float[] p, float[] gr, float[] dOut, int dOutOff, float[] dIn, int dInOff,
                   int rows, int B, int[] start, int[] count, Scratch sc) {
         sc.ensure(rows);
         Saved sv = saved;
         int rd = rows * d, base = offset(rows), baseRow = index * rows, baseHid = index * rows * hidden;
         int baseAtt = index * sv.attOff[B];
-        be.copy(sc.dx2, 0, dOut, dOutOff, rd);
+        // out = x2 + mlp(x2): d(x2) is dOut plus the MLP's share, summed in dIn
+        be.copy(dIn, dInOff, dOut, dOutOff, rd);
         SwiGluMlp.backward(be, p, gr, wGate, wUp, wDown, dOut, dOutOff, sv.n2, base, sv.g1, sv.u1, sv.s, baseHid,
                 sc.dn2, sc.dg1, sc.du1, sc.ds, rows, d, hidden, drop, dropSite + 1, sc.dBranch);
-        be.rmsNormBackward(sc.dx2, 0, gr, norm2, sc.dn2, 0, sv.x2, base, p, norm2, sv.rstd2, baseRow, rows, d);
-        // x2 = x + dropout(W_o o): the residual takes dx2 whole, the branch dx2 masked
-        be.accumulate(dIn, dInOff, sc.dx2, 0, rd);
-        float[] dBranch = sc.dx2;
+        be.rmsNormBackward(dIn, dInOff, gr, norm2, sc.dn2, 0, sv.x2, base, p, norm2, sv.rstd2, baseRow, rows, d);
+        // x2 = x + dropout(W_o o): the residual takes d(x2) whole (it stays in dIn), the branch d(x2) masked
+        float[] dBranch = dIn;
+        int dBranchOff = dInOff;
         if (drop.on()) {
-            be.copy(sc.dBranch, 0, sc.dx2, 0, rd);
+            be.copy(sc.dBranch, 0, dIn, dInOff, rd);
             drop.apply(be, sc.dBranch, 0, rd, dropSite);
             dBranch = sc.dBranch;
+            dBranchOff = 0;
         }
-        be.matmulBackwardInputOverwrite(sc.dO, 0, dBranch, 0, p, wo, rows, d, d);
-        be.matmulBackwardWeight(gr, wo, null, 0, dBranch, 0, sv.o, base, rows, d, d);
+        be.matmulBackwardInputOverwrite(sc.dO, 0, dBranch, dBranchOff, p, wo, rows, d, d);
+        be.matmulBackwardWeight(gr, wo, null, 0, dBranch, dBranchOff, sv.o, base, rows, d, d);
         be.fill(sc.dqr, 0, 0f, rd);
         be.fill(sc.dkr, 0, 0f, rd);
         be.fill(sc.dv, 0, 0f, rd);

@@ -534,7 +534,6 @@ public final class IonLlama extends FlatModel {
             be.rmsNormBackward(dGlobalA, 0, grads, gNorm, dGin, dM, gout, 0, params, gNorm, gRstd, 0, R, dM);
             float[] dcur = dGlobalA, dnext = dGlobalB;
             for (int i = global.length - 1; i >= 0; i--) {
-                be.fill(dnext, 0, 0f, R * dM);
                 global[i].backward(be, params, grads, dcur, 0, dnext, 0, R, B, seqStart, seqCount, globalScratch);
                 float[] tmp = dcur;
                 dcur = dnext;
