@@ -22,13 +22,15 @@ import jdk.incubator.vector.VectorSpecies;
  *     D[b, h, i] = dO_i . O_i                         (backward)
  *   forward, work item (b, h, query block), per group of MR queries g..last:
  *     S[g.., 0..n)  = Qh_g . Kt[:, 0..n)              n = last+1 rounded up to NR, in a slot buffer
- *     P[i, :]       = softmax_j<=i (scale S[i, j])    its max m_i and 1/sum r_i -> att (2 floats a row,
- *                                                     at the start of the head's P x P region)
- *     out_g         = P[g.., 0..last] . Vh[0..last]
+ *     E[i, j]       = expNonPositive(scale S[i, j] - m_i) for j <= i, 0 above; m_i = max_j scale S[i, j]
+ *                   r_i = 1 / sum_j E[i, j]           m_i and r_i -> att (2 floats a row, at the
+ *                                                     start of the head's P x P region)
+ *     out_i         = r_i (E[i, 0..last] . Vh[0..last])   (the normalization after the product:
+ *                                                     hd multiplies a row, not i+1)
  *   backward, work item (b, h): the head's blocks of QB queries q0..q1 in order, per block:
  *     S, dP[q0.., 0..n) = Qh . Kt, dOh . Vt            n = q1 rounded up to NR
  *     P[i, j]       = expNonPositive(scale S[i, j] - m_i) r_i, dS[i, j] = P[i, j] (dP[i, j] - D_i) scale
- *                     for j <= i, 0 above        (the forward's P bit for bit)
+ *                     for j <= i, 0 above        (the forward's E and r bit for bit)
  *     dq_i         += dS[i, 0..i] . Kh[0..i]                      per group of MR queries
  *     dvSum_j      += P[q0..q1, j]^T . dOh[q0..q1],  dkSum_j += dS[q0..q1, j]^T . Qh[q0..q1]   keys j < q1
  *   then dv += dvSum, dk += dkSum  (the sums stay in the slot's buffer for the whole head)
@@ -148,7 +150,7 @@ final class SimdAttention {
 
     /**
      * The gradients, added to dq, dk and dv, from the row statistics the forward left in att; the
-     * probabilities are recomputed from q and k (bit for bit those of the forward).
+     * probabilities are recomputed from q and k (from the forward's exponentials and 1/sum, bit for bit).
      */
     void denseBackward(float[] dq, int dqOff, float[] dk, int dkOff, float[] dv, int dvOff,
                        float[] dout, int doutOff, float[] q, int qOff, float[] k, int kOff,
@@ -350,7 +352,7 @@ final class SimdAttention {
                         SimdMatmul.micro(last + 1, buf, 0, W, 1, vh, hs + dp * P8, buf, ob + dp, HDp, false);
                     }
                     for (int i = g; i <= last; i++) {
-                        copy(buf, ob + (i - g) * HDp, out, outOff + (b * P + i) * C + h * hd, hd);
+                        scaledCopy(buf, ob + (i - g) * HDp, att[a0 + 2 * i + 1], out, outOff + (b * P + i) * C + h * hd, hd);
                     }
                 }
             }
@@ -456,14 +458,14 @@ final class SimdAttention {
         return sum;
     }
 
-    /** y[yo + d] = x[xo + d] for d < n: whole vectors, then the tail (System.arraycopy's call cost more for a head's row). */
-    private static void copy(float[] x, int xo, float[] y, int yo, int n) {
+    /** y[yo + d] = x[xo + d] s for d < n: whole vectors, then the tail. */
+    private static void scaledCopy(float[] x, int xo, float s, float[] y, int yo, int n) {
         int d = 0;
         for (; d + VL <= n; d += VL) {
-            FloatVector.fromArray(V, x, xo + d).intoArray(y, yo + d);
+            FloatVector.fromArray(V, x, xo + d).mul(s).intoArray(y, yo + d);
         }
         for (; d < n; d++) {
-            y[yo + d] = x[xo + d];
+            y[yo + d] = x[xo + d] * s;
         }
     }
 
@@ -481,15 +483,16 @@ final class SimdAttention {
     // ---------------------------------------------------------------- softmax and dS rows
 
     /**
-     * Row of n = i+1 raw scores at a[o..o+n) becomes its probabilities softmax(scale s), zeros from
-     * n to end (the group's last query + 1); the row's scaled max and 1/sum go to st[so], st[so + 1].
+     * Row of n = i+1 raw scores at a[o..o+n) becomes its softmax numerators exp(scale s - max),
+     * zeros from n to end (the group's last query + 1); the row's scaled max and 1/sum go to
+     * st[so], st[so + 1] (the caller scales the product's row by 1/sum: hd multiplies, not n).
      * Max is exact in any order; exp on whole vectors (the buffer row holds n rounded up to VL
      * floats), lanes summed in lane order.
      */
     static void softmaxRow(float[] a, int o, int n, int end, float scale, float[] st, int so) {
         // Lanes n..N (N = n rounded up to VL) get the lowest float: never the max, and the exp
-        // clamps them to exp(-87), below half an ulp of a sum that holds exp(0) = 1; normalize then
-        // zeroes them. One exp call site: a second one (a masked tail) was left out of line by
+        // clamps them to exp(-87), below half an ulp of a sum that holds exp(0) = 1; the fill at the
+        // end zeroes them. One exp call site: a second one (a masked tail) was left out of line by
         // C2's inlining budget and ran at a tenth of the speed.
         int N = roundUp(n, VL);
         java.util.Arrays.fill(a, o + n, o + N, -Float.MAX_VALUE);
@@ -505,27 +508,14 @@ final class SimdAttention {
         for (int l = 0; l < VL; l++) {
             sum += vsum.lane(l);
         }
-        float inv = 1.0f / sum;
         st[so] = max;
-        st[so + 1] = inv;
-        normalize(a, o, n, end, inv);
+        st[so + 1] = 1.0f / sum;
+        java.util.Arrays.fill(a, o + n, o + Math.max(n, end), 0f);
     }
 
     /**
-     * e[eo + j] *= inv for j < n, zeros from n to end. A scalar loop (C2's SuperWord vectorizes it):
-     * Vector API code here, inlined late after softmaxRow's, kept a loaded vector's box under
-     * -XX:-TieredCompilation -Xbatch.
-     */
-    static void normalize(float[] e, int eo, int n, int end, float inv) {
-        for (int j = 0; j < n; j++) {
-            e[eo + j] = e[eo + j] * inv;
-        }
-        java.util.Arrays.fill(e, eo + n, eo + Math.max(n, end), 0f);
-    }
-
-    /**
-     * Backward row of query i (n = i+1 keys): p_j = exp(scale s_j - max) inv as the forward
-     * computed it (same operations, same bits) and ds_j = p_j (dp_j - dsum) scale for j < n, both
+     * Backward row of query i (n = i+1 keys): p_j = exp(scale s_j - max) inv, the exponential as
+     * the forward computed it (same operations, same bits) and ds_j = p_j (dp_j - dsum) scale for j < n, both
      * zero from n to end. The exp on whole vectors; lanes past n (scores of later keys) are overwritten.
      */
     static void probabilityRow(float[] s, int so, float[] dp, int po, int n, int end, float max, float inv,
