@@ -521,13 +521,10 @@ final class SimdAttention {
     static void probabilityRow(float[] s, int so, float[] dp, int po, int n, int end, float max, float inv,
                                float dsum, float scale) {
         int N = roundUp(n, VL);
-        for (int j = 0; j < N; j += VL) {
-            SimdElementwise.expNonPositive(FloatVector.fromArray(V, s, so + j).mul(scale).sub(max)).intoArray(s, so + j);
-        }
         FloatVector vinv = FloatVector.broadcast(V, inv), vdsum = FloatVector.broadcast(V, dsum),
                 vscale = FloatVector.broadcast(V, scale);
         for (int j = 0; j < N; j += VL) {
-            FloatVector p = FloatVector.fromArray(V, s, so + j).mul(vinv);
+            FloatVector p = SimdElementwise.expNonPositive(FloatVector.fromArray(V, s, so + j).mul(scale).sub(max)).mul(vinv);
             p.intoArray(s, so + j);
             p.mul(FloatVector.fromArray(V, dp, po + j).sub(vdsum)).mul(vscale).intoArray(dp, po + j);
         }
