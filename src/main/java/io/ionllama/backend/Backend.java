@@ -381,6 +381,17 @@ public interface Backend extends AutoCloseable {
     void ropeBackward(float[] dx, int dxOff, float[] dy, int dyOff, int rows, int P, int pos0,
                       int heads, int headDim, float base);
 
+    /**
+     * dx = RoPE^T(dy) on its rows: {@link #ropeBackward} into a zeroed dx (a first contribution).
+     * This default clears and accumulates; a backend may write the values directly (equal values; a
+     * zero may lose its sign).
+     */
+    default void ropeBackwardOverwrite(float[] dx, int dxOff, float[] dy, int dyOff, int rows, int P, int pos0,
+                                       int heads, int headDim, float base) {
+        fill(dx, dxOff, 0f, Math.multiplyExact(rows, heads * headDim));
+        ropeBackward(dx, dxOff, dy, dyOff, rows, P, pos0, heads, headDim, base);
+    }
+
     /** Dense causal attention, query i reads keys 0..i; writes out and its saved state in att (above). */
     /**
      * One new query (generation): out row and probabilities for query {@code i} of a sequence
@@ -399,6 +410,23 @@ public interface Backend extends AutoCloseable {
                                 float[] dout, int doutOff, float[] q, int qOff, float[] k, int kOff,
                                 float[] v, int vOff, float[] out, int outOff, float[] att, int attOff,
                                 int B, int P, int heads, int headDim);
+
+    /**
+     * dq, dk, dv = gradients of dense attention on their B*P rows: {@link #attentionDenseBackward}
+     * into zeroed gradients (a first contribution). This default clears and accumulates; a backend
+     * may write the values directly (equal values; a zero may lose its sign).
+     */
+    default void attentionDenseBackwardOverwrite(float[] dq, int dqOff, float[] dk, int dkOff, float[] dv, int dvOff,
+                                                 float[] dout, int doutOff, float[] q, int qOff, float[] k, int kOff,
+                                                 float[] v, int vOff, float[] out, int outOff, float[] att, int attOff,
+                                                 int B, int P, int heads, int headDim) {
+        int n = Math.multiplyExact(Math.multiplyExact(B, P), heads * headDim);
+        fill(dq, dqOff, 0f, n);
+        fill(dk, dkOff, 0f, n);
+        fill(dv, dvOff, 0f, n);
+        attentionDenseBackward(dq, dqOff, dk, dkOff, dv, dvOff, dout, doutOff, q, qOff, k, kOff, v, vOff, out, outOff,
+                att, attOff, B, P, heads, headDim);
+    }
 
     /**
      * Sparse dilated causal attention: query i reads keys i - Attention.dilatedOffset(s, window)

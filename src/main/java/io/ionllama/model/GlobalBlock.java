@@ -216,25 +216,30 @@ final class GlobalBlock {
         }
         be.matmulBackwardInputOverwrite(sc.dO, 0, dBranch, dBranchOff, p, wo, rows, d, d);
         be.matmulBackwardWeight(gr, wo, null, 0, dBranch, dBranchOff, sv.o, base, rows, d, d);
-        be.fill(sc.dqr, 0, 0f, rd);
-        be.fill(sc.dkr, 0, 0f, rd);
-        be.fill(sc.dv, 0, 0f, rd);
-        be.fill(sc.dq, 0, 0f, rd);
-        be.fill(sc.dk, 0, 0f, rd);
+        // The sequences tile the rows (start is count's prefix sum, rows = start[B]), so each
+        // sequence's calls write its rows' gradients whole: no clearing pass first.
+        if (start[B] != rows) {
+            throw new IllegalStateException("global block: the sequences cover " + start[B] + " rows of " + rows);
+        }
+        if (!dense) {
+            be.fill(sc.dqr, 0, 0f, rd);
+            be.fill(sc.dkr, 0, 0f, rd);
+            be.fill(sc.dv, 0, 0f, rd);
+        }
         for (int b = 0; b < B; b++) {
             int P = count[b], off = start[b] * d, saveOff = base + off, attOff = baseAtt + sv.attOff[b];
             if (P == 0) {
                 continue;
             }
             if (dense) {
-                be.attentionDenseBackward(sc.dqr, off, sc.dkr, off, sc.dv, off, sc.dO, off, sv.qr, saveOff, sv.kr, saveOff,
-                        sv.v, saveOff, sv.o, saveOff, sv.att, attOff, 1, P, heads, headDim);
+                be.attentionDenseBackwardOverwrite(sc.dqr, off, sc.dkr, off, sc.dv, off, sc.dO, off, sv.qr, saveOff, sv.kr,
+                        saveOff, sv.v, saveOff, sv.o, saveOff, sv.att, attOff, 1, P, heads, headDim);
             } else {
                 be.attentionDilatedBackward(sc.dqr, off, sc.dkr, off, sc.dv, off, sc.dO, off, sv.qr, saveOff, sv.kr,
                         saveOff, sv.v, saveOff, sv.o, saveOff, sv.att, attOff, 1, P, heads, headDim, window, slots(P));
             }
-            be.ropeBackward(sc.dq, off, sc.dqr, off, P, P, 0, heads, headDim, ROPE_BASE);
-            be.ropeBackward(sc.dk, off, sc.dkr, off, P, P, 0, heads, headDim, ROPE_BASE);
+            be.ropeBackwardOverwrite(sc.dq, off, sc.dqr, off, P, P, 0, heads, headDim, ROPE_BASE);
+            be.ropeBackwardOverwrite(sc.dk, off, sc.dkr, off, P, P, 0, heads, headDim, ROPE_BASE);
         }
         be.matmulBackwardInputOverwrite(sc.dn1, 0, sc.dq, 0, p, wq, rows, d, d);
         be.matmulBackwardWeight(gr, wq, null, 0, sc.dq, 0, sv.n1, base, rows, d, d);

@@ -86,7 +86,8 @@ final class CpuAttention {
         float[] y, x;
         int yOff, xOff, P, pos0, heads, headDim;
         float base;
-        boolean backward;
+        /** backward: y += R^T x (or with overwrite, y = R^T x; only on the Vector API path). */
+        boolean backward, overwrite;
 
         @Override
         public void run(int from, int to) {
@@ -95,6 +96,9 @@ final class CpuAttention {
             for (int n = from; n < to; n++) {
                 int p = pos0 + n % P;
                 if (p >= ropePositions) {
+                    if (overwrite) {
+                        java.util.Arrays.fill(y, yOff + n * C, yOff + (n + 1) * C, 0f);
+                    }
                     if (backward) {
                         Rope.backwardRow(y, yOff, x, xOff, P, pos0, heads, headDim, base, n);
                     } else {
@@ -106,7 +110,7 @@ final class CpuAttention {
                 if (simd != null && hd % 2 == 0) {
                     for (int h = 0; h < heads; h++) {
                         SimdElementwise.ropeHead(y, yOff + n * C + h * hd, x, xOff + n * C + h * hd, ropeC2, ropeS2,
-                                2 * t, hd, backward);
+                                2 * t, hd, backward, overwrite);
                     }
                     continue;
                 }
@@ -211,7 +215,7 @@ final class CpuAttention {
                      int heads, int headDim, float base) {
         RopeTask t = rope;
         t.y = y; t.yOff = yOff; t.x = x; t.xOff = xOff; t.P = P; t.pos0 = pos0;
-        t.heads = heads; t.headDim = headDim; t.base = base; t.backward = false;
+        t.heads = heads; t.headDim = headDim; t.base = base; t.backward = false; t.overwrite = false;
         ropeTable(pos0 + Math.min(rows, P), headDim, base);
         pool.parallelFor(rows, t);
     }
@@ -220,9 +224,24 @@ final class CpuAttention {
                       int heads, int headDim, float base) {
         RopeTask t = rope;
         t.y = dx; t.yOff = dxOff; t.x = dy; t.xOff = dyOff; t.P = P; t.pos0 = pos0;
-        t.heads = heads; t.headDim = headDim; t.base = base; t.backward = true;
+        t.heads = heads; t.headDim = headDim; t.base = base; t.backward = true; t.overwrite = false;
         ropeTable(pos0 + Math.min(rows, P), headDim, base);
         pool.parallelFor(rows, t);
+    }
+
+    /** dx = R^T dy on the Vector API path (no clearing pass); false without it (the caller clears and accumulates). */
+    boolean ropeBackwardOverwrite(float[] dx, int dxOff, float[] dy, int dyOff, int rows, int P, int pos0,
+                                  int heads, int headDim, float base) {
+        if (simd == null || headDim % 2 != 0) {
+            return false;
+        }
+        RopeTask t = rope;
+        t.y = dx; t.yOff = dxOff; t.x = dy; t.xOff = dyOff; t.P = P; t.pos0 = pos0;
+        t.heads = heads; t.headDim = headDim; t.base = base; t.backward = true; t.overwrite = true;
+        ropeTable(pos0 + Math.min(rows, P), headDim, base);
+        pool.parallelFor(rows, t);
+        t.overwrite = false;
+        return true;
     }
 
     void attentionDenseForward(float[] out, int outOff, float[] att, int attOff,
@@ -241,11 +260,24 @@ final class CpuAttention {
                                 int B, int P, int heads, int headDim) {
         if (simd != null && SimdAttention.supports(P)) {
             simd.denseBackward(dq, dqOff, dk, dkOff, dv, dvOff, dout, doutOff, q, qOff, k, kOff, v, vOff,
-                    out, outOff, att, attOff, B, P, heads, headDim);
+                    out, outOff, att, attOff, B, P, heads, headDim, false);
             return;
         }
         attentionBackward(dq, dqOff, dk, dkOff, dv, dvOff, dout, doutOff, q, qOff, k, kOff, v, vOff,
                 out, outOff, att, attOff, B, P, heads, headDim, -1, P);
+    }
+
+    /** The Vector API path writing dq, dk, dv directly; false where it does not take the shape. */
+    boolean attentionDenseBackwardOverwrite(float[] dq, int dqOff, float[] dk, int dkOff, float[] dv, int dvOff,
+                                            float[] dout, int doutOff, float[] q, int qOff, float[] k, int kOff,
+                                            float[] v, int vOff, float[] out, int outOff, float[] att, int attOff,
+                                            int B, int P, int heads, int headDim) {
+        if (simd == null || !SimdAttention.supports(P)) {
+            return false;
+        }
+        simd.denseBackward(dq, dqOff, dk, dkOff, dv, dvOff, dout, doutOff, q, qOff, k, kOff, v, vOff,
+                out, outOff, att, attOff, B, P, heads, headDim, true);
+        return true;
     }
 
     void attentionDilatedForward(float[] out, int outOff, float[] att, int attOff,

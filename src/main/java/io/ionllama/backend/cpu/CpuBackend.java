@@ -346,6 +346,14 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public void ropeBackwardOverwrite(float[] dx, int dxOff, float[] dy, int dyOff, int rows, int P, int pos0,
+                                      int heads, int headDim, float base) {
+        if (!attention.ropeBackwardOverwrite(dx, dxOff, dy, dyOff, rows, P, pos0, heads, headDim, base)) {
+            Backend.super.ropeBackwardOverwrite(dx, dxOff, dy, dyOff, rows, P, pos0, heads, headDim, base);
+        }
+    }
+
+    @Override
     public void attentionDenseForward(float[] out, int outOff, float[] att, int attOff,
                                       float[] q, int qOff, float[] k, int kOff, float[] v, int vOff,
                                       int B, int P, int heads, int headDim) {
@@ -359,6 +367,18 @@ public final class CpuBackend implements Backend {
                                        int B, int P, int heads, int headDim) {
         attention.attentionDenseBackward(dq, dqOff, dk, dkOff, dv, dvOff, dout, doutOff, q, qOff, k, kOff, v, vOff,
                 out, outOff, att, attOff, B, P, heads, headDim);
+    }
+
+    @Override
+    public void attentionDenseBackwardOverwrite(float[] dq, int dqOff, float[] dk, int dkOff, float[] dv, int dvOff,
+                                                float[] dout, int doutOff, float[] q, int qOff, float[] k, int kOff,
+                                                float[] v, int vOff, float[] out, int outOff, float[] att, int attOff,
+                                                int B, int P, int heads, int headDim) {
+        if (!attention.attentionDenseBackwardOverwrite(dq, dqOff, dk, dkOff, dv, dvOff, dout, doutOff, q, qOff, k, kOff,
+                v, vOff, out, outOff, att, attOff, B, P, heads, headDim)) {
+            Backend.super.attentionDenseBackwardOverwrite(dq, dqOff, dk, dkOff, dv, dvOff, dout, doutOff, q, qOff, k, kOff,
+                    v, vOff, out, outOff, att, attOff, B, P, heads, headDim);
+        }
     }
 
     @Override

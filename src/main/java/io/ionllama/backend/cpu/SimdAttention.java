@@ -155,7 +155,7 @@ final class SimdAttention {
     void denseBackward(float[] dq, int dqOff, float[] dk, int dkOff, float[] dv, int dvOff,
                        float[] dout, int doutOff, float[] q, int qOff, float[] k, int kOff,
                        float[] v, int vOff, float[] out, int outOff, float[] att, int attOff,
-                       int B, int P, int H, int hd) {
+                       int B, int P, int H, int hd, boolean overwrite) {
         int heads = B * H, P8 = roundUp(P, MR), HDp = roundUp(hd, NR), hs = P8 * HDp, ps = roundUp(P, NR) * hd;
         qh = grow(qh, heads, hs);
         kh = grow(kh, heads, hs);
@@ -173,6 +173,7 @@ final class SimdAttention {
         BackwardTask t = backward;
         t.set(B, P, H, hd);
         t.units = heads;
+        t.overwrite = overwrite;
         t.att = att; t.attOff = attOff;
         t.dq = dq; t.dqOff = dqOff; t.dk = dk; t.dkOff = dkOff; t.dv = dv; t.dvOff = dvOff;
         pool.parallelFor(heads, t);
@@ -369,6 +370,8 @@ final class SimdAttention {
     private final class BackwardTask extends Fields implements WorkerPool.RangeTask {
         float[] dq, dk, dv;
         int dqOff, dkOff, dvOff;
+        /** true: dq, dk, dv are written (each element has one contribution: its row's), not added to. */
+        boolean overwrite;
 
         @Override
         public void run(int from, int to) {
@@ -409,7 +412,7 @@ final class SimdAttention {
                             SimdMatmul.micro(last + 1, gb, r * W, W, 1, kh, hs + dp * P8, buf, ob + dp, HDp, false);
                         }
                         for (int i = g; i <= last; i++) {
-                            add(buf, ob + (i - g) * HDp, dq, dqOff + (b * P + i) * C + h * hd, hd);
+                            put(overwrite, buf, ob + (i - g) * HDp, dq, dqOff + (b * P + i) * C + h * hd, hd);
                         }
                     }
                     // keys 0..q1: dv += P^T . dO_block, dk += dS^T . Q_block (rows of the block in order)
@@ -423,8 +426,8 @@ final class SimdAttention {
                 }
                 for (int j = 0; j < P; j++) {
                     int dst = (b * P + j) * C + h * hd;
-                    add(buf, vb + j * HDp, dv, dvOff + dst, hd);
-                    add(buf, kb + j * HDp, dk, dkOff + dst, hd);
+                    put(overwrite, buf, vb + j * HDp, dv, dvOff + dst, hd);
+                    put(overwrite, buf, kb + j * HDp, dk, dkOff + dst, hd);
                 }
             }
         }
@@ -469,9 +472,21 @@ final class SimdAttention {
         }
     }
 
-    /** y[yo + d] += x[xo + d] for d < n: whole vectors, then the tail. */
-    private static void add(float[] x, int xo, float[] y, int yo, int n) {
+    /**
+     * y[yo + d] = x[xo + d] (overwrite) or y[yo + d] += x[xo + d] for d < n: whole vectors, then the
+     * tail. A gradient row written whole needs no clearing pass before and is not read from memory.
+     */
+    private static void put(boolean overwrite, float[] x, int xo, float[] y, int yo, int n) {
         int d = 0;
+        if (overwrite) {
+            for (; d + VL <= n; d += VL) {
+                FloatVector.fromArray(V, x, xo + d).intoArray(y, yo + d);
+            }
+            for (; d < n; d++) {
+                y[yo + d] = x[xo + d];
+            }
+            return;
+        }
         for (; d + VL <= n; d += VL) {
             FloatVector.fromArray(V, x, xo + d).add(FloatVector.fromArray(V, y, yo + d)).intoArray(y, yo + d);
         }

@@ -438,17 +438,20 @@ final class SimdElementwise {
     /**
      * One head of one row of RoPE on interleaved pairs, from tables expanded to the head's width:
      * c2 = (c_0, c_0, c_1, c_1, ...), s2 = (-s_0, s_0, -s_1, s_1, ...) at t. Forward y = x c2 +
-     * swap(x) s2, that is (x0 c - x1 s, x1 c + x0 s); backward y += x c2 - swap(x) s2, that is
-     * (x0 c + x1 s, x1 c - x0 s): per element the unit's products and sum (negation and the order
+     * swap(x) s2, that is (x0 c - x1 s, x1 c + x0 s); backward y += x c2 - swap(x) s2 (with
+     * overwrite: y = ...), that is (x0 c + x1 s, x1 c - x0 s): per element the unit's products and sum (negation and the order
      * of two addends change no bits), so the unit's bits. y may be x (forward, in place).
      */
-    static void ropeHead(float[] y, int yr, float[] x, int xr, float[] c2, float[] s2, int t, int hd, boolean backward) {
+    static void ropeHead(float[] y, int yr, float[] x, int xr, float[] c2, float[] s2, int t, int hd, boolean backward,
+                         boolean overwrite) {
         int d = 0;
         for (; d + VL <= hd; d += VL) {
             FloatVector xv = FloatVector.fromArray(S, x, xr + d);
             FloatVector rot = xv.rearrange(PAIR_SWAP).mul(FloatVector.fromArray(S, s2, t + d));
             FloatVector lin = xv.mul(FloatVector.fromArray(S, c2, t + d));
-            if (backward) {
+            if (backward && overwrite) {
+                lin.sub(rot).intoArray(y, yr + d);
+            } else if (backward) {
                 FloatVector.fromArray(S, y, yr + d).add(lin.sub(rot)).intoArray(y, yr + d);
             } else {
                 lin.add(rot).intoArray(y, yr + d);
@@ -456,7 +459,10 @@ final class SimdElementwise {
         }
         for (; d < hd; d += 2) {
             float c = c2[t + d], sn = s2[t + d + 1], x0 = x[xr + d], x1 = x[xr + d + 1];
-            if (backward) {
+            if (backward && overwrite) {
+                y[yr + d] = x0 * c + x1 * sn;
+                y[yr + d + 1] = x1 * c - x0 * sn;
+            } else if (backward) {
                 y[yr + d] += x0 * c + x1 * sn;
                 y[yr + d + 1] += x1 * c - x0 * sn;
             } else {

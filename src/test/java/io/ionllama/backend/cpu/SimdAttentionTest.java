@@ -3,6 +3,8 @@ package io.ionllama.backend.cpu;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.ionllama.backend.Backend;
+import io.ionllama.backend.ForwardingBackend;
 import io.ionllama.testing.Allocations;
 import io.ionllama.testing.Tensors;
 import java.util.SplittableRandom;
@@ -189,6 +191,65 @@ class SimdAttentionTest {
      * the calling thread or the pool's worker: scratch is kept, tasks are reused, vectors are
      * scalarized by C2.
      */
+    /**
+     * attentionDenseBackwardOverwrite and ropeBackwardOverwrite equal the accumulating ops into
+     * zeroed gradients (as values: a zero may lose its sign), whatever the gradients held before (NaN
+     * here), on the Vector API path, the scalar units, and {@code Backend}'s default (clear, then
+     * accumulate) on a forwarding backend; nothing outside the B*P rows is written.
+     */
+    @ParameterizedTest
+    @MethodSource("shapes")
+    void overwritingBackwardsAreClearedAccumulations(int[] c) {
+        Problem p = Problem.random(71L * c[1] + c[3], c[0], c[1], c[2], c[3]);
+        int n = p.B * p.P * p.H * p.hd;
+        int[] o = p.off;
+        float[][] x = p.in;
+        for (boolean simd : new boolean[] {true, false}) {
+            try (CpuBackend cpu = new CpuBackend(2, simd)) {
+                float[] out = new float[o[7] + n + 3], att = new float[o[8] + p.B * p.H * p.P * p.P + 3];
+                cpu.attentionDenseForward(out, o[7], att, o[8], x[0], o[0], x[1], o[1], x[2], o[2], p.B, p.P, p.H, p.hd);
+                float[][] expected = {x[4].clone(), x[5].clone(), x[6].clone()};
+                for (int t = 0; t < 3; t++) {
+                    java.util.Arrays.fill(expected[t], o[4 + t], o[4 + t] + n, 0f);
+                }
+                cpu.attentionDenseBackward(expected[0], o[4], expected[1], o[5], expected[2], o[6], x[3], o[3], x[0], o[0],
+                        x[1], o[1], x[2], o[2], out, o[7], att, o[8], p.B, p.P, p.H, p.hd);
+                float[] rope = x[4].clone();
+                java.util.Arrays.fill(rope, o[4], o[4] + n, 0f);
+                boolean even = p.hd % 2 == 0;
+                if (even) {
+                    cpu.ropeBackward(rope, o[4], x[3], o[3], p.B * p.P, p.P, 0, p.H, p.hd, 10000f);
+                }
+                for (Backend be : new Backend[] {cpu, new ForwardingBackend(cpu)}) {
+                    float[][] got = {x[4].clone(), x[5].clone(), x[6].clone(), x[4].clone()};
+                    for (int t = 0; t < 4; t++) {
+                        java.util.Arrays.fill(got[t], o[4 + t % 3], o[4 + t % 3] + n, Float.NaN);
+                    }
+                    be.attentionDenseBackwardOverwrite(got[0], o[4], got[1], o[5], got[2], o[6], x[3], o[3], x[0], o[0],
+                            x[1], o[1], x[2], o[2], out, o[7], att, o[8], p.B, p.P, p.H, p.hd);
+                    String what = String.format("simd %s, %s, B %d P %d H %d hd %d", simd, be.getClass().getSimpleName(),
+                            p.B, p.P, p.H, p.hd);
+                    for (int t = 0; t < 3; t++) {
+                        assertEqualValues(what + ", " + OUTPUTS[2 + t], got[t], expected[t]);
+                    }
+                    if (even) {
+                        be.ropeBackwardOverwrite(got[3], o[4], x[3], o[3], p.B * p.P, p.P, 0, p.H, p.hd, 10000f);
+                        assertEqualValues(what + ", rope", got[3], rope);
+                    }
+                }
+            }
+        }
+    }
+
+    /** a[i] == b[i] everywhere (so -0 equals 0, and a NaN left behind fails). */
+    static void assertEqualValues(String what, float[] a, float[] b) {
+        for (int i = 0; i < a.length; i++) {
+            if (!(a[i] == b[i])) {
+                assertThat(a[i]).as("%s [%d]", what, i).isEqualTo(b[i]);
+            }
+        }
+    }
+
     @Test
     @org.junit.jupiter.api.Tag("allocation")
     void steadyStateAllocatesNothing() {
@@ -204,10 +265,13 @@ class SimdAttentionTest {
                     cpu.attentionDenseForward(out, o[7], att, o[8], x[0], o[0], x[1], o[1], x[2], o[2], 1, p.P, p.H, p.hd);
                     cpu.attentionDenseBackward(dq, o[4], dk, o[5], dv, o[6], x[3], o[3], x[0], o[0], x[1], o[1],
                             x[2], o[2], out, o[7], att, o[8], 1, p.P, p.H, p.hd);
+                    cpu.attentionDenseBackwardOverwrite(dq, o[4], dk, o[5], dv, o[6], x[3], o[3], x[0], o[0], x[1], o[1],
+                            x[2], o[2], out, o[7], att, o[8], 1, p.P, p.H, p.hd);
+                    cpu.ropeBackwardOverwrite(dk, o[5], dq, o[4], p.P, p.P, 0, p.H, p.hd, 10000f);
                 }
             };
             long best = Allocations.leastPerRun(cpu, calls, 30, 1024);
-            assertThat(best).as("bytes allocated by 40 attention calls (caller + worker)").isLessThan(1024);
+            assertThat(best).as("bytes allocated by 80 attention and RoPE calls (caller + worker)").isLessThan(1024);
         }
     }
 }
