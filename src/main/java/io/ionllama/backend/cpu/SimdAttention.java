@@ -343,9 +343,7 @@ final class SimdAttention {
                 int hs = bh * P8 * HDp, ps = bh * Pn * hd, a0 = attOff + bh * P * P;
                 for (int g = q0; g < q1; g += MR) {
                     int last = Math.min(g + MR, P) - 1, n = roundUp(last + 1, NR);
-                    for (int jp = 0; jp < n; jp += NR) {
-                        scores(qh, hs, P8, g, kt, ps + jp * hd, hd, buf, jp, W);
-                    }
+                    scores(qh, hs, P8, g, kt, ps, hd, buf, 0, W, n / NR);
                     for (int i = g; i <= last; i++) {
                         softmaxRow(buf, (i - g) * W, i + 1, last + 1, scale, att, a0 + 2 * i);
                     }
@@ -389,10 +387,8 @@ final class SimdAttention {
                     int q1 = Math.min(q0 + QB, P), n = roundUp(q1, NR), rows = roundUp(q1 - q0, MR);
                     for (int r = 0; r < rows; r += MR) {
                         int g = q0 + r;
-                        for (int jp = 0; jp < n; jp += NR) {
-                            scores(qh, hs, P8, g, kt, ps + jp * hd, hd, buf, r * W + jp, W);
-                            scores(doh, hs, P8, g, vt, ps + jp * hd, hd, gb, r * W + jp, W);
-                        }
+                        scores(qh, hs, P8, g, kt, ps, hd, buf, r * W, W, n / NR);
+                        scores(doh, hs, P8, g, vt, ps, hd, gb, r * W, W, n / NR);
                     }
                     for (int r = 0; r < rows; r++) {
                         int i = q0 + r, o = r * W;
@@ -416,12 +412,11 @@ final class SimdAttention {
                         }
                     }
                     // keys 0..q1: dv += P^T . dO_block, dk += dS^T . Q_block (rows of the block in order)
-                    for (int j = 0; j < q1; j += MR) {
-                        for (int dp = 0; dp < HDp; dp += NR) {
-                            int c = j * HDp + dp;
-                            SimdMatmul.micro(rows, buf, j, 1, W, doh, hs + dp * P8 + q0 * NR, buf, vb + c, HDp, true);
-                            SimdMatmul.micro(rows, gb, j, 1, W, qh, hs + dp * P8 + q0 * NR, buf, kb + c, HDp, true);
-                        }
+                    int groups = (q1 + MR - 1) / MR;
+                    for (int dp = 0; dp < HDp; dp += NR) {
+                        int bo = hs + dp * P8 + q0 * NR;
+                        SimdMatmul.micro(rows, buf, 0, 1, W, MR, doh, bo, 0, buf, vb + dp, HDp, MR * HDp, true, groups);
+                        SimdMatmul.micro(rows, gb, 0, 1, W, MR, qh, bo, 0, buf, kb + dp, HDp, MR * HDp, true, groups);
                     }
                 }
                 for (int j = 0; j < P; j++) {
@@ -434,13 +429,22 @@ final class SimdAttention {
     }
 
     /**
-     * C[0..MR, 0..NR) = X[g..g+MR) . Yt[:, panel]: rows g.. of a packed head (panels of NR
-     * dimensions at xh[hs + dp P8 + t NR]) times one transposed panel (yt[yo + d NR ..]), the
-     * dimensions NR at a time, continuing each FMA chain through C.
+     * C[0..MR, p NR..(p+1) NR) = X[g..g+MR) . Yt[:, panel p] for p < panels: rows g.. of a packed
+     * head (panels of NR dimensions at xh[hs + dp P8 + t NR]) times consecutive transposed panels
+     * (panel p at yt[yo + p NR hd + d NR ..]), the dimensions NR at a time, continuing each FMA
+     * chain through C.
      */
-    private static void scores(float[] xh, int hs, int P8, int g, float[] yt, int yo, int hd, float[] c, int ci, int ldc) {
-        for (int dp = 0; dp < hd; dp += NR) {
-            SimdMatmul.micro(Math.min(NR, hd - dp), xh, hs + dp * P8 + g * NR, NR, 1, yt, yo + dp * NR, c, ci, ldc, dp > 0);
+    private static void scores(float[] xh, int hs, int P8, int g, float[] yt, int yo, int hd, float[] c, int ci, int ldc,
+                               int panels) {
+        if (hd <= NR) { // one call for the whole row of tiles (the kernel is a call: C2 does not inline it)
+            SimdMatmul.micro(hd, xh, hs + g * NR, NR, 1, 0, yt, yo, NR * hd, c, ci, ldc, NR, false, panels);
+            return;
+        }
+        for (int p = 0; p < panels; p++) {
+            for (int dp = 0; dp < hd; dp += NR) {
+                SimdMatmul.micro(Math.min(NR, hd - dp), xh, hs + dp * P8 + g * NR, NR, 1, yt, yo + p * NR * hd + dp * NR,
+                        c, ci + p * NR, ldc, dp > 0);
+            }
         }
     }
 

@@ -195,27 +195,26 @@ final class SimdMatmul {
                         if (mc % MR != 0 || nc % NR != 0) {
                             packA(aps, a, aOff, ars, acs, ic, mc, pc, kc);
                         }
+                        // the first k block of a forward starts C from the bias (or zero) in the tile
+                        boolean fresh = init != 0 && pc == 0;
+                        int full = mc % MR == 0 ? nc / NR : 0; // a row of full tiles: one kernel call
                         for (int ir = 0; ir < mc; ir += MR) {
                             int mr = Math.min(MR, mc - ir);
                             int ai = ir * kc;
-                            for (int jr = 0; jr < nc; jr += NR) {
-                                int nr = Math.min(NR, nc - jr);
-                                int bi = jr * kc;
-                                int ci = cOff + (ic + ir) * ldc + jc + jr;
-                                // the first k block of a forward starts C from the bias (or zero) in the tile
-                                boolean fresh = init != 0 && pc == 0;
-                                if (mr == MR && nr == NR) {
-                                    if (fresh && hasBias != 0) {
-                                        for (int r = 0; r < MR; r++) {
-                                            System.arraycopy(bias, biasOff + jc + jr, c, ci + r * ldc, NR);
-                                        }
+                            int cr = cOff + (ic + ir) * ldc + jc;
+                            if (full > 0) {
+                                if (fresh && hasBias != 0) {
+                                    for (int r = 0; r < MR; r++) {
+                                        System.arraycopy(bias, biasOff + jc, c, cr + r * ldc, full * NR);
                                     }
-                                    boolean acc = !fresh || hasBias != 0;
-                                    micro(kc, a, aOff + (ic + ir) * ars + pc * acs, ars, acs, bps, bi, c, ci, ldc, acc);
-                                } else {
-                                    edge(kc, aps, ai, bps, bi, c, ci, ldc, mr, nr, tl,
-                                            fresh ? (hasBias != 0 ? bias : null) : c, fresh ? biasOff + jc + jr : -1);
                                 }
+                                micro(kc, a, aOff + (ic + ir) * ars + pc * acs, ars, acs, 0, bps, 0, NR * kc,
+                                        c, cr, ldc, NR, !fresh || hasBias != 0, full);
+                            }
+                            for (int jr = full * NR; jr < nc; jr += NR) {
+                                int nr = Math.min(NR, nc - jr);
+                                edge(kc, aps, ai, bps, jr * kc, c, cr + jr, ldc, mr, nr, tl,
+                                        fresh ? (hasBias != 0 ? bias : null) : c, fresh ? biasOff + jc + jr : -1);
                             }
                         }
                     }
@@ -361,50 +360,63 @@ final class SimdMatmul {
      */
     static void micro(int kc, float[] a, int ai, int ars, int acs, float[] b, int bi,
                       float[] c, int ci, int ldc, boolean acc) {
-        int c0 = ci, c1 = ci + ldc, c2 = c1 + ldc, c3 = c2 + ldc, c4 = c3 + ldc, c5 = c4 + ldc, c6 = c5 + ldc, c7 = c6 + ldc;
-        FloatVector a00, a01, a10, a11, a20, a21, a30, a31, a40, a41, a50, a51, a60, a61, a70, a71;
-        if (acc) {
-            a00 = FloatVector.fromArray(S, c, c0); a01 = FloatVector.fromArray(S, c, c0 + VL);
-            a10 = FloatVector.fromArray(S, c, c1); a11 = FloatVector.fromArray(S, c, c1 + VL);
-            a20 = FloatVector.fromArray(S, c, c2); a21 = FloatVector.fromArray(S, c, c2 + VL);
-            a30 = FloatVector.fromArray(S, c, c3); a31 = FloatVector.fromArray(S, c, c3 + VL);
-            a40 = FloatVector.fromArray(S, c, c4); a41 = FloatVector.fromArray(S, c, c4 + VL);
-            a50 = FloatVector.fromArray(S, c, c5); a51 = FloatVector.fromArray(S, c, c5 + VL);
-            a60 = FloatVector.fromArray(S, c, c6); a61 = FloatVector.fromArray(S, c, c6 + VL);
-            a70 = FloatVector.fromArray(S, c, c7); a71 = FloatVector.fromArray(S, c, c7 + VL);
-        } else {
-            a00 = a01 = a10 = a11 = a20 = a21 = a30 = a31 = a40 = a41 = a50 = a51 = a60 = a61 = a70 = a71 = FloatVector.zero(S);
+        micro(kc, a, ai, ars, acs, 0, b, bi, 0, c, ci, ldc, 0, acc, 1);
+    }
+
+    /**
+     * {@code tiles} micro tiles in one call, tile t at A offset ai + t aStep, B at bi + t bStep and C
+     * at ci + t cStep (a row of tiles along a packed B, or a column along A). The kernel is too big
+     * for C2 to inline, so each call costs a call; a row of tiles pays it once, which matters for
+     * the short products (attention's kc of a head's width).
+     */
+    static void micro(int kc, float[] a, int ai, int ars, int acs, int aStep, float[] b, int bi, int bStep,
+                      float[] c, int ci, int ldc, int cStep, boolean acc, int tiles) {
+        for (int t = 0; t < tiles; t++, ai += aStep, bi += bStep, ci += cStep) {
+            int c0 = ci, c1 = ci + ldc, c2 = c1 + ldc, c3 = c2 + ldc, c4 = c3 + ldc, c5 = c4 + ldc, c6 = c5 + ldc, c7 = c6 + ldc;
+            FloatVector a00, a01, a10, a11, a20, a21, a30, a31, a40, a41, a50, a51, a60, a61, a70, a71;
+            if (acc) {
+                a00 = FloatVector.fromArray(S, c, c0); a01 = FloatVector.fromArray(S, c, c0 + VL);
+                a10 = FloatVector.fromArray(S, c, c1); a11 = FloatVector.fromArray(S, c, c1 + VL);
+                a20 = FloatVector.fromArray(S, c, c2); a21 = FloatVector.fromArray(S, c, c2 + VL);
+                a30 = FloatVector.fromArray(S, c, c3); a31 = FloatVector.fromArray(S, c, c3 + VL);
+                a40 = FloatVector.fromArray(S, c, c4); a41 = FloatVector.fromArray(S, c, c4 + VL);
+                a50 = FloatVector.fromArray(S, c, c5); a51 = FloatVector.fromArray(S, c, c5 + VL);
+                a60 = FloatVector.fromArray(S, c, c6); a61 = FloatVector.fromArray(S, c, c6 + VL);
+                a70 = FloatVector.fromArray(S, c, c7); a71 = FloatVector.fromArray(S, c, c7 + VL);
+            } else {
+                a00 = a01 = a10 = a11 = a20 = a21 = a30 = a31 = a40 = a41 = a50 = a51 = a60 = a61 = a70 = a71 = FloatVector.zero(S);
+            }
+            for (int kk = 0; kk < kc; kk++) {
+                int bk = bi + kk * NR;
+                int ak = ai + kk * acs;
+                FloatVector b0 = FloatVector.fromArray(S, b, bk);
+                FloatVector b1 = FloatVector.fromArray(S, b, bk + VL);
+                FloatVector v = FloatVector.broadcast(S, a[ak]);
+                a00 = v.fma(b0, a00); a01 = v.fma(b1, a01);
+                v = FloatVector.broadcast(S, a[ak + ars]);
+                a10 = v.fma(b0, a10); a11 = v.fma(b1, a11);
+                v = FloatVector.broadcast(S, a[ak + 2 * ars]);
+                a20 = v.fma(b0, a20); a21 = v.fma(b1, a21);
+                v = FloatVector.broadcast(S, a[ak + 3 * ars]);
+                a30 = v.fma(b0, a30); a31 = v.fma(b1, a31);
+                v = FloatVector.broadcast(S, a[ak + 4 * ars]);
+                a40 = v.fma(b0, a40); a41 = v.fma(b1, a41);
+                v = FloatVector.broadcast(S, a[ak + 5 * ars]);
+                a50 = v.fma(b0, a50); a51 = v.fma(b1, a51);
+                v = FloatVector.broadcast(S, a[ak + 6 * ars]);
+                a60 = v.fma(b0, a60); a61 = v.fma(b1, a61);
+                v = FloatVector.broadcast(S, a[ak + 7 * ars]);
+                a70 = v.fma(b0, a70); a71 = v.fma(b1, a71);
+            }
+            a00.intoArray(c, c0); a01.intoArray(c, c0 + VL);
+            a10.intoArray(c, c1); a11.intoArray(c, c1 + VL);
+            a20.intoArray(c, c2); a21.intoArray(c, c2 + VL);
+            a30.intoArray(c, c3); a31.intoArray(c, c3 + VL);
+            a40.intoArray(c, c4); a41.intoArray(c, c4 + VL);
+            a50.intoArray(c, c5); a51.intoArray(c, c5 + VL);
+            a60.intoArray(c, c6); a61.intoArray(c, c6 + VL);
+            a70.intoArray(c, c7); a71.intoArray(c, c7 + VL);
         }
-        for (int kk = 0; kk < kc; kk++) {
-            int bk = bi + kk * NR;
-            int ak = ai + kk * acs;
-            FloatVector b0 = FloatVector.fromArray(S, b, bk);
-            FloatVector b1 = FloatVector.fromArray(S, b, bk + VL);
-            FloatVector v = FloatVector.broadcast(S, a[ak]);
-            a00 = v.fma(b0, a00); a01 = v.fma(b1, a01);
-            v = FloatVector.broadcast(S, a[ak + ars]);
-            a10 = v.fma(b0, a10); a11 = v.fma(b1, a11);
-            v = FloatVector.broadcast(S, a[ak + 2 * ars]);
-            a20 = v.fma(b0, a20); a21 = v.fma(b1, a21);
-            v = FloatVector.broadcast(S, a[ak + 3 * ars]);
-            a30 = v.fma(b0, a30); a31 = v.fma(b1, a31);
-            v = FloatVector.broadcast(S, a[ak + 4 * ars]);
-            a40 = v.fma(b0, a40); a41 = v.fma(b1, a41);
-            v = FloatVector.broadcast(S, a[ak + 5 * ars]);
-            a50 = v.fma(b0, a50); a51 = v.fma(b1, a51);
-            v = FloatVector.broadcast(S, a[ak + 6 * ars]);
-            a60 = v.fma(b0, a60); a61 = v.fma(b1, a61);
-            v = FloatVector.broadcast(S, a[ak + 7 * ars]);
-            a70 = v.fma(b0, a70); a71 = v.fma(b1, a71);
-        }
-        a00.intoArray(c, c0); a01.intoArray(c, c0 + VL);
-        a10.intoArray(c, c1); a11.intoArray(c, c1 + VL);
-        a20.intoArray(c, c2); a21.intoArray(c, c2 + VL);
-        a30.intoArray(c, c3); a31.intoArray(c, c3 + VL);
-        a40.intoArray(c, c4); a41.intoArray(c, c4 + VL);
-        a50.intoArray(c, c5); a51.intoArray(c, c5 + VL);
-        a60.intoArray(c, c6); a61.intoArray(c, c6 + VL);
-        a70.intoArray(c, c7); a71.intoArray(c, c7 + VL);
     }
 
     /** db[o] += sum_n dy[n,o] for o in [o0, o1), rows summed in order. */
