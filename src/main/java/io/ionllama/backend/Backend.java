@@ -365,10 +365,18 @@ public interface Backend extends AutoCloseable {
     //
     // Layouts (kernels.Rope, kernels.Attention): q, k, v, out are [B*P, C] with C = heads*headDim,
     // row b*P+i = position i of sequence b, head-major. The forward saves what its backward needs in
-    // att (dense: B*heads*P*P floats, dilated: B*heads*P*slots): the probabilities [B, heads, P, ...],
-    // except on the CPU's Vector API dense path (P >= 2), which keeps each query row's softmax max
-    // and 1/sum, two floats a row at the start of each head's P*P region, and recomputes the probabilities in its backward. att
-    // is a backend's own saved state: only the backend that wrote it reads it back.
+    // att (dense: B*heads*denseAttentionState(P) floats, dilated: B*heads*P*slots): the probabilities
+    // [B, heads, P, ...], except on the CPU's Vector API dense path (P >= 2), which keeps each query
+    // row's softmax max and 1/sum (2 P floats a head) and recomputes the probabilities in its
+    // backward. att is a backend's own saved state: only the backend that wrote it reads it back.
+
+    /**
+     * Floats of att that dense attention saves per (sequence, head) at length P: P*P (the
+     * probabilities) here; a backend that saves less says so, and callers size att with it.
+     */
+    default long denseAttentionState(int P) {
+        return (long) P * P;
+    }
 
     /**
      * y = RoPE(x) on rows of [rows, heads*headDim]; row n has position pos0 + n % P (interleaved

@@ -16,6 +16,10 @@ public class ForwardingBackend implements Backend {
         this.delegate = delegate;
     }
 
+    // denseAttentionState is deliberately not forwarded: it sizes the state of the attention this
+    // backend runs, and a subclass that runs attention itself (the device keeps P*P probabilities)
+    // must not inherit its delegate's smaller figure. The default P*P is enough for any backend.
+
     @Override
     public String name() {
         return delegate.name();

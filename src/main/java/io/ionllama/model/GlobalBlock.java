@@ -70,7 +70,8 @@ final class GlobalBlock {
      * The activations every global block saves for its backward, one array per role, [depth ·
      * rows, d] unless noted: block i keeps its rows at i·rows·d (rstd1, rstd2 at i·rows; g1, u1, s
      * at i·rows·hidden), and its attention weights at i·attOff[B] in {@code att}, sequence b's at
-     * attOff[b] within them.
+     * attOff[b] within them (dense: {@code Backend.denseAttentionState(P)} floats a head, 2 P on the
+     * CPU's Vector API path where the device keeps P·P).
      *
      * <p>Why one array per role and not per block: a resident TornadoVM training step binds every
      * array it touches to each graph of its plan, and a TaskGraph has a fixed node table
@@ -97,7 +98,7 @@ final class GlobalBlock {
          * Grows the arrays for {@code rows} rows and the attention weights of sequences of
          * {@code count[b]} patches, for all blocks at once.
          */
-        void ensure(int rows, int[] count, int B) {
+        void ensure(Backend be, int rows, int[] count, int B) {
             if (rows > cap) {
                 cap = grown(rows, cap);
                 int all = Math.multiplyExact(depth, cap);
@@ -112,7 +113,8 @@ final class GlobalBlock {
             long need = 0;
             for (int b = 0; b < B; b++) {
                 attOff[b] = Math.toIntExact(need);
-                need += (long) heads * count[b] * (dense ? count[b] : Attention.dilatedSlots(window, Math.max(1, count[b])));
+                need += heads * (dense ? be.denseAttentionState(count[b])
+                        : (long) count[b] * Attention.dilatedSlots(window, Math.max(1, count[b])));
             }
             attOff[B] = Math.toIntExact(need);
             long needAll = need * depth;
@@ -157,7 +159,7 @@ final class GlobalBlock {
 
     void forward(Backend be, float[] p, float[] in, int inOff, float[] out, int outOff,
                  int rows, int B, int[] start, int[] count) {
-        saved.ensure(rows, count, B);
+        saved.ensure(be, rows, count, B);
         Saved sv = saved;
         int rd = rows * d, base = offset(rows), baseRow = index * rows, baseHid = index * rows * hidden;
         int baseAtt = index * sv.attOff[B];

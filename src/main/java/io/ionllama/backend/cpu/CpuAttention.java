@@ -267,6 +267,11 @@ final class CpuAttention {
                 out, outOff, att, attOff, B, P, heads, headDim, -1, P);
     }
 
+    /** Floats of att per (sequence, head) dense attention saves: the Vector API path's 2 P row statistics, else P*P probabilities. */
+    long denseAttentionState(int P) {
+        return simd != null && SimdAttention.supports(P) ? SimdAttention.state(P) : (long) P * P;
+    }
+
     /** The Vector API path writing dq, dk, dv directly; false where it does not take the shape. */
     boolean attentionDenseBackwardOverwrite(float[] dq, int dqOff, float[] dk, int dkOff, float[] dv, int dvOff,
                                             float[] dout, int doutOff, float[] q, int qOff, float[] k, int kOff,

@@ -370,6 +370,11 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public long denseAttentionState(int P) {
+        return attention.denseAttentionState(P);
+    }
+
+    @Override
     public void attentionDenseBackwardOverwrite(float[] dq, int dqOff, float[] dk, int dkOff, float[] dv, int dvOff,
                                                 float[] dout, int doutOff, float[] q, int qOff, float[] k, int kOff,
                                                 float[] v, int vOff, float[] out, int outOff, float[] att, int attOff,

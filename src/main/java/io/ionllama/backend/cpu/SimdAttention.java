@@ -23,8 +23,8 @@ import jdk.incubator.vector.VectorSpecies;
  *   forward, work item (b, h, query block), per group of MR queries g..last:
  *     S[g.., 0..n)  = Qh_g . Kt[:, 0..n)              n = last+1 rounded up to NR, in a slot buffer
  *     E[i, j]       = expNonPositive(scale S[i, j] - m_i) for j <= i, 0 above; m_i = max_j scale S[i, j]
- *                   r_i = 1 / sum_j E[i, j]           m_i and r_i -> att (2 floats a row, at the
- *                                                     start of the head's P x P region)
+ *                   r_i = 1 / sum_j E[i, j]           m_i and r_i -> att (2 floats a row, 2 P a
+ *                                                     head: {@link #state})
  *     out_i         = r_i (E[i, 0..last] . Vh[0..last])   (the normalization after the product:
  *                                                     hd multiplies a row, not i+1)
  *   backward, work item (b, h): the head's blocks of QB queries q0..q1 in order, per block:
@@ -118,18 +118,23 @@ final class SimdAttention {
         return roundUp(P, NR) + NR;
     }
 
-    /** Whether this path takes the shape: P >= 2 (the 2 P row statistics fit in a head's P x P region of att). */
+    /** Whether this path takes the shape: P >= 2 (below, the units' P x P is as small). */
     static boolean supports(int P) {
         return P >= 2;
+    }
+
+    /** Floats of att per (sequence, head): each query row's scaled max and 1/sum. */
+    static long state(int P) {
+        return 2L * P;
     }
 
     // ---------------------------------------------------------------- the two calls
 
     /**
-     * out, and at the start of each (b, h)'s P x P region of att, two floats per query row i: its
-     * scaled max and 1/sum (att[(b H + h) P P + 2 i], + 1; the rest of att is left as it was), all
-     * the backward needs to recompute the probabilities. Together, not one per P-float row: the
-     * backward reads them in order instead of missing the cache (and the TLB) on every row.
+     * out, and in att two floats per query row i of each (b, h): its scaled max and 1/sum
+     * (att[attOff + (b H + h) 2 P + 2 i], + 1; {@link #state} floats a head, what {@code
+     * CpuBackend.denseAttentionState} tells callers to allocate), all the backward needs to
+     * recompute the probabilities.
      */
     void denseForward(float[] out, int outOff, float[] att, int attOff, float[] q, int qOff,
                       float[] k, int kOff, float[] v, int vOff, int B, int P, int H, int hd) {
@@ -340,7 +345,7 @@ final class SimdAttention {
             for (int u = from; u < to; u++) {
                 int bh = u / blocks, b = bh / H, h = bh % H;
                 int q0 = block(u) * QB, q1 = Math.min(q0 + QB, P);
-                int hs = bh * P8 * HDp, ps = bh * Pn * hd, a0 = attOff + bh * P * P;
+                int hs = bh * P8 * HDp, ps = bh * Pn * hd, a0 = attOff + bh * 2 * P;
                 for (int g = q0; g < q1; g += MR) {
                     int last = Math.min(g + MR, P) - 1, n = roundUp(last + 1, NR);
                     scores(qh, hs, P8, g, kt, ps, hd, buf, 0, W, n / NR);
@@ -381,7 +386,7 @@ final class SimdAttention {
             float scale = Attention.scale(hd);
             for (int bh = from; bh < to; bh++) {
                 int b = bh / H, h = bh % H;
-                int hs = bh * P8 * HDp, ps = bh * Pn * hd, a0 = attOff + bh * P * P;
+                int hs = bh * P8 * HDp, ps = bh * Pn * hd, a0 = attOff + bh * 2 * P;
                 java.util.Arrays.fill(buf, kb, vb + P8 * HDp, 0f);
                 for (int q0 = 0; q0 < P; q0 += QB) {
                     int q1 = Math.min(q0 + QB, P), n = roundUp(q1, NR), rows = roundUp(q1 - q0, MR);

@@ -126,7 +126,7 @@ class SimdAttentionTest {
         for (int bh = 0; bh < B * H; bh++) {
             int b = bh / H, h = bh % H;
             for (int i = 0; i < P; i++) {
-                int row = p.off[8] + (bh * P + i) * P, st = p.off[8] + bh * P * P + 2 * i;
+                int row = p.off[8] + (bh * P + i) * P, st = p.off[8] + bh * 2 * P + 2 * i;
                 for (int j = 0; j <= i; j++) {
                     double dot = 0;
                     for (int d = 0; d < hd; d++) {
@@ -137,9 +137,16 @@ class SimdAttentionTest {
                             org.assertj.core.data.Offset.offset(1e-5));
                 }
             }
-            for (int e = 2 * P; e < P * P; e++) {
-                assertThat(att[p.off[8] + bh * P * P + e]).as("untouched att, bh %d, float %d", bh, e).isEqualTo(7f);
-            }
+        }
+        // 2 P floats a head, what the backend tells callers to allocate; nothing past them is written
+        try (CpuBackend s = new CpuBackend(1, true); CpuBackend r = new CpuBackend(1, false)) {
+            assertThat(s.denseAttentionState(P)).isEqualTo(2L * P);
+            assertThat(s.denseAttentionState(1)).isEqualTo(1L);
+            assertThat(r.denseAttentionState(P)).isEqualTo((long) P * P);
+            assertThat(new ForwardingBackend(s).denseAttentionState(P)).as("a forwarding backend keeps P*P").isEqualTo((long) P * P);
+        }
+        for (int e = p.off[8] + B * H * 2 * P; e < att.length; e++) {
+            assertThat(att[e]).as("untouched att, float %d", e).isEqualTo(7f);
         }
     }
 
