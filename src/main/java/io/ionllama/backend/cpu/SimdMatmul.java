@@ -197,11 +197,11 @@ final class SimdMatmul {
                         }
                         // the first k block of a forward starts C from the bias (or zero) in the tile
                         boolean fresh = init != 0 && pc == 0;
-                        int full = mc % MR == 0 ? nc / NR : 0; // a row of full tiles: one kernel call
                         for (int ir = 0; ir < mc; ir += MR) {
                             int mr = Math.min(MR, mc - ir);
                             int ai = ir * kc;
                             int cr = cOff + (ic + ir) * ldc + jc;
+                            int full = mr == MR ? nc / NR : 0; // a row of full tiles: one kernel call
                             if (full > 0) {
                                 if (fresh && hasBias != 0) {
                                     for (int r = 0; r < MR; r++) {
