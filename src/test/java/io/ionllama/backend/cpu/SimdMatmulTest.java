@@ -1,6 +1,7 @@
 package io.ionllama.backend.cpu;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.ionllama.backend.Backend;
@@ -190,6 +191,30 @@ class SimdMatmulTest {
     }
 
     /** The check above can fail: a SIMD result with one product term dropped is rejected. */
+    /**
+     * The kernel's two loops: A's rows side by side (column stride 1) or MR consecutive floats a
+     * step (row stride 1). A tile read both ways from one matrix and its transpose gives the same
+     * bits; an A with neither stride 1 is a caller's error, refused rather than run slowly.
+     */
+    @Test
+    void kernelReadsRowsAndColumnsAlikeAndRefusesOtherStrides() {
+        int kc = 37, MR = SimdMatmul.MR, NR = SimdMatmul.NR;
+        SplittableRandom r = new SplittableRandom(7);
+        float[] rows = Tensors.uniform(r, MR * kc, -1, 1), cols = new float[kc * MR], b = Tensors.uniform(r, kc * NR, -1, 1);
+        for (int i = 0; i < MR; i++) {
+            for (int k = 0; k < kc; k++) {
+                cols[k * MR + i] = rows[i * kc + k];
+            }
+        }
+        float[] c1 = new float[MR * NR], c2 = new float[MR * NR];
+        SimdMatmul.micro(kc, rows, 0, kc, 1, b, 0, c1, 0, NR, false);
+        SimdMatmul.micro(kc, cols, 0, 1, MR, b, 0, c2, 0, NR, false);
+        assertThat(c2).containsExactly(c1);
+        assertThat(c1).isNotEqualTo(new float[MR * NR]);
+        assertThatThrownBy(() -> SimdMatmul.micro(kc, rows, 0, 2, kc, b, 0, c1, 0, NR, false))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("unit row or column stride");
+    }
+
     @Test
     void toleranceRejectsAMissingTerm() {
         Problem p = Problem.random(5, 9, 33, 31);
