@@ -276,9 +276,15 @@ final class SimdMatmul {
                     }
                 }
             } else {
-                // Transposed source (forward: B(k,j) = W[j,k]): read each W row contiguously.
+                // Transposed source (forward: B(k,j) = W[j,k], brs 1): read each W row contiguously
+                // (kk, not kk * brs: a constant scale lets C2 drop the range checks).
                 for (int cc = 0; cc < NR; cc++) {
-                    if (cc < w) {
+                    if (cc < w && brs == 1) {
+                        int src = bOff + pc + (jc + p + cc) * bcs;
+                        for (int kk = 0; kk < kc; kk++) {
+                            bp[base + kk * NR + cc] = b[src + kk];
+                        }
+                    } else if (cc < w) {
                         int src = bOff + pc * brs + (jc + p + cc) * bcs;
                         for (int kk = 0; kk < kc; kk++) {
                             bp[base + kk * NR + cc] = b[src + kk * brs];
