@@ -253,6 +253,9 @@ final class SimdMatmul {
 
     /** Bp[p][kk][cc] = B(pc+kk, jc+p*NR+cc), zero past column jc+nc. */
     private static void packB(float[] bp, float[] b, int bOff, int brs, int bcs, int pc, int kc, int jc, int nc) {
+        if (bcs != 1 && brs != 1) {
+            throw new IllegalArgumentException("packB: B needs a unit row or column stride, got " + brs + ", " + bcs);
+        }
         for (int p = 0; p < nc; p += NR) {
             int base = p * kc;
             int w = Math.min(NR, nc - p);
@@ -276,18 +279,14 @@ final class SimdMatmul {
                     }
                 }
             } else {
-                // Transposed source (forward: B(k,j) = W[j,k], brs 1): read each W row contiguously
-                // (kk, not kk * brs: a constant scale lets C2 drop the range checks).
+                // Transposed source, the forward's B(k,j) = W[j,k] (brs 1, the only product with
+                // bcs != 1): read each W row contiguously, indexed by kk (a constant scale lets C2
+                // drop the range checks; kk * brs kept one a float).
                 for (int cc = 0; cc < NR; cc++) {
-                    if (cc < w && brs == 1) {
+                    if (cc < w) {
                         int src = bOff + pc + (jc + p + cc) * bcs;
                         for (int kk = 0; kk < kc; kk++) {
                             bp[base + kk * NR + cc] = b[src + kk];
-                        }
-                    } else if (cc < w) {
-                        int src = bOff + pc * brs + (jc + p + cc) * bcs;
-                        for (int kk = 0; kk < kc; kk++) {
-                            bp[base + kk * NR + cc] = b[src + kk * brs];
                         }
                     } else {
                         for (int kk = 0; kk < kc; kk++) {
@@ -422,7 +421,7 @@ final class SimdMatmul {
             if (acs == 1) {
                 // A's rows side by side: every index is a row base plus kk (a constant scale), so C2
                 // drops the range checks from the loop; with kk * acs it kept a compare and branch per
-                // broadcast and spilled the row offsets (48 instructions a step against 75-90)
+                // broadcast and spilled the row offsets (46 instructions a step against 75-90)
                 int r0 = ai, r1 = r0 + ars, r2 = r1 + ars, r3 = r2 + ars, r4 = r3 + ars, r5 = r4 + ars, r6 = r5 + ars, r7 = r6 + ars;
                 for (int kk = 0; kk < kc; kk++) {
                     int bk = bi + kk * NR;

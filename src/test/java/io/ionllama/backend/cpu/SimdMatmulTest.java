@@ -190,7 +190,6 @@ class SimdMatmulTest {
         }
     }
 
-    /** The check above can fail: a SIMD result with one product term dropped is rejected. */
     /**
      * The kernel's two loops: A's rows side by side (column stride 1) or MR consecutive floats a
      * step (row stride 1). A tile read both ways from one matrix and its transpose gives the same
@@ -215,6 +214,7 @@ class SimdMatmulTest {
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("unit row or column stride");
     }
 
+    /** The check above can fail: a SIMD result with one product term dropped is rejected. */
     @Test
     void toleranceRejectsAMissingTerm() {
         Problem p = Problem.random(5, 9, 33, 31);
